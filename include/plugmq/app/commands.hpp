@@ -1,0 +1,24 @@
+// The plugmq subcommands. Each returns the process exit status: 0 success, 1 failure, 2 usage
+// error; messages go to stderr, results to stdout (one JSON value with --json).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "plugmq/app/args.hpp"
+
+namespace plugmq::app {
+
+int run_main(int argc, char** argv);
+
+int cmd_serve(const Args& args);
+int cmd_account(const std::string& verb, const Args& args);
+int cmd_prototype(const std::string& verb, const Args& args);
+int cmd_device(const std::string& verb, const Args& args);
+
+// --data-dir, else /var/lib/plugmq for root and ./plugmq-data for anyone else (SPEC 8).
+std::filesystem::path data_dir_from(const Args& args);
+// Creates the directory when missing; throws std::runtime_error naming it.
+void ensure_dir(const std::filesystem::path& dir);
+
+}  // namespace plugmq::app

@@ -1,0 +1,35 @@
+// Connection-lifetime rules that do not depend on I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace plugmq::broker {
+
+// How a connection ended; decides whether its Last Will is published.
+enum class EndReason {
+  kDisconnect,         // the client sent DISCONNECT
+  kClosedByPeer,       // EOF or socket error
+  kKeepAliveExpired,   // [MQTT-3.1.2-24]
+  kProtocolViolation,  // malformed or forbidden packet
+  kTakenOver,          // a newer connection with the same identity and client id
+  kServerShutdown,     // the server is stopping
+  kSlowConsumer,       // stayed over its outgoing queue limit
+  kRefused,            // CONNECT refused with a non-zero CONNACK
+};
+
+const char* to_string(EndReason r);
+
+// The will is published on every end except a clean DISCONNECT [MQTT-3.1.2-8]
+// [MQTT-3.14.4-3]. On server shutdown nothing new is published (SPEC 7).
+inline bool publishes_will(EndReason r) {
+  return r != EndReason::kDisconnect && r != EndReason::kServerShutdown;
+}
+
+// A connection silent for 1.5 x its keep alive is closed; keep alive 0 disables the check
+// [MQTT-3.1.2-24].
+inline std::chrono::milliseconds keep_alive_limit(std::uint16_t keep_alive_s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(keep_alive_s) * 1500);
+}
+
+}  // namespace plugmq::broker

@@ -1,0 +1,50 @@
+// Subscription trie with MQTT '+' and '#' wildcards [MQTT-4.7].
+//
+// Not thread-safe: the Router guards it. Sinks are stored as raw pointers: a Sink must be
+// removed (remove_all) before it is destroyed.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "plugmq/broker/message.hpp"
+
+namespace plugmq::broker {
+
+class TopicTrie {
+ public:
+  TopicTrie();
+  ~TopicTrie();
+  TopicTrie(const TopicTrie&) = delete;
+  TopicTrie& operator=(const TopicTrie&) = delete;
+
+  // REQUIRES: codec::valid_filter(filter). Adding the same (filter, sink) twice keeps one.
+  // Returns true when it was new.
+  bool add(std::string_view filter, Sink* sink);
+  // Returns true when the pair existed.
+  bool remove(std::string_view filter, Sink* sink);
+
+  // Appends every sink with a filter matching `topic` to `out` (a sink with several matching
+  // filters appears once per filter; the Router removes duplicates).
+  void match(std::string_view topic, std::vector<Sink*>& out) const;
+
+  std::size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+ private:
+  struct Node;
+  static void match_node(const Node* node, std::string_view rest, bool done,
+                         std::vector<Sink*>& out);
+  std::unique_ptr<Node> root_;
+  std::size_t count_ = 0;
+};
+
+// True when `filter` matches `topic` (reference implementation, used by tests and as
+// documentation of the rules, including [MQTT-4.7.2-1] for '$' topics).
+bool filter_matches(std::string_view filter, std::string_view topic);
+
+}  // namespace plugmq::broker

@@ -1,0 +1,30 @@
+// Everything the network layer needs to know, with the documented defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace plugmq::net {
+
+struct Endpoint {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 1883;
+};
+
+struct ServerOptions {
+  Endpoint mqtt;
+  std::filesystem::path data_dir;
+  unsigned io_threads = 0;  // 0: one per core
+  std::size_t max_connections = 100000;
+  std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
+  // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.
+  std::size_t queue_max_messages = 10000;
+  std::size_t queue_max_bytes = 8 * 1024 * 1024;
+  std::chrono::milliseconds connect_timeout{10000};  // first packet must be CONNECT by then
+  std::chrono::milliseconds directory_refresh{1000};  // how often admin changes are picked up
+};
+
+}  // namespace plugmq::net

@@ -1,0 +1,60 @@
+// The broker server: listeners, io threads, the store thread.
+//
+// start() binds every listener and starts the threads; stop() shuts down gracefully (stop
+// accepting, end every session without publishing wills, finish store work) and may be called
+// from any thread, once or more.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "plugmq/net/context.hpp"
+#include "plugmq/net/options.hpp"
+
+namespace plugmq::net {
+
+class Server {
+ public:
+  // Opens the database in options.data_dir (throws store::Error).
+  explicit Server(ServerOptions options);
+  ~Server();
+
+  // Binds the listeners (throws std::system_error naming the address) and starts the threads.
+  void start();
+  std::uint16_t mqtt_port() const { return mqtt_port_; }
+
+  void stop();
+  // Blocks until stop() has completed.
+  void wait();
+
+  const Counters& counters() const { return ctx_->counters; }
+
+ private:
+  using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+
+  // Members are destroyed in reverse order: io contexts (and the sessions their handlers
+  // hold) before the context those sessions refer to.
+  std::unique_ptr<Context> ctx_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
+  std::vector<Work> work_;
+  std::vector<std::thread> threads_;
+  std::optional<boost::asio::ip::tcp::acceptor> mqtt_acceptor_;
+  std::uint16_t mqtt_port_ = 0;
+  std::size_t next_ioc_ = 0;
+  std::mutex stop_mu_;
+  bool stopped_ = false;
+  std::condition_variable stopped_cv_;
+};
+
+}  // namespace plugmq::net

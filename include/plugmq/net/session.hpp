@@ -1,0 +1,113 @@
+// One MQTT connection: a coroutine on one io thread.
+//
+//   run() = (read_loop || write_loop || watchdog), then will + cleanup.
+//
+// The read loop decodes packets and applies the platform rules; the write loop drains a bounded
+// queue of shared, once-encoded packets with gathered writes; the watchdog enforces the
+// pre-CONNECT deadline and keep alive. deliver() and close() may be called from any thread.
+// Stream is a TCP socket (TLS streams come with the TLS listener).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plugmq/broker/message.hpp"
+#include "plugmq/codec/packet.hpp"
+#include "plugmq/net/context.hpp"
+#include "plugmq/platform/permissions.hpp"
+
+namespace plugmq::net {
+
+template <class Stream>
+class Session final : public broker::Sink, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  using Packet = std::shared_ptr<const std::string>;
+
+  Session(Stream stream, Context& ctx, std::string peer);
+  ~Session() override;
+
+  // Runs the connection to its end. Keep the session alive (shared_ptr) while it runs.
+  boost::asio::awaitable<void> run();
+
+  void deliver(const broker::Message& msg) override;
+  void close(broker::EndReason why) override;
+
+ private:
+  enum class LoginKind { kNone, kDevice, kAccount };
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> watchdog();
+
+  // Each returns false when the connection must end (end_reason_ is set).
+  boost::asio::awaitable<bool> on_packet(codec::Packet& p);
+  boost::asio::awaitable<bool> on_connect(codec::Connect& c);
+  boost::asio::awaitable<bool> on_publish(codec::Publish& p);
+  bool on_subscribe(const codec::Subscribe& s);
+  bool on_unsubscribe(const codec::Unsubscribe& u);
+
+  // The publish path shared by PUBLISH and the Last Will.
+  boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload);
+  // The device P as a permission target: this session's own device, the directory, or (for a
+  // device created in the last moments) the store.
+  boost::asio::awaitable<std::optional<platform::Target>> target_of(const std::string& plug_id);
+
+  // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
+  void send(Packet p);
+  void send(const codec::Packet& p);
+  // Queues `p`, stops reading, and ends the connection once the queue is written.
+  void send_and_close(const codec::Packet& p, broker::EndReason why);
+  // REQUIRES: mu_ held.
+  void wake_writer_locked();
+  void end(broker::EndReason why);  // session thread only: the first reason wins
+  void detach();                    // unsubscribe and leave the registries
+  void close_stream();
+
+  Stream stream_;
+  Context& ctx_;
+  const std::string peer_;
+  boost::asio::any_io_executor ex_;
+
+  // Session-thread state.
+  std::vector<std::uint8_t> rbuf_;
+  std::size_t rbegin_ = 0, rend_ = 0;
+  std::chrono::steady_clock::time_point accepted_at_;
+  std::chrono::steady_clock::time_point last_rx_;
+  boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer wake_;     // the writer waits on it while the queue is empty
+  boost::asio::steady_timer drained_;  // the reader waits on it while the queue is over limit
+  bool reader_waiting_ = false;
+  std::optional<broker::EndReason> end_reason_;
+  bool connected_ = false;
+  std::uint16_t keep_alive_ = 0;
+  std::optional<codec::Will> will_;
+  std::vector<std::string> filters_;
+
+  // Identity: written once at CONNECT, before any subscription makes deliver() reachable.
+  LoginKind login_ = LoginKind::kNone;
+  std::string client_id_;
+  std::string identity_;  // Plug-ID or account id: the takeover scope
+  platform::Principal principal_;
+  std::string self_ctrl_ = "rw";
+
+  // Outgoing queue, shared with delivering threads.
+  std::mutex mu_;
+  std::deque<Packet> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writer_idle_ = false;
+  bool close_after_flush_ = false;
+  bool closed_ = false;
+  std::uint64_t dropped_ = 0;
+};
+
+extern template class Session<boost::asio::ip::tcp::socket>;
+
+}  // namespace plugmq::net

@@ -1,0 +1,76 @@
+// The store thread: owns the server's SQLite connection; network threads hand it work.
+//
+// run(f) executes f(Identity&) on the store thread and resumes the awaiting coroutine on its
+// own executor with the result (or the exception f threw). The worker also refreshes the
+// device directory when another process (an admin command) changed the database.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "plugmq/net/directory.hpp"
+#include "plugmq/store/db.hpp"
+#include "plugmq/store/identity.hpp"
+
+namespace plugmq::net {
+
+class StoreWorker {
+ public:
+  // Opens (and migrates) the database; throws store::Error.
+  StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
+              std::chrono::milliseconds refresh_every);
+  ~StoreWorker();
+
+  void start();
+  // Finishes queued work, then stops the thread.
+  void stop();
+
+  // Not a coroutine itself: it returns co_spawn's awaitable, so `f` lives in the spawned
+  // frame (GCC 12 mishandles by-value parameters of coroutine templates).
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F, store::Identity&>> run(F f) {
+    using R = std::invoke_result_t<F, store::Identity&>;
+    return boost::asio::co_spawn(
+        ioc_,
+        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(identity_); },
+        boost::asio::use_awaitable);
+  }
+
+  // Runs f(Identity&) on the store thread without waiting; failures are logged.
+  template <class F>
+  void post(F f) {
+    boost::asio::post(ioc_, [this, f = std::move(f)]() mutable {
+      try {
+        f(identity_);
+      } catch (const std::exception& e) {
+        log_failure(e);
+      }
+    });
+  }
+
+  // Rebuilds the directory now (store thread only).
+  void reload_directory();
+
+ private:
+  boost::asio::awaitable<void> refresh_loop();
+  std::int64_t data_version();
+  static void log_failure(const std::exception& e);
+
+  store::Db db_;
+  store::Identity identity_;
+  DirectoryHolder& directory_;
+  std::chrono::milliseconds refresh_every_;
+  std::int64_t seen_data_version_ = -1;
+  std::uint64_t generation_ = 0;
+  boost::asio::io_context ioc_{1};
+  boost::asio::steady_timer refresh_timer_{ioc_};
+  std::thread thread_;
+};
+
+}  // namespace plugmq::net

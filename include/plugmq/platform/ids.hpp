@@ -1,0 +1,37 @@
+// CloudPlugs identifiers: Plug-IDs and record ids (OIDs).
+//
+// An OID is 24 lowercase hex digits built like a MongoDB ObjectId: 4 bytes of Unix seconds
+// (big endian), 5 random bytes chosen once per process, 3 bytes of a counter. Ids therefore
+// sort by creation time. A Plug-ID is a kind prefix ("dev-", "mod-", "com-") plus an OID.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace plugmq::platform {
+
+enum class IdKind { kDevice, kModel, kAccount };
+
+// "dev-", "mod-" or "com-".
+std::string_view prefix_of(IdKind kind);
+
+// A new OID. Thread-safe, lock-free.
+std::string new_oid();
+
+// A new Plug-ID of the given kind. Thread-safe.
+std::string new_plug_id(IdKind kind);
+
+// Checks `s` is a Plug-ID (any kind, or `kind` when given), accepting upper case; returns
+// it in lowercase, or nothing when malformed.
+std::optional<std::string> normalize_plug_id(std::string_view s,
+                                             std::optional<IdKind> kind = std::nullopt);
+
+// Checks `s` is 24 hex digits; returns it in lowercase.
+std::optional<std::string> normalize_oid(std::string_view s);
+
+// Milliseconds since the Unix epoch (system clock).
+std::int64_t now_ms();
+
+}  // namespace plugmq::platform

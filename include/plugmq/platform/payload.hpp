@@ -1,0 +1,53 @@
+// Data payloads and records (SPEC 4, "Payload decoding").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace plugmq::platform {
+
+// What a publish carries once decoded.
+struct Envelope {
+  std::string data_json;               // compact JSON text of the data value
+  std::int64_t at = 0;                 // ms since epoch
+  std::optional<std::int64_t> ttl_s;   // seconds, when given
+  std::optional<std::int64_t> expire_at;  // ms, when given (wins over ttl)
+};
+
+enum class PayloadError {
+  kNone,
+  kBinary,       // not valid UTF-8: dropped
+  kBadEnvelope,  // an envelope whose at/ttl/expire_at has the wrong type or value
+};
+
+struct DecodedPayload {
+  PayloadError error = PayloadError::kNone;
+  Envelope envelope;
+};
+
+// Decodes a PUBLISH payload, in order: a JSON object with a "data" member (the envelope:
+// optional "at" as ms number, numeric string or ISO-8601 string, "ttl" seconds, "expire_at"
+// ms; unknown members ignored); any other JSON value (the data itself); valid UTF-8 text (a
+// JSON string); anything else is kBinary. `now_ms` is the default "at".
+DecodedPayload decode_payload(std::string_view payload, std::int64_t now_ms);
+
+// Parses a timestamp given as ms number text, numeric string, or ISO-8601
+// ("2024-01-02T03:04:05Z", optional fraction and offset). Nothing when malformed.
+std::optional<std::int64_t> parse_time_ms(std::string_view text);
+
+// A stored and delivered data record.
+struct Record {
+  std::string id;         // OID
+  std::string of;         // publisher Plug-ID
+  std::string channel;
+  std::string data_json;  // compact JSON
+  std::int64_t at = 0;
+  std::optional<std::int64_t> expire_at;
+};
+
+// The delivered PUBLISH payload: {"id":OID,"data":DATA,"at":MS}, compact.
+std::string delivery_json(const Record& r);
+
+}  // namespace plugmq::platform

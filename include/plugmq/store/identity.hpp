@@ -1,0 +1,109 @@
+// Accounts and devices: the identity repository (SPEC 1, 3, 6, 8).
+//
+// Secrets are never stored in clear: account passwords with platform::hash_secret, device
+// auth codes with platform::sha256_hex. Not thread-safe: one Identity per Db, per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "plugmq/platform/permissions.hpp"
+#include "plugmq/store/db.hpp"
+
+namespace plugmq::store {
+
+inline constexpr int kDefaultRetentionDays = 30;
+
+struct Account {
+  std::string id;  // "com-…"
+  std::string email;
+  int retention_days = kDefaultRetentionDays;  // 0 = forever
+  bool disabled = false;
+  std::int64_t created_at = 0;  // ms
+};
+
+struct Device {
+  std::string id;  // "dev-…"
+  std::string account_id;
+  platform::DeviceKind kind = platform::DeviceKind::kPrototype;
+  std::string name;
+  std::string hwid;
+  std::string model;  // "mod-…" for things and controllers, empty for prototypes
+  platform::PermFilter perm;
+  std::string status = "ok";  // "ok", "disabled", "reactivate"
+  std::string last_client_id;
+  std::int64_t created_at = 0;  // ms
+};
+
+// A device just created, with its auth code in clear (shown once, never stored).
+struct NewDevice {
+  Device device;
+  std::string auth;
+};
+
+enum class LoginStatus { kOk, kBadCredentials, kDisabled };
+
+struct AccountLogin {
+  LoginStatus status = LoginStatus::kBadCredentials;
+  Account account;  // valid when kOk
+};
+
+struct DeviceLogin {
+  LoginStatus status = LoginStatus::kBadCredentials;
+  Device device;  // valid when kOk
+};
+
+class Identity {
+ public:
+  explicit Identity(Db& db) : db_(db) {}
+
+  // Emails are compared case-insensitively and stored lowercase. Throws Error: kInvalid for a
+  // malformed email (needs one '@', 3..254 bytes), a password outside 4..128 bytes or a
+  // negative retention; kExists when the email is taken.
+  Account add_account(std::string_view email, std::string_view password,
+                      int retention_days = kDefaultRetentionDays);
+
+  // Changes the given fields. Throws Error kNotFound / kInvalid.
+  Account set_account(std::string_view email, const std::optional<std::string>& password,
+                      std::optional<int> retention_days, std::optional<bool> disabled);
+
+  std::optional<Account> account_by_email(std::string_view email);
+  std::optional<Account> account_by_id(std::string_view id);
+  std::vector<Account> accounts();
+
+  // kBadCredentials for an unknown email or wrong password, kDisabled for a disabled account
+  // with the right password.
+  AccountLogin check_account_login(std::string_view email, std::string_view password);
+
+  // kBadCredentials for an unknown or malformed Plug-ID or wrong auth code; kDisabled when the
+  // device's status is "disabled" or its account is disabled. Plug-ID case-insensitive.
+  DeviceLogin check_device_login(std::string_view plug_id, std::string_view auth);
+
+  // Creates a prototype (default permissions) in the account. `hwid` may be empty; when set
+  // it must be a valid HWID. Throws Error kNotFound (account) / kInvalid.
+  NewDevice add_prototype(std::string_view account_id, std::string_view name,
+                          std::string_view hwid = {});
+
+  std::optional<Device> device(std::string_view plug_id);  // case-insensitive
+  // All devices, or those of one account, oldest first.
+  std::vector<Device> devices(const std::optional<std::string>& account_id = std::nullopt);
+
+  // Changes the given fields. `status` must be "ok", "disabled" or "reactivate". Throws
+  // Error kNotFound / kInvalid.
+  Device set_device(std::string_view plug_id, const std::optional<platform::PermFilter>& perm,
+                    const std::optional<std::string>& status,
+                    const std::optional<std::string>& name);
+
+  // Records a login: the client id last seen, and `name` as the device's name when it has
+  // none yet (empty `name` changes nothing).
+  void record_login(std::string_view plug_id, std::string_view client_id, std::string_view name);
+
+ private:
+  Db& db_;
+};
+
+}  // namespace plugmq::store

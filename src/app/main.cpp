@@ -1,0 +1,3 @@
+#include "plugmq/app/commands.hpp"
+
+int main(int argc, char** argv) { return plugmq::app::run_main(argc, argv); }

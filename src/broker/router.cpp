@@ -1,0 +1,48 @@
+#include "plugmq/broker/router.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+namespace plugmq::broker {
+
+void Router::subscribe(const std::string& account_id, std::string_view filter, Sink* sink) {
+  std::unique_lock lock(mu_);
+  auto& trie = by_account_[account_id];
+  if (!trie) trie = std::make_unique<TopicTrie>();
+  trie->add(filter, sink);
+}
+
+void Router::unsubscribe(const std::string& account_id, std::string_view filter, Sink* sink) {
+  std::unique_lock lock(mu_);
+  auto it = by_account_.find(account_id);
+  if (it == by_account_.end()) return;
+  it->second->remove(filter, sink);
+  if (it->second->empty()) by_account_.erase(it);
+}
+
+std::size_t Router::route(const Message& msg) const {
+  // Reused per thread: no allocation per message once warm.
+  thread_local std::vector<Sink*> matched;
+  matched.clear();
+  std::shared_lock lock(mu_);
+  auto it = by_account_.find(msg.origin.account_id);
+  if (it == by_account_.end()) return 0;
+  it->second->match(msg.topic, matched);
+  if (matched.size() > 1) {
+    std::sort(matched.begin(), matched.end());
+    matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
+  }
+  // Delivering under the shared lock keeps every Sink alive: a session unsubscribes (exclusive
+  // lock) before it is destroyed. Sink::deliver never blocks.
+  for (Sink* s : matched) s->deliver(msg);
+  return matched.size();
+}
+
+std::size_t Router::subscription_count() const {
+  std::shared_lock lock(mu_);
+  std::size_t n = 0;
+  for (const auto& [_, trie] : by_account_) n += trie->size();
+  return n;
+}
+
+}  // namespace plugmq::broker

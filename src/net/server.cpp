@@ -1,0 +1,151 @@
+#include "plugmq/net/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "plugmq/net/session.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Server::Server(ServerOptions options) : ctx_(std::make_unique<Context>(std::move(options))) {}
+
+Server::~Server() {
+  stop();
+}
+
+void Server::start() {
+  unsigned n = ctx_->options.io_threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  // One io_context per thread: a session lives on one thread for its whole life, so its state
+  // needs no strand and cross-thread deliveries only touch its locked queue.
+  for (unsigned i = 0; i < n; ++i) {
+    iocs_.push_back(std::make_unique<asio::io_context>(1));
+    work_.emplace_back(iocs_.back()->get_executor());
+  }
+
+  const auto& ep = ctx_->options.mqtt;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(ep.address, ec);
+  if (ec) {
+    throw std::system_error(ec, "mqtt listener: bad address '" + ep.address + "'");
+  }
+  tcp::endpoint endpoint(address, ep.port);
+  auto& acceptor = mqtt_acceptor_.emplace(*iocs_[0]);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(endpoint, ec);
+  if (ec) {
+    throw std::system_error(
+        ec, "mqtt listener: cannot bind " + ep.address + ":" + std::to_string(ep.port));
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  mqtt_port_ = acceptor.local_endpoint().port();
+  spdlog::info("mqtt listening on {}:{}", ep.address, mqtt_port_);
+
+  ctx_->store.start();
+  asio::co_spawn(*iocs_[0], accept_loop(acceptor), asio::detached);
+  for (auto& ioc : iocs_) {
+    threads_.emplace_back([&ioc] {
+      for (;;) {
+        try {
+          ioc->run();
+          return;
+        } catch (const std::exception& e) {
+          // A handler must never take the whole server down.
+          spdlog::error("io thread: unhandled exception: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
+  constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+  auto log_refusal_after = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    auto& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+    auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
+    if (ctx_->stopping) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Out of file descriptors and the like: back off briefly instead of spinning.
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    ctx_->counters.accepted++;
+    if (ctx_->counters.connections >= ctx_->options.max_connections) {
+      ctx_->counters.refused++;
+      auto now = std::chrono::steady_clock::now();
+      if (now >= log_refusal_after) {
+        spdlog::warn("connection refused: limit of {} connections reached (max_connections)",
+                     ctx_->options.max_connections);
+        log_refusal_after = now + std::chrono::seconds(10);
+      }
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    boost::system::error_code ep_ec;
+    auto remote = socket.remote_endpoint(ep_ec);
+    std::string peer = ep_ec ? std::string("?") : remote.address().to_string() + ":" +
+                                                      std::to_string(remote.port());
+    socket.set_option(tcp::no_delay(true), ep_ec);
+    ctx_->counters.connections++;
+    auto session =
+        std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer));
+    asio::co_spawn(
+        ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+  }
+}
+
+void Server::stop() {
+  if (ctx_->stopping.exchange(true)) {
+    wait();
+    return;
+  }
+  if (!iocs_.empty()) {
+    spdlog::info("stopping: closing listeners and {} connections",
+                 ctx_->counters.connections.load());
+    if (mqtt_acceptor_) {
+      asio::post(*iocs_[0], [this] {
+        boost::system::error_code ignored;
+        mqtt_acceptor_->close(ignored);
+      });
+    }
+    ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    work_.clear();
+    for (auto& ioc : iocs_) ioc->stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  ctx_->store.stop();
+  {
+    std::lock_guard lock(stop_mu_);
+    stopped_ = true;
+  }
+  stopped_cv_.notify_all();
+  spdlog::info("stopped");
+}
+
+void Server::wait() {
+  std::unique_lock lock(stop_mu_);
+  stopped_cv_.wait(lock, [this] { return stopped_; });
+}
+
+}  // namespace plugmq::net

@@ -1,0 +1,574 @@
+#include "plugmq/net/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "plugmq/codec/codec.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/payload.hpp"
+#include "plugmq/platform/topic.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using broker::EndReason;
+using std::chrono::steady_clock;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kInitialReadBuffer = 4096;
+constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered write
+constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
+
+tcp::socket& lowest_layer(tcp::socket& s) { return s; }
+
+const char* login_name(bool account) { return account ? "account" : "device"; }
+
+}  // namespace
+
+template <class Stream>
+Session<Stream>::Session(Stream stream, Context& ctx, std::string peer)
+    : stream_(std::move(stream)),
+      ctx_(ctx),
+      peer_(std::move(peer)),
+      ex_(stream_.get_executor()),
+      watchdog_timer_(ex_),
+      wake_(ex_),
+      drained_(ex_) {}
+
+template <class Stream>
+Session<Stream>::~Session() = default;
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run() {
+  auto self = this->shared_from_this();
+  accepted_at_ = last_rx_ = steady_clock::now();
+  ctx_.sessions.add(this);
+  if (ctx_.stopping) end(EndReason::kServerShutdown);
+  if (!end_reason_) {
+    try {
+      auto loops = read_loop() || write_loop() || watchdog();
+      co_await std::move(loops);
+    } catch (const std::exception& e) {
+      spdlog::warn("{} {}: session error: {}", peer_, client_id_, e.what());
+      end(EndReason::kClosedByPeer);
+    }
+  }
+  end(EndReason::kClosedByPeer);  // keeps the first reason when one was set
+  detach();
+  if (connected_ && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
+    try {
+      co_await publish_data(will_->topic, will_->payload);
+    } catch (const std::exception& e) {
+      spdlog::warn("{} {}: will not published: {}", peer_, client_id_, e.what());
+    }
+  }
+  close_stream();
+  if (connected_) {
+    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity_,
+                 broker::to_string(*end_reason_));
+  } else {
+    spdlog::debug("{}: connection ended before login: {}", peer_,
+                  broker::to_string(*end_reason_));
+  }
+  ctx_.counters.connections--;
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::read_loop() {
+  rbuf_.resize(kInitialReadBuffer);
+  const std::size_t max_packet = ctx_.options.max_packet_size;
+  for (;;) {
+    // Backpressure: while our own outgoing queue is over its limit, stop reading, so a client
+    // that never reads its replies cannot grow our memory.
+    for (;;) {
+      {
+        std::lock_guard lock(mu_);
+        if (queued_bytes_ <= ctx_.options.queue_max_bytes &&
+            queue_.size() <= ctx_.options.queue_max_messages) {
+          break;
+        }
+      }
+      reader_waiting_ = true;
+      drained_.expires_at(steady_clock::time_point::max());
+      co_await drained_.async_wait(kUseTuple);
+      if (end_reason_) co_return;
+    }
+
+    if (rend_ == rbuf_.size()) {
+      if (rbegin_ > 0) {
+        std::copy(rbuf_.begin() + rbegin_, rbuf_.begin() + rend_, rbuf_.begin());
+        rend_ -= rbegin_;
+        rbegin_ = 0;
+      } else {
+        // A packet larger than the buffer: grow, never past the largest packet allowed (the
+        // decoder rejects a larger remaining length as soon as it sees the header).
+        rbuf_.resize(std::min(rbuf_.size() * 2, max_packet + 5));
+      }
+    }
+    auto [ec, n] = co_await stream_.async_read_some(
+        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kUseTuple);
+    if (ec || end_reason_) {
+      end(EndReason::kClosedByPeer);
+      co_return;
+    }
+    rend_ += n;
+    last_rx_ = steady_clock::now();
+
+    while (rbegin_ < rend_) {
+      auto r = codec::decode(std::span(rbuf_.data() + rbegin_, rend_ - rbegin_), max_packet);
+      if (r.status == codec::DecodeStatus::kNeedMore) break;
+      if (r.status == codec::DecodeStatus::kError) {
+        if (!connected_ && r.error == codec::DecodeError::kBadProtocol) {
+          // [MQTT-3.1.2-2]: answer an unsupported protocol level with CONNACK 1, then close.
+          spdlog::info("{}: unsupported protocol name or level; CONNACK 1", peer_);
+          send_and_close(codec::Connack{false, codec::ConnackCode::kBadProtocolVersion},
+                         EndReason::kRefused);
+        } else {
+          spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id_,
+                       codec::to_string(r.error));
+          end(EndReason::kProtocolViolation);
+          co_return;
+        }
+      } else {
+        rbegin_ += r.consumed;
+        if (!co_await on_packet(r.packet)) {
+          if (!close_after_flush_) co_return;
+        }
+      }
+      if (close_after_flush_) {
+        // Stop reading; the write loop ends the connection once the reply is written.
+        drained_.expires_at(steady_clock::time_point::max());
+        co_await drained_.async_wait(kUseTuple);
+        co_return;
+      }
+    }
+    if (rbegin_ == rend_) rbegin_ = rend_ = 0;
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::write_loop() {
+  std::vector<Packet> batch;
+  std::vector<asio::const_buffer> buffers;
+  batch.reserve(kMaxWriteBatch);
+  buffers.reserve(kMaxWriteBatch);
+  wake_.expires_at(steady_clock::time_point::max());
+  for (;;) {
+    bool idle = false;
+    bool drained = false;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) {
+        if (close_after_flush_) co_return;  // send_and_close() set the reason
+        writer_idle_ = true;
+        idle = true;
+      } else {
+        std::size_t bytes = 0;
+        while (!queue_.empty() && batch.size() < kMaxWriteBatch && bytes < kMaxWriteBatchBytes) {
+          bytes += queue_.front()->size();
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_bytes_ -= bytes;
+        drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
+                  queue_.size() <= ctx_.options.queue_max_messages / 2;
+      }
+    }
+    if (idle) {
+      co_await wake_.async_wait(kUseTuple);  // cancelled by wake_writer_locked()
+      if (end_reason_ && !close_after_flush_) co_return;
+      continue;
+    }
+    if (drained && reader_waiting_) {
+      reader_waiting_ = false;
+      drained_.cancel();
+    }
+    buffers.clear();
+    for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
+    batch.clear();
+    if (ec) {
+      end(EndReason::kClosedByPeer);
+      co_return;
+    }
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::watchdog() {
+  for (;;) {
+    auto now = steady_clock::now();
+    steady_clock::time_point deadline;
+    if (!connected_) {
+      deadline = accepted_at_ + ctx_.options.connect_timeout;
+    } else if (keep_alive_ == 0) {
+      deadline = steady_clock::time_point::max();
+    } else {
+      deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
+    }
+    if (now >= deadline) {
+      if (connected_) {
+        spdlog::info("{} {}: keep alive {} s expired", peer_, client_id_, keep_alive_);
+        end(EndReason::kKeepAliveExpired);
+      } else {
+        spdlog::info("{}: no CONNECT within {} ms; closing", peer_,
+                     ctx_.options.connect_timeout.count());
+        end(EndReason::kProtocolViolation);
+      }
+      co_return;
+    }
+    watchdog_timer_.expires_at(deadline);
+    co_await watchdog_timer_.async_wait(kUseTuple);
+    if (end_reason_) co_return;
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
+  if (!connected_) {
+    if (auto* c = std::get_if<codec::Connect>(&p)) co_return co_await on_connect(*c);
+    spdlog::info("{}: first packet is not CONNECT; closing", peer_);  // [MQTT-3.1.0-1]
+    end(EndReason::kProtocolViolation);
+    co_return false;
+  }
+  switch (codec::type_of(p)) {
+    case codec::PacketType::kPublish:
+      co_return co_await on_publish(std::get<codec::Publish>(p));
+    case codec::PacketType::kSubscribe:
+      co_return on_subscribe(std::get<codec::Subscribe>(p));
+    case codec::PacketType::kUnsubscribe:
+      co_return on_unsubscribe(std::get<codec::Unsubscribe>(p));
+    case codec::PacketType::kPingreq:
+      send(codec::Pingresp{});
+      co_return true;
+    case codec::PacketType::kPubrel:
+      // QoS 2 publishes were delivered on arrival; complete the handshake.
+      send(codec::Pubcomp{std::get<codec::Pubrel>(p).packet_id});
+      co_return true;
+    case codec::PacketType::kPuback:
+    case codec::PacketType::kPubrec:
+    case codec::PacketType::kPubcomp:
+      co_return true;  // we only send QoS 0, so there is nothing to acknowledge; tolerate them
+    case codec::PacketType::kDisconnect:
+      end(EndReason::kDisconnect);  // no will [MQTT-3.14.4-3]
+      co_return false;
+    case codec::PacketType::kConnect:
+      spdlog::info("{} {}: second CONNECT; closing", peer_, client_id_);  // [MQTT-3.1.0-2]
+      end(EndReason::kProtocolViolation);
+      co_return false;
+    default:
+      spdlog::info("{} {}: client sent a server-only packet; closing", peer_, client_id_);
+      end(EndReason::kProtocolViolation);
+      co_return false;
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
+  using codec::ConnackCode;
+  auto refuse = [&](ConnackCode code) {
+    send_and_close(codec::Connack{false, code}, EndReason::kRefused);
+    return false;
+  };
+  if (c.will && !codec::valid_topic(c.will->topic)) {
+    spdlog::info("{}: will topic is not a valid topic name; closing", peer_);
+    end(EndReason::kProtocolViolation);
+    co_return false;
+  }
+  if (c.client_id.empty()) {
+    // [MQTT-3.1.3-8]: an empty client id needs clean session 1; the server assigns one.
+    if (!c.clean_session) co_return refuse(ConnackCode::kIdentifierRejected);
+    client_id_ = "auto-" + platform::new_oid();
+  } else {
+    client_id_ = c.client_id;
+  }
+  const std::string user = c.username.value_or("");
+  const std::string pass = c.password.value_or("");
+  if (user.empty() && pass.empty()) {
+    spdlog::info("{} {}: enrollment sessions are not enabled on this server; CONNACK 5", peer_,
+                 client_id_);
+    co_return refuse(ConnackCode::kNotAuthorized);
+  }
+  if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
+
+  const bool account = user.find('@') != std::string::npos;
+  store::LoginStatus status;
+  try {
+    if (account) {
+      // Awaitables are bound to a name first: GCC 12 destroys temporaries of a co_await
+      // full-expression twice.
+      auto lookup = ctx_.store.run(
+          [user, pass](store::Identity& id) { return id.check_account_login(user, pass); });
+      auto r = co_await std::move(lookup);
+      status = r.status;
+      if (status == store::LoginStatus::kOk) {
+        login_ = LoginKind::kAccount;
+        identity_ = r.account.id;
+        principal_.account_id = r.account.id;
+      }
+    } else {
+      auto lookup = ctx_.store.run(
+          [user, pass](store::Identity& id) { return id.check_device_login(user, pass); });
+      auto r = co_await std::move(lookup);
+      status = r.status;
+      if (status == store::LoginStatus::kOk) {
+        login_ = LoginKind::kDevice;
+        identity_ = r.device.id;
+        principal_.account_id = r.device.account_id;
+        principal_.device_id = r.device.id;
+        principal_.perm = r.device.perm;
+        self_ctrl_ = r.device.perm.ctrl;
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id_, e.what());
+    co_return refuse(ConnackCode::kServerUnavailable);
+  }
+  if (status == store::LoginStatus::kBadCredentials) {
+    // The username is an identifier, not a secret; the password is never logged.
+    spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer_, client_id_,
+                 login_name(account), user);
+    co_return refuse(ConnackCode::kBadCredentials);
+  }
+  if (status == store::LoginStatus::kDisabled) {
+    spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer_, client_id_, login_name(account),
+                 user);
+    co_return refuse(ConnackCode::kNotAuthorized);
+  }
+  if (ctx_.stopping) co_return refuse(ConnackCode::kServerUnavailable);
+
+  if (login_ == LoginKind::kDevice) {
+    auto split = platform::split_client_id(client_id_);
+    ctx_.store.post([id = identity_, cid = client_id_, name = split.name](store::Identity& i) {
+      i.record_login(id, cid, name);
+    });
+  }
+  keep_alive_ = c.keep_alive;
+  will_ = std::move(c.will);
+  connected_ = true;
+  ctx_.registry.claim(identity_, client_id_, this);  // closes an older session of the pair
+  watchdog_timer_.cancel();  // the keep-alive deadline replaces the CONNECT deadline
+  send(codec::Connack{false, ConnackCode::kAccepted});
+  spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id_, login_name(account),
+               identity_, keep_alive_);
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::on_publish(codec::Publish& p) {
+  // The decoder already closed on wildcards in the topic [MQTT-3.3.2-2]. Retained messages are
+  // not kept: every record is stored instead, which is how the platform replays data.
+  co_await publish_data(p.topic, p.payload);
+  if (p.qos == 1) send(codec::Puback{p.packet_id});
+  if (p.qos == 2) send(codec::Pubrec{p.packet_id});
+  co_return true;
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
+                                                    const std::string& payload) {
+  auto parsed = platform::parse_topic(topic);
+  if (parsed.kind != platform::TopicKind::kData) {
+    ctx_.counters.invalid++;
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", peer_, client_id_, topic);
+    co_return;
+  }
+  std::string plug_id = parsed.plug_id.empty() ? principal_.device_id : parsed.plug_id;
+  if (plug_id.empty()) {
+    ctx_.counters.invalid++;
+    spdlog::debug("{} {}: '/data/' topics need a device login", peer_, client_id_);
+    co_return;
+  }
+  auto target = co_await target_of(plug_id);
+  if (!target || !platform::may_write(principal_, *target)) {
+    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
+    ctx_.counters.denied++;
+    spdlog::debug("{} {}: publish to '{}' denied", peer_, client_id_, topic);
+    co_return;
+  }
+  auto decoded = platform::decode_payload(payload, platform::now_ms());
+  if (decoded.error == platform::PayloadError::kBinary) {
+    ctx_.counters.binary++;
+    spdlog::warn("{} {}: binary payload on '{}' dropped", peer_, client_id_, topic);
+    co_return;
+  }
+  if (decoded.error != platform::PayloadError::kNone) {
+    ctx_.counters.invalid++;
+    spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at)", peer_, client_id_,
+                 topic);
+    co_return;
+  }
+  platform::Record record;
+  record.id = platform::new_oid();
+  record.of = plug_id;
+  record.channel = std::move(parsed.channel);
+  record.data_json = std::move(decoded.envelope.data_json);
+  record.at = decoded.envelope.at;
+
+  codec::Publish out;
+  out.topic.reserve(plug_id.size() + 6 + record.channel.size());
+  out.topic.append(plug_id).append("/data/").append(record.channel);
+  out.payload = platform::delivery_json(record);
+  auto packet = std::make_shared<std::string>();
+  codec::encode(out, *packet);
+  ctx_.counters.published++;
+  ctx_.router.route(broker::Message{out.topic, *target, std::move(packet)});
+}
+
+template <class Stream>
+asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
+    const std::string& plug_id) {
+  if (plug_id == principal_.device_id) {
+    co_return platform::Target{principal_.account_id, plug_id, self_ctrl_};
+  }
+  {
+    auto dir = ctx_.directory.get();
+    if (const auto* d = dir->find(plug_id)) co_return d->target(plug_id);
+  }
+  // Not in the snapshot: possibly created by an admin command since the last refresh.
+  auto lookup = ctx_.store.run([plug_id](store::Identity& id) { return id.device(plug_id); });
+  auto device = co_await std::move(lookup);
+  if (!device) co_return std::nullopt;
+  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
+}
+
+template <class Stream>
+bool Session<Stream>::on_subscribe(const codec::Subscribe& s) {
+  codec::Suback ack;
+  ack.packet_id = s.packet_id;
+  for (const auto& sub : s.subscriptions) {
+    if (!codec::valid_filter(sub.filter)) {
+      ack.return_codes.push_back(codec::kSubackFailure);
+      continue;
+    }
+    // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
+    // granted; QoS 0 is the highest delivered.
+    ctx_.router.subscribe(principal_.account_id, sub.filter, this);
+    if (std::find(filters_.begin(), filters_.end(), sub.filter) == filters_.end()) {
+      filters_.push_back(sub.filter);
+    }
+    ack.return_codes.push_back(0);
+  }
+  send(ack);
+  return true;
+}
+
+template <class Stream>
+bool Session<Stream>::on_unsubscribe(const codec::Unsubscribe& u) {
+  for (const auto& f : u.filters) {
+    auto it = std::find(filters_.begin(), filters_.end(), f);
+    if (it == filters_.end()) continue;
+    ctx_.router.unsubscribe(principal_.account_id, f, this);
+    filters_.erase(it);
+  }
+  send(codec::Unsuback{u.packet_id});
+  return true;
+}
+
+template <class Stream>
+void Session<Stream>::deliver(const broker::Message& msg) {
+  if (!platform::may_read(principal_, msg.origin)) return;
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  if (queue_.size() >= ctx_.options.queue_max_messages ||
+      queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
+    // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
+    if (dropped_++ == 0) {
+      spdlog::warn("{} {}: outgoing queue full; dropping messages", peer_, client_id_);
+    }
+    ctx_.counters.queue_drops++;
+    return;
+  }
+  queued_bytes_ += msg.packet->size();
+  queue_.push_back(msg.packet);
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::send(Packet p) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  queued_bytes_ += p->size();
+  queue_.push_back(std::move(p));
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::send(const codec::Packet& p) {
+  auto bytes = std::make_shared<std::string>();
+  codec::encode(p, *bytes);
+  send(Packet(std::move(bytes)));
+}
+
+template <class Stream>
+void Session<Stream>::send_and_close(const codec::Packet& p, EndReason why) {
+  end(why);
+  send(p);
+  std::lock_guard lock(mu_);
+  close_after_flush_ = true;
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::wake_writer_locked() {
+  if (!writer_idle_) return;
+  writer_idle_ = false;
+  // The writer runs on ex_ and, when idle, waits on wake_. Each io_context has one thread, so
+  // this handler cannot run before the writer's wait has started.
+  asio::post(ex_, [self = this->shared_from_this()] { self->wake_.cancel(); });
+}
+
+template <class Stream>
+void Session<Stream>::close(EndReason why) {
+  auto self = this->weak_from_this().lock();
+  if (!self) return;
+  asio::post(ex_, [self, why] {
+    self->end(why);
+    self->close_stream();
+    self->watchdog_timer_.cancel();
+    self->wake_.cancel();
+    self->drained_.cancel();
+  });
+}
+
+template <class Stream>
+void Session<Stream>::end(EndReason why) {
+  if (!end_reason_) end_reason_ = why;
+}
+
+template <class Stream>
+void Session<Stream>::detach() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+  if (connected_) {
+    for (const auto& f : filters_) ctx_.router.unsubscribe(principal_.account_id, f, this);
+    filters_.clear();
+    ctx_.registry.release(identity_, client_id_, this);
+  }
+  ctx_.sessions.remove(this);
+}
+
+template <class Stream>
+void Session<Stream>::close_stream() {
+  boost::system::error_code ignored;
+  lowest_layer(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+  lowest_layer(stream_).close(ignored);
+}
+
+template class Session<tcp::socket>;
+
+}  // namespace plugmq::net

@@ -1,0 +1,76 @@
+#include "plugmq/net/store_worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+
+StoreWorker::StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
+                         std::chrono::milliseconds refresh_every)
+    : db_(store::Db::open(db_file)),
+      identity_(db_),
+      directory_(directory),
+      refresh_every_(refresh_every) {
+  reload_directory();
+}
+
+StoreWorker::~StoreWorker() { stop(); }
+
+void StoreWorker::start() {
+  asio::co_spawn(ioc_, refresh_loop(), asio::detached);
+  thread_ = std::thread([this] { ioc_.run(); });
+}
+
+void StoreWorker::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(ioc_, [this] { refresh_timer_.cancel(); });
+  thread_.join();
+}
+
+void StoreWorker::log_failure(const std::exception& e) {
+  spdlog::error("store: {}", e.what());
+}
+
+std::int64_t StoreWorker::data_version() {
+  // Changes when another connection (an admin command) committed to the database.
+  auto stmt = db_.prepare("PRAGMA data_version");
+  stmt.step();
+  return stmt.int64(0);
+}
+
+void StoreWorker::reload_directory() {
+  seen_data_version_ = data_version();
+  auto dir = std::make_shared<Directory>();
+  dir->version = ++generation_;
+  std::unordered_map<std::string, bool> account_disabled;
+  for (const auto& a : identity_.accounts()) account_disabled[a.id] = a.disabled;
+  for (auto& d : identity_.devices()) {
+    DeviceInfo info;
+    info.account_id = d.account_id;
+    info.perm = std::move(d.perm);
+    info.disabled = d.status == "disabled" || account_disabled[d.account_id];
+    dir->devices.emplace(std::move(d.id), std::move(info));
+  }
+  spdlog::debug("device directory v{}: {} devices", dir->version, dir->devices.size());
+  directory_.set(std::move(dir));
+}
+
+asio::awaitable<void> StoreWorker::refresh_loop() {
+  for (;;) {
+    refresh_timer_.expires_after(refresh_every_);
+    auto [ec] = co_await refresh_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // stopping
+    try {
+      if (data_version() != seen_data_version_) reload_directory();
+    } catch (const std::exception& e) {
+      spdlog::error("device directory refresh failed: {}", e.what());
+    }
+  }
+}
+
+}  // namespace plugmq::net

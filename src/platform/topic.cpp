@@ -1,0 +1,147 @@
+#include "plugmq/platform/topic.hpp"
+
+#include "plugmq/platform/ids.hpp"
+
+namespace plugmq::platform {
+namespace {
+
+constexpr std::size_t kMaxChannel = 200;
+constexpr std::size_t kMaxHwid = 128;
+
+// Shared by channels and masks: size, UTF-8 and no U+0000. MQTT forbids U+0000 in topic names
+// [MQTT-1.5.3-2] and a channel always ends up in one, so HTTP must not smuggle it in either.
+bool channel_text_ok(std::string_view s) {
+  if (s.empty() || s.size() > kMaxChannel) return false;
+  if (s.find('\0') != std::string_view::npos) return false;
+  return valid_utf8(s);
+}
+
+// Calls fn(level) for each '/'-separated level; stops at the first false.
+template <class F>
+bool each_level(std::string_view s, F&& fn) {
+  std::size_t start = 0;
+  while (true) {
+    const auto pos = s.find('/', start);
+    const auto level = s.substr(start, pos == std::string_view::npos ? pos : pos - start);
+    const bool last = pos == std::string_view::npos;
+    if (!fn(level, last)) return false;
+    if (last) return true;
+    start = pos + 1;
+  }
+}
+
+}  // namespace
+
+bool valid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    // The ranges of the second byte follow the table in RFC 3629 section 4, which rules out
+    // overlong encodings, surrogates (U+D800..U+DFFF) and code points above U+10FFFF.
+    std::size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c == 0xE0) {
+      len = 3, lo = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      len = 3;
+    } else if (c == 0xED) {
+      len = 3, hi = 0x9F;
+    } else if (c == 0xF0) {
+      len = 4, lo = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      len = 4;
+    } else if (c == 0xF4) {
+      len = 4, hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    if (p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (std::size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+bool valid_channel(std::string_view channel) {
+  if (!channel_text_ok(channel)) return false;
+  // ^([^/+#]+/)*[^/+#]+$: no wildcard characters and no empty level.
+  return each_level(channel, [](std::string_view level, bool) {
+    return !level.empty() && level.find_first_of("+#") == std::string_view::npos;
+  });
+}
+
+bool valid_channel_mask(std::string_view mask) {
+  if (!channel_text_ok(mask)) return false;
+  return each_level(mask, [](std::string_view level, bool last) {
+    if (level.empty()) return false;
+    if (level == "+") return true;
+    if (level == "#") return last;
+    return level.find_first_of("+#") == std::string_view::npos;
+  });
+}
+
+bool valid_hwid(std::string_view hwid) {
+  if (hwid.empty() || hwid.size() > kMaxHwid) return false;
+  for (std::size_t i = 0; i < hwid.size(); ++i) {
+    const auto c = static_cast<unsigned char>(hwid[i]);
+    if (c < 0x20 || c == 0x7F || c == '/' || c == '+' || c == '#') return false;
+    // C1 controls U+0080..U+009F are encoded C2 80..C2 9F.
+    if (c == 0xC2 && i + 1 < hwid.size()) {
+      const auto d = static_cast<unsigned char>(hwid[i + 1]);
+      if (d >= 0x80 && d <= 0x9F) return false;
+    }
+  }
+  return valid_utf8(hwid);
+}
+
+ParsedTopic parse_topic(std::string_view topic) {
+  ParsedTopic out;
+  const auto slash = topic.find('/');
+  if (slash == std::string_view::npos) return out;
+  const std::string_view first = topic.substr(0, slash);
+  const std::string_view rest = topic.substr(slash + 1);
+  constexpr std::string_view kData = "data/";
+
+  if (first.empty()) {
+    // "/data/CH": the session's own device (what real clients publish to).
+    if (rest.starts_with(kData) && valid_channel(rest.substr(kData.size()))) {
+      out.kind = TopicKind::kData;
+      out.channel = std::string(rest.substr(kData.size()));
+    }
+    return out;
+  }
+
+  auto id = normalize_plug_id(first, IdKind::kDevice);
+  if (!id) return out;
+  if (rest == "ag/prop/set") {
+    out.kind = TopicKind::kPropSet;
+  } else if (rest == "ag/prop/get") {
+    out.kind = TopicKind::kPropGet;
+  } else if (rest.starts_with(kData) && valid_channel(rest.substr(kData.size()))) {
+    out.kind = TopicKind::kData;
+    out.channel = std::string(rest.substr(kData.size()));
+  } else {
+    return out;
+  }
+  out.plug_id = std::move(*id);
+  return out;
+}
+
+ClientId split_client_id(std::string_view client_id) {
+  const auto pos = client_id.find('/');
+  if (pos == std::string_view::npos) return {std::string(client_id), {}};
+  return {std::string(client_id.substr(0, pos)), std::string(client_id.substr(pos + 1))};
+}
+
+}  // namespace plugmq::platform

@@ -1,0 +1,851 @@
+"""Shared helpers for the plugmq end-to-end tests.
+
+The tests start the real `plugmq` binary (env PLUGMQ_BIN, else build/e2e/plugmq) on port 0 with
+--ready-file and a temporary data directory, and drive it with real clients: a raw-socket MQTT
+3.1.1 client (for byte-precise protocol checks), paho-mqtt 1.6.1 and mosquitto_pub/_sub.
+
+Rules the helpers enforce: no fixed ports; no sleep stands in for synchronisation -- everything
+waits for a condition with a deadline (`wait_for`). The only bounded waits that are allowed to
+run out are the ones that show that something does NOT happen (`Collector.assert_nothing`,
+`RawClient.assert_open_for`); each caller says why the duration is enough.
+
+Run with /usr/bin/python3 (Debian's python3-paho-mqtt); stdlib otherwise.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+
+import paho.mqtt.client as mqtt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+BIN = os.environ.get("PLUGMQ_BIN") or os.path.join(REPO, "build", "e2e", "plugmq")
+HOST = "127.0.0.1"
+
+OID_RE = re.compile(r"^[0-9a-f]{24}$")
+DEV_ID_RE = re.compile(r"^dev-[0-9a-f]{24}$")
+COM_ID_RE = re.compile(r"^com-[0-9a-f]{24}$")
+AUTH_RE = re.compile(r"^([0-9a-f]{32}|[A-Za-z0-9_-]{22,})$")
+
+READY_TIMEOUT = 20.0  # seconds the server gets to bind and write its ready file
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+DEFAULT_TIMEOUT = 10.0  # default deadline for a positive condition (a message, a CONNACK)
+NEGATIVE_WINDOW = 1.0  # how long negative tests watch for something that must not arrive
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(pred: Callable[[], object], timeout: float = DEFAULT_TIMEOUT, what: str = "condition",
+             interval: float = 0.02):
+    """Polls `pred` every `interval` s until it returns a truthy value (returned) or the deadline
+    passes (AssertionError naming `what`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# ------------------------------------------------------------------------------------------------
+# Server process and command line
+
+
+class CliError(Exception):
+    def __init__(self, args, returncode, stdout, stderr):
+        super().__init__(f"plugmq {' '.join(args)} exited {returncode}: {stderr.strip()!r}")
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class Server:
+    """One plugmq process with its own temp dir (data dir, ready file, log file).
+
+    The CLI helpers work whether or not the broker is running (same data dir)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="plugmq-e2e-")
+        self.data_dir = os.path.join(self.dir, "data")
+        os.makedirs(self.data_dir)
+        self.ready_path = os.path.join(self.dir, "ready.json")
+        self.log_path = os.path.join(self.dir, "server.log")
+        self.proc: Optional[subprocess.Popen] = None
+        self.ready: Optional[dict] = None
+        self.port: Optional[int] = None
+        self._log_file = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
+        if not os.path.exists(BIN):
+            raise RuntimeError(f"plugmq binary not found at {BIN} (set PLUGMQ_BIN)")
+        if os.path.exists(self.ready_path):
+            os.unlink(self.ready_path)
+        args = [BIN, "serve", "--data-dir", self.data_dir, "--mqtt", f"{HOST}:0",
+                "--ready-file", self.ready_path, "--log-level", log_level, *extra_args]
+        self._log_file = open(self.log_path, "ab")
+        self._log_file.write(f"=== {' '.join(args)}\n".encode())
+        self._log_file.flush()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                     stderr=self._log_file, cwd=self.dir)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"plugmq serve exited with {self.proc.returncode} before "
+                                     f"writing its ready file; log:\n{self.log_tail()}")
+            if not os.path.exists(self.ready_path):
+                return None
+            with open(self.ready_path, "rb") as f:
+                text = f.read()
+            return json.loads(text)  # written atomically: never partial
+
+        try:
+            self.ready = wait_for(ready, READY_TIMEOUT, "the ready file")
+        except AssertionError:
+            self.stop()
+            raise
+        self.port = self.ready["mqtt"]
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig) -> None:
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout: float = STOP_TIMEOUT) -> Optional[int]:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> Optional[int]:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT. Returns the exit status (None if killed)."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = self.proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    rc = None
+            else:
+                rc = self.proc.returncode
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return rc
+
+    def close(self) -> None:
+        self.stop()
+        if os.environ.get("PLUGMQ_E2E_KEEP"):
+            sys.stderr.write(f"[harness] keeping {self.dir}\n")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- logs -------------------------------------------------------------------------------------
+    def log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_text(self, offset: int = 0) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, offset: int = 0, lines: int = 150) -> str:
+        return "\n".join(self.log_text(offset).splitlines()[-lines:])
+
+    # -- command line -----------------------------------------------------------------------------
+    def cli_run(self, *args: str, json_flag: bool = True, timeout: float = 30) -> \
+            subprocess.CompletedProcess:
+        argv = [BIN, *args, "--data-dir", self.data_dir]
+        if json_flag:
+            argv.append("--json")
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, cwd=self.dir)
+
+    def cli(self, *args: str, timeout: float = 30):
+        """Runs `plugmq ARGS --data-dir D --json`; returns the parsed JSON (None for no output) or
+        raises CliError with the stderr text."""
+        p = self.cli_run(*args, timeout=timeout)
+        if p.returncode != 0:
+            raise CliError(args, p.returncode, p.stdout, p.stderr)
+        out = p.stdout.strip()
+        return json.loads(out) if out else None
+
+    def make_account(self, email: Optional[str] = None, password: Optional[str] = None) -> dict:
+        email = email or f"{unique('acct')}@example.com"
+        password = password or unique("pw")
+        result = self.cli("account", "add", email, "--password", password)
+        return {"id": result["id"], "email": email, "password": password}
+
+    def make_prototype(self, email: str, name: Optional[str] = None,
+                       hwid: Optional[str] = None) -> dict:
+        args = ["prototype", "add", "--account", email, "--name", name or unique("proto")]
+        if hwid:
+            args += ["--hwid", hwid]
+        result = self.cli(*args)
+        return {"id": result["id"], "auth": result["auth"]}
+
+
+# ------------------------------------------------------------------------------------------------
+# Message collection
+
+
+class Msg(NamedTuple):
+    topic: str
+    payload: bytes
+
+    @property
+    def text(self) -> str:
+        return self.payload.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.payload)
+
+
+class Collector:
+    """Thread-safe list of received (topic, payload) messages with waiting helpers."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.items: List[Msg] = []
+
+    def put(self, topic: str, payload: bytes) -> None:
+        with self._cond:
+            self.items.append(Msg(topic, payload))
+            self._cond.notify_all()
+
+    def matching(self, pred: Callable[[Msg], bool]) -> List[Msg]:
+        with self._cond:
+            return [m for m in self.items if pred(m)]
+
+    def wait(self, pred: Callable[[Msg], bool], timeout: float = DEFAULT_TIMEOUT,
+             what: str = "a message") -> Msg:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for m in self.items:
+                    if pred(m):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = [(m.topic, m.payload[:100]) for m in self.items[-10:]]
+                    raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}; "
+                                         f"last messages: {seen}")
+                self._cond.wait(min(left, 0.05))
+
+    def wait_topic(self, topic: str, timeout: float = DEFAULT_TIMEOUT) -> Msg:
+        return self.wait(lambda m: m.topic == topic, timeout, f"a message on {topic!r}")
+
+    def assert_nothing(self, pred: Callable[[Msg], bool] = lambda m: True,
+                       duration: float = NEGATIVE_WINDOW, what: str = "message") -> None:
+        """Negative check: waits the bounded `duration` and fails if a matching message arrived.
+        A delivery on localhost takes milliseconds, so a 1 s window would see one."""
+        deadline = time.monotonic() + duration
+        with self._cond:
+            while True:
+                found = [m for m in self.items if pred(m)]
+                if found:
+                    raise AssertionError(f"unexpected {what}: {found[:3]}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(min(left, 0.05))
+
+
+def sync_subscription(collector: Collector, publish: Callable[[str, str], object], topic: str,
+                      timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Makes sure a subscription is active: publishes unique probes on `topic` (a data topic the
+    subscriber can read) until one of them arrives in `collector`. Needed for subscribers that
+    do not tell us when their SUBACK came (mosquitto_sub) and for cross-client ordering."""
+    deadline = time.monotonic() + timeout
+    while True:
+        token = unique("sync")
+        publish(topic, json.dumps(token))
+        try:
+            collector.wait(lambda m: m.topic == topic and token in m.text, 0.5)
+            return
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"subscription never became active (probe on {topic!r})")
+
+
+def check_record(tc: unittest.TestCase, msg: Msg, data=None, at: Optional[int] = None,
+                 near_now_ms: int = 30_000) -> dict:
+    """Asserts a delivered data payload is the record {"id":OID,"data":DATA,"at":MS}."""
+    rec = json.loads(msg.payload)
+    tc.assertIsInstance(rec, dict, msg.payload)
+    tc.assertEqual(set(rec), {"id", "data", "at"}, f"record keys in {msg.payload!r}")
+    tc.assertRegex(rec["id"], OID_RE)
+    tc.assertIsInstance(rec["at"], int, f"'at' must be an integer in {msg.payload!r}")
+    if data is not None:
+        tc.assertEqual(rec["data"], data, msg.payload)
+    if at is not None:
+        tc.assertEqual(rec["at"], at, msg.payload)
+    elif near_now_ms:
+        tc.assertLess(abs(rec["at"] - now_ms()), near_now_ms, f"'at' not near now: {msg.payload!r}")
+    return rec
+
+
+# ------------------------------------------------------------------------------------------------
+# paho-mqtt 1.6.1 clients
+
+
+class PahoClient:
+    """A paho client running its network loop in a thread; received messages go to .messages."""
+
+    def __init__(self, port: int, username: Optional[str] = None, password: Optional[str] = None,
+                 client_id: Optional[str] = None, clean_session: bool = True, keepalive: int = 60,
+                 will: Optional[Tuple[str, object]] = None):
+        self.port = port
+        self.keepalive = keepalive
+        cid = client_id if client_id is not None else unique("paho")
+        self.client = mqtt.Client(client_id=cid, clean_session=clean_session,
+                                  protocol=mqtt.MQTTv311)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if will is not None:
+            self.client.will_set(will[0], will[1], qos=0, retain=False)
+        self.messages = Collector()
+        self.connack_rc: Optional[int] = None
+        self.disconnected = threading.Event()
+        self._subacks = {}
+        self._lock = threading.Lock()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_unsubscribe
+        self.client.on_disconnect = self._on_disconnect
+        self._loop_running = False
+
+    def _on_connect(self, client, userdata, flags, rc):
+        if self.connack_rc is None:
+            self.connack_rc = rc
+
+    def _on_message(self, client, userdata, message):
+        self.messages.put(message.topic, message.payload)
+
+    def _on_subscribe(self, client, userdata, mid, granted_qos):
+        with self._lock:
+            self._subacks[mid] = tuple(granted_qos)
+
+    def _on_unsubscribe(self, client, userdata, mid):
+        with self._lock:
+            self._subacks[mid] = "unsuback"
+
+    def _on_disconnect(self, client, userdata, rc):
+        self.disconnected.set()
+
+    def connect(self, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Connects and waits for the CONNACK; returns its return code."""
+        self.client.connect(HOST, self.port, self.keepalive)
+        self.client.loop_start()
+        self._loop_running = True
+        wait_for(lambda: self.connack_rc is not None, timeout, "CONNACK (paho)")
+        if self.connack_rc != 0:
+            self.close()
+        return self.connack_rc
+
+    def subscribe(self, topic: str, qos: int = 0, timeout: float = DEFAULT_TIMEOUT):
+        """Subscribes and waits for the SUBACK; returns the granted QoS tuple."""
+        rc, mid = self.client.subscribe(topic, qos)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, f"subscribe failed locally: {rc}"
+        return wait_for(lambda: self._subacks.get(mid), timeout, f"SUBACK for {topic!r}")
+
+    def unsubscribe(self, topic: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        rc, mid = self.client.unsubscribe(topic)
+        assert rc == mqtt.MQTT_ERR_SUCCESS, f"unsubscribe failed locally: {rc}"
+        wait_for(lambda: self._subacks.get(mid), timeout, f"UNSUBACK for {topic!r}")
+
+    def publish(self, topic: str, payload, qos: int = 0, timeout: float = DEFAULT_TIMEOUT):
+        """Publishes; with qos 1 waits for the PUBACK (AssertionError if none)."""
+        info = self.client.publish(topic, payload, qos=qos)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise AssertionError(f"paho publish to {topic!r} failed: {mqtt.error_string(info.rc)}")
+        if qos > 0:
+            info.wait_for_publish(timeout)
+            if not info.is_published():
+                raise AssertionError(f"no PUBACK within {timeout} s for publish to {topic!r}")
+        return info
+
+    def is_connected(self) -> bool:
+        return self.client.is_connected()
+
+    def close(self) -> None:
+        try:
+            self.client.disconnect()
+        except Exception:
+            pass
+        if self._loop_running:
+            self.client.loop_stop()
+            self._loop_running = False
+
+
+def paho_connect_rc(port: int, username: Optional[str], password: Optional[str],
+                    client_id: Optional[str] = None, clean_session: bool = True,
+                    timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Connects with paho without a background thread (so it never retries) and returns the
+    CONNACK return code; disconnects afterwards."""
+    cid = client_id if client_id is not None else unique("paho")
+    c = mqtt.Client(client_id=cid, clean_session=clean_session, protocol=mqtt.MQTTv311)
+    if username is not None:
+        c.username_pw_set(username, password)
+    result = []
+    c.on_connect = lambda client, userdata, flags, rc: result.append(rc)
+    c.connect(HOST, port, 60)
+    deadline = time.monotonic() + timeout
+    try:
+        while not result:
+            if time.monotonic() >= deadline:
+                raise AssertionError("timed out waiting for CONNACK (paho)")
+            rc = c.loop(0.1)
+            if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_CONN_REFUSED) and not result:
+                raise AssertionError(f"paho connection lost before CONNACK: "
+                                     f"{mqtt.error_string(rc)}")
+    finally:
+        try:
+            c.disconnect()
+        except Exception:
+            pass
+        if c.socket() is not None:
+            c.socket().close()
+    return result[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# mosquitto clients
+
+
+def mosquitto_pub(port: int, username: str, password: str, topic: str, message,
+                  extra: Sequence[str] = (), timeout: float = 20) -> None:
+    args = ["mosquitto_pub", "-h", HOST, "-p", str(port), "-u", username, "-P", password,
+            "-t", topic, "-i", unique("mpub"), *extra]
+    stdin = None
+    if isinstance(message, bytes):
+        args += ["-s"]
+        stdin = message
+    else:
+        args += ["-m", message]
+    p = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f"mosquitto_pub exited {p.returncode}: {p.stderr!r}")
+
+
+class MosquittoSub:
+    """mosquitto_sub -v as a subprocess; each output line 'TOPIC PAYLOAD' goes to .messages."""
+
+    def __init__(self, port: int, username: str, password: str, topics: Sequence[str],
+                 extra: Sequence[str] = ()):
+        args = ["mosquitto_sub", "-h", HOST, "-p", str(port), "-u", username, "-P", password,
+                "-v", "-i", unique("msub"), *extra]
+        for t in topics:
+            args += ["-t", t]
+        self.messages = Collector()
+        self.stderr_lines: List[str] = []
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._out = threading.Thread(target=self._read_stdout, daemon=True)
+        self._err = threading.Thread(target=self._read_stderr, daemon=True)
+        self._out.start()
+        self._err.start()
+
+    def _read_stdout(self):
+        for line in self.proc.stdout:
+            line = line.rstrip(b"\n")
+            topic, _, payload = line.partition(b" ")
+            self.messages.put(topic.decode("utf-8", "replace"), payload)
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.join(5)
+        self._err.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# Raw-socket MQTT 3.1.1
+
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
+
+PINGREQ_BYTES = b"\xc0\x00"
+PINGRESP_BYTES = b"\xd0\x00"
+DISCONNECT_BYTES = b"\xe0\x00"
+
+
+def enc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n % 128
+        n //= 128
+        if n:
+            byte |= 0x80
+        out.append(byte)
+        if not n:
+            return bytes(out)
+
+
+def enc_str(s) -> bytes:
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    return struct.pack("!H", len(b)) + b
+
+
+def packet(first_byte: int, body: bytes) -> bytes:
+    return bytes([first_byte]) + enc_varint(len(body)) + body
+
+
+def encode_connect(client_id="", username=None, password=None, will_topic=None,
+                   will_payload=b"", will_qos=0, will_retain=False, keepalive=60, clean=True,
+                   proto_name="MQTT", proto_level=4, v5_properties=False) -> bytes:
+    flags = 0
+    if clean:
+        flags |= 0x02
+    if will_topic is not None:
+        flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
+    if password is not None:
+        flags |= 0x40
+    if username is not None:
+        flags |= 0x80
+    body = enc_str(proto_name) + bytes([proto_level, flags]) + struct.pack("!H", keepalive)
+    if v5_properties:
+        body += b"\x00"  # MQTT 5 CONNECT: empty property list
+    body += enc_str(client_id)
+    if will_topic is not None:
+        if v5_properties:
+            body += b"\x00"
+        body += enc_str(will_topic) + enc_str(will_payload)
+    if username is not None:
+        body += enc_str(username)
+    if password is not None:
+        body += enc_str(password)
+    return packet(0x10, body)
+
+
+def encode_subscribe(mid: int, filters: Sequence[Tuple[str, int]], flags: int = 0x02) -> bytes:
+    body = struct.pack("!H", mid)
+    for f, qos in filters:
+        body += enc_str(f) + bytes([qos])
+    return packet(0x80 | flags, body)
+
+
+def encode_unsubscribe(mid: int, filters: Sequence[str]) -> bytes:
+    body = struct.pack("!H", mid) + b"".join(enc_str(f) for f in filters)
+    return packet(0xA2, body)
+
+
+def encode_publish(topic, payload, qos: int = 0, mid: Optional[int] = None,
+                   retain: bool = False, dup: bool = False) -> bytes:
+    if isinstance(payload, str):
+        payload = payload.encode()
+    body = enc_str(topic)
+    if qos > 0:
+        body += struct.pack("!H", mid or 1)
+    body += payload
+    first = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
+    return packet(first, body)
+
+
+class Packet(NamedTuple):
+    type: int
+    flags: int
+    body: bytes
+
+    @property
+    def raw(self) -> bytes:
+        return bytes([(self.type << 4) | self.flags]) + enc_varint(len(self.body)) + self.body
+
+    def publish_topic_payload(self) -> Tuple[str, bytes]:
+        assert self.type == PUBLISH
+        n = struct.unpack("!H", self.body[:2])[0]
+        topic = self.body[2:2 + n].decode()
+        rest = self.body[2 + n:]
+        if (self.flags >> 1) & 3:
+            rest = rest[2:]
+        return topic, rest
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class NoPacket(Exception):
+    pass
+
+
+class RawClient:
+    """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
+
+    def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = bytearray()
+        self.eof = False
+
+    # -- I/O --------------------------------------------------------------------------------------
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self.eof = True
+            raise ConnectionClosed(str(e))
+
+    def _parse(self) -> Optional[Packet]:
+        if len(self.buf) < 2:
+            return None
+        length, mult, i = 0, 1, 1
+        while True:
+            if i >= len(self.buf):
+                return None
+            byte = self.buf[i]
+            length += (byte & 0x7F) * mult
+            mult *= 128
+            i += 1
+            if not byte & 0x80:
+                break
+            if i > 4:
+                raise AssertionError(f"server sent a malformed remaining length: {self.buf[:6]!r}")
+        if len(self.buf) < i + length:
+            return None
+        first = self.buf[0]
+        body = bytes(self.buf[i:i + length])
+        del self.buf[:i + length]
+        return Packet(first >> 4, first & 0x0F, body)
+
+    def _fill(self, deadline: float) -> None:
+        if self.eof:
+            raise ConnectionClosed("EOF")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise NoPacket()
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise NoPacket()
+        except (ConnectionResetError, BrokenPipeError):
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            raise ConnectionClosed("EOF")
+        self.buf += chunk
+
+    def read_packet(self, timeout: float = DEFAULT_TIMEOUT) -> Packet:
+        """Returns the next packet; raises NoPacket on timeout, ConnectionClosed on EOF."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self._parse()
+            if p is not None:
+                return p
+            self._fill(deadline)
+
+    def expect(self, ptype: int, timeout: float = DEFAULT_TIMEOUT) -> Packet:
+        """Reads packets until one of type `ptype` (skipping PUBLISHes); fails on anything else."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                p = self.read_packet(max(0.0, deadline - time.monotonic()))
+            except NoPacket:
+                raise AssertionError(f"no packet of type {ptype} within {timeout} s")
+            except ConnectionClosed:
+                raise AssertionError(f"connection closed while waiting for packet type {ptype}")
+            if p.type == ptype:
+                return p
+            if p.type != PUBLISH:
+                raise AssertionError(f"expected packet type {ptype}, got {p.raw[:16]!r}")
+
+    # -- protocol ---------------------------------------------------------------------------------
+    def connect(self, client_id: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT,
+                **kw) -> int:
+        """Sends CONNECT and returns the CONNACK return code (asserting the packet's shape)."""
+        self.send(encode_connect(client_id if client_id is not None else unique("raw"), **kw))
+        try:
+            p = self.read_packet(timeout)
+        except NoPacket:
+            raise AssertionError(f"no CONNACK within {timeout} s")
+        except ConnectionClosed:
+            raise AssertionError("connection closed without a CONNACK")
+        if p.type != CONNACK or p.flags != 0 or len(p.body) != 2:
+            raise AssertionError(f"expected a CONNACK, got {p.raw!r}")
+        return p.body[1]
+
+    def subscribe(self, filters: Sequence[Tuple[str, int]], mid: int = 1,
+                  timeout: float = DEFAULT_TIMEOUT) -> List[int]:
+        """Sends SUBSCRIBE and returns the SUBACK return codes."""
+        self.send(encode_subscribe(mid, filters))
+        p = self.expect(SUBACK, timeout)
+        assert p.flags == 0, f"SUBACK flags must be 0: {p.raw!r}"
+        got_mid = struct.unpack("!H", p.body[:2])[0]
+        assert got_mid == mid, f"SUBACK packet id {got_mid} != {mid}"
+        return list(p.body[2:])
+
+    def publish(self, topic, payload, qos: int = 0, mid: int = 1) -> None:
+        self.send(encode_publish(topic, payload, qos, mid))
+
+    def ping(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.send(PINGREQ_BYTES)
+        p = self.expect(PINGRESP, timeout)
+        assert p.raw == PINGRESP_BYTES, f"bad PINGRESP {p.raw!r}"
+
+    def disconnect(self) -> None:
+        self.send(DISCONNECT_BYTES)
+
+    def wait_closed(self, timeout: float = DEFAULT_TIMEOUT) -> float:
+        """Waits until the server closes the connection (EOF or reset), ignoring any packets.
+        Returns the seconds waited; AssertionError if still open at the deadline."""
+        start = time.monotonic()
+        deadline = start + timeout
+        self.buf.clear()
+        while True:
+            try:
+                self._fill(deadline)
+                self.buf.clear()
+            except ConnectionClosed:
+                return time.monotonic() - start
+            except NoPacket:
+                raise AssertionError(f"server did not close the connection within {timeout} s")
+
+    def assert_open_for(self, duration: float) -> None:
+        """Negative check: nothing closes the connection during `duration` (packets that arrive
+        are kept for later reads)."""
+        deadline = time.monotonic() + duration
+        while True:
+            try:
+                self._fill(deadline)
+            except NoPacket:
+                return
+            except ConnectionClosed:
+                raise AssertionError("server closed the connection unexpectedly")
+
+    def close(self, abort: bool = False) -> None:
+        """Closes the socket; abort=True sends a TCP RST (SO_LINGER 0) instead of a FIN."""
+        try:
+            if abort:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------------------------------------
+# Test case base
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class; helpers register clients for cleanup; prints the server log
+    produced during a failed test; fails a test after which the server is no longer running."""
+
+    server: Server
+    server_args: Sequence[str] = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        try:
+            cls.server.start(cls.server_args)
+            cls.setUpServer()
+        except BaseException:
+            sys.stderr.write(f"\n--- server log ---\n{cls.server.log_tail()}\n")
+            cls.server.close()
+            raise
+
+    @classmethod
+    def setUpServer(cls):
+        """Hook: create accounts and devices for the whole class."""
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def setUp(self):
+        self._log_offset = self.server.log_size()
+
+    def tearDown(self):
+        outcome = getattr(self, "_outcome", None)
+        failed = outcome is not None and not getattr(outcome, "success", True)
+        if failed:
+            sys.stderr.write(f"\n--- server log during {self.id()} ---\n"
+                             f"{self.server.log_tail(self._log_offset)}\n--- end ---\n")
+        if not self.server.alive():
+            sys.stderr.write(f"\n--- server log (server died) ---\n"
+                             f"{self.server.log_tail(self._log_offset)}\n--- end ---\n")
+            self.fail(f"the server is no longer running (exit status {self.server.proc.returncode})")
+
+    # -- client factories (closed automatically) -----------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def raw(self) -> RawClient:
+        c = RawClient(self.port)
+        self.addCleanup(c.close)
+        return c
+
+    def raw_connected(self, username=None, password=None, client_id=None, **kw) -> RawClient:
+        c = self.raw()
+        rc = c.connect(client_id, username=username, password=password, **kw)
+        self.assertEqual(rc, 0, f"CONNACK for {username!r}")
+        return c
+
+    def paho(self, username=None, password=None, connect=True, **kw) -> PahoClient:
+        c = PahoClient(self.port, username, password, **kw)
+        self.addCleanup(c.close)
+        if connect:
+            rc = c.connect()
+            self.assertEqual(rc, 0, f"paho CONNACK for {username!r}")
+        return c
+
+    def paho_dev(self, dev: dict, **kw) -> PahoClient:
+        return self.paho(dev["id"], dev["auth"], **kw)
+
+    def subscriber(self, username, password, topic="+/data/#", **kw) -> PahoClient:
+        c = self.paho(username, password, **kw)
+        granted = c.subscribe(topic)
+        self.assertEqual(granted, (0,), f"SUBACK for {topic!r}")
+        return c
+
+    def mosquitto_sub(self, username, password, topics=("+/data/#",), extra=()) -> MosquittoSub:
+        s = MosquittoSub(self.port, username, password, topics, extra)
+        self.addCleanup(s.close)
+        return s

@@ -1,0 +1,164 @@
+#include "plugmq/broker/topic_trie.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "plugmq/broker/registry.hpp"
+#include "plugmq/broker/router.hpp"
+
+namespace plugmq::broker {
+namespace {
+
+struct FakeSink : Sink {
+  std::vector<std::string> got;
+  std::vector<EndReason> closed;
+  void deliver(const Message& m) override { got.emplace_back(m.topic); }
+  void close(EndReason why) override { closed.push_back(why); }
+};
+
+struct Case {
+  const char* filter;
+  const char* topic;
+  bool match;
+};
+
+// The examples of MQTT 3.1.1 section 4.7 and the CloudPlugs topic shapes.
+const Case kCases[] = {
+    {"sport/tennis/player1/#", "sport/tennis/player1", true},
+    {"sport/tennis/player1/#", "sport/tennis/player1/ranking", true},
+    {"sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true},
+    {"sport/#", "sport", true},  // [MQTT-4.7.1-2]
+    {"#", "sport/tennis", true},
+    {"#", "/", true},
+    {"sport/tennis/+", "sport/tennis/player1", true},
+    {"sport/tennis/+", "sport/tennis/player1/ranking", false},
+    {"sport/+", "sport", false},
+    {"sport/+", "sport/", true},
+    {"+", "sport", true},
+    {"+", "/finance", false},
+    {"+/+", "/finance", true},
+    {"/+", "/finance", true},
+    {"+/tennis/#", "sport/tennis", true},
+    {"a/b", "a/b", true},
+    {"a/b", "a/b/c", false},
+    {"a/b", "a", false},
+    {"a//b", "a//b", true},
+    {"a/+/b", "a//b", true},
+    {"#", "$SYS/x", false},  // [MQTT-4.7.2-1]
+    {"+/monitor/Clients", "$SYS/monitor/Clients", false},
+    {"$SYS/#", "$SYS/x", true},
+    {"$SYS/monitor/+", "$SYS/monitor/Clients", true},
+    {"+/data/#", "dev-0123456789abcdef01234567/data/temp", true},
+    {"+/data/My/Sensor", "dev-0123456789abcdef01234567/data/My/Sensor", true},
+    {"+/data/My/Sensor", "dev-0123456789abcdef01234567/data/My/Sensor/x", false},
+    {"dev-0123456789abcdef01234567/data/#", "dev-0123456789abcdef01234567/data/a/b", true},
+    {"dev-0123456789abcdef01234567/data/#", "dev-ffffffffffffffffffffffff/data/a", false},
+};
+
+TEST(FilterMatches, Table) {
+  for (const auto& c : kCases) {
+    EXPECT_EQ(filter_matches(c.filter, c.topic), c.match) << c.filter << " ~ " << c.topic;
+  }
+}
+
+TEST(TopicTrie, AgreesWithFilterMatchesOnEveryCase) {
+  for (const auto& c : kCases) {
+    TopicTrie trie;
+    FakeSink sink;
+    trie.add(c.filter, &sink);
+    std::vector<Sink*> out;
+    trie.match(c.topic, out);
+    EXPECT_EQ(!out.empty(), c.match) << c.filter << " ~ " << c.topic;
+  }
+}
+
+TEST(TopicTrie, AllFiltersTogether) {
+  // Every filter in one trie, each with its own sink: the set matched for each topic is exactly
+  // the set filter_matches() says.
+  TopicTrie trie;
+  std::vector<FakeSink> sinks(std::size(kCases));
+  for (std::size_t i = 0; i < std::size(kCases); ++i) trie.add(kCases[i].filter, &sinks[i]);
+  for (const auto& c : kCases) {
+    std::vector<Sink*> out;
+    trie.match(c.topic, out);
+    std::vector<Sink*> expected;
+    for (std::size_t i = 0; i < std::size(kCases); ++i) {
+      if (filter_matches(kCases[i].filter, c.topic)) expected.push_back(&sinks[i]);
+    }
+    std::sort(out.begin(), out.end());
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(out, expected) << c.topic;
+  }
+}
+
+TEST(TopicTrie, AddIsIdempotentAndRemovePrunes) {
+  TopicTrie trie;
+  FakeSink a, b;
+  EXPECT_TRUE(trie.add("x/+/z", &a));
+  EXPECT_FALSE(trie.add("x/+/z", &a));
+  EXPECT_TRUE(trie.add("x/+/z", &b));
+  EXPECT_TRUE(trie.add("x/#", &a));
+  EXPECT_EQ(trie.size(), 3u);
+  EXPECT_FALSE(trie.remove("x/y/z", &a));
+  EXPECT_TRUE(trie.remove("x/+/z", &a));
+  EXPECT_FALSE(trie.remove("x/+/z", &a));
+  std::vector<Sink*> out;
+  trie.match("x/y/z", out);
+  std::sort(out.begin(), out.end());
+  std::vector<Sink*> want{&a, &b};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(out, want);  // a through x/#, b through x/+/z
+  EXPECT_TRUE(trie.remove("x/+/z", &b));
+  EXPECT_TRUE(trie.remove("x/#", &a));
+  EXPECT_TRUE(trie.empty());
+  out.clear();
+  trie.match("x/y/z", out);
+  EXPECT_TRUE(out.empty());
+}
+
+platform::Target origin(const char* account) { return {account, "dev-0", "rw"}; }
+
+TEST(Router, DeliversOncePerSinkAndOnlyWithinTheAccount) {
+  Router router;
+  FakeSink mine, other;
+  router.subscribe("com-a", "+/data/#", &mine);
+  router.subscribe("com-a", "#", &mine);  // overlapping: still one delivery [MQTT-3.3.5-1]
+  router.subscribe("com-b", "#", &other);
+  auto o = origin("com-a");
+  auto packet = std::make_shared<const std::string>("p");
+  EXPECT_EQ(router.route({"dev-0/data/t", o, packet}), 1u);
+  EXPECT_EQ(mine.got.size(), 1u);
+  EXPECT_TRUE(other.got.empty());
+  router.unsubscribe("com-a", "#", &mine);
+  router.unsubscribe("com-a", "+/data/#", &mine);
+  EXPECT_EQ(router.route({"dev-0/data/t", o, packet}), 0u);
+  EXPECT_EQ(router.subscription_count(), 1u);
+}
+
+TEST(Registry, MQTT_3_1_4_2_TakeoverIsScopedToTheIdentity) {
+  Registry reg;
+  FakeSink first, second, stranger;
+  EXPECT_FALSE(reg.claim("dev-1", "cid", &first));
+  // Another device with the same client id does not replace dev-1's session.
+  EXPECT_FALSE(reg.claim("dev-2", "cid", &stranger));
+  EXPECT_TRUE(first.closed.empty());
+  // The same device with the same client id replaces it, and the old one is closed.
+  EXPECT_TRUE(reg.claim("dev-1", "cid", &second));
+  ASSERT_EQ(first.closed.size(), 1u);
+  EXPECT_EQ(first.closed[0], EndReason::kTakenOver);
+  EXPECT_TRUE(stranger.closed.empty());
+  // The replaced session's release must not remove its successor.
+  reg.release("dev-1", "cid", &first);
+  EXPECT_EQ(reg.size(), 2u);
+  EXPECT_TRUE(reg.claim("dev-1", "cid", &first));
+  EXPECT_EQ(second.closed.size(), 1u);
+  reg.release("dev-1", "cid", &first);
+  reg.release("dev-2", "cid", &stranger);
+  EXPECT_EQ(reg.size(), 0u);
+}
+
+}  // namespace
+}  // namespace plugmq::broker

@@ -1,0 +1,425 @@
+#include "plugmq/store/identity.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "plugmq/platform/crypto.hpp"
+#include "plugmq/platform/ids.hpp"
+
+namespace plugmq::store {
+namespace {
+
+using platform::DeviceKind;
+using platform::PermFilter;
+
+class IdentityTest : public ::testing::Test {
+ protected:
+  Db db_ = Db::open_memory();
+  Identity ids_{db_};
+};
+
+template <class F>
+Error::Code error_of(F&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return Error::Code::kDb;
+}
+
+template <class F>
+std::string message_of(F&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return {};
+}
+
+// ---- accounts ----
+
+TEST_F(IdentityTest, AddAccount) {
+  const auto before = platform::now_ms();
+  const Account a = ids_.add_account("Alice@Example.COM", "secret1", 7);
+  EXPECT_TRUE(platform::normalize_plug_id(a.id, platform::IdKind::kAccount));
+  EXPECT_EQ(a.email, "alice@example.com");
+  EXPECT_EQ(a.retention_days, 7);
+  EXPECT_FALSE(a.disabled);
+  EXPECT_GE(a.created_at, before);
+
+  const auto by_email = ids_.account_by_email("ALICE@example.com");
+  ASSERT_TRUE(by_email);
+  EXPECT_EQ(by_email->id, a.id);
+  EXPECT_EQ(by_email->retention_days, 7);
+  EXPECT_EQ(by_email->created_at, a.created_at);
+  const auto by_id = ids_.account_by_id(a.id);
+  ASSERT_TRUE(by_id);
+  EXPECT_EQ(by_id->email, a.email);
+  EXPECT_TRUE(ids_.account_by_id("COM-" + a.id.substr(4)));
+  EXPECT_FALSE(ids_.account_by_email("bob@example.com"));
+  EXPECT_FALSE(ids_.account_by_id("com-000000000000000000000000"));
+  EXPECT_FALSE(ids_.account_by_id("garbage"));
+}
+
+TEST_F(IdentityTest, AddAccountDefaultRetention) {
+  EXPECT_EQ(ids_.add_account("a@b.c", "pass").retention_days, kDefaultRetentionDays);
+  EXPECT_EQ(ids_.add_account("d@e.f", "pass", 0).retention_days, 0);
+}
+
+TEST_F(IdentityTest, PasswordIsNotStoredInClear) {
+  ids_.add_account("a@b.c", "hunter22");
+  auto s = db_.prepare("SELECT password_hash FROM accounts");
+  ASSERT_TRUE(s.step());
+  const std::string hash = s.text(0);
+  EXPECT_EQ(hash.find("hunter22"), std::string::npos);
+  EXPECT_TRUE(platform::verify_secret("hunter22", hash));
+}
+
+TEST_F(IdentityTest, DuplicateEmail) {
+  ids_.add_account("a@b.c", "pass");
+  EXPECT_EQ(error_of([&] { ids_.add_account("A@B.C", "other"); }), Error::Code::kExists);
+  EXPECT_EQ(ids_.accounts().size(), 1u);
+}
+
+TEST_F(IdentityTest, InvalidAccount) {
+  struct Case {
+    std::string email, password;
+    int retention;
+    const char* field;
+  };
+  for (const Case& c : {
+           Case{"nobody", "pass", 30, "email"},
+           Case{"@b", "pass", 30, "email"},
+           Case{"a@", "pass", 30, "email"},
+           Case{"a@b@c", "pass", 30, "email"},
+           Case{"a@", "pass", 30, "email"},
+           Case{"", "pass", 30, "email"},
+           Case{"a b@c", "pass", 30, "email"},
+           Case{"a\xff@b.c", "pass", 30, "email"},
+           Case{std::string(250, 'a') + "@b.cd", "pass", 30, "email"},
+           Case{"a@b.c", "abc", 30, "password"},
+           Case{"a@b.c", std::string(129, 'p'), 30, "password"},
+           Case{"a@b.c", "pass", -1, "retention"},
+       }) {
+    const std::string msg = message_of([&] { ids_.add_account(c.email, c.password, c.retention); });
+    EXPECT_NE(msg.find(c.field), std::string::npos) << c.email << ": " << msg;
+    EXPECT_EQ(error_of([&] { ids_.add_account(c.email, c.password, c.retention); }),
+              Error::Code::kInvalid);
+  }
+  EXPECT_TRUE(ids_.accounts().empty());
+  EXPECT_EQ(message_of([&] { ids_.add_account("a@b.c", "abc"); }), "password must be 4..128 bytes");
+}
+
+TEST_F(IdentityTest, SetAccount) {
+  const Account a = ids_.add_account("a@b.c", "old-pass");
+  Account b = ids_.set_account("A@b.c", std::nullopt, 0, std::nullopt);
+  EXPECT_EQ(b.id, a.id);
+  EXPECT_EQ(b.retention_days, 0);
+  EXPECT_FALSE(b.disabled);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "old-pass").status, LoginStatus::kOk);
+
+  b = ids_.set_account("a@b.c", std::string("new-pass"), std::nullopt, true);
+  EXPECT_EQ(b.retention_days, 0);
+  EXPECT_TRUE(b.disabled);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "old-pass").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "new-pass").status, LoginStatus::kDisabled);
+
+  b = ids_.set_account("a@b.c", std::nullopt, std::nullopt, false);
+  EXPECT_FALSE(b.disabled);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "new-pass").status, LoginStatus::kOk);
+
+  // No fields: a no-op that still reports the account.
+  EXPECT_EQ(ids_.set_account("a@b.c", std::nullopt, std::nullopt, std::nullopt).id, a.id);
+}
+
+TEST_F(IdentityTest, SetAccountErrors) {
+  ids_.add_account("a@b.c", "pass");
+  EXPECT_EQ(error_of([&] { ids_.set_account("x@y.z", std::nullopt, 1, std::nullopt); }),
+            Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { ids_.set_account("a@b.c", std::string("abc"), 1, std::nullopt); }),
+            Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { ids_.set_account("a@b.c", std::nullopt, -5, std::nullopt); }),
+            Error::Code::kInvalid);
+  EXPECT_EQ(ids_.account_by_email("a@b.c")->retention_days, kDefaultRetentionDays);
+}
+
+TEST_F(IdentityTest, AccountsOldestFirst) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto b = ids_.add_account("b@b.c", "pass");
+  const auto c = ids_.add_account("c@b.c", "pass");
+  const auto all = ids_.accounts();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].id, a.id);
+  EXPECT_EQ(all[1].id, b.id);
+  EXPECT_EQ(all[2].id, c.id);
+}
+
+TEST_F(IdentityTest, AccountLogin) {
+  const auto a = ids_.add_account("a@b.c", "right");
+  auto login = ids_.check_account_login("A@B.C", "right");
+  EXPECT_EQ(login.status, LoginStatus::kOk);
+  EXPECT_EQ(login.account.id, a.id);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "wrong").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_account_login("nobody@b.c", "right").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_account_login("", "").status, LoginStatus::kBadCredentials);
+}
+
+TEST_F(IdentityTest, DisabledAccountLogin) {
+  ids_.add_account("a@b.c", "right");
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "right").status, LoginStatus::kDisabled);
+  // Without the password nobody learns the account is disabled.
+  EXPECT_EQ(ids_.check_account_login("a@b.c", "wrong").status, LoginStatus::kBadCredentials);
+}
+
+// ---- devices ----
+
+TEST_F(IdentityTest, AddPrototype) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto before = platform::now_ms();
+  const NewDevice nd = ids_.add_prototype(a.id, "Kitchen", "00:11:22:33:44:55");
+  const Device& d = nd.device;
+  EXPECT_TRUE(platform::normalize_plug_id(d.id, platform::IdKind::kDevice));
+  EXPECT_EQ(d.account_id, a.id);
+  EXPECT_EQ(d.kind, DeviceKind::kPrototype);
+  EXPECT_EQ(d.name, "Kitchen");
+  EXPECT_EQ(d.hwid, "00:11:22:33:44:55");
+  EXPECT_EQ(d.model, "");
+  EXPECT_EQ(d.perm, platform::default_perm(DeviceKind::kPrototype));
+  EXPECT_EQ(d.perm.read, std::nullopt);
+  EXPECT_EQ(d.status, "ok");
+  EXPECT_EQ(d.last_client_id, "");
+  EXPECT_GE(d.created_at, before);
+  EXPECT_EQ(nd.auth.size(), 32u);
+
+  const auto stored = ids_.device(d.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->id, d.id);
+  EXPECT_EQ(stored->account_id, a.id);
+  EXPECT_EQ(stored->kind, DeviceKind::kPrototype);
+  EXPECT_EQ(stored->name, "Kitchen");
+  EXPECT_EQ(stored->hwid, d.hwid);
+  EXPECT_EQ(stored->perm, d.perm);
+  EXPECT_EQ(stored->created_at, d.created_at);
+
+  // The auth code is stored only as its SHA-256.
+  auto s = db_.prepare("SELECT auth_hash, perm FROM devices WHERE id = ?1");
+  s.bind(1, d.id);
+  ASSERT_TRUE(s.step());
+  EXPECT_EQ(s.text(0), platform::sha256_hex(nd.auth));
+  EXPECT_EQ(s.text(1), R"({"of":{"r":null,"w":null},"ctrl":"rw"})");
+}
+
+TEST_F(IdentityTest, AddPrototypeWithoutHwid) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nd = ids_.add_prototype(a.id, "");
+  EXPECT_EQ(nd.device.hwid, "");
+  EXPECT_EQ(nd.device.name, "");
+  EXPECT_NE(nd.auth, ids_.add_prototype(a.id, "").auth);
+}
+
+TEST_F(IdentityTest, AddPrototypeErrors) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  EXPECT_EQ(error_of([&] { ids_.add_prototype("com-000000000000000000000000", "x"); }),
+            Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { ids_.add_prototype("bogus", "x"); }), Error::Code::kNotFound);
+  for (const std::string& hwid :
+       {std::string("a/b"), std::string("a+b"), std::string("a#"), std::string("tab\there"),
+        std::string(129, 'h'), std::string("\xff")}) {
+    const auto msg = message_of([&] { ids_.add_prototype(a.id, "x", hwid); });
+    EXPECT_NE(msg.find("hwid"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, std::string(300, 'n')); }),
+            Error::Code::kInvalid);
+  EXPECT_TRUE(ids_.devices().empty());
+  // Uppercase account ids work like any Plug-ID.
+  EXPECT_NO_THROW(ids_.add_prototype("COM-" + a.id.substr(4), "x"));
+}
+
+TEST_F(IdentityTest, DeviceLogin) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nd = ids_.add_prototype(a.id, "p");
+  auto login = ids_.check_device_login(nd.device.id, nd.auth);
+  EXPECT_EQ(login.status, LoginStatus::kOk);
+  EXPECT_EQ(login.device.id, nd.device.id);
+  EXPECT_EQ(login.device.account_id, a.id);
+  EXPECT_EQ(login.device.perm, platform::default_perm(DeviceKind::kPrototype));
+
+  std::string upper = nd.device.id;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  login = ids_.check_device_login(upper, nd.auth);
+  EXPECT_EQ(login.status, LoginStatus::kOk);
+  EXPECT_EQ(login.device.id, nd.device.id);
+
+  std::string wrong = nd.auth;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, wrong).status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, "").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(
+      ids_.check_device_login(platform::new_plug_id(platform::IdKind::kDevice), nd.auth).status,
+      LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_device_login("not-a-plug-id", nd.auth).status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_device_login("", "").status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_device_login(a.id, nd.auth).status, LoginStatus::kBadCredentials);
+}
+
+TEST_F(IdentityTest, DeviceLoginDisabledAndReactivate) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nd = ids_.add_prototype(a.id, "p");
+  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kDisabled);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, "wrong").status, LoginStatus::kBadCredentials);
+
+  ids_.set_device(nd.device.id, std::nullopt, std::string("reactivate"), std::nullopt);
+  const auto login = ids_.check_device_login(nd.device.id, nd.auth);
+  EXPECT_EQ(login.status, LoginStatus::kOk);
+  EXPECT_EQ(login.device.status, "reactivate");
+
+  ids_.set_device(nd.device.id, std::nullopt, std::string("ok"), std::nullopt);
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kDisabled);
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, false);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kOk);
+}
+
+TEST_F(IdentityTest, SetDevice) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nd = ids_.add_prototype(a.id, "old");
+  const auto other = ids_.add_prototype(a.id, "other");
+  const PermFilter perm{std::vector<std::string>{other.device.id}, std::vector<std::string>{}, "r"};
+
+  Device d = ids_.set_device(nd.device.id, perm, std::nullopt, std::nullopt);
+  EXPECT_EQ(d.perm, perm);
+  EXPECT_EQ(d.name, "old");
+  EXPECT_EQ(d.status, "ok");
+  EXPECT_EQ(ids_.device(nd.device.id)->perm, perm);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).device.perm, perm);
+
+  d = ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::string("new"));
+  EXPECT_EQ(d.perm, perm);
+  EXPECT_EQ(d.name, "new");
+  EXPECT_EQ(d.status, "disabled");
+
+  std::string upper = nd.device.id;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  d = ids_.set_device(upper, std::nullopt, std::nullopt, std::string(""));
+  EXPECT_EQ(d.name, "");
+  EXPECT_EQ(ids_.device(upper)->id, nd.device.id);
+}
+
+TEST_F(IdentityTest, SetDeviceErrors) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nd = ids_.add_prototype(a.id, "p");
+  EXPECT_EQ(error_of([&] {
+              ids_.set_device(platform::new_plug_id(platform::IdKind::kDevice), std::nullopt,
+                              std::string("ok"), std::nullopt);
+            }),
+            Error::Code::kNotFound);
+  EXPECT_EQ(
+      error_of([&] { ids_.set_device("junk", std::nullopt, std::nullopt, std::string("n")); }),
+      Error::Code::kNotFound);
+  const auto msg = message_of(
+      [&] { ids_.set_device(nd.device.id, std::nullopt, std::string("gone"), std::nullopt); });
+  EXPECT_NE(msg.find("status"), std::string::npos) << msg;
+  EXPECT_EQ(error_of([&] {
+              ids_.set_device(nd.device.id, PermFilter{std::nullopt, std::nullopt, "x"},
+                              std::nullopt, std::nullopt);
+            }),
+            Error::Code::kInvalid);
+  EXPECT_EQ(ids_.device(nd.device.id)->status, "ok");
+}
+
+TEST_F(IdentityTest, RecordLogin) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto nameless = ids_.add_prototype(a.id, "");
+  const auto named = ids_.add_prototype(a.id, "Mine");
+
+  ids_.record_login(nameless.device.id, "hw1/Kitchen", "Kitchen");
+  auto d = ids_.device(nameless.device.id);
+  EXPECT_EQ(d->last_client_id, "hw1/Kitchen");
+  EXPECT_EQ(d->name, "Kitchen");
+
+  ids_.record_login(nameless.device.id, "hw1/Garage", "Garage");  // has a name now
+  d = ids_.device(nameless.device.id);
+  EXPECT_EQ(d->last_client_id, "hw1/Garage");
+  EXPECT_EQ(d->name, "Kitchen");
+
+  ids_.record_login(named.device.id, "hw2/Other", "Other");
+  EXPECT_EQ(ids_.device(named.device.id)->name, "Mine");
+
+  const auto third = ids_.add_prototype(a.id, "");
+  ids_.record_login(third.device.id, "hw3", "");  // empty name changes nothing
+  d = ids_.device(third.device.id);
+  EXPECT_EQ(d->last_client_id, "hw3");
+  EXPECT_EQ(d->name, "");
+
+  std::string upper = third.device.id;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  ids_.record_login(upper, "hw4/N", "N");
+  EXPECT_EQ(ids_.device(third.device.id)->name, "N");
+
+  EXPECT_NO_THROW(ids_.record_login(platform::new_plug_id(platform::IdKind::kDevice), "x", "y"));
+  EXPECT_NO_THROW(ids_.record_login("junk", "x", "y"));
+}
+
+TEST_F(IdentityTest, DevicesFilteringAndOrder) {
+  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto b = ids_.add_account("b@b.c", "pass");
+  const auto a1 = ids_.add_prototype(a.id, "a1");
+  const auto b1 = ids_.add_prototype(b.id, "b1");
+  const auto a2 = ids_.add_prototype(a.id, "a2");
+
+  auto ids_of = [](const std::vector<Device>& v) {
+    std::vector<std::string> out;
+    for (const auto& d : v) out.push_back(d.id);
+    return out;
+  };
+  EXPECT_EQ(ids_of(ids_.devices()),
+            (std::vector<std::string>{a1.device.id, b1.device.id, a2.device.id}));
+  EXPECT_EQ(ids_of(ids_.devices(a.id)), (std::vector<std::string>{a1.device.id, a2.device.id}));
+  EXPECT_EQ(ids_of(ids_.devices("COM-" + b.id.substr(4))),
+            (std::vector<std::string>{b1.device.id}));
+  EXPECT_TRUE(ids_.devices(std::string("com-000000000000000000000000")).empty());
+  EXPECT_TRUE(ids_.devices(std::string("junk")).empty());
+  EXPECT_FALSE(ids_.device("junk"));
+  EXPECT_FALSE(ids_.device(platform::new_plug_id(platform::IdKind::kDevice)));
+}
+
+TEST(IdentityFile, ReopenedDatabaseKeepsData) {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "plugmq-identity-test-XXXXXX").string();
+  ASSERT_TRUE(mkdtemp(tmpl.data()));
+  const fs::path dir = tmpl;
+  const auto file = dir / "plugmq.db";
+  NewDevice nd;
+  {
+    Db db = Db::open(file);
+    Identity ids(db);
+    const auto a = ids.add_account("a@b.c", "pass", 3);
+    nd = ids.add_prototype(a.id, "p", "hw");
+    ids.record_login(nd.device.id, "hw/p", "p");
+  }
+  {
+    Db db = Db::open(file);
+    Identity ids(db);
+    EXPECT_EQ(ids.check_account_login("a@b.c", "pass").status, LoginStatus::kOk);
+    EXPECT_EQ(ids.account_by_email("a@b.c")->retention_days, 3);
+    const auto login = ids.check_device_login(nd.device.id, nd.auth);
+    EXPECT_EQ(login.status, LoginStatus::kOk);
+    EXPECT_EQ(login.device.hwid, "hw");
+    EXPECT_EQ(login.device.last_client_id, "hw/p");
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace plugmq::store
