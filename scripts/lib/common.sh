@@ -1,0 +1,29 @@
+# Shared by scripts/run, scripts/test and scripts/bench. Source it; do not run it.
+
+# Debian packages plugmq builds and runs with.
+PLUGMQ_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev
+  nlohmann-json3-dev libsqlite3-dev libspdlog-dev)
+# What the tests need on top: GoogleTest and real MQTT clients.
+PLUGMQ_TEST_PACKAGES=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt)
+
+# Installs the packages that are not installed yet; does nothing (quickly) when all are there.
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "need root or sudo to install: ${missing[*]}" >&2; return 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Number of parallel build jobs: the core count.
+build_jobs() { nproc 2>/dev/null || echo 2; }
