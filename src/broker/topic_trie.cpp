@@ -36,6 +36,19 @@ struct TopicTrie::Node {
   std::vector<Sink*> sinks;    // filters that end here
 
   bool empty() const { return children.empty() && !plus && !hash && sinks.empty(); }
+
+  // The child slot for one filter level; with `create`, a missing literal child gets a slot.
+  // nullptr when it does not exist and `create` is false.
+  std::unique_ptr<Node>* slot(std::string_view level, bool create) {
+    if (level == "+") return &plus;
+    if (level == "#") return &hash;
+    auto it = children.find(level);
+    if (it == children.end()) {
+      if (!create) return nullptr;
+      it = children.emplace(std::string(level), nullptr).first;
+    }
+    return &it->second;
+  }
 };
 
 TopicTrie::TopicTrie() : root_(std::make_unique<Node>()) {}
@@ -46,19 +59,7 @@ bool TopicTrie::add(std::string_view filter, Sink* sink) {
   std::string_view rest = filter;
   bool last = false;
   while (!last) {
-    auto level = next_level(rest, last);
-    std::unique_ptr<Node>* slot;
-    if (level == "+") {
-      slot = &node->plus;
-    } else if (level == "#") {
-      slot = &node->hash;
-    } else {
-      auto it = node->children.find(level);
-      if (it == node->children.end()) {
-        it = node->children.emplace(std::string(level), nullptr).first;
-      }
-      slot = &it->second;
-    }
+    auto* slot = node->slot(next_level(rest, last), true);
     if (!*slot) *slot = std::make_unique<Node>();
     node = slot->get();
   }
@@ -81,17 +82,8 @@ bool TopicTrie::remove(std::string_view filter, Sink* sink) {
   bool last = false;
   while (!last) {
     auto level = next_level(rest, last);
-    std::unique_ptr<Node>* slot;
-    if (level == "+") {
-      slot = &node->plus;
-    } else if (level == "#") {
-      slot = &node->hash;
-    } else {
-      auto it = node->children.find(level);
-      if (it == node->children.end()) return false;
-      slot = &it->second;
-    }
-    if (!*slot) return false;
+    auto* slot = node->slot(level, false);
+    if (slot == nullptr || !*slot) return false;
     path.push_back({node, slot, level});
     node = slot->get();
   }
