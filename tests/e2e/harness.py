@@ -14,7 +14,6 @@ Run with /usr/bin/python3 (Debian's python3-paho-mqtt); stdlib otherwise.
 
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -772,6 +771,28 @@ class RawClient:
 # Test case base
 
 
+def test_failed(tc: unittest.TestCase) -> bool:
+    """In tearDown: has this test (or one of its subtests) failed so far? (unittest resets
+    _outcome.success for the tearDown part, so look at the result lists.)"""
+    outcome = getattr(tc, "_outcome", None)
+    result = getattr(outcome, "result", None)
+    if result is None:
+        return False
+    for t, _ in list(result.failures) + list(result.errors):
+        if t is tc or getattr(t, "test_case", None) is tc:
+            return True
+    return False
+
+
+def sanitizer_report(log: str) -> str:
+    """The first AddressSanitizer/UBSan/LeakSanitizer report in a server log, or ''. Matters for
+    the asan preset: UBSan reports without stopping the process."""
+    m = re.search(r"(ERROR: (Address|Leak)Sanitizer|runtime error: )", log)
+    if not m:
+        return ""
+    return log[max(0, m.start() - 200): m.start() + 3000]
+
+
 class ServerTestCase(unittest.TestCase):
     """One server per test class; helpers register clients for cleanup; prints the server log
     produced during a failed test; fails a test after which the server is no longer running."""
@@ -796,21 +817,28 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        rc = cls.server.stop()
+        report = sanitizer_report(cls.server.log_text())
         cls.server.close()
+        if report:
+            raise AssertionError(f"sanitizer report in the server log:\n{report}")
+        if rc not in (0, None) and not getattr(cls, "EXPECT_NONZERO_EXIT", False):
+            raise AssertionError(f"the server exited with status {rc} on SIGTERM (expected 0)")
 
     def setUp(self):
         self._log_offset = self.server.log_size()
 
     def tearDown(self):
-        outcome = getattr(self, "_outcome", None)
-        failed = outcome is not None and not getattr(outcome, "success", True)
-        if failed:
+        if test_failed(self):
             sys.stderr.write(f"\n--- server log during {self.id()} ---\n"
                              f"{self.server.log_tail(self._log_offset)}\n--- end ---\n")
         if not self.server.alive():
             sys.stderr.write(f"\n--- server log (server died) ---\n"
                              f"{self.server.log_tail(self._log_offset)}\n--- end ---\n")
             self.fail(f"the server is no longer running (exit status {self.server.proc.returncode})")
+        report = sanitizer_report(self.server.log_text(self._log_offset))
+        if report:
+            self.fail(f"sanitizer report in the server log:\n{report}")
 
     # -- client factories (closed automatically) -----------------------------------------------
     @property

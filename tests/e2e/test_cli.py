@@ -7,8 +7,8 @@ import subprocess
 import sys
 import unittest
 
-from harness import (BIN, AUTH_RE, COM_ID_RE, DEV_ID_RE, CliError, Server, paho_connect_rc,
-                     unique)
+from harness import (AUTH_RE, BIN, COM_ID_RE, DEV_ID_RE, CliError, Server, paho_connect_rc,
+                     test_failed, unique)
 
 DEFAULT_PROTOTYPE_PERM = {"of": {"r": None, "w": None}, "ctrl": "rw"}
 
@@ -228,8 +228,7 @@ class CliWhileServingTest(unittest.TestCase):
         self.server.start()
 
     def tearDown(self):
-        outcome = getattr(self, "_outcome", None)
-        if outcome is not None and not getattr(outcome, "success", True):
+        if test_failed(self):
             sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n--- end ---\n")
 
     def test_add_account_and_prototype_while_serving(self):

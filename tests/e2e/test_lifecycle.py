@@ -6,7 +6,7 @@ import signal
 import sys
 import unittest
 
-from harness import BIN, RawClient, Server, paho_connect_rc
+from harness import BIN, RawClient, Server, paho_connect_rc, test_failed
 
 
 class LifecycleTest(unittest.TestCase):
@@ -17,8 +17,7 @@ class LifecycleTest(unittest.TestCase):
         self.addCleanup(self.server.close)
 
     def tearDown(self):
-        outcome = getattr(self, "_outcome", None)
-        if outcome is not None and not getattr(outcome, "success", True):
+        if test_failed(self):
             sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n--- end ---\n")
 
     def test_ready_file(self):
