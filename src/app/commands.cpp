@@ -49,6 +49,9 @@ Runs the broker in the foreground until SIGTERM or SIGINT.
   --io-threads N          network threads (default: one per core)
   --max-connections N     connections beyond this are refused (default 100000)
   --max-packet-size BYTES largest accepted packet (default 1048576)
+  --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
+  --enroll-attempts N     failed enrollments allowed per client address per minute; past
+                          that, attempts get error 429 (default 10)
 )";
 
 constexpr const char* kAccountHelp = R"(Usage:
@@ -259,7 +262,9 @@ int run_main(int argc, char** argv) {
            {"log-level", true},
            {"io-threads", true},
            {"max-connections", true},
-           {"max-packet-size", true}}}},
+           {"max-packet-size", true},
+           {"enroll-timeout", true},
+           {"enroll-attempts", true}}}},
         {"account",
          {kAccountHelp,
           {"add", "set"},

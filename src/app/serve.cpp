@@ -89,6 +89,12 @@ int cmd_serve(const Args& args) {
   if (auto n = args.get_int("io-threads", 0, 256)) options.io_threads = static_cast<unsigned>(*n);
   if (auto n = args.get_int("max-connections", 1, 10'000'000)) options.max_connections = *n;
   if (auto n = args.get_int("max-packet-size", 64, 268'435'455)) options.max_packet_size = *n;
+  if (auto n = args.get_int("enroll-timeout", 1, 3600)) {
+    options.enroll_timeout = std::chrono::seconds(*n);
+  }
+  if (auto n = args.get_int("enroll-attempts", 1, 1'000'000)) {
+    options.enroll_attempts_per_minute = static_cast<unsigned>(*n);
+  }
   auto level = parse_level(args.get("log-level").value_or("info"));
 
   auto logger = spdlog::stderr_color_mt("plugmq");

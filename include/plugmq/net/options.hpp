@@ -25,6 +25,8 @@ struct ServerOptions {
   std::size_t queue_max_bytes = 8 * 1024 * 1024;
   std::chrono::milliseconds connect_timeout{10000};  // first packet must be CONNECT by then
   std::chrono::milliseconds directory_refresh{1000};  // how often admin changes are picked up
+  std::chrono::milliseconds enroll_timeout{30000};    // enrollment sessions end by then
+  unsigned enroll_attempts_per_minute = 10;           // failed attempts per address, then 429
 };
 
 }  // namespace plugmq::net

@@ -1,0 +1,104 @@
+// Production templates, registered serial numbers, enrollment and controllers (SPEC 5, 6).
+//
+// A production template ("mod-…") belongs to an account and gives its things their default
+// permission filter. Serial numbers (HWIDs) are registered per template with an enroll password
+// and, optionally, a control password (none: control disabled); both are stored only as
+// platform::hash_secret hashes. A thing enrolls once (again only when an operator marked it
+// "reactivate"); controllers enroll per thing and accumulate the things they control.
+// Not thread-safe: one Fleet per Db, per thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plugmq/platform/permissions.hpp"
+#include "plugmq/store/db.hpp"
+
+namespace plugmq::store {
+
+struct Template {
+  std::string id;  // "mod-…"
+  std::string account_id;
+  std::string name;
+  platform::PermFilter thing_perm;  // what its things get at enrollment
+  std::int64_t created_at = 0;      // ms
+};
+
+struct Serial {
+  std::string model;
+  std::string hwid;
+  bool control_enabled = false;  // a control password is registered
+  std::string thing_id;          // the enrolled thing, empty until it enrolls
+  std::int64_t created_at = 0;   // ms
+};
+
+// One serial to register.
+struct SerialSpec {
+  std::string hwid;
+  std::string enroll_pass;
+  std::optional<std::string> control_pass;
+};
+
+// The outcome of an enrollment: err 0 and id/auth on success, else one of the SPEC 5 codes
+// (400, 401, 403, 404, 500) with a short message safe to send to the device.
+struct EnrollResult {
+  int err = 0;
+  std::string msg;
+  std::string id;
+  std::string auth;  // in clear, only here: stored as a hash
+  bool ok() const { return err == 0; }
+};
+
+class Fleet {
+ public:
+  explicit Fleet(Db& db) : db_(db) {}
+
+  // A template in the account; things it enrolls get `thing_perm` (default: r = w = [],
+  // ctrl "rw"). Throws Error kNotFound (account) / kInvalid (name over 256 bytes or not UTF-8).
+  Template add_template(std::string_view account_id, std::string_view name,
+                        const platform::PermFilter& thing_perm);
+  std::optional<Template> template_by_id(std::string_view model);  // case-insensitive
+  std::vector<Template> templates(const std::optional<std::string>& account_id = std::nullopt);
+
+  // Registers one serial. Throws Error: kNotFound (model), kInvalid (HWID not valid per
+  // platform::valid_hwid, passwords outside 4..128 bytes), kExists (HWID already registered in
+  // that model).
+  Serial add_serial(std::string_view model, const SerialSpec& spec);
+  // Registers many in one transaction: all or none. Throws as add_serial, with the message
+  // naming the offending HWID (and its position, 1-based).
+  std::size_t add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
+  std::vector<Serial> serials(std::string_view model);
+
+  // SPEC 5, thing: `model` and `pass` as found in the topic MODEL/thing/PASS, `hwid` and `name`
+  // from the client id HWID[/NAME]. Checks, in order: 400 malformed model or HWID; 404 unknown
+  // model or HWID not registered in it; 401 wrong enroll password; 403 already enrolled (unless
+  // the thing's status is "reactivate": then the same Plug-ID gets a new auth code and status
+  // "ok"), or the account disabled. Success creates the thing (kind thing, the template's
+  // thing_perm, hwid, model, name) in the template's account.
+  EnrollResult enroll_thing(std::string_view model, std::string_view hwid, std::string_view pass,
+                            std::string_view name);
+
+  // SPEC 5, controller: topic MODEL/ctrl/THING_HWID/PASS, controller HWID and NAME from the
+  // client id. Checks, in order: 400 malformed; 404 unknown model, THING_HWID not registered, or
+  // that thing not enrolled yet; 403 control disabled (no control password registered, or the
+  // thing's perm.ctrl is ""), the thing disabled, or the account disabled; 401 wrong control
+  // password. Success: the account's existing controller with that HWID (same Plug-ID, new auth
+  // code) or a new one (kind controller, perm r = w = [], name NAME); either way the thing is
+  // added to the things it controls. A disabled existing controller gets 403.
+  EnrollResult enroll_controller(std::string_view model, std::string_view thing_hwid,
+                                 std::string_view pass, std::string_view controller_hwid,
+                                 std::string_view name);
+
+  // Things a controller controls, oldest first.
+  std::vector<std::string> controlled_things(std::string_view controller_id);
+  // Every (controller, thing) pair: the server's directory snapshot.
+  std::vector<std::pair<std::string, std::string>> all_controls();
+
+ private:
+  Db& db_;
+};
+
+}  // namespace plugmq::store
