@@ -20,6 +20,10 @@ const char* to_string(EndReason r) {
       return "slow consumer";
     case EndReason::kRefused:
       return "login refused";
+    case EndReason::kRevoked:
+      return "access revoked";
+    case EndReason::kEnrollDone:
+      return "enrollment session over";
   }
   return "unknown";
 }

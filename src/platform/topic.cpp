@@ -144,4 +144,28 @@ ClientId split_client_id(std::string_view client_id) {
   return {std::string(client_id.substr(0, pos)), std::string(client_id.substr(pos + 1))};
 }
 
+std::optional<EnrollTopic> parse_enroll_topic(std::string_view topic) {
+  if (topic.find_first_of("+#") != std::string_view::npos) return std::nullopt;
+  auto first = topic.find('/');
+  if (first == std::string_view::npos) return std::nullopt;
+  EnrollTopic t;
+  t.model = topic.substr(0, first);
+  auto rest = topic.substr(first + 1);
+  if (rest.rfind("thing/", 0) == 0) {
+    t.pass = rest.substr(6);
+  } else if (rest.rfind("ctrl/", 0) == 0) {
+    t.controller = true;
+    rest.remove_prefix(5);
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    t.thing_hwid = rest.substr(0, slash);
+    t.pass = rest.substr(slash + 1);
+    if (t.thing_hwid.empty()) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (t.model.empty() || t.pass.empty()) return std::nullopt;
+  return t;
+}
+
 }  // namespace plugmq::platform

@@ -16,14 +16,18 @@ enum class EndReason {
   kServerShutdown,     // the server is stopping
   kSlowConsumer,       // stayed over its outgoing queue limit
   kRefused,            // CONNECT refused with a non-zero CONNACK
+  kRevoked,            // the device or account was disabled while connected
+  kEnrollDone,         // an enrollment session ended (failure reply sent, or its time is up)
 };
 
 const char* to_string(EndReason r);
 
 // The will is published on every end except a clean DISCONNECT [MQTT-3.1.2-8]
-// [MQTT-3.14.4-3]. On server shutdown nothing new is published (SPEC 7).
+// [MQTT-3.14.4-3]. On server shutdown nothing new is published (SPEC 7), and a device whose
+// access was revoked publishes nothing more.
 inline bool publishes_will(EndReason r) {
-  return r != EndReason::kDisconnect && r != EndReason::kServerShutdown;
+  return r != EndReason::kDisconnect && r != EndReason::kServerShutdown &&
+         r != EndReason::kRevoked;
 }
 
 // A connection silent for 1.5 x its keep alive is closed; keep alive 0 disables the check

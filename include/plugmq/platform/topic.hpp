@@ -5,6 +5,7 @@
 //   PLUG_ID/ag/prop/set|get    additional properties of PLUG_ID
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,18 @@ bool valid_hwid(std::string_view hwid);
 // Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF),
 // the same rule nlohmann::json applies, so a string that passes never makes dump() throw.
 bool valid_utf8(std::string_view s) noexcept;
+
+// The parts of an enrollment topic (SPEC 5): MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS.
+// PASS is everything after the fixed levels, so it may itself contain '/'. Nothing when the
+// topic has neither shape, an empty part, or a wildcard. MODEL and THING_HWID are returned as
+// sent: the enrollment checks them (400 malformed, 404 unknown).
+struct EnrollTopic {
+  bool controller = false;
+  std::string model;
+  std::string thing_hwid;  // controllers only
+  std::string pass;
+};
+std::optional<EnrollTopic> parse_enroll_topic(std::string_view topic);
 
 // Splits a client id "HWID[/NAME]" at the first '/'. NAME is empty when absent.
 struct ClientId {

@@ -160,5 +160,28 @@ TEST(Topic, SplitClientId) {
   EXPECT_EQ(c.name, "");
 }
 
+TEST(EnrollTopic, ThingAndControllerShapes) {
+  auto t = parse_enroll_topic("mod-0123456789abcdef01234567/thing/s3cret");
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->controller);
+  EXPECT_EQ(t->model, "mod-0123456789abcdef01234567");
+  EXPECT_EQ(t->pass, "s3cret");
+
+  auto c = parse_enroll_topic("mod-x/ctrl/SN-001/pa/ss");  // PASS may contain '/'
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->controller);
+  EXPECT_EQ(c->model, "mod-x");
+  EXPECT_EQ(c->thing_hwid, "SN-001");
+  EXPECT_EQ(c->pass, "pa/ss");
+}
+
+TEST(EnrollTopic, MalformedShapesAreRejected) {
+  for (const char* bad : {"", "mod-x", "mod-x/thing", "mod-x/thing/", "/thing/p",
+                          "mod-x/other/p", "mod-x/ctrl/SN", "mod-x/ctrl//p", "mod-x/ctrl/SN/",
+                          "mod-x/thing/+", "mod-x/thing/#", "+/thing/p", "mod-x/data/p"}) {
+    EXPECT_FALSE(parse_enroll_topic(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace plugmq::platform
