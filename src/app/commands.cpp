@@ -3,11 +3,17 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/permissions.hpp"
+#include "plugmq/platform/topic.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 
 namespace plugmq::app {
@@ -16,7 +22,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kMainHelp = R"(plugmq - a self-hosted CloudPlugs device platform: an MQTT 3.1.1 broker that
+constexpr const char* kMainHelp =
+    R"(plugmq - a self-hosted CloudPlugs device platform: an MQTT 3.1.1 broker that
 knows accounts and devices, applies their permissions and routes their data channels.
 
 Usage: plugmq COMMAND [options]
@@ -25,6 +32,11 @@ Commands:
   serve                          run the broker in the foreground
   account add EMAIL --password P [--retention-days N]
   account set EMAIL [--password P] [--retention-days N] [--disabled true|false]
+  template add --account EMAIL [--name N] [--ctrl rw|r|""] [--perm JSON]
+  template list [--account EMAIL]
+  serial add MODEL --hwid H --enroll-pass P [--control-pass C]
+  serial add MODEL --csv FILE
+  serial list MODEL
   prototype add --account EMAIL --name N [--hwid H]
   device list [--account EMAIL]
   device show ID
@@ -69,6 +81,35 @@ Creates a prototype device (permissions: read and write every device of its acco
 prints its Plug-ID and auth code. The auth code is shown once: it is stored only as a hash.
 )";
 
+constexpr const char* kTemplateHelp = R"(Usage:
+  plugmq template add --account EMAIL [--name N] [--ctrl rw|r|""] [--perm JSON]
+  plugmq template list [--account EMAIL]
+
+A production template ("mod-...") groups the serial numbers of one product. Things that enroll
+with it get its permission filter: by default {"of":{"r":[],"w":[]},"ctrl":"rw"}.
+  --perm JSON   the things' filter {"of":{"r":LIST|null,"w":LIST|null},"ctrl":...}; members left
+                out keep the default
+  --ctrl C      what the things' controllers may do: rw (read and write), r (read), or "" (no
+                controllers: --ctrl "" or --ctrl=); wins over ctrl in --perm
+)";
+
+constexpr const char* kSerialHelp = R"(Usage:
+  plugmq serial add MODEL --hwid H --enroll-pass P [--control-pass C]
+  plugmq serial add MODEL --csv FILE
+  plugmq serial list MODEL
+
+Registers serial numbers (HWIDs) in production template MODEL. A thing enrolls over MQTT with
+client id HWID[/NAME] by subscribing to MODEL/thing/P; a controller with its own HWID, to
+MODEL/ctrl/HWID/C. Without a control password, control of that thing is disabled. Passwords
+are 4..128 bytes and stored only as salted hashes.
+
+--csv FILE (- for stdin) registers many at once, all or none: one serial a line,
+  hwid,enroll_pass[,control_pass]
+Blank lines and lines starting with # are skipped, as is a first line starting with "hwid,"
+(a header). An empty control_pass means none. A field may be double-quoted ("a,b", "say ""hi""")
+to hold commas or quotes.
+)";
+
 constexpr const char* kDeviceHelp = R"(Usage:
   plugmq device list [--account EMAIL]
   plugmq device show ID
@@ -89,22 +130,44 @@ json account_json(const store::Account& a) {
 }
 
 json device_json(const store::Device& d) {
-  return {{"id", d.id},
-          {"kind", std::string(platform::to_string(d.kind))},
-          {"name", d.name},
-          {"hwid", d.hwid},
-          {"model", d.model},
-          {"account", d.account_id},
-          {"perm", json::parse(platform::to_json(d.perm))},
-          {"status", d.status},
-          {"last_client_id", d.last_client_id},
-          {"created_at", d.created_at}};
+  json out = {{"id", d.id},
+              {"kind", std::string(platform::to_string(d.kind))},
+              {"name", d.name},
+              {"hwid", d.hwid},
+              {"model", d.model},
+              {"account", d.account_id},
+              {"perm", json::parse(platform::to_json(d.perm))},
+              {"status", d.status},
+              {"last_client_id", d.last_client_id},
+              {"created_at", d.created_at}};
+  if (d.kind == platform::DeviceKind::kController) out["controls"] = d.controls;
+  return out;
 }
 
 void print_device_text(const store::Device& d) {
   std::cout << d.id << "  " << platform::to_string(d.kind) << "  name=" << d.name
             << "  hwid=" << d.hwid << "  status=" << d.status
-            << "  perm=" << platform::to_json(d.perm) << "\n";
+            << "  perm=" << platform::to_json(d.perm);
+  if (d.kind == platform::DeviceKind::kController) {
+    std::cout << "  controls=";
+    for (std::size_t i = 0; i < d.controls.size(); ++i) {
+      std::cout << (i ? "," : "") << d.controls[i];
+    }
+  }
+  std::cout << "\n";
+}
+
+json template_json(const store::Template& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"account", t.account_id},
+          {"thing_perm", json::parse(platform::to_json(t.thing_perm))},
+          {"created_at", t.created_at}};
+}
+
+void print_template_text(const store::Template& t) {
+  std::cout << t.id << "  name=" << t.name << "  account=" << t.account_id
+            << "  thing_perm=" << platform::to_json(t.thing_perm) << "\n";
 }
 
 void expect_positional(const Args& a, std::size_t n, const char* what) {
@@ -126,6 +189,113 @@ store::Account account_or_fail(store::Identity& id, const std::string& email) {
   return *a;
 }
 
+store::Template template_or_fail(store::Fleet& fleet, const std::string& model) {
+  auto t = fleet.template_by_id(model);
+  if (!t) throw store::Error(store::Error::Code::kNotFound, "no template " + model);
+  return *t;
+}
+
+// One CSV line split into fields; RFC 4180 quoting ("a,b", "say ""hi""") within the line.
+// Nothing when a quote is unbalanced or stray.
+std::optional<std::vector<std::string>> split_csv(std::string_view line) {
+  std::vector<std::string> fields(1);
+  std::size_t i = 0;
+  bool field_start = true;
+  while (i < line.size()) {
+    const char c = line[i];
+    if (c == ',') {
+      fields.emplace_back();
+      field_start = true;
+      ++i;
+    } else if (c == '"' && field_start) {
+      ++i;
+      for (;;) {
+        if (i >= line.size()) return std::nullopt;  // unterminated
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            fields.back() += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        fields.back() += line[i++];
+      }
+      if (i < line.size() && line[i] != ',') return std::nullopt;  // text after the quote
+      field_start = false;
+    } else if (c == '"') {
+      return std::nullopt;  // a quote inside an unquoted field
+    } else {
+      fields.back() += c;
+      field_start = false;
+      ++i;
+    }
+  }
+  return fields;
+}
+
+struct CsvSerial {
+  store::SerialSpec spec;
+  std::size_t line = 0;
+};
+
+std::string source_name(const std::string& file) { return file == "-" ? "stdin" : file; }
+
+// Reads serials from CSV text; a bad line is a UsageError naming `source` and its line number.
+std::vector<CsvSerial> parse_serials_csv(std::istream& in, const std::string& source) {
+  std::vector<CsvSerial> out;
+  std::map<std::string, std::size_t> line_of;  // hwid -> line, for repeats
+  std::string line;
+  std::size_t number = 0;
+  bool first = true;
+  auto fail = [&](const std::string& what) -> UsageError {
+    return UsageError(source + " line " + std::to_string(number) + ": " + what);
+  };
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
+    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
+    if (first && line.rfind("hwid,", 0) == 0) {
+      first = false;
+      continue;  // a header
+    }
+    first = false;
+    auto fields = split_csv(line);
+    if (!fields) throw fail("unbalanced or misplaced double quote");
+    if (fields->size() < 2 || fields->size() > 3) {
+      throw fail("expected hwid,enroll_pass[,control_pass], got " + std::to_string(fields->size()) +
+                 " field(s)");
+    }
+    store::SerialSpec spec;
+    spec.hwid = (*fields)[0];
+    spec.enroll_pass = (*fields)[1];
+    if (fields->size() == 3 && !(*fields)[2].empty()) spec.control_pass = (*fields)[2];
+    if (!platform::valid_hwid(spec.hwid)) {
+      throw fail("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
+    }
+    if (!platform::valid_secret(spec.enroll_pass)) {
+      throw fail("enroll password must be 4..128 bytes");
+    }
+    if (spec.control_pass && !platform::valid_secret(*spec.control_pass)) {
+      throw fail("control password must be 4..128 bytes");
+    }
+    auto [it, fresh] = line_of.emplace(spec.hwid, number);
+    if (!fresh) {
+      throw fail("hwid " + json(spec.hwid).dump() + " repeats line " + std::to_string(it->second));
+    }
+    out.push_back({std::move(spec), number});
+  }
+  if (in.bad()) throw std::runtime_error("cannot read " + source);
+  return out;
+}
+
+json serial_json(const store::Serial& s) {
+  return {{"hwid", s.hwid},
+          {"control", s.control_enabled},
+          {"thing", s.thing_id.empty() ? json(nullptr) : json(s.thing_id)}};
+}
+
 }  // namespace
 
 std::filesystem::path data_dir_from(const Args& args) {
@@ -141,8 +311,7 @@ void ensure_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    throw std::runtime_error("cannot create data directory " + dir.string() + ": " +
-                             ec.message());
+    throw std::runtime_error("cannot create data directory " + dir.string() + ": " + ec.message());
   }
 }
 
@@ -160,7 +329,8 @@ int cmd_account(const std::string& verb, const Args& args) {
     auto retention = args.get_int("retention-days", 0, 36500);
     std::optional<int> r;
     if (retention) r = static_cast<int>(*retention);
-    account = id.set_account(args.positional[0], args.get("password"), r, args.get_bool("disabled"));
+    account =
+        id.set_account(args.positional[0], args.get("password"), r, args.get_bool("disabled"));
   }
   if (wants_json(args)) {
     std::cout << account_json(account).dump() << "\n";
@@ -183,6 +353,131 @@ int cmd_prototype(const std::string&, const Args& args) {
   } else {
     std::cout << "created prototype " << created.device.id << "\nauth code: " << created.auth
               << "\n(the auth code is shown only now)\n";
+  }
+  return 0;
+}
+
+int cmd_template(const std::string& verb, const Args& args) {
+  expect_positional(args, 0, "");
+  // Flags first, so a usage error does not wait for (or create) the database.
+  platform::PermFilter perm = platform::default_perm(platform::DeviceKind::kThing);
+  if (verb == "add") {
+    (void)args.require("account");
+    if (auto p = args.get("perm")) {
+      std::string error;
+      auto parsed = platform::perm_from_json(*p, perm, &error);
+      if (!parsed) throw UsageError("--perm: " + error);
+      perm = *parsed;
+    }
+    if (auto c = args.get("ctrl")) {
+      if (*c != "rw" && *c != "r" && !c->empty()) {
+        throw UsageError("--ctrl takes rw, r or \"\" (empty: no controllers), got '" + *c + "'");
+      }
+      perm.ctrl = *c;
+    }
+  } else if (args.has("name") || args.has("ctrl") || args.has("perm")) {
+    throw UsageError("template list takes only --account");
+  }
+  auto db = open_db(args);
+  store::Identity id(db);
+  store::Fleet fleet(db);
+  if (verb == "add") {
+    auto account = account_or_fail(id, args.require("account"));
+    auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm);
+    if (wants_json(args)) {
+      std::cout << template_json(t).dump() << "\n";
+    } else {
+      std::cout << "created template " << t.id << " (account " << account.email << ", thing perm "
+                << platform::to_json(t.thing_perm) << ")\n";
+    }
+    return 0;
+  }
+  std::optional<std::string> account_id;
+  if (auto email = args.get("account")) account_id = account_or_fail(id, *email).id;
+  auto all = fleet.templates(account_id);
+  if (wants_json(args)) {
+    json out = json::array();
+    for (const auto& t : all) out.push_back(template_json(t));
+    std::cout << out.dump() << "\n";
+  } else {
+    for (const auto& t : all) print_template_text(t);
+  }
+  return 0;
+}
+
+int cmd_serial(const std::string& verb, const Args& args) {
+  expect_positional(args, 1, "MODEL");
+  const std::string& model = args.positional[0];
+  if (verb == "list") {
+    for (const char* flag : {"hwid", "enroll-pass", "control-pass", "csv"}) {
+      if (args.has(flag)) throw UsageError(std::string("serial list takes no --") + flag);
+    }
+    auto db = open_db(args);
+    store::Fleet fleet(db);
+    const auto t = template_or_fail(fleet, model);
+    const auto serials = fleet.serials(t.id);
+    if (wants_json(args)) {
+      json out = json::array();
+      for (const auto& s : serials) out.push_back(serial_json(s));
+      std::cout << out.dump() << "\n";
+    } else {
+      for (const auto& s : serials) {
+        std::cout << s.hwid << "  control=" << (s.control_enabled ? "yes" : "no")
+                  << "  thing=" << (s.thing_id.empty() ? "-" : s.thing_id) << "\n";
+      }
+    }
+    return 0;
+  }
+
+  if (auto csv = args.get("csv")) {
+    for (const char* flag : {"hwid", "enroll-pass", "control-pass"}) {
+      if (args.has(flag))
+        throw UsageError(std::string("--csv and --") + flag + " exclude each other");
+    }
+    std::vector<CsvSerial> specs;
+    if (*csv == "-") {
+      specs = parse_serials_csv(std::cin, source_name(*csv));
+    } else {
+      std::ifstream in(*csv, std::ios::binary);
+      if (!in) throw std::runtime_error("cannot open " + *csv);
+      specs = parse_serials_csv(in, source_name(*csv));
+    }
+    auto db = open_db(args);
+    store::Fleet fleet(db);
+    const auto t = template_or_fail(fleet, model);
+    // Serials already registered, named by line (add_serials would only know the position).
+    std::set<std::string> registered;
+    for (const auto& s : fleet.serials(t.id)) registered.insert(s.hwid);
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (registered.count(specs[i].spec.hwid)) {
+        throw store::Error(store::Error::Code::kExists,
+                           source_name(*csv) + " line " + std::to_string(specs[i].line) +
+                               ": hwid " + json(specs[i].spec.hwid).dump() +
+                               " is already registered in " + t.id);
+      }
+    }
+    std::vector<store::SerialSpec> plain;
+    for (auto& s : specs) plain.push_back(std::move(s.spec));
+    const auto added = fleet.add_serials(t.id, plain);
+    if (wants_json(args)) {
+      std::cout << json{{"model", t.id}, {"added", added}}.dump() << "\n";
+    } else {
+      std::cout << "registered " << added << " serial(s) in " << t.id << "\n";
+    }
+    return 0;
+  }
+
+  store::SerialSpec spec{args.require("hwid"), args.require("enroll-pass"),
+                         args.get("control-pass")};
+  auto db = open_db(args);
+  store::Fleet fleet(db);
+  const auto s = fleet.add_serial(model, spec);
+  if (wants_json(args)) {
+    std::cout << json{{"model", s.model}, {"hwid", s.hwid}, {"control", s.control_enabled}}.dump()
+              << "\n";
+  } else {
+    std::cout << "registered serial " << s.hwid << " in " << s.model << " (control "
+              << (s.control_enabled ? "enabled" : "disabled") << ")\n";
   }
   return 0;
 }
@@ -269,7 +564,16 @@ int run_main(int argc, char** argv) {
          {kAccountHelp,
           {"add", "set"},
           {{"password", true}, {"retention-days", true}, {"disabled", true}}}},
-        {"prototype", {kPrototypeHelp, {"add"}, {{"account", true}, {"name", true}, {"hwid", true}}}},
+        {"template",
+         {kTemplateHelp,
+          {"add", "list"},
+          {{"account", true}, {"name", true}, {"ctrl", true}, {"perm", true}}}},
+        {"serial",
+         {kSerialHelp,
+          {"add", "list"},
+          {{"hwid", true}, {"enroll-pass", true}, {"control-pass", true}, {"csv", true}}}},
+        {"prototype",
+         {kPrototypeHelp, {"add"}, {{"account", true}, {"name", true}, {"hwid", true}}}},
         {"device",
          {kDeviceHelp,
           {"list", "show", "set"},
@@ -300,6 +604,8 @@ int run_main(int argc, char** argv) {
     if (cmd == "serve") return cmd_serve(args);
     if (cmd == "account") return cmd_account(verb, args);
     if (cmd == "prototype") return cmd_prototype(verb, args);
+    if (cmd == "template") return cmd_template(verb, args);
+    if (cmd == "serial") return cmd_serial(verb, args);
     return cmd_device(verb, args);
   } catch (const UsageError& e) {
     std::cerr << "plugmq: " << e.what() << "\n";

@@ -99,12 +99,13 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
     }
     boost::system::error_code ep_ec;
     auto remote = socket.remote_endpoint(ep_ec);
-    std::string peer = ep_ec ? std::string("?") : remote.address().to_string() + ":" +
-                                                      std::to_string(remote.port());
+    std::string address = ep_ec ? std::string("?") : remote.address().to_string();
+    std::string peer = address + ":" + (ep_ec ? std::string("?") : std::to_string(remote.port()));
     socket.set_option(tcp::no_delay(true), ep_ec);
     ctx_->counters.connections++;
     auto session =
-        std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer));
+        std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer),
+                                               std::move(address));
     asio::co_spawn(
         ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
   }

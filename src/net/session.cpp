@@ -8,11 +8,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/store/fleet.hpp"
 
 namespace plugmq::net {
 
@@ -36,10 +38,11 @@ const char* login_name(bool account) { return account ? "account" : "device"; }
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, Context& ctx, std::string peer)
+Session<Stream>::Session(Stream stream, Context& ctx, std::string peer, std::string address)
     : stream_(std::move(stream)),
       ctx_(ctx),
       peer_(std::move(peer)),
+      address_(std::move(address)),
       ex_(stream_.get_executor()),
       watchdog_timer_(ex_),
       wake_(ex_),
@@ -65,7 +68,8 @@ asio::awaitable<void> Session<Stream>::run() {
   }
   end(EndReason::kClosedByPeer);  // keeps the first reason when one was set
   detach();
-  if (connected_ && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
+  const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
+  if (logged_in && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
     try {
       co_await publish_data(will_->topic, will_->payload);
     } catch (const std::exception& e) {
@@ -211,13 +215,18 @@ asio::awaitable<void> Session<Stream>::watchdog() {
     steady_clock::time_point deadline;
     if (!connected_) {
       deadline = accepted_at_ + ctx_.options.connect_timeout;
+    } else if (login_ == LoginKind::kEnroll) {
+      deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
     } else if (keep_alive_ == 0) {
       deadline = steady_clock::time_point::max();
     } else {
       deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
     }
     if (now >= deadline) {
-      if (connected_) {
+      if (login_ == LoginKind::kEnroll) {
+        spdlog::info("{} {}: enrollment session time is up", peer_, client_id_);
+        end(EndReason::kEnrollDone);
+      } else if (connected_) {
         spdlog::info("{} {}: keep alive {} s expired", peer_, client_id_, keep_alive_);
         end(EndReason::kKeepAliveExpired);
       } else {
@@ -241,6 +250,7 @@ asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
     end(EndReason::kProtocolViolation);
     co_return false;
   }
+  if (login_ == LoginKind::kEnroll) co_return co_await on_enroll_packet(p);
   switch (codec::type_of(p)) {
     case codec::PacketType::kPublish:
       co_return co_await on_publish(std::get<codec::Publish>(p));
@@ -289,15 +299,23 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     // [MQTT-3.1.3-8]: an empty client id needs clean session 1; the server assigns one.
     if (!c.clean_session) co_return refuse(ConnackCode::kIdentifierRejected);
     client_id_ = "auto-" + platform::new_oid();
+    client_id_assigned_ = true;
   } else {
     client_id_ = c.client_id;
   }
   const std::string user = c.username.value_or("");
   const std::string pass = c.password.value_or("");
   if (user.empty() && pass.empty()) {
-    spdlog::info("{} {}: enrollment sessions are not enabled on this server; CONNACK 5", peer_,
-                 client_id_);
-    co_return refuse(ConnackCode::kNotAuthorized);
+    // An enrollment session (SPEC 5): it may only SUBSCRIBE to one enrollment topic, and it
+    // publishes nothing, so its will is ignored.
+    login_ = LoginKind::kEnroll;
+    identity_ = "enroll";
+    keep_alive_ = c.keep_alive;
+    connected_ = true;
+    watchdog_timer_.cancel();  // the enrollment deadline replaces the CONNECT deadline
+    send(codec::Connack{false, ConnackCode::kAccepted});
+    spdlog::info("{} {}: enrollment session", peer_, client_id_);
+    co_return true;
   }
   if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
 
@@ -307,8 +325,9 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     if (account) {
       // Awaitables are bound to a name first: GCC 12 destroys temporaries of a co_await
       // full-expression twice.
-      auto lookup = ctx_.store.run(
-          [user, pass](store::Identity& id) { return id.check_account_login(user, pass); });
+      auto lookup = ctx_.store.run([user, pass](StoreWorker::Repos& r) {
+        return r.identity.check_account_login(user, pass);
+      });
       auto r = co_await std::move(lookup);
       status = r.status;
       if (status == store::LoginStatus::kOk) {
@@ -317,16 +336,19 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
         principal_.account_id = r.account.id;
       }
     } else {
-      auto lookup = ctx_.store.run(
-          [user, pass](store::Identity& id) { return id.check_device_login(user, pass); });
+      auto lookup = ctx_.store.run([user, pass](StoreWorker::Repos& r) {
+        return r.identity.check_device_login(user, pass);  // fills a controller's things
+      });
       auto r = co_await std::move(lookup);
       status = r.status;
       if (status == store::LoginStatus::kOk) {
         login_ = LoginKind::kDevice;
         identity_ = r.device.id;
+        std::lock_guard lock(mu_);
         principal_.account_id = r.device.account_id;
         principal_.device_id = r.device.id;
         principal_.perm = r.device.perm;
+        principal_.controls = std::move(r.device.controls);
         self_ctrl_ = r.device.perm.ctrl;
       }
     }
@@ -349,8 +371,8 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
 
   if (login_ == LoginKind::kDevice) {
     auto split = platform::split_client_id(client_id_);
-    ctx_.store.post([id = identity_, cid = client_id_, name = split.name](store::Identity& i) {
-      i.record_login(id, cid, name);
+    ctx_.store.post([id = identity_, cid = client_id_, name = split.name](StoreWorker::Repos& r) {
+      r.identity.record_login(id, cid, name);
     });
   }
   keep_alive_ = c.keep_alive;
@@ -436,7 +458,8 @@ asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
     if (const auto* d = dir->find(plug_id)) co_return d->target(plug_id);
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup = ctx_.store.run([plug_id](store::Identity& id) { return id.device(plug_id); });
+  auto lookup =
+      ctx_.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
   auto device = co_await std::move(lookup);
   if (!device) co_return std::nullopt;
   co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
@@ -476,10 +499,127 @@ bool Session<Stream>::on_unsubscribe(const codec::Unsubscribe& u) {
 }
 
 template <class Stream>
-void Session<Stream>::deliver(const broker::Message& msg) {
-  if (!platform::may_read(principal_, msg.origin)) return;
+asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
+  switch (codec::type_of(p)) {
+    case codec::PacketType::kPingreq:
+      send(codec::Pingresp{});
+      co_return true;
+    case codec::PacketType::kDisconnect:
+      end(EndReason::kDisconnect);
+      co_return false;
+    case codec::PacketType::kSubscribe:
+      break;
+    default:
+      spdlog::info("{} {}: an enrollment session may only SUBSCRIBE to an enrollment topic; "
+                   "closing",
+                   peer_, client_id_);
+      end(EndReason::kProtocolViolation);
+      co_return false;
+  }
+  const auto& sub = std::get<codec::Subscribe>(p);
+  if (enroll_used_ || sub.subscriptions.size() != 1) {
+    spdlog::info("{} {}: an enrollment session subscribes to exactly one topic, once; closing",
+                 peer_, client_id_);
+    end(EndReason::kProtocolViolation);
+    co_return false;
+  }
+  enroll_used_ = true;
+  // The topic holds the enroll password: it is never logged.
+  const std::string topic = sub.subscriptions[0].filter;
+  send(codec::Suback{sub.packet_id, {0}});
+
+  const auto split = platform::split_client_id(client_id_assigned_ ? "" : client_id_);
+  store::EnrollResult result;
+  auto parsed = platform::parse_enroll_topic(topic);
+  bool controller = parsed && parsed->controller;
+  if (ctx_.enroll_limiter.blocked(address_, steady_clock::now())) {
+    result.err = 429;
+    result.msg = "too many failed enrollment attempts from this address; try again later";
+  } else if (!parsed) {
+    result.err = 400;
+    result.msg = "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
+  } else {
+    try {
+      auto enroll = ctx_.store.run([t = *parsed, split](StoreWorker::Repos& r) {
+        return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, t.pass,
+                                                        split.hwid, split.name)
+                            : r.fleet.enroll_thing(t.model, split.hwid, t.pass, split.name);
+      });
+      result = co_await std::move(enroll);
+    } catch (const std::exception& e) {
+      result = store::EnrollResult{500, "internal error", {}, {}, e.what()};
+    }
+  }
+
+  nlohmann::json reply;
+  if (result.ok()) {
+    reply = {{"id", result.id}, {"auth", result.auth}};
+    ctx_.counters.enrolled++;
+    ctx_.store.request_reload();  // the new device joins the directory now, not in a second
+    spdlog::info("{} {}: enrolled {} {} (HWID {})", peer_, client_id_,
+                 controller ? "controller" : "thing", result.id, split.hwid);
+  } else {
+    reply = {{"err", result.err}, {"msg", result.msg}};
+    ctx_.counters.enroll_failed++;
+    if (result.err != 429 && result.err != 500) {
+      ctx_.enroll_limiter.failed(address_, steady_clock::now());
+    }
+    if (result.err == 500) {
+      spdlog::error("{} {}: enrollment failed: {}", peer_, client_id_, result.log_detail);
+    } else {
+      spdlog::info("{} {}: enrollment refused: {} {}", peer_, client_id_, result.err, result.msg);
+    }
+  }
+  codec::Publish out;
+  out.topic = topic;
+  out.payload = reply.dump();
+  send(out);
+  if (!result.ok()) {
+    // The seed: after a failure the server closes the connection once the reply is out.
+    end(EndReason::kEnrollDone);
+    close_after_flush();
+    co_return false;
+  }
+  co_return true;
+}
+
+template <class Stream>
+void Session<Stream>::directory_changed() {
+  auto self = this->weak_from_this().lock();
+  if (!self) return;
+  asio::post(ex_, [self] { self->refresh_from_directory(); });
+}
+
+template <class Stream>
+void Session<Stream>::refresh_from_directory() {
+  if (!connected_ || end_reason_) return;
+  auto dir = ctx_.directory.get();
+  auto revoke = [&](const char* what) {
+    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id_, what, identity_);
+    close(EndReason::kRevoked);
+  };
+  if (login_ == LoginKind::kAccount) {
+    auto it = dir->account_disabled.find(principal_.account_id);
+    if (it != dir->account_disabled.end() && it->second) revoke("account");
+    return;
+  }
+  if (login_ != LoginKind::kDevice) return;
+  const DeviceInfo* info = dir->find(principal_.device_id);
+  if (info == nullptr) return;  // created after this snapshot was taken
+  if (info->disabled) {
+    revoke("device");
+    return;
+  }
   std::lock_guard lock(mu_);
-  if (closed_) return;
+  principal_.perm = info->perm;
+  principal_.controls = info->controls;
+  self_ctrl_ = info->perm.ctrl;
+}
+
+template <class Stream>
+void Session<Stream>::deliver(const broker::Message& msg) {
+  std::lock_guard lock(mu_);
+  if (closed_ || !platform::may_read(principal_, msg.origin)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
@@ -514,6 +654,11 @@ template <class Stream>
 void Session<Stream>::send_and_close(const codec::Packet& p, EndReason why) {
   end(why);
   send(p);
+  close_after_flush();
+}
+
+template <class Stream>
+void Session<Stream>::close_after_flush() {
   std::lock_guard lock(mu_);
   close_after_flush_ = true;
   wake_writer_locked();

@@ -13,7 +13,7 @@ namespace asio = boost::asio;
 StoreWorker::StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
                          std::chrono::milliseconds refresh_every)
     : db_(store::Db::open(db_file)),
-      identity_(db_),
+      repos_(db_),
       directory_(directory),
       refresh_every_(refresh_every) {
   reload_directory();
@@ -47,17 +47,21 @@ void StoreWorker::reload_directory() {
   seen_data_version_ = data_version();
   auto dir = std::make_shared<Directory>();
   dir->version = ++generation_;
-  std::unordered_map<std::string, bool> account_disabled;
-  for (const auto& a : identity_.accounts()) account_disabled[a.id] = a.disabled;
-  for (auto& d : identity_.devices()) {
+  for (const auto& a : repos_.identity.accounts()) dir->account_disabled[a.id] = a.disabled;
+  for (auto& d : repos_.identity.devices()) {
     DeviceInfo info;
     info.account_id = d.account_id;
     info.perm = std::move(d.perm);
-    info.disabled = d.status == "disabled" || account_disabled[d.account_id];
+    info.disabled = d.status == "disabled" || dir->account_disabled[d.account_id];
     dir->devices.emplace(std::move(d.id), std::move(info));
+  }
+  for (auto& [controller, thing] : repos_.fleet.all_controls()) {
+    auto it = dir->devices.find(controller);
+    if (it != dir->devices.end()) it->second.controls.push_back(std::move(thing));
   }
   spdlog::debug("device directory v{}: {} devices", dir->version, dir->devices.size());
   directory_.set(std::move(dir));
+  if (on_reload_) on_reload_();
 }
 
 asio::awaitable<void> StoreWorker::refresh_loop() {

@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <map>
+
+#include "device_rows.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -9,10 +12,10 @@
 namespace plugmq::store {
 namespace {
 
+using detail::check_name;
+using detail::kMaxName;
 using platform::DeviceKind;
 using platform::PermFilter;
-
-constexpr std::size_t kMaxName = 256;
 
 constexpr std::string_view kAccountColumns = "id, email, retention_days, disabled, created_at";
 constexpr std::string_view kDeviceColumns =
@@ -49,13 +52,6 @@ void check_password(std::string_view password) {
 
 void check_retention(int days) {
   if (days < 0) invalid("retention_days must be >= 0 (0 = keep forever)");
-}
-
-void check_name(std::string_view name) {
-  // Free text, but bounded and UTF-8 so every JSON output can carry it.
-  if (name.size() > kMaxName || !platform::valid_utf8(name)) {
-    invalid("name must be at most 256 bytes of UTF-8");
-  }
 }
 
 void check_status(std::string_view status) {
@@ -104,6 +100,58 @@ const std::string& dummy_hash() {
 }
 
 }  // namespace
+
+// ---- shared device rows (device_rows.hpp) ------------------------------------------------
+
+namespace detail {
+
+void check_name(std::string_view name) {
+  // Free text, but bounded and UTF-8 so every JSON output can carry it.
+  if (name.size() > kMaxName || !platform::valid_utf8(name)) {
+    invalid("name must be at most 256 bytes of UTF-8");
+  }
+}
+
+NewDevice insert_device(Db& db, Device d) {
+  d.id = platform::new_plug_id(platform::IdKind::kDevice);
+  d.status = "ok";
+  d.last_client_id.clear();
+  d.created_at = platform::now_ms();
+  d.controls.clear();
+  NewDevice nd{std::move(d), platform::new_auth_code()};
+  const Device& n = nd.device;
+  auto s = db.prepare(
+      "INSERT INTO devices (id, account_id, kind, name, hwid, model, perm, status, auth_hash, "
+      "last_client_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ok', ?8, '', ?9)");
+  s.bind(1, n.id).bind(2, n.account_id).bind(3, platform::to_string(n.kind));
+  s.bind(4, n.name).bind(5, n.hwid).bind(6, n.model).bind(7, platform::to_json(n.perm));
+  s.bind(8, platform::sha256_hex(nd.auth)).bind(9, n.created_at);
+  s.step();
+  return nd;
+}
+
+std::string renew_auth(Db& db, const std::string& device_id) {
+  std::string auth = platform::new_auth_code();
+  auto s = db.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
+  s.bind(1, platform::sha256_hex(auth)).bind(2, device_id);
+  s.step();
+  if (sqlite3_changes(db.handle()) == 0) {
+    throw Error(Error::Code::kNotFound, "no device " + device_id);
+  }
+  return auth;
+}
+
+std::vector<std::string> controls_of(Db& db, const std::string& controller_id) {
+  // rowid breaks ties between things added in the same millisecond, in insertion order.
+  auto s = db.prepare(
+      "SELECT thing_id FROM controls WHERE controller_id = ?1 ORDER BY created_at, rowid");
+  s.bind(1, controller_id);
+  std::vector<std::string> out;
+  while (s.step()) out.push_back(s.text(0));
+  return out;
+}
+
+}  // namespace detail
 
 // ---- accounts ----------------------------------------------------------------------------
 
@@ -217,6 +265,9 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, std::string_v
   if (!platform::constant_time_equal(platform::sha256_hex(auth), s.text(10))) return out;
   out.device = read_device(s);
   const bool account_disabled = s.int64(11) != 0;
+  if (out.device.kind == DeviceKind::kController) {
+    out.device.controls = detail::controls_of(db_, out.device.id);
+  }
   // "reactivate" still logs in: it only allows the thing to enroll again.
   out.status = out.device.status == "disabled" || account_disabled ? LoginStatus::kDisabled
                                                                    : LoginStatus::kOk;
@@ -232,26 +283,13 @@ NewDevice Identity::add_prototype(std::string_view account_id, std::string_view 
   auto account = account_by_id(account_id);
   if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
 
-  NewDevice nd;
-  Device& d = nd.device;
-  d.id = platform::new_plug_id(platform::IdKind::kDevice);
+  Device d;
   d.account_id = account->id;
   d.kind = DeviceKind::kPrototype;
   d.name = std::string(name);
   d.hwid = std::string(hwid);
   d.perm = platform::default_perm(DeviceKind::kPrototype);
-  d.status = "ok";
-  d.created_at = platform::now_ms();
-  nd.auth = platform::new_auth_code();
-
-  auto s = db_.prepare(
-      "INSERT INTO devices (id, account_id, kind, name, hwid, model, perm, status, auth_hash, "
-      "last_client_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, 'ok', ?7, '', ?8)");
-  s.bind(1, d.id).bind(2, d.account_id).bind(3, platform::to_string(d.kind));
-  s.bind(4, d.name).bind(5, d.hwid).bind(6, platform::to_json(d.perm));
-  s.bind(7, platform::sha256_hex(nd.auth)).bind(8, d.created_at);
-  s.step();
-  return nd;
+  return detail::insert_device(db_, std::move(d));
 }
 
 std::optional<Device> Identity::device(std::string_view plug_id) {
@@ -260,7 +298,9 @@ std::optional<Device> Identity::device(std::string_view plug_id) {
   auto s = db_.prepare("SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id = ?1");
   s.bind(1, *id);
   if (!s.step()) return std::nullopt;
-  return read_device(s);
+  Device d = read_device(s);
+  if (d.kind == DeviceKind::kController) d.controls = detail::controls_of(db_, d.id);
+  return d;
 }
 
 std::vector<Device> Identity::devices(const std::optional<std::string>& account_id) {
@@ -275,7 +315,18 @@ std::vector<Device> Identity::devices(const std::optional<std::string>& account_
   sql += " ORDER BY created_at, id";
   auto s = db_.prepare(sql);
   if (account) s.bind(1, *account);
-  while (s.step()) out.push_back(read_device(s));
+  std::map<std::string, std::size_t> controllers;  // id -> index in out
+  while (s.step()) {
+    out.push_back(read_device(s));
+    if (out.back().kind == DeviceKind::kController) controllers[out.back().id] = out.size() - 1;
+  }
+  if (controllers.empty()) return out;
+  // One pass over the pairs rather than a query per controller.
+  auto c = db_.prepare("SELECT controller_id, thing_id FROM controls ORDER BY created_at, rowid");
+  while (c.step()) {
+    auto it = controllers.find(c.text(0));
+    if (it != controllers.end()) out[it->second].controls.push_back(c.text(1));
+  }
   return out;
 }
 

@@ -14,6 +14,8 @@ int run_main(int argc, char** argv);
 int cmd_serve(const Args& args);
 int cmd_account(const std::string& verb, const Args& args);
 int cmd_prototype(const std::string& verb, const Args& args);
+int cmd_template(const std::string& verb, const Args& args);
+int cmd_serial(const std::string& verb, const Args& args);
 int cmd_device(const std::string& verb, const Args& args);
 
 // --data-dir, else /var/lib/plugmq for root and ./plugmq-data for anyone else (SPEC 8).

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "plugmq/broker/rate_limiter.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
 #include "plugmq/net/directory.hpp"
@@ -23,16 +24,27 @@ struct Counters {
   std::atomic<std::uint64_t> invalid{0};       // publishes to topics that are not ours
   std::atomic<std::uint64_t> binary{0};        // publishes dropped for non-UTF-8 payloads
   std::atomic<std::uint64_t> queue_drops{0};   // deliveries lost to full outgoing queues
+  std::atomic<std::uint64_t> enrolled{0};      // successful enrollments
+  std::atomic<std::uint64_t> enroll_failed{0};  // failed enrollments
 };
 
-// Every live session, so that shutdown can reach them all.
+// A connection as the server sees it: a subscriber that also follows admin changes.
+class LiveSession : public broker::Sink {
+ public:
+  // The device directory was rebuilt: re-read this session's permissions and status (SPEC 6:
+  // changes reach live sessions within 5 s). Any thread; returns at once.
+  virtual void directory_changed() = 0;
+};
+
+// Every live session, so that shutdown and directory changes reach them all. A session
+// leaves (remove) before it is destroyed, and calls made under the lock only schedule work.
 class SessionSet {
  public:
-  void add(broker::Sink* s) {
+  void add(LiveSession* s) {
     std::lock_guard lock(mu_);
     all_.insert(s);
   }
-  void remove(broker::Sink* s) {
+  void remove(LiveSession* s) {
     std::lock_guard lock(mu_);
     all_.erase(s);
   }
@@ -40,22 +52,30 @@ class SessionSet {
     std::lock_guard lock(mu_);
     for (auto* s : all_) s->close(why);
   }
+  void directory_changed() {
+    std::lock_guard lock(mu_);
+    for (auto* s : all_) s->directory_changed();
+  }
 
  private:
   std::mutex mu_;
-  std::unordered_set<broker::Sink*> all_;
+  std::unordered_set<LiveSession*> all_;
 };
 
 struct Context {
-  Context(ServerOptions o)
+  explicit Context(ServerOptions o)
       : options(std::move(o)),
-        store(options.data_dir / "plugmq.db", directory, options.directory_refresh) {}
+        store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
+        enroll_limiter(options.enroll_attempts_per_minute, std::chrono::minutes(1)) {
+    store.on_reload([this] { sessions.directory_changed(); });
+  }
 
   const ServerOptions options;
   DirectoryHolder directory;
   StoreWorker store;
   broker::Router router;
   broker::Registry registry;
+  broker::RateLimiter enroll_limiter;  // failed enrollments per client address
   SessionSet sessions;
   Counters counters;
   std::atomic<bool> stopping{false};

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "plugmq/platform/permissions.hpp"
 
@@ -19,7 +20,8 @@ namespace plugmq::net {
 struct DeviceInfo {
   std::string account_id;
   platform::PermFilter perm;
-  bool disabled = false;  // the device or its account is disabled
+  std::vector<std::string> controls;  // things this controller controls
+  bool disabled = false;              // the device or its account is disabled
 
   platform::Target target(const std::string& id) const { return {account_id, id, perm.ctrl}; }
 };
@@ -27,6 +29,7 @@ struct DeviceInfo {
 struct Directory {
   std::uint64_t version = 0;
   std::unordered_map<std::string, DeviceInfo> devices;
+  std::unordered_map<std::string, bool> account_disabled;  // by account id
 
   const DeviceInfo* find(const std::string& id) const {
     auto it = devices.find(id);

@@ -27,11 +27,12 @@
 namespace plugmq::net {
 
 template <class Stream>
-class Session final : public broker::Sink, public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public LiveSession, public std::enable_shared_from_this<Session<Stream>> {
  public:
   using Packet = std::shared_ptr<const std::string>;
 
-  Session(Stream stream, Context& ctx, std::string peer);
+  // `peer` is "address:port" for logs; `address` alone keys the enrollment rate limit.
+  Session(Stream stream, Context& ctx, std::string peer, std::string address);
   ~Session() override;
 
   // Runs the connection to its end. Keep the session alive (shared_ptr) while it runs.
@@ -39,9 +40,10 @@ class Session final : public broker::Sink, public std::enable_shared_from_this<S
 
   void deliver(const broker::Message& msg) override;
   void close(broker::EndReason why) override;
+  void directory_changed() override;
 
  private:
-  enum class LoginKind { kNone, kDevice, kAccount };
+  enum class LoginKind { kNone, kDevice, kAccount, kEnroll };
 
   boost::asio::awaitable<void> read_loop();
   boost::asio::awaitable<void> write_loop();
@@ -53,6 +55,10 @@ class Session final : public broker::Sink, public std::enable_shared_from_this<S
   boost::asio::awaitable<bool> on_publish(codec::Publish& p);
   bool on_subscribe(const codec::Subscribe& s);
   bool on_unsubscribe(const codec::Unsubscribe& u);
+  // An enrollment session's packets (SPEC 5).
+  boost::asio::awaitable<bool> on_enroll_packet(codec::Packet& p);
+  // Re-reads permissions and status from the directory (session thread).
+  void refresh_from_directory();
 
   // The publish path shared by PUBLISH and the Last Will.
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload);
@@ -65,6 +71,7 @@ class Session final : public broker::Sink, public std::enable_shared_from_this<S
   void send(const codec::Packet& p);
   // Queues `p`, stops reading, and ends the connection once the queue is written.
   void send_and_close(const codec::Packet& p, broker::EndReason why);
+  void close_after_flush();
   // REQUIRES: mu_ held.
   void wake_writer_locked();
   void end(broker::EndReason why);  // session thread only: the first reason wins
@@ -74,6 +81,7 @@ class Session final : public broker::Sink, public std::enable_shared_from_this<S
   Stream stream_;
   Context& ctx_;
   const std::string peer_;
+  const std::string address_;
   boost::asio::any_io_executor ex_;
 
   // Session-thread state.
@@ -94,9 +102,11 @@ class Session final : public broker::Sink, public std::enable_shared_from_this<S
   // Identity: written once at CONNECT, before any subscription makes deliver() reachable.
   LoginKind login_ = LoginKind::kNone;
   std::string client_id_;
+  bool client_id_assigned_ = false;  // the client sent an empty one
   std::string identity_;  // Plug-ID or account id: the takeover scope
-  platform::Principal principal_;
+  platform::Principal principal_;  // read by deliver() under mu_; written under mu_
   std::string self_ctrl_ = "rw";
+  bool enroll_used_ = false;  // an enrollment session answers one SUBSCRIBE
 
   // Outgoing queue, shared with delivering threads.
   std::mutex mu_;

@@ -8,10 +8,12 @@
 // Not thread-safe: one Fleet per Db, per thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "plugmq/platform/permissions.hpp"
@@ -49,6 +51,9 @@ struct EnrollResult {
   std::string msg;
   std::string id;
   std::string auth;  // in clear, only here: stored as a hash
+  // For err 500 only: the cause (e.g. a database error), for the server's log. Never send it
+  // to the device. The enroll_* functions report failures this way rather than throwing.
+  std::string log_detail;
   bool ok() const { return err == 0; }
 };
 

@@ -37,6 +37,9 @@ struct Device {
   std::string status = "ok";  // "ok", "disabled", "reactivate"
   std::string last_client_id;
   std::int64_t created_at = 0;  // ms
+  // Controllers: the things they control, oldest first (Identity::device(), devices() and
+  // check_device_login() fill it). Empty for other kinds.
+  std::vector<std::string> controls;
 };
 
 // A device just created, with its auth code in clear (shown once, never stored).
