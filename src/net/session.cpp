@@ -325,7 +325,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     if (account) {
       // Awaitables are bound to a name first: GCC 12 destroys temporaries of a co_await
       // full-expression twice.
-      auto lookup = ctx_.store.run([user, pass](StoreWorker::Repos& r) {
+      auto lookup = ctx_.store.run_fresh([user, pass](StoreWorker::Repos& r) {
         return r.identity.check_account_login(user, pass);
       });
       auto r = co_await std::move(lookup);
@@ -336,7 +336,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
         principal_.account_id = r.account.id;
       }
     } else {
-      auto lookup = ctx_.store.run([user, pass](StoreWorker::Repos& r) {
+      auto lookup = ctx_.store.run_fresh([user, pass](StoreWorker::Repos& r) {
         return r.identity.check_device_login(user, pass);  // fills a controller's things
       });
       auto r = co_await std::move(lookup);
@@ -450,12 +450,14 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
 template <class Stream>
 asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
     const std::string& plug_id) {
-  if (plug_id == principal_.device_id) {
-    co_return platform::Target{principal_.account_id, plug_id, self_ctrl_};
-  }
   {
+    // The directory first, also for the session's own device: its "ctrl" decides what its
+    // controllers may do, and an operator may have changed it since this session logged in.
     auto dir = ctx_.directory.get();
     if (const auto* d = dir->find(plug_id)) co_return d->target(plug_id);
+  }
+  if (plug_id == principal_.device_id) {
+    co_return platform::Target{principal_.account_id, plug_id, self_ctrl_};
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
   auto lookup =

@@ -64,16 +64,20 @@ void StoreWorker::reload_directory() {
   if (on_reload_) on_reload_();
 }
 
+void StoreWorker::refresh_if_changed() {
+  try {
+    if (data_version() != seen_data_version_) reload_directory();
+  } catch (const std::exception& e) {
+    spdlog::error("device directory refresh failed: {}", e.what());
+  }
+}
+
 asio::awaitable<void> StoreWorker::refresh_loop() {
   for (;;) {
     refresh_timer_.expires_after(refresh_every_);
     auto [ec] = co_await refresh_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // stopping
-    try {
-      if (data_version() != seen_data_version_) reload_directory();
-    } catch (const std::exception& e) {
-      spdlog::error("device directory refresh failed: {}", e.what());
-    }
+    refresh_if_changed();
   }
 }
 

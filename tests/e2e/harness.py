@@ -216,6 +216,32 @@ class Server:
         result = self.cli(*args)
         return {"id": result["id"], "auth": result["auth"]}
 
+    # -- production templates and serial numbers (SPEC 5) ----------------------------------------
+    def make_template(self, email: str, name: Optional[str] = None, ctrl: Optional[str] = None,
+                      perm: Optional[dict] = None) -> dict:
+        """`plugmq template add`; returns its JSON (with "id" = "mod-…")."""
+        args = ["template", "add", "--account", email, "--name", name or unique("model")]
+        if ctrl is not None:
+            args += ["--ctrl", ctrl]
+        if perm is not None:
+            args += ["--perm", json.dumps(perm)]
+        return self.cli(*args)
+
+    def add_serial(self, model: str, hwid: str, enroll_pass: str,
+                   control_pass: Optional[str] = None) -> dict:
+        """`plugmq serial add MODEL --hwid H --enroll-pass P [--control-pass C]`."""
+        args = ["serial", "add", model, "--hwid", hwid, "--enroll-pass", enroll_pass]
+        if control_pass is not None:
+            args += ["--control-pass", control_pass]
+        return self.cli(*args)
+
+    def write_file(self, name: str, text: str) -> str:
+        """Writes a file in the server's temp dir and returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
 
 # ------------------------------------------------------------------------------------------------
 # Message collection
@@ -768,6 +794,157 @@ class RawClient:
 
 
 # ------------------------------------------------------------------------------------------------
+# Enrollment over MQTT (SPEC 5)
+
+
+def thing_topic(model: str, password: str) -> str:
+    return f"{model}/thing/{password}"
+
+
+def ctrl_topic(model: str, thing_hwid: str, password: str) -> str:
+    return f"{model}/ctrl/{thing_hwid}/{password}"
+
+
+class EnrollReply(NamedTuple):
+    suback: List[int]  # the SUBACK return codes
+    topic: str  # topic of the reply PUBLISH
+    flags: int  # fixed-header flags of the reply PUBLISH
+    reply: object  # its payload, parsed as JSON
+
+
+def raw_enroll(client: RawClient, client_id: str, topic: str,
+               timeout: float = DEFAULT_TIMEOUT, **connect_kw) -> EnrollReply:
+    """Runs an enrollment on a fresh RawClient: CONNECT without credentials (CONNACK 0 asserted),
+    SUBSCRIBE to `topic`, then reads exactly the SUBACK and the one reply PUBLISH, in that order.
+    Leaves the connection as it is (open or closing) for the caller to check."""
+    rc = client.connect(client_id, timeout=timeout, **connect_kw)
+    if rc != 0:
+        raise AssertionError(f"enrollment CONNECT of {client_id!r} got CONNACK {rc}, expected 0")
+    client.send(encode_subscribe(1, [(topic, 0)]))
+    got = []
+    for what in ("SUBACK", "reply PUBLISH"):
+        try:
+            got.append(client.read_packet(timeout))
+        except NoPacket:
+            raise AssertionError(f"enrollment: no {what} within {timeout} s "
+                                 f"(got {[p.raw[:40] for p in got]})")
+        except ConnectionClosed:
+            raise AssertionError(f"enrollment: connection closed before the {what} "
+                                 f"(got {[p.raw[:40] for p in got]})")
+    suback, pub = got
+    if suback.type != SUBACK:
+        raise AssertionError(f"enrollment: expected SUBACK first, got {suback.raw[:40]!r}")
+    mid = struct.unpack("!H", suback.body[:2])[0]
+    if mid != 1:
+        raise AssertionError(f"enrollment: SUBACK packet id {mid} != 1")
+    if pub.type != PUBLISH:
+        raise AssertionError(f"enrollment: expected the reply PUBLISH after the SUBACK, got "
+                             f"{pub.raw[:40]!r}")
+    ptopic, payload = pub.publish_topic_payload()
+    try:
+        reply = json.loads(payload)
+    except ValueError:
+        raise AssertionError(f"enrollment reply is not JSON: {payload[:200]!r}")
+    return EnrollReply(list(suback.body[2:]), ptopic, pub.flags, reply)
+
+
+def probe_until_stopped(collector: Collector, publish: Callable[[str, str], object], topic: str,
+                        limit: float, quiet: float = 1.0, interval: float = 0.2,
+                        settle: float = 0.3, control: Optional[Collector] = None) -> float:
+    """Live revocation check. Publishes a unique probe on `topic` every `interval` s and watches
+    `collector` (the session losing its permission). Delivery has stopped once every probe sent
+    during `quiet` s (each given `settle` s to arrive) is missing. Asserts that the last probe
+    that did arrive was sent within `limit` s of the call, then keeps probing for `quiet` s more
+    and asserts none of the probes after the stop arrives. `control` (a session that keeps its
+    permission) must receive the last probe: the probes really were published.
+    Returns the seconds until delivery stopped (the send time of the first missing probe)."""
+    start = time.monotonic()
+    sent: List[Tuple[str, float]] = []
+    give_up = start + limit + quiet + settle + 2.0
+
+    def arrived() -> set:
+        out = set()
+        for m in collector.matching(lambda m: m.topic == topic):
+            try:
+                out.add(json.loads(m.payload).get("data"))
+            except (ValueError, AttributeError):
+                pass
+        return out
+
+    stop_index = None
+    while stop_index is None:
+        token = unique("probe")
+        publish(topic, json.dumps(token))
+        sent.append((token, time.monotonic()))
+        got = arrived()
+        last = max((i for i, (tok, _) in enumerate(sent) if tok in got), default=-1)
+        now = time.monotonic()
+        settled_missing = [i for i in range(last + 1, len(sent)) if now - sent[i][1] >= settle]
+        if settled_missing and now - sent[last + 1][1] >= quiet + settle:
+            stop_index = last + 1
+            break
+        if now >= give_up:
+            raise AssertionError(f"{topic!r}: probes still delivered {now - start:.1f} s after "
+                                 f"the change (limit {limit} s)")
+        time.sleep(interval)
+    stopped_after = sent[stop_index][1] - start
+    last_delivered_at = sent[stop_index - 1][1] - start if stop_index > 0 else 0.0
+    if last_delivered_at > limit:
+        raise AssertionError(f"{topic!r}: a probe sent {last_delivered_at:.1f} s after the change "
+                             f"was still delivered (limit {limit} s)")
+    # Nothing more arrives: keep probing for `quiet` s.
+    end = time.monotonic() + quiet
+    while time.monotonic() < end:
+        token = unique("probe")
+        publish(topic, json.dumps(token))
+        sent.append((token, time.monotonic()))
+        time.sleep(interval)
+    time.sleep(settle)  # bounded window for the last probes to (not) arrive
+    late = [tok for tok, _ in sent[stop_index:] if tok in arrived()]
+    if late:
+        raise AssertionError(f"{topic!r}: {len(late)} probe(s) delivered after delivery had "
+                             f"stopped")
+    if control is not None:
+        last_token = sent[-1][0]
+        control.wait(lambda m: m.topic == topic and last_token in m.text, DEFAULT_TIMEOUT,
+                     f"the last probe on {topic!r} at the control subscriber")
+    return stopped_after
+
+
+def probe_until_started(collector: Collector, publish: Callable[[str, str], object], topic: str,
+                        limit: float, interval: float = 0.2, then: int = 3) -> float:
+    """Live grant check. Publishes a unique probe on `topic` every `interval` s until one arrives
+    in `collector`; asserts that happened for a probe sent within `limit` s of the call, and that
+    the `then` probes after it arrive too. Returns the seconds until the first delivered probe
+    was sent."""
+    start = time.monotonic()
+    sent: List[Tuple[str, float]] = []
+    give_up = start + limit + 2.0
+    while True:
+        token = unique("probe")
+        publish(topic, json.dumps(token))
+        sent.append((token, time.monotonic()))
+        texts = [m.text for m in collector.matching(lambda m: m.topic == topic)]
+        first = next((t for tok, t in sent if any(tok in x for x in texts)), None)
+        if first is not None:
+            break
+        if time.monotonic() >= give_up:
+            raise AssertionError(f"{topic!r}: no probe delivered {time.monotonic() - start:.1f} s "
+                                 f"after the change (limit {limit} s)")
+        time.sleep(interval)
+    started_after = first - start
+    if started_after > limit:
+        raise AssertionError(f"{topic!r}: delivery started only {started_after:.1f} s after the "
+                             f"change (limit {limit} s)")
+    for _ in range(then):
+        token = unique("probe")
+        publish(topic, json.dumps(token))
+        collector.wait(lambda m: m.topic == topic and token in m.text, DEFAULT_TIMEOUT,
+                       f"a probe on {topic!r} after delivery started")
+    return started_after
+
+
+# ------------------------------------------------------------------------------------------------
 # Test case base
 
 
@@ -877,3 +1054,66 @@ class ServerTestCase(unittest.TestCase):
         s = MosquittoSub(self.port, username, password, topics, extra)
         self.addCleanup(s.close)
         return s
+
+    # -- enrollment (SPEC 5) ----------------------------------------------------------------------
+    def enroll(self, client_id: str, topic: str, **connect_kw) -> Tuple[RawClient, EnrollReply]:
+        """An enrollment over a raw socket; returns the (still open or closing) client and the
+        reply. See `raw_enroll`."""
+        c = self.raw()
+        return c, raw_enroll(c, client_id, topic, **connect_kw)
+
+    def assert_enroll_ok(self, client_id: str, topic: str, **connect_kw) -> dict:
+        """Enrolls; asserts SUBACK 0 and the reply {"id":"dev-…","auth":…} on `topic` at QoS 0;
+        disconnects. Returns {"id","auth"}."""
+        c, r = self.enroll(client_id, topic, **connect_kw)
+        self.assertEqual(r.suback, [0], f"SUBACK of a successful enrollment ({client_id!r})")
+        self.assertEqual(r.topic, topic, "the enrollment reply comes on the subscribed topic")
+        self.assertEqual((r.flags >> 1) & 3, 0, "the enrollment reply is QoS 0")
+        self.assertIsInstance(r.reply, dict, r.reply)
+        self.assertNotIn("err", r.reply, f"enrollment of {client_id!r} failed: {r.reply}")
+        self.assertEqual(set(r.reply), {"id", "auth"}, r.reply)
+        self.assertRegex(r.reply["id"], DEV_ID_RE)
+        self.assertRegex(r.reply["auth"], AUTH_RE)
+        c.disconnect()
+        return dict(r.reply)
+
+    def assert_enroll_fails(self, client_id: str, topic: str, err: int,
+                            close_timeout: float = 5.0, **connect_kw) -> dict:
+        """Enrolls expecting failure: the reply on `topic` is {"err":ERR,"msg":STRING}, and the
+        server then closes the connection (within `close_timeout`, far below the enrollment
+        timeout of the test servers)."""
+        c, r = self.enroll(client_id, topic, **connect_kw)
+        self.assertEqual(r.topic, topic, "the enrollment reply comes on the subscribed topic")
+        self.assertIsInstance(r.reply, dict, r.reply)
+        self.assertEqual(r.reply.get("err"), err, f"enrollment reply {r.reply}")
+        self.assertIsInstance(r.reply.get("msg"), str, f"enrollment reply {r.reply}")
+        self.assertNotIn("auth", r.reply)
+        c.wait_closed(close_timeout)
+        return dict(r.reply)
+
+    def new_serial(self, model: str, control: bool = True, hwid: Optional[str] = None) -> dict:
+        """Registers a random serial; returns {"model","hwid","pass","cpass"} (cpass None when
+        control is disabled)."""
+        s = {"model": model, "hwid": hwid or unique("hw"), "pass": unique("ep"),
+             "cpass": unique("cp") if control else None}
+        out = self.server.add_serial(model, s["hwid"], s["pass"], s["cpass"])
+        self.assertEqual(out, {"model": model, "hwid": s["hwid"], "control": control})
+        return s
+
+    def make_thing(self, model: str, control: bool = True, name: Optional[str] = None) -> dict:
+        """Registers a serial and enrolls it over MQTT: {"id","auth","model","hwid","pass",
+        "cpass"}."""
+        s = self.new_serial(model, control)
+        cid = s["hwid"] + (f"/{name}" if name else "")
+        s.update(self.assert_enroll_ok(cid, thing_topic(model, s["pass"])))
+        return s
+
+    def make_controller(self, thing: dict, hwid: Optional[str] = None,
+                        name: Optional[str] = None) -> dict:
+        """Enrolls a controller (HWID `hwid`, new when None) for `thing` (from make_thing):
+        {"id","auth","hwid"}."""
+        hwid = hwid or unique("ctl")
+        cid = hwid + (f"/{name}" if name else "")
+        out = self.assert_enroll_ok(cid, ctrl_topic(thing["model"], thing["hwid"], thing["cpass"]))
+        out["hwid"] = hwid
+        return out

@@ -51,6 +51,17 @@ class StoreWorker {
         boost::asio::use_awaitable);
   }
 
+  // Like run(), but first rebuilds the directory when another process changed the database
+  // since the last rebuild. Logins use it: admin changes apply to new logins at once (SPEC 6),
+  // including the directory entries the new session's decisions read.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F, Repos&>> run_fresh(F f) {
+    return run([this, f = std::move(f)](Repos& r) mutable {
+      refresh_if_changed();
+      return f(r);
+    });
+  }
+
   // Runs f(Repos&) on the store thread without waiting; failures are logged.
   template <class F>
   void post(F f) {
@@ -78,6 +89,7 @@ class StoreWorker {
 
  private:
   boost::asio::awaitable<void> refresh_loop();
+  void refresh_if_changed();
   std::int64_t data_version();
   static void log_failure(const std::exception& e);
 
