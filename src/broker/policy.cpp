@@ -24,6 +24,8 @@ const char* to_string(EndReason r) {
       return "access revoked";
     case EndReason::kEnrollDone:
       return "enrollment session over";
+    case EndReason::kStoreFailed:
+      return "store failure";
   }
   return "unknown";
 }

@@ -53,6 +53,7 @@ void Server::start() {
   spdlog::info("mqtt listening on {}:{}", ep.address, mqtt_port_);
 
   ctx_->store.start();
+  ctx_->writer.start();
   asio::co_spawn(*iocs_[0], accept_loop(acceptor), asio::detached);
   for (auto& ioc : iocs_) {
     threads_.emplace_back([&ioc] {
@@ -135,7 +136,12 @@ void Server::stop() {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
+  // Every record queued before the sessions ended is written before exit (SPEC 7).
+  ctx_->writer.stop();
   ctx_->store.stop();
+  spdlog::info("data: {} records written, {} expired records deleted{}", ctx_->writer.written(),
+               ctx_->writer.swept(),
+               ctx_->writer.failed() ? fmt::format(", {} FAILED", ctx_->writer.failed()) : "");
   {
     std::lock_guard lock(stop_mu_);
     stopped_ = true;

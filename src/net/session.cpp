@@ -14,6 +14,7 @@
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
 
 namespace plugmq::net {
@@ -71,7 +72,9 @@ asio::awaitable<void> Session<Stream>::run() {
   const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
   if (logged_in && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
     try {
-      co_await publish_data(will_->topic, will_->payload);
+      store::DataWriter::Done none;
+      auto op = publish_data(will_->topic, will_->payload, none);
+      co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::warn("{} {}: will not published: {}", peer_, client_id_, e.what());
     }
@@ -107,6 +110,14 @@ asio::awaitable<void> Session<Stream>::read_loop() {
       co_await drained_.async_wait(kUseTuple);
       if (end_reason_) co_return;
     }
+
+    // Backpressure from the store: while the data writer is behind, publishers are not read
+    // (SPEC 7: records are never dropped to keep up).
+    while (publisher_ && ctx_.writer.congested() && !end_reason_) {
+      asio::steady_timer pause(ex_, std::chrono::milliseconds(5));
+      co_await pause.async_wait(kUseTuple);
+    }
+    if (end_reason_) co_return;
 
     if (rend_ == rbuf_.size()) {
       if (rbegin_ > 0) {
@@ -390,16 +401,46 @@ template <class Stream>
 asio::awaitable<bool> Session<Stream>::on_publish(codec::Publish& p) {
   // The decoder already closed on wildcards in the topic [MQTT-3.3.2-2]. Retained messages are
   // not kept: every record is stored instead, which is how the platform replays data.
-  co_await publish_data(p.topic, p.payload);
-  if (p.qos == 1) send(codec::Puback{p.packet_id});
-  if (p.qos == 2) send(codec::Pubrec{p.packet_id});
+  store::DataWriter::Done done;
+  if (p.qos > 0) {
+    // QoS 1: PUBACK once the record is durably stored (SPEC 4). QoS 2 is acknowledged the same
+    // way with PUBREC; the record was routed at once.
+    codec::Packet ack = p.qos == 1 ? codec::Packet(codec::Puback{p.packet_id})
+                                   : codec::Packet(codec::Pubrec{p.packet_id});
+    done = [self = this->shared_from_this(), ack](bool ok) {
+      if (ok) {
+        self->send(ack);
+      } else {
+        self->close(EndReason::kStoreFailed);  // unacknowledged: the client sends it again
+      }
+    };
+  }
+  publisher_ = true;
+  // Coroutine arguments are lvalues and the awaitable is named: see on_connect about GCC 12.
+  auto op = publish_data(p.topic, p.payload, done);
+  co_await std::move(op);
   co_return true;
 }
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
-                                                    const std::string& payload) {
+                                                    const std::string& payload,
+                                                    store::DataWriter::Done& done) {
+  // Every way out without a stored record still runs `done`, in order with the others.
+  struct AckInOrder {
+    store::DataWriter& writer;
+    store::DataWriter::Done& done;
+    ~AckInOrder() {
+      if (done) writer.push_done(std::exchange(done, nullptr));
+    }
+  } ack_in_order{ctx_.writer, done};
+
   auto parsed = platform::parse_topic(topic);
+  if (parsed.kind == platform::TopicKind::kPropSet ||
+      parsed.kind == platform::TopicKind::kPropGet) {
+    co_await property_request(parsed, topic, payload, done);
+    co_return;
+  }
   if (parsed.kind != platform::TopicKind::kData) {
     ctx_.counters.invalid++;
     spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", peer_, client_id_, topic);
@@ -434,8 +475,10 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
   record.id = platform::new_oid();
   record.of = plug_id;
   record.channel = std::move(parsed.channel);
-  record.data_json = std::move(decoded.envelope.data_json);
   record.at = decoded.envelope.at;
+  record.expire_at = store::expiry_of(
+      decoded.envelope, ctx_.directory.get()->retention_days(target->account_id));
+  record.data_json = std::move(decoded.envelope.data_json);
 
   codec::Publish out;
   out.topic.reserve(plug_id.size() + 6 + record.channel.size());
@@ -445,6 +488,49 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
   codec::encode(out, *packet);
   ctx_.counters.published++;
   ctx_.router.route(broker::Message{out.topic, *target, std::move(packet)});
+  ctx_.writer.push(std::move(record), std::exchange(done, nullptr));
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTopic& parsed,
+                                                        const std::string& topic,
+                                                        const std::string& payload,
+                                                        store::DataWriter::Done& done) {
+  ctx_.counters.prop_requests++;
+  const bool set = parsed.kind == platform::TopicKind::kPropSet;
+  auto target = co_await target_of(parsed.plug_id);
+  auto refuse = [&](int err, const char* msg) {
+    nlohmann::json j = {{"err", err}, {"msg", msg}};
+    reply(topic, j.dump());
+    if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  };
+  if (!target) co_return refuse(404, "unknown device");
+  if (set ? !platform::may_write(principal_, *target) : !platform::may_read(principal_, *target)) {
+    co_return refuse(403, set ? "no permission to write this device's properties"
+                              : "no permission to read this device's properties");
+  }
+  // On the writer thread, after the records queued before it: a link then resolves to every
+  // value this session published earlier.
+  ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
+                         device = parsed.plug_id](store::DataStore& data) {
+    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
+    if (r.err != 0) {
+      self->reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
+    } else {
+      self->reply(topic, std::move(r.json));  // empty for a successful set
+    }
+  });
+  if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+}
+
+template <class Stream>
+void Session<Stream>::reply(const std::string& topic, std::string payload) {
+  // Replies go to this session alone, whether or not it subscribed to the topic, and are not
+  // stored as data (SPEC 4).
+  codec::Publish out;
+  out.topic = topic;
+  out.payload = std::move(payload);
+  send(out);
 }
 
 template <class Stream>

@@ -47,7 +47,10 @@ void StoreWorker::reload_directory() {
   seen_data_version_ = data_version();
   auto dir = std::make_shared<Directory>();
   dir->version = ++generation_;
-  for (const auto& a : repos_.identity.accounts()) dir->account_disabled[a.id] = a.disabled;
+  for (const auto& a : repos_.identity.accounts()) {
+    dir->account_disabled[a.id] = a.disabled;
+    dir->account_retention[a.id] = a.retention_days;
+  }
   for (auto& d : repos_.identity.devices()) {
     DeviceInfo info;
     info.account_id = d.account_id;

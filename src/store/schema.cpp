@@ -58,6 +58,37 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           // A repeated controller enrollment finds the account's controller by its HWID.
           "CREATE INDEX devices_account_kind_hwid ON devices(account_id, kind, hwid)",
       },
+      // 3: data records and additional properties (SPEC 4, 7).
+      {
+          // Keyed by the record id: a 12-byte OID blob, not its 24-char hex. OIDs grow with
+          // time, so inserts append at the right edge of every b-tree but the per-channel one,
+          // and WITHOUT ROWID makes the id the row's only key: no separate rowid and no extra
+          // unique index on id (one b-tree fewer to update per insert), and every secondary
+          // index ends with the id, which is exactly the "newest first, then by id" order.
+          // Deleting a device does NOT delete its records here (no trigger): a device with a
+          // long history would hold the write lock for seconds and stall ingest. Whoever
+          // deletes a device calls DataStore::delete_of in batches.
+          R"(CREATE TABLE data (
+               id BLOB PRIMARY KEY,
+               of TEXT NOT NULL,
+               channel TEXT NOT NULL,
+               at INTEGER NOT NULL,
+               expire_at INTEGER,
+               data TEXT NOT NULL) WITHOUT ROWID)",
+          // History of one device's channel, newest first; also channel masks under one
+          // publisher (skip-scan of its distinct channels) and deleting a device's records.
+          "CREATE INDEX data_of_channel_at ON data(of, channel, at)",
+          // A channel across publishers (no `of`), and the distinct channels of a mask.
+          "CREATE INDEX data_channel_at ON data(channel, at)",
+          // The retention sweeper; records that never expire are left out of the index.
+          "CREATE INDEX data_expire ON data(expire_at) WHERE expire_at IS NOT NULL",
+          // Values are compact JSON text; a link is stored as {"channel":"CH"}.
+          R"(CREATE TABLE props (
+               device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+               name TEXT NOT NULL,
+               value TEXT NOT NULL,
+               PRIMARY KEY (device_id, name)) WITHOUT ROWID)",
+      },
   };
   return kMigrations;
 }

@@ -18,6 +18,7 @@ enum class EndReason {
   kRefused,            // CONNECT refused with a non-zero CONNACK
   kRevoked,            // the device or account was disabled while connected
   kEnrollDone,         // an enrollment session ended (failure reply sent, or its time is up)
+  kStoreFailed,        // a QoS 1/2 publish could not be stored: the client must send it again
 };
 
 const char* to_string(EndReason r);

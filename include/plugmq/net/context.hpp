@@ -12,6 +12,7 @@
 #include "plugmq/net/directory.hpp"
 #include "plugmq/net/options.hpp"
 #include "plugmq/net/store_worker.hpp"
+#include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::net {
 
@@ -25,6 +26,7 @@ struct Counters {
   std::atomic<std::uint64_t> binary{0};        // publishes dropped for non-UTF-8 payloads
   std::atomic<std::uint64_t> queue_drops{0};   // deliveries lost to full outgoing queues
   std::atomic<std::uint64_t> enrolled{0};      // successful enrollments
+  std::atomic<std::uint64_t> prop_requests{0};  // ag/prop/set and ag/prop/get
   std::atomic<std::uint64_t> enroll_failed{0};  // failed enrollments
 };
 
@@ -66,13 +68,15 @@ struct Context {
   explicit Context(ServerOptions o)
       : options(std::move(o)),
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
+        writer(options.data_dir / "plugmq.db"),
         enroll_limiter(options.enroll_attempts_per_minute, std::chrono::minutes(1)) {
     store.on_reload([this] { sessions.directory_changed(); });
   }
 
   const ServerOptions options;
   DirectoryHolder directory;
-  StoreWorker store;
+  StoreWorker store;        // identities: logins, enrollment, the directory
+  store::DataWriter writer;  // data records and properties
   broker::Router router;
   broker::Registry registry;
   broker::RateLimiter enroll_limiter;  // failed enrollments per client address

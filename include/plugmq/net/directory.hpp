@@ -30,6 +30,12 @@ struct Directory {
   std::uint64_t version = 0;
   std::unordered_map<std::string, DeviceInfo> devices;
   std::unordered_map<std::string, bool> account_disabled;  // by account id
+  std::unordered_map<std::string, int> account_retention;  // days, by account id (0: forever)
+
+  int retention_days(const std::string& account_id) const {
+    auto it = account_retention.find(account_id);
+    return it == account_retention.end() ? 30 : it->second;
+  }
 
   const DeviceInfo* find(const std::string& id) const {
     auto it = devices.find(id);

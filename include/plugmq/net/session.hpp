@@ -23,6 +23,8 @@
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
 #include "plugmq/platform/permissions.hpp"
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::net {
 
@@ -60,8 +62,18 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   // Re-reads permissions and status from the directory (session thread).
   void refresh_from_directory();
 
-  // The publish path shared by PUBLISH and the Last Will.
-  boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload);
+  // The publish path shared by PUBLISH and the Last Will: data is routed, stored, and `done`
+  // (a QoS 1/2 acknowledgement) runs once the record is committed, or in order with the
+  // others when nothing was stored (denied, invalid).
+  // `done` is taken (left empty) on every path.
+  boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
+                                            store::DataWriter::Done& done);
+  // P/ag/prop/set and P/ag/prop/get: answered to this session alone on `topic`.
+  boost::asio::awaitable<void> property_request(const platform::ParsedTopic& parsed,
+                                                const std::string& topic,
+                                                const std::string& payload,
+                                                store::DataWriter::Done& done);
+  void reply(const std::string& topic, std::string payload);
   // The device P as a permission target: this session's own device, the directory, or (for a
   // device created in the last moments) the store.
   boost::asio::awaitable<std::optional<platform::Target>> target_of(const std::string& plug_id);
@@ -107,6 +119,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   platform::Principal principal_;  // read by deliver() under mu_; written under mu_
   std::string self_ctrl_ = "rw";
   bool enroll_used_ = false;  // an enrollment session answers one SUBSCRIBE
+  bool publisher_ = false;     // has published data: paused while the data writer is behind
 
   // Outgoing queue, shared with delivering threads.
   std::mutex mu_;

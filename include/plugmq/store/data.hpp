@@ -1,0 +1,96 @@
+// Data records and additional properties in SQLite (SPEC 4 properties, SPEC 7).
+//
+// Records are appended by the DataWriter thread in large transactions; reads are newest first
+// by channel mask, publisher and time range, served by indexes. Not thread-safe: one DataStore
+// per Db, per thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plugmq/platform/payload.hpp"
+#include "plugmq/store/db.hpp"
+
+namespace plugmq::store {
+
+// A history read. Every member narrows the result; all of them are optional.
+struct DataQuery {
+  std::string mask = "#";             // channel mask (platform::valid_channel_mask)
+  std::vector<std::string> of;        // publishers (Plug-IDs); empty = any
+  std::optional<std::int64_t> before;  // at < before (ms)
+  std::optional<std::int64_t> after;   // at > after (ms)
+  std::optional<std::int64_t> at;      // at == this (ms)
+  std::optional<std::string> before_id;  // records older than this OID (same `at` ties by id)
+  std::optional<std::string> after_id;   // records newer than this OID
+  std::int64_t offset = 0;
+  std::int64_t limit = 100;
+};
+
+// Result of a property request, ready to send back to the device (SPEC 4).
+struct PropReply {
+  int err = 0;            // 0, or 400 / 404 / 500
+  std::string msg;        // with err
+  std::string json;       // on success: "{...}" for get; empty for set
+};
+
+class DataStore {
+ public:
+  // Prepares the statements. Throws Error.
+  explicit DataStore(Db& db);
+  ~DataStore();
+  DataStore(const DataStore&) = delete;
+  DataStore& operator=(const DataStore&) = delete;
+
+  // Appends one record. For speed, call it inside a transaction (Db::transaction), many per
+  // transaction. Throws Error.
+  void insert(const platform::Record& r);
+
+  // Records matching `q`, newest first (by at, then by id), at most q.limit after q.offset.
+  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  std::vector<platform::Record> query(const DataQuery& q);
+
+  // Deletes up to `max_rows` records whose expiry is at or before `now_ms`; returns how many.
+  // Small batches keep every transaction short (SPEC 7: sweeping never stalls ingest).
+  std::size_t delete_expired(std::int64_t now_ms, std::size_t max_rows);
+
+  // Deletes up to `max_rows` records published by `of`; returns how many. Deleting a device
+  // does not delete its records by itself (a long history would hold the write lock for
+  // seconds): whoever deletes a device calls this until it returns 0, each call one short
+  // statement (e.g. through DataWriter::push_task, between ingest batches).
+  std::size_t delete_of(std::string_view of, std::size_t max_rows);
+
+  // The data (JSON text) of the newest record of `of` on `channel`, if any.
+  std::optional<std::string> last_value(std::string_view of, std::string_view channel);
+
+  // PUBLISH to P/ag/prop/set: `payload` must be a JSON object; each member sets a property to
+  // a static JSON value or to a link {"channel":"CH"}; a null member deletes the property.
+  // All members apply, or none (400 naming the bad member). The caller checked permissions.
+  PropReply props_set(std::string_view device_id, std::string_view payload);
+
+  // PUBLISH to P/ag/prop/get: an empty payload returns every property; a JSON array of names
+  // returns those that exist. Links are resolved to the last value on their channel (null when
+  // nothing was published there yet). 400 for any other payload.
+  PropReply props_get(std::string_view device_id, std::string_view payload);
+
+  // Every property of a device as stored (links as {"channel":"CH"}), as a JSON object text,
+  // for `plugmq device show`.
+  std::string props_raw(std::string_view device_id);
+
+  // Records stored (all devices); for tests and figures.
+  std::int64_t count();
+
+ private:
+  struct Statements;
+  Db& db_;
+  Statements* st_;
+};
+
+// When a record expires (SPEC 7): its expire_at, else at + ttl, else at + the account's
+// retention (0 days = never: nullopt).
+std::optional<std::int64_t> expiry_of(const platform::Envelope& e, int retention_days);
+
+}  // namespace plugmq::store

@@ -1,0 +1,683 @@
+#include "plugmq/store/data.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+#include <utility>
+
+#include "plugmq/platform/topic.hpp"
+
+namespace plugmq::store {
+namespace {
+
+// ordered_json keeps object members in the order they were sent (as payload.cpp does), so a
+// property reads back like it was set.
+using Json = nlohmann::ordered_json;
+
+constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
+constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
+constexpr std::size_t kOidBytes = 12;
+constexpr std::size_t kMaxPropName = 256;
+// Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
+// stack when dumped.
+constexpr int kMaxJsonDepth = 128;
+
+[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
+  std::string msg = "sqlite: ";
+  msg += context;
+  msg += ": ";
+  msg += sqlite3_errmsg(db);
+  Error::Code code = Error::Code::kDb;
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    code = Error::Code::kExists;
+  } else if ((rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED) {
+    code = Error::Code::kBusy;
+  }
+  throw Error(code, msg);
+}
+
+// A prepared statement on the raw API. Stmt has no BLOB binding, and the insert path is hot
+// enough that binding without copies (SQLITE_STATIC) and reading columns in place matter.
+class Raw {
+ public:
+  Raw(sqlite3* db, std::string_view sql) : db_(db) {
+    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &st_, nullptr);
+    if (rc != SQLITE_OK) fail(db, rc, "prepare");
+  }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+  ~Raw() { sqlite3_finalize(st_); }
+
+  // The bound memory must outlive the step (SQLITE_STATIC): callers bind locals.
+  void text(int i, std::string_view v) {
+    check(sqlite3_bind_text64(st_, i, v.data() ? v.data() : "", v.size(), SQLITE_STATIC,
+                              SQLITE_UTF8));
+  }
+  void blob(int i, const void* p, std::size_t n) {
+    check(sqlite3_bind_blob64(st_, i, n ? p : "", n, SQLITE_STATIC));
+  }
+  void int64(int i, std::int64_t v) { check(sqlite3_bind_int64(st_, i, v)); }
+  void null(int i) { check(sqlite3_bind_null(st_, i)); }
+
+  bool step() {
+    const int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    const std::string msg = sqlite3_errmsg(db_);
+    sqlite3_reset(st_);
+    fail(db_, rc, "step: " + msg);
+  }
+  // Done with this execution: releases its read snapshot; bindings are kept (all rebound).
+  void reset() { sqlite3_reset(st_); }
+
+  std::string_view col_text(int c) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c)))
+             : std::string_view();
+  }
+  std::string_view col_blob(int c) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(st_, c));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c)))
+             : std::string_view();
+  }
+  std::int64_t col_int64(int c) const { return sqlite3_column_int64(st_, c); }
+  bool col_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+// Resets a statement when leaving scope, so no read transaction outlives the call (a pending
+// SELECT would pin the WAL snapshot and block checkpoints).
+class Use {
+ public:
+  explicit Use(Raw& s) : s_(s) {}
+  ~Use() { s_.reset(); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+
+ private:
+  Raw& s_;
+};
+
+// ---- record ids ----
+
+using OidBytes = std::array<unsigned char, kOidBytes>;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<OidBytes> oid_bytes(std::string_view hex) {
+  if (hex.size() != 2 * kOidBytes) return std::nullopt;
+  OidBytes out;
+  for (std::size_t i = 0; i < kOidBytes; ++i) {
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return out;
+}
+
+std::string oid_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
+}
+
+OidBytes oid_or_throw(std::string_view hex) {
+  auto b = oid_bytes(hex);
+  if (!b)
+    throw Error(Error::Code::kInvalid, "record id must be 24 hex digits: " + std::string(hex));
+  return *b;
+}
+
+// ---- (at, id) positions: the newest-first order ----
+
+// A point in the (at, id) order. Ids are compared as blobs (memcmp, then length), so the empty
+// blob sorts before every id and 13 bytes of 0xFF after every id: with them a bound on `at`
+// alone is also an (at, id) bound.
+struct Pos {
+  std::int64_t at = 0;
+  std::string id;  // blob bytes
+  friend bool operator<(const Pos& a, const Pos& b) {
+    return a.at != b.at ? a.at < b.at : a.id < b.id;  // std::string compares bytes unsigned
+  }
+};
+
+const std::string kIdBelowAll;
+const std::string kIdAboveAll(kOidBytes + 1, '\xFF');
+
+// ---- channel masks ----
+
+bool has_wildcard(std::string_view mask) {
+  return mask.find_first_of("+#") != std::string_view::npos;
+}
+
+// MQTT filter matching on channel levels: '+' is one level, a last '#' is every remaining
+// level, including none ("a/#" matches "a").
+bool mask_matches(std::string_view mask, std::string_view channel) {
+  std::size_t m = 0, c = 0;
+  for (;;) {
+    const std::size_t m_end = std::min(mask.find('/', m), mask.size());
+    const std::string_view level = mask.substr(m, m_end - m);
+    if (level == "#") return true;
+    if (c > channel.size()) return false;  // the channel has no level left
+    const std::size_t c_end = std::min(channel.find('/', c), channel.size());
+    const std::string_view got = channel.substr(c, c_end - c);
+    if (got.empty() || (level != "+" && level != got)) return false;
+    if (m_end == mask.size()) return c_end == channel.size();
+    m = m_end + 1;
+    c = c_end + 1;
+  }
+}
+
+// Channels that can match a wildcard mask lie in [lo, hi): the literal levels before the first
+// wildcard. "a/b/+/c" -> ["a/b/", "a/b0"); "a/b/#" -> ["a/b", "a/b0"), which holds "a/b" itself
+// ('#' matches the parent level). Other channels in the range are filtered by mask_matches.
+struct ChannelRange {
+  std::string lo;
+  std::string hi;
+};
+
+// Above every valid channel: UTF-8 never has the byte 0xFF, and text compares as bytes.
+const std::string kChannelAboveAll = "\xFF";
+
+ChannelRange range_of(std::string_view mask) {
+  std::size_t literal = 0;  // bytes of the literal levels, with their trailing '/'
+  for (std::size_t pos = 0;;) {
+    const std::size_t end = std::min(mask.find('/', pos), mask.size());
+    const std::string_view level = mask.substr(pos, end - pos);
+    if (level == "+" || level == "#") {
+      if (literal == 0) return {"", kChannelAboveAll};
+      std::string hi(mask.substr(0, literal));
+      hi.back() = '/' + 1;  // the first string after every "prefix/..."
+      std::string lo(mask.substr(0, level == "#" ? literal - 1 : literal));
+      return {std::move(lo), std::move(hi)};
+    }
+    if (end == mask.size()) return {"", kChannelAboveAll};  // no wildcard: not called for it
+    literal = end + 1;
+    pos = end + 1;
+  }
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// ---- JSON ----
+
+struct TooDeep {};
+
+// Parses JSON with a depth bound; nothing when malformed or too deep.
+std::optional<Json> parse_json(std::string_view text) {
+  try {
+    return Json::parse(text, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    return std::nullopt;
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// A JSON string literal for `s` (valid UTF-8).
+std::string quote(std::string_view s) { return dump(Json(std::string(s))); }
+
+// The channel of a link value {"channel":"CH"}; nothing for any other value.
+std::optional<std::string> link_channel(const Json& v) {
+  if (!v.is_object() || v.size() != 1) return std::nullopt;
+  auto it = v.find("channel");
+  if (it == v.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxMs : kMinMs;
+  return r;
+}
+
+std::int64_t saturating_mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) return (a < 0) != (b < 0) ? kMinMs : kMaxMs;
+  return r;
+}
+
+constexpr std::string_view kRecordColumns = "id, of, channel, data, at, expire_at";
+
+platform::Record record_from(const Raw& s) {
+  platform::Record r;
+  r.id = oid_hex(s.col_blob(0));
+  r.of = s.col_text(1);
+  r.channel = s.col_text(2);
+  r.data_json = s.col_text(3);
+  r.at = s.col_int64(4);
+  if (!s.col_null(5)) r.expire_at = s.col_int64(5);
+  return r;
+}
+
+}  // namespace
+
+struct DataStore::Statements {
+  explicit Statements(sqlite3* db)
+      : insert(db,
+               "INSERT INTO data (id, of, channel, at, expire_at, data) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        position(db, "SELECT at FROM data WHERE id = ?1"),
+        by_id(db, "SELECT " + std::string(kRecordColumns) + " FROM data WHERE id = ?1"),
+        // Index-only scans (the indexes end with (at, id)): the newest positions of one key
+        // strictly between two (at, id) bounds. Records are read by id at the end.
+        keys_of(db,
+                "SELECT at, id FROM data WHERE of = ?1 AND channel = ?2 "
+                "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
+                "ORDER BY at DESC, id DESC LIMIT ?7"),
+        keys_any(db,
+                 "SELECT at, id FROM data WHERE channel = ?2 "
+                 "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
+                 "ORDER BY at DESC, id DESC LIMIT ?7"),
+        // Skip-scan of distinct channels: each step is one index seek past the previous one.
+        first_channel_of(db,
+                         "SELECT channel FROM data WHERE of = ?1 AND channel >= ?2 "
+                         "AND channel < ?3 ORDER BY channel LIMIT 1"),
+        first_channel_any(db,
+                          "SELECT channel FROM data WHERE channel >= ?2 AND channel < ?3 "
+                          "ORDER BY channel LIMIT 1"),
+        next_channel_of(db,
+                        "SELECT channel FROM data WHERE of = ?1 AND channel > ?2 AND channel < ?3 "
+                        "ORDER BY channel LIMIT 1"),
+        next_channel_any(db,
+                         "SELECT channel FROM data WHERE channel > ?2 AND channel < ?3 "
+                         "ORDER BY channel LIMIT 1"),
+        delete_expired(db,
+                       "DELETE FROM data WHERE id IN (SELECT id FROM data WHERE expire_at <= ?1 "
+                       "ORDER BY expire_at LIMIT ?2)"),
+        delete_of(db, "DELETE FROM data WHERE id IN (SELECT id FROM data WHERE of = ?1 LIMIT ?2)"),
+        last_value(db,
+                   "SELECT data FROM data WHERE of = ?1 AND channel = ?2 "
+                   "ORDER BY at DESC, id DESC LIMIT 1"),
+        count(db, "SELECT count(*) FROM data"),
+        device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
+        prop_put(db,
+                 "INSERT INTO props (device_id, name, value) VALUES (?1, ?2, ?3) "
+                 "ON CONFLICT (device_id, name) DO UPDATE SET value = excluded.value"),
+        prop_delete(db, "DELETE FROM props WHERE device_id = ?1 AND name = ?2"),
+        prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
+        prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
+
+  Raw insert, position, by_id, keys_of, keys_any, first_channel_of, first_channel_any,
+      next_channel_of, next_channel_any, delete_expired, delete_of, last_value, count,
+      device_exists, prop_put, prop_delete, prop_one, prop_all;
+};
+
+DataStore::DataStore(Db& db) : db_(db), st_(new Statements(db.handle())) {}
+
+DataStore::~DataStore() { delete st_; }
+
+void DataStore::insert(const platform::Record& r) {
+  const OidBytes id = oid_or_throw(r.id);
+  Raw& s = st_->insert;
+  Use use(s);
+  s.blob(1, id.data(), id.size());
+  s.text(2, r.of);
+  s.text(3, r.channel);
+  s.int64(4, r.at);
+  if (r.expire_at) {
+    s.int64(5, *r.expire_at);
+  } else {
+    s.null(5);
+  }
+  s.text(6, r.data_json);
+  s.step();
+}
+
+std::vector<platform::Record> DataStore::query(const DataQuery& q) {
+  if (!platform::valid_channel_mask(q.mask)) {
+    throw Error(Error::Code::kInvalid, "invalid channel mask: " + q.mask);
+  }
+  std::vector<platform::Record> out;
+  if (q.limit <= 0) return out;
+  const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
+
+  // The window: lower < (at, id) < upper.
+  Pos lower{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
+  Pos upper{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
+  auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
+  auto cut_upper = [&](Pos p) { upper = std::min(upper, std::move(p)); };
+  if (q.before) cut_upper({*q.before, kIdBelowAll});  // at < before
+  if (q.after) raise_lower({*q.after, kIdAboveAll});  // at > after
+  if (q.at) {
+    raise_lower({*q.at, kIdBelowAll});  // at >= q.at
+    cut_upper({*q.at, kIdAboveAll});    // at <= q.at
+  }
+  // An id bound is the referenced record's place in the order. A record that is gone
+  // (expired, deleted) is placed by the creation second in its OID: before_id then means
+  // "at earlier than that second", after_id "at later than that second".
+  auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
+    const OidBytes id = oid_or_throw(hex);
+    const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
+    Raw& s = st_->position;
+    Use use(s);
+    s.blob(1, id.data(), id.size());
+    if (s.step()) return {s.col_int64(0), bytes};
+    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
+                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
+    return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
+  };
+  if (q.before_id) cut_upper(position_of(*q.before_id, true));
+  if (q.after_id) raise_lower(position_of(*q.after_id, false));
+  if (!(lower < upper)) return out;
+
+  // The keys to read: (of, channel) pairs, or channels when any publisher will do.
+  std::set<std::string> ofs;
+  for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+  const bool any_of = ofs.empty();
+  if (any_of) ofs.insert("");  // one pass, no publisher constraint
+  std::vector<std::pair<const std::string*, std::string>> keys;
+  if (!has_wildcard(q.mask)) {
+    for (const auto& o : ofs) keys.emplace_back(&o, q.mask);
+  } else {
+    const ChannelRange range = range_of(q.mask);
+    // The first probe includes the range's low end ("a/b" for "a/b/#"), the next ones start
+    // after the channel found last.
+    Raw& first = any_of ? st_->first_channel_any : st_->first_channel_of;
+    Raw& next = any_of ? st_->next_channel_any : st_->next_channel_of;
+    for (const auto& o : ofs) {
+      std::string prev = range.lo;
+      for (Raw* probe = &first;; probe = &next) {
+        Use use(*probe);
+        if (!any_of) probe->text(1, o);
+        probe->text(2, prev);
+        probe->text(3, range.hi);
+        if (!probe->step()) break;
+        std::string channel(probe->col_text(0));
+        if (mask_matches(q.mask, channel)) keys.emplace_back(&o, channel);
+        prev = std::move(channel);
+      }
+    }
+  }
+
+  // Top-N over the keys, N = offset + limit: a min-heap of the best positions so far. Once it
+  // is full, its worst entry raises the lower bound of the next key's scan, so most keys
+  // return nothing or a few rows: the cost is about one index seek per key plus N rows.
+  const std::int64_t n = saturating_add(offset, q.limit);
+  auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
+  std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)> best(older_on_top);
+  Raw& scan = any_of ? st_->keys_any : st_->keys_of;
+  for (const auto& [of, channel] : keys) {
+    const bool full = static_cast<std::int64_t>(best.size()) >= n;
+    const Pos lo = full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
+    if (!(lo < upper)) continue;
+    Use use(scan);
+    if (!any_of) scan.text(1, *of);
+    scan.text(2, channel);
+    scan.int64(3, lo.at);
+    scan.blob(4, lo.id.data(), lo.id.size());
+    scan.int64(5, upper.at);
+    scan.blob(6, upper.id.data(), upper.id.size());
+    scan.int64(7, n);
+    while (scan.step()) {
+      Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
+      if (static_cast<std::int64_t>(best.size()) < n) {
+        best.push(std::move(p));
+      } else if (best.top() < p) {
+        best.pop();
+        best.push(std::move(p));
+      } else {
+        break;  // rows come newest first: the rest are older still
+      }
+    }
+  }
+
+  std::vector<Pos> order;
+  order.reserve(best.size());
+  while (!best.empty()) {
+    order.push_back(best.top());
+    best.pop();
+  }
+  std::reverse(order.begin(), order.end());  // newest first
+  if (offset >= static_cast<std::int64_t>(order.size())) return out;
+  out.reserve(order.size() - static_cast<std::size_t>(offset));
+  Raw& get = st_->by_id;
+  for (std::size_t i = static_cast<std::size_t>(offset); i < order.size(); ++i) {
+    Use use(get);
+    get.blob(1, order[i].id.data(), order[i].id.size());
+    // Deleted meanwhile by another connection: skip it. (This connection reads under
+    // autocommit, so each statement sees the newest commit.)
+    if (get.step()) out.push_back(record_from(get));
+  }
+  return out;
+}
+
+std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  Raw& s = st_->delete_expired;
+  Use use(s);
+  s.int64(1, now_ms);
+  s.int64(2, static_cast<std::int64_t>(
+                 std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max())));
+  s.step();
+  return static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+}
+
+std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  const std::string id = lower_ascii(of);
+  Raw& s = st_->delete_of;
+  Use use(s);
+  s.text(1, id);
+  s.int64(2, static_cast<std::int64_t>(
+                 std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max())));
+  s.step();
+  return static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+}
+
+std::optional<std::string> DataStore::last_value(std::string_view of, std::string_view channel) {
+  Raw& s = st_->last_value;
+  Use use(s);
+  s.text(1, of);
+  s.text(2, channel);
+  if (!s.step()) return std::nullopt;
+  return std::string(s.col_text(0));
+}
+
+std::int64_t DataStore::count() {
+  Raw& s = st_->count;
+  Use use(s);
+  s.step();
+  return s.col_int64(0);
+}
+
+namespace {
+
+PropReply prop_error(int err, std::string msg) { return PropReply{err, std::move(msg), {}}; }
+
+bool exists(Raw& device_exists, std::string_view device_id) {
+  Use use(device_exists);
+  device_exists.text(1, device_id);
+  return device_exists.step();
+}
+
+// Runs `fn` all-or-nothing. Inside the caller's transaction a savepoint does it; otherwise a
+// transaction of our own, IMMEDIATE (Db::transaction) so that it waits for another writer
+// rather than failing when a read transaction upgrades.
+template <class F>
+void atomically(Db& db, F&& fn) {
+  if (sqlite3_get_autocommit(db.handle())) {
+    db.transaction(std::forward<F>(fn));
+    return;
+  }
+  db.exec("SAVEPOINT props");
+  try {
+    fn();
+  } catch (...) {
+    db.exec("ROLLBACK TO props");
+    db.exec("RELEASE props");
+    throw;
+  }
+  db.exec("RELEASE props");
+}
+
+}  // namespace
+
+PropReply DataStore::props_set(std::string_view device_id, std::string_view payload) {
+  auto parsed = parse_json(payload);
+  if (!parsed || !parsed->is_object()) return prop_error(400, "payload must be a JSON object");
+
+  // Check every member before writing any: all or nothing.
+  struct Change {
+    std::string name;
+    std::optional<std::string> value;  // nothing: delete
+  };
+  std::vector<Change> changes;
+  changes.reserve(parsed->size());
+  for (const auto& [name, value] : parsed->items()) {
+    if (name.empty() || name.size() > kMaxPropName) {
+      return prop_error(400, "property " + quote(name) + ": name must be 1..256 bytes");
+    }
+    if (value.is_null()) {
+      changes.push_back({name, std::nullopt});
+    } else if (auto channel = link_channel(value)) {
+      if (!platform::valid_channel(*channel)) {
+        return prop_error(400, "property " + quote(name) + ": link channel " + quote(*channel) +
+                                   " is not a valid channel");
+      }
+      changes.push_back({name, dump(Json{{"channel", *channel}})});
+    } else {
+      changes.push_back({name, dump(value)});
+    }
+  }
+
+  try {
+    if (!exists(st_->device_exists, device_id)) return prop_error(404, "unknown device");
+    atomically(db_, [&] {
+      for (const auto& c : changes) {
+        Raw& s = c.value ? st_->prop_put : st_->prop_delete;
+        Use use(s);
+        s.text(1, device_id);
+        s.text(2, c.name);
+        if (c.value) s.text(3, *c.value);
+        s.step();
+      }
+    });
+  } catch (const std::exception& e) {
+    spdlog::error("properties of {}: set failed: {}", device_id, e.what());
+    return prop_error(500, "internal error");
+  }
+  return {};
+}
+
+PropReply DataStore::props_get(std::string_view device_id, std::string_view payload) {
+  // Names requested, in request order without repeats; nothing: all of them.
+  std::optional<std::vector<std::string>> names;
+  if (!blank(payload)) {
+    auto parsed = parse_json(payload);
+    if (!parsed || !parsed->is_array()) {
+      return prop_error(400, "payload must be empty or a JSON array of property names");
+    }
+    names.emplace();
+    std::set<std::string> seen;
+    for (const auto& v : *parsed) {
+      if (!v.is_string()) {
+        return prop_error(400, "payload must be empty or a JSON array of property names");
+      }
+      if (seen.insert(v.get<std::string>()).second) names->push_back(v.get<std::string>());
+    }
+  }
+
+  try {
+    if (!exists(st_->device_exists, device_id)) return prop_error(404, "unknown device");
+    std::vector<std::pair<std::string, std::string>> found;  // name, stored value
+    if (names) {
+      for (const auto& name : *names) {
+        Raw& s = st_->prop_one;
+        Use use(s);
+        s.text(1, device_id);
+        s.text(2, name);
+        if (s.step()) found.emplace_back(name, s.col_text(0));
+      }
+    } else {
+      Raw& s = st_->prop_all;
+      Use use(s);
+      s.text(1, device_id);
+      while (s.step()) found.emplace_back(s.col_text(0), s.col_text(1));
+    }
+    std::string json = "{";
+    for (const auto& [name, value] : found) {
+      if (json.size() > 1) json += ',';
+      json += quote(name);
+      json += ':';
+      // Only link values start with {"channel": and parse back to a link; other values are
+      // used as stored, without parsing.
+      std::optional<std::string> channel;
+      if (value.starts_with("{\"channel\":")) {
+        if (auto v = parse_json(value)) channel = link_channel(*v);
+      }
+      if (channel) {
+        json += last_value(device_id, *channel).value_or("null");
+      } else {
+        json += value;
+      }
+    }
+    json += '}';
+    return PropReply{0, {}, std::move(json)};
+  } catch (const std::exception& e) {
+    spdlog::error("properties of {}: get failed: {}", device_id, e.what());
+    return prop_error(500, "internal error");
+  }
+}
+
+std::string DataStore::props_raw(std::string_view device_id) {
+  Raw& s = st_->prop_all;
+  Use use(s);
+  s.text(1, device_id);
+  std::string json = "{";
+  while (s.step()) {
+    if (json.size() > 1) json += ',';
+    json += quote(s.col_text(0));
+    json += ':';
+    json += s.col_text(1);
+  }
+  json += '}';
+  return json;
+}
+
+std::optional<std::int64_t> expiry_of(const platform::Envelope& e, int retention_days) {
+  if (e.expire_at) return e.expire_at;
+  if (e.ttl_s) return saturating_add(e.at, saturating_mul(*e.ttl_s, 1000));
+  if (retention_days > 0) return saturating_add(e.at, saturating_mul(retention_days, 86'400'000));
+  return std::nullopt;
+}
+
+}  // namespace plugmq::store

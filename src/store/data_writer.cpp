@@ -1,0 +1,136 @@
+#include "plugmq/store/data_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "plugmq/platform/ids.hpp"
+
+namespace plugmq::store {
+
+namespace {
+constexpr int kWriteAttempts = 3;  // a batch that fails this often is reported as failed
+}
+
+DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions options)
+    : options_(options), db_(Db::open(db_file)), data_(db_) {}
+
+DataWriter::~DataWriter() { stop(); }
+
+void DataWriter::start() {
+  next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
+  thread_ = std::thread([this] { run(); });
+}
+
+void DataWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+}
+
+void DataWriter::push(platform::Record record, Done done) {
+  enqueue(Item{std::move(record), std::move(done), {}});
+}
+
+void DataWriter::push_done(Done done) { enqueue(Item{std::nullopt, std::move(done), {}}); }
+
+void DataWriter::push_task(Task task) { enqueue(Item{std::nullopt, {}, std::move(task)}); }
+
+void DataWriter::enqueue(Item item) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      // Stopped: nothing will run it. Only reachable after shutdown.
+      if (item.done) item.done(false);
+      return;
+    }
+    queue_.push_back(std::move(item));
+    backlog_.fetch_add(1, std::memory_order_relaxed);
+  }
+  cv_.notify_one();
+}
+
+void DataWriter::run() {
+  std::deque<Item> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_sweep_, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) break;
+      // Everything queued, up to max_batch records, goes into one transaction (group commit).
+      // A task ends the batch: it must see the records queued before it committed.
+      std::size_t records = 0;
+      while (!queue_.empty() && records < options_.max_batch) {
+        bool task = static_cast<bool>(queue_.front().task);
+        if (queue_.front().record) ++records;
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+        if (task) break;
+      }
+    }
+    if (!batch.empty()) {
+      write_batch(batch);
+      backlog_.fetch_sub(batch.size(), std::memory_order_relaxed);
+      batch.clear();
+    }
+    if (std::chrono::steady_clock::now() >= next_sweep_) sweep();
+  }
+}
+
+void DataWriter::write_batch(std::deque<Item>& batch) {
+  std::size_t records = 0;
+  for (const auto& item : batch) records += item.record ? 1 : 0;
+  bool ok = records == 0;
+  for (int attempt = 1; !ok && attempt <= kWriteAttempts; ++attempt) {
+    try {
+      db_.transaction([&] {
+        for (const auto& item : batch) {
+          if (item.record) data_.insert(*item.record);
+        }
+      });
+      ok = true;
+    } catch (const std::exception& e) {
+      spdlog::error("data writer: writing {} records failed (attempt {} of {}): {}", records,
+                    attempt, kWriteAttempts, e.what());
+      if (attempt < kWriteAttempts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      }
+    }
+  }
+  if (ok) {
+    written_ += records;
+  } else {
+    // Not acknowledged: QoS 1 publishers will send these again.
+    failed_ += records;
+  }
+  // In queue order: acknowledgements never overtake each other [MQTT-4.6.0-2].
+  for (auto& item : batch) {
+    if (item.done) item.done(ok);
+    if (item.task) {
+      try {
+        item.task(data_);
+      } catch (const std::exception& e) {
+        spdlog::error("data writer: task failed: {}", e.what());
+      }
+    }
+  }
+}
+
+void DataWriter::sweep() {
+  std::size_t n = 0;
+  try {
+    n = data_.delete_expired(platform::now_ms(), options_.sweep_batch);
+  } catch (const std::exception& e) {
+    spdlog::error("data writer: deleting expired records failed: {}", e.what());
+  }
+  swept_ += n;
+  if (n > 0) spdlog::debug("retention: deleted {} expired records", n);
+  // A full batch means more are waiting: sweep again after the next writes, not a second later.
+  next_sweep_ = std::chrono::steady_clock::now() +
+                (n == options_.sweep_batch ? std::chrono::milliseconds(0) : options_.sweep_every);
+}
+
+}  // namespace plugmq::store

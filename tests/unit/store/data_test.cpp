@@ -1,0 +1,634 @@
+#include "plugmq/store/data.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <set>
+
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/store/identity.hpp"
+
+namespace plugmq::store {
+namespace {
+
+using platform::Record;
+
+// The OID with creation second `second` and counter `n`: ids sort by (second, n).
+std::string oid(std::uint32_t second, std::uint32_t n) {
+  char buf[25];
+  std::snprintf(buf, sizeof buf, "%08x0000000000%06x", second, n);
+  return buf;
+}
+
+Record rec(std::string id, std::string of, std::string channel, std::int64_t at,
+           std::string data = "1", std::optional<std::int64_t> expire_at = std::nullopt) {
+  return Record{std::move(id), std::move(of), std::move(channel), std::move(data), at, expire_at};
+}
+
+std::vector<std::string> ids_of(const std::vector<Record>& rs) {
+  std::vector<std::string> out;
+  for (const auto& r : rs) out.push_back(r.id);
+  return out;
+}
+
+std::vector<std::string> channels_of(const std::vector<Record>& rs) {
+  std::vector<std::string> out;
+  for (const auto& r : rs) out.push_back(r.channel);
+  return out;
+}
+
+DataQuery mask(std::string m) {
+  DataQuery q;
+  q.mask = std::move(m);
+  return q;
+}
+
+class DataTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto account = ids_.add_account("a@b.c", "secret1");
+    dev1_ = ids_.add_prototype(account.id, "one").device.id;
+    dev2_ = ids_.add_prototype(account.id, "two").device.id;
+  }
+
+  void insert_all(const std::vector<Record>& rs) {
+    db_.transaction([&] {
+      for (const auto& r : rs) data_.insert(r);
+    });
+  }
+
+  Db db_ = Db::open_memory();
+  Identity ids_{db_};
+  DataStore data_{db_};
+  std::string dev1_, dev2_;
+};
+
+// ---- records ----
+
+TEST_F(DataTest, InsertAndQueryRoundTrip) {
+  const Record a = rec(oid(100, 1), dev1_, "room/temp", 1'700'000'000'123,
+                       R"({"v":21.5,"unit":"C"})", 1'700'000'999'000);
+  const Record b = rec(oid(100, 2), dev1_, "room/temp", 1'700'000'000'124, R"("text")");
+  insert_all({a, b});
+  EXPECT_EQ(data_.count(), 2);
+
+  const auto got = data_.query(mask("room/temp"));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, b.id);
+  EXPECT_EQ(got[0].of, b.of);
+  EXPECT_EQ(got[0].channel, b.channel);
+  EXPECT_EQ(got[0].data_json, b.data_json);
+  EXPECT_EQ(got[0].at, b.at);
+  EXPECT_FALSE(got[0].expire_at);
+  EXPECT_EQ(got[1].id, a.id);
+  EXPECT_EQ(got[1].of, a.of);
+  EXPECT_EQ(got[1].channel, a.channel);
+  EXPECT_EQ(got[1].data_json, a.data_json);
+  EXPECT_EQ(got[1].at, a.at);
+  EXPECT_EQ(got[1].expire_at, a.expire_at);
+}
+
+TEST_F(DataTest, UpperCaseIdsAreStoredLowercase) {
+  insert_all({rec("00000064000000000000ABCD", dev1_, "c", 1)});
+  EXPECT_EQ(ids_of(data_.query(mask("c"))), std::vector<std::string>{"00000064000000000000abcd"});
+}
+
+TEST_F(DataTest, RepeatedIdIsRefused) {
+  insert_all({rec(oid(1, 1), dev1_, "c", 1)});
+  try {
+    data_.insert(rec(oid(1, 1), dev1_, "c", 2));
+    FAIL() << "no Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Error::Code::kExists);
+  }
+}
+
+TEST_F(DataTest, MalformedIdIsRefused) {
+  for (const char* bad : {"", "123", "zz0000000000000000000000", "0000000000000000000000000"}) {
+    try {
+      data_.insert(rec(bad, dev1_, "c", 1));
+      FAIL() << "no Error for '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kInvalid);
+    }
+  }
+  EXPECT_EQ(data_.count(), 0);
+}
+
+TEST_F(DataTest, NewestFirstByAtThenId) {
+  // Insertion order, id order and `at` order all differ; equal `at` ties by id.
+  insert_all({
+      rec(oid(5, 1), dev1_, "c", 30),
+      rec(oid(1, 1), dev1_, "c", 50),
+      rec(oid(3, 1), dev1_, "c", 40),
+      rec(oid(2, 1), dev1_, "c", 40),
+      rec(oid(4, 1), dev1_, "c", 40),
+  });
+  const std::vector<std::string> want = {oid(1, 1), oid(4, 1), oid(3, 1), oid(2, 1), oid(5, 1)};
+  EXPECT_EQ(ids_of(data_.query(mask("c"))), want);
+  auto with_of = mask("c");
+  with_of.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(with_of)), want);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), want);
+}
+
+TEST_F(DataTest, EmptyStoreAndNoMatch) {
+  EXPECT_TRUE(data_.query(mask("#")).empty());
+  insert_all({rec(oid(1, 1), dev1_, "c", 1)});
+  EXPECT_TRUE(data_.query(mask("d")).empty());
+  EXPECT_TRUE(data_.query(mask("c/+")).empty());
+}
+
+TEST_F(DataTest, InvalidMaskIsRefused) {
+  for (const char* bad : {"", "a//b", "a/#/b", "a+", "#a", "/a"}) {
+    try {
+      data_.query(mask(bad));
+      FAIL() << "no Error for '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kInvalid) << bad;
+    }
+  }
+}
+
+class MaskTest : public DataTest {
+ protected:
+  void SetUp() override {
+    DataTest::SetUp();
+    // One record per channel, each newer than the one before, so results list in reverse.
+    std::uint32_t n = 0;
+    for (const char* ch : kChannels) {
+      ++n;
+      insert_all({rec(oid(n, 0), dev1_, ch, n)});
+    }
+  }
+  // Channels of dev1's records matching `m`, newest first; with and without `of` they agree.
+  std::vector<std::string> match(const std::string& m) {
+    auto q = mask(m);
+    const auto any = channels_of(data_.query(q));
+    q.of = {dev1_};
+    EXPECT_EQ(channels_of(data_.query(q)), any) << m;
+    return any;
+  }
+  static constexpr const char* kChannels[] = {"a",   "a/b",  "a/b/c", "a/x/c",   "a/b/d",
+                                              "b/c", "ab/c", "a-b",   "a/b/c/d", "z"};
+};
+
+using V = std::vector<std::string>;
+
+TEST_F(MaskTest, ExactChannel) {
+  EXPECT_EQ(match("a/b"), V{"a/b"});
+  EXPECT_EQ(match("a"), V{"a"});
+  EXPECT_EQ(match("a/b/c"), V{"a/b/c"});
+  EXPECT_EQ(match("nope"), V{});
+}
+
+TEST_F(MaskTest, Plus) {
+  EXPECT_EQ(match("+"), (V{"z", "a-b", "a"}));
+  EXPECT_EQ(match("a/+"), V{"a/b"});
+  EXPECT_EQ(match("a/+/c"), (V{"a/x/c", "a/b/c"}));
+  EXPECT_EQ(match("+/c"), (V{"ab/c", "b/c"}));
+  EXPECT_EQ(match("+/+/c"), (V{"a/x/c", "a/b/c"}));
+  EXPECT_EQ(match("+/+/+/+"), V{"a/b/c/d"});
+  EXPECT_EQ(match("a/b/+"), (V{"a/b/d", "a/b/c"}));
+}
+
+TEST_F(MaskTest, Hash) {
+  EXPECT_EQ(data_.query(mask("#")).size(), std::size(kChannels));
+  // '#' also matches the parent level: "a/#" matches "a".
+  EXPECT_EQ(match("a/#"), (V{"a/b/c/d", "a/b/d", "a/x/c", "a/b/c", "a/b", "a"}));
+  EXPECT_EQ(match("a/b/#"), (V{"a/b/c/d", "a/b/d", "a/b/c", "a/b"}));
+  EXPECT_EQ(match("a/b/c/d/#"), V{"a/b/c/d"});
+  EXPECT_EQ(match("z/#"), V{"z"});
+  EXPECT_EQ(match("+/#"), channels_of(data_.query(mask("#"))));  // every channel
+  EXPECT_EQ(match("+/x/#"), V{"a/x/c"});
+  EXPECT_EQ(match("q/#"), V{});
+}
+
+TEST_F(DataTest, OfFilter) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "t", 10),
+      rec(oid(2, 0), dev2_, "t", 20),
+      rec(oid(3, 0), dev1_, "t", 30),
+      rec(oid(4, 0), dev2_, "u", 40),
+  });
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(3, 0), oid(1, 0)}));
+  q.of = {dev2_, dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(3, 0), oid(2, 0), oid(1, 0)}));
+  // Repeats and upper case do not change the result.
+  std::string upper = dev2_;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  q.of = {dev2_, upper, dev1_, dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(3, 0), oid(2, 0), oid(1, 0)}));
+  q.mask = "#";
+  q.of = {dev2_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(4, 0), oid(2, 0)}));
+  q.of = {"dev-000000000000000000000000"};
+  EXPECT_TRUE(data_.query(q).empty());
+}
+
+TEST_F(DataTest, TimeFilters) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 1; i <= 5; ++i) rs.push_back(rec(oid(i, 0), dev1_, "c", i * 10));
+  rs.push_back(rec(oid(6, 0), dev1_, "c", 30));  // a second record at 30
+  insert_all(rs);
+  auto q = mask("c");
+  q.before = 30;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(2, 0), oid(1, 0)}));
+  q = mask("c");
+  q.after = 30;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 0), oid(4, 0)}));
+  q = mask("c");
+  q.at = 30;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(6, 0), oid(3, 0)}));
+  q = mask("c");
+  q.after = 10;
+  q.before = 50;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(4, 0), oid(6, 0), oid(3, 0), oid(2, 0)}));
+  q.at = 20;
+  EXPECT_EQ(ids_of(data_.query(q)), V{oid(2, 0)});
+  q.at = 10;  // excluded by after
+  EXPECT_TRUE(data_.query(q).empty());
+  q = mask("c");
+  q.after = 40;
+  q.before = 40;
+  EXPECT_TRUE(data_.query(q).empty());
+  // Extreme bounds do not overflow.
+  q = mask("c");
+  q.before = std::numeric_limits<std::int64_t>::min();
+  EXPECT_TRUE(data_.query(q).empty());
+  q = mask("c");
+  q.after = std::numeric_limits<std::int64_t>::max();
+  EXPECT_TRUE(data_.query(q).empty());
+  q = mask("c");
+  q.before = std::numeric_limits<std::int64_t>::max();
+  q.after = std::numeric_limits<std::int64_t>::min();
+  EXPECT_EQ(data_.query(q).size(), 6u);
+}
+
+TEST_F(DataTest, IdBounds) {
+  // `at` ties at 20: the order is (at, id).
+  insert_all({
+      rec(oid(1, 0), dev1_, "c", 10), rec(oid(2, 0), dev1_, "c", 20),
+      rec(oid(3, 0), dev1_, "c", 20), rec(oid(4, 0), dev1_, "c", 20),
+      rec(oid(5, 0), dev1_, "c", 30),
+      rec(oid(9, 0), dev2_, "d", 20),  // elsewhere, but a valid reference
+  });
+  auto q = mask("c");
+  q.before_id = oid(3, 0);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(2, 0), oid(1, 0)}));
+  q = mask("c");
+  q.after_id = oid(3, 0);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 0), oid(4, 0)}));
+  q = mask("c");
+  q.after_id = oid(1, 0);
+  q.before_id = oid(5, 0);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(4, 0), oid(3, 0), oid(2, 0)}));
+  // Newest first paging: each page continues before the last record seen.
+  q = mask("c");
+  q.limit = 2;
+  auto page = data_.query(q);
+  EXPECT_EQ(ids_of(page), (V{oid(5, 0), oid(4, 0)}));
+  q.before_id = page.back().id;
+  page = data_.query(q);
+  EXPECT_EQ(ids_of(page), (V{oid(3, 0), oid(2, 0)}));
+  q.before_id = page.back().id;
+  EXPECT_EQ(ids_of(data_.query(q)), V{oid(1, 0)});
+  // A reference on another channel places by its (at, id) all the same.
+  q = mask("c");
+  q.before_id = oid(9, 0);  // (20, oid 9): after every record at 20
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(4, 0), oid(3, 0), oid(2, 0), oid(1, 0)}));
+  q = mask("c");
+  q.after_id = "0000000300000000000000A0";  // unknown id: placed by its second (3 s = 3000 ms)
+  EXPECT_TRUE(data_.query(q).empty());
+  q = mask("c");
+  q.before_id = "000000030000000000000fff";  // unknown: at < 3000 ms, i.e. everything here
+  EXPECT_EQ(data_.query(q).size(), 5u);
+  q = mask("c");
+  q.after_id = "000000000000000000000fff";  // unknown, second 0: at > 999
+  EXPECT_TRUE(data_.query(q).empty());
+  // Malformed references are refused.
+  q = mask("c");
+  q.before_id = "xyz";
+  EXPECT_THROW(data_.query(q), Error);
+}
+
+TEST_F(DataTest, OffsetAndLimit) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 1; i <= 10; ++i) {
+    rs.push_back(rec(oid(i, 0), i % 2 ? dev1_ : dev2_, i % 3 ? "s/a" : "s/b", i));
+  }
+  insert_all(rs);
+  for (const char* m : {"s/a", "s/+", "#"}) {
+    for (bool with_of : {false, true}) {
+      auto q = mask(m);
+      if (with_of) q.of = {dev1_, dev2_};
+      const auto all = ids_of(data_.query(q));
+      for (std::int64_t offset : {0, 1, 3, 9, 10, 20}) {
+        for (std::int64_t limit : {0, 1, 2, 5, 100}) {
+          q.offset = offset;
+          q.limit = limit;
+          V want;
+          for (std::int64_t i = offset; i < offset + limit && i < std::ssize(all); ++i) {
+            want.push_back(all[i]);
+          }
+          EXPECT_EQ(ids_of(data_.query(q)), want) << m << " " << offset << " " << limit;
+        }
+      }
+    }
+  }
+  auto q = mask("#");
+  q.limit = 3;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(10, 0), oid(9, 0), oid(8, 0)}));
+  q.limit = std::numeric_limits<std::int64_t>::max();
+  q.offset = std::numeric_limits<std::int64_t>::max();
+  EXPECT_TRUE(data_.query(q).empty());
+  q.offset = -5;  // treated as 0
+  EXPECT_EQ(data_.query(q).size(), 10u);
+}
+
+// Random records, random queries: the result is what a plain filter-and-sort gives.
+TEST_F(DataTest, AgreesWithBruteForce) {
+  const std::vector<std::string> channels = {"a", "a/b", "a/b/c", "a/c", "b", "b/a/c", "c/d"};
+  const std::vector<std::string> devs = {dev1_, dev2_, "dev-0000000000000000000000aa"};
+  std::mt19937 rng(42);
+  std::vector<Record> rs;
+  for (std::uint32_t i = 0; i < 600; ++i) {
+    rs.push_back(rec(oid(rng() % 50, i), devs[rng() % devs.size()],
+                     channels[rng() % channels.size()], rng() % 40));
+  }
+  insert_all(rs);
+  auto newer = [](const Record& x, const Record& y) {
+    return x.at != y.at ? x.at > y.at : x.id > y.id;
+  };
+  auto sorted = rs;
+  std::sort(sorted.begin(), sorted.end(), newer);
+
+  const std::vector<std::string> masks = {"#", "a/#", "+", "a/+", "+/+/c", "a/b", "b/#", "c/+"};
+  for (int round = 0; round < 300; ++round) {
+    DataQuery q;
+    q.mask = masks[rng() % masks.size()];
+    const auto n_of = rng() % 3;
+    for (unsigned k = 0; k < n_of; ++k) q.of.push_back(devs[rng() % devs.size()]);
+    if (rng() % 3 == 0) q.before = rng() % 45;
+    if (rng() % 3 == 0) q.after = rng() % 45;
+    if (rng() % 6 == 0) q.at = rng() % 40;
+    if (rng() % 4 == 0) q.before_id = rs[rng() % rs.size()].id;
+    if (rng() % 4 == 0) q.after_id = rs[rng() % rs.size()].id;
+    q.offset = rng() % 4 == 0 ? rng() % 30 : 0;
+    q.limit = 1 + rng() % 60;
+
+    std::optional<Record> before_ref, after_ref;
+    for (const auto& r : rs) {
+      if (q.before_id && r.id == *q.before_id) before_ref = r;
+      if (q.after_id && r.id == *q.after_id) after_ref = r;
+    }
+    V want;
+    std::int64_t skipped = 0;
+    for (const auto& r : sorted) {
+      if (!q.of.empty() && std::find(q.of.begin(), q.of.end(), r.of) == q.of.end()) continue;
+      // MQTT matching written out plainly, independent of the store's.
+      auto matches = [](const std::string& m, const std::string& ch) {
+        std::vector<std::string> ml, cl;
+        auto split = [](const std::string& s, std::vector<std::string>& out) {
+          std::size_t p = 0;
+          for (;;) {
+            auto e = s.find('/', p);
+            out.push_back(s.substr(p, e == std::string::npos ? e : e - p));
+            if (e == std::string::npos) break;
+            p = e + 1;
+          }
+        };
+        split(m, ml);
+        split(ch, cl);
+        for (std::size_t i = 0; i < ml.size(); ++i) {
+          if (ml[i] == "#") return true;
+          if (i >= cl.size()) return false;
+          if (ml[i] != "+" && ml[i] != cl[i]) return false;
+        }
+        return ml.size() == cl.size();
+      };
+      if (!matches(q.mask, r.channel)) continue;
+      if (q.before && !(r.at < *q.before)) continue;
+      if (q.after && !(r.at > *q.after)) continue;
+      if (q.at && r.at != *q.at) continue;
+      if (before_ref && !newer(*before_ref, r)) continue;
+      if (after_ref && !newer(r, *after_ref)) continue;
+      if (skipped++ < q.offset) continue;
+      if (std::ssize(want) < q.limit) want.push_back(r.id);
+    }
+    ASSERT_EQ(ids_of(data_.query(q)), want) << "round " << round << " mask " << q.mask;
+  }
+}
+
+// ---- retention ----
+
+TEST_F(DataTest, DeleteExpiredInBatches) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    rs.push_back(rec(oid(1, i), dev1_, "c", i, "1", 100 + i));  // expire at 100..109
+  }
+  rs.push_back(rec(oid(2, 0), dev1_, "c", 0));  // never expires
+  rs.push_back(rec(oid(2, 1), dev1_, "c", 0, "1", std::numeric_limits<std::int64_t>::max()));
+  insert_all(rs);
+
+  EXPECT_EQ(data_.delete_expired(99, 100), 0u);
+  EXPECT_EQ(data_.delete_expired(104, 3), 3u);  // 100, 101, 102: the earliest first
+  EXPECT_EQ(data_.count(), 9);
+  EXPECT_EQ(data_.delete_expired(104, 3), 2u);  // 103, 104
+  EXPECT_EQ(data_.delete_expired(104, 3), 0u);
+  EXPECT_EQ(data_.delete_expired(1'000'000, 0), 0u);
+  EXPECT_EQ(data_.delete_expired(1'000'000, 100), 5u);
+  EXPECT_EQ(data_.delete_expired(std::numeric_limits<std::int64_t>::max() - 1, 100), 0u);
+  EXPECT_EQ(data_.count(), 2);
+  EXPECT_EQ(data_.delete_expired(std::numeric_limits<std::int64_t>::max(), 100), 1u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), V{oid(2, 0)});
+}
+
+TEST_F(DataTest, DeleteOf) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 0; i < 7; ++i)
+    rs.push_back(rec(oid(1, i), dev1_, "c" + std::to_string(i % 3), i));
+  rs.push_back(rec(oid(2, 0), dev2_, "c0", 0));
+  insert_all(rs);
+  EXPECT_EQ(data_.delete_of(dev1_, 5), 5u);
+  EXPECT_EQ(data_.delete_of(dev1_, 5), 2u);
+  EXPECT_EQ(data_.delete_of(dev1_, 5), 0u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), V{oid(2, 0)});
+}
+
+TEST_F(DataTest, LastValue) {
+  EXPECT_FALSE(data_.last_value(dev1_, "t"));
+  insert_all({
+      rec(oid(1, 0), dev1_, "t", 10, "1"),
+      rec(oid(2, 0), dev1_, "t", 30, "3"),
+      rec(oid(3, 0), dev1_, "t", 20, "2"),  // newer id, older at
+      rec(oid(4, 0), dev2_, "t", 99, "other device"),
+      rec(oid(5, 0), dev1_, "t/x", 99, "other channel"),
+  });
+  EXPECT_EQ(data_.last_value(dev1_, "t"), "3");
+  EXPECT_FALSE(data_.last_value(dev1_, "u"));
+}
+
+struct ExpiryCase {
+  std::int64_t at;
+  std::optional<std::int64_t> ttl_s, expire_at;
+  int retention_days;
+  std::optional<std::int64_t> want;
+};
+
+TEST(ExpiryOf, Table) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  const ExpiryCase cases[] = {
+      {1000, std::nullopt, std::nullopt, 30, 1000 + 30 * 86'400'000LL},
+      {1000, std::nullopt, std::nullopt, 0, std::nullopt},
+      {1000, 60, std::nullopt, 30, 61'000},
+      {1000, 60, std::nullopt, 0, 61'000},
+      {1000, 60, 5000, 30, 5000},  // expire_at wins over ttl
+      {1000, std::nullopt, 5000, 0, 5000},
+      {1000, 0, std::nullopt, 30, 1000},
+      {kMax - 10, 60, std::nullopt, 0, kMax},  // saturates
+      {kMax - 10, std::nullopt, std::nullopt, 30, kMax},
+      {1000, kMax, std::nullopt, 0, kMax},
+      {1000, kMin, std::nullopt, 0, kMin + 1000},  // the product saturates, then + at
+      {kMin, -1, std::nullopt, 0, kMin},
+  };
+  for (const auto& c : cases) {
+    platform::Envelope e;
+    e.at = c.at;
+    e.ttl_s = c.ttl_s;
+    e.expire_at = c.expire_at;
+    EXPECT_EQ(expiry_of(e, c.retention_days), c.want)
+        << c.at << " " << c.ttl_s.value_or(-1) << " " << c.retention_days;
+  }
+}
+
+// ---- properties ----
+
+TEST_F(DataTest, PropsSetAndGet) {
+  auto r = data_.props_set(dev1_, R"({ "temp" : 21.5, "loc": {"y": 2, "x": 1}, "on": true })");
+  EXPECT_EQ(r.err, 0) << r.msg;
+  EXPECT_TRUE(r.json.empty());
+  r = data_.props_get(dev1_, "");
+  EXPECT_EQ(r.err, 0);
+  // Sorted by name; values compact, members in the order sent.
+  EXPECT_EQ(r.json, R"({"loc":{"y":2,"x":1},"on":true,"temp":21.5})");
+  r = data_.props_get(dev1_, R"(["temp","missing","loc","temp"])");
+  EXPECT_EQ(r.err, 0);
+  EXPECT_EQ(r.json, R"({"temp":21.5,"loc":{"y":2,"x":1}})");
+  EXPECT_EQ(data_.props_get(dev1_, "[]").json, "{}");
+  EXPECT_EQ(data_.props_get(dev1_, " \n").json, data_.props_get(dev1_, "").json);
+  EXPECT_EQ(data_.props_get(dev2_, "").json, "{}");
+  // Overwrite one, keep the others.
+  EXPECT_EQ(data_.props_set(dev1_, R"({"temp":"hot"})").err, 0);
+  EXPECT_EQ(data_.props_get(dev1_, R"(["temp"])").json, R"({"temp":"hot"})");
+  // An empty object changes nothing.
+  EXPECT_EQ(data_.props_set(dev1_, "{}").err, 0);
+  EXPECT_EQ(data_.props_raw(dev1_), R"({"loc":{"y":2,"x":1},"on":true,"temp":"hot"})");
+}
+
+TEST_F(DataTest, PropsNullDeletes) {
+  ASSERT_EQ(data_.props_set(dev1_, R"({"a":1,"b":2})").err, 0);
+  EXPECT_EQ(data_.props_set(dev1_, R"({"a":null,"never":null})").err, 0);
+  EXPECT_EQ(data_.props_get(dev1_, "").json, R"({"b":2})");
+}
+
+TEST_F(DataTest, PropsSetRefusesBadPayloads) {
+  for (const char* bad : {"", "[1]", "1", "\"x\"", "null", "{", "{\"a\":1,}", "\xff"}) {
+    auto r = data_.props_set(dev1_, bad);
+    EXPECT_EQ(r.err, 400) << bad;
+    EXPECT_EQ(r.msg, "payload must be a JSON object") << bad;
+  }
+  // Too deep to store safely.
+  const std::string deep = "{\"a\":" + std::string(200, '[') + std::string(200, ']') + "}";
+  EXPECT_EQ(data_.props_set(dev1_, deep).err, 400);
+}
+
+TEST_F(DataTest, PropsSetIsAllOrNothing) {
+  ASSERT_EQ(data_.props_set(dev1_, R"({"keep":1})").err, 0);
+  const std::string long_name(257, 'n');
+  auto r = data_.props_set(dev1_, R"({"keep":2,"new":3,")" + long_name + R"(":4})");
+  EXPECT_EQ(r.err, 400);
+  EXPECT_NE(r.msg.find("name must be 1..256 bytes"), std::string::npos) << r.msg;
+  r = data_.props_set(dev1_, R"({"keep":null,"":1})");
+  EXPECT_EQ(r.err, 400);
+  EXPECT_NE(r.msg.find("\"\""), std::string::npos) << r.msg;
+  r = data_.props_set(dev1_, R"({"keep":2,"l":{"channel":"a/+"}})");
+  EXPECT_EQ(r.err, 400);
+  EXPECT_NE(r.msg.find("property \"l\""), std::string::npos) << r.msg;
+  EXPECT_EQ(data_.props_raw(dev1_), R"({"keep":1})");
+  // 256 bytes is fine.
+  EXPECT_EQ(data_.props_set(dev1_, R"({")" + std::string(256, 'n') + R"(":1})").err, 0);
+}
+
+TEST_F(DataTest, PropsAllOrNothingInsideATransaction) {
+  // Called inside the caller's transaction, a failing set leaves the caller's work alone.
+  db_.transaction([&] {
+    data_.insert(rec(oid(1, 0), dev1_, "c", 1));
+    EXPECT_EQ(data_.props_set(dev1_, R"({"a":1})").err, 0);
+    EXPECT_EQ(data_.props_set(dev1_, R"({"b":1,"":2})").err, 400);
+  });
+  EXPECT_EQ(data_.count(), 1);
+  EXPECT_EQ(data_.props_raw(dev1_), R"({"a":1})");
+}
+
+TEST_F(DataTest, PropsGetRefusesBadPayloads) {
+  for (const char* bad : {"{}", "1", "[1]", "[\"a\",null]", "[", "\"a\""}) {
+    auto r = data_.props_get(dev1_, bad);
+    EXPECT_EQ(r.err, 400) << bad;
+    EXPECT_EQ(r.msg, "payload must be empty or a JSON array of property names") << bad;
+  }
+}
+
+TEST_F(DataTest, PropsUnknownDevice) {
+  EXPECT_EQ(data_.props_set("dev-000000000000000000000000", R"({"a":1})").err, 404);
+  EXPECT_EQ(data_.props_get("dev-000000000000000000000000", "").err, 404);
+  EXPECT_EQ(data_.props_raw("dev-000000000000000000000000"), "{}");
+}
+
+TEST_F(DataTest, PropsLinks) {
+  auto r = data_.props_set(dev1_, R"({"t":{ "channel" : "room/temp" },"x":{"channel":1},)"
+                                  R"("y":{"channel":"a","other":1}})");
+  ASSERT_EQ(r.err, 0) << r.msg;
+  // Nothing published yet: null. Objects that only look like links are static values.
+  EXPECT_EQ(data_.props_get(dev1_, "").json,
+            R"({"t":null,"x":{"channel":1},"y":{"channel":"a","other":1}})");
+  insert_all({
+      rec(oid(1, 0), dev1_, "room/temp", 10, "20"),
+      rec(oid(2, 0), dev1_, "room/temp", 20, R"({"v":21})"),
+      rec(oid(3, 0), dev2_, "room/temp", 30, "99"),  // another device's channel
+  });
+  EXPECT_EQ(data_.props_get(dev1_, R"(["t"])").json, R"({"t":{"v":21}})");
+  // As stored: the link itself.
+  EXPECT_EQ(data_.props_raw(dev1_),
+            R"({"t":{"channel":"room/temp"},"x":{"channel":1},"y":{"channel":"a","other":1}})");
+  // A link replaced by a static value, and deleted.
+  EXPECT_EQ(data_.props_set(dev1_, R"({"t":5})").err, 0);
+  EXPECT_EQ(data_.props_get(dev1_, R"(["t"])").json, R"({"t":5})");
+  EXPECT_EQ(data_.props_set(dev1_, R"({"t":null})").err, 0);
+  EXPECT_EQ(data_.props_get(dev1_, R"(["t"])").json, "{}");
+}
+
+TEST_F(DataTest, PropsNamesAreEscaped) {
+  ASSERT_EQ(data_.props_set(dev1_, R"({"q\"uote":1,"ü":"ä"})").err, 0);
+  EXPECT_EQ(data_.props_get(dev1_, "").json, R"({"q\"uote":1,"ü":"ä"})");
+  EXPECT_EQ(data_.props_get(dev1_, R"(["ü"])").json, R"({"ü":"ä"})");
+}
+
+TEST_F(DataTest, DeletingADeviceDeletesItsProperties) {
+  ASSERT_EQ(data_.props_set(dev1_, R"({"a":1})").err, 0);
+  ASSERT_EQ(data_.props_set(dev2_, R"({"b":1})").err, 0);
+  auto del = db_.prepare("DELETE FROM devices WHERE id = ?1");
+  del.bind(1, dev1_);
+  del.step();
+  EXPECT_EQ(data_.props_raw(dev1_), "{}");
+  EXPECT_EQ(data_.props_raw(dev2_), R"({"b":1})");
+}
+
+}  // namespace
+}  // namespace plugmq::store
