@@ -10,8 +10,11 @@
 #include <sstream>
 
 #include "plugmq/platform/crypto.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
@@ -41,6 +44,7 @@ Commands:
   device list [--account EMAIL]
   device show ID
   device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N]
+  data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
 
 Options for every command:
   --data-dir DIR   where plugmq.db lives (default /var/lib/plugmq as root, ./plugmq-data otherwise)
@@ -119,7 +123,48 @@ constexpr const char* kDeviceHelp = R"(Usage:
 (members left out keep their value). Changes apply to new logins at once.
 )";
 
+constexpr const char* kDataHelp = R"(Usage:
+  plugmq data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
+
+Prints stored data records matching the channel mask, newest first (by time, then by record
+id): one line per record "TIME  PUBLISHER  CHANNEL  DATA", or with --json the array
+[{"id","of","channel","data","at"}]. Operator command: no permissions apply.
+  CHANNEL_MASK  a channel, or a mask with MQTT wildcards: '+' one level, a last '#' any
+                number of levels ("a/#" also matches "a"; "#" matches every channel)
+  --of ID,...   only records published by these devices
+  --before T    only records older than T; --after T: newer than T. T is a time in ms since
+                the epoch or ISO-8601 ("2024-05-01T12:00:00Z"), or a record id (24 hex digits:
+                older/newer than that record)
+  --limit N     at most N records, 1..10000 (default 100)
+)";
+
 bool wants_json(const Args& a) { return a.flags.count("json") > 0; }
+
+// "2024-01-02T03:04:05.678Z" for ms since the epoch (UTC, proleptic Gregorian).
+std::string iso_time(std::int64_t ms) {
+  std::int64_t days = ms / 86'400'000;
+  std::int64_t rem = ms % 86'400'000;
+  if (rem < 0) {
+    rem += 86'400'000;
+    --days;
+  }
+  // Howard Hinnant's civil_from_days.
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                static_cast<long long>(rem / 3'600'000), static_cast<long long>(rem / 60'000 % 60),
+                static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
+  return buf;
+}
 
 json account_json(const store::Account& a) {
   return {{"id", a.id},
@@ -129,7 +174,8 @@ json account_json(const store::Account& a) {
           {"created_at", a.created_at}};
 }
 
-json device_json(const store::Device& d) {
+// `props` is DataStore::props_raw text.
+json device_json(const store::Device& d, const std::string& props) {
   json out = {{"id", d.id},
               {"kind", std::string(platform::to_string(d.kind))},
               {"name", d.name},
@@ -141,10 +187,11 @@ json device_json(const store::Device& d) {
               {"last_client_id", d.last_client_id},
               {"created_at", d.created_at}};
   if (d.kind == platform::DeviceKind::kController) out["controls"] = d.controls;
+  out["props"] = json::parse(props);
   return out;
 }
 
-void print_device_text(const store::Device& d) {
+void print_device_text(const store::Device& d, const std::string& props) {
   std::cout << d.id << "  " << platform::to_string(d.kind) << "  name=" << d.name
             << "  hwid=" << d.hwid << "  status=" << d.status
             << "  perm=" << platform::to_json(d.perm);
@@ -154,7 +201,7 @@ void print_device_text(const store::Device& d) {
       std::cout << (i ? "," : "") << d.controls[i];
     }
   }
-  std::cout << "\n";
+  std::cout << "  props=" << props << "\n";
 }
 
 json template_json(const store::Template& t) {
@@ -490,12 +537,14 @@ int cmd_device(const std::string& verb, const Args& args) {
     std::optional<std::string> account_id;
     if (auto email = args.get("account")) account_id = account_or_fail(id, *email).id;
     auto devices = id.devices(account_id);
+    store::DataStore data(db);
+    // One small query per device: a primary-key range each.
     if (wants_json(args)) {
       json out = json::array();
-      for (const auto& d : devices) out.push_back(device_json(d));
+      for (const auto& d : devices) out.push_back(device_json(d, data.props_raw(d.id)));
       std::cout << out.dump() << "\n";
     } else {
-      for (const auto& d : devices) print_device_text(d);
+      for (const auto& d : devices) print_device_text(d, data.props_raw(d.id));
     }
     return 0;
   }
@@ -520,10 +569,76 @@ int cmd_device(const std::string& verb, const Args& args) {
     }
     device = id.set_device(plug_id, perm, args.get("status"), args.get("name"));
   }
+  const std::string props = store::DataStore(db).props_raw(device.id);
   if (wants_json(args)) {
-    std::cout << device_json(device).dump() << "\n";
+    std::cout << device_json(device, props).dump() << "\n";
   } else {
-    print_device_text(device);
+    print_device_text(device, props);
+  }
+  return 0;
+}
+
+int cmd_data(const std::string&, const Args& args) {
+  // Everything is checked before the database is opened (or created).
+  expect_positional(args, 1, "CHANNEL_MASK");
+  store::DataQuery q;
+  q.mask = args.positional[0];
+  if (!platform::valid_channel_mask(q.mask)) {
+    throw UsageError("invalid channel mask '" + q.mask +
+                     "': 1..200 bytes of UTF-8, levels separated by '/', none empty; a level may "
+                     "be '+', the last may be '#'");
+  }
+  if (auto of = args.get("of")) {
+    std::string_view rest = *of;
+    for (;;) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      auto id = platform::normalize_plug_id(item, platform::IdKind::kDevice);
+      if (!id) throw UsageError("--of: '" + std::string(item) + "' is not a device Plug-ID");
+      q.of.push_back(*id);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  // A time (ms or ISO-8601) or a record id.
+  auto bound = [&](const char* flag, std::optional<std::int64_t>& time,
+                   std::optional<std::string>& id) {
+    auto v = args.get(flag);
+    if (!v) return;
+    if (auto oid = platform::normalize_oid(*v)) {
+      id = *oid;
+    } else if (auto ms = platform::parse_time_ms(*v)) {
+      time = *ms;
+    } else {
+      throw UsageError(std::string("--") + flag +
+                       " takes a time (ms since the epoch or ISO-8601) or a record id (24 hex "
+                       "digits), got '" +
+                       *v + "'");
+    }
+  };
+  bound("before", q.before, q.before_id);
+  bound("after", q.after, q.after_id);
+  q.limit = args.get_int("limit", 1, 10000).value_or(100);
+
+  auto db = open_db(args);
+  store::DataStore data(db);
+  const auto records = data.query(q);
+  if (wants_json(args)) {
+    // Built as text: the stored data is compact JSON already, and goes out exactly as stored.
+    std::string out = "[";
+    for (const auto& r : records) {
+      if (out.size() > 1) out += ',';
+      out += R"({"id":")" + r.id + R"(","of":")" + r.of + R"(","channel":)" +
+             json(r.channel).dump() + R"(,"data":)" + r.data_json + R"(,"at":)" +
+             std::to_string(r.at) + "}";
+    }
+    out += "]";
+    std::cout << out << "\n";
+  } else {
+    for (const auto& r : records) {
+      std::cout << iso_time(r.at) << "  " << r.of << "  " << r.channel << "  " << r.data_json
+                << "\n";
+    }
   }
   return 0;
 }
@@ -578,6 +693,8 @@ int run_main(int argc, char** argv) {
          {kDeviceHelp,
           {"list", "show", "set"},
           {{"account", true}, {"perm", true}, {"status", true}, {"name", true}}}},
+        {"data",
+         {kDataHelp, {"get"}, {{"of", true}, {"before", true}, {"after", true}, {"limit", true}}}},
     };
     auto it = subs.find(cmd);
     if (it == subs.end()) throw UsageError("unknown command '" + cmd + "' (see plugmq --help)");
@@ -606,6 +723,7 @@ int run_main(int argc, char** argv) {
     if (cmd == "prototype") return cmd_prototype(verb, args);
     if (cmd == "template") return cmd_template(verb, args);
     if (cmd == "serial") return cmd_serial(verb, args);
+    if (cmd == "data") return cmd_data(verb, args);
     return cmd_device(verb, args);
   } catch (const UsageError& e) {
     std::cerr << "plugmq: " << e.what() << "\n";

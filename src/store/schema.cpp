@@ -60,27 +60,41 @@ const std::vector<std::vector<std::string_view>>& migrations() {
       },
       // 3: data records and additional properties (SPEC 4, 7).
       {
-          // Keyed by the record id: a 12-byte OID blob, not its 24-char hex. OIDs grow with
-          // time, so inserts append at the right edge of every b-tree but the per-channel one,
-          // and WITHOUT ROWID makes the id the row's only key: no separate rowid and no extra
-          // unique index on id (one b-tree fewer to update per insert), and every secondary
-          // index ends with the id, which is exactly the "newest first, then by id" order.
+          // A series is one publisher's channel. Records carry its small integer id, so the
+          // one index that inserts scatter over (one insertion point per series) has short
+          // integer keys: 1M records ingested 1.8x as fast as with an (of, channel, at) text
+          // index (bench/store_bench). AUTOINCREMENT: a sid is never reused, even if series
+          // rows are deleted one day while a writer still caches the old id. Series rows are
+          // never deleted today (a deleted device's stay: a few bytes each).
+          R"(CREATE TABLE series (
+               sid INTEGER PRIMARY KEY AUTOINCREMENT,
+               of TEXT NOT NULL,
+               channel TEXT NOT NULL,
+               UNIQUE (of, channel)))",
+          // The distinct channels under a mask, across publishers.
+          "CREATE INDEX series_channel ON series(channel)",
+          // Keyed by the record id, a 12-byte OID blob rather than its 24-char hex. OIDs grow
+          // with time, so inserts append at the right edge of the table, and WITHOUT ROWID makes
+          // the id the only key: no rowid plus unique id index (one b-tree fewer per insert),
+          // and every secondary index ends with the id, which is exactly the "newest first,
+          // then by id" order. of and channel are kept (with sid) for reading records back and
+          // for the per-channel index.
           // Deleting a device does NOT delete its records here (no trigger): a device with a
           // long history would hold the write lock for seconds and stall ingest. Whoever
           // deletes a device calls DataStore::delete_of in batches.
           R"(CREATE TABLE data (
                id BLOB PRIMARY KEY,
+               sid INTEGER NOT NULL,
                of TEXT NOT NULL,
                channel TEXT NOT NULL,
                at INTEGER NOT NULL,
                expire_at INTEGER,
                data TEXT NOT NULL) WITHOUT ROWID)",
-          // History of one device's channel, newest first; also channel masks under one
-          // publisher (skip-scan of its distinct channels) and deleting a device's records.
-          "CREATE INDEX data_of_channel_at ON data(of, channel, at)",
-          // A channel across publishers (no `of`), and the distinct channels of a mask.
+          // History of one series, newest first (the index ends with (at, id)).
+          "CREATE INDEX data_series_at ON data(sid, at)",
+          // A channel across publishers (no `of`), newest first.
           "CREATE INDEX data_channel_at ON data(channel, at)",
-          // The retention sweeper; records that never expire are left out of the index.
+          // The retention sweeper; records that never expire stay out of the index.
           "CREATE INDEX data_expire ON data(expire_at) WHERE expire_at IS NOT NULL",
           // Values are compact JSON text; a link is stored as {"channel":"CH"}.
           R"(CREATE TABLE props (

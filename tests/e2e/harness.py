@@ -159,6 +159,27 @@ class Server:
             self._log_file = None
         return rc
 
+    def kill(self) -> int:
+        """SIGKILL (a crash): waits for the process and returns its exit status (-9)."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            rc = self.proc.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return rc
+
+    def restart(self, extra_args: Sequence[str] = (), crash: bool = False,
+                log_level: str = "debug") -> Optional[int]:
+        """Stops the server (SIGTERM, or SIGKILL with crash=True) and starts it again on the same
+        data dir; the new process binds a new port (clients must reconnect to self.port).
+        Returns the exit status of the old process."""
+        rc = self.kill() if crash else self.stop()
+        self.start(extra_args, log_level)
+        return rc
+
     def close(self) -> None:
         self.stop()
         if os.environ.get("PLUGMQ_E2E_KEEP"):
@@ -202,10 +223,14 @@ class Server:
         out = p.stdout.strip()
         return json.loads(out) if out else None
 
-    def make_account(self, email: Optional[str] = None, password: Optional[str] = None) -> dict:
+    def make_account(self, email: Optional[str] = None, password: Optional[str] = None,
+                     retention_days: Optional[int] = None) -> dict:
         email = email or f"{unique('acct')}@example.com"
         password = password or unique("pw")
-        result = self.cli("account", "add", email, "--password", password)
+        args = ["account", "add", email, "--password", password]
+        if retention_days is not None:
+            args += ["--retention-days", str(retention_days)]
+        result = self.cli(*args)
         return {"id": result["id"], "email": email, "password": password}
 
     def make_prototype(self, email: str, name: Optional[str] = None,
@@ -234,6 +259,50 @@ class Server:
         if control_pass is not None:
             args += ["--control-pass", control_pass]
         return self.cli(*args)
+
+    # -- stored data (SPEC 7, 8) -----------------------------------------------------------------
+    def data_get_args(self, mask: str, of=None, before=None, after=None,
+                      limit: Optional[int] = None) -> List[str]:
+        args = ["data", "get", mask]
+        if of is not None:
+            args += ["--of", of if isinstance(of, str) else ",".join(of)]
+        if before is not None:
+            args += ["--before", str(before)]
+        if after is not None:
+            args += ["--after", str(after)]
+        if limit is not None:
+            args += ["--limit", str(limit)]
+        return args
+
+    def data_get(self, mask: str, of=None, before=None, after=None,
+                 limit: Optional[int] = None) -> list:
+        """`plugmq data get MASK [--of ID,..] [--before T] [--after T] [--limit N] --json`: the
+        stored records [{"id","of","channel","data","at"}], newest first. `of` is a Plug-ID or a
+        list of them; T a number (ms), an ISO-8601 string or an OID."""
+        out = self.cli(*self.data_get_args(mask, of, before, after, limit))
+        if not isinstance(out, list):
+            raise AssertionError(f"data get {mask!r} printed {out!r}, expected a JSON array")
+        return out
+
+    def wait_records(self, mask: str, pred: Callable[[list], object],
+                     timeout: float = DEFAULT_TIMEOUT, what: str = "stored records",
+                     **query) -> list:
+        """Polls `data get MASK` (with `query`: of/before/after/limit) until `pred(records)` is
+        truthy (the writer thread commits within a fraction of a second); returns the records.
+        On timeout the AssertionError shows the last result."""
+        last = []
+
+        def check():
+            last[:] = [self.data_get(mask, **query)]
+            return pred(last[0])
+
+        try:
+            wait_for(check, timeout, what, interval=0.1)
+        except AssertionError as e:
+            shown = last[0][:10] if last else None
+            raise AssertionError(f"{e}; last data get {mask!r} {query}: "
+                                 f"{len(last[0]) if last else '?'} records, first {shown}")
+        return last[0]
 
     def write_file(self, name: str, text: str) -> str:
         """Writes a file in the server's temp dir and returns its path."""
@@ -275,12 +344,18 @@ class Collector:
         with self._cond:
             return [m for m in self.items if pred(m)]
 
+    def count(self) -> int:
+        with self._cond:
+            return len(self.items)
+
     def wait(self, pred: Callable[[Msg], bool], timeout: float = DEFAULT_TIMEOUT,
-             what: str = "a message") -> Msg:
+             what: str = "a message", start: int = 0) -> Msg:
+        """The first message (from index `start` on) that matches `pred`, waiting until the
+        deadline for one to arrive."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for m in self.items:
+                for m in self.items[start:]:
                     if pred(m):
                         return m
                 left = deadline - time.monotonic()
@@ -341,6 +416,23 @@ def check_record(tc: unittest.TestCase, msg: Msg, data=None, at: Optional[int] =
     elif near_now_ms:
         tc.assertLess(abs(rec["at"] - now_ms()), near_now_ms, f"'at' not near now: {msg.payload!r}")
     return rec
+
+
+def stored_form(msg: Msg) -> dict:
+    """The record `plugmq data get` must print for a delivered data message:
+    {"id","of","channel","data","at"} from the topic PLUG_ID/data/CHANNEL and the payload."""
+    plug_id, sep, channel = msg.topic.partition("/data/")
+    if not sep:
+        raise AssertionError(f"not a data topic: {msg.topic!r}")
+    rec = json.loads(msg.payload)
+    return {"id": rec["id"], "of": plug_id, "channel": channel, "data": rec["data"],
+            "at": rec["at"]}
+
+
+def prop_topic(plug_id: str, op: str) -> str:
+    """P/ag/prop/set or P/ag/prop/get (SPEC 4)."""
+    assert op in ("set", "get")
+    return f"{plug_id}/ag/prop/{op}"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -424,6 +516,16 @@ class PahoClient:
                 raise AssertionError(f"no PUBACK within {timeout} s for publish to {topic!r}")
         return info
 
+    def request(self, topic: str, payload, qos: int = 0,
+                timeout: float = DEFAULT_TIMEOUT) -> Msg:
+        """A property request (SPEC 4): publishes `payload` on `topic` (P/ag/prop/set or
+        P/ag/prop/get) and returns the first message on that same topic that arrives after it
+        (paho hands on_message every PUBLISH, subscribed to or not)."""
+        start = self.messages.count()
+        self.publish(topic, payload, qos, timeout)
+        return self.messages.wait(lambda m: m.topic == topic, timeout,
+                                  f"the reply on {topic!r}", start=start)
+
     def is_connected(self) -> bool:
         return self.client.is_connected()
 
@@ -485,6 +587,18 @@ def mosquitto_pub(port: int, username: str, password: str, topic: str, message,
     p = subprocess.run(args, input=stdin, capture_output=True, timeout=timeout)
     if p.returncode != 0:
         raise AssertionError(f"mosquitto_pub exited {p.returncode}: {p.stderr!r}")
+
+
+def mosquitto_pub_lines(port: int, username: str, password: str, topic: str,
+                        lines: Sequence[str], qos: int = 0, extra: Sequence[str] = (),
+                        timeout: float = 60) -> None:
+    """`mosquitto_pub -l`: one connection, one message per line of stdin."""
+    args = ["mosquitto_pub", "-h", HOST, "-p", str(port), "-u", username, "-P", password,
+            "-t", topic, "-i", unique("mpubl"), "-q", str(qos), "-l", *extra]
+    text = "".join(line + "\n" for line in lines).encode()
+    p = subprocess.run(args, input=text, capture_output=True, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError(f"mosquitto_pub -l exited {p.returncode}: {p.stderr!r}")
 
 
 class MosquittoSub:
@@ -1117,3 +1231,39 @@ class ServerTestCase(unittest.TestCase):
         out = self.assert_enroll_ok(cid, ctrl_topic(thing["model"], thing["hwid"], thing["cpass"]))
         out["hwid"] = hwid
         return out
+
+
+class FreshServerTestCase(ServerTestCase):
+    """Like ServerTestCase, but every test gets a server of its own (started in setUp with
+    `server_args`), so a test may restart or kill it. At the end the server must stop with
+    status 0 on SIGTERM (if it is running) and its whole log must be free of sanitizer
+    reports."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(BIN):
+            raise unittest.SkipTest(f"no plugmq binary at {BIN}")
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.server = Server()
+        self.addCleanup(self._finish_server)
+        try:
+            self.server.start(self.server_args)
+        except BaseException:
+            sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n")
+            raise
+        super().setUp()
+
+    def _finish_server(self):
+        running = self.server.alive()
+        rc = self.server.stop()
+        report = sanitizer_report(self.server.log_text())
+        self.server.close()
+        if report:
+            raise AssertionError(f"sanitizer report in the server log:\n{report}")
+        if running and rc != 0:
+            raise AssertionError(f"the server exited with status {rc} on SIGTERM (expected 0)")

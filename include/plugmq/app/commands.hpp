@@ -17,6 +17,7 @@ int cmd_prototype(const std::string& verb, const Args& args);
 int cmd_template(const std::string& verb, const Args& args);
 int cmd_serial(const std::string& verb, const Args& args);
 int cmd_device(const std::string& verb, const Args& args);
+int cmd_data(const std::string& verb, const Args& args);
 
 // --data-dir, else /var/lib/plugmq for root and ./plugmq-data for anyone else (SPEC 8).
 std::filesystem::path data_dir_from(const Args& args);

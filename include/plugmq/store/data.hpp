@@ -19,11 +19,11 @@ namespace plugmq::store {
 
 // A history read. Every member narrows the result; all of them are optional.
 struct DataQuery {
-  std::string mask = "#";             // channel mask (platform::valid_channel_mask)
-  std::vector<std::string> of;        // publishers (Plug-IDs); empty = any
-  std::optional<std::int64_t> before;  // at < before (ms)
-  std::optional<std::int64_t> after;   // at > after (ms)
-  std::optional<std::int64_t> at;      // at == this (ms)
+  std::string mask = "#";                // channel mask (platform::valid_channel_mask)
+  std::vector<std::string> of;           // publishers (Plug-IDs); empty = any
+  std::optional<std::int64_t> before;    // at < before (ms)
+  std::optional<std::int64_t> after;     // at > after (ms)
+  std::optional<std::int64_t> at;        // at == this (ms)
   std::optional<std::string> before_id;  // records older than this OID (same `at` ties by id)
   std::optional<std::string> after_id;   // records newer than this OID
   std::int64_t offset = 0;
@@ -32,9 +32,9 @@ struct DataQuery {
 
 // Result of a property request, ready to send back to the device (SPEC 4).
 struct PropReply {
-  int err = 0;            // 0, or 400 / 404 / 500
-  std::string msg;        // with err
-  std::string json;       // on success: "{...}" for get; empty for set
+  int err = 0;       // 0, or 400 / 404 / 500
+  std::string msg;   // with err
+  std::string json;  // on success: "{...}" for get; empty for set
 };
 
 class DataStore {
@@ -85,6 +85,8 @@ class DataStore {
 
  private:
   struct Statements;
+  // The id of the series (of, channel), created when new.
+  std::int64_t series_id(std::string_view of, std::string_view channel);
   Db& db_;
   Statements* st_;
 };

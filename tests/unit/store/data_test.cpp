@@ -15,6 +15,7 @@ namespace plugmq::store {
 namespace {
 
 using platform::Record;
+using V = std::vector<std::string>;
 
 // The OID with creation second `second` and counter `n`: ids sort by (second, n).
 std::string oid(std::uint32_t second, std::uint32_t n) {
@@ -118,6 +119,22 @@ TEST_F(DataTest, MalformedIdIsRefused) {
   EXPECT_EQ(data_.count(), 0);
 }
 
+TEST_F(DataTest, RolledBackSeriesAreForgotten) {
+  // The first record of a series creates it; a rollback removes the series row too, and the
+  // next insert must create it again rather than use a stale cached id.
+  EXPECT_THROW(db_.transaction([&] {
+    data_.insert(rec(oid(1, 0), dev1_, "new/channel", 1));
+    throw std::runtime_error("abort");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(data_.count(), 0);
+  insert_all({rec(oid(2, 0), dev1_, "new/channel", 2)});
+  auto q = mask("new/+");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), V{oid(2, 0)});
+  EXPECT_EQ(data_.last_value(dev1_, "new/channel"), "1");
+}
+
 TEST_F(DataTest, NewestFirstByAtThenId) {
   // Insertion order, id order and `at` order all differ; equal `at` ties by id.
   insert_all({
@@ -175,8 +192,6 @@ class MaskTest : public DataTest {
   static constexpr const char* kChannels[] = {"a",   "a/b",  "a/b/c", "a/x/c",   "a/b/d",
                                               "b/c", "ab/c", "a-b",   "a/b/c/d", "z"};
 };
-
-using V = std::vector<std::string>;
 
 TEST_F(MaskTest, ExactChannel) {
   EXPECT_EQ(match("a/b"), V{"a/b"});
