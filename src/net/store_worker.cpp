@@ -75,12 +75,23 @@ void StoreWorker::refresh_if_changed() {
   }
 }
 
+void StoreWorker::checkpoint() {
+  // The data writer's connection does not checkpoint (it would stall ingest); copying the WAL
+  // back into the database happens here, once a refresh period, without blocking anyone.
+  try {
+    db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  } catch (const std::exception& e) {
+    spdlog::warn("WAL checkpoint failed: {}", e.what());
+  }
+}
+
 asio::awaitable<void> StoreWorker::refresh_loop() {
   for (;;) {
     refresh_timer_.expires_after(refresh_every_);
     auto [ec] = co_await refresh_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;  // stopping
     refresh_if_changed();
+    checkpoint();
   }
 }
 

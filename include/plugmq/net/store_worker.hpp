@@ -90,6 +90,7 @@ class StoreWorker {
  private:
   boost::asio::awaitable<void> refresh_loop();
   void refresh_if_changed();
+  void checkpoint();
   std::int64_t data_version();
   static void log_failure(const std::exception& e);
 
