@@ -452,7 +452,9 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
     spdlog::debug("{} {}: '/data/' topics need a device login", peer_, client_id_);
     co_return;
   }
-  auto target = co_await target_of(plug_id);
+  // One directory snapshot per publish serves the target and its account's retention.
+  const auto dir = ctx_.directory.get();
+  auto target = co_await target_of(*dir, plug_id);
   if (!target || !platform::may_write(principal_, *target)) {
     // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
     ctx_.counters.denied++;
@@ -477,7 +479,7 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
   record.channel = std::move(parsed.channel);
   record.at = decoded.envelope.at;
   record.expire_at = store::expiry_of(
-      decoded.envelope, ctx_.directory.get()->retention_days(target->account_id));
+      decoded.envelope, dir->retention_days(target->account_id));
   record.data_json = std::move(decoded.envelope.data_json);
 
   codec::Publish out;
@@ -498,7 +500,8 @@ asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTo
                                                         store::DataWriter::Done& done) {
   ctx_.counters.prop_requests++;
   const bool set = parsed.kind == platform::TopicKind::kPropSet;
-  auto target = co_await target_of(parsed.plug_id);
+  const auto dir = ctx_.directory.get();
+  auto target = co_await target_of(*dir, parsed.plug_id);
   auto refuse = [&](int err, const char* msg) {
     nlohmann::json j = {{"err", err}, {"msg", msg}};
     reply(topic, j.dump());
@@ -535,13 +538,10 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
 
 template <class Stream>
 asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
-    const std::string& plug_id) {
-  {
-    // The directory first, also for the session's own device: its "ctrl" decides what its
-    // controllers may do, and an operator may have changed it since this session logged in.
-    auto dir = ctx_.directory.get();
-    if (const auto* d = dir->find(plug_id)) co_return d->target(plug_id);
-  }
+    const Directory& dir, const std::string& plug_id) {
+  // The directory first, also for the session's own device: its "ctrl" decides what its
+  // controllers may do, and an operator may have changed it since this session logged in.
+  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
   if (plug_id == principal_.device_id) {
     co_return platform::Target{principal_.account_id, plug_id, self_ctrl_};
   }

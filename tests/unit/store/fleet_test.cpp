@@ -8,6 +8,7 @@
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/store/identity.hpp"
+#include "store_errors.hpp"
 
 namespace plugmq::store {
 namespace {
@@ -15,27 +16,8 @@ namespace {
 using platform::DeviceKind;
 using platform::PermFilter;
 
-template <class F>
-Error::Code error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return Error::Code::kDb;
-}
-
-template <class F>
-std::string message_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return {};
-}
+using testing::error_of;
+using testing::message_of;
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;

@@ -1,4 +1,5 @@
 #include "plugmq/store/identity.hpp"
+#include "store_errors.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -21,27 +22,8 @@ class IdentityTest : public ::testing::Test {
   Identity ids_{db_};
 };
 
-template <class F>
-Error::Code error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return Error::Code::kDb;
-}
-
-template <class F>
-std::string message_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return {};
-}
+using testing::error_of;
+using testing::message_of;
 
 // ---- accounts ----
 
