@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "plugmq/net/session.hpp"
+#include "tls.hpp"
 
 namespace plugmq::net {
 
@@ -148,6 +149,17 @@ void Server::stop() {
   }
   stopped_cv_.notify_all();
   spdlog::info("stopped");
+}
+
+void Server::check_tls(const TlsOptions& tls) {
+  detail::make_tls_context(tls);
+}
+
+void Server::reload_tls() {
+  if (!ctx_->options.mqtts.enabled()) return;
+  auto fresh = detail::make_tls_context(ctx_->options.mqtts);
+  std::lock_guard lock(tls_mu_);
+  tls_ctx_ = std::move(fresh);
 }
 
 void Server::wait() {

@@ -14,8 +14,17 @@ struct Endpoint {
   std::uint16_t port = 1883;
 };
 
+// The TLS listener (SPEC 2): on when both a certificate and a key are configured.
+struct TlsOptions {
+  Endpoint listen{"0.0.0.0", 8883};
+  std::filesystem::path cert;  // PEM: the server certificate, then any intermediates
+  std::filesystem::path key;   // PEM private key, unencrypted
+  bool enabled() const { return !cert.empty() && !key.empty(); }
+};
+
 struct ServerOptions {
   Endpoint mqtt;
+  TlsOptions mqtts;
   std::filesystem::path data_dir;
   unsigned io_threads = 0;  // 0: one per core
   std::size_t max_connections = 100000;
@@ -23,6 +32,8 @@ struct ServerOptions {
   // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.
   std::size_t queue_max_messages = 10000;
   std::size_t queue_max_bytes = 8 * 1024 * 1024;
+  // A subscriber whose queue stays full (it keeps losing messages) this long is disconnected.
+  std::chrono::milliseconds slow_subscriber_timeout{10000};
   std::chrono::milliseconds connect_timeout{10000};  // first packet must be CONNECT by then
   std::chrono::milliseconds directory_refresh{1000};  // how often admin changes are picked up
   std::chrono::milliseconds enroll_timeout{30000};    // enrollment sessions end by then

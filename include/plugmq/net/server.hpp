@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -31,6 +32,15 @@ class Server {
   // Binds the listeners (throws std::system_error naming the address) and starts the threads.
   void start();
   std::uint16_t mqtt_port() const { return mqtt_port_; }
+  // The TLS listener's port, when one is configured.
+  std::optional<std::uint16_t> mqtts_port() const { return mqtts_port_; }
+
+  // Loads the certificate and key again (SIGHUP): new connections use them, established ones
+  // keep theirs. Throws std::runtime_error naming the file on failure; the old ones stay.
+  void reload_tls();
+  // Throws std::runtime_error naming the file if the certificate or key cannot be loaded or do
+  // not match (for --check-config; start() does the same).
+  static void check_tls(const TlsOptions& tls);
 
   void stop();
   // Blocks until stop() has completed.
@@ -51,6 +61,10 @@ class Server {
   std::vector<std::thread> threads_;
   std::optional<boost::asio::ip::tcp::acceptor> mqtt_acceptor_;
   std::uint16_t mqtt_port_ = 0;
+  std::optional<std::uint16_t> mqtts_port_;
+  std::optional<boost::asio::ip::tcp::acceptor> mqtts_acceptor_;
+  std::mutex tls_mu_;
+  std::shared_ptr<boost::asio::ssl::context> tls_ctx_;  // replaced by reload_tls()
   std::size_t next_ioc_ = 0;
   std::mutex stop_mu_;
   bool stopped_ = false;
