@@ -34,28 +34,18 @@ void Server::start() {
     work_.emplace_back(iocs_.back()->get_executor());
   }
 
-  const auto& ep = ctx_->options.mqtt;
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(ep.address, ec);
-  if (ec) {
-    throw std::system_error(ec, "mqtt listener: bad address '" + ep.address + "'");
+  mqtt_port_ = listen(mqtt_acceptor_.emplace(*iocs_[0]), "mqtt", ctx_->options.mqtt);
+  if (ctx_->options.mqtts.enabled()) {
+    tls_ctx_ = detail::make_tls_context(ctx_->options.mqtts);
+    mqtts_port_ = listen(mqtts_acceptor_.emplace(*iocs_[0]), "mqtts", ctx_->options.mqtts.listen);
   }
-  tcp::endpoint endpoint(address, ep.port);
-  auto& acceptor = mqtt_acceptor_.emplace(*iocs_[0]);
-  acceptor.open(endpoint.protocol());
-  acceptor.set_option(tcp::acceptor::reuse_address(true));
-  acceptor.bind(endpoint, ec);
-  if (ec) {
-    throw std::system_error(
-        ec, "mqtt listener: cannot bind " + ep.address + ":" + std::to_string(ep.port));
-  }
-  acceptor.listen(asio::socket_base::max_listen_connections);
-  mqtt_port_ = acceptor.local_endpoint().port();
-  spdlog::info("mqtt listening on {}:{}", ep.address, mqtt_port_);
 
   ctx_->store.start();
   ctx_->writer.start();
-  asio::co_spawn(*iocs_[0], accept_loop(acceptor), asio::detached);
+  asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
+  if (mqtts_acceptor_) {
+    asio::co_spawn(*iocs_[0], accept_loop(*mqtts_acceptor_, true), asio::detached);
+  }
   for (auto& ioc : iocs_) {
     threads_.emplace_back([&ioc] {
       for (;;) {
@@ -71,7 +61,27 @@ void Server::start() {
   }
 }
 
-asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
+std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name, const Endpoint& ep) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(ep.address, ec);
+  if (ec) {
+    throw std::system_error(ec, std::string(name) + " listener: bad address '" + ep.address + "'");
+  }
+  tcp::endpoint endpoint(address, ep.port);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(endpoint, ec);
+  if (ec) {
+    throw std::system_error(ec, std::string(name) + " listener: cannot bind " + ep.address + ":" +
+                                    std::to_string(ep.port));
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  const auto port = acceptor.local_endpoint().port();
+  spdlog::info("{} listening on {}:{}", name, ep.address, port);
+  return port;
+}
+
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
   auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
@@ -105,11 +115,23 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
     std::string peer = address + ":" + (ep_ec ? std::string("?") : std::to_string(remote.port()));
     socket.set_option(tcp::no_delay(true), ep_ec);
     ctx_->counters.connections++;
-    auto session =
-        std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer),
-                                               std::move(address));
-    asio::co_spawn(
-        ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+    if (tls) {
+      std::shared_ptr<asio::ssl::context> tls_ctx;
+      {
+        std::lock_guard lock(tls_mu_);
+        tls_ctx = tls_ctx_;
+      }
+      TlsStream stream(std::move(socket), *tls_ctx);
+      auto session = std::make_shared<Session<TlsStream>>(
+          std::move(stream), *ctx_, std::move(peer), std::move(address), std::move(tls_ctx));
+      asio::co_spawn(
+          ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+    } else {
+      auto session = std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_,
+                                                             std::move(peer), std::move(address));
+      asio::co_spawn(
+          ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+    }
   }
 }
 
@@ -121,12 +143,11 @@ void Server::stop() {
   if (!iocs_.empty()) {
     spdlog::info("stopping: closing listeners and {} connections",
                  ctx_->counters.connections.load());
-    if (mqtt_acceptor_) {
-      asio::post(*iocs_[0], [this] {
-        boost::system::error_code ignored;
-        mqtt_acceptor_->close(ignored);
-      });
-    }
+    asio::post(*iocs_[0], [this] {
+      boost::system::error_code ignored;
+      if (mqtt_acceptor_) mqtt_acceptor_->close(ignored);
+      if (mqtts_acceptor_) mqtts_acceptor_->close(ignored);
+    });
     ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {

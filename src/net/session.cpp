@@ -33,14 +33,20 @@ constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered
 constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
 
 tcp::socket& lowest_layer(tcp::socket& s) { return s; }
+tcp::socket& lowest_layer(TlsStream& s) { return s.next_layer(); }
+
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 const char* login_name(bool account) { return account ? "account" : "device"; }
 
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, Context& ctx, std::string peer, std::string address)
-    : stream_(std::move(stream)),
+Session<Stream>::Session(Stream stream, Context& ctx, std::string peer, std::string address,
+                         std::shared_ptr<const void> keep)
+    : keep_(std::move(keep)),
+      stream_(std::move(stream)),
       ctx_(ctx),
       peer_(std::move(peer)),
       address_(std::move(address)),
@@ -92,6 +98,16 @@ asio::awaitable<void> Session<Stream>::run() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::read_loop() {
+  if constexpr (kIsTls<Stream>) {
+    // The watchdog's pre-CONNECT deadline covers the handshake: a client that never completes
+    // it (or speaks plain MQTT here) is closed by then at the latest.
+    auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (ec) {
+      spdlog::info("{}: TLS handshake failed: {}", peer_, ec.message());
+      end(EndReason::kProtocolViolation);
+      co_return;
+    }
+  }
   rbuf_.resize(kInitialReadBuffer);
   const std::size_t max_packet = ctx_.options.max_packet_size;
   for (;;) {
@@ -175,6 +191,7 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::write_loop() {
   std::vector<Packet> batch;
   std::vector<asio::const_buffer> buffers;
+  std::string joined;  // TLS only
   batch.reserve(kMaxWriteBatch);
   buffers.reserve(kMaxWriteBatch);
   wake_.expires_at(steady_clock::time_point::max());
@@ -197,6 +214,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
         queued_bytes_ -= bytes;
         drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
                   queue_.size() <= ctx_.options.queue_max_messages / 2;
+        if (drained) overflowing_since_.reset();
       }
     }
     if (idle) {
@@ -209,7 +227,15 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       drained_.cancel();
     }
     buffers.clear();
-    for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
+    if constexpr (kIsTls<Stream>) {
+      // A TLS stream writes one buffer per record: join the batch so that small packets share
+      // records instead of costing one each.
+      joined.clear();
+      for (const auto& p : batch) joined += *p;
+      buffers.emplace_back(asio::buffer(joined));
+    } else {
+      for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
+    }
     auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
     batch.clear();
     if (ec) {
@@ -711,10 +737,24 @@ void Session<Stream>::deliver(const broker::Message& msg) {
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
+    // One that stays over the limit is disconnected, which frees its queue (SPEC 9).
     if (dropped_++ == 0) {
-      spdlog::warn("{} {}: outgoing queue full; dropping messages", peer_, client_id_);
+      spdlog::warn("{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
+                   "dropping messages",
+                   peer_, client_id_, ctx_.options.queue_max_messages,
+                   ctx_.options.queue_max_bytes);
     }
     ctx_.counters.queue_drops++;
+    const auto now = steady_clock::now();
+    if (!overflowing_since_) {
+      overflowing_since_ = now;
+    } else if (!slow_closing_ && now - *overflowing_since_ >= ctx_.options.slow_subscriber_timeout) {
+      slow_closing_ = true;
+      spdlog::warn("{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
+                   "disconnecting (slow_subscriber_timeout)",
+                   peer_, client_id_, ctx_.options.slow_subscriber_timeout.count(), dropped_);
+      close(EndReason::kSlowConsumer);  // posts; takes no lock
+    }
     return;
   }
   queued_bytes_ += msg.packet->size();
@@ -803,5 +843,6 @@ void Session<Stream>::close_stream() {
 }
 
 template class Session<tcp::socket>;
+template class Session<TlsStream>;
 
 }  // namespace plugmq::net

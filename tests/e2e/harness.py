@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -444,7 +445,8 @@ class PahoClient:
 
     def __init__(self, port: int, username: Optional[str] = None, password: Optional[str] = None,
                  client_id: Optional[str] = None, clean_session: bool = True, keepalive: int = 60,
-                 will: Optional[Tuple[str, object]] = None):
+                 will: Optional[Tuple[str, object]] = None, tls_ca: Optional[str] = None):
+        """tls_ca: connect with TLS, trusting that CA file (the port must be the TLS one)."""
         self.port = port
         self.keepalive = keepalive
         cid = client_id if client_id is not None else unique("paho")
@@ -454,6 +456,8 @@ class PahoClient:
             self.client.username_pw_set(username, password)
         if will is not None:
             self.client.will_set(will[0], will[1], qos=0, retain=False)
+        if tls_ca is not None:
+            self.client.tls_set(ca_certs=tls_ca)
         self.messages = Collector()
         self.connack_rc: Optional[int] = None
         self.disconnected = threading.Event()
@@ -644,6 +648,34 @@ class MosquittoSub:
 
 
 # ------------------------------------------------------------------------------------------------
+# TLS test certificates
+
+
+def make_tls_certs(directory: str, name: str = "test") -> dict:
+    """A CA and a server certificate it signs for localhost and 127.0.0.1, made with the openssl
+    command line in `directory`. Returns the paths: {"ca", "cert", "key"}."""
+    os.makedirs(directory, exist_ok=True)
+    ca_key, ca = (os.path.join(directory, f"{name}-ca.{e}") for e in ("key", "crt"))
+    key, csr, cert = (os.path.join(directory, f"{name}-server.{e}") for e in ("key", "csr", "crt"))
+    ext = os.path.join(directory, f"{name}-ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+
+    def run(*args):
+        p = subprocess.run(["openssl", *args], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError(f"openssl {' '.join(args)} failed: {p.stderr}")
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", f"/CN=plugmq e2e {name} CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=localhost")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+# ------------------------------------------------------------------------------------------------
 # Raw-socket MQTT 3.1.1
 
 
@@ -757,8 +789,16 @@ class NoPacket(Exception):
 class RawClient:
     """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
 
-    def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT,
+                 tls: Optional[ssl.SSLContext] = None):
+        """tls: handshake with this client context first (ssl.SSLError if it fails)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            try:
+                self.sock = tls.wrap_socket(self.sock, server_hostname=host)
+            except BaseException:
+                self.sock.close()
+                raise
         self.buf = bytearray()
         self.eof = False
 

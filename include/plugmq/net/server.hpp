@@ -51,7 +51,10 @@ class Server {
  private:
   using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
 
-  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor);
+  // Binds and listens (throws std::system_error naming the listener); returns the port.
+  static std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
+                              const Endpoint& ep);
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
 
   // Members are destroyed in reverse order: io contexts (and the sessions their handlers
   // hold) before the context those sessions refer to.

@@ -5,11 +5,13 @@
 // The read loop decodes packets and applies the platform rules; the write loop drains a bounded
 // queue of shared, once-encoded packets with gathered writes; the watchdog enforces the
 // pre-CONNECT deadline and keep alive. deliver() and close() may be called from any thread.
-// Stream is a TCP socket (TLS streams come with the TLS listener).
+// Stream is a TCP socket or a TLS stream over one; a TLS session handshakes first, within the
+// pre-CONNECT deadline.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
@@ -33,8 +35,10 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
  public:
   using Packet = std::shared_ptr<const std::string>;
 
-  // `peer` is "address:port" for logs; `address` alone keys the enrollment rate limit.
-  Session(Stream stream, Context& ctx, std::string peer, std::string address);
+  // `peer` is "address:port" for logs; `address` alone keys the enrollment rate limit. `keep`
+  // is held for the session's life (a TLS session's context, which a reload may replace).
+  Session(Stream stream, Context& ctx, std::string peer, std::string address,
+          std::shared_ptr<const void> keep = {});
   ~Session() override;
 
   // Runs the connection to its end. Keep the session alive (shared_ptr) while it runs.
@@ -92,6 +96,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   void detach();                    // unsubscribe and leave the registries
   void close_stream();
 
+  std::shared_ptr<const void> keep_;
   Stream stream_;
   Context& ctx_;
   const std::string peer_;
@@ -131,8 +136,15 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   bool close_after_flush_ = false;
   bool closed_ = false;
   std::uint64_t dropped_ = 0;
+  // Since when deliveries have been dropped without the queue draining in between (a
+  // subscriber that stays over its limit is disconnected: kSlowConsumer).
+  std::optional<std::chrono::steady_clock::time_point> overflowing_since_;
+  bool slow_closing_ = false;
 };
 
+using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
 extern template class Session<boost::asio::ip::tcp::socket>;
+extern template class Session<TlsStream>;
 
 }  // namespace plugmq::net
