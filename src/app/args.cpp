@@ -43,6 +43,7 @@ std::optional<bool> Args::get_bool(const std::string& name) const {
 Args parse_args(int argc, char** argv, int first, const OptionSpec& spec,
                 const std::string& command) {
   OptionSpec all = spec;
+  all.emplace("config", true);
   all.emplace("data-dir", true);
   all.emplace("json", false);
   all.emplace("help", false);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "plugmq/app/config.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
@@ -32,7 +33,7 @@ knows accounts and devices, applies their permissions and routes their data chan
 Usage: plugmq COMMAND [options]
 
 Commands:
-  serve                          run the broker in the foreground
+  serve [--config FILE] [--check-config]    run the broker in the foreground
   account add EMAIL --password P [--retention-days N]
   account set EMAIL [--password P] [--retention-days N] [--disabled true|false]
   template add --account EMAIL [--name N] [--ctrl rw|r|""] [--perm JSON]
@@ -47,7 +48,10 @@ Commands:
   data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
 
 Options for every command:
-  --data-dir DIR   where plugmq.db lives (default /var/lib/plugmq as root, ./plugmq-data otherwise)
+  --config FILE    configuration file (JSON with comments; reference: config/plugmq.json).
+                   Every command takes its data_dir; account add its retention.default_days
+  --data-dir DIR   where plugmq.db lives (default: the configuration's data_dir, else
+                   /var/lib/plugmq as root, ./plugmq-data otherwise)
   --json           machine-readable output: one JSON value on stdout
   --help           help for that command
 
@@ -56,11 +60,24 @@ Options for every command:
 
 constexpr const char* kServeHelp = R"(Usage: plugmq serve [options]
 
-Runs the broker in the foreground until SIGTERM or SIGINT.
+Runs the broker in the foreground until SIGTERM or SIGINT. SIGHUP loads the TLS certificate
+and key again (new connections use them; on failure the old ones stay).
 
+Settings come from the flags, then the --config file, then the built-in defaults (the reference
+with every key and its default: config/plugmq.json).
+
+  --config FILE           configuration file (JSON with comments)
+  --check-config          validate the configuration (file and flags, TLS certificate and key
+                          included), print "configuration OK" (with --json: the effective
+                          configuration) and exit: 0 when valid, 2 with the error otherwise
   --data-dir DIR          database directory (created when missing)
   --mqtt ADDR:PORT        plain MQTT listener (default 0.0.0.0:1883; port 0 picks a free port)
-  --ready-file FILE       once listening, write {"mqtt":PORT,"mqtts":null,"http":null,"pid":PID}
+  --mqtts ADDR:PORT       MQTT over TLS listener (default 0.0.0.0:8883), on when a certificate
+                          and a key are configured
+  --tls-cert FILE         PEM certificate chain for the TLS listener (the server's first)
+  --tls-key FILE          PEM private key of that certificate (unencrypted)
+  --ready-file FILE       once listening, write {"mqtt":PORT,"mqtts":PORT|null,"http":null,
+                          "pid":PID}
   --log-level LEVEL       trace, debug, info (default), warn, error, critical, off
   --io-threads N          network threads (default: one per core)
   --max-connections N     connections beyond this are refused (default 100000)
@@ -68,6 +85,8 @@ Runs the broker in the foreground until SIGTERM or SIGINT.
   --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
   --enroll-attempts N     failed enrollments allowed per client address per minute; past
                           that, attempts get error 429 (default 10)
+
+A configuration that is not valid makes serve exit with status 2 before it listens.
 )";
 
 constexpr const char* kAccountHelp = R"(Usage:
@@ -75,7 +94,7 @@ constexpr const char* kAccountHelp = R"(Usage:
   plugmq account set EMAIL [--password P] [--retention-days N] [--disabled true|false]
 
 Passwords are 4..128 bytes and stored only as a salted PBKDF2 hash. Retention is in days
-(default 30, 0 keeps data forever). A disabled account refuses its logins and its devices'.
+(default: retention.default_days of the --config file, else 30; 0 keeps data forever). A disabled account refuses its logins and its devices'.
 )";
 
 constexpr const char* kPrototypeHelp = R"(Usage:
@@ -224,11 +243,13 @@ void expect_positional(const Args& a, std::size_t n, const char* what) {
   }
 }
 
-store::Db open_db(const Args& args) {
-  auto dir = data_dir_from(args);
+store::Db open_db(const Args& args, const Config& config) {
+  auto dir = data_dir_from(args, config);
   ensure_dir(dir);
   return store::Db::open(dir / "plugmq.db");
 }
+
+store::Db open_db(const Args& args) { return open_db(args, config_from(args)); }
 
 store::Account account_or_fail(store::Identity& id, const std::string& email) {
   auto a = id.account_by_email(email);
@@ -345,15 +366,6 @@ json serial_json(const store::Serial& s) {
 
 }  // namespace
 
-std::filesystem::path data_dir_from(const Args& args) {
-  if (auto d = args.get("data-dir")) {
-    if (d->empty()) throw UsageError("--data-dir must not be empty");
-    return *d;
-  }
-  return geteuid() == 0 ? std::filesystem::path("/var/lib/plugmq")
-                        : std::filesystem::path("plugmq-data");
-}
-
 void ensure_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -363,14 +375,15 @@ void ensure_dir(const std::filesystem::path& dir) {
 }
 
 int cmd_account(const std::string& verb, const Args& args) {
-  auto db = open_db(args);
+  const Config config = config_from(args);
+  auto db = open_db(args, config);
   store::Identity id(db);
   store::Account account;
   if (verb == "add") {
     expect_positional(args, 1, "EMAIL");
     auto retention = args.get_int("retention-days", 0, 36500);
     account = id.add_account(args.positional[0], args.require("password"),
-                             static_cast<int>(retention.value_or(store::kDefaultRetentionDays)));
+                             static_cast<int>(retention.value_or(config.retention_days)));
   } else {
     expect_positional(args, 1, "EMAIL");
     auto retention = args.get_int("retention-days", 0, 36500);
@@ -667,7 +680,11 @@ int run_main(int argc, char** argv) {
         {"serve",
          {kServeHelp,
           {},
-          {{"mqtt", true},
+          {{"check-config", false},
+           {"mqtt", true},
+           {"mqtts", true},
+           {"tls-cert", true},
+           {"tls-key", true},
            {"ready-file", true},
            {"log-level", true},
            {"io-threads", true},

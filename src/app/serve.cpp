@@ -5,53 +5,19 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "plugmq/app/commands.hpp"
+#include "plugmq/app/config.hpp"
 #include "plugmq/net/server.hpp"
 
 namespace plugmq::app {
 
 namespace {
-
-net::Endpoint parse_endpoint(const std::string& flag, const std::string& text) {
-  // ADDR:PORT, with IPv6 addresses in brackets: [::]:1883.
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
-    throw UsageError("--" + flag + " takes ADDR:PORT, got '" + text + "'");
-  }
-  net::Endpoint ep;
-  ep.address = text.substr(0, colon);
-  if (ep.address.size() >= 2 && ep.address.front() == '[' && ep.address.back() == ']') {
-    ep.address = ep.address.substr(1, ep.address.size() - 2);
-  }
-  unsigned port = 0;
-  auto ptext = std::string_view(text).substr(colon + 1);
-  auto [end, ec] = std::from_chars(ptext.data(), ptext.data() + ptext.size(), port);
-  if (ec != std::errc() || end != ptext.data() + ptext.size() || port > 65535) {
-    throw UsageError("--" + flag + ": port must be 0..65535, got '" + std::string(ptext) + "'");
-  }
-  ep.port = static_cast<std::uint16_t>(port);
-  return ep;
-}
-
-spdlog::level::level_enum parse_level(const std::string& text) {
-  static const std::map<std::string, spdlog::level::level_enum> levels = {
-      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
-      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
-      {"error", spdlog::level::err},   {"critical", spdlog::level::critical},
-      {"off", spdlog::level::off}};
-  auto it = levels.find(text);
-  if (it == levels.end()) {
-    throw UsageError("--log-level takes trace, debug, info, warn, error, critical or off, got '" +
-                     text + "'");
-  }
-  return it->second;
-}
 
 // Every connection is a file descriptor: use all the process may have.
 void raise_fd_limit() {
@@ -63,9 +29,12 @@ void raise_fd_limit() {
 }
 
 // Written atomically (temp file + rename) so a reader never sees half of it.
-void write_ready_file(const std::string& path, std::uint16_t mqtt_port) {
-  nlohmann::json j = {
-      {"mqtt", mqtt_port}, {"mqtts", nullptr}, {"http", nullptr}, {"pid", getpid()}};
+void write_ready_file(const std::string& path, const net::Server& server) {
+  nlohmann::json j = {{"mqtt", server.mqtt_port()},
+                      {"mqtts", server.mqtts_port() ? nlohmann::json(*server.mqtts_port())
+                                                    : nlohmann::json(nullptr)},
+                      {"http", nullptr},
+                      {"pid", getpid()}};
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -77,35 +46,67 @@ void write_ready_file(const std::string& path, std::uint16_t mqtt_port) {
   }
 }
 
+// SIGHUP: the TLS certificate and key are loaded again; a failure keeps the old ones and the
+// server keeps serving.
+void reload_tls(net::Server& server, const net::TlsOptions& tls) {
+  if (!tls.enabled()) {
+    spdlog::info("SIGHUP received: no TLS certificate configured, nothing to reload");
+    return;
+  }
+  try {
+    server.reload_tls();
+    spdlog::info("TLS certificate reloaded ({}, {})", tls.cert.string(), tls.key.string());
+  } catch (const std::exception& e) {
+    spdlog::error("TLS certificate not reloaded, keeping the previous one: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
   if (!args.positional.empty()) {
     throw UsageError("unexpected argument '" + args.positional[0] + "'");
   }
-  net::ServerOptions options;
-  options.data_dir = data_dir_from(args);
-  if (auto m = args.get("mqtt")) options.mqtt = parse_endpoint("mqtt", *m);
-  if (auto n = args.get_int("io-threads", 0, 256)) options.io_threads = static_cast<unsigned>(*n);
-  if (auto n = args.get_int("max-connections", 1, 10'000'000)) options.max_connections = *n;
-  if (auto n = args.get_int("max-packet-size", 64, 268'435'455)) options.max_packet_size = *n;
-  if (auto n = args.get_int("enroll-timeout", 1, 3600)) {
-    options.enroll_timeout = std::chrono::seconds(*n);
+  Config config = serve_config(args);
+  const net::ServerOptions& options = config.server;
+  if (options.mqtts.enabled()) {
+    try {
+      net::Server::check_tls(options.mqtts);
+    } catch (const std::exception& e) {
+      throw ConfigError(e.what());
+    }
   }
-  if (auto n = args.get_int("enroll-attempts", 1, 1'000'000)) {
-    options.enroll_attempts_per_minute = static_cast<unsigned>(*n);
+  if (args.flags.count("check-config")) {
+    if (args.flags.count("json")) {
+      config.data_dir = options.data_dir;
+      nlohmann::ordered_json out;
+      out["ok"] = true;
+      out["source"] = config.source.empty() ? nlohmann::ordered_json(nullptr)
+                                            : nlohmann::ordered_json(config.source);
+      out["config"] = to_json(config);
+      std::cout << out.dump() << "\n";
+    } else {
+      std::cout << "configuration OK\n";
+    }
+    return 0;
   }
-  auto level = parse_level(args.get("log-level").value_or("info"));
 
   auto logger = spdlog::stderr_color_mt("plugmq");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(level);
+  spdlog::set_level(*parse_log_level(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // From here on these signals are queued for the loop below, SIGHUP included: its default
+  // action would end the process.
+  boost::asio::io_context signals_ctx(1);
+  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  signal(SIGPIPE, SIG_IGN);
 
   ensure_dir(options.data_dir);
   raise_fd_limit();
-  spdlog::info("plugmq {} starting; data directory {}", PLUGMQ_VERSION,
-               std::filesystem::absolute(options.data_dir).string());
+  spdlog::info("plugmq {} starting; data directory {}{}", PLUGMQ_VERSION,
+               std::filesystem::absolute(options.data_dir).string(),
+               config.source.empty() ? "" : "; configuration " + config.source);
 
   net::Server server(options);
   try {
@@ -114,14 +115,19 @@ int cmd_serve(const Args& args) {
     spdlog::critical("{}", e.what());
     return 1;
   }
-  if (auto rf = args.get("ready-file")) write_ready_file(*rf, server.mqtt_port());
+  if (auto rf = args.get("ready-file")) write_ready_file(*rf, server);
 
-  boost::asio::io_context signals_ctx(1);
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) spdlog::info("signal {} received", sig);
-  });
-  signal(SIGPIPE, SIG_IGN);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          reload_tls(server, options.mqtts);
+          signals.async_wait(on_signal);
+          return;
+        }
+        spdlog::info("signal {} received", sig);
+      };
+  signals.async_wait(on_signal);
   signals_ctx.run();
   server.stop();
   return 0;

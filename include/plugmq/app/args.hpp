@@ -35,7 +35,7 @@ struct Args {
 };
 
 // Parses argv[first..argc). Accepts "--name value" and "--name=value". Every subcommand also
-// accepts --data-dir, --json and --help. Throws UsageError naming an unknown option or a
+// accepts --config, --data-dir, --json and --help. Throws UsageError naming an unknown option or a
 // missing value.
 Args parse_args(int argc, char** argv, int first, const OptionSpec& spec,
                 const std::string& command);

@@ -19,8 +19,6 @@ int cmd_serial(const std::string& verb, const Args& args);
 int cmd_device(const std::string& verb, const Args& args);
 int cmd_data(const std::string& verb, const Args& args);
 
-// --data-dir, else /var/lib/plugmq for root and ./plugmq-data for anyone else (SPEC 8).
-std::filesystem::path data_dir_from(const Args& args);
 // Creates the directory when missing; throws std::runtime_error naming it.
 void ensure_dir(const std::filesystem::path& dir);
 
