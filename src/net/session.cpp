@@ -164,6 +164,11 @@ asio::awaitable<void> Session<Stream>::read_loop() {
           spdlog::info("{}: unsupported protocol name or level; CONNACK 1", peer_);
           send_and_close(codec::Connack{false, codec::ConnackCode::kBadProtocolVersion},
                          EndReason::kRefused);
+        } else if (r.error == codec::DecodeError::kPacketTooLarge) {
+          spdlog::warn("{} {}: packet larger than max_packet_size ({} bytes); closing", peer_,
+                       client_id_, max_packet);
+          end(EndReason::kProtocolViolation);
+          co_return;
         } else {
           spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id_,
                        codec::to_string(r.error));

@@ -457,7 +457,7 @@ class PahoClient:
         if will is not None:
             self.client.will_set(will[0], will[1], qos=0, retain=False)
         if tls_ca is not None:
-            self.client.tls_set(ca_certs=tls_ca)
+            self.client.tls_set_context(ssl.create_default_context(cafile=tls_ca))
         self.messages = Collector()
         self.connack_rc: Optional[int] = None
         self.disconnected = threading.Event()

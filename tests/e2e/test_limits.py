@@ -1,0 +1,264 @@
+"""Limits (SPEC 9): connections past the maximum are refused, an oversized packet closes its
+connection, and a subscriber that does not read loses QoS 0 messages past its queue limit, is
+disconnected if it stays over it, and costs the server bounded memory, while publishers and the
+other subscribers go on unaffected."""
+
+import json
+import os
+import tempfile
+import unittest
+
+from harness import (CONNACK, ConnectionClosed, NoPacket, PahoClient, RawClient, ServerTestCase,
+                     check_record, encode_connect, unique, wait_for)
+
+MAX_CONNECTIONS = 5
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc status")
+
+
+def write_config(limits: dict) -> str:
+    fd, path = tempfile.mkstemp(prefix="plugmq-limits-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"limits": limits}, f)
+    return path
+
+
+class MaxConnectionsTest(ServerTestCase):
+    server_args = ["--max-connections", str(MAX_CONNECTIONS)]
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.dev = cls.server.make_prototype(cls.acct["email"], "limits")
+
+    def login(self) -> RawClient:
+        return self.raw_connected(self.dev["id"], self.dev["auth"], client_id=unique("c"))
+
+    def test_connections_past_the_maximum_are_refused(self):
+        held = [self.login() for _ in range(MAX_CONNECTIONS)]
+        offset = self.server.log_size()
+        extra = self.raw()
+        # Refused at accept: closed without a CONNACK, whatever the client sends.
+        try:
+            extra.send(encode_connect(unique("extra"), username=self.dev["id"],
+                                      password=self.dev["auth"]))
+        except ConnectionClosed:
+            pass
+        with self.assertRaises(ConnectionClosed):
+            extra.read_packet(5)
+        self.assertIn("limit of 5 connections reached (max_connections)",
+                      self.server.log_text(offset))
+        # Those already in are unaffected.
+        for c in held:
+            c.ping()
+        # A slot that frees up can be used again.
+        held.pop().disconnect()
+
+        def login_again():
+            c = RawClient(self.port)
+            try:
+                if c.connect(unique("again"), username=self.dev["id"],
+                             password=self.dev["auth"]) == 0:
+                    return c
+            except AssertionError:
+                pass
+            c.close()
+            return None
+
+        again = wait_for(login_again, what="a login once a connection has closed")
+        self.addCleanup(again.close)
+        again.ping()
+
+
+class OversizedPacketTest(ServerTestCase):
+    server_args = ["--max-packet-size", "1024"]
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.dev = cls.server.make_prototype(cls.acct["email"], "big")
+        cls.watcher = cls.server.make_prototype(cls.acct["email"], "big-watcher")
+
+    def test_an_oversized_publish_closes_that_connection_only(self):
+        sub = self.subscriber(self.watcher["id"], self.watcher["auth"], "+/data/#")
+        c = self.raw_connected(self.dev["id"], self.dev["auth"])
+        offset = self.server.log_size()
+        c.publish(f"{self.dev['id']}/data/big", json.dumps("x" * 2000).encode())
+        c.wait_closed(5)
+        self.assertIn("packet larger than max_packet_size (1024 bytes)",
+                      self.server.log_text(offset))
+        # A packet within the limit from a new connection is stored and delivered.
+        ok = self.raw_connected(self.dev["id"], self.dev["auth"])
+        value = "y" * 500
+        ok.publish(f"{self.dev['id']}/data/big", json.dumps(value).encode(), qos=1, mid=7)
+        ok.expect(4)  # PUBACK
+        msg = sub.messages.wait(lambda m: value in m.text, what="the packet within the limit")
+        check_record(self, msg, data=value)
+        self.assertTrue(sub.is_connected())
+
+
+class StuckSubscriber:
+    """Subscribes to every data channel and then never reads its socket."""
+
+    def __init__(self, port, dev):
+        self.client = RawClient(port)
+        rc = self.client.connect(unique("stuck"), username=dev["id"], password=dev["auth"])
+        assert rc == 0, f"CONNACK {rc}"
+        assert self.client.subscribe([("+/data/#", 0)]) == [0]
+
+    def drained_to_eof(self, timeout) -> bool:
+        """Reads everything the server had sent; True if the connection then ends."""
+        try:
+            while True:
+                self.client.read_packet(timeout)
+        except ConnectionClosed:
+            return True
+        except NoPacket:
+            return False
+
+    def close(self):
+        self.client.close()
+
+
+class BoundedQueueTest(ServerTestCase):
+    """A subscriber stuck for longer than a big publish: its queue stays at its limit, the
+    server's memory does not follow what is published, nobody else is slowed."""
+
+    QUEUE_BYTES = 1024 * 1024
+    PAYLOAD = 64 * 1024
+    MESSAGES = 1000  # 64 MiB per phase
+    RSS_GROWTH_BOUND = 24 * 1024 * 1024  # the queue (1 MiB) plus allocator slack
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = write_config({"queue_max_messages": 100000,
+                                   "queue_max_bytes": cls.QUEUE_BYTES,
+                                   "slow_subscriber_timeout_s": 3600})
+        cls.server_args = ["--config", cls.config]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            os.unlink(cls.config)
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.pub_dev = cls.server.make_prototype(cls.acct["email"], "fast-pub")
+        cls.reader_dev = cls.server.make_prototype(cls.acct["email"], "reader")
+        cls.stuck_dev = cls.server.make_prototype(cls.acct["email"], "stuck")
+
+    def publish_phase(self, pub, reader, tag):
+        topic = f"{self.pub_dev['id']}/data/bulk"
+        start = reader.messages.count()
+        body = "z" * (self.PAYLOAD - 64)
+        peak = 0
+        for i in range(self.MESSAGES):
+            pub.publish(topic, json.dumps(f"{tag}-{i}-{body}"), qos=1 if i % 50 == 49 else 0)
+            if i % 50 == 49:
+                peak = max(peak, rss_bytes(self.server.proc.pid))
+        reader.messages.wait(lambda m: f"{tag}-{self.MESSAGES - 1}-".encode() in m.payload,
+                             timeout=60, what=f"the last message of phase {tag}", start=start)
+        got = len(reader.messages.matching(lambda m: m.payload.startswith(
+            f'{{"id"'.encode()) and f'"{tag}-'.encode() in m.payload))
+        self.assertEqual(got, self.MESSAGES, f"the reading subscriber lost messages in {tag}")
+        return max(peak, rss_bytes(self.server.proc.pid))
+
+    def test_non_reading_subscriber_costs_bounded_memory(self):
+        pub = self.paho_dev(self.pub_dev)
+        reader = PahoClient(self.port, self.reader_dev["id"], self.reader_dev["auth"])
+        self.addCleanup(reader.close)
+        self.assertEqual(reader.connect(), 0)
+        reader.subscribe("+/data/#")
+
+        # Warm up: the store's page cache and the allocator reach their working size.
+        warm_peak = self.publish_phase(pub, reader, "warm")
+        offset = self.server.log_size()
+        stuck = StuckSubscriber(self.port, self.stuck_dev)
+        self.addCleanup(stuck.close)
+        stuck_peak = self.publish_phase(pub, reader, "stuck")
+
+        log = self.server.log_text(offset)
+        self.assertIn("outgoing queue full", log)
+        growth = stuck_peak - warm_peak
+        self.assertLess(growth, self.RSS_GROWTH_BOUND,
+                        f"RSS grew by {growth / 2**20:.1f} MiB while {self.MESSAGES} messages of "
+                        f"{self.PAYLOAD} bytes were published to a subscriber that never reads "
+                        f"(warm peak {warm_peak / 2**20:.1f} MiB)")
+        # Not yet over its time limit: still connected, with messages waiting.
+        self.assertNotIn("slow_subscriber_timeout", log)
+        self.assertTrue(self.server.alive())
+
+
+class SlowSubscriberTest(ServerTestCase):
+    """A subscriber that stays over its queue limit is disconnected; the publisher goes on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = write_config({"queue_max_messages": 50, "queue_max_bytes": 1024 * 1024,
+                                   "slow_subscriber_timeout_s": 1})
+        cls.server_args = ["--config", cls.config]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            os.unlink(cls.config)
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.pub_dev = cls.server.make_prototype(cls.acct["email"], "pub")
+        cls.reader_dev = cls.server.make_prototype(cls.acct["email"], "reader")
+        cls.stuck_dev = cls.server.make_prototype(cls.acct["email"], "stuck")
+
+    def test_stuck_subscriber_is_cut_off_and_the_publisher_goes_on(self):
+        pub = self.paho_dev(self.pub_dev)
+        reader = PahoClient(self.port, self.reader_dev["id"], self.reader_dev["auth"])
+        self.addCleanup(reader.close)
+        self.assertEqual(reader.connect(), 0)
+        reader.subscribe("+/data/#")
+        offset = self.server.log_size()
+        stuck = StuckSubscriber(self.port, self.stuck_dev)
+        self.addCleanup(stuck.close)
+
+        topic = f"{self.pub_dev['id']}/data/steady"
+        body = "w" * 2000
+        sent = 0
+
+        def cut_off():
+            nonlocal sent
+            for _ in range(20):
+                pub.publish(topic, json.dumps(f"{sent}-{body}"), qos=1)
+                sent += 1
+            return "disconnecting (slow_subscriber_timeout)" in self.server.log_text(offset)
+
+        wait_for(cut_off, timeout=30, what="the stuck subscriber's disconnection")
+        log = self.server.log_text(offset)
+        self.assertRegex(log, r"outgoing queue over its limit for 1000 ms, \d+ messages dropped")
+        self.assertTrue(stuck.drained_to_eof(10), "the stuck subscriber's connection stayed open")
+
+        # The publisher was never held back and the reading subscriber got every message.
+        for _ in range(20):
+            pub.publish(topic, json.dumps(f"{sent}-{body}"), qos=1)
+            sent += 1
+        reader.messages.wait(lambda m: f'"{sent - 1}-'.encode() in m.payload,
+                             what="the last message")
+        got = len(reader.messages.matching(lambda m: m.topic == topic))
+        self.assertEqual(got, sent)
+        self.assertTrue(pub.is_connected())
+
+
+if __name__ == "__main__":
+    unittest.main()
