@@ -1,4 +1,4 @@
-# Shared by scripts/run, scripts/test and scripts/bench. Source it; do not run it.
+# Shared by scripts/build, scripts/run and scripts/test. Source it; do not run it.
 
 # Debian packages plugmq builds and runs with.
 PLUGMQ_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev
