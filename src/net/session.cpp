@@ -255,8 +255,13 @@ asio::awaitable<void> Session<Stream>::watchdog() {
   for (;;) {
     auto now = steady_clock::now();
     steady_clock::time_point deadline;
-    if (!connected_) {
+    if (!connected_ && !connect_received_) {
       deadline = accepted_at_ + ctx_.options.connect_timeout;
+    } else if (!connected_) {
+      // The CONNECT arrived and its credentials are being checked (account passwords are a
+      // deliberately slow hash, and a login storm queues them): the deadline no longer
+      // applies; look again once the login is decided.
+      deadline = now + std::chrono::milliseconds(200);
     } else if (login_ == LoginKind::kEnroll) {
       deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
     } else if (keep_alive_ == 0) {
@@ -287,7 +292,10 @@ asio::awaitable<void> Session<Stream>::watchdog() {
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
   if (!connected_) {
-    if (auto* c = std::get_if<codec::Connect>(&p)) co_return co_await on_connect(*c);
+    if (auto* c = std::get_if<codec::Connect>(&p)) {
+      connect_received_ = true;
+      co_return co_await on_connect(*c);
+    }
     spdlog::info("{}: first packet is not CONNECT; closing", peer_);  // [MQTT-3.1.0-1]
     end(EndReason::kProtocolViolation);
     co_return false;

@@ -267,3 +267,41 @@ class SlowSubscriberTest(ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class LoginStormTest(ServerTestCase):
+    """The pre-CONNECT deadline is for the CONNECT packet, not for checking it: account
+    passwords are a deliberately slow hash, and a burst of account logins queues behind each
+    other for longer than the deadline."""
+
+    LOGINS = 100  # about 30 ms of PBKDF2 each here: 3 s of checking against a 1 s deadline
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = write_config({"connect_timeout_s": 1})
+        cls.server_args = ["--config", cls.config]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            os.unlink(cls.config)
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+
+    def test_queued_logins_are_not_cut_by_the_deadline(self):
+        clients = [self.raw() for _ in range(self.LOGINS)]
+        for c in clients:
+            c.send(encode_connect(unique("storm"), username=self.acct["email"],
+                                  password=self.acct["password"]))
+        codes = []
+        for c in clients:
+            p = c.read_packet(60)
+            self.assertEqual(p.type, CONNACK)
+            codes.append(p.body[1])
+        self.assertEqual(codes, [0] * self.LOGINS)
+        self.assertNotIn("no CONNECT within", self.server.log_text(self._log_offset))

@@ -113,6 +113,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   boost::asio::steady_timer drained_;  // the reader waits on it while the queue is over limit
   bool reader_waiting_ = false;
   std::optional<broker::EndReason> end_reason_;
+  bool connect_received_ = false;  // the pre-CONNECT deadline is met
   bool connected_ = false;
   std::uint16_t keep_alive_ = 0;
   std::optional<codec::Will> will_;
