@@ -36,15 +36,16 @@ void StoreWorker::log_failure(const std::exception& e) {
   spdlog::error("store: {}", e.what());
 }
 
-std::int64_t StoreWorker::data_version() {
-  // Changes when another connection (an admin command) committed to the database.
-  auto stmt = db_.prepare("PRAGMA data_version");
-  stmt.step();
+std::int64_t StoreWorker::admin_version() {
+  // Bumped by triggers on accounts, devices and controls (schema migration 4), whoever
+  // commits: admin commands in other processes, enrollments here. Data records leave it alone.
+  auto stmt = db_.prepare("SELECT n FROM admin_version");
+  if (!stmt.step()) throw store::Error(store::Error::Code::kDb, "admin_version row missing");
   return stmt.int64(0);
 }
 
 void StoreWorker::reload_directory() {
-  seen_data_version_ = data_version();
+  seen_admin_version_ = admin_version();
   auto dir = std::make_shared<Directory>();
   dir->version = ++generation_;
   for (const auto& a : repos_.identity.accounts()) {
@@ -69,7 +70,7 @@ void StoreWorker::reload_directory() {
 
 void StoreWorker::refresh_if_changed() {
   try {
-    if (data_version() != seen_data_version_) reload_directory();
+    if (admin_version() != seen_admin_version_) reload_directory();
   } catch (const std::exception& e) {
     spdlog::error("device directory refresh failed: {}", e.what());
   }

@@ -103,6 +103,36 @@ const std::vector<std::vector<std::string_view>>& migrations() {
                value TEXT NOT NULL,
                PRIMARY KEY (device_id, name)) WITHOUT ROWID)",
       },
+      // 4: a counter of the changes the broker's device directory depends on. Servers poll it
+      // to pick up admin commands; PRAGMA data_version would also change with every data
+      // record committed by the writer, rebuilding the directory once a second under load.
+      {
+          R"(CREATE TABLE admin_version (
+               id INTEGER PRIMARY KEY CHECK (id = 1),
+               n INTEGER NOT NULL))",
+          "INSERT INTO admin_version (id, n) VALUES (1, 0)",
+          R"(CREATE TRIGGER accounts_added AFTER INSERT ON accounts
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER accounts_changed AFTER UPDATE ON accounts
+               WHEN OLD.disabled IS NOT NEW.disabled
+                 OR OLD.retention_days IS NOT NEW.retention_days
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER accounts_deleted AFTER DELETE ON accounts
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER devices_added AFTER INSERT ON devices
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          // Not on logins (last_client_id), names or auth codes: the directory holds none.
+          R"(CREATE TRIGGER devices_changed AFTER UPDATE ON devices
+               WHEN OLD.perm IS NOT NEW.perm OR OLD.status IS NOT NEW.status
+                 OR OLD.account_id IS NOT NEW.account_id
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER devices_deleted AFTER DELETE ON devices
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER controls_added AFTER INSERT ON controls
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+          R"(CREATE TRIGGER controls_deleted AFTER DELETE ON controls
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+      },
   };
   return kMigrations;
 }

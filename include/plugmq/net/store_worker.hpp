@@ -75,8 +75,7 @@ class StoreWorker {
   }
 
   // Rebuilds the directory now (store thread only), then calls the reload callback. Call it
-  // after a change made on this connection (an enrollment): PRAGMA data_version only sees
-  // other connections' commits.
+  // after a change made on this connection (an enrollment) to see it before the next refresh.
   void reload_directory();
 
   // Schedules reload_directory() on the store thread (from any thread).
@@ -91,7 +90,7 @@ class StoreWorker {
   boost::asio::awaitable<void> refresh_loop();
   void refresh_if_changed();
   void checkpoint();
-  std::int64_t data_version();
+  std::int64_t admin_version();
   static void log_failure(const std::exception& e);
 
   store::Db db_;
@@ -99,7 +98,7 @@ class StoreWorker {
   std::function<void()> on_reload_;
   DirectoryHolder& directory_;
   std::chrono::milliseconds refresh_every_;
-  std::int64_t seen_data_version_ = -1;
+  std::int64_t seen_admin_version_ = -1;
   std::uint64_t generation_ = 0;
   boost::asio::io_context ioc_{1};
   boost::asio::steady_timer refresh_timer_{ioc_};

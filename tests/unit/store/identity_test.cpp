@@ -405,3 +405,50 @@ TEST(IdentityFile, ReopenedDatabaseKeepsData) {
 
 }  // namespace
 }  // namespace plugmq::store
+
+namespace plugmq::store {
+namespace {
+
+std::int64_t admin_version(Db& db) {
+  auto s = db.prepare("SELECT n FROM admin_version");
+  EXPECT_TRUE(s.step());
+  return s.int64(0);
+}
+
+// The broker rebuilds its device directory when admin_version changes: every change the
+// directory depends on bumps it, logins and new auth codes do not.
+TEST_F(IdentityTest, AdminVersionCountsDirectoryChangesOnly) {
+  auto v = admin_version(db_);
+  auto bumped = [&] {
+    const auto now = admin_version(db_);
+    const bool changed = now != v;
+    v = now;
+    return changed;
+  };
+  const auto a = ids_.add_account("a@b.c", "pass");
+  EXPECT_TRUE(bumped()) << "account added";
+  const auto nd = ids_.add_prototype(a.id, "x");
+  EXPECT_TRUE(bumped()) << "device added";
+  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt);
+  EXPECT_TRUE(bumped()) << "device status";
+  PermFilter read_none;
+  read_none.read = std::vector<std::string>{};
+  ids_.set_device(nd.device.id, read_none, std::nullopt, std::nullopt);
+  EXPECT_TRUE(bumped()) << "device perm";
+  ids_.set_device(nd.device.id, read_none, std::nullopt, std::string("renamed"));
+  EXPECT_FALSE(bumped()) << "the same perm, a new name";
+  ids_.set_account("a@b.c", std::nullopt, 9, std::nullopt);
+  EXPECT_TRUE(bumped()) << "account retention";
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  EXPECT_TRUE(bumped()) << "account disabled";
+
+  ids_.record_login(nd.device.id, "client", "name");
+  EXPECT_FALSE(bumped()) << "a login";
+  ids_.set_account("a@b.c", std::string("other-pass"), std::nullopt, std::nullopt);
+  EXPECT_FALSE(bumped()) << "a password";
+  db_.exec("DELETE FROM devices");
+  EXPECT_TRUE(bumped()) << "device deleted";
+}
+
+}  // namespace
+}  // namespace plugmq::store
