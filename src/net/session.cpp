@@ -108,7 +108,7 @@ asio::awaitable<void> Session<Stream>::read_loop() {
       co_return;
     }
   }
-  rbuf_.resize(kInitialReadBuffer);
+  if constexpr (kIsTls<Stream>) rbuf_.resize(kInitialReadBuffer);
   const std::size_t max_packet = ctx_.options.max_packet_size;
   for (;;) {
     // Backpressure: while our own outgoing queue is over its limit, stop reading, so a client
@@ -135,6 +135,20 @@ asio::awaitable<void> Session<Stream>::read_loop() {
     }
     if (end_reason_) co_return;
 
+    if constexpr (!kIsTls<Stream>) {
+      if (rbegin_ == rend_) {
+        // Nothing buffered: give the buffer back and wait for bytes without one, so an idle
+        // connection holds no read buffer (a TLS stream needs its buffer to read records).
+        std::vector<std::uint8_t>().swap(rbuf_);
+        rbegin_ = rend_ = 0;
+        auto [wait_ec] = co_await stream_.async_wait(tcp::socket::wait_read, kUseTuple);
+        if (wait_ec || end_reason_) {
+          end(EndReason::kClosedByPeer);
+          co_return;
+        }
+        rbuf_.resize(kInitialReadBuffer);
+      }
+    }
     if (rend_ == rbuf_.size()) {
       if (rbegin_ > 0) {
         std::copy(rbuf_.begin() + rbegin_, rbuf_.begin() + rend_, rbuf_.begin());
@@ -197,8 +211,6 @@ asio::awaitable<void> Session<Stream>::write_loop() {
   std::vector<Packet> batch;
   std::vector<asio::const_buffer> buffers;
   std::string joined;  // TLS only
-  batch.reserve(kMaxWriteBatch);
-  buffers.reserve(kMaxWriteBatch);
   wake_.expires_at(steady_clock::time_point::max());
   for (;;) {
     bool idle = false;
@@ -212,9 +224,8 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       } else {
         std::size_t bytes = 0;
         while (!queue_.empty() && batch.size() < kMaxWriteBatch && bytes < kMaxWriteBatchBytes) {
-          bytes += queue_.front()->size();
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
+          batch.push_back(queue_.take_front());
+          bytes += batch.back()->size();
         }
         queued_bytes_ -= bytes;
         drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
@@ -223,6 +234,10 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       }
     }
     if (idle) {
+      // Idle connections are most of a fleet: hold no write buffers while waiting.
+      std::vector<Packet>().swap(batch);
+      std::vector<asio::const_buffer>().swap(buffers);
+      std::string().swap(joined);
       co_await wake_.async_wait(kUseTuple);  // cancelled by wake_writer_locked()
       if (end_reason_ && !close_after_flush_) co_return;
       continue;
@@ -837,7 +852,7 @@ void Session<Stream>::detach() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
-    queue_.clear();
+    queue_.release();
     queued_bytes_ = 0;
   }
   if (connected_) {

@@ -30,6 +30,37 @@
 
 namespace plugmq::net {
 
+// A session's outgoing FIFO of shared packets. Unlike std::deque it allocates nothing until
+// used and gives its memory back when drained, so an idle connection costs nothing here.
+class PacketQueue {
+ public:
+  using Packet = std::shared_ptr<const std::string>;
+
+  bool empty() const { return head_ == items_.size(); }
+  std::size_t size() const { return items_.size() - head_; }
+  void push_back(Packet p) { items_.push_back(std::move(p)); }
+  Packet take_front() {
+    Packet p = std::move(items_[head_++]);
+    if (head_ == items_.size()) {
+      release();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      // Drop the taken prefix: amortized O(1), and a queue that never quite drains does not
+      // keep growing.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return p;
+  }
+  void release() {
+    std::vector<Packet>().swap(items_);
+    head_ = 0;
+  }
+
+ private:
+  std::vector<Packet> items_;
+  std::size_t head_ = 0;
+};
+
 template <class Stream>
 class Session final : public LiveSession, public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -131,7 +162,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
 
   // Outgoing queue, shared with delivering threads.
   std::mutex mu_;
-  std::deque<Packet> queue_;
+  PacketQueue queue_;
   std::size_t queued_bytes_ = 0;
   bool writer_idle_ = false;
   bool close_after_flush_ = false;
