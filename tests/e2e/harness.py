@@ -99,12 +99,17 @@ class Server:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
+        return self.launch(["--data-dir", self.data_dir, "--mqtt", f"{HOST}:0",
+                            "--log-level", log_level, *extra_args])
+
+    def launch(self, serve_args: Sequence[str]) -> "Server":
+        """Runs `plugmq serve` with exactly `serve_args` plus --ready-file, and waits for the
+        ready file."""
         if not os.path.exists(BIN):
             raise RuntimeError(f"plugmq binary not found at {BIN} (set PLUGMQ_BIN)")
         if os.path.exists(self.ready_path):
             os.unlink(self.ready_path)
-        args = [BIN, "serve", "--data-dir", self.data_dir, "--mqtt", f"{HOST}:0",
-                "--ready-file", self.ready_path, "--log-level", log_level, *extra_args]
+        args = [BIN, "serve", *serve_args, "--ready-file", self.ready_path]
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"=== {' '.join(args)}\n".encode())
         self._log_file.flush()

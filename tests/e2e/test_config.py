@@ -10,9 +10,9 @@ import signal
 import subprocess
 import sys
 import unittest
-from typing import Optional, Sequence
+from typing import Optional
 
-from harness import (BIN, DEFAULT_TIMEOUT, HOST, READY_TIMEOUT, REPO, ConnectionClosed,
+from harness import (BIN, DEFAULT_TIMEOUT, HOST, REPO, ConnectionClosed,
                      NoPacket, RawClient, Server, encode_connect, test_failed, unique, wait_for)
 
 SHIPPED = os.path.join(REPO, "config", "plugmq.json")
@@ -48,44 +48,11 @@ def make_cert(directory: str, name: str):
     return cert, key
 
 
-class ConfigServer(Server):
-    """A Server whose `serve` gets exactly the given arguments (plus --ready-file), so that a
-    configuration file decides what the harness otherwise passes as flags (listener, data dir,
-    log level)."""
-
-    def start_with(self, args: Sequence[str]) -> "ConfigServer":
-        if os.path.exists(self.ready_path):
-            os.unlink(self.ready_path)
-        argv = [BIN, "serve", *args, "--ready-file", self.ready_path]
-        self._log_file = open(self.log_path, "ab")
-        self._log_file.write(f"=== {' '.join(argv)}\n".encode())
-        self._log_file.flush()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=self._log_file, cwd=self.dir)
-
-        def ready():
-            if self.proc.poll() is not None:
-                raise AssertionError(f"plugmq serve exited with {self.proc.returncode} before "
-                                     f"writing its ready file; log:\n{self.log_tail()}")
-            if not os.path.exists(self.ready_path):
-                return None
-            with open(self.ready_path, "rb") as f:
-                return json.loads(f.read())
-
-        try:
-            self.ready = wait_for(ready, READY_TIMEOUT, "the ready file")
-        except AssertionError:
-            self.stop()
-            raise
-        self.port = self.ready["mqtt"]
-        return self
-
-
 class ConfigTestCase(unittest.TestCase):
     def setUp(self):
         if not os.path.exists(BIN):
             self.skipTest(f"no plugmq binary at {BIN}")
-        self.server = ConfigServer()
+        self.server = Server()
         self.addCleanup(self.server.close)
 
     def tearDown(self):
@@ -235,7 +202,7 @@ class ServeWithConfigTest(ConfigTestCase):
         self.assertTrue(os.path.exists(os.path.join(data, "plugmq.db")),
                         "admin commands use the file's data_dir")
 
-        self.server.start_with(["--config", f])
+        self.server.launch(["--config", f])
         port = self.server.port
         self.assertNotEqual(port, 1883, "the file's listener (port 0) is used")
         self.assertTrue(self.server.ready["mqtts"] is None or
@@ -276,7 +243,7 @@ class ServeWithConfigTest(ConfigTestCase):
         # it, so it starts only if --mqtt wins over the file.
         f = self.write_config({"data_dir": other, "mqtt": {"listen": "192.0.2.1:1883"},
                                "limits": {"max_connections": 1}, "log_level": "off"})
-        self.server.start_with(["--config", f, "--mqtt", f"{HOST}:0", "--data-dir",
+        self.server.launch(["--config", f, "--mqtt", f"{HOST}:0", "--data-dir",
                                 self.server.data_dir, "--max-connections", "3",
                                 "--log-level", "debug"])
         self.assertTrue(os.path.exists(os.path.join(self.server.data_dir, "plugmq.db")),
@@ -355,7 +322,7 @@ class AdminCommandsTest(ConfigTestCase):
 
 class SighupTest(ConfigTestCase):
     def test_sighup_without_tls_keeps_serving(self):
-        self.server.start_with(["--data-dir", self.server.data_dir, "--mqtt", f"{HOST}:0",
+        self.server.launch(["--data-dir", self.server.data_dir, "--mqtt", f"{HOST}:0",
                                 "--log-level", "debug"])
         offset = self.server.log_size()
         self.server.signal(signal.SIGHUP)
@@ -370,7 +337,7 @@ class SighupTest(ConfigTestCase):
     def test_sighup_reloads_the_certificate_and_survives_a_bad_one(self):
         cert, key = make_cert(self.server.dir, "server")
         f = self.write_config({"mqtts": {"listen": f"{HOST}:0", "cert": cert, "key": key}})
-        self.server.start_with(["--config", f, "--data-dir", self.server.data_dir, "--mqtt",
+        self.server.launch(["--config", f, "--data-dir", self.server.data_dir, "--mqtt",
                                 f"{HOST}:0", "--log-level", "debug"])
         ready = self.server.ready
         self.assertTrue(ready["mqtts"] is None or isinstance(ready["mqtts"], int), ready)

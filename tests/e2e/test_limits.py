@@ -29,6 +29,25 @@ def write_config(limits: dict) -> str:
     return path
 
 
+class ConfiguredTestCase(ServerTestCase):
+    """A server started with --config: a file holding `limits` (the keys under "limits")."""
+
+    limits: dict = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.config = write_config(cls.limits)
+        cls.server_args = ["--config", cls.config]
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            os.unlink(cls.config)
+
+
 class MaxConnectionsTest(ServerTestCase):
     server_args = ["--max-connections", str(MAX_CONNECTIONS)]
 
@@ -126,7 +145,7 @@ class StuckSubscriber:
         self.client.close()
 
 
-class BoundedQueueTest(ServerTestCase):
+class BoundedQueueTest(ConfiguredTestCase):
     """A subscriber stuck for longer than a big publish: its queue stays at its limit, the
     server's memory does not follow what is published, nobody else is slowed."""
 
@@ -135,20 +154,8 @@ class BoundedQueueTest(ServerTestCase):
     MESSAGES = 1000  # 64 MiB per phase
     RSS_GROWTH_BOUND = 32 * 1024 * 1024  # the queue (8 MiB) plus allocator slack
 
-    @classmethod
-    def setUpClass(cls):
-        cls.config = write_config({"queue_max_messages": 100000,
-                                   "queue_max_bytes": cls.QUEUE_BYTES,
-                                   "slow_subscriber_timeout_s": 3600})
-        cls.server_args = ["--config", cls.config]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            os.unlink(cls.config)
+    limits = {"queue_max_messages": 100000, "queue_max_bytes": QUEUE_BYTES,
+              "slow_subscriber_timeout_s": 3600}
 
     @classmethod
     def setUpServer(cls):
@@ -204,22 +211,11 @@ class BoundedQueueTest(ServerTestCase):
         self.assertTrue(self.server.alive())
 
 
-class SlowSubscriberTest(ServerTestCase):
+class SlowSubscriberTest(ConfiguredTestCase):
     """A subscriber that stays over its queue limit is disconnected; the publisher goes on."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.config = write_config({"queue_max_messages": 50, "queue_max_bytes": 1024 * 1024,
-                                   "slow_subscriber_timeout_s": 1})
-        cls.server_args = ["--config", cls.config]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            os.unlink(cls.config)
+    limits = {"queue_max_messages": 50, "queue_max_bytes": 1024 * 1024,
+              "slow_subscriber_timeout_s": 1}
 
     @classmethod
     def setUpServer(cls):
@@ -269,25 +265,14 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class LoginStormTest(ServerTestCase):
+class LoginStormTest(ConfiguredTestCase):
     """The pre-CONNECT deadline is for the CONNECT packet, not for checking it: account
     passwords are a deliberately slow hash, and a burst of account logins queues behind each
     other for longer than the deadline."""
 
     LOGINS = 100  # about 30 ms of PBKDF2 each here: 3 s of checking against a 1 s deadline
 
-    @classmethod
-    def setUpClass(cls):
-        cls.config = write_config({"connect_timeout_s": 1})
-        cls.server_args = ["--config", cls.config]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            os.unlink(cls.config)
+    limits = {"connect_timeout_s": 1}
 
     @classmethod
     def setUpServer(cls):
