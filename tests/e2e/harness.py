@@ -1278,6 +1278,21 @@ class ServerTestCase(unittest.TestCase):
         return out
 
 
+class UnstartedServerTestCase(unittest.TestCase):
+    """Every test gets a Server of its own that it starts itself (or not: a CLI-only test), and
+    its log is printed when the test fails."""
+
+    def setUp(self):
+        if not os.path.exists(BIN):
+            self.skipTest(f"no plugmq binary at {BIN}")
+        self.server = Server()
+        self.addCleanup(self.server.close)
+
+    def tearDown(self):
+        if test_failed(self):
+            sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n--- end ---\n")
+
+
 class FreshServerTestCase(ServerTestCase):
     """Like ServerTestCase, but every test gets a server of its own (started in setUp with
     `server_args`), so a test may restart or kill it. At the end the server must stop with

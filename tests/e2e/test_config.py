@@ -8,12 +8,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import unittest
 from typing import Optional
 
 from harness import (BIN, DEFAULT_TIMEOUT, HOST, REPO, ConnectionClosed,
-                     NoPacket, RawClient, Server, encode_connect, test_failed, unique, wait_for)
+                     NoPacket, RawClient, UnstartedServerTestCase, encode_connect, unique,
+                     wait_for)
 
 SHIPPED = os.path.join(REPO, "config", "plugmq.json")
 OPENSSL = shutil.which("openssl")
@@ -48,17 +48,7 @@ def make_cert(directory: str, name: str):
     return cert, key
 
 
-class ConfigTestCase(unittest.TestCase):
-    def setUp(self):
-        if not os.path.exists(BIN):
-            self.skipTest(f"no plugmq binary at {BIN}")
-        self.server = Server()
-        self.addCleanup(self.server.close)
-
-    def tearDown(self):
-        if test_failed(self):
-            sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n--- end ---\n")
-
+class ConfigTestCase(UnstartedServerTestCase):
     def write_config(self, obj, name: Optional[str] = None) -> str:
         text = obj if isinstance(obj, str) else json.dumps(obj, indent=2)
         return self.server.write_file(name or f"{unique('cfg')}.json", text)

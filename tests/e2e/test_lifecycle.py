@@ -3,23 +3,12 @@ persist across restarts."""
 
 import os
 import signal
-import sys
 import unittest
 
-from harness import BIN, RawClient, Server, paho_connect_rc, test_failed
+from harness import RawClient, UnstartedServerTestCase, paho_connect_rc
 
 
-class LifecycleTest(unittest.TestCase):
-    def setUp(self):
-        if not os.path.exists(BIN):
-            self.skipTest(f"no plugmq binary at {BIN}")
-        self.server = Server()
-        self.addCleanup(self.server.close)
-
-    def tearDown(self):
-        if test_failed(self):
-            sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n--- end ---\n")
-
+class LifecycleTest(UnstartedServerTestCase):
     def test_ready_file(self):
         self.server.start()
         ready = self.server.ready

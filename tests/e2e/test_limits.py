@@ -181,7 +181,7 @@ class BoundedQueueTest(ConfiguredTestCase):
         reader.messages.wait(lambda m: f"{tag}-{self.MESSAGES - 1}-".encode() in m.payload,
                              timeout=60, what=f"the last message of phase {tag}", start=start)
         got = len(reader.messages.matching(lambda m: m.payload.startswith(
-            f'{{"id"'.encode()) and f'"{tag}-'.encode() in m.payload))
+            b'{"id"') and f'"{tag}-'.encode() in m.payload))
         self.assertEqual(got, self.MESSAGES, f"the reading subscriber lost messages in {tag}")
         return max(peak, rss_bytes(self.server.proc.pid))
 
