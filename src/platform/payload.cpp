@@ -1,5 +1,6 @@
 #include "plugmq/platform/payload.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -179,12 +180,40 @@ std::optional<std::int64_t> parse_time_ms(std::string_view text) {
   return parse_ms_number(text);
 }
 
+// Payloads whose compact JSON form is the payload itself, recognised without building a
+// document: a string without escapes or control characters, or an integer of up to 18 digits
+// (no leading zeros, not "-0"). The result is byte for byte what parse + dump gives
+// (payload_test checks the two agree); anything else takes the general path.
+namespace {
+
+bool is_compact_scalar(std::string_view p) {
+  if (p.size() >= 2 && p.front() == '"' && p.back() == '"') {
+    for (std::size_t i = 1; i + 1 < p.size(); ++i) {
+      const auto c = static_cast<unsigned char>(p[i]);
+      if (c < 0x20 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
+  std::string_view digits = p;
+  if (!digits.empty() && digits.front() == '-') digits.remove_prefix(1);
+  if (digits.empty() || digits.size() > 18) return false;
+  if (digits.front() == '0' && (digits.size() > 1 || p.front() == '-')) return false;
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
 DecodedPayload decode_payload(std::string_view payload, std::int64_t now_ms) {
   DecodedPayload out;
   out.envelope.at = now_ms;
   // JSON is UTF-8 too, so this one check covers steps 1-3 and makes dump() safe.
   if (!valid_utf8(payload)) {
     out.error = PayloadError::kBinary;
+    return out;
+  }
+
+  if (is_compact_scalar(payload)) {
+    out.envelope.data_json = std::string(payload);  // step 2, without a document
     return out;
   }
 

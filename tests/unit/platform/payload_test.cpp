@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
 namespace plugmq::platform {
 namespace {
 
@@ -291,6 +295,42 @@ TEST(Payload, DecodeThenDeliver) {
            std::nullopt};
   EXPECT_EQ(delivery_json(r),
             R"({"id":"0123456789abcdef01234567","data":21.5,"at":1700000000000})");
+}
+
+}  // namespace
+}  // namespace plugmq::platform
+
+namespace plugmq::platform {
+namespace {
+
+// What the general path makes of a payload that is one JSON value (step 2): the compact dump
+// of the parsed document, or, for text that is not JSON, the text as a JSON string (step 3).
+std::string general_path(std::string_view p) {
+  using Json = nlohmann::ordered_json;
+  Json j = Json::parse(p.begin(), p.end(), nullptr, false);
+  if (j.is_discarded()) j = Json(std::string(p));
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Strings and integers skip the JSON document; the data must be byte for byte the same as
+// through it, for everything near the edges of what the shortcut accepts.
+TEST(Payload, ScalarShortcutMatchesTheGeneralPath) {
+  std::vector<std::string> cases = {
+      "0", "7", "-7", "-0", "00", "01", "-01", "10", "123456789012345678",
+      "1234567890123456789", "-123456789012345678", "9223372036854775807", "-", "--1", "1-",
+      "1.5", "1e3", "+1", " 1", "1 ", R"("")", R"("a")", R"("hello world")",
+      R"("caf\u00e9")", R"("tab\there")", R"("quote\"d")", R"("back\\slash")", "\"\x7f\"",
+      "\"\xc3\xa9t\xc3\xa9\"", "\"\xe2\x82\xac 12\"", R"("unterminated)", R"(")", R"(""")",
+      R"("a"b")", "\"line\nbreak\"", R"("1700000000000:42:xxxxxxxx")", "true", "null",
+      "text", "",
+  };
+  for (char c = 0x20; c < 0x7f; ++c) cases.push_back(std::string("\"x") + c + "y\"");
+  for (const auto& p : cases) {
+    const auto d = decode(p);
+    EXPECT_EQ(d.error, PayloadError::kNone) << p;
+    EXPECT_EQ(d.envelope.data_json, general_path(p)) << "payload: " << p;
+    EXPECT_EQ(d.envelope.at, kNow) << p;
+  }
 }
 
 }  // namespace
