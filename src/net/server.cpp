@@ -42,6 +42,7 @@ void Server::start() {
 
   ctx_->store.start();
   ctx_->writer.start();
+  ctx_->readers.start();
   asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
   if (mqtts_acceptor_) {
     asio::co_spawn(*iocs_[0], accept_loop(*mqtts_acceptor_, true), asio::detached);
@@ -158,6 +159,7 @@ void Server::stop() {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
+  ctx_->readers.stop();
   // Every record queued before the sessions ended is written before exit (SPEC 7).
   ctx_->writer.stop();
   ctx_->store.stop();

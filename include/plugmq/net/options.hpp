@@ -27,6 +27,7 @@ struct ServerOptions {
   TlsOptions mqtts;
   std::filesystem::path data_dir;
   unsigned io_threads = 0;  // 0: one per core
+  unsigned read_threads = 2;  // ReadPool threads (and SQLite read connections)
   std::size_t max_connections = 100000;
   std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
   // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.
