@@ -11,6 +11,7 @@
 #include <set>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "plugmq/platform/topic.hpp"
 
@@ -308,6 +309,36 @@ platform::Record record_from(const Raw& s) {
   return r;
 }
 
+// The (at, id) window of a query: lower < (at, id) < upper. False when it is empty.
+bool window_of(Raw& position, const DataQuery& q, Pos& lower, Pos& upper) {
+  lower = Pos{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
+  upper = Pos{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
+  auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
+  auto cut_upper = [&](Pos p) { upper = std::min(upper, std::move(p)); };
+  if (q.before) cut_upper({*q.before, kIdBelowAll});  // at < before
+  if (q.after) raise_lower({*q.after, kIdAboveAll});  // at > after
+  if (q.at) {
+    raise_lower({*q.at, kIdBelowAll});  // at >= q.at
+    cut_upper({*q.at, kIdAboveAll});    // at <= q.at
+  }
+  // An id bound is the referenced record's place in the order. A record that is gone
+  // (expired, deleted) is placed by the creation second in its OID: before_id then means
+  // "at earlier than that second", after_id "at later than that second".
+  auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
+    const OidBytes id = oid_or_throw(hex);
+    const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
+    Use use(position);
+    position.blob(1, id.data(), id.size());
+    if (position.step()) return {position.col_int64(0), bytes};
+    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
+                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
+    return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
+  };
+  if (q.before_id) cut_upper(position_of(*q.before_id, true));
+  if (q.after_id) raise_lower(position_of(*q.after_id, false));
+  return lower < upper;
+}
+
 }  // namespace
 
 struct DataStore::Statements {
@@ -350,6 +381,7 @@ struct DataStore::Statements {
                    "SELECT d.data FROM series s JOIN data d ON d.sid = s.sid "
                    "WHERE s.of = ?1 AND s.channel = ?2 ORDER BY d.at DESC, d.id DESC LIMIT 1"),
         count(db, "SELECT count(*) FROM data"),
+        delete_id(db, "DELETE FROM data WHERE id = ?1"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
         prop_put(db,
                  "INSERT INTO props (device_id, name, value) VALUES (?1, ?2, ?3) "
@@ -359,7 +391,8 @@ struct DataStore::Statements {
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
   Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, series_of,
-      first_channel, next_channel, delete_expired, delete_of, last_value, count, device_exists,
+      first_channel, next_channel, delete_expired, delete_of, last_value, count, delete_id,
+      device_exists,
       prop_put, prop_delete, prop_one, prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
@@ -434,33 +467,8 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   ReadTxn txn(db_.handle());
 
   // The window: lower < (at, id) < upper.
-  Pos lower{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
-  Pos upper{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
-  auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
-  auto cut_upper = [&](Pos p) { upper = std::min(upper, std::move(p)); };
-  if (q.before) cut_upper({*q.before, kIdBelowAll});  // at < before
-  if (q.after) raise_lower({*q.after, kIdAboveAll});  // at > after
-  if (q.at) {
-    raise_lower({*q.at, kIdBelowAll});  // at >= q.at
-    cut_upper({*q.at, kIdAboveAll});    // at <= q.at
-  }
-  // An id bound is the referenced record's place in the order. A record that is gone
-  // (expired, deleted) is placed by the creation second in its OID: before_id then means
-  // "at earlier than that second", after_id "at later than that second".
-  auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
-    const OidBytes id = oid_or_throw(hex);
-    const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
-    Raw& s = st_->position;
-    Use use(s);
-    s.blob(1, id.data(), id.size());
-    if (s.step()) return {s.col_int64(0), bytes};
-    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
-                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
-    return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
-  };
-  if (q.before_id) cut_upper(position_of(*q.before_id, true));
-  if (q.after_id) raise_lower(position_of(*q.after_id, false));
-  if (!(lower < upper)) return out;
+  Pos lower, upper;
+  if (!window_of(st_->position, q, lower, upper)) return out;
 
   // The keys to read: series (sids) when publishers are given, else channels (any publisher
   // through the per-channel index).
@@ -622,16 +630,19 @@ void atomically(Db& db, F&& fn) {
 
 }  // namespace
 
-PropReply DataStore::props_set(std::string_view device_id, std::string_view payload) {
+namespace {
+
+struct PropChange {
+  std::string name;
+  std::optional<std::string> value;  // nothing: delete
+};
+
+// The changes a ag/prop/set payload asks for, every member checked; an error reply when the
+// payload is not acceptable.
+std::variant<std::vector<PropChange>, PropReply> prop_changes(std::string_view payload) {
   auto parsed = parse_json(payload);
   if (!parsed || !parsed->is_object()) return prop_error(400, "payload must be a JSON object");
-
-  // Check every member before writing any: all or nothing.
-  struct Change {
-    std::string name;
-    std::optional<std::string> value;  // nothing: delete
-  };
-  std::vector<Change> changes;
+  std::vector<PropChange> changes;
   changes.reserve(parsed->size());
   for (const auto& [name, value] : parsed->items()) {
     if (name.empty() || name.size() > kMaxPropName) {
@@ -649,6 +660,22 @@ PropReply DataStore::props_set(std::string_view device_id, std::string_view payl
       changes.push_back({name, dump(value)});
     }
   }
+  return changes;
+}
+
+}  // namespace
+
+PropReply DataStore::check_props(std::string_view payload) {
+  auto changes = prop_changes(payload);
+  if (auto* err = std::get_if<PropReply>(&changes)) return *err;
+  return {};
+}
+
+PropReply DataStore::props_set(std::string_view device_id, std::string_view payload) {
+  // Check every member before writing any: all or nothing.
+  auto checked = prop_changes(payload);
+  if (auto* err = std::get_if<PropReply>(&checked)) return *err;
+  const auto& changes = std::get<std::vector<PropChange>>(checked);
 
   try {
     if (!exists(st_->device_exists, device_id)) return prop_error(404, "unknown device");
@@ -743,6 +770,134 @@ std::string DataStore::props_raw(std::string_view device_id) {
   }
   json += '}';
   return json;
+}
+
+std::vector<std::string> DataStore::channels(const DataQuery& q) {
+  if (!platform::valid_channel_mask(q.mask)) {
+    throw Error(Error::Code::kInvalid, "invalid channel mask: " + q.mask);
+  }
+  std::vector<std::string> out;
+  if (q.limit <= 0) return out;
+  ReadTxn txn(db_.handle());
+  Pos lower, upper;
+  if (!window_of(st_->position, q, lower, upper)) return out;
+  const ChannelRange range =
+      has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
+
+  // The candidates (series of the publishers, or channels of anyone), then one index probe
+  // each for a record in the window: series outlive their records (expired, deleted).
+  std::set<std::string> found;  // sorted, distinct
+  auto any_in_window = [&](Raw& scan) {
+    scan.int64(3, lower.at);
+    scan.blob(4, lower.id.data(), lower.id.size());
+    scan.int64(5, upper.at);
+    scan.blob(6, upper.id.data(), upper.id.size());
+    scan.int64(7, 1);
+    return scan.step();
+  };
+  if (!q.of.empty()) {
+    std::set<std::string> ofs;
+    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+    std::vector<std::pair<std::int64_t, std::string>> series;
+    Raw& s = st_->series_of;
+    for (const auto& o : ofs) {
+      Use use(s);
+      s.text(1, o);
+      s.text(2, range.lo);
+      s.text(3, range.hi);
+      while (s.step()) {
+        if (mask_matches(q.mask, s.col_text(1))) series.emplace_back(s.col_int64(0), s.col_text(1));
+      }
+    }
+    for (const auto& [sid, channel] : series) {
+      if (found.count(channel)) continue;
+      Raw& scan = st_->scan_series;
+      Use use(scan);
+      scan.int64(1, sid);
+      if (any_in_window(scan)) found.insert(channel);
+    }
+  } else {
+    std::vector<std::string> channels;
+    if (!has_wildcard(q.mask)) {
+      channels.push_back(q.mask);
+    } else {
+      std::string prev = range.lo;
+      for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
+        Use use(*probe);
+        probe->text(1, prev);
+        probe->text(2, range.hi);
+        if (!probe->step()) break;
+        std::string channel(probe->col_text(0));
+        if (mask_matches(q.mask, channel)) channels.push_back(channel);
+        prev = std::move(channel);
+      }
+    }
+    for (const auto& channel : channels) {
+      Raw& scan = st_->scan_channel;
+      Use use(scan);
+      scan.text(2, channel);
+      if (any_in_window(scan)) found.insert(channel);
+    }
+  }
+  const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
+  std::int64_t i = 0;
+  for (const auto& c : found) {
+    if (i++ < offset) continue;
+    if (static_cast<std::int64_t>(out.size()) >= q.limit) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  DataQuery page = q;
+  page.offset = 0;
+  page.limit = static_cast<std::int64_t>(
+      std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max()));
+  const auto records = query(page);
+  std::size_t n = 0;
+  atomically(db_, [&] {
+    Raw& d = st_->delete_id;
+    for (const auto& r : records) {
+      const OidBytes id = oid_or_throw(r.id);
+      Use use(d);
+      d.blob(1, id.data(), id.size());
+      d.step();
+      n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    }
+  });
+  return n;
+}
+
+std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
+                                  const std::vector<std::string>& of, std::string_view mask) {
+  if (!platform::valid_channel_mask(mask)) {
+    throw Error(Error::Code::kInvalid, "invalid channel mask: " + std::string(mask));
+  }
+  std::set<std::string> allowed;
+  for (const auto& o : of) allowed.insert(lower_ascii(o));
+  std::size_t n = 0;
+  atomically(db_, [&] {
+    for (const auto& hex : ids) {
+      const OidBytes id = oid_or_throw(hex);
+      {
+        Raw& get = st_->by_id;
+        Use use(get);
+        get.blob(1, id.data(), id.size());
+        if (!get.step()) continue;
+        const platform::Record r = record_from(get);
+        if (!allowed.empty() && !allowed.count(r.of)) continue;
+        if (!mask_matches(mask, r.channel)) continue;
+      }
+      Raw& d = st_->delete_id;
+      Use use(d);
+      d.blob(1, id.data(), id.size());
+      d.step();
+      n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    }
+  });
+  return n;
 }
 
 std::optional<std::int64_t> expiry_of(const platform::Envelope& e, int retention_days) {

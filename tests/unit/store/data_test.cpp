@@ -647,3 +647,81 @@ TEST_F(DataTest, DeletingADeviceDeletesItsProperties) {
 
 }  // namespace
 }  // namespace plugmq::store
+
+namespace plugmq::store {
+namespace {
+
+TEST_F(DataTest, Channels) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "room/temp", 10),
+      rec(oid(2, 0), dev1_, "room/hum", 20),
+      rec(oid(3, 0), dev2_, "room/temp", 30),
+      rec(oid(4, 0), dev2_, "door", 40),
+      rec(oid(5, 0), dev2_, "room/a/b", 50),
+  });
+  EXPECT_EQ(data_.channels(mask("#")), (V{"door", "room/a/b", "room/hum", "room/temp"}));
+  EXPECT_EQ(data_.channels(mask("room/+")), (V{"room/hum", "room/temp"}));
+  EXPECT_EQ(data_.channels(mask("room/temp")), V{"room/temp"});
+  EXPECT_TRUE(data_.channels(mask("nothing")).empty());
+  auto q = mask("#");
+  q.of = {dev1_};
+  EXPECT_EQ(data_.channels(q), (V{"room/hum", "room/temp"}));
+  q.of = {dev2_};
+  q.after = 30;  // only records newer than 30
+  EXPECT_EQ(data_.channels(q), (V{"door", "room/a/b"}));
+  q = mask("#");
+  q.before = 30;
+  EXPECT_EQ(data_.channels(q), (V{"room/hum", "room/temp"}));
+  q = mask("#");
+  q.offset = 1;
+  q.limit = 2;
+  EXPECT_EQ(data_.channels(q), (V{"room/a/b", "room/hum"}));
+  // A series whose records are gone has no data any more.
+  data_.delete_of(dev1_, 100);
+  q = mask("room/hum");
+  EXPECT_TRUE(data_.channels(q).empty());
+  EXPECT_THROW(data_.channels(mask("a/#/b")), Error);
+}
+
+TEST_F(DataTest, DeleteMatchingInBatches) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 1; i <= 10; ++i) rs.push_back(rec(oid(i, 0), dev1_, "c", i * 10));
+  rs.push_back(rec(oid(11, 0), dev2_, "c", 5));
+  rs.push_back(rec(oid(12, 0), dev1_, "d", 5));
+  insert_all(rs);
+  auto q = mask("c");
+  q.of = {dev1_};
+  q.before = 80;  // 10..70: 7 records of dev1 on c
+  q.limit = 1;    // ignored
+  EXPECT_EQ(data_.delete_matching(q, 3), 3u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 3u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 1u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 0u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))),
+            (V{oid(10, 0), oid(9, 0), oid(8, 0), oid(12, 0), oid(11, 0)}));
+}
+
+TEST_F(DataTest, DeleteIds) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "a", 10),
+      rec(oid(2, 0), dev2_, "a", 20),
+      rec(oid(3, 0), dev1_, "b", 30),
+  });
+  // Only dev1's records on channels under the mask go.
+  EXPECT_EQ(data_.delete_ids({oid(1, 0), oid(2, 0), oid(3, 0), oid(9, 0)}, {dev1_}, "a"), 1u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(3, 0), oid(2, 0)}));
+  EXPECT_EQ(data_.delete_ids({oid(2, 0), oid(3, 0)}, {}, "#"), 2u);
+  EXPECT_EQ(data_.count(), 0);
+  EXPECT_THROW(data_.delete_ids({"nothex"}, {}, "#"), Error);
+}
+
+TEST_F(DataTest, CheckProps) {
+  EXPECT_EQ(DataStore::check_props(R"({"a":1,"b":{"channel":"x/y"},"c":null})").err, 0);
+  EXPECT_EQ(DataStore::check_props("[1]").err, 400);
+  EXPECT_EQ(DataStore::check_props(R"({"":1})").err, 400);
+  EXPECT_EQ(DataStore::check_props(R"({"l":{"channel":"a/+"}})").err, 400);
+  EXPECT_EQ(data_.count(), 0);
+}
+
+}  // namespace
+}  // namespace plugmq::store
