@@ -86,7 +86,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
   auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
-    auto& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+    auto& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
     if (ctx_->stopping) co_return;
     if (ec) {
@@ -172,6 +172,15 @@ void Server::stop() {
   }
   stopped_cv_.notify_all();
   spdlog::info("stopped");
+}
+
+asio::io_context& Server::next_context() {
+  return *iocs_[next_ioc_.fetch_add(1, std::memory_order_relaxed) % iocs_.size()];
+}
+
+std::shared_ptr<asio::ssl::context> Server::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_ctx_;
 }
 
 void Server::check_tls(const TlsOptions& tls) {

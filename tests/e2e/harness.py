@@ -95,6 +95,8 @@ class Server:
         self.proc: Optional[subprocess.Popen] = None
         self.ready: Optional[dict] = None
         self.port: Optional[int] = None
+        self.http_port: Optional[int] = None
+        self.https_port: Optional[int] = None
         self._log_file = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -103,7 +105,10 @@ class Server:
             raise RuntimeError(f"plugmq binary not found at {BIN} (set PLUGMQ_BIN)")
         if os.path.exists(self.ready_path):
             os.unlink(self.ready_path)
+        # Every listener on a free port (no test uses a fixed one); later flags in extra_args
+        # win. The https listener is only on when the test configures TLS.
         args = [BIN, "serve", "--data-dir", self.data_dir, "--mqtt", f"{HOST}:0",
+                "--http", f"{HOST}:0", "--https", f"{HOST}:0",
                 "--ready-file", self.ready_path, "--log-level", log_level, *extra_args]
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"=== {' '.join(args)}\n".encode())
@@ -127,6 +132,8 @@ class Server:
             self.stop()
             raise
         self.port = self.ready["mqtt"]
+        self.http_port = self.ready.get("http")
+        self.https_port = self.ready.get("https")
         return self
 
     def alive(self) -> bool:

@@ -24,6 +24,9 @@ DEFAULTS = {
     "io_threads": 0,
     "mqtt": {"listen": "0.0.0.0:1883"},
     "mqtts": {"listen": "0.0.0.0:8883", "cert": "", "key": ""},
+    "http": {"listen": "0.0.0.0:8080", "max_body_bytes": 1048576, "max_records_per_publish": 1000,
+             "request_timeout_s": 30, "idle_timeout_s": 60},
+    "https": {"listen": "0.0.0.0:8443"},
     "limits": {"max_connections": 100000, "max_packet_size": 1048576,
                "queue_max_messages": 10000, "queue_max_bytes": 8388608,
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
@@ -51,12 +54,15 @@ def make_cert(directory: str, name: str):
 class ConfigServer(Server):
     """A Server whose `serve` gets exactly the given arguments (plus --ready-file), so that a
     configuration file decides what the harness otherwise passes as flags (listener, data dir,
-    log level)."""
+    log level). The HTTP listeners go on free ports (--http/--https HOST:0) unless
+    `http_from_file`: the file must then set them, as no test may use a fixed port."""
 
-    def start_with(self, args: Sequence[str]) -> "ConfigServer":
+    def start_with(self, args: Sequence[str], http_from_file: bool = False) -> "ConfigServer":
         if os.path.exists(self.ready_path):
             os.unlink(self.ready_path)
         argv = [BIN, "serve", *args, "--ready-file", self.ready_path]
+        if not http_from_file:
+            argv += ["--http", f"{HOST}:0", "--https", f"{HOST}:0"]
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"=== {' '.join(argv)}\n".encode())
         self._log_file.flush()
@@ -227,6 +233,8 @@ class ServeWithConfigTest(ConfigTestCase):
   "data_dir": {json.dumps(data)},
   "log_level": "debug",
   "mqtt": {{ "listen": "{HOST}:0" }},   /* a free port */
+  "http": {{ "listen": "{HOST}:0" }},
+  "https": {{ "listen": "off" }},
   "limits": {{ "max_connections": 2 }}
 }}""")
         acct = self.cli_config(f, "account", "add", f"{unique('a')}@example.com", "--password",
@@ -235,9 +243,12 @@ class ServeWithConfigTest(ConfigTestCase):
         self.assertTrue(os.path.exists(os.path.join(data, "plugmq.db")),
                         "admin commands use the file's data_dir")
 
-        self.server.start_with(["--config", f])
+        self.server.start_with(["--config", f], http_from_file=True)
         port = self.server.port
         self.assertNotEqual(port, 1883, "the file's listener (port 0) is used")
+        self.assertIsInstance(self.server.ready["http"], int, "the file's http listener")
+        self.assertNotEqual(self.server.ready["http"], 8080)
+        self.assertIsNone(self.server.ready["https"])
         self.assertTrue(self.server.ready["mqtts"] is None or
                         isinstance(self.server.ready["mqtts"], int), self.server.ready)
         # The device created on the file's data dir logs in: the server uses that directory.
