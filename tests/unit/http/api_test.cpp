@@ -46,8 +46,9 @@ class ApiTest : public ::testing::Test {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
     store::Fleet fleet(db);
-    account_ = ids.add_account("owner@example.com", "owner-pass").id;
-    other_ = ids.add_account("other@example.com", "other-pass").id;
+    // Retention 0 (forever): the records of these tests, dated in 1970, are not swept away.
+    account_ = ids.add_account("owner@example.com", "owner-pass", 0).id;
+    other_ = ids.add_account("other@example.com", "other-pass", 0).id;
     proto_ = ids.add_prototype(account_, "proto");
     stranger_ = ids.add_prototype(other_, "stranger");
     model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing)).id;

@@ -23,8 +23,9 @@ class PublishTest : public ::testing::Test {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
     store::Fleet fleet(db);
-    account_ = ids.add_account("a@example.com", "secret1").id;
-    other_account_ = ids.add_account("b@example.com", "secret2").id;
+    // Retention 0 (forever): records dated in the past are not swept away during a test.
+    account_ = ids.add_account("a@example.com", "secret1", 0).id;
+    other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
     proto_ = ids.add_prototype(account_, "proto").device;
     stranger_ = ids.add_prototype(other_account_, "stranger").device;
     auto model = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
@@ -164,7 +165,7 @@ TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
   auto dir = live_.ctx().directory.get();
   platform::Envelope env;
   env.data_json = R"({"v":1})";
-  env.at = 1700000000123;
+  env.at = platform::now_ms();
   env.ttl_s = 60;
   store::DataWriter::Done none;
   const auto* info = dir->find(proto_.id);
@@ -174,7 +175,7 @@ TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].id, id);
   EXPECT_EQ(records[0].data_json, R"({"v":1})");
-  EXPECT_EQ(records[0].expire_at, 1700000000123 + 60000);
+  EXPECT_EQ(records[0].expire_at, env.at + 60000);
 }
 
 }  // namespace
