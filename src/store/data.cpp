@@ -25,6 +25,9 @@ using Json = nlohmann::ordered_json;
 constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kOidBytes = 12;
+// From this many publishers on, a history read first tries the per-channel index with a filter
+// (DataStore::query).
+constexpr std::size_t kManyPublishers = 32;
 constexpr std::size_t kMaxPropName = 256;
 // Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
 // stack when dumped.
@@ -360,6 +363,11 @@ struct DataStore::Statements {
                      "SELECT at, id FROM data WHERE channel = ?2 "
                      "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
                      "ORDER BY at DESC, id DESC LIMIT ?7"),
+        // The same with the publisher, which the index does not hold: one row lookup each.
+        scan_channel_of(db,
+                        "SELECT at, id, of FROM data WHERE channel = ?2 "
+                        "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
+                        "ORDER BY at DESC, id DESC LIMIT ?7"),
         // A publisher's series whose channel is in [lo, hi).
         series_of(db,
                   "SELECT sid, channel FROM series WHERE of = ?1 AND channel >= ?2 "
@@ -390,7 +398,8 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, series_of,
+  Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, scan_channel_of,
+      series_of,
       first_channel, next_channel, delete_expired, delete_of, last_value, count, delete_id,
       device_exists,
       prop_put, prop_delete, prop_one, prop_all;
@@ -476,22 +485,14 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   std::vector<std::string> channels;
   const ChannelRange range =
       has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
-  if (!q.of.empty()) {
-    std::set<std::string> ofs;  // without repeats, which would repeat records
-    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    Raw& s = st_->series_of;
-    for (const auto& o : ofs) {
-      Use use(s);
-      s.text(1, o);
-      s.text(2, range.lo);
-      s.text(3, range.hi);
-      while (s.step()) {
-        if (mask_matches(q.mask, s.col_text(1))) sids.push_back(s.col_int64(0));
-      }
+  std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
+  for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+  auto channels_in_range = [&] {
+    std::vector<std::string> out;
+    if (!has_wildcard(q.mask)) {
+      out.push_back(q.mask);
+      return out;
     }
-  } else if (!has_wildcard(q.mask)) {
-    channels.push_back(q.mask);
-  } else {
     std::string prev = range.lo;
     for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
       Use use(*probe);
@@ -499,44 +500,109 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
       probe->text(2, range.hi);
       if (!probe->step()) break;
       std::string channel(probe->col_text(0));
-      if (mask_matches(q.mask, channel)) channels.push_back(channel);
+      if (mask_matches(q.mask, channel)) out.push_back(channel);
       prev = std::move(channel);
     }
-  }
+    return out;
+  };
 
   // Top-N over the keys, N = offset + limit: a min-heap of the best positions so far. Once it
   // is full, its worst entry raises the lower bound of the next key's scan, so most keys
   // return nothing or a few rows: the cost is about one index seek per key plus N rows.
   const std::int64_t n = saturating_add(offset, q.limit);
   auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
-  std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)> best(older_on_top);
-  const bool by_series = !q.of.empty();
-  Raw& scan = by_series ? st_->scan_series : st_->scan_channel;
-  const std::size_t keys = by_series ? sids.size() : channels.size();
-  for (std::size_t k = 0; k < keys; ++k) {
-    const bool full = static_cast<std::int64_t>(best.size()) >= n;
-    const Pos lo = full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
-    if (!(lo < upper)) break;
-    Use use(scan);
-    if (by_series) {
-      scan.int64(1, sids[k]);
+  using Heap = std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)>;
+  Heap best(older_on_top);
+  // Keeps `p` when it is among the newest N so far; false when it is older than all N kept
+  // (rows come newest first: the rest of that scan are older still).
+  auto offer = [&](Pos&& p) {
+    if (static_cast<std::int64_t>(best.size()) < n) {
+      best.push(std::move(p));
+    } else if (best.top() < p) {
+      best.pop();
+      best.push(std::move(p));
     } else {
-      scan.text(2, channels[k]);
+      return false;
     }
+    return true;
+  };
+  auto bind_window = [&](Raw& scan, const Pos& lo, std::int64_t limit) {
     scan.int64(3, lo.at);
     scan.blob(4, lo.id.data(), lo.id.size());
     scan.int64(5, upper.at);
     scan.blob(6, upper.id.data(), upper.id.size());
-    scan.int64(7, n);
-    while (scan.step()) {
-      Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
-      if (static_cast<std::int64_t>(best.size()) < n) {
-        best.push(std::move(p));
-      } else if (best.top() < p) {
-        best.pop();
-        best.push(std::move(p));
+    scan.int64(7, limit);
+  };
+  auto next_lower = [&] {
+    const bool full = static_cast<std::int64_t>(best.size()) >= n;
+    return full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
+  };
+
+  bool done = false;
+  if (ofs.size() >= kManyPublishers) {
+    // Many publishers (an account reading every device it may): the per-channel index, keeping
+    // the rows of those publishers, costs about one row per record returned when they wrote
+    // most of the channel, where the series would cost one seek per publisher. When other
+    // publishers' rows dominate, the scan gives up after about as many rows as the series
+    // path costs seeks, and the series path below answers.
+    std::int64_t budget = saturating_add(n, 4 * static_cast<std::int64_t>(ofs.size()));
+    bool gave_up = false;
+    for (const auto& channel : channels_in_range()) {
+      const Pos lo = next_lower();
+      if (!(lo < upper)) break;
+      Raw& scan = st_->scan_channel_of;
+      Use use(scan);
+      scan.text(2, channel);
+      bind_window(scan, lo, budget + 1);
+      while (scan.step()) {
+        if (--budget < 0) {
+          gave_up = true;
+          break;
+        }
+        Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
+        if (static_cast<std::int64_t>(best.size()) >= n && !(best.top() < p)) break;
+        if (!ofs.count(scan.col_text(2))) continue;  // another publisher
+        offer(std::move(p));
+      }
+      if (gave_up) break;
+    }
+    if (gave_up) {
+      best = Heap(older_on_top);
+    } else {
+      done = true;
+    }
+  }
+
+  if (!done) {
+    if (!ofs.empty()) {
+      Raw& s = st_->series_of;
+      for (const auto& o : ofs) {
+        Use use(s);
+        s.text(1, o);
+        s.text(2, range.lo);
+        s.text(3, range.hi);
+        while (s.step()) {
+          if (mask_matches(q.mask, s.col_text(1))) sids.push_back(s.col_int64(0));
+        }
+      }
+    } else {
+      channels = channels_in_range();
+    }
+    const bool by_series = !ofs.empty();
+    Raw& scan = by_series ? st_->scan_series : st_->scan_channel;
+    const std::size_t keys = by_series ? sids.size() : channels.size();
+    for (std::size_t k = 0; k < keys; ++k) {
+      const Pos lo = next_lower();
+      if (!(lo < upper)) break;
+      Use use(scan);
+      if (by_series) {
+        scan.int64(1, sids[k]);
       } else {
-        break;  // rows come newest first: the rest are older still
+        scan.text(2, channels[k]);
+      }
+      bind_window(scan, lo, n);
+      while (scan.step()) {
+        if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
       }
     }
   }
