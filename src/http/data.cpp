@@ -74,11 +74,36 @@ std::optional<Response> add_ats(const std::vector<std::string>& items,
   return std::nullopt;
 }
 
-// The query string of GET /iot/data and GET /iot/channel.
+// The filters of a GET: its query string, and the members of a JSON object body, which a client
+// library sends instead (the query string wins).
+Target filters_of(const Call& call) {
+  Target t = call.target;
+  if (call.req.body.find_first_not_of(" \t\r\n") == std::string::npos) return t;
+  auto body = parse_json(call.req.body, nullptr);
+  if (!body || !body->is_object()) return t;
+  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : dump(v); };
+  for (const char* name : {"before", "after", "at", "of", "offset", "limit"}) {
+    auto it = body->find(name);
+    if (it == body->end() || it->is_null() || query_value(t, name)) continue;
+    std::string value;
+    if (it->is_array()) {
+      for (const auto& item : *it) {
+        if (!value.empty()) value += ',';
+        value += text(item);
+      }
+    } else {
+      value = text(*it);
+    }
+    t.query.emplace_back(name, std::move(value));
+  }
+  return t;
+}
+
+// The filters of GET /iot/data and GET /iot/channel.
 std::optional<Response> parse_history(const Call& call, const std::string& mask, History& h) {
   if (auto bad = bad_mask(mask)) return bad;
   h.q.mask = mask;
-  const Target& t = call.target;
+  const Target t = filters_of(call);
   if (auto bad = parse_of(query_list(t, "of"), h.of)) return bad;
   if (auto v = query_value(t, "before")) {
     if (auto bad = set_bound(h.q, *v, true)) return bad;

@@ -485,10 +485,30 @@ asio::awaitable<Response> get_props(Call& call, const std::string& id,
 
 asio::awaitable<Response> patch_props(Call& call, const std::string& id,
                                       const std::optional<std::string>& name) {
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) co_return error_response(400, why);
-  if (!name && !body->is_object()) co_return error_response(400, "body must be a JSON object");
+  // The body: a JSON value (an object of several for PATCH /iot/device/ID/). No body, or
+  // null, deletes the property (every property for PATCH /iot/device/ID/), as client libraries
+  // send it. A single property's value that is not JSON is taken as text, as an MQTT payload
+  // is, since client libraries send strings unquoted; text that looks like a JSON object, array
+  // or string but does not parse is an error.
+  const std::string_view raw = call.req.body;
+  const auto first = raw.find_first_not_of(" \t\r\n");
+  std::optional<Json> body;
+  if (first == std::string_view::npos) {
+    body = Json(nullptr);
+  } else {
+    std::string why;
+    body = parse_json(raw, &why);
+    if (!body) {
+      const char c = raw[first];
+      if (!name || c == '{' || c == '[' || c == '"' || !platform::valid_utf8(raw)) {
+        co_return error_response(400, why);
+      }
+      body = Json(std::string(raw));
+    }
+  }
+  if (!name && !body->is_object() && !body->is_null()) {
+    co_return error_response(400, "body must be a JSON object (or null: delete every property)");
+  }
   const auto dir = call.ctx.directory.get();
   auto lookup = target_of(call, *dir, id);
   auto target = co_await std::move(lookup);
@@ -496,15 +516,28 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
   if (!platform::may_write(call.caller.who, *target)) {
     co_return error_response(403, "no permission to write this device's properties");
   }
-  Json payload;
-  if (name) {
-    payload[*name] = std::move(*body);
+  store::PropReply r;
+  if (!name && body->is_null()) {
+    auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
+      auto all = data.props_get(plug, "");
+      if (all.err != 0) return all;
+      Json none = Json::object();
+      const Json current = Json::parse(all.json);
+      for (const auto& [n, v] : current.items()) none[n] = nullptr;
+      return data.props_set(plug, dump(none));
+    });
+    r = co_await std::move(op);
   } else {
-    payload = std::move(*body);
+    Json payload;
+    if (name) {
+      payload[*name] = std::move(*body);
+    } else {
+      payload = std::move(*body);
+    }
+    const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
+    auto op = set_props(call, target->device_id, text);
+    r = co_await std::move(op);
   }
-  const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
-  auto op = set_props(call, target->device_id, text);
-  auto r = co_await std::move(op);
   if (r.err != 0) co_return error_response(r.err, r.msg);
   co_return json_response(200, "null");
 }

@@ -319,6 +319,29 @@ class DevicesTest(HttpTestCase):
         self.assertError(self.req("POST", "/iot/device", {**body, "hwid": "a/b"}), 400)
 
 
+class ClientLibraryFormsTest(HttpTestCase):
+    """Requests as the CloudPlugs client libraries build them."""
+
+    def test_unquoted_strings_get_bodies_and_empty_bodies(self):
+        h = device_headers(self.proto)
+        base = f"/iot/device/{self.proto['id']}/"
+        # A property value sent as bare text, and no body to delete.
+        self.assertOk(self.req("PATCH", base + "room", "kitchen", h))
+        self.assertEqual(self.assertOk(self.req("GET", base + "room", headers=h)), "kitchen")
+        self.assertOk(self.req("PATCH", base + "room", "", h))
+        self.assertIsNone(self.assertOk(self.req("GET", base + "room", headers=h)))
+        # Filters of a GET in a JSON body.
+        self.assertOk(self.req("PUT", "/iot/data/lib", [{"data": i} for i in range(3)], h))
+        got = self.assertOk(self.req("GET", "/iot/data/lib", {"limit": 2}, h))
+        self.assertEqual(len(got), 2)
+        self.assertEqual(self.assertOk(self.req("GET", "/iot/channel/%23", {"of": [self.proto["id"]]},
+                                                h)), ["lib"])
+        # Unenroll with the Plug-ID quoted, as a JSON string.
+        victim = self.server.make_prototype(self.acct["email"], "victim")
+        r = self.req("DELETE", "/iot/device", f'"{victim["id"]}"', account_headers(self.acct))
+        self.assertEqual(self.assertOk(r), 1)
+
+
 class KeepAliveTest(HttpTestCase):
     def test_many_requests_on_one_connection(self):
         conn = http.client.HTTPConnection(HOST, self.http, timeout=10)

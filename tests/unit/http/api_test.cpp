@@ -333,6 +333,13 @@ TEST_F(ApiTest, Properties) {
             (Json{{"a/b", true}, {"floor", 2}, {"last", nullptr}}));
   expect_error(call("PATCH", base, "[1]", as(proto_)), 400);
   expect_error(call("PATCH", base + "x", "{bad", as(proto_)), 400);
+  // Client libraries send a string unquoted, and no body to delete.
+  ASSERT_EQ(call("PATCH", base + "word", "kitchen", as(proto_)).status, 200);
+  EXPECT_EQ(call("GET", base + "word", "", as(proto_)).body, R"("kitchen")");
+  ASSERT_EQ(call("PATCH", base + "word", "", as(proto_)).status, 200);
+  EXPECT_EQ(call("GET", base + "word", "", as(proto_)).body, "null");
+  ASSERT_EQ(call("PATCH", base, "", as(proto_)).status, 200);  // every property
+  EXPECT_EQ(call("GET", base, "", as(proto_)).body, "{}");
   auto thing = enroll_thing();
   expect_error(call("GET", base + "floor", "", as(thing)), 403);
 }
@@ -425,6 +432,12 @@ TEST_F(ApiTest, HistoryReads) {
   EXPECT_EQ(all[0]["of"], proto_.device.id);
   EXPECT_EQ(all[0]["at"], 5000);
   EXPECT_EQ(get("/iot/data/room/temp?limit=1").size(), 1u);
+  // Filters in a JSON body, as a client library sends them; the query string wins.
+  auto r = call("GET", "/iot/data/room/temp", R"({"limit":2,"of":[")" + proto_.device.id + R"("]})",
+                as(proto_));
+  EXPECT_EQ(body(r).size(), 2u);
+  r = call("GET", "/iot/data/room/temp?limit=3", R"({"limit":2})", as(proto_));
+  EXPECT_EQ(body(r).size(), 3u);
   EXPECT_EQ(get("/iot/data/room/temp?limit=2&offset=1")[0]["data"], 4);
   EXPECT_EQ(get("/iot/data/room/temp?before=3000").size(), 2u);
   EXPECT_EQ(get("/iot/data/room/temp?after=3000").size(), 2u);
