@@ -74,10 +74,13 @@ with every key and its default: config/plugmq.json).
   --mqtt ADDR:PORT        plain MQTT listener (default 0.0.0.0:1883; port 0 picks a free port)
   --mqtts ADDR:PORT       MQTT over TLS listener (default 0.0.0.0:8883), on when a certificate
                           and a key are configured
-  --tls-cert FILE         PEM certificate chain for the TLS listener (the server's first)
+  --http ADDR:PORT        HTTP REST API listener (default 0.0.0.0:8080), or off
+  --https ADDR:PORT       HTTPS REST API listener (default 0.0.0.0:8443), or off; on when a
+                          certificate and a key are configured (the MQTT ones)
+  --tls-cert FILE         PEM certificate chain for the TLS listeners (the server's first)
   --tls-key FILE          PEM private key of that certificate (unencrypted)
-  --ready-file FILE       once listening, write {"mqtt":PORT,"mqtts":PORT|null,"http":null,
-                          "pid":PID}
+  --ready-file FILE       once listening, write {"mqtt":PORT,"mqtts":PORT|null,
+                          "http":PORT|null,"https":PORT|null,"pid":PID}
   --log-level LEVEL       trace, debug, info (default), warn, error, critical, off
   --io-threads N          network threads (default: one per core)
   --max-connections N     connections beyond this are refused (default 100000)
@@ -683,6 +686,8 @@ int run_main(int argc, char** argv) {
           {{"check-config", false},
            {"mqtt", true},
            {"mqtts", true},
+           {"http", true},
+           {"https", true},
            {"tls-cert", true},
            {"tls-key", true},
            {"ready-file", true},

@@ -31,6 +31,12 @@ constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
 constexpr long long kMaxEnrollAttempts = 1'000'000;
 constexpr long long kMaxRetentionDays = 36500;
+constexpr long long kMinBodyBytes = 1024;
+constexpr long long kMaxBodyBytes = 256LL * 1024 * 1024;
+constexpr long long kMaxRecordsPerPublish = 100000;
+constexpr long long kMaxIdleTimeoutS = 86400;
+// The value of http.listen / https.listen (and --http / --https) that turns a listener off.
+constexpr std::string_view kOff = "off";
 
 std::string join(const std::string& prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
@@ -126,6 +132,21 @@ class Section {
       bad(key, allow_empty ? "a string" : "a non-empty string", *v);
     }
     return v->get<std::string>();
+  }
+
+  // ADDR:PORT, or "off": the listener is off (an empty optional inside).
+  std::optional<std::optional<net::Endpoint>> endpoint_or_off(std::string_view key) const {
+    const ojson* v = find(key);
+    if (!v) return std::nullopt;
+    if (v->is_string() && v->get_ref<const std::string&>() == kOff) {
+      return std::optional<net::Endpoint>();
+    }
+    if (!v->is_string()) bad(key, "a string \"ADDR:PORT\" or \"off\"", *v);
+    try {
+      return std::optional<net::Endpoint>(parse_endpoint(v->get_ref<const std::string&>()));
+    } catch (const std::invalid_argument& e) {
+      bad(key, std::string("ADDR:PORT or \"off\" (") + e.what() + ")", *v);
+    }
   }
 
   std::optional<net::Endpoint> endpoint(std::string_view key) const {
@@ -226,8 +247,8 @@ Config parse(std::string_view text, const Source& src) {
   cfg.source = src.name;
   net::ServerOptions& o = cfg.server;
   const Section top(src, root, "",
-                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "limits", "enrollment",
-                     "retention"});
+                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https", "limits",
+                     "enrollment", "retention"});
   if (auto d = top.string("data_dir", false)) cfg.data_dir = src.resolve(*d);
   if (auto l = top.string("log_level", true)) {
     if (!parse_log_level(*l)) {
@@ -246,6 +267,25 @@ Config parse(std::string_view text, const Source& src) {
     if (auto ep = mqtts->endpoint("listen")) o.mqtts.listen = *ep;
     if (auto c = mqtts->string("cert", true)) o.mqtts.cert = src.resolve(*c);
     if (auto k = mqtts->string("key", true)) o.mqtts.key = src.resolve(*k);
+  }
+  if (auto http = top.section("http", {"listen", "max_body_bytes", "max_records_per_publish",
+                                      "request_timeout_s", "idle_timeout_s"})) {
+    if (auto ep = http->endpoint_or_off("listen")) o.http.listen = *ep;
+    if (auto n = http->integer("max_body_bytes", kMinBodyBytes, kMaxBodyBytes)) {
+      o.http.max_body_bytes = *n;
+    }
+    if (auto n = http->integer("max_records_per_publish", 1, kMaxRecordsPerPublish)) {
+      o.http.max_records_per_publish = *n;
+    }
+    if (auto n = http->integer("request_timeout_s", 1, kMaxTimeoutS)) {
+      o.http.request_timeout = std::chrono::seconds(*n);
+    }
+    if (auto n = http->integer("idle_timeout_s", 1, kMaxIdleTimeoutS)) {
+      o.http.idle_timeout = std::chrono::seconds(*n);
+    }
+  }
+  if (auto https = top.section("https", {"listen"})) {
+    if (auto ep = https->endpoint_or_off("listen")) o.http.tls_listen = *ep;
   }
   if (auto limits = top.section(
           "limits", {"max_connections", "max_packet_size", "queue_max_messages", "queue_max_bytes",
@@ -281,6 +321,17 @@ Config parse(std::string_view text, const Source& src) {
     }
   }
   return cfg;
+}
+
+std::optional<net::Endpoint> endpoint_or_off_flag(const std::string& flag,
+                                                 const std::string& text) {
+  if (text == kOff) return std::nullopt;
+  try {
+    return parse_endpoint(text);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError("--" + flag + " takes ADDR:PORT or off (" + e.what() + "), got '" + text +
+                     "'");
+  }
 }
 
 net::Endpoint endpoint_flag(const std::string& flag, const std::string& text) {
@@ -396,6 +447,8 @@ Config serve_config(const Args& args) {
   net::ServerOptions& o = cfg.server;
   if (auto m = args.get("mqtt")) o.mqtt = endpoint_flag("mqtt", *m);
   if (auto m = args.get("mqtts")) o.mqtts.listen = endpoint_flag("mqtts", *m);
+  if (auto h = args.get("http")) o.http.listen = endpoint_or_off_flag("http", *h);
+  if (auto h = args.get("https")) o.http.tls_listen = endpoint_or_off_flag("https", *h);
   if (auto c = args.get("tls-cert")) o.mqtts.cert = *c;
   if (auto k = args.get("tls-key")) o.mqtts.key = *k;
   if (auto l = args.get("log-level")) {
@@ -434,6 +487,15 @@ nlohmann::ordered_json to_json(const Config& c) {
   j["mqtts"] = {{"listen", to_string(o.mqtts.listen)},
                 {"cert", o.mqtts.cert.string()},
                 {"key", o.mqtts.key.string()}};
+  auto listen = [](const std::optional<net::Endpoint>& ep) {
+    return ep ? to_string(*ep) : std::string(kOff);
+  };
+  j["http"] = {{"listen", listen(o.http.listen)},
+               {"max_body_bytes", o.http.max_body_bytes},
+               {"max_records_per_publish", o.http.max_records_per_publish},
+               {"request_timeout_s", duration_cast<seconds>(o.http.request_timeout).count()},
+               {"idle_timeout_s", duration_cast<seconds>(o.http.idle_timeout).count()}};
+  j["https"] = {{"listen", listen(o.http.tls_listen)}};
   j["limits"] = {
       {"max_connections", o.max_connections},
       {"max_packet_size", o.max_packet_size},

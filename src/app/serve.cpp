@@ -13,6 +13,7 @@
 
 #include "plugmq/app/commands.hpp"
 #include "plugmq/app/config.hpp"
+#include "plugmq/http/listener.hpp"
 #include "plugmq/net/server.hpp"
 
 namespace plugmq::app {
@@ -29,11 +30,15 @@ void raise_fd_limit() {
 }
 
 // Written atomically (temp file + rename) so a reader never sees half of it.
-void write_ready_file(const std::string& path, const net::Server& server) {
+void write_ready_file(const std::string& path, const net::Server& server,
+                      const http::Listener& api) {
+  auto port = [](std::optional<std::uint16_t> p) {
+    return p ? nlohmann::json(*p) : nlohmann::json(nullptr);
+  };
   nlohmann::json j = {{"mqtt", server.mqtt_port()},
-                      {"mqtts", server.mqtts_port() ? nlohmann::json(*server.mqtts_port())
-                                                    : nlohmann::json(nullptr)},
-                      {"http", nullptr},
+                      {"mqtts", port(server.mqtts_port())},
+                      {"http", port(api.http_port())},
+                      {"https", port(api.https_port())},
                       {"pid", getpid()}};
   std::string tmp = path + ".tmp";
   {
@@ -109,13 +114,18 @@ int cmd_serve(const Args& args) {
                config.source.empty() ? "" : "; configuration " + config.source);
 
   net::Server server(options);
+  // The REST API runs on the server's io threads, context and TLS context (SPEC 10).
+  http::Listener api(server);
   try {
     server.start();
+    api.start();
   } catch (const std::system_error& e) {
     spdlog::critical("{}", e.what());
+    api.stop();
+    server.stop();
     return 1;
   }
-  if (auto rf = args.get("ready-file")) write_ready_file(*rf, server);
+  if (auto rf = args.get("ready-file")) write_ready_file(*rf, server, api);
 
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
@@ -129,6 +139,7 @@ int cmd_serve(const Args& args) {
       };
   signals.async_wait(on_signal);
   signals_ctx.run();
+  api.stop();
   server.stop();
   return 0;
 }

@@ -28,6 +28,20 @@ void Registry::release(std::string_view identity, std::string_view client_id, Si
   if (it != live_.end() && it->second == sink) live_.erase(it);
 }
 
+std::size_t Registry::close_identity(std::string_view identity, EndReason why) {
+  const std::string prefix = key(identity, "");
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  // A linear scan: this runs when a device is deleted, not per message.
+  for (const auto& [k, sink] : live_) {
+    if (k.compare(0, prefix.size(), prefix) == 0) {
+      sink->close(why);  // only schedules the close; the session releases its entry itself
+      ++n;
+    }
+  }
+  return n;
+}
+
 std::size_t Registry::size() const {
   std::lock_guard lock(mu_);
   return live_.size();

@@ -42,6 +42,7 @@ void Server::start() {
 
   ctx_->store.start();
   ctx_->writer.start();
+  ctx_->readers.start();
   asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
   if (mqtts_acceptor_) {
     asio::co_spawn(*iocs_[0], accept_loop(*mqtts_acceptor_, true), asio::detached);
@@ -85,7 +86,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
   auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
-    auto& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+    auto& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
     if (ctx_->stopping) co_return;
     if (ec) {
@@ -158,6 +159,7 @@ void Server::stop() {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
+  ctx_->readers.stop();
   // Every record queued before the sessions ended is written before exit (SPEC 7).
   ctx_->writer.stop();
   ctx_->store.stop();
@@ -170,6 +172,15 @@ void Server::stop() {
   }
   stopped_cv_.notify_all();
   spdlog::info("stopped");
+}
+
+asio::io_context& Server::next_context() {
+  return *iocs_[next_ioc_.fetch_add(1, std::memory_order_relaxed) % iocs_.size()];
+}
+
+std::shared_ptr<asio::ssl::context> Server::tls_context() {
+  std::lock_guard lock(tls_mu_);
+  return tls_ctx_;
 }
 
 void Server::check_tls(const TlsOptions& tls) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
+#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -495,56 +496,12 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
     co_await property_request(parsed, topic, payload, done);
     co_return;
   }
-  if (parsed.kind != platform::TopicKind::kData) {
-    ctx_.counters.invalid++;
-    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", peer_, client_id_, topic);
-    co_return;
-  }
-  std::string plug_id = parsed.plug_id.empty() ? principal_.device_id : parsed.plug_id;
-  if (plug_id.empty()) {
-    ctx_.counters.invalid++;
-    spdlog::debug("{} {}: '/data/' topics need a device login", peer_, client_id_);
-    co_return;
-  }
-  // One directory snapshot per publish serves the target and its account's retention.
-  const auto dir = ctx_.directory.get();
-  auto target = co_await target_of(*dir, plug_id);
-  if (!target || !platform::may_write(principal_, *target)) {
-    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
-    ctx_.counters.denied++;
-    spdlog::debug("{} {}: publish to '{}' denied", peer_, client_id_, topic);
-    co_return;
-  }
-  auto decoded = platform::decode_payload(payload, platform::now_ms());
-  if (decoded.error == platform::PayloadError::kBinary) {
-    ctx_.counters.binary++;
-    spdlog::warn("{} {}: binary payload on '{}' dropped", peer_, client_id_, topic);
-    co_return;
-  }
-  if (decoded.error != platform::PayloadError::kNone) {
-    ctx_.counters.invalid++;
-    spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at)", peer_, client_id_,
-                 topic);
-    co_return;
-  }
-  platform::Record record;
-  record.id = platform::new_oid();
-  record.of = plug_id;
-  record.channel = std::move(parsed.channel);
-  record.at = decoded.envelope.at;
-  record.expire_at = store::expiry_of(
-      decoded.envelope, dir->retention_days(target->account_id));
-  record.data_json = std::move(decoded.envelope.data_json);
-
-  codec::Publish out;
-  out.topic.reserve(plug_id.size() + 6 + record.channel.size());
-  out.topic.append(plug_id).append("/data/").append(record.channel);
-  out.payload = platform::delivery_json(record);
-  auto packet = std::make_shared<std::string>();
-  codec::encode(out, *packet);
-  ctx_.counters.published++;
-  ctx_.router.route(broker::Message{out.topic, *target, std::move(packet)});
-  ctx_.writer.push(std::move(record), std::exchange(done, nullptr));
+  // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
+  // passed as a target, since it may be newer than the directory snapshot.
+  const platform::Target self{principal_.account_id, principal_.device_id, self_ctrl_};
+  auto op = publish_topic(ctx_, principal_, principal_.device_id.empty() ? nullptr : &self,
+                          parsed, topic, payload, done, peer_, client_id_);
+  co_await std::move(op);
 }
 
 template <class Stream>

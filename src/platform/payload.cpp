@@ -231,8 +231,18 @@ DecodedPayload decode_payload(std::string_view payload, std::int64_t now_ms) {
     return out;
   }
 
-  // Step 1: the envelope.
+  return decode_envelope(j, now_ms);  // step 1: the envelope
+}
+
+DecodedPayload decode_envelope(const nlohmann::ordered_json& j, std::int64_t now_ms) {
+  DecodedPayload out;
   Envelope& env = out.envelope;
+  env.at = now_ms;
+  const auto data = j.is_object() ? j.find("data") : j.end();
+  if (data == j.end()) {
+    out.error = PayloadError::kBadEnvelope;
+    return out;
+  }
   env.data_json = dump(*data);
   auto bad = [&out] {
     out.error = PayloadError::kBadEnvelope;

@@ -11,6 +11,7 @@
 #include <set>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "plugmq/platform/topic.hpp"
 
@@ -24,6 +25,9 @@ using Json = nlohmann::ordered_json;
 constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kOidBytes = 12;
+// From this many publishers on, a history read first tries the per-channel index with a filter
+// (DataStore::query).
+constexpr std::size_t kManyPublishers = 32;
 constexpr std::size_t kMaxPropName = 256;
 // Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
 // stack when dumped.
@@ -308,6 +312,36 @@ platform::Record record_from(const Raw& s) {
   return r;
 }
 
+// The (at, id) window of a query: lower < (at, id) < upper. False when it is empty.
+bool window_of(Raw& position, const DataQuery& q, Pos& lower, Pos& upper) {
+  lower = Pos{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
+  upper = Pos{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
+  auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
+  auto cut_upper = [&](Pos p) { upper = std::min(upper, std::move(p)); };
+  if (q.before) cut_upper({*q.before, kIdBelowAll});  // at < before
+  if (q.after) raise_lower({*q.after, kIdAboveAll});  // at > after
+  if (q.at) {
+    raise_lower({*q.at, kIdBelowAll});  // at >= q.at
+    cut_upper({*q.at, kIdAboveAll});    // at <= q.at
+  }
+  // An id bound is the referenced record's place in the order. A record that is gone
+  // (expired, deleted) is placed by the creation second in its OID: before_id then means
+  // "at earlier than that second", after_id "at later than that second".
+  auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
+    const OidBytes id = oid_or_throw(hex);
+    const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
+    Use use(position);
+    position.blob(1, id.data(), id.size());
+    if (position.step()) return {position.col_int64(0), bytes};
+    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
+                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
+    return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
+  };
+  if (q.before_id) cut_upper(position_of(*q.before_id, true));
+  if (q.after_id) raise_lower(position_of(*q.after_id, false));
+  return lower < upper;
+}
+
 }  // namespace
 
 struct DataStore::Statements {
@@ -329,6 +363,11 @@ struct DataStore::Statements {
                      "SELECT at, id FROM data WHERE channel = ?2 "
                      "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
                      "ORDER BY at DESC, id DESC LIMIT ?7"),
+        // The same with the publisher, which the index does not hold: one row lookup each.
+        scan_channel_of(db,
+                        "SELECT at, id, of FROM data WHERE channel = ?2 "
+                        "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
+                        "ORDER BY at DESC, id DESC LIMIT ?7"),
         // A publisher's series whose channel is in [lo, hi).
         series_of(db,
                   "SELECT sid, channel FROM series WHERE of = ?1 AND channel >= ?2 "
@@ -350,6 +389,7 @@ struct DataStore::Statements {
                    "SELECT d.data FROM series s JOIN data d ON d.sid = s.sid "
                    "WHERE s.of = ?1 AND s.channel = ?2 ORDER BY d.at DESC, d.id DESC LIMIT 1"),
         count(db, "SELECT count(*) FROM data"),
+        delete_id(db, "DELETE FROM data WHERE id = ?1"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
         prop_put(db,
                  "INSERT INTO props (device_id, name, value) VALUES (?1, ?2, ?3) "
@@ -358,8 +398,10 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, series_of,
-      first_channel, next_channel, delete_expired, delete_of, last_value, count, device_exists,
+  Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, scan_channel_of,
+      series_of,
+      first_channel, next_channel, delete_expired, delete_of, last_value, count, delete_id,
+      device_exists,
       prop_put, prop_delete, prop_one, prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
@@ -434,33 +476,8 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   ReadTxn txn(db_.handle());
 
   // The window: lower < (at, id) < upper.
-  Pos lower{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
-  Pos upper{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
-  auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
-  auto cut_upper = [&](Pos p) { upper = std::min(upper, std::move(p)); };
-  if (q.before) cut_upper({*q.before, kIdBelowAll});  // at < before
-  if (q.after) raise_lower({*q.after, kIdAboveAll});  // at > after
-  if (q.at) {
-    raise_lower({*q.at, kIdBelowAll});  // at >= q.at
-    cut_upper({*q.at, kIdAboveAll});    // at <= q.at
-  }
-  // An id bound is the referenced record's place in the order. A record that is gone
-  // (expired, deleted) is placed by the creation second in its OID: before_id then means
-  // "at earlier than that second", after_id "at later than that second".
-  auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
-    const OidBytes id = oid_or_throw(hex);
-    const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
-    Raw& s = st_->position;
-    Use use(s);
-    s.blob(1, id.data(), id.size());
-    if (s.step()) return {s.col_int64(0), bytes};
-    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
-                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
-    return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
-  };
-  if (q.before_id) cut_upper(position_of(*q.before_id, true));
-  if (q.after_id) raise_lower(position_of(*q.after_id, false));
-  if (!(lower < upper)) return out;
+  Pos lower, upper;
+  if (!window_of(st_->position, q, lower, upper)) return out;
 
   // The keys to read: series (sids) when publishers are given, else channels (any publisher
   // through the per-channel index).
@@ -468,22 +485,14 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   std::vector<std::string> channels;
   const ChannelRange range =
       has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
-  if (!q.of.empty()) {
-    std::set<std::string> ofs;  // without repeats, which would repeat records
-    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    Raw& s = st_->series_of;
-    for (const auto& o : ofs) {
-      Use use(s);
-      s.text(1, o);
-      s.text(2, range.lo);
-      s.text(3, range.hi);
-      while (s.step()) {
-        if (mask_matches(q.mask, s.col_text(1))) sids.push_back(s.col_int64(0));
-      }
+  std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
+  for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+  auto channels_in_range = [&] {
+    std::vector<std::string> out;
+    if (!has_wildcard(q.mask)) {
+      out.push_back(q.mask);
+      return out;
     }
-  } else if (!has_wildcard(q.mask)) {
-    channels.push_back(q.mask);
-  } else {
     std::string prev = range.lo;
     for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
       Use use(*probe);
@@ -491,44 +500,109 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
       probe->text(2, range.hi);
       if (!probe->step()) break;
       std::string channel(probe->col_text(0));
-      if (mask_matches(q.mask, channel)) channels.push_back(channel);
+      if (mask_matches(q.mask, channel)) out.push_back(channel);
       prev = std::move(channel);
     }
-  }
+    return out;
+  };
 
   // Top-N over the keys, N = offset + limit: a min-heap of the best positions so far. Once it
   // is full, its worst entry raises the lower bound of the next key's scan, so most keys
   // return nothing or a few rows: the cost is about one index seek per key plus N rows.
   const std::int64_t n = saturating_add(offset, q.limit);
   auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
-  std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)> best(older_on_top);
-  const bool by_series = !q.of.empty();
-  Raw& scan = by_series ? st_->scan_series : st_->scan_channel;
-  const std::size_t keys = by_series ? sids.size() : channels.size();
-  for (std::size_t k = 0; k < keys; ++k) {
-    const bool full = static_cast<std::int64_t>(best.size()) >= n;
-    const Pos lo = full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
-    if (!(lo < upper)) break;
-    Use use(scan);
-    if (by_series) {
-      scan.int64(1, sids[k]);
+  using Heap = std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)>;
+  Heap best(older_on_top);
+  // Keeps `p` when it is among the newest N so far; false when it is older than all N kept
+  // (rows come newest first: the rest of that scan are older still).
+  auto offer = [&](Pos&& p) {
+    if (static_cast<std::int64_t>(best.size()) < n) {
+      best.push(std::move(p));
+    } else if (best.top() < p) {
+      best.pop();
+      best.push(std::move(p));
     } else {
-      scan.text(2, channels[k]);
+      return false;
     }
+    return true;
+  };
+  auto bind_window = [&](Raw& scan, const Pos& lo, std::int64_t limit) {
     scan.int64(3, lo.at);
     scan.blob(4, lo.id.data(), lo.id.size());
     scan.int64(5, upper.at);
     scan.blob(6, upper.id.data(), upper.id.size());
-    scan.int64(7, n);
-    while (scan.step()) {
-      Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
-      if (static_cast<std::int64_t>(best.size()) < n) {
-        best.push(std::move(p));
-      } else if (best.top() < p) {
-        best.pop();
-        best.push(std::move(p));
+    scan.int64(7, limit);
+  };
+  auto next_lower = [&] {
+    const bool full = static_cast<std::int64_t>(best.size()) >= n;
+    return full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
+  };
+
+  bool done = false;
+  if (ofs.size() >= kManyPublishers) {
+    // Many publishers (an account reading every device it may): the per-channel index, keeping
+    // the rows of those publishers, costs about one row per record returned when they wrote
+    // most of the channel, where the series would cost one seek per publisher. When other
+    // publishers' rows dominate, the scan gives up after about as many rows as the series
+    // path costs seeks, and the series path below answers.
+    std::int64_t budget = saturating_add(n, 4 * static_cast<std::int64_t>(ofs.size()));
+    bool gave_up = false;
+    for (const auto& channel : channels_in_range()) {
+      const Pos lo = next_lower();
+      if (!(lo < upper)) break;
+      Raw& scan = st_->scan_channel_of;
+      Use use(scan);
+      scan.text(2, channel);
+      bind_window(scan, lo, budget + 1);
+      while (scan.step()) {
+        if (--budget < 0) {
+          gave_up = true;
+          break;
+        }
+        Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
+        if (static_cast<std::int64_t>(best.size()) >= n && !(best.top() < p)) break;
+        if (!ofs.count(scan.col_text(2))) continue;  // another publisher
+        offer(std::move(p));
+      }
+      if (gave_up) break;
+    }
+    if (gave_up) {
+      best = Heap(older_on_top);
+    } else {
+      done = true;
+    }
+  }
+
+  if (!done) {
+    if (!ofs.empty()) {
+      Raw& s = st_->series_of;
+      for (const auto& o : ofs) {
+        Use use(s);
+        s.text(1, o);
+        s.text(2, range.lo);
+        s.text(3, range.hi);
+        while (s.step()) {
+          if (mask_matches(q.mask, s.col_text(1))) sids.push_back(s.col_int64(0));
+        }
+      }
+    } else {
+      channels = channels_in_range();
+    }
+    const bool by_series = !ofs.empty();
+    Raw& scan = by_series ? st_->scan_series : st_->scan_channel;
+    const std::size_t keys = by_series ? sids.size() : channels.size();
+    for (std::size_t k = 0; k < keys; ++k) {
+      const Pos lo = next_lower();
+      if (!(lo < upper)) break;
+      Use use(scan);
+      if (by_series) {
+        scan.int64(1, sids[k]);
       } else {
-        break;  // rows come newest first: the rest are older still
+        scan.text(2, channels[k]);
+      }
+      bind_window(scan, lo, n);
+      while (scan.step()) {
+        if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
       }
     }
   }
@@ -622,16 +696,19 @@ void atomically(Db& db, F&& fn) {
 
 }  // namespace
 
-PropReply DataStore::props_set(std::string_view device_id, std::string_view payload) {
+namespace {
+
+struct PropChange {
+  std::string name;
+  std::optional<std::string> value;  // nothing: delete
+};
+
+// The changes a ag/prop/set payload asks for, every member checked; an error reply when the
+// payload is not acceptable.
+std::variant<std::vector<PropChange>, PropReply> prop_changes(std::string_view payload) {
   auto parsed = parse_json(payload);
   if (!parsed || !parsed->is_object()) return prop_error(400, "payload must be a JSON object");
-
-  // Check every member before writing any: all or nothing.
-  struct Change {
-    std::string name;
-    std::optional<std::string> value;  // nothing: delete
-  };
-  std::vector<Change> changes;
+  std::vector<PropChange> changes;
   changes.reserve(parsed->size());
   for (const auto& [name, value] : parsed->items()) {
     if (name.empty() || name.size() > kMaxPropName) {
@@ -649,6 +726,22 @@ PropReply DataStore::props_set(std::string_view device_id, std::string_view payl
       changes.push_back({name, dump(value)});
     }
   }
+  return changes;
+}
+
+}  // namespace
+
+PropReply DataStore::check_props(std::string_view payload) {
+  auto changes = prop_changes(payload);
+  if (auto* err = std::get_if<PropReply>(&changes)) return *err;
+  return {};
+}
+
+PropReply DataStore::props_set(std::string_view device_id, std::string_view payload) {
+  // Check every member before writing any: all or nothing.
+  auto checked = prop_changes(payload);
+  if (auto* err = std::get_if<PropReply>(&checked)) return *err;
+  const auto& changes = std::get<std::vector<PropChange>>(checked);
 
   try {
     if (!exists(st_->device_exists, device_id)) return prop_error(404, "unknown device");
@@ -743,6 +836,134 @@ std::string DataStore::props_raw(std::string_view device_id) {
   }
   json += '}';
   return json;
+}
+
+std::vector<std::string> DataStore::channels(const DataQuery& q) {
+  if (!platform::valid_channel_mask(q.mask)) {
+    throw Error(Error::Code::kInvalid, "invalid channel mask: " + q.mask);
+  }
+  std::vector<std::string> out;
+  if (q.limit <= 0) return out;
+  ReadTxn txn(db_.handle());
+  Pos lower, upper;
+  if (!window_of(st_->position, q, lower, upper)) return out;
+  const ChannelRange range =
+      has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
+
+  // The candidates (series of the publishers, or channels of anyone), then one index probe
+  // each for a record in the window: series outlive their records (expired, deleted).
+  std::set<std::string> found;  // sorted, distinct
+  auto any_in_window = [&](Raw& scan) {
+    scan.int64(3, lower.at);
+    scan.blob(4, lower.id.data(), lower.id.size());
+    scan.int64(5, upper.at);
+    scan.blob(6, upper.id.data(), upper.id.size());
+    scan.int64(7, 1);
+    return scan.step();
+  };
+  if (!q.of.empty()) {
+    std::set<std::string> ofs;
+    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+    std::vector<std::pair<std::int64_t, std::string>> series;
+    Raw& s = st_->series_of;
+    for (const auto& o : ofs) {
+      Use use(s);
+      s.text(1, o);
+      s.text(2, range.lo);
+      s.text(3, range.hi);
+      while (s.step()) {
+        if (mask_matches(q.mask, s.col_text(1))) series.emplace_back(s.col_int64(0), s.col_text(1));
+      }
+    }
+    for (const auto& [sid, channel] : series) {
+      if (found.count(channel)) continue;
+      Raw& scan = st_->scan_series;
+      Use use(scan);
+      scan.int64(1, sid);
+      if (any_in_window(scan)) found.insert(channel);
+    }
+  } else {
+    std::vector<std::string> channels;
+    if (!has_wildcard(q.mask)) {
+      channels.push_back(q.mask);
+    } else {
+      std::string prev = range.lo;
+      for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
+        Use use(*probe);
+        probe->text(1, prev);
+        probe->text(2, range.hi);
+        if (!probe->step()) break;
+        std::string channel(probe->col_text(0));
+        if (mask_matches(q.mask, channel)) channels.push_back(channel);
+        prev = std::move(channel);
+      }
+    }
+    for (const auto& channel : channels) {
+      Raw& scan = st_->scan_channel;
+      Use use(scan);
+      scan.text(2, channel);
+      if (any_in_window(scan)) found.insert(channel);
+    }
+  }
+  const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
+  std::int64_t i = 0;
+  for (const auto& c : found) {
+    if (i++ < offset) continue;
+    if (static_cast<std::int64_t>(out.size()) >= q.limit) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows) {
+  if (max_rows == 0) return 0;
+  DataQuery page = q;
+  page.offset = 0;
+  page.limit = static_cast<std::int64_t>(
+      std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max()));
+  const auto records = query(page);
+  std::size_t n = 0;
+  atomically(db_, [&] {
+    Raw& d = st_->delete_id;
+    for (const auto& r : records) {
+      const OidBytes id = oid_or_throw(r.id);
+      Use use(d);
+      d.blob(1, id.data(), id.size());
+      d.step();
+      n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    }
+  });
+  return n;
+}
+
+std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
+                                  const std::vector<std::string>& of, std::string_view mask) {
+  if (!platform::valid_channel_mask(mask)) {
+    throw Error(Error::Code::kInvalid, "invalid channel mask: " + std::string(mask));
+  }
+  std::set<std::string> allowed;
+  for (const auto& o : of) allowed.insert(lower_ascii(o));
+  std::size_t n = 0;
+  atomically(db_, [&] {
+    for (const auto& hex : ids) {
+      const OidBytes id = oid_or_throw(hex);
+      {
+        Raw& get = st_->by_id;
+        Use use(get);
+        get.blob(1, id.data(), id.size());
+        if (!get.step()) continue;
+        const platform::Record r = record_from(get);
+        if (!allowed.empty() && !allowed.count(r.of)) continue;
+        if (!mask_matches(mask, r.channel)) continue;
+      }
+      Raw& d = st_->delete_id;
+      Use use(d);
+      d.blob(1, id.data(), id.size());
+      d.step();
+      n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    }
+  });
+  return n;
 }
 
 std::optional<std::int64_t> expiry_of(const platform::Envelope& e, int retention_days) {

@@ -355,6 +355,49 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
   });
 }
 
+namespace {
+
+// What a controller needs to take control of a thing: the SPEC 5 checks shared by a controller's
+// enrollment and by an enrolled controller adding a thing. Throws Refusal.
+struct ControlGrant {
+  std::string account_id;
+  std::string thing_id;
+};
+
+ControlGrant check_control(Db& db, std::string_view model, std::string_view thing_hwid,
+                           std::string_view pass) {
+  auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
+  if (!model_id) throw Refusal{400, "malformed model"};
+  if (!platform::valid_hwid(thing_hwid)) throw Refusal{400, "malformed thing HWID"};
+  auto s = db.prepare(
+      "SELECT t.account_id, a.disabled, s.hwid, s.control_hash, s.thing_id "
+      "FROM templates t JOIN accounts a ON a.id = t.account_id "
+      "LEFT JOIN serials s ON s.model = t.id AND s.hwid = ?2 WHERE t.id = ?1");
+  s.bind(1, *model_id).bind(2, thing_hwid);
+  if (!s.step()) throw Refusal{404, "unknown model"};
+  if (s.is_null(2)) throw Refusal{404, "serial not registered in this model"};
+  Identity ids(db);
+  std::optional<Device> thing;
+  if (!s.is_null(4)) thing = ids.device(s.text(4));
+  if (!thing) throw Refusal{404, "thing not enrolled yet"};
+  if (s.is_null(3) || thing->perm.ctrl.empty()) throw Refusal{403, "control disabled"};
+  if (thing->status == "disabled") throw Refusal{403, "thing disabled"};
+  if (s.int64(1) != 0) throw Refusal{403, "account disabled"};
+  if (!platform::valid_secret(pass) || !platform::verify_secret(pass, s.text(3))) {
+    throw Refusal{401, "wrong control password"};
+  }
+  return {s.text(0), thing->id};
+}
+
+void add_control(Db& db, const std::string& controller_id, const std::string& thing_id) {
+  auto link = db.prepare(
+      "INSERT OR IGNORE INTO controls (controller_id, thing_id, created_at) VALUES (?1, ?2, ?3)");
+  link.bind(1, controller_id).bind(2, thing_id).bind(3, platform::now_ms());
+  link.step();
+}
+
+}  // namespace
+
 EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view thing_hwid,
                                       std::string_view pass, std::string_view controller_hwid,
                                       std::string_view name) {
@@ -363,25 +406,7 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
     if (!model_id) return refused(400, "malformed model");
     if (!platform::valid_hwid(thing_hwid)) return refused(400, "malformed thing HWID");
     if (!platform::valid_hwid(controller_hwid)) return refused(400, "malformed HWID");
-
-    auto s = db_.prepare(
-        "SELECT t.account_id, a.disabled, s.hwid, s.control_hash, s.thing_id "
-        "FROM templates t JOIN accounts a ON a.id = t.account_id "
-        "LEFT JOIN serials s ON s.model = t.id AND s.hwid = ?2 WHERE t.id = ?1");
-    s.bind(1, *model_id).bind(2, thing_hwid);
-    if (!s.step()) return refused(404, "unknown model");
-    if (s.is_null(2)) return refused(404, "serial not registered in this model");
-    Identity ids(db_);
-    std::optional<Device> thing;
-    if (!s.is_null(4)) thing = ids.device(s.text(4));
-    if (!thing) return refused(404, "thing not enrolled yet");
-    if (s.is_null(3) || thing->perm.ctrl.empty()) return refused(403, "control disabled");
-    if (thing->status == "disabled") return refused(403, "thing disabled");
-    if (s.int64(1) != 0) return refused(403, "account disabled");
-    if (!platform::valid_secret(pass) || !platform::verify_secret(pass, s.text(3))) {
-      return refused(401, "wrong control password");
-    }
-    const std::string account_id = s.text(0);
+    const ControlGrant grant = check_control(db_, *model_id, thing_hwid, pass);
 
     EnrollResult r;
     db_.transaction([&] {
@@ -389,7 +414,7 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
       auto c = db_.prepare(
           "SELECT id, status FROM devices WHERE account_id = ?1 AND kind = 'controller' "
           "AND hwid = ?2 ORDER BY created_at, id LIMIT 1");
-      c.bind(1, account_id).bind(2, controller_hwid);
+      c.bind(1, grant.account_id).bind(2, controller_hwid);
       if (c.step()) {
         if (c.text(1) == "disabled") throw Refusal{403, "controller disabled"};
         r.id = c.text(0);
@@ -403,7 +428,7 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
         r.auth = detail::renew_auth(db_, r.id);
       } else {
         Device d;
-        d.account_id = account_id;
+        d.account_id = grant.account_id;
         d.kind = DeviceKind::kController;
         d.name = usable_name(name);
         d.hwid = std::string(controller_hwid);
@@ -412,15 +437,60 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
         NewDevice nd = detail::insert_device(db_, std::move(d));
         r.id = nd.device.id;
         r.auth = std::move(nd.auth);
+        r.created = true;
       }
-      auto link = db_.prepare(
-          "INSERT OR IGNORE INTO controls (controller_id, thing_id, created_at) "
-          "VALUES (?1, ?2, ?3)");
-      link.bind(1, r.id).bind(2, thing->id).bind(3, platform::now_ms());
-      link.step();
+      add_control(db_, r.id, grant.thing_id);
     });
     return r;
   });
+}
+
+EnrollResult Fleet::control_thing(std::string_view controller_id, std::string_view model,
+                                  std::string_view thing_hwid, std::string_view pass) {
+  return guarded([&]() -> EnrollResult {
+    auto id = platform::normalize_plug_id(controller_id, platform::IdKind::kDevice);
+    std::optional<Device> controller;
+    if (id) controller = Identity(db_).device(*id);
+    if (!controller) return refused(404, "unknown controller");
+    if (controller->kind != DeviceKind::kController) {
+      return refused(403, "only a controller can take control of a thing");
+    }
+    if (controller->status == "disabled") return refused(403, "controller disabled");
+    const ControlGrant grant = check_control(db_, model, thing_hwid, pass);
+    // Devices never reach across accounts (SPEC 6), whatever password they know.
+    if (grant.account_id != controller->account_id) {
+      return refused(403, "that thing belongs to another account");
+    }
+    add_control(db_, controller->id, grant.thing_id);
+    EnrollResult r;
+    r.id = controller->id;
+    return r;
+  });
+}
+
+std::size_t Fleet::release_things(std::string_view controller_id,
+                                  const std::optional<std::vector<std::string>>& things) {
+  auto id = platform::normalize_plug_id(controller_id, platform::IdKind::kDevice);
+  if (!id) return 0;
+  if (!things) {
+    auto s = db_.prepare("DELETE FROM controls WHERE controller_id = ?1");
+    s.bind(1, *id);
+    s.step();
+    return static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+  }
+  std::size_t n = 0;
+  db_.transaction([&] {
+    auto s = db_.prepare("DELETE FROM controls WHERE controller_id = ?1 AND thing_id = ?2");
+    for (const auto& t : *things) {
+      auto thing = platform::normalize_plug_id(t, platform::IdKind::kDevice);
+      if (!thing) continue;
+      s.reset();
+      s.bind(1, *id).bind(2, *thing);
+      s.step();
+      n += static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+    }
+  });
+  return n;
 }
 
 // ---- controls ----------------------------------------------------------------------------

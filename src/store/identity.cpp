@@ -92,6 +92,13 @@ Device read_device(const Stmt& s) {
   return d;
 }
 
+// A device's stored credential: the SHA-256 of a server-generated auth code, or (a prototype
+// created with a password of its own) a hash_secret hash.
+bool auth_matches(std::string_view auth, const std::string& stored) {
+  if (stored.starts_with("pbkdf2-")) return platform::verify_secret(auth, stored);
+  return platform::constant_time_equal(platform::sha256_hex(auth), stored);
+}
+
 // A hash with the current parameters of a secret nobody knows: unknown emails are checked
 // against it so they take as long as wrong passwords (no user enumeration by timing).
 const std::string& dummy_hash() {
@@ -262,7 +269,7 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, std::string_v
       "FROM devices d JOIN accounts a ON a.id = d.account_id WHERE d.id = ?1");
   s.bind(1, *id);
   if (!s.step()) return out;
-  if (!platform::constant_time_equal(platform::sha256_hex(auth), s.text(10))) return out;
+  if (!auth_matches(auth, s.text(10))) return out;
   out.device = read_device(s);
   const bool account_disabled = s.int64(11) != 0;
   if (out.device.kind == DeviceKind::kController) {
@@ -275,11 +282,12 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, std::string_v
 }
 
 NewDevice Identity::add_prototype(std::string_view account_id, std::string_view name,
-                                  std::string_view hwid) {
+                                  std::string_view hwid, std::optional<std::string_view> pass) {
   if (!hwid.empty() && !platform::valid_hwid(hwid)) {
     invalid("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
   }
   check_name(name);
+  if (pass) check_password(*pass);
   auto account = account_by_id(account_id);
   if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
 
@@ -289,7 +297,26 @@ NewDevice Identity::add_prototype(std::string_view account_id, std::string_view 
   d.name = std::string(name);
   d.hwid = std::string(hwid);
   d.perm = platform::default_perm(DeviceKind::kPrototype);
-  return detail::insert_device(db_, std::move(d));
+  NewDevice nd = detail::insert_device(db_, std::move(d));
+  if (pass) {
+    // A password a person chose: a slow salted hash, like the account passwords.
+    auto s = db_.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
+    s.bind(1, platform::hash_secret(*pass)).bind(2, nd.device.id);
+    s.step();
+    nd.auth = std::string(*pass);
+  }
+  return nd;
+}
+
+bool Identity::delete_device(std::string_view plug_id) {
+  auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+  if (!id) return false;
+  // The schema's foreign keys do the rest: its properties and controls go, a thing's serial
+  // becomes free to enroll again. Its data records stay: see DataStore::delete_of.
+  auto s = db_.prepare("DELETE FROM devices WHERE id = ?1");
+  s.bind(1, *id);
+  s.step();
+  return sqlite3_changes(db_.handle()) > 0;
 }
 
 std::optional<Device> Identity::device(std::string_view plug_id) {

@@ -12,6 +12,8 @@ run out are the ones that show that something does NOT happen (`Collector.assert
 Run with /usr/bin/python3 (Debian's python3-paho-mqtt); stdlib otherwise.
 """
 
+import base64
+import http.client
 import json
 import os
 import re
@@ -95,21 +97,30 @@ class Server:
         self.proc: Optional[subprocess.Popen] = None
         self.ready: Optional[dict] = None
         self.port: Optional[int] = None
+        self.http_port: Optional[int] = None
+        self.https_port: Optional[int] = None
         self._log_file = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
+        # Every listener on a free port (no test uses a fixed one); later flags in extra_args
+        # win. The https listener is only on when the test configures TLS.
         return self.launch(["--data-dir", self.data_dir, "--mqtt", f"{HOST}:0",
-                            "--log-level", log_level, *extra_args])
+                            "--http", f"{HOST}:0", "--https", f"{HOST}:0",
+                            "--log-level", log_level, *extra_args], free_http=False)
 
-    def launch(self, serve_args: Sequence[str]) -> "Server":
-        """Runs `plugmq serve` with exactly `serve_args` plus --ready-file, and waits for the
-        ready file."""
+    def launch(self, serve_args: Sequence[str], free_http: bool = True) -> "Server":
+        """Runs `plugmq serve` with `serve_args` plus --ready-file, and waits for the ready
+        file. The HTTP listeners go on free ports (--http/--https HOST:0, after serve_args)
+        unless not `free_http`: serve_args (or the configuration file) must then set them, as
+        no test may use a fixed port."""
         if not os.path.exists(BIN):
             raise RuntimeError(f"plugmq binary not found at {BIN} (set PLUGMQ_BIN)")
         if os.path.exists(self.ready_path):
             os.unlink(self.ready_path)
         args = [BIN, "serve", *serve_args, "--ready-file", self.ready_path]
+        if free_http:
+            args += ["--http", f"{HOST}:0", "--https", f"{HOST}:0"]
         self._log_file = open(self.log_path, "ab")
         self._log_file.write(f"=== {' '.join(args)}\n".encode())
         self._log_file.flush()
@@ -132,6 +143,8 @@ class Server:
             self.stop()
             raise
         self.port = self.ready["mqtt"]
+        self.http_port = self.ready.get("http")
+        self.https_port = self.ready.get("https")
         return self
 
     def alive(self) -> bool:
@@ -678,6 +691,93 @@ def make_tls_certs(directory: str, name: str = "test") -> dict:
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
         "-out", cert, "-days", "2", "-extfile", ext)
     return {"ca": ca, "cert": cert, "key": key}
+
+
+# ------------------------------------------------------------------------------------------------
+# HTTP REST API (SPEC 10): Python's http.client and curl
+
+
+class HttpReply(NamedTuple):
+    status: int
+    headers: dict  # lowercase names
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def device_headers(dev: dict) -> dict:
+    """X-Plug-Id + X-Plug-Auth: a device's credentials."""
+    return {"X-Plug-Id": dev["id"], "X-Plug-Auth": dev["auth"]}
+
+
+def account_headers(acct: dict) -> dict:
+    """X-Plug-Email + X-Plug-Master: an account's credentials."""
+    return {"X-Plug-Email": acct["email"], "X-Plug-Master": acct["password"]}
+
+
+def basic_headers(acct: dict) -> dict:
+    """Authorization: Basic base64(EMAIL:PASSWORD)."""
+    token = base64.b64encode(f"{acct['email']}:{acct['password']}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _http_body(body) -> Optional[bytes]:
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+def http_request(port: int, method: str, path: str, body=None, headers: Optional[dict] = None,
+                 tls_ca: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT) -> HttpReply:
+    """One request on a new connection with http.client; `body` is bytes, text, or any other
+    value sent as JSON. With tls_ca: HTTPS trusting that CA file."""
+    if tls_ca:
+        conn = http.client.HTTPSConnection(HOST, port, timeout=timeout,
+                                           context=ssl.create_default_context(cafile=tls_ca))
+    else:
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=_http_body(body), headers=headers or {})
+        r = conn.getresponse()
+        return HttpReply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def curl(port: int, method: str, path: str, body=None, headers: Optional[dict] = None,
+         extra: Sequence[str] = (), scheme: str = "http", timeout: float = DEFAULT_TIMEOUT) -> \
+        HttpReply:
+    """One request with the curl command line (`body` as for http_request, sent from stdin)."""
+    args = ["curl", "-sS", "-i", "-X", method, "--max-time", str(timeout), *extra]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}: {value}"]
+    data = _http_body(body)
+    if data is not None:
+        args += ["--data-binary", "@-", "-H", "Content-Type: application/json"]
+    args.append(f"{scheme}://{HOST}:{port}{path}")
+    p = subprocess.run(args, input=data or b"", capture_output=True, timeout=timeout + 10)
+    if p.returncode != 0:
+        raise AssertionError(f"curl {method} {path} failed ({p.returncode}): {p.stderr!r}")
+    out = p.stdout
+    while True:
+        head, _, rest = out.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        if 100 <= status < 200:  # "100 Continue" comes before the answer
+            out = rest
+            continue
+        hdrs = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            hdrs[name.strip().lower()] = value.strip()
+        return HttpReply(status, hdrs, rest)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ DEFAULTS = {
     "io_threads": 0,
     "mqtt": {"listen": "0.0.0.0:1883"},
     "mqtts": {"listen": "0.0.0.0:8883", "cert": "", "key": ""},
+    "http": {"listen": "0.0.0.0:8080", "max_body_bytes": 1048576, "max_records_per_publish": 1000,
+             "request_timeout_s": 30, "idle_timeout_s": 60},
+    "https": {"listen": "0.0.0.0:8443"},
     "limits": {"max_connections": 100000, "max_packet_size": 1048576,
                "queue_max_messages": 10000, "queue_max_bytes": 8388608,
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
@@ -184,6 +187,8 @@ class ServeWithConfigTest(ConfigTestCase):
   "data_dir": {json.dumps(data)},
   "log_level": "debug",
   "mqtt": {{ "listen": "{HOST}:0" }},   /* a free port */
+  "http": {{ "listen": "{HOST}:0" }},
+  "https": {{ "listen": "off" }},
   "limits": {{ "max_connections": 2 }}
 }}""")
         acct = self.cli_config(f, "account", "add", f"{unique('a')}@example.com", "--password",
@@ -192,9 +197,12 @@ class ServeWithConfigTest(ConfigTestCase):
         self.assertTrue(os.path.exists(os.path.join(data, "plugmq.db")),
                         "admin commands use the file's data_dir")
 
-        self.server.launch(["--config", f])
+        self.server.launch(["--config", f], free_http=False)
         port = self.server.port
         self.assertNotEqual(port, 1883, "the file's listener (port 0) is used")
+        self.assertIsInstance(self.server.ready["http"], int, "the file's http listener")
+        self.assertNotEqual(self.server.ready["http"], 8080)
+        self.assertIsNone(self.server.ready["https"])
         self.assertTrue(self.server.ready["mqtts"] is None or
                         isinstance(self.server.ready["mqtts"], int), self.server.ready)
         # The device created on the file's data dir logs in: the server uses that directory.

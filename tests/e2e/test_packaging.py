@@ -187,7 +187,7 @@ class DockerfileTest(unittest.TestCase):
             ins.setdefault(name.upper(), []).append(rest[0] if rest else "")
         self.assertEqual(ins["USER"], ["plugmq"])
         self.assertEqual(ins["VOLUME"], ["/var/lib/plugmq"])
-        self.assertEqual(ins["EXPOSE"], ["1883 8883"])
+        self.assertEqual(ins["EXPOSE"], ["1883 8883 8080 8443"])
         self.assertEqual([json.loads(v) for v in ins["ENTRYPOINT"]], [["plugmq"]])
         self.assertEqual([json.loads(v) for v in ins["CMD"]],
                          [["serve", "--config", "/etc/plugmq/plugmq.json"]])

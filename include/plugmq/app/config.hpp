@@ -66,7 +66,7 @@ Config config_from(const Args& args);
 std::filesystem::path data_dir_from(const Args& args, const Config& config);
 
 // Everything `plugmq serve` runs with: the --config file (if any), then the flags (--mqtt,
-// --mqtts, --tls-cert, --tls-key, --log-level, --io-threads, --max-connections,
+// --mqtts, --http, --https (ADDR:PORT or off), --tls-cert, --tls-key, --log-level, --io-threads, --max-connections,
 // --max-packet-size, --enroll-timeout, --enroll-attempts) over it; server.data_dir is set from
 // data_dir_from(). Throws UsageError (ConfigError for the file), also for a certificate without
 // a key or a key without a certificate.

@@ -25,6 +25,9 @@ class Registry {
   // remove its successor).
   void release(std::string_view identity, std::string_view client_id, Sink* sink);
 
+  // Closes every live session of `identity` (a device that was deleted); returns how many.
+  std::size_t close_identity(std::string_view identity, EndReason why);
+
   std::size_t size() const;
 
  private:

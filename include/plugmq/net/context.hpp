@@ -11,6 +11,7 @@
 #include "plugmq/broker/router.hpp"
 #include "plugmq/net/directory.hpp"
 #include "plugmq/net/options.hpp"
+#include "plugmq/net/read_pool.hpp"
 #include "plugmq/net/store_worker.hpp"
 #include "plugmq/store/data_writer.hpp"
 
@@ -69,6 +70,7 @@ struct Context {
       : options(std::move(o)),
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
         writer(options.data_dir / "plugmq.db"),
+        readers(options.data_dir / "plugmq.db", options.read_threads),
         enroll_limiter(options.enroll_attempts_per_minute, std::chrono::minutes(1)) {
     store.on_reload([this] { sessions.directory_changed(); });
   }
@@ -77,6 +79,7 @@ struct Context {
   DirectoryHolder directory;
   StoreWorker store;        // identities: logins, enrollment, the directory
   store::DataWriter writer;  // data records and properties
+  ReadPool readers;          // read-only store work for HTTP requests
   broker::Router router;
   broker::Registry registry;
   broker::RateLimiter enroll_limiter;  // failed enrollments per client address

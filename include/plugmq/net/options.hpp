@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace plugmq::net {
@@ -22,11 +23,25 @@ struct TlsOptions {
   bool enabled() const { return !cert.empty() && !key.empty(); }
 };
 
+// The HTTP REST API (SPEC 10): plain `http`, and `https` on the MQTT TLS certificate and key.
+struct HttpOptions {
+  std::optional<Endpoint> listen = Endpoint{"0.0.0.0", 8080};      // nothing: no http listener
+  std::optional<Endpoint> tls_listen = Endpoint{"0.0.0.0", 8443};  // used when TLS is configured
+  std::size_t max_body_bytes = 1024 * 1024;   // a larger request body gets 413
+  std::size_t max_records_per_publish = 1000;  // records in one PUT /iot/data; more gets 413
+  // A request must arrive whole (headers and body) within this once its first byte did.
+  std::chrono::milliseconds request_timeout{30000};
+  // A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60000};
+};
+
 struct ServerOptions {
   Endpoint mqtt;
   TlsOptions mqtts;
+  HttpOptions http;
   std::filesystem::path data_dir;
   unsigned io_threads = 0;  // 0: one per core
+  unsigned read_threads = 2;  // ReadPool threads (and SQLite read connections)
   std::size_t max_connections = 100000;
   std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
   // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -48,12 +49,22 @@ class Server {
 
   const Counters& counters() const { return ctx_->counters; }
 
- private:
-  using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  // For listeners of other protocols that run on this server (the HTTP API): its context, its
+  // io threads and its TLS context. Valid from start() until the server is destroyed.
+  Context& context() { return *ctx_; }
+  // The io context that runs accept loops.
+  boost::asio::io_context& acceptor_context() { return *iocs_.at(0); }
+  // The io context for a new connection: round robin over the io threads. Thread-safe.
+  boost::asio::io_context& next_context();
+  // The current TLS context (reload_tls() replaces it); nullptr without TLS. Thread-safe.
+  std::shared_ptr<boost::asio::ssl::context> tls_context();
 
   // Binds and listens (throws std::system_error naming the listener); returns the port.
   static std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
                               const Endpoint& ep);
+
+ private:
+  using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
 
   // Members are destroyed in reverse order: io contexts (and the sessions their handlers
@@ -68,7 +79,7 @@ class Server {
   std::optional<boost::asio::ip::tcp::acceptor> mqtts_acceptor_;
   std::mutex tls_mu_;
   std::shared_ptr<boost::asio::ssl::context> tls_ctx_;  // replaced by reload_tls()
-  std::size_t next_ioc_ = 0;
+  std::atomic<std::size_t> next_ioc_{0};
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::condition_variable stopped_cv_;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,12 @@ struct DecodedPayload {
 // ms; unknown members ignored); any other JSON value (the data itself); valid UTF-8 text (a
 // JSON string); anything else is kBinary. `now_ms` is the default "at".
 DecodedPayload decode_payload(std::string_view payload, std::int64_t now_ms);
+
+// Step 1 alone, for an envelope that is already parsed JSON (an HTTP publish entry): `entry`
+// must be an object with a "data" member (else kBadEnvelope); "at", "ttl" and "expire_at" as in
+// decode_payload(), other members ignored. The JSON must be valid UTF-8 and at most 128 levels
+// deep (nlohmann dumps recursively).
+DecodedPayload decode_envelope(const nlohmann::ordered_json& entry, std::int64_t now_ms);
 
 // Parses a timestamp given as ms number text, numeric string, or ISO-8601
 // ("2024-01-02T03:04:05Z", optional fraction and offset). Nothing when malformed.

@@ -63,6 +63,22 @@ class DataStore {
   // statement (e.g. through DataWriter::push_task, between ingest batches).
   std::size_t delete_of(std::string_view of, std::size_t max_rows);
 
+  // The distinct channels with at least one record matching `q` (mask, publishers, time and id
+  // bounds), sorted by name, at most q.limit after q.offset.
+  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  std::vector<std::string> channels(const DataQuery& q);
+
+  // Deletes up to `max_rows` of the records `q` selects (newest first; q.offset and q.limit are
+  // ignored); returns how many. Call it until it returns less than `max_rows`: small batches
+  // keep each transaction short (through DataWriter::push_task, between ingest batches).
+  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  std::size_t delete_matching(const DataQuery& q, std::size_t max_rows);
+
+  // Deletes the records with these ids (OIDs) whose channel matches `mask` and whose publisher
+  // is in `of` (empty: any); returns how many. Throws Error kInvalid for a malformed id.
+  std::size_t delete_ids(const std::vector<std::string>& ids, const std::vector<std::string>& of,
+                         std::string_view mask);
+
   // The data (JSON text) of the newest record of `of` on `channel`, if any.
   std::optional<std::string> last_value(std::string_view of, std::string_view channel);
 
@@ -70,6 +86,10 @@ class DataStore {
   // a static JSON value or to a link {"channel":"CH"}; a null member deletes the property.
   // All members apply, or none (400 naming the bad member). The caller checked permissions.
   PropReply props_set(std::string_view device_id, std::string_view payload);
+
+  // The checks of props_set() without the write: an error reply (400) for a payload it would
+  // refuse, else err 0.
+  static PropReply check_props(std::string_view payload);
 
   // PUBLISH to P/ag/prop/get: an empty payload returns every property; a JSON array of names
   // returns those that exist. Links are resolved to the last value on their channel (null when

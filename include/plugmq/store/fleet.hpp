@@ -54,6 +54,9 @@ struct EnrollResult {
   // For err 500 only: the cause (e.g. a database error), for the server's log. Never send it
   // to the device. The enroll_* functions report failures this way rather than throwing.
   std::string log_detail;
+  // Controllers: a new device was created (false: an existing controller of that HWID got a new
+  // auth code, or, for control_thing, a thing was added).
+  bool created = false;
   bool ok() const { return err == 0; }
 };
 
@@ -96,6 +99,18 @@ class Fleet {
   EnrollResult enroll_controller(std::string_view model, std::string_view thing_hwid,
                                  std::string_view pass, std::string_view controller_hwid,
                                  std::string_view name);
+
+  // An enrolled controller takes control of another thing (HTTP `PUT /iot/device` with the
+  // controller's own credentials): the checks of enroll_controller on MODEL, THING_HWID and the
+  // control password, plus 404 unknown controller, 403 not a controller, controller disabled,
+  // or the thing in another account. Success adds the thing (id = the controller, no new auth).
+  EnrollResult control_thing(std::string_view controller_id, std::string_view model,
+                             std::string_view thing_hwid, std::string_view pass);
+
+  // A controller releases things it controls: those listed (Plug-IDs; others are ignored), or
+  // every one when `things` is nothing. Returns how many it no longer controls. Throws Error.
+  std::size_t release_things(std::string_view controller_id,
+                             const std::optional<std::vector<std::string>>& things);
 
   // Things a controller controls, oldest first.
   std::vector<std::string> controlled_things(std::string_view controller_id);

@@ -87,9 +87,17 @@ class Identity {
   DeviceLogin check_device_login(std::string_view plug_id, std::string_view auth);
 
   // Creates a prototype (default permissions) in the account. `hwid` may be empty; when set
-  // it must be a valid HWID. Throws Error kNotFound (account) / kInvalid.
+  // it must be a valid HWID. With `pass` (4..128 bytes), that password is the device's auth
+  // code (stored as a slow salted hash, as it is a person's choice) instead of a generated one.
+  // Throws Error kNotFound (account) / kInvalid.
   NewDevice add_prototype(std::string_view account_id, std::string_view name,
-                          std::string_view hwid = {});
+                          std::string_view hwid = {},
+                          std::optional<std::string_view> pass = std::nullopt);
+
+  // Deletes a device (unenroll): with it go its properties and the controls to or from it; a
+  // thing's serial can enroll again. Its data records stay until DataStore::delete_of removes
+  // them. False when there was no such device.
+  bool delete_device(std::string_view plug_id);
 
   std::optional<Device> device(std::string_view plug_id);  // case-insensitive
   // All devices, or those of one account, oldest first.

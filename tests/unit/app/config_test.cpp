@@ -72,6 +72,16 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.directory_refresh, y.directory_refresh);
   EXPECT_EQ(x.enroll_timeout, y.enroll_timeout);
   EXPECT_EQ(x.enroll_attempts_per_minute, y.enroll_attempts_per_minute);
+  auto same_listen = [](const std::optional<net::Endpoint>& p, const std::optional<net::Endpoint>& q) {
+    if (p.has_value() != q.has_value()) return false;
+    return !p || (p->address == q->address && p->port == q->port);
+  };
+  EXPECT_TRUE(same_listen(x.http.listen, y.http.listen));
+  EXPECT_TRUE(same_listen(x.http.tls_listen, y.http.tls_listen));
+  EXPECT_EQ(x.http.max_body_bytes, y.http.max_body_bytes);
+  EXPECT_EQ(x.http.max_records_per_publish, y.http.max_records_per_publish);
+  EXPECT_EQ(x.http.request_timeout, y.http.request_timeout);
+  EXPECT_EQ(x.http.idle_timeout, y.http.idle_timeout);
 }
 
 // A directory of its own for each test that writes files, removed at the end.
@@ -501,6 +511,53 @@ TEST(LogLevel, Names) {
   EXPECT_EQ(parse_log_level("off"), spdlog::level::off);
   EXPECT_FALSE(parse_log_level("warning"));
   EXPECT_FALSE(parse_log_level(""));
+}
+
+}  // namespace
+}  // namespace plugmq::app
+
+namespace plugmq::app {
+namespace {
+
+TEST(ConfigHttp, DefaultsKeysOffAndRanges) {
+  const Config d;
+  ASSERT_TRUE(d.server.http.listen);
+  EXPECT_EQ(to_string(*d.server.http.listen), "0.0.0.0:8080");
+  ASSERT_TRUE(d.server.http.tls_listen);
+  EXPECT_EQ(to_string(*d.server.http.tls_listen), "0.0.0.0:8443");
+  EXPECT_EQ(d.server.http.max_body_bytes, 1048576u);
+  EXPECT_EQ(d.server.http.max_records_per_publish, 1000u);
+
+  const Config c = parse_config(R"({"http": {"listen": "127.0.0.1:9090", "max_body_bytes": 2048,
+      "max_records_per_publish": 7, "request_timeout_s": 5, "idle_timeout_s": 86400},
+      "https": {"listen": "off"}})", "test.json");
+  ASSERT_TRUE(c.server.http.listen);
+  EXPECT_EQ(c.server.http.listen->port, 9090);
+  EXPECT_FALSE(c.server.http.tls_listen);
+  EXPECT_EQ(c.server.http.max_body_bytes, 2048u);
+  EXPECT_EQ(c.server.http.max_records_per_publish, 7u);
+  EXPECT_EQ(c.server.http.request_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.server.http.idle_timeout, std::chrono::seconds(86400));
+  expect_same(parse_config(to_json(c).dump(), "again.json"), c);  // "off" round-trips
+
+  EXPECT_EQ(parse_error(R"({"http": {"listen": ""}})"),
+            R"(test.json: "http.listen" must be ADDR:PORT or "off" (an address, a colon and a port), got "")");
+  EXPECT_EQ(parse_error(R"({"http": {"max_body_bytes": 100}})"),
+            R"(test.json: "http.max_body_bytes" must be an integer 1024..268435456, got 100)");
+  EXPECT_EQ(parse_error(R"({"http": {"max_records_per_publish": 0}})"),
+            R"(test.json: "http.max_records_per_publish" must be an integer 1..100000, got 0)");
+  EXPECT_EQ(parse_error(R"({"https": {"cert": "x"}})"), R"(test.json: unknown key "https.cert")");
+}
+
+TEST(ConfigHttp, FlagsOverTheFile) {
+  Config c = serve_config(serve_args({{"http", "127.0.0.1:0"}, {"https", "off"}}));
+  ASSERT_TRUE(c.server.http.listen);
+  EXPECT_EQ(c.server.http.listen->port, 0);
+  EXPECT_FALSE(c.server.http.tls_listen);
+  c = serve_config(serve_args({{"http", "off"}}));
+  EXPECT_FALSE(c.server.http.listen);
+  EXPECT_EQ(usage_error([] { serve_config(serve_args({{"http", "nope"}})); }),
+            "--http takes ADDR:PORT or off (an address, a colon and a port), got 'nope'");
 }
 
 }  // namespace

@@ -160,5 +160,19 @@ TEST(Registry, MQTT_3_1_4_2_TakeoverIsScopedToTheIdentity) {
   EXPECT_EQ(reg.size(), 0u);
 }
 
+TEST(Registry, CloseIdentityClosesEveryClientOfThatIdentityOnly) {
+  Registry reg;
+  FakeSink a1, a2, b, prefix;
+  reg.claim("dev-1", "phone", &a1);
+  reg.claim("dev-1", "tablet", &a2);
+  reg.claim("dev-2", "phone", &b);
+  reg.claim("dev-10", "phone", &prefix);  // "dev-1" is a prefix of its id, not its identity
+  EXPECT_EQ(reg.close_identity("dev-1", EndReason::kRevoked), 2u);
+  EXPECT_EQ(a1.closed, std::vector<EndReason>{EndReason::kRevoked});
+  EXPECT_EQ(a2.closed, std::vector<EndReason>{EndReason::kRevoked});
+  EXPECT_TRUE(b.closed.empty());
+  EXPECT_TRUE(prefix.closed.empty());
+}
+
 }  // namespace
 }  // namespace plugmq::broker

@@ -367,16 +367,21 @@ TEST_F(DataTest, OffsetAndLimit) {
 }
 
 // Random records, random queries: the result is what a plain filter-and-sort gives.
-TEST_F(DataTest, AgreesWithBruteForce) {
+// Random records and random queries, each checked against a plain filter-and-sort of the
+// records. `publishers` devices; queries name up to `max_of` of them.
+void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::string>& devs,
+                               unsigned max_of, int records, int rounds, unsigned seed) {
   const std::vector<std::string> channels = {"a", "a/b", "a/b/c", "a/c", "b", "b/a/c", "c/d"};
-  const std::vector<std::string> devs = {dev1_, dev2_, "dev-0000000000000000000000aa"};
-  std::mt19937 rng(42);
+  std::mt19937 rng(seed);
   std::vector<Record> rs;
-  for (std::uint32_t i = 0; i < 600; ++i) {
-    rs.push_back(rec(oid(rng() % 50, i), devs[rng() % devs.size()],
+  for (int i = 0; i < records; ++i) {
+    rs.push_back(rec(oid(rng() % 50, static_cast<std::uint32_t>(i % 0x1000000)),
+                     devs[rng() % devs.size()],
                      channels[rng() % channels.size()], rng() % 40));
   }
-  insert_all(rs);
+  db.transaction([&] {
+    for (const auto& r : rs) data.insert(r);
+  });
   auto newer = [](const Record& x, const Record& y) {
     return x.at != y.at ? x.at > y.at : x.id > y.id;
   };
@@ -384,10 +389,10 @@ TEST_F(DataTest, AgreesWithBruteForce) {
   std::sort(sorted.begin(), sorted.end(), newer);
 
   const std::vector<std::string> masks = {"#", "a/#", "+", "a/+", "+/+/c", "a/b", "b/#", "c/+"};
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     DataQuery q;
     q.mask = masks[rng() % masks.size()];
-    const auto n_of = rng() % 3;
+    const auto n_of = rng() % (max_of + 1);
     for (unsigned k = 0; k < n_of; ++k) q.of.push_back(devs[rng() % devs.size()]);
     if (rng() % 3 == 0) q.before = rng() % 45;
     if (rng() % 3 == 0) q.after = rng() % 45;
@@ -436,8 +441,27 @@ TEST_F(DataTest, AgreesWithBruteForce) {
       if (skipped++ < q.offset) continue;
       if (std::ssize(want) < q.limit) want.push_back(r.id);
     }
-    ASSERT_EQ(ids_of(data_.query(q)), want) << "round " << round << " mask " << q.mask;
+    ASSERT_EQ(ids_of(data.query(q)), want)
+        << "round " << round << " mask " << q.mask << " publishers " << q.of.size();
   }
+}
+
+TEST_F(DataTest, AgreesWithBruteForce) {
+  check_against_brute_force(data_, db_, {dev1_, dev2_, "dev-0000000000000000000000aa"}, 2, 600,
+                            300, 42);
+}
+
+TEST_F(DataTest, AgreesWithBruteForceWithManyPublishers) {
+  // 120 publishers, queries naming up to 100 of them: past 32, reads first try the
+  // per-channel index with a filter and fall back to the series when it costs too much, so
+  // both ways are taken here.
+  std::vector<std::string> devs;
+  for (int i = 0; i < 120; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "dev-%024x", 0x1000 + i);
+    devs.push_back(buf);
+  }
+  check_against_brute_force(data_, db_, devs, 100, 3000, 400, 7);
 }
 
 // ---- retention ----
@@ -643,6 +667,84 @@ TEST_F(DataTest, DeletingADeviceDeletesItsProperties) {
   del.step();
   EXPECT_EQ(data_.props_raw(dev1_), "{}");
   EXPECT_EQ(data_.props_raw(dev2_), R"({"b":1})");
+}
+
+}  // namespace
+}  // namespace plugmq::store
+
+namespace plugmq::store {
+namespace {
+
+TEST_F(DataTest, Channels) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "room/temp", 10),
+      rec(oid(2, 0), dev1_, "room/hum", 20),
+      rec(oid(3, 0), dev2_, "room/temp", 30),
+      rec(oid(4, 0), dev2_, "door", 40),
+      rec(oid(5, 0), dev2_, "room/a/b", 50),
+  });
+  EXPECT_EQ(data_.channels(mask("#")), (V{"door", "room/a/b", "room/hum", "room/temp"}));
+  EXPECT_EQ(data_.channels(mask("room/+")), (V{"room/hum", "room/temp"}));
+  EXPECT_EQ(data_.channels(mask("room/temp")), V{"room/temp"});
+  EXPECT_TRUE(data_.channels(mask("nothing")).empty());
+  auto q = mask("#");
+  q.of = {dev1_};
+  EXPECT_EQ(data_.channels(q), (V{"room/hum", "room/temp"}));
+  q.of = {dev2_};
+  q.after = 30;  // only records newer than 30
+  EXPECT_EQ(data_.channels(q), (V{"door", "room/a/b"}));
+  q = mask("#");
+  q.before = 30;
+  EXPECT_EQ(data_.channels(q), (V{"room/hum", "room/temp"}));
+  q = mask("#");
+  q.offset = 1;
+  q.limit = 2;
+  EXPECT_EQ(data_.channels(q), (V{"room/a/b", "room/hum"}));
+  // A series whose records are gone has no data any more.
+  data_.delete_of(dev1_, 100);
+  q = mask("room/hum");
+  EXPECT_TRUE(data_.channels(q).empty());
+  EXPECT_THROW(data_.channels(mask("a/#/b")), Error);
+}
+
+TEST_F(DataTest, DeleteMatchingInBatches) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 1; i <= 10; ++i) rs.push_back(rec(oid(i, 0), dev1_, "c", i * 10));
+  rs.push_back(rec(oid(11, 0), dev2_, "c", 5));
+  rs.push_back(rec(oid(12, 0), dev1_, "d", 5));
+  insert_all(rs);
+  auto q = mask("c");
+  q.of = {dev1_};
+  q.before = 80;  // 10..70: 7 records of dev1 on c
+  q.limit = 1;    // ignored
+  EXPECT_EQ(data_.delete_matching(q, 3), 3u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 3u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 1u);
+  EXPECT_EQ(data_.delete_matching(q, 3), 0u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))),
+            (V{oid(10, 0), oid(9, 0), oid(8, 0), oid(12, 0), oid(11, 0)}));
+}
+
+TEST_F(DataTest, DeleteIds) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "a", 10),
+      rec(oid(2, 0), dev2_, "a", 20),
+      rec(oid(3, 0), dev1_, "b", 30),
+  });
+  // Only dev1's records on channels under the mask go.
+  EXPECT_EQ(data_.delete_ids({oid(1, 0), oid(2, 0), oid(3, 0), oid(9, 0)}, {dev1_}, "a"), 1u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(3, 0), oid(2, 0)}));
+  EXPECT_EQ(data_.delete_ids({oid(2, 0), oid(3, 0)}, {}, "#"), 2u);
+  EXPECT_EQ(data_.count(), 0);
+  EXPECT_THROW(data_.delete_ids({"nothex"}, {}, "#"), Error);
+}
+
+TEST_F(DataTest, CheckProps) {
+  EXPECT_EQ(DataStore::check_props(R"({"a":1,"b":{"channel":"x/y"},"c":null})").err, 0);
+  EXPECT_EQ(DataStore::check_props("[1]").err, 400);
+  EXPECT_EQ(DataStore::check_props(R"({"":1})").err, 400);
+  EXPECT_EQ(DataStore::check_props(R"({"l":{"channel":"a/+"}})").err, 400);
+  EXPECT_EQ(data_.count(), 0);
 }
 
 }  // namespace

@@ -704,3 +704,77 @@ TEST(FleetSchema, DeletingAnAccountDeletesItsTemplatesAndSerials) {
 
 }  // namespace
 }  // namespace plugmq::store
+
+namespace plugmq::store {
+namespace {
+
+TEST_F(FleetTest, ControllerCreatedFlag) {
+  enrolled_thing("SN-1");
+  enrolled_thing("SN-2");
+  auto first = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first.created);
+  auto again = fleet_.enroll_controller(model_.id, "SN-2", "control-SN-2", "PHONE", "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again.created);
+}
+
+TEST_F(FleetTest, ControlThingAddsWithoutNewAuth) {
+  auto a = enrolled_thing("SN-1");
+  auto b = enrolled_thing("SN-2");
+  auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
+  ASSERT_TRUE(ctrl.ok());
+  auto r = fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2");
+  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
+  EXPECT_EQ(r.id, ctrl.id);
+  EXPECT_TRUE(r.auth.empty());
+  EXPECT_EQ(ids_.check_device_login(ctrl.id, ctrl.auth).status, LoginStatus::kOk);
+  EXPECT_EQ(fleet_.controlled_things(ctrl.id), (std::vector<std::string>{a.id, b.id}));
+  // Again: nothing changes.
+  EXPECT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").ok());
+  EXPECT_EQ(fleet_.controlled_things(ctrl.id).size(), 2u);
+}
+
+TEST_F(FleetTest, ControlThingErrors) {
+  auto a = enrolled_thing("SN-1");
+  enrolled_thing("SN-2");
+  fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt});  // never enrolled
+  auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
+  ASSERT_TRUE(ctrl.ok());
+  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2",
+                                 "control-SN-2").err, 404);
+  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").err, 403);  // a thing
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").err, 400);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").err, 404);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").err, 404);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").err, 401);
+
+  // A thing of another account, with the right password, stays out of reach.
+  const auto other = ids_.add_account("other@example.com", "secret2");
+  const auto t = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
+  fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"});
+  ASSERT_TRUE(fleet_.enroll_thing(t.id, "O-1", "enroll-o1", "").ok());
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").err, 403);
+
+  ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").err, 403);
+}
+
+TEST_F(FleetTest, ReleaseThings) {
+  auto a = enrolled_thing("SN-1");
+  auto b = enrolled_thing("SN-2");
+  auto c = enrolled_thing("SN-3");
+  auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
+  ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").ok());
+  ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "control-SN-3").ok());
+  EXPECT_EQ(fleet_.release_things(ctrl.id, std::vector<std::string>{upper(b.id), "junk",
+                                                                    "dev-000000000000000000000000"}),
+            1u);
+  EXPECT_EQ(fleet_.controlled_things(ctrl.id), (std::vector<std::string>{a.id, c.id}));
+  EXPECT_EQ(fleet_.release_things(ctrl.id, std::nullopt), 2u);
+  EXPECT_TRUE(fleet_.controlled_things(ctrl.id).empty());
+  EXPECT_EQ(fleet_.release_things("junk", std::nullopt), 0u);
+}
+
+}  // namespace
+}  // namespace plugmq::store

@@ -450,5 +450,42 @@ TEST_F(IdentityTest, AdminVersionCountsDirectoryChangesOnly) {
   EXPECT_TRUE(bumped()) << "device deleted";
 }
 
+TEST_F(IdentityTest, PrototypeWithItsOwnPassword) {
+  const auto a = ids_.add_account("a@example.com", "secret1");
+  auto nd = ids_.add_prototype(a.id, "p", "", std::string_view("my-password"));
+  EXPECT_EQ(nd.auth, "my-password");
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, "my-password").status, LoginStatus::kOk);
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, "my-passwore").status,
+            LoginStatus::kBadCredentials);
+  // Stored as a slow salted hash, never in clear.
+  auto s = db_.prepare("SELECT auth_hash FROM devices WHERE id = ?1");
+  s.bind(1, nd.device.id);
+  ASSERT_TRUE(s.step());
+  EXPECT_TRUE(s.text(0).starts_with("pbkdf2-sha256$"));
+  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, "p", "", std::string_view("abc")); }),
+            Error::Code::kInvalid);
+}
+
+std::string upper_id(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+TEST_F(IdentityTest, DeleteDevice) {
+  const auto a = ids_.add_account("a@example.com", "secret1");
+  auto nd = ids_.add_prototype(a.id, "p");
+  db_.exec("INSERT INTO props (device_id, name, value) VALUES ('" + nd.device.id + "', 'x', '1')");
+  EXPECT_TRUE(ids_.delete_device(upper_id(nd.device.id)));
+  EXPECT_FALSE(ids_.device(nd.device.id));
+  EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kBadCredentials);
+  auto s = db_.prepare("SELECT count(*) FROM props");
+  s.step();
+  EXPECT_EQ(s.int64(0), 0);
+  EXPECT_FALSE(ids_.delete_device(nd.device.id));
+  EXPECT_FALSE(ids_.delete_device("garbage"));
+}
+
 }  // namespace
 }  // namespace plugmq::store

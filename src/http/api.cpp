@@ -1,0 +1,364 @@
+// Api::handle(): method override, authentication, routing (SPEC 10).
+#include "plugmq/http/api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
+
+#include "handlers.hpp"
+#include "plugmq/platform/crypto.hpp"
+#include "plugmq/platform/ids.hpp"
+
+namespace plugmq::http {
+
+namespace asio = boost::asio;
+using detail::Call;
+using detail::Caller;
+using std::chrono::steady_clock;
+
+namespace {
+
+// Bounds the login cache; past it, the cache starts over (it only saves hashing work).
+constexpr std::size_t kMaxCachedLogins = 10000;
+
+std::string upper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+// A login checked on a reader thread.
+struct Login {
+  store::LoginStatus status = store::LoginStatus::kBadCredentials;
+  Caller caller;
+};
+
+Login device_login(net::ReadPool::Repos& r, const std::string& id, const std::string& auth) {
+  Login out;
+  auto login = r.identity.check_device_login(id, auth);
+  out.status = login.status;
+  if (login.status != store::LoginStatus::kOk) return out;
+  out.caller.kind = Caller::Kind::kDevice;
+  out.caller.device_kind = login.device.kind;
+  out.caller.who = {login.device.account_id, login.device.id, login.device.perm,
+                    std::move(login.device.controls)};
+  return out;
+}
+
+Login account_login(net::ReadPool::Repos& r, const std::string& email,
+                    const std::string& password) {
+  Login out;
+  auto login = r.identity.check_account_login(email, password);
+  out.status = login.status;
+  if (login.status != store::LoginStatus::kOk) return out;
+  out.caller.kind = Caller::Kind::kAccount;
+  out.caller.who.account_id = login.account.id;
+  return out;
+}
+
+// X-Plug-Id + X-Plug-Master: the device, if the password is its account's.
+Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const std::string& password) {
+  Login out;
+  auto device = r.identity.device(id);
+  std::optional<store::Account> account;
+  if (device) account = r.identity.account_by_id(device->account_id);
+  if (!account) {
+    // As slow as a wrong password, so that the answer tells nothing about the id.
+    r.identity.check_account_login("", password);
+    return out;
+  }
+  auto login = r.identity.check_account_login(account->email, password);
+  out.status = login.status;
+  if (login.status != store::LoginStatus::kOk) return out;
+  if (device->status == "disabled") {
+    out.status = store::LoginStatus::kDisabled;
+    return out;
+  }
+  out.caller.kind = Caller::Kind::kHybrid;
+  out.caller.device_kind = device->kind;
+  out.caller.who = {device->account_id, device->id, device->perm, std::move(device->controls)};
+  return out;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  explicit Impl(net::Context& c) : ctx(c) {}
+
+  net::Context& ctx;
+  std::mutex mu;
+  struct Cached {
+    Caller caller;
+    steady_clock::time_point expires;
+  };
+  std::unordered_map<std::string, Cached> logins;  // key: SHA-256 of the credentials
+
+  std::optional<Caller> cached(const std::string& key) {
+    std::lock_guard lock(mu);
+    auto it = logins.find(key);
+    if (it == logins.end()) return std::nullopt;
+    if (steady_clock::now() >= it->second.expires) {
+      logins.erase(it);
+      return std::nullopt;
+    }
+    return it->second.caller;
+  }
+  void remember(const std::string& key, const Caller& caller) {
+    std::lock_guard lock(mu);
+    if (logins.size() >= kMaxCachedLogins) logins.clear();
+    logins[key] = Cached{caller, steady_clock::now() + kLoginCacheTtl};
+  }
+
+  asio::awaitable<std::optional<Response>> authenticate(Call& call);
+  // authenticate(), and a 401 for a request without credentials.
+  asio::awaitable<std::optional<Response>> require_auth(Call& call);
+  asio::awaitable<Response> route(Call& call);
+  // The handler for the request's method and path, or the response when there is none.
+  std::optional<Response> pick(Call& call, std::function<asio::awaitable<Response>()>& handler,
+                               bool& needs_auth);
+};
+
+Api::Api(net::Context& ctx) : impl_(std::make_unique<Impl>(ctx)) {}
+Api::~Api() = default;
+
+asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
+  if (call.authenticated) co_return std::nullopt;
+  const Request& req = call.req;
+  const std::string* id = req.header("X-Plug-Id");
+  const std::string* auth = req.header("X-Plug-Auth");
+  const std::string* email = req.header("X-Plug-Email");
+  const std::string* master = req.header("X-Plug-Master");
+  const std::string* basic = req.header("Authorization");
+
+  // The credentials, as (kind, name, secret).
+  Caller::Kind kind = Caller::Kind::kNone;
+  std::string name, secret;
+  if (id && auth) {
+    kind = Caller::Kind::kDevice;
+    name = *id;
+    secret = *auth;
+  } else if (id && master) {
+    kind = Caller::Kind::kHybrid;
+    name = *id;
+    secret = *master;
+  } else if (email && master) {
+    kind = Caller::Kind::kAccount;
+    name = *email;
+    secret = *master;
+  } else if (basic) {
+    auto creds = basic_credentials(*basic);
+    if (!creds) co_return detail::need_auth("malformed Authorization header (Basic expected)");
+    kind = Caller::Kind::kAccount;
+    name = std::move(creds->first);
+    secret = std::move(creds->second);
+  } else if (id || auth || email || master) {
+    co_return detail::need_auth(
+        "incomplete credentials: X-Plug-Id with X-Plug-Auth or X-Plug-Master, or X-Plug-Email "
+        "with X-Plug-Master");
+  } else {
+    call.authenticated = true;  // no credentials: the caller is nobody
+    co_return std::nullopt;
+  }
+
+  const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(kind)) + '\n' +
+                                               name + '\n' + secret);
+  std::optional<Caller> caller = cached(key);
+  if (caller && !caller->who.device_id.empty() &&
+      ctx.directory.get()->find(caller->who.device_id) == nullptr) {
+    caller.reset();  // a device the directory no longer knows may have been deleted: check again
+  }
+  if (!caller) {
+    Login login;
+    try {
+      auto op = ctx.readers.run([kind, name, secret](net::ReadPool::Repos& r) {
+        switch (kind) {
+          case Caller::Kind::kDevice:
+            return device_login(r, name, secret);
+          case Caller::Kind::kHybrid:
+            return hybrid_login(r, name, secret);
+          default:
+            return account_login(r, name, secret);
+        }
+      });
+      login = co_await std::move(op);
+    } catch (const std::exception& e) {
+      spdlog::error("http {}: login lookup failed: {}", req.peer_address, e.what());
+      co_return error_response(500, "internal error");
+    }
+    if (login.status == store::LoginStatus::kBadCredentials) {
+      // The name is an identifier, not a secret; the secret is never logged.
+      spdlog::info("http {}: bad credentials for {}", req.peer_address, name);
+      co_return detail::need_auth("wrong credentials");
+    }
+    if (login.status == store::LoginStatus::kDisabled) {
+      co_return error_response(403, "device or account disabled");
+    }
+    if (kind == Caller::Kind::kDevice) login.caller.auth = secret;
+    remember(key, login.caller);
+    caller = std::move(login.caller);
+  }
+
+  // Permissions and the disabled flags as the directory has them now (SPEC 6: an operator's
+  // change reaches every request within the directory's refresh).
+  const auto dir = ctx.directory.get();
+  if (auto it = dir->account_disabled.find(caller->who.account_id);
+      it != dir->account_disabled.end() && it->second) {
+    co_return error_response(403, "device or account disabled");
+  }
+  if (!caller->who.device_id.empty()) {
+    if (const auto* info = dir->find(caller->who.device_id)) {
+      if (info->disabled) co_return error_response(403, "device or account disabled");
+      caller->who.perm = info->perm;
+      caller->who.controls = info->controls;
+    }
+  }
+  call.caller = std::move(*caller);
+  call.authenticated = true;
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> Api::handle(const Request& req) {
+  auto target = split_target(req.target);
+  if (!target) co_return error_response(400, "malformed request target");
+  std::string method = req.method;
+  if (method == "POST") {
+    // Clients that can only POST (or must, behind proxies) send PATCH and DELETE this way.
+    if (const std::string* o = req.header("X-HTTP-Method-Override")) method = upper(*o);
+  }
+  Call call{impl_->ctx, req, *target, std::move(method), {}, false};
+  try {
+    auto op = impl_->route(call);
+    co_return co_await std::move(op);
+  } catch (const std::exception& e) {
+    spdlog::error("http {}: {} {}: {}", req.peer_address, call.method, req.target, e.what());
+    co_return error_response(500, "internal error");
+  }
+}
+
+asio::awaitable<std::optional<Response>> Api::Impl::require_auth(Call& call) {
+  auto op = authenticate(call);
+  auto refused = co_await std::move(op);
+  if (refused) co_return refused;
+  if (call.caller.kind == Caller::Kind::kNone) co_return detail::need_auth();
+  co_return std::nullopt;
+}
+
+asio::awaitable<Response> Api::Impl::route(Call& call) {
+  // Picks the handler (and whether it needs credentials); awaited below, once, so that no
+  // awaitable temporary sits inside a co_await expression (GCC 12 destroys those twice).
+  std::function<asio::awaitable<Response>()> handler;
+  bool needs_auth = true;
+  std::optional<Response> early = pick(call, handler, needs_auth);
+  if (early) co_return std::move(*early);
+  if (needs_auth) {
+    auto check = require_auth(call);
+    auto refused = co_await std::move(check);
+    if (refused) co_return std::move(*refused);
+  }
+  auto op = handler();
+  co_return co_await std::move(op);
+}
+
+std::optional<Response> Api::Impl::pick(Call& call,
+                                        std::function<asio::awaitable<Response>()>& handler,
+                                        bool& needs_auth) {
+  constexpr std::string_view kPrefix = "/iot/";
+  const std::string& path = call.target.path;
+  if (!path.starts_with(kPrefix)) return error_response(404, "no such resource");
+  const std::string_view rest = std::string_view(path).substr(kPrefix.size());
+  const auto slash = rest.find('/');
+  const std::string_view resource = rest.substr(0, slash);
+  const bool has_tail = slash != std::string_view::npos;
+  const std::string_view tail = has_tail ? rest.substr(slash + 1) : std::string_view{};
+  const std::string& m = call.method;
+
+  auto not_allowed = [](const char* allow) {
+    Response r = error_response(405, std::string("method not allowed; allowed: ") + allow);
+    r.headers.emplace_back("Allow", allow);
+    return r;
+  };
+
+  if (resource == "device") {
+    if (!has_tail || tail.empty()) {
+      // The enrollment calls authenticate only when they need to.
+      detail::Authenticate auth = [this](Call& c) { return authenticate(c); };
+      if (m == "POST") {
+        needs_auth = false;
+        handler = [&call, auth] { return detail::post_device(call, auth); };
+      } else if (m == "PUT") {
+        needs_auth = false;
+        handler = [&call, auth] { return detail::put_device(call, auth); };
+      } else if (m == "DELETE") {
+        handler = [&call] { return detail::delete_devices(call); };
+      } else {
+        return not_allowed("POST, PUT, DELETE");
+      }
+      return std::nullopt;
+    }
+    const auto sep = tail.find('/');
+    auto decoded = percent_decode(tail.substr(0, sep));
+    if (!decoded) return error_response(400, "malformed request target");
+    std::string id = std::move(*decoded);
+    if (sep == std::string_view::npos) {
+      if (m == "GET") {
+        handler = [&call, id] { return detail::get_device(call, id); };
+      } else if (m == "PATCH") {
+        handler = [&call, id] { return detail::patch_device(call, id); };
+      } else if (m == "DELETE") {
+        handler = [&call, id] { return detail::release_things(call, id); };
+      } else {
+        return not_allowed("GET, PATCH, DELETE");
+      }
+      return std::nullopt;
+    }
+    auto prop = percent_decode(tail.substr(sep + 1));
+    if (!prop) return error_response(400, "malformed request target");
+    std::optional<std::string> name;
+    if (!prop->empty()) name = std::move(*prop);
+    if (m == "GET") {
+      handler = [&call, id, name] { return detail::get_props(call, id, name); };
+    } else if (m == "PATCH") {
+      handler = [&call, id, name] { return detail::patch_props(call, id, name); };
+    } else if (m == "DELETE" && name) {
+      handler = [&call, id, n = *name] { return detail::delete_prop(call, id, n); };
+    } else {
+      return not_allowed(name ? "GET, PATCH, DELETE" : "GET, PATCH");
+    }
+    return std::nullopt;
+  }
+
+  if (resource == "data" || resource == "channel") {
+    // The mask is the whole rest of the path: its '/' separate levels, and "%2F" is one too.
+    auto decoded = percent_decode(tail);
+    if (!decoded) return error_response(400, "malformed request target");
+    std::string mask = std::move(*decoded);
+    if (resource == "channel") {
+      if (m != "GET") return not_allowed("GET");
+      if (mask.empty()) mask = "#";  // no mask: every channel
+      handler = [&call, mask] { return detail::get_channels(call, mask); };
+      return std::nullopt;
+    }
+    if (m == "PUT") {
+      std::optional<std::string> channel;
+      if (!mask.empty()) channel = mask;
+      handler = [&call, channel] { return detail::put_data(call, channel); };
+      return std::nullopt;
+    }
+    if (mask.empty()) mask = "#";
+    if (m == "GET") {
+      handler = [&call, mask] { return detail::get_data(call, mask); };
+    } else if (m == "DELETE") {
+      handler = [&call, mask] { return detail::delete_data(call, mask); };
+    } else {
+      return not_allowed("GET, PUT, DELETE");
+    }
+    return std::nullopt;
+  }
+  return error_response(404, "no such resource");
+}
+
+}  // namespace plugmq::http

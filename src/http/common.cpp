@@ -1,0 +1,177 @@
+// What the REST handlers share (handlers.hpp).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "handlers.hpp"
+#include "plugmq/net/publish.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/topic.hpp"
+
+namespace plugmq::http::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+// Bounded like the payload decoder: nlohmann dumps recursively.
+constexpr int kMaxJsonDepth = 128;
+// Records deleted per writer task when a device's data goes.
+constexpr std::size_t kPurgeBatch = 2000;
+struct TooDeep {};
+}  // namespace
+
+Response need_auth(std::string_view msg) {
+  Response r = error_response(401, msg);
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"plugmq\"");
+  return r;
+}
+
+Response store_failure(const std::exception& e, std::string_view what) {
+  if (const auto* se = dynamic_cast<const store::Error*>(&e)) {
+    switch (se->code()) {
+      case store::Error::Code::kInvalid:
+        return error_response(400, se->what());
+      case store::Error::Code::kNotFound:
+        return error_response(404, se->what());
+      case store::Error::Code::kExists:
+        return error_response(409, se->what());
+      default:
+        break;
+    }
+  }
+  spdlog::error("http: {} failed: {}", what, e.what());
+  return error_response(500, "internal error");
+}
+
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::optional<Json> parse_json(std::string_view body, std::string* error) {
+  try {
+    return Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
+      if (depth > kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    if (error) *error = "body is nested more than 128 levels deep";
+  } catch (const Json::parse_error& e) {
+    if (error) {
+      // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
+      std::string what = e.what();
+      if (auto close = what.find("] "); close != std::string::npos) what = what.substr(close + 2);
+      *error = "body is not valid JSON: " + what;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) {
+    bad = true;
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+asio::awaitable<std::optional<platform::Target>> target_of(Call& call, const net::Directory& dir,
+                                                           const std::string& id) {
+  auto plug_id = platform::normalize_plug_id(id, platform::IdKind::kDevice);
+  if (!plug_id) co_return std::nullopt;
+  std::optional<platform::Target> self;
+  if (!call.caller.who.device_id.empty()) {
+    self = platform::Target{call.caller.who.account_id, call.caller.who.device_id,
+                            call.caller.who.perm.ctrl};
+  }
+  auto op = net::find_target(call.ctx, dir, *plug_id, self ? &*self : nullptr);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
+    Call& call, const std::vector<std::string>& of, bool write, Response& error) {
+  const auto dir = call.ctx.directory.get();
+  const platform::Principal& who = call.caller.who;
+  auto allowed = [&](const platform::Target& t) {
+    return write ? platform::may_write(who, t) : platform::may_read(who, t);
+  };
+  std::vector<std::string> out;
+  if (!of.empty()) {
+    for (const auto& id : of) {
+      auto lookup = target_of(call, *dir, id);
+      auto t = co_await std::move(lookup);
+      if (!t) {
+        error = error_response(404, "unknown device " + id);
+        co_return std::nullopt;
+      }
+      if (!allowed(*t)) {
+        error = error_response(403, std::string("no permission to ") +
+                                        (write ? "write" : "read") + " the data of " + id);
+        co_return std::nullopt;
+      }
+      if (std::find(out.begin(), out.end(), t->device_id) == out.end()) {
+        out.push_back(t->device_id);
+      }
+    }
+    co_return out;
+  }
+  // Every device of the caller's account it may read (write): records of other accounts share
+  // the store's indexes, so a read without `of` is always narrowed to these publishers.
+  const auto& list = write ? who.perm.write : who.perm.read;
+  std::vector<std::string> candidates;
+  if (!who.device_id.empty() && list) {
+    // A device with an explicit list: itself, the list, the things it controls.
+    candidates.push_back(who.device_id);
+    candidates.insert(candidates.end(), list->begin(), list->end());
+    candidates.insert(candidates.end(), who.controls.begin(), who.controls.end());
+  } else {
+    for (const auto& [id, info] : dir->devices) {
+      if (info.account_id == who.account_id) candidates.push_back(id);
+    }
+    if (!who.device_id.empty()) candidates.push_back(who.device_id);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  for (const auto& id : candidates) {
+    std::optional<platform::Target> t;
+    if (const auto* info = dir->find(id)) {
+      t = info->target(id);
+    } else if (id == who.device_id) {
+      t = platform::Target{who.account_id, id, who.perm.ctrl};
+    }
+    if (t && allowed(*t)) out.push_back(id);
+  }
+  co_return out;
+}
+
+asio::awaitable<void> writer_room(net::Context& ctx) {
+  const auto ex = co_await asio::this_coro::executor;
+  while (ctx.writer.congested() && !ctx.stopping) {
+    asio::steady_timer pause(ex, std::chrono::milliseconds(5));
+    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void purge_records(net::Context& ctx, const std::string& device) {
+  // Each task deletes one short batch and queues the next, so records published meanwhile are
+  // written between the batches: a long history never stalls ingest.
+  struct Purge {
+    store::DataWriter* writer;
+    std::string device;
+    std::size_t total = 0;
+    void operator()(store::DataStore& data) {
+      const std::size_t n = data.delete_of(device, kPurgeBatch);
+      total += n;
+      if (n == kPurgeBatch) {
+        writer->push_task(*this);
+      } else if (total > 0) {
+        spdlog::info("http: deleted {} records of the deleted device {}", total, device);
+      }
+    }
+  };
+  ctx.writer.push_task(Purge{&ctx.writer, device});
+}
+
+}  // namespace plugmq::http::detail

@@ -1,0 +1,468 @@
+// `/iot/data…` and `/iot/channel…`: publishing, history reads, deleting records, channel
+// names (SPEC 10). Publishing goes through net/publish.hpp, the path MQTT publishes take.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+
+#include "handlers.hpp"
+#include "plugmq/net/publish.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/payload.hpp"
+#include "plugmq/platform/topic.hpp"
+
+namespace plugmq::http::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::int64_t kDefaultLimit = 100;
+constexpr std::int64_t kMaxLimit = 10000;
+// Records deleted per writer task by DELETE /iot/data: short transactions between ingest
+// batches.
+constexpr std::size_t kDeleteBatch = 2000;
+
+// The filters of a history read or a channel listing.
+struct History {
+  store::DataQuery q;
+  std::vector<std::int64_t> ats;  // `at` values; several mean one query each, merged
+  std::vector<std::string> of;    // as requested; narrowed to what the caller may read
+};
+
+std::optional<Response> bad_mask(const std::string& mask) {
+  if (platform::valid_channel_mask(mask)) return std::nullopt;
+  return error_response(400, "invalid channel mask \"" + mask +
+                                 "\": levels separated by '/', '+' for one level, a last '#' "
+                                 "for any number");
+}
+
+// A Plug-ID list given as query values or as a JSON member (a CSV string or an array).
+std::optional<Response> parse_of(const std::vector<std::string>& items,
+                                 std::vector<std::string>& out) {
+  for (const auto& item : items) {
+    auto id = platform::normalize_plug_id(item, platform::IdKind::kDevice);
+    if (!id) return error_response(400, "of: \"" + item + "\" is not a device Plug-ID");
+    if (std::find(out.begin(), out.end(), *id) == out.end()) out.push_back(*id);
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> set_bound(store::DataQuery& q, const std::string& text, bool before) {
+  auto b = parse_bound(text);
+  if (!b) {
+    return error_response(400, std::string(before ? "before" : "after") + ": \"" + text +
+                                   "\" is neither a time (ms, ISO-8601) nor a record id");
+  }
+  if (auto* ms = std::get_if<std::int64_t>(&*b)) {
+    (before ? q.before : q.after) = *ms;
+  } else {
+    (before ? q.before_id : q.after_id) = std::get<std::string>(*b);
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> add_ats(const std::vector<std::string>& items,
+                                std::vector<std::int64_t>& out) {
+  for (const auto& item : items) {
+    auto ms = platform::parse_time_ms(item);
+    if (!ms) return error_response(400, "at: \"" + item + "\" is not a time (ms, ISO-8601)");
+    if (std::find(out.begin(), out.end(), *ms) == out.end()) out.push_back(*ms);
+  }
+  return std::nullopt;
+}
+
+// The filters of a GET: its query string, and the members of a JSON object body, which a client
+// library sends instead (the query string wins).
+Target filters_of(const Call& call) {
+  Target t = call.target;
+  if (call.req.body.find_first_not_of(" \t\r\n") == std::string::npos) return t;
+  auto body = parse_json(call.req.body, nullptr);
+  if (!body || !body->is_object()) return t;
+  auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : dump(v); };
+  for (const char* name : {"before", "after", "at", "of", "offset", "limit"}) {
+    auto it = body->find(name);
+    if (it == body->end() || it->is_null() || query_value(t, name)) continue;
+    std::string value;
+    if (it->is_array()) {
+      for (const auto& item : *it) {
+        if (!value.empty()) value += ',';
+        value += text(item);
+      }
+    } else {
+      value = text(*it);
+    }
+    t.query.emplace_back(name, std::move(value));
+  }
+  return t;
+}
+
+// The filters of GET /iot/data and GET /iot/channel.
+std::optional<Response> parse_history(const Call& call, const std::string& mask, History& h) {
+  if (auto bad = bad_mask(mask)) return bad;
+  h.q.mask = mask;
+  const Target t = filters_of(call);
+  if (auto bad = parse_of(query_list(t, "of"), h.of)) return bad;
+  if (auto v = query_value(t, "before")) {
+    if (auto bad = set_bound(h.q, *v, true)) return bad;
+  }
+  if (auto v = query_value(t, "after")) {
+    if (auto bad = set_bound(h.q, *v, false)) return bad;
+  }
+  if (auto bad = add_ats(query_list(t, "at"), h.ats)) return bad;
+  h.q.offset = 0;
+  if (auto v = query_value(t, "offset")) {
+    auto n = parse_count(*v);
+    if (!n) return error_response(400, "offset must be a whole number >= 0");
+    h.q.offset = *n;
+  }
+  h.q.limit = kDefaultLimit;
+  if (auto v = query_value(t, "limit")) {
+    auto n = parse_count(*v);
+    if (!n || *n < 1 || *n > kMaxLimit) return error_response(400, "limit must be 1..10000");
+    h.q.limit = *n;
+  }
+  return std::nullopt;
+}
+
+bool newer(const platform::Record& a, const platform::Record& b) {
+  return a.at != b.at ? a.at > b.at : a.id > b.id;
+}
+
+// The records of `h` (one query, or one per `at` merged), newest first. Reader thread.
+std::vector<platform::Record> read_history(store::DataStore& data, const History& h) {
+  if (h.ats.size() <= 1) {
+    store::DataQuery q = h.q;
+    if (!h.ats.empty()) q.at = h.ats[0];
+    return data.query(q);
+  }
+  std::vector<platform::Record> all;
+  for (auto at : h.ats) {
+    store::DataQuery q = h.q;
+    q.at = at;
+    q.offset = 0;
+    q.limit = h.q.offset + h.q.limit;
+    auto part = data.query(q);
+    all.insert(all.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  std::sort(all.begin(), all.end(), newer);
+  const auto skip = std::min<std::size_t>(all.size(), static_cast<std::size_t>(h.q.offset));
+  all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(skip));
+  if (all.size() > static_cast<std::size_t>(h.q.limit)) all.resize(h.q.limit);
+  return all;
+}
+
+std::vector<std::string> read_channels(store::DataStore& data, const History& h) {
+  if (h.ats.size() <= 1) {
+    store::DataQuery q = h.q;
+    if (!h.ats.empty()) q.at = h.ats[0];
+    return data.channels(q);
+  }
+  std::set<std::string> all;
+  for (auto at : h.ats) {
+    store::DataQuery q = h.q;
+    q.at = at;
+    q.offset = 0;
+    q.limit = h.q.offset + h.q.limit;
+    for (auto& c : data.channels(q)) all.insert(std::move(c));
+  }
+  std::vector<std::string> out;
+  std::int64_t i = 0;
+  for (const auto& c : all) {
+    if (i++ < h.q.offset) continue;
+    if (static_cast<std::int64_t>(out.size()) >= h.q.limit) break;
+    out.push_back(c);
+  }
+  return out;
+}
+
+// [{"id","channel","of","data","at"}]: the stored data text goes out as it is, unparsed.
+std::string records_json(const std::vector<platform::Record>& records) {
+  std::string out = "[";
+  for (const auto& r : records) {
+    if (out.size() > 1) out += ',';
+    out += R"({"id":")";
+    out += r.id;
+    out += R"(","channel":)";
+    out += dump(Json(r.channel));
+    out += R"(,"of":")";
+    out += r.of;
+    out += R"(","data":)";
+    out += r.data_json;
+    out += R"(,"at":)";
+    out += std::to_string(r.at);
+    out += '}';
+  }
+  out += ']';
+  return out;
+}
+
+// One record of a PUT /iot/data, checked.
+struct Entry {
+  std::string of;
+  std::string channel;
+  platform::Envelope envelope;
+};
+
+// Waits for a set of records to be committed; the Done of each is made by done().
+template <class Handler>
+struct Commits {
+  Commits(std::size_t n, Handler h) : remaining(n), handler(std::move(h)) {}
+  std::atomic<std::size_t> remaining;
+  std::atomic<bool> ok{true};
+  Handler handler;
+};
+
+}  // namespace
+
+asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>& channel) {
+  if (channel && !platform::valid_channel(*channel)) {
+    co_return error_response(400, "invalid channel \"" + *channel +
+                                      "\": 1..200 bytes, levels separated by '/', no wildcard");
+  }
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) co_return error_response(400, why);
+  const bool single = body->is_object();
+  if (!single && !body->is_array()) {
+    co_return error_response(400, "body must be a record {\"data\":...} or an array of them");
+  }
+  const std::size_t count = single ? 1 : body->size();
+  if (count == 0) co_return error_response(400, "no records to publish");
+  const std::size_t max = call.ctx.options.http.max_records_per_publish;
+  if (count > max) {
+    co_return error_response(413, std::to_string(count) + " records in one call; at most " +
+                                      std::to_string(max) + " (http.max_records_per_publish)");
+  }
+
+  std::vector<Entry> entries;
+  entries.reserve(count);
+  const auto now = platform::now_ms();
+  for (std::size_t i = 0; i < count; ++i) {
+    const Json& e = single ? *body : (*body)[i];
+    const std::string where = single ? std::string() : "record " + std::to_string(i + 1) + ": ";
+    if (!e.is_object() || !e.contains("data")) {
+      co_return error_response(400, where + "a record is an object with a \"data\" member");
+    }
+    Entry entry;
+    bool bad = false;
+    auto own_channel = string_member(e, "channel", bad);
+    if (bad || (own_channel && !platform::valid_channel(*own_channel))) {
+      co_return error_response(400, where + "\"channel\" must be a channel (no wildcard)");
+    }
+    if (own_channel) {
+      entry.channel = std::move(*own_channel);
+    } else if (channel) {
+      entry.channel = *channel;
+    } else {
+      co_return error_response(400, where + "no channel: PUT /iot/data/CHANNEL, or \"channel\" "
+                                            "in each record");
+    }
+    auto of = string_member(e, "of", bad);
+    if (of) {
+      auto id = platform::normalize_plug_id(*of, platform::IdKind::kDevice);
+      if (!id) co_return error_response(400, where + "\"of\" must be a device Plug-ID");
+      entry.of = std::move(*id);
+    } else if (bad) {
+      co_return error_response(400, where + "\"of\" must be a device Plug-ID");
+    } else if (!call.caller.who.device_id.empty()) {
+      entry.of = call.caller.who.device_id;
+    } else {
+      co_return error_response(400, where + "an account publishes as one of its devices: give "
+                                            "\"of\"");
+    }
+    auto decoded = platform::decode_envelope(e, now);
+    if (decoded.error != platform::PayloadError::kNone) {
+      co_return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
+    }
+    entry.envelope = std::move(decoded.envelope);
+    entries.push_back(std::move(entry));
+  }
+
+  // The same permission check as an MQTT publish, once per publishing device.
+  const auto dir = call.ctx.directory.get();
+  std::map<std::string, platform::Target> targets;
+  for (const auto& entry : entries) {
+    if (targets.count(entry.of)) continue;
+    auto lookup = target_of(call, *dir, entry.of);
+    auto target = co_await std::move(lookup);
+    if (!target) co_return error_response(404, "unknown device " + entry.of);
+    if (!platform::may_write(call.caller.who, *target)) {
+      call.ctx.counters.denied++;
+      co_return error_response(403, "no permission to publish as " + entry.of);
+    }
+    targets.emplace(entry.of, *target);
+  }
+
+  auto room = writer_room(call.ctx);
+  co_await std::move(room);
+  // Routed to MQTT subscribers at once, answered once every record is committed (as a QoS 1
+  // PUBACK is): the ids returned are records that survive a crash.
+  std::vector<std::string> ids;
+  ids.reserve(entries.size());
+  auto committed = asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+      [&](auto handler) {
+        using H = decltype(handler);
+        auto state = std::make_shared<Commits<H>>(entries.size(), std::move(handler));
+        for (auto& entry : entries) {
+          store::DataWriter::Done done = [state](bool ok) {
+            if (!ok) state->ok = false;
+            if (--state->remaining == 0) {
+              auto ex = asio::get_associated_executor(state->handler);
+              asio::post(ex, [state] { std::move(state->handler)(state->ok.load()); });
+            }
+          };
+          ids.push_back(net::publish_record(call.ctx, *dir, targets.at(entry.of),
+                                            std::move(entry.channel), std::move(entry.envelope),
+                                            done));
+        }
+      },
+      asio::use_awaitable);
+  const bool ok = co_await std::move(committed);
+  if (!ok) co_return error_response(500, "the records could not be stored");
+  if (single) co_return json_response(200, dump(Json(ids[0])));
+  co_return json_response(200, dump(Json(ids)));
+}
+
+asio::awaitable<Response> get_data(Call& call, const std::string& mask) {
+  History h;
+  if (auto bad = parse_history(call, mask, h)) co_return *bad;
+  Response refused;
+  auto allowed = allowed_devices(call, h.of, false, refused);
+  auto of = co_await std::move(allowed);
+  if (!of) co_return refused;
+  if (of->empty()) co_return json_response(200, "[]");
+  h.q.of = std::move(*of);
+  try {
+    auto op = call.ctx.readers.run(
+        [h](net::ReadPool::Repos& r) { return records_json(read_history(r.data, h)); });
+    auto json = co_await std::move(op);
+    co_return json_response(200, std::move(json));
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "reading data");
+  }
+}
+
+asio::awaitable<Response> get_channels(Call& call, const std::string& mask) {
+  History h;
+  if (auto bad = parse_history(call, mask, h)) co_return *bad;
+  Response refused;
+  auto allowed = allowed_devices(call, h.of, false, refused);
+  auto of = co_await std::move(allowed);
+  if (!of) co_return refused;
+  if (of->empty()) co_return json_response(200, "[]");
+  h.q.of = std::move(*of);
+  try {
+    auto op = call.ctx.readers.run(
+        [h](net::ReadPool::Repos& r) { return dump(Json(read_channels(r.data, h))); });
+    auto json = co_await std::move(op);
+    co_return json_response(200, std::move(json));
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "listing channels");
+  }
+}
+
+asio::awaitable<Response> delete_data(Call& call, const std::string& mask) {
+  if (auto bad = bad_mask(mask)) co_return *bad;
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) co_return error_response(400, why);
+  if (!body->is_object()) co_return error_response(400, "body must be a JSON object");
+  // Strings (one value or comma-separated) or arrays of them.
+  auto items = [&](const char* name, std::vector<std::string>& out) -> bool {
+    auto it = body->find(name);
+    if (it == body->end() || it->is_null()) return true;
+    std::vector<const Json*> values;
+    if (it->is_array()) {
+      for (const auto& v : *it) values.push_back(&v);
+    } else {
+      values.push_back(&*it);
+    }
+    for (const Json* v : values) {
+      if (v->is_number_integer() || v->is_number_unsigned()) {
+        out.push_back(std::to_string(v->get<std::int64_t>()));
+        continue;
+      }
+      if (!v->is_string()) return false;
+      const auto& s = v->get_ref<const std::string&>();
+      std::size_t pos = 0;
+      for (;;) {
+        const auto comma = std::min(s.find(',', pos), s.size());
+        std::string item = s.substr(pos, comma - pos);
+        if (!item.empty()) out.push_back(std::move(item));
+        if (comma == s.size()) break;
+        pos = comma + 1;
+      }
+    }
+    return true;
+  };
+  std::vector<std::string> id_items, of_items, at_items, before_items, after_items;
+  if (!items("id", id_items) || !items("of", of_items) || !items("at", at_items) ||
+      !items("before", before_items) || !items("after", after_items) ||
+      before_items.size() > 1 || after_items.size() > 1) {
+    co_return error_response(400, "id, of and at are strings, comma-separated strings or "
+                                  "arrays; before and after one time or record id");
+  }
+  if (id_items.empty() && at_items.empty() && before_items.empty() && after_items.empty()) {
+    co_return error_response(400, "say which records: one of \"id\", \"before\", \"after\" or "
+                                  "\"at\" is required");
+  }
+  History h;
+  h.q.mask = mask;
+  if (auto bad = parse_of(of_items, h.of)) co_return *bad;
+  if (!before_items.empty()) {
+    if (auto bad = set_bound(h.q, before_items[0], true)) co_return *bad;
+  }
+  if (!after_items.empty()) {
+    if (auto bad = set_bound(h.q, after_items[0], false)) co_return *bad;
+  }
+  if (auto bad = add_ats(at_items, h.ats)) co_return *bad;
+  std::vector<std::string> ids;
+  for (const auto& item : id_items) {
+    auto oid = platform::normalize_oid(item);
+    if (!oid) co_return error_response(400, "id: \"" + item + "\" is not a record id");
+    ids.push_back(*oid);
+  }
+
+  Response refused;
+  auto allowed = allowed_devices(call, h.of, true, refused);
+  auto of = co_await std::move(allowed);
+  if (!of) co_return refused;
+  std::size_t total = 0;
+  if (!of->empty()) {
+    h.q.of = std::move(*of);
+    try {
+      if (!ids.empty()) {
+        auto op = on_writer(call.ctx.writer, [ids, h](store::DataStore& data) {
+          return data.delete_ids(ids, h.q.of, h.q.mask);
+        });
+        total = co_await std::move(op);
+      } else {
+        // In short batches on the writer, so that a large deletion never stalls ingest.
+        std::vector<std::optional<std::int64_t>> ats;
+        for (auto at : h.ats) ats.emplace_back(at);
+        if (ats.empty()) ats.emplace_back(std::nullopt);
+        for (const auto& at : ats) {
+          store::DataQuery q = h.q;
+          q.at = at;
+          for (;;) {
+            auto op = on_writer(call.ctx.writer, [q](store::DataStore& data) {
+              return data.delete_matching(q, kDeleteBatch);
+            });
+            const std::size_t n = co_await std::move(op);
+            total += n;
+            if (n < kDeleteBatch) break;
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      co_return store_failure(e, "deleting data");
+    }
+  }
+  co_return json_response(202, std::to_string(total));
+}
+
+}  // namespace plugmq::http::detail

@@ -1,0 +1,563 @@
+// `/iot/device…`: enrollment, prototypes, device information and changes, unenrollment,
+// controllers' things, additional properties (SPEC 10; SPEC 5 for enrollment).
+#include <spdlog/spdlog.h>
+
+#include "handlers.hpp"
+#include "plugmq/platform/crypto.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/store/fleet.hpp"
+
+namespace plugmq::http::detail {
+
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+namespace {
+
+// kReloadNow: a request that changes identities rebuilds the device directory on the store
+// thread before it answers, so that the client's next request (a publish right after an
+// enrollment, a read right after taking control of a thing) is decided on the change.
+
+Json device_info(const store::Device& d, const std::string& props_raw) {
+  Json out;
+  out["id"] = d.id;
+  out["name"] = d.name;
+  out["kind"] = std::string(platform::to_string(d.kind));
+  out["hwid"] = d.hwid;
+  out["model"] = d.model;
+  out["perm"] = Json::parse(platform::to_json(d.perm));
+  out["status"] = d.status;
+  if (d.kind == platform::DeviceKind::kController) out["controls"] = d.controls;
+  out["props"] = Json::parse(props_raw);
+  return out;
+}
+
+Response enroll_reply(const store::EnrollResult& r, int status) {
+  return json_response(status, dump(Json{{"id", r.id}, {"auth", r.auth}}));
+}
+
+// The enrollment rate limit of SPEC 5 applies to HTTP as to MQTT: failed attempts per address.
+bool enroll_blocked(Call& call) {
+  return call.ctx.enroll_limiter.blocked(call.req.peer_address, steady_clock::now());
+}
+
+void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
+  if (r.ok()) {
+    call.ctx.counters.enrolled++;
+    spdlog::info("http {}: enrolled {} {}", call.req.peer_address, what, r.id);
+    return;
+  }
+  call.ctx.counters.enroll_failed++;
+  if (r.err != 429 && r.err != 500) {
+    call.ctx.enroll_limiter.failed(call.req.peer_address, steady_clock::now());
+  }
+  if (r.err == 500) {
+    spdlog::error("http {}: enrollment failed: {}", call.req.peer_address, r.log_detail);
+  } else {
+    spdlog::info("http {}: enrollment refused: {} {}", call.req.peer_address, r.err, r.msg);
+  }
+}
+
+// Sets properties on the writer (where every property write happens, in order with the data),
+// after DataStore::check_props accepted them.
+asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
+                                            const std::string& payload) {
+  auto op = on_writer(call.ctx.writer, [id, payload](store::DataStore& data) {
+    return data.props_set(id, payload);
+  });
+  co_return co_await std::move(op);
+}
+
+// The body as a JSON object, or the 400.
+std::optional<Json> object_body(Call& call, Response& error) {
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) {
+    error = error_response(400, why);
+    return std::nullopt;
+  }
+  if (!body->is_object()) {
+    error = error_response(400, "body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
+// The optional "props" member: its JSON text once DataStore::check_props accepted it.
+std::optional<std::string> props_member(const Json& body, Response& error, bool& bad) {
+  auto it = body.find("props");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  std::string text = dump(*it);
+  auto check = store::DataStore::check_props(text);
+  if (check.err != 0) {
+    error = error_response(check.err, "props: " + check.msg);
+    bad = true;
+    return std::nullopt;
+  }
+  return text;
+}
+
+asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
+  bool bad = false;
+  auto model = string_member(body, "model", bad);
+  auto hwid = string_member(body, "hwid", bad);
+  auto pass = string_member(body, "pass", bad);
+  auto name = string_member(body, "name", bad);
+  if (bad || !model || !hwid || !pass) {
+    co_return error_response(400, "enrolling a thing needs \"model\", \"hwid\" and \"pass\" strings");
+  }
+  Response error;
+  auto props = props_member(body, error, bad);
+  if (bad) co_return error;
+  store::EnrollResult r;
+  if (enroll_blocked(call)) {
+    r.err = 429;
+    r.msg = "too many failed enrollment attempts from this address; try again later";
+  } else {
+    auto op = call.ctx.store.run([&store = call.ctx.store, m = *model, h = *hwid, p = *pass,
+                                  n = name.value_or("")](net::StoreWorker::Repos& repos) {
+      auto r = repos.fleet.enroll_thing(m, h, p, n);
+      if (r.ok()) store.reload_directory();  // see kReloadNow
+      return r;
+    });
+    r = co_await std::move(op);
+  }
+  enroll_outcome(call, r, "thing");
+  if (!r.ok()) co_return error_response(r.err, r.msg);
+  if (props) {
+    auto op = set_props(call, r.id, *props);
+    auto set = co_await std::move(op);
+    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+  }
+  co_return enroll_reply(r, 200);
+}
+
+asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
+  bool bad = false;
+  auto name = string_member(body, "name", bad);
+  auto hwid = string_member(body, "hwid", bad);
+  auto pass = string_member(body, "pass", bad);
+  if (bad || !name) {
+    co_return error_response(400, "a prototype needs a \"name\" string; \"hwid\" and \"pass\" "
+                                  "are strings when given");
+  }
+  std::optional<platform::PermFilter> perm;
+  if (auto it = body.find("perm"); it != body.end() && !it->is_null()) {
+    std::string why;
+    perm = platform::perm_from_json(dump(*it), platform::default_perm(platform::DeviceKind::kPrototype),
+                                    &why);
+    if (!perm) co_return error_response(400, "perm: " + why);
+  }
+  Response error;
+  auto props = props_member(body, error, bad);
+  if (bad) co_return error;
+  store::NewDevice created;
+  try {
+    auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
+                                  n = *name, h = hwid.value_or(""), pass,
+                                  perm](net::StoreWorker::Repos& r) {
+      std::optional<std::string_view> p;
+      if (pass) p = *pass;
+      auto nd = r.identity.add_prototype(account, n, h, p);
+      if (perm) nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt);
+      store.reload_directory();  // see kReloadNow
+      return nd;
+    });
+    created = co_await std::move(op);
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "creating a prototype");
+  }
+  spdlog::info("http {}: prototype {} created in {}", call.req.peer_address, created.device.id,
+               call.caller.who.account_id);
+  if (props) {
+    auto op = set_props(call, created.device.id, *props);
+    auto set = co_await std::move(op);
+    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+  }
+  co_return json_response(201, dump(Json{{"id", created.device.id}, {"auth", created.auth}}));
+}
+
+// A thing of MODEL named by its HWID or its Plug-ID: its HWID. Runs on the StoreWorker.
+std::optional<std::string> thing_hwid(store::Identity& ids, const std::string& model,
+                                      const std::string& ctrl) {
+  if (!platform::normalize_plug_id(ctrl, platform::IdKind::kDevice)) return ctrl;
+  auto thing = ids.device(ctrl);
+  auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
+  if (!thing || thing->kind != platform::DeviceKind::kThing || !model_id ||
+      thing->model != *model_id) {
+    return std::nullopt;
+  }
+  return thing->hwid;
+}
+
+// What a device deletion (ours or the caller's) leaves to do off the store: its live MQTT
+// sessions end, its records go in batches.
+void after_delete(Call& call, const std::string& id) {
+  call.ctx.registry.close_identity(id, broker::EndReason::kRevoked);
+  purge_records(call.ctx, id);
+}
+
+}  // namespace
+
+asio::awaitable<Response> post_device(Call& call, const Authenticate& auth) {
+  Response error;
+  auto body = object_body(call, error);
+  if (!body) co_return error;
+  // A thing enrolling needs no credentials; any it sends (a client library sends what it
+  // holds, maybe those of a device since deleted) are ignored.
+  if (body->contains("model")) {
+    auto op = enroll_thing(call, *body);
+    co_return co_await std::move(op);
+  }
+  auto check = auth(call);
+  if (auto refused = co_await std::move(check)) co_return *refused;
+  if (call.caller.kind == Caller::Kind::kNone) {
+    co_return need_auth("creating a prototype needs the account's credentials "
+                        "(enrolling a thing needs \"model\", \"hwid\" and \"pass\")");
+  }
+  if (!call.caller.master()) {
+    co_return error_response(403, "creating a prototype needs the account's password "
+                                  "(X-Plug-Master or Basic)");
+  }
+  auto op = create_prototype(call, *body);
+  co_return co_await std::move(op);
+}
+
+asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
+  Response error;
+  auto body = object_body(call, error);
+  if (!body) co_return error;
+  bool bad = false;
+  auto model = string_member(*body, "model", bad);
+  auto ctrl = string_member(*body, "ctrl", bad);
+  auto pass = string_member(*body, "pass", bad);
+  auto hwid = string_member(*body, "hwid", bad);
+  auto name = string_member(*body, "name", bad);
+  if (bad || !model || !ctrl || !pass) {
+    co_return error_response(400, "controlling a thing needs \"model\", \"ctrl\" and \"pass\" "
+                                  "strings; \"hwid\" and \"name\" are strings when given");
+  }
+  auto check = auth(call);
+  if (auto refused = co_await std::move(check)) co_return *refused;
+
+  store::EnrollResult r;
+  const bool adding = call.caller.is_device();
+  if (adding) {
+    // An enrolled controller takes control of one more thing; its credentials stay.
+    auto op = call.ctx.store.run([&store = call.ctx.store, id = call.caller.who.device_id,
+                                  m = *model, c = *ctrl, p = *pass](net::StoreWorker::Repos& repos) {
+      auto thing = thing_hwid(repos.identity, m, c);
+      if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
+      auto r = repos.fleet.control_thing(id, m, *thing, p);
+      if (r.ok()) store.reload_directory();  // see kReloadNow
+      return r;
+    });
+    r = co_await std::move(op);
+  } else if (enroll_blocked(call)) {
+    r.err = 429;
+    r.msg = "too many failed enrollment attempts from this address; try again later";
+  } else {
+    // Without a HWID of its own, the controller gets a new one (and so is a new controller).
+    const std::string own_hwid = hwid.value_or("ctrl-" + platform::new_oid());
+    auto op = call.ctx.store.run([&store = call.ctx.store, m = *model, c = *ctrl, p = *pass,
+                                  own_hwid, n = name.value_or("")](net::StoreWorker::Repos& repos) {
+      auto thing = thing_hwid(repos.identity, m, c);
+      if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
+      auto r = repos.fleet.enroll_controller(m, *thing, p, own_hwid, n);
+      if (r.ok()) store.reload_directory();  // see kReloadNow
+      return r;
+    });
+    r = co_await std::move(op);
+  }
+  enroll_outcome(call, r, adding ? "thing for controller" : "controller");
+  if (!r.ok()) co_return error_response(r.err, r.msg);
+  if (!adding) co_return enroll_reply(r, r.created ? 201 : 200);
+  // The controller keeps its credentials: a device login gets them back (client libraries
+  // store what this call returns), a login with the account's password gets nothing to store.
+  if (call.caller.kind == Caller::Kind::kDevice) {
+    co_return json_response(200, dump(Json{{"id", r.id}, {"auth", call.caller.auth}}));
+  }
+  co_return json_response(200, "{}");
+}
+
+asio::awaitable<Response> delete_devices(Call& call) {
+  auto ids = plug_id_list(call.req.body);
+  if (!ids) {
+    co_return error_response(400, "body must be a Plug-ID, a comma-separated list of them or a "
+                                  "JSON array of them");
+  }
+  if (!call.caller.master()) {
+    // A device may unenroll itself, nothing else.
+    for (const auto& id : *ids) {
+      if (id != call.caller.who.device_id) {
+        co_return error_response(403, "a device may only unenroll itself; deleting " + id +
+                                          " needs the account's password");
+      }
+    }
+  }
+  std::vector<std::string> deleted;
+  try {
+    auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
+                                  ids = *ids](net::StoreWorker::Repos& r) {
+      std::vector<std::string> gone;
+      for (const auto& id : ids) {
+        auto d = r.identity.device(id);
+        // Devices never reach across accounts: another account's device counts as unknown.
+        if (!d || d->account_id != account) continue;
+        if (r.identity.delete_device(d->id)) gone.push_back(d->id);
+      }
+      if (!gone.empty()) store.reload_directory();  // see kReloadNow
+      return gone;
+    });
+    deleted = co_await std::move(op);
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "deleting devices");
+  }
+  for (const auto& id : deleted) {
+    spdlog::info("http {}: device {} deleted", call.req.peer_address, id);
+    after_delete(call, id);
+  }
+  co_return json_response(200, std::to_string(deleted.size()));
+}
+
+asio::awaitable<Response> get_device(Call& call, const std::string& id) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  if (!platform::may_read(call.caller.who, *target)) {
+    co_return error_response(403, "no permission to read this device");
+  }
+  try {
+    auto op = call.ctx.readers.run([plug = target->device_id](net::ReadPool::Repos& r) {
+      std::optional<std::pair<store::Device, std::string>> out;
+      if (auto d = r.identity.device(plug)) out.emplace(std::move(*d), r.data.props_raw(plug));
+      return out;
+    });
+    auto found = co_await std::move(op);
+    if (!found) co_return error_response(404, "unknown device");
+    co_return json_response(200, dump(device_info(found->first, found->second)));
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "reading a device");
+  }
+}
+
+asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
+  Response error;
+  auto body = object_body(call, error);
+  if (!body) co_return error;
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  if (!platform::may_write(call.caller.who, *target)) {
+    co_return error_response(403, "no permission to modify this device");
+  }
+  bool bad = false;
+  auto name = string_member(*body, "name", bad);
+  auto status = string_member(*body, "status", bad);
+  if (bad) co_return error_response(400, "\"name\" and \"status\" are strings when given");
+  std::optional<std::string> perm_json;
+  if (auto it = body->find("perm"); it != body->end() && !it->is_null()) {
+    if (!it->is_object()) co_return error_response(400, "perm must be a JSON object");
+    perm_json = dump(*it);
+  }
+  // What a device may read and write, and whether it may log in, are the account's decisions:
+  // a device cannot widen its own permissions.
+  if ((perm_json || status) && !call.caller.master()) {
+    co_return error_response(403, "changing perm or status needs the account's password "
+                                  "(X-Plug-Master or Basic)");
+  }
+  auto props = props_member(*body, error, bad);
+  if (bad) co_return error;
+  const std::string plug = target->device_id;
+  if (name || status || perm_json) {
+    try {
+      auto op = call.ctx.store.run([&store = call.ctx.store, plug, name, status,
+                                    perm_json](net::StoreWorker::Repos& r) {
+        std::optional<platform::PermFilter> perm;
+        if (perm_json) {
+          auto current = r.identity.device(plug);
+          if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
+          std::string why;
+          perm = platform::perm_from_json(*perm_json, current->perm, &why);
+          if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
+        }
+        auto d = r.identity.set_device(plug, perm, status, name);
+        store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
+        return d;
+      });
+      auto updated = co_await std::move(op);
+      (void)updated;
+    } catch (const std::exception& e) {
+      co_return store_failure(e, "modifying a device");
+    }
+  }
+  if (props) {
+    auto op = set_props(call, plug, *props);
+    auto set = co_await std::move(op);
+    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+  }
+  auto info = get_device(call, plug);
+  co_return co_await std::move(info);
+}
+
+asio::awaitable<Response> release_things(Call& call, const std::string& id) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  const bool itself = target->device_id == call.caller.who.device_id;
+  if (!itself && !(call.caller.master() && target->account_id == call.caller.who.account_id)) {
+    co_return error_response(403, "only the controller itself, or its account, releases its "
+                                  "things");
+  }
+  // Which things: none given (or null) means all; a Plug-ID list in any of its forms, or an
+  // object {"controlled": LIST} as client libraries send it.
+  std::optional<std::vector<std::string>> things;
+  std::string_view body = call.req.body;
+  const auto first = body.find_first_not_of(" \t\r\n");
+  std::string list_text;
+  if (first != std::string_view::npos && body.substr(first) != "null") {
+    if (body[first] == '{') {
+      std::string why;
+      auto j = parse_json(body, &why);
+      if (!j) co_return error_response(400, why);
+      auto it = j->find("controlled");
+      if (it != j->end() && !it->is_null()) list_text = dump(*it);
+    } else {
+      list_text = std::string(body);
+    }
+  }
+  if (!list_text.empty()) {
+    things = plug_id_list(list_text);
+    if (!things) {
+      co_return error_response(400, "body must be null, Plug-IDs (one, comma-separated or a "
+                                    "JSON array) or {\"controlled\": those}");
+    }
+  }
+  try {
+    auto op = call.ctx.store.run([&store = call.ctx.store, plug = target->device_id,
+                                  things](net::StoreWorker::Repos& r) {
+      auto d = r.identity.device(plug);
+      if (!d) throw store::Error(store::Error::Code::kNotFound, "unknown device");
+      if (d->kind != platform::DeviceKind::kController) {
+        throw store::Error(store::Error::Code::kInvalid, plug + " is not a controller");
+      }
+      auto n = r.fleet.release_things(plug, things);
+      if (n > 0) store.reload_directory();  // see kReloadNow
+      return n;
+    });
+    auto n = co_await std::move(op);
+    co_return json_response(200, std::to_string(n));
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "releasing things");
+  }
+}
+
+asio::awaitable<Response> get_props(Call& call, const std::string& id,
+                                    const std::optional<std::string>& name) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  if (!platform::may_read(call.caller.who, *target)) {
+    co_return error_response(403, "no permission to read this device's properties");
+  }
+  const std::string request = name ? dump(Json::array({*name})) : std::string();
+  store::PropReply r;
+  try {
+    auto op = call.ctx.readers.run([plug = target->device_id, request](net::ReadPool::Repos& rp) {
+      return rp.data.props_get(plug, request);
+    });
+    r = co_await std::move(op);
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "reading properties");
+  }
+  if (r.err != 0) co_return error_response(r.err, r.msg);
+  if (!name) co_return json_response(200, std::move(r.json));
+  // One property: its value; null when it is not set (as a link with no data yet).
+  auto all = Json::parse(r.json);
+  auto it = all.find(*name);
+  co_return json_response(200, it == all.end() ? "null" : dump(*it));
+}
+
+asio::awaitable<Response> patch_props(Call& call, const std::string& id,
+                                      const std::optional<std::string>& name) {
+  // The body: a JSON value (an object of several for PATCH /iot/device/ID/). No body, or
+  // null, deletes the property (every property for PATCH /iot/device/ID/), as client libraries
+  // send it. A single property's value that is not JSON is taken as text, as an MQTT payload
+  // is, since client libraries send strings unquoted; text that looks like a JSON object, array
+  // or string but does not parse is an error.
+  const std::string_view raw = call.req.body;
+  const auto first = raw.find_first_not_of(" \t\r\n");
+  std::optional<Json> body;
+  if (first == std::string_view::npos) {
+    body = Json(nullptr);
+  } else {
+    std::string why;
+    body = parse_json(raw, &why);
+    if (!body) {
+      const char c = raw[first];
+      if (!name || c == '{' || c == '[' || c == '"' || !platform::valid_utf8(raw)) {
+        co_return error_response(400, why);
+      }
+      body = Json(std::string(raw));
+    }
+  }
+  if (!name && !body->is_object() && !body->is_null()) {
+    co_return error_response(400, "body must be a JSON object (or null: delete every property)");
+  }
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  if (!platform::may_write(call.caller.who, *target)) {
+    co_return error_response(403, "no permission to write this device's properties");
+  }
+  store::PropReply r;
+  if (!name && body->is_null()) {
+    auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
+      auto all = data.props_get(plug, "");
+      if (all.err != 0) return all;
+      Json none = Json::object();
+      const Json current = Json::parse(all.json);
+      for (const auto& [n, v] : current.items()) none[n] = nullptr;
+      return data.props_set(plug, dump(none));
+    });
+    r = co_await std::move(op);
+  } else {
+    Json payload;
+    if (name) {
+      payload[*name] = std::move(*body);
+    } else {
+      payload = std::move(*body);
+    }
+    const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
+    auto op = set_props(call, target->device_id, text);
+    r = co_await std::move(op);
+  }
+  if (r.err != 0) co_return error_response(r.err, r.msg);
+  co_return json_response(200, "null");
+}
+
+asio::awaitable<Response> delete_prop(Call& call, const std::string& id,
+                                      const std::string& name) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = target_of(call, *dir, id);
+  auto target = co_await std::move(lookup);
+  if (!target) co_return error_response(404, "unknown device");
+  if (!platform::may_write(call.caller.who, *target)) {
+    co_return error_response(403, "no permission to write this device's properties");
+  }
+  Json payload;
+  payload[name] = nullptr;
+  const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
+  auto op = set_props(call, target->device_id, text);
+  auto r = co_await std::move(op);
+  if (r.err != 0) co_return error_response(r.err, r.msg);
+  co_return json_response(200, "null");
+}
+
+}  // namespace plugmq::http::detail

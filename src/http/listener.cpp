@@ -1,0 +1,346 @@
+#include "plugmq/http/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <mutex>
+
+#include "plugmq/http/api.hpp"
+
+namespace plugmq::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // request line and headers, bytes
+// After an error answer that leaves a request body unread, the connection reads (and drops) up
+// to this much, for at most kDrainTime, before closing: closing with unread data would reset
+// the connection, and the client could lose the answer.
+constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;
+constexpr std::chrono::seconds kDrainTime{2};
+
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(a, b);
+}
+
+// One HTTP connection: a coroutine on one io thread, requests answered in order.
+template <class Stream>
+class Connection final : public net::LiveSession,
+                         public std::enable_shared_from_this<Connection<Stream>> {
+ public:
+  Connection(Stream stream, std::shared_ptr<Api> api, net::Context& ctx, std::string peer,
+             std::string address, std::shared_ptr<const void> keep)
+      : keep_(std::move(keep)),
+        stream_(std::move(stream)),
+        api_(std::move(api)),
+        ctx_(ctx),
+        peer_(std::move(peer)),
+        address_(std::move(address)),
+        ex_(stream_.get_executor()) {}
+
+  asio::awaitable<void> run() {
+    auto self = this->shared_from_this();
+    ctx_.sessions.add(this);
+    if (ctx_.stopping) closing_ = true;
+    try {
+      if (!closing_) {
+        auto op = serve();
+        co_await std::move(op);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("http {}: connection error: {}", peer_, e.what());
+    }
+    ctx_.sessions.remove(this);
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+    ctx_.counters.connections--;
+  }
+
+  // Never subscribes: nothing is ever delivered.
+  void deliver(const broker::Message&) override {}
+  void directory_changed() override {}
+
+  void close(broker::EndReason) override {
+    auto self = this->weak_from_this().lock();
+    if (!self) return;
+    asio::post(ex_, [self] {
+      self->closing_ = true;
+      beast::get_lowest_layer(self->stream_).cancel();
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+    });
+  }
+
+ private:
+  const net::HttpOptions& options() const { return ctx_.options.http; }
+
+  asio::awaitable<void> serve() {
+    auto& tcp_layer = beast::get_lowest_layer(stream_);
+    if constexpr (kIsTls<Stream>) {
+      tcp_layer.expires_after(options().request_timeout);
+      auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUseTuple);
+      if (ec) {
+        spdlog::info("http {}: TLS handshake failed: {}", peer_, ec.message());
+        co_return;
+      }
+    }
+    beast::flat_buffer buffer;
+    for (;;) {
+      if (closing_) co_return;
+      if (buffer.size() == 0) {
+        // Between requests: an idle keep-alive connection ends after idle_timeout.
+        tcp_layer.expires_after(options().idle_timeout);
+        auto [ec, n] = co_await stream_.async_read_some(buffer.prepare(4096), kUseTuple);
+        if (ec) co_return;  // closed by the client, idle timeout, or shutdown
+        buffer.commit(n);
+      }
+      // A request that started must arrive whole within request_timeout.
+      tcp_layer.expires_after(options().request_timeout);
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(options().max_body_bytes);
+      {
+        auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer, parser, kUseTuple);
+        if (ec) {
+          auto op = refuse(ec, 11);
+          co_await std::move(op);
+          co_return;
+        }
+      }
+      const auto& head = parser.get();
+      const unsigned version = head.version();
+      if (iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+        // The body fits (a larger Content-Length failed above): ask for it.
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kUseTuple);
+        if (ec) co_return;
+      }
+      if (!parser.is_done()) {
+        auto [ec, n] = co_await bhttp::async_read(stream_, buffer, parser, kUseTuple);
+        if (ec) {
+          auto op = refuse(ec, version);
+          co_await std::move(op);
+          co_return;
+        }
+      }
+      tcp_layer.expires_never();  // the handler's own time is not the client's
+
+      auto msg = parser.release();
+      Request req;
+      req.method = std::string(msg.method_string());
+      req.target = std::string(msg.target());
+      for (const auto& field : msg) {
+        req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      }
+      req.body = std::move(msg.body());
+      req.peer_address = address_;
+      const bool keep_alive = msg.keep_alive();
+      auto handled = api_->handle(req);
+      Response res = co_await std::move(handled);
+      spdlog::debug("http {}: {} {} -> {}", peer_, req.method, req.target, res.status);
+      const bool again = keep_alive && !closing_ && !ctx_.stopping;
+      auto write = send(res, version, again);
+      if (!co_await std::move(write) || !again) co_return;
+    }
+  }
+
+  // Writes `res`; false when the connection failed.
+  asio::awaitable<bool> send(Response& res, unsigned version, bool keep_alive) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    out.set(bhttp::field::server, "plugmq/" PLUGMQ_VERSION);
+    if (!res.body.empty()) out.set(bhttp::field::content_type, "application/json");
+    for (const auto& [name, value] : res.headers) out.set(name, value);
+    out.keep_alive(keep_alive);
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(options().request_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, out, kUseTuple);
+    co_return !ec;
+  }
+
+  // A request that could not be read: answer what can be answered (413, 431, 400), then close.
+  // `version` is the request's HTTP version when its header was read (11 otherwise).
+  asio::awaitable<void> refuse(const boost::system::error_code& ec, unsigned version) {
+    int status = 0;
+    std::string msg;
+    if (ec == bhttp::error::body_limit) {
+      status = 413;
+      msg = "request body larger than " + std::to_string(options().max_body_bytes) +
+            " bytes (http.max_body_bytes)";
+    } else if (ec == bhttp::error::header_limit) {
+      status = 431;
+      msg = "request header larger than " + std::to_string(kHeaderLimit) + " bytes";
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+               ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      status = 400;
+      msg = "malformed HTTP request: " + ec.message();
+    }
+    if (status == 0) {
+      // Closed, reset, timed out: nobody to answer.
+      spdlog::debug("http {}: connection ends: {}", peer_, ec.message());
+      co_return;
+    }
+    spdlog::info("http {}: {} {}", peer_, status, msg);
+    Response res = error_response(status, msg);
+    auto write = send(res, version, false);
+    if (!co_await std::move(write)) co_return;
+    // Lingering close: the unread body would otherwise make our close a reset.
+    auto& tcp_layer = beast::get_lowest_layer(stream_);
+    boost::system::error_code ignored;
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer.expires_after(kDrainTime);
+    std::vector<char> sink(64 * 1024);
+    for (std::size_t drained = 0; drained < kMaxDrain;) {
+      auto [rec, n] = co_await tcp_layer.async_read_some(asio::buffer(sink), kUseTuple);
+      if (rec) break;
+      drained += n;
+    }
+  }
+
+  std::shared_ptr<const void> keep_;  // a TLS connection's context
+  Stream stream_;
+  std::shared_ptr<Api> api_;
+  net::Context& ctx_;
+  const std::string peer_;
+  const std::string address_;
+  asio::any_io_executor ex_;
+  bool closing_ = false;  // connection thread only
+};
+
+}  // namespace
+
+struct Listener::Impl {
+  explicit Impl(net::Server& s) : server(s), api(std::make_shared<Api>(s.context())) {}
+
+  net::Server& server;
+  std::shared_ptr<Api> api;
+  std::optional<tcp::acceptor> http_acceptor, https_acceptor;
+  std::mutex mu;
+  std::condition_variable cv;
+  int loops = 0;  // accept loops running
+  bool stopped = false;
+
+  asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, bool tls);
+  void spawn(tcp::acceptor& acceptor, bool tls) {
+    {
+      std::lock_guard lock(mu);
+      ++loops;
+    }
+    asio::co_spawn(server.acceptor_context(), accept_loop(acceptor, tls),
+                   [this](std::exception_ptr) {
+                     std::lock_guard lock(mu);
+                     --loops;
+                     cv.notify_all();
+                   });
+  }
+};
+
+asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool tls) {
+  net::Context& ctx = server.context();
+  auto log_refusal_after = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    auto& ioc = server.next_context();
+    auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
+    if (ctx.stopping || !acceptor.is_open()) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("http accept failed: {}", ec.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUseTuple);
+      continue;
+    }
+    ctx.counters.accepted++;
+    if (ctx.counters.connections >= ctx.options.max_connections) {
+      ctx.counters.refused++;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= log_refusal_after) {
+        spdlog::warn("http connection refused: limit of {} connections reached "
+                     "(max_connections)",
+                     ctx.options.max_connections);
+        log_refusal_after = now + std::chrono::seconds(10);
+      }
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    boost::system::error_code ep_ec;
+    auto remote = socket.remote_endpoint(ep_ec);
+    std::string address = ep_ec ? std::string("?") : remote.address().to_string();
+    std::string peer = address + ":" + (ep_ec ? std::string("?") : std::to_string(remote.port()));
+    socket.set_option(tcp::no_delay(true), ep_ec);
+    ctx.counters.connections++;
+    if (tls) {
+      auto tls_ctx = server.tls_context();
+      TlsStream stream(beast::tcp_stream(std::move(socket)), *tls_ctx);
+      auto c = std::make_shared<Connection<TlsStream>>(std::move(stream), api, ctx,
+                                                       std::move(peer), std::move(address),
+                                                       std::move(tls_ctx));
+      asio::co_spawn(
+          ioc, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
+    } else {
+      auto c = std::make_shared<Connection<PlainStream>>(
+          PlainStream(std::move(socket)), api, ctx, std::move(peer), std::move(address), nullptr);
+      asio::co_spawn(
+          ioc, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
+    }
+  }
+}
+
+Listener::Listener(net::Server& server) : impl_(std::make_unique<Impl>(server)) {}
+
+Listener::~Listener() { stop(); }
+
+void Listener::start() {
+  const auto& opts = impl_->server.context().options;
+  if (opts.http.listen) {
+    auto& a = impl_->http_acceptor.emplace(impl_->server.acceptor_context());
+    http_port_ = net::Server::listen(a, "http", *opts.http.listen);
+  }
+  if (opts.mqtts.enabled() && opts.http.tls_listen) {
+    auto& a = impl_->https_acceptor.emplace(impl_->server.acceptor_context());
+    https_port_ = net::Server::listen(a, "https", *opts.http.tls_listen);
+  }
+  if (impl_->http_acceptor) impl_->spawn(*impl_->http_acceptor, false);
+  if (impl_->https_acceptor) impl_->spawn(*impl_->https_acceptor, true);
+}
+
+void Listener::stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    if (impl_->loops == 0) return;
+  }
+  asio::post(impl_->server.acceptor_context(), [impl = impl_.get()] {
+    boost::system::error_code ignored;
+    if (impl->http_acceptor) impl->http_acceptor->close(ignored);
+    if (impl->https_acceptor) impl->https_acceptor->close(ignored);
+  });
+  std::unique_lock lock(impl_->mu);
+  impl_->cv.wait_for(lock, std::chrono::seconds(5), [this] { return impl_->loops == 0; });
+}
+
+}  // namespace plugmq::http

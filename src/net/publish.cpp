@@ -1,0 +1,110 @@
+#include "plugmq/net/publish.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <utility>
+
+#include "plugmq/codec/codec.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/store/data.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+
+asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const Directory& dir,
+                                                             const std::string& plug_id,
+                                                             const platform::Target* self) {
+  // The directory first, also for the caller's own device: its "ctrl" decides what its
+  // controllers may do, and an operator may have changed it since the caller logged in.
+  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
+  if (self != nullptr && plug_id == self->device_id) co_return *self;
+  // Not in the snapshot: possibly created by an admin command since the last refresh.
+  auto lookup =
+      ctx.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
+  auto device = co_await std::move(lookup);
+  if (!device) co_return std::nullopt;
+  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
+}
+
+std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
+                           std::string channel, platform::Envelope envelope,
+                           store::DataWriter::Done& done) {
+  platform::Record record;
+  record.id = platform::new_oid();
+  record.of = target.device_id;
+  record.channel = std::move(channel);
+  record.at = envelope.at;
+  record.expire_at = store::expiry_of(envelope, dir.retention_days(target.account_id));
+  record.data_json = std::move(envelope.data_json);
+
+  codec::Publish out;
+  out.topic.reserve(record.of.size() + 6 + record.channel.size());
+  out.topic.append(record.of).append("/data/").append(record.channel);
+  out.payload = platform::delivery_json(record);
+  auto packet = std::make_shared<std::string>();
+  codec::encode(out, *packet);
+  ctx.counters.published++;
+  ctx.router.route(broker::Message{out.topic, target, std::move(packet)});
+  std::string id = record.id;
+  ctx.writer.push(std::move(record), std::exchange(done, nullptr));
+  return id;
+}
+
+asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
+                                             const platform::Target* self,
+                                             platform::ParsedTopic& parsed,
+                                             const std::string& topic, const std::string& payload,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             const std::string& log_client) {
+  // Every way out without a stored record still runs `done`, in order with the others.
+  struct AckInOrder {
+    store::DataWriter& writer;
+    store::DataWriter::Done& done;
+    ~AckInOrder() {
+      if (done) writer.push_done(std::exchange(done, nullptr));
+    }
+  } ack_in_order{ctx.writer, done};
+
+  if (parsed.kind != platform::TopicKind::kData) {
+    ctx.counters.invalid++;
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client,
+                  topic);
+    co_return PublishStatus::kInvalidTopic;
+  }
+  const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
+  if (plug_id.empty()) {
+    ctx.counters.invalid++;
+    spdlog::debug("{} {}: '/data/' topics need a device login", log_peer, log_client);
+    co_return PublishStatus::kInvalidTopic;
+  }
+  // One directory snapshot per publish serves the target and its account's retention.
+  const auto dir = ctx.directory.get();
+  auto lookup = find_target(ctx, *dir, plug_id, self);
+  auto target = co_await std::move(lookup);
+  if (!target || !platform::may_write(who, *target)) {
+    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
+    ctx.counters.denied++;
+    spdlog::debug("{} {}: publish to '{}' denied", log_peer, log_client, topic);
+    co_return PublishStatus::kDenied;
+  }
+  auto decoded = platform::decode_payload(payload, platform::now_ms());
+  if (decoded.error == platform::PayloadError::kBinary) {
+    ctx.counters.binary++;
+    spdlog::warn("{} {}: binary payload on '{}' dropped", log_peer, log_client, topic);
+    co_return PublishStatus::kBinary;
+  }
+  if (decoded.error != platform::PayloadError::kNone) {
+    ctx.counters.invalid++;
+    spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at)", log_peer, log_client,
+                 topic);
+    co_return PublishStatus::kBadEnvelope;
+  }
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope),
+                 done);
+  co_return PublishStatus::kStored;
+}
+
+}  // namespace plugmq::net

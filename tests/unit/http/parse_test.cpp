@@ -1,0 +1,111 @@
+#include "plugmq/http/parse.hpp"
+
+#include <gtest/gtest.h>
+
+#include "plugmq/http/message.hpp"
+
+namespace plugmq::http {
+namespace {
+
+using V = std::vector<std::string>;
+
+TEST(PercentDecode, EscapesInEitherCase) {
+  EXPECT_EQ(percent_decode("a%2Fb"), "a/b");
+  EXPECT_EQ(percent_decode("a%2fb"), "a/b");
+  EXPECT_EQ(percent_decode("%2B%2b%23"), "++#");
+  EXPECT_EQ(percent_decode("caf%C3%A9"), "caf\xC3\xA9");
+  EXPECT_EQ(percent_decode("a+b"), "a+b");  // '+' is not a space here
+  EXPECT_EQ(percent_decode(""), "");
+  EXPECT_FALSE(percent_decode("%"));
+  EXPECT_FALSE(percent_decode("%2"));
+  EXPECT_FALSE(percent_decode("a%zzb"));
+  EXPECT_FALSE(percent_decode("%g0"));
+}
+
+TEST(SplitTarget, PathStaysEncodedQueryIsDecoded) {
+  auto t = split_target("/iot/data/a%2Fb?of=dev-1%2Cdev-2&limit=5&flag&at=2024-01-01T00:00:00%2B02:00");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/iot/data/a%2Fb");
+  ASSERT_EQ(t->query.size(), 4u);
+  EXPECT_EQ(query_value(*t, "limit"), "5");
+  EXPECT_EQ(query_value(*t, "flag"), "");
+  EXPECT_EQ(query_value(*t, "at"), "2024-01-01T00:00:00+02:00");
+  EXPECT_FALSE(query_value(*t, "missing"));
+  EXPECT_EQ(query_list(*t, "of"), (V{"dev-1", "dev-2"}));
+  EXPECT_FALSE(split_target("iot/data"));
+  EXPECT_FALSE(split_target("/iot/%zz"));
+  EXPECT_FALSE(split_target("/iot?a=%"));
+}
+
+TEST(SplitTarget, RepeatedAndCommaSeparatedLists) {
+  auto t = split_target("/x?of=a,b&of=c&of=&limit=1&limit=2");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(query_list(*t, "of"), (V{"a", "b", "c"}));
+  EXPECT_EQ(query_value(*t, "limit"), "2");  // the last one
+}
+
+TEST(PlugIdList, EveryFormABodyMayTake) {
+  const std::string a = "dev-0123456789abcdef01234567";
+  const std::string b = "dev-89abcdef0123456789abcdef";
+  const std::string upper_a = "DEV-0123456789ABCDEF01234567";
+  EXPECT_EQ(plug_id_list(a), V{a});
+  EXPECT_EQ(plug_id_list(a + "," + b), (V{a, b}));
+  EXPECT_EQ(plug_id_list(" " + upper_a + " , " + b + ",\n"), (V{a, b}));
+  EXPECT_EQ(plug_id_list("\"" + a + "\""), V{a});
+  EXPECT_EQ(plug_id_list("\"" + a + "," + b + "\""), (V{a, b}));
+  EXPECT_EQ(plug_id_list("[\"" + a + "\",\"" + b + "\",\"" + a + "\"]"), (V{a, b}));
+  EXPECT_EQ(plug_id_list("[]"), V{});
+  EXPECT_FALSE(plug_id_list(""));
+  EXPECT_FALSE(plug_id_list("   "));
+  EXPECT_FALSE(plug_id_list("dev-xyz"));
+  EXPECT_FALSE(plug_id_list("com-0123456789abcdef01234567"));  // not a device
+  EXPECT_FALSE(plug_id_list(a + ",junk"));
+  EXPECT_FALSE(plug_id_list("[1,2]"));
+  EXPECT_FALSE(plug_id_list("[\"" + a + "\""));
+  EXPECT_FALSE(plug_id_list("{\"a\":1}"));
+}
+
+TEST(BasicCredentials, DecodesEmailAndPassword) {
+  // base64("me@example.com:pa:ss") = bWVAZXhhbXBsZS5jb206cGE6c3M=
+  auto c = basic_credentials("Basic bWVAZXhhbXBsZS5jb206cGE6c3M=");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->first, "me@example.com");
+  EXPECT_EQ(c->second, "pa:ss");  // split at the first ':'
+  EXPECT_TRUE(basic_credentials("basic bWVAZXhhbXBsZS5jb206cGE6c3M"));  // padding optional
+  EXPECT_FALSE(basic_credentials("Bearer abc"));
+  EXPECT_FALSE(basic_credentials("Basic"));
+  EXPECT_FALSE(basic_credentials("Basic !!!!"));
+  EXPECT_FALSE(basic_credentials("Basic bm9jb2xvbg=="));  // "nocolon"
+}
+
+TEST(ParseBound, TimeOrRecordId) {
+  EXPECT_EQ(parse_bound("1700000000000"), Bound(std::int64_t{1700000000000}));
+  EXPECT_EQ(parse_bound("1970-01-01T00:00:01Z"), Bound(std::int64_t{1000}));
+  EXPECT_EQ(parse_bound("0123456789ABCDEF01234567"), Bound(std::string("0123456789abcdef01234567")));
+  EXPECT_FALSE(parse_bound("yesterday"));
+  EXPECT_FALSE(parse_bound(""));
+}
+
+TEST(ParseCount, NonNegativeIntegersOnly) {
+  EXPECT_EQ(parse_count("0"), 0);
+  EXPECT_EQ(parse_count("10000"), 10000);
+  EXPECT_FALSE(parse_count("-1"));
+  EXPECT_FALSE(parse_count("1.5"));
+  EXPECT_FALSE(parse_count(""));
+  EXPECT_FALSE(parse_count("99999999999999999999"));
+}
+
+TEST(Messages, ErrorBodyAndHeaders) {
+  auto r = error_response(404, "unknown \"device\"");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, R"({"err":404,"msg":"unknown \"device\""})");
+  Request req;
+  req.headers = {{"x-plug-id", "a"}, {"X-Plug-Id", "b"}};
+  ASSERT_NE(req.header("X-PLUG-ID"), nullptr);
+  EXPECT_EQ(*req.header("X-PLUG-ID"), "a");
+  EXPECT_EQ(req.header("X-Plug-Auth"), nullptr);
+  EXPECT_STREQ(reason_of(413), "Payload Too Large");
+}
+
+}  // namespace
+}  // namespace plugmq::http
