@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "plugmq/net/admission.hpp"
 #include "plugmq/http/api.hpp"
 
 namespace plugmq::http {
@@ -272,26 +273,10 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    ctx.counters.accepted++;
-    if (ctx.counters.connections >= ctx.options.max_connections) {
-      ctx.counters.refused++;
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= log_refusal_after) {
-        spdlog::warn("http connection refused: limit of {} connections reached "
-                     "(max_connections)",
-                     ctx.options.max_connections);
-        log_refusal_after = now + std::chrono::seconds(10);
-      }
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    boost::system::error_code ep_ec;
-    auto remote = socket.remote_endpoint(ep_ec);
-    std::string address = ep_ec ? std::string("?") : remote.address().to_string();
-    std::string peer = address + ":" + (ep_ec ? std::string("?") : std::to_string(remote.port()));
-    socket.set_option(tcp::no_delay(true), ep_ec);
-    ctx.counters.connections++;
+    auto admitted = net::admit(ctx, socket, "http ", log_refusal_after);
+    if (!admitted) continue;
+    std::string peer = std::move(admitted->peer);
+    std::string address = std::move(admitted->address);
     if (tls) {
       auto tls_ctx = server.tls_context();
       TlsStream stream(beast::tcp_stream(std::move(socket)), *tls_ctx);

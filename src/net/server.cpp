@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "plugmq/net/admission.hpp"
 #include "plugmq/net/session.hpp"
 #include "tls.hpp"
 
@@ -97,25 +98,10 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    ctx_->counters.accepted++;
-    if (ctx_->counters.connections >= ctx_->options.max_connections) {
-      ctx_->counters.refused++;
-      auto now = std::chrono::steady_clock::now();
-      if (now >= log_refusal_after) {
-        spdlog::warn("connection refused: limit of {} connections reached (max_connections)",
-                     ctx_->options.max_connections);
-        log_refusal_after = now + std::chrono::seconds(10);
-      }
-      boost::system::error_code ignored;
-      socket.close(ignored);
-      continue;
-    }
-    boost::system::error_code ep_ec;
-    auto remote = socket.remote_endpoint(ep_ec);
-    std::string address = ep_ec ? std::string("?") : remote.address().to_string();
-    std::string peer = address + ":" + (ep_ec ? std::string("?") : std::to_string(remote.port()));
-    socket.set_option(tcp::no_delay(true), ep_ec);
-    ctx_->counters.connections++;
+    auto admitted = net::admit(*ctx_, socket, "", log_refusal_after);
+    if (!admitted) continue;
+    std::string peer = std::move(admitted->peer);
+    std::string address = std::move(admitted->address);
     if (tls) {
       std::shared_ptr<asio::ssl::context> tls_ctx;
       {
