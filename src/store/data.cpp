@@ -10,6 +10,7 @@
 #include <queue>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 
@@ -342,21 +343,77 @@ bool window_of(Raw& position, const DataQuery& q, Pos& lower, Pos& upper) {
   return lower < upper;
 }
 
+// An epoch that may hold records of a window: each of its records has at <= max_at.
+struct EpochBound {
+  std::int64_t ep;
+  std::int64_t max_at;
+};
+
+// The epochs that may hold records with lower.at <= at <= upper.at, the newest bound first.
+std::vector<EpochBound> epochs_between(Raw& epochs_in, const Pos& lower, const Pos& upper) {
+  std::vector<EpochBound> out;
+  Use use(epochs_in);
+  epochs_in.int64(1, lower.at);
+  epochs_in.int64(2, upper.at);
+  while (epochs_in.step()) out.push_back({epochs_in.col_int64(0), epochs_in.col_int64(1)});
+  return out;
+}
+
+// A publisher's series under a mask, and the epochs it may have records in.
+struct SeriesKey {
+  std::int64_t sid;
+  std::string channel;
+  std::int64_t first_ep;
+  std::int64_t last_ep;
+  bool in(std::int64_t ep) const { return first_ep <= ep && ep <= last_ep; }
+};
+
+// The series of `ofs` whose channel matches `mask` (within `range`).
+template <class Ofs>
+std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_view mask,
+                                    const ChannelRange& range) {
+  std::vector<SeriesKey> out;
+  for (const auto& o : ofs) {
+    Use use(series_of);
+    series_of.text(1, o);
+    series_of.text(2, range.lo);
+    series_of.text(3, range.hi);
+    while (series_of.step()) {
+      if (!mask_matches(mask, series_of.col_text(1))) continue;
+      out.push_back({series_of.col_int64(0), std::string(series_of.col_text(1)),
+                     series_of.col_int64(2), series_of.col_int64(3)});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 struct DataStore::Statements {
   explicit Statements(sqlite3* db)
       : insert(db,
-               "INSERT INTO data (id, sid, of, channel, at, expire_at, data) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-        series_add(db, "INSERT INTO series (of, channel) VALUES (?1, ?2) ON CONFLICT DO NOTHING"),
+               "INSERT INTO data (id, sid, of, channel, at, expire_at, data, ep) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        series_add(db,
+                   "INSERT INTO series (of, channel, first_ep, last_ep) VALUES (?1, ?2, ?3, ?3) "
+                   "ON CONFLICT DO NOTHING"),
         series_get(db, "SELECT sid FROM series WHERE of = ?1 AND channel = ?2"),
+        series_in_epoch(db, "UPDATE series SET last_ep = ?2 WHERE sid = ?1 AND last_ep < ?2"),
+        epoch_last(db, "SELECT coalesce(max(ep), -1) FROM epochs"),
+        epoch_widen(db,
+                    "INSERT INTO epochs (ep, min_at, max_at) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT (ep) DO UPDATE SET min_at = min(min_at, excluded.min_at), "
+                    "max_at = max(max_at, excluded.max_at)"),
+        // The epochs that may hold records in [?1, ?2] (at), newest bound first.
+        epochs_in(db,
+                  "SELECT ep, max_at FROM epochs WHERE max_at >= ?1 AND min_at <= ?2 "
+                  "ORDER BY max_at DESC, ep DESC"),
         position(db, "SELECT at FROM data WHERE id = ?1"),
         by_id(db, "SELECT " + std::string(kRecordColumns) + " FROM data WHERE id = ?1"),
         // Index-only scans (the indexes end with (at, id)): the newest positions of one key
         // strictly between two (at, id) bounds. Records are read by id at the end.
         scan_series(db,
-                    "SELECT at, id FROM data WHERE sid = ?1 "
+                    "SELECT at, id FROM data WHERE ep = ?8 AND sid = ?1 "
                     "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
                     "ORDER BY at DESC, id DESC LIMIT ?7"),
         scan_channel(db,
@@ -370,8 +427,8 @@ struct DataStore::Statements {
                         "ORDER BY at DESC, id DESC LIMIT ?7"),
         // A publisher's series whose channel is in [lo, hi).
         series_of(db,
-                  "SELECT sid, channel FROM series WHERE of = ?1 AND channel >= ?2 "
-                  "AND channel < ?3"),
+                  "SELECT sid, channel, first_ep, last_ep FROM series WHERE of = ?1 "
+                  "AND channel >= ?2 AND channel < ?3"),
         // Skip-scan of the distinct channels in [lo, hi): one index seek per channel.
         first_channel(db,
                       "SELECT channel FROM series WHERE channel >= ?1 AND channel < ?2 "
@@ -382,12 +439,11 @@ struct DataStore::Statements {
         delete_expired(db,
                        "DELETE FROM data WHERE id IN (SELECT id FROM data WHERE expire_at <= ?1 "
                        "ORDER BY expire_at LIMIT ?2)"),
+        // One (ep, sid) probe per epoch of each of the publisher's series.
         delete_of(db,
-                  "DELETE FROM data WHERE id IN (SELECT d.id FROM series s JOIN data d "
-                  "ON d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
-        last_value(db,
-                   "SELECT d.data FROM series s JOIN data d ON d.sid = s.sid "
-                   "WHERE s.of = ?1 AND s.channel = ?2 ORDER BY d.at DESC, d.id DESC LIMIT 1"),
+                  "DELETE FROM data WHERE id IN (SELECT d.id FROM series s "
+                  "JOIN epochs e ON e.ep BETWEEN s.first_ep AND s.last_ep "
+                  "JOIN data d ON d.ep = e.ep AND d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
         count(db, "SELECT count(*) FROM data"),
         delete_id(db, "DELETE FROM data WHERE id = ?1"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
@@ -398,25 +454,37 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, series_add, series_get, position, by_id, scan_series, scan_channel, scan_channel_of,
-      series_of,
-      first_channel, next_channel, delete_expired, delete_of, last_value, count, delete_id,
-      device_exists,
-      prop_put, prop_delete, prop_one, prop_all;
+  Raw insert, series_add, series_get, series_in_epoch, epoch_last, epoch_widen, epochs_in,
+      position, by_id, scan_series, scan_channel, scan_channel_of, series_of, first_channel,
+      next_channel, delete_expired, delete_of, count, delete_id, device_exists, prop_put,
+      prop_delete, prop_one, prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
   // transaction rolls back: series it added may be gone.
   std::unordered_map<std::string, std::int64_t> sids;
   std::string key;  // reused lookup buffer
+
+  // The epoch this connection inserts into (-1: none open), what it inserted there, the bounds
+  // it knows are stored for it, and the series whose last_ep it has raised to it. Reset when a
+  // transaction rolls back; the next insert then opens a new epoch.
+  std::int64_t ep = -1;
+  std::int64_t ep_records = 0;
+  std::int64_t ep_min = 0, ep_max = -1;  // empty
+  std::unordered_set<std::int64_t> ep_sids;
+  void forget() {
+    sids.clear();
+    ep = -1;
+  }
 };
 
-DataStore::DataStore(Db& db) : db_(db), st_(new Statements(db.handle())) {
-  // Ingest keeps one hot leaf page per active series in data_series_at (10,000 series: 40 MB);
-  // SQLite's default 2 MB cache would re-read them for every batch. Allocated as used.
+DataStore::DataStore(Db& db, std::int64_t epoch_records)
+    : db_(db), st_(new Statements(db.handle())), epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
+  // Ingest keeps the current epoch's part of data_epoch_series and the right edges of the other
+  // indexes hot; SQLite's default 2 MB cache would re-read them for every batch. Allocated as
+  // used.
   db.exec("PRAGMA cache_size = -65536");
   sqlite3_rollback_hook(
-      db.handle(), [](void* sids) { static_cast<decltype(Statements::sids)*>(sids)->clear(); },
-      &st_->sids);
+      db.handle(), [](void* st) { static_cast<Statements*>(st)->forget(); }, st_);
 }
 
 DataStore::~DataStore() {
@@ -435,6 +503,7 @@ std::int64_t DataStore::series_id(std::string_view of, std::string_view channel)
     Use use(add);
     add.text(1, of);
     add.text(2, channel);
+    add.int64(3, st_->ep);
     add.step();
   }
   Raw& get = st_->series_get;
@@ -449,8 +518,45 @@ std::int64_t DataStore::series_id(std::string_view of, std::string_view channel)
 
 void DataStore::insert(const platform::Record& r) {
   const OidBytes id = oid_or_throw(r.id);
+  Statements& st = *st_;
+  if (st.ep < 0 || st.ep_records >= epoch_records_) {
+    // A new epoch: after every other one, including those of other connections.
+    Raw& last = st.epoch_last;
+    Use use(last);
+    last.step();
+    st.ep = last.col_int64(0) + 1;
+    st.ep_records = 0;
+    st.ep_min = 0;
+    st.ep_max = -1;
+    st.ep_sids.clear();
+  }
+  if (r.at < st.ep_min || r.at > st.ep_max) {
+    // Stored before the record, so that reads never prune an epoch holding it; with slack, so
+    // that records stamped with the current time widen it about once a minute.
+    constexpr std::int64_t kSlackMs = 60'000;
+    const bool empty = st.ep_max < st.ep_min;
+    const std::int64_t lo = empty ? saturating_add(r.at, -kSlackMs)
+                                  : std::min(st.ep_min, saturating_add(r.at, -kSlackMs));
+    const std::int64_t hi = empty ? saturating_add(r.at, kSlackMs)
+                                  : std::max(st.ep_max, saturating_add(r.at, kSlackMs));
+    Raw& widen = st.epoch_widen;
+    Use use(widen);
+    widen.int64(1, st.ep);
+    widen.int64(2, lo);
+    widen.int64(3, hi);
+    widen.step();
+    st.ep_min = lo;
+    st.ep_max = hi;
+  }
   const std::int64_t sid = series_id(r.of, r.channel);
-  Raw& s = st_->insert;
+  if (st.ep_sids.insert(sid).second) {
+    Raw& mark = st.series_in_epoch;
+    Use use(mark);
+    mark.int64(1, sid);
+    mark.int64(2, st.ep);
+    mark.step();
+  }
+  Raw& s = st.insert;
   Use use(s);
   s.blob(1, id.data(), id.size());
   s.int64(2, sid);
@@ -463,7 +569,9 @@ void DataStore::insert(const platform::Record& r) {
     s.null(6);
   }
   s.text(7, r.data_json);
+  s.int64(8, st.ep);
   s.step();
+  ++st.ep_records;
 }
 
 std::vector<platform::Record> DataStore::query(const DataQuery& q) {
@@ -479,10 +587,8 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   Pos lower, upper;
   if (!window_of(st_->position, q, lower, upper)) return out;
 
-  // The keys to read: series (sids) when publishers are given, else channels (any publisher
-  // through the per-channel index).
-  std::vector<std::int64_t> sids;
-  std::vector<std::string> channels;
+  // The keys to read: series per epoch when publishers are given, else channels (any
+  // publisher through the per-channel index).
   const ChannelRange range =
       has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
   std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
@@ -573,37 +679,38 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
     }
   }
 
-  if (!done) {
-    if (!ofs.empty()) {
-      Raw& s = st_->series_of;
-      for (const auto& o : ofs) {
-        Use use(s);
-        s.text(1, o);
-        s.text(2, range.lo);
-        s.text(3, range.hi);
-        while (s.step()) {
-          if (mask_matches(q.mask, s.col_text(1))) sids.push_back(s.col_int64(0));
-        }
-      }
-    } else {
-      channels = channels_in_range();
+  auto read_key = [&](Raw& scan, const Pos& lo) {
+    bind_window(scan, lo, n);
+    while (scan.step()) {
+      if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
     }
-    const bool by_series = !ofs.empty();
-    Raw& scan = by_series ? st_->scan_series : st_->scan_channel;
-    const std::size_t keys = by_series ? sids.size() : channels.size();
-    for (std::size_t k = 0; k < keys; ++k) {
+  };
+  if (!done && !ofs.empty()) {
+    // Epoch by epoch, the newest bound first: once the records kept are newer than an epoch's
+    // bound, that epoch and every one after it have nothing to add.
+    const auto series = series_under(st_->series_of, ofs, q.mask, range);
+    Raw& scan = st_->scan_series;
+    for (const EpochBound& e : series.empty() ? std::vector<EpochBound>()
+                                              : epochs_between(st_->epochs_in, lower, upper)) {
+      if (e.max_at < next_lower().at) break;
+      for (const SeriesKey& key : series) {
+        if (!key.in(e.ep)) continue;
+        const Pos lo = next_lower();
+        if (e.max_at < lo.at) break;
+        Use use(scan);
+        scan.int64(1, key.sid);
+        scan.int64(8, e.ep);
+        read_key(scan, lo);
+      }
+    }
+  } else if (!done) {
+    Raw& scan = st_->scan_channel;
+    for (const auto& channel : channels_in_range()) {
       const Pos lo = next_lower();
       if (!(lo < upper)) break;
       Use use(scan);
-      if (by_series) {
-        scan.int64(1, sids[k]);
-      } else {
-        scan.text(2, channels[k]);
-      }
-      bind_window(scan, lo, n);
-      while (scan.step()) {
-        if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
-      }
+      scan.text(2, channel);
+      read_key(scan, lo);
     }
   }
 
@@ -649,12 +756,14 @@ std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
 }
 
 std::optional<std::string> DataStore::last_value(std::string_view of, std::string_view channel) {
-  Raw& s = st_->last_value;
-  Use use(s);
-  s.text(1, of);
-  s.text(2, channel);
-  if (!s.step()) return std::nullopt;
-  return std::string(s.col_text(0));
+  if (!platform::valid_channel(channel)) return std::nullopt;
+  DataQuery q;
+  q.mask = channel;
+  q.of = {std::string(of)};
+  q.limit = 1;
+  auto newest = query(q);
+  if (newest.empty()) return std::nullopt;
+  return std::move(newest.front().data_json);
 }
 
 std::int64_t DataStore::count() {
@@ -864,23 +973,22 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   if (!q.of.empty()) {
     std::set<std::string> ofs;
     for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    std::vector<std::pair<std::int64_t, std::string>> series;
-    Raw& s = st_->series_of;
-    for (const auto& o : ofs) {
-      Use use(s);
-      s.text(1, o);
-      s.text(2, range.lo);
-      s.text(3, range.hi);
-      while (s.step()) {
-        if (mask_matches(q.mask, s.col_text(1))) series.emplace_back(s.col_int64(0), s.col_text(1));
+    const auto series = series_under(st_->series_of, ofs, q.mask, range);
+    const auto epochs = series.empty() ? std::vector<EpochBound>()
+                                       : epochs_between(st_->epochs_in, lower, upper);
+    for (const SeriesKey& key : series) {
+      if (found.count(key.channel)) continue;
+      for (const EpochBound& e : epochs) {
+        if (!key.in(e.ep)) continue;
+        Raw& scan = st_->scan_series;
+        Use use(scan);
+        scan.int64(1, key.sid);
+        scan.int64(8, e.ep);
+        if (any_in_window(scan)) {
+          found.insert(key.channel);
+          break;
+        }
       }
-    }
-    for (const auto& [sid, channel] : series) {
-      if (found.count(channel)) continue;
-      Raw& scan = st_->scan_series;
-      Use use(scan);
-      scan.int64(1, sid);
-      if (any_in_window(scan)) found.insert(channel);
     }
   } else {
     std::vector<std::string> channels;

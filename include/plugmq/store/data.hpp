@@ -39,8 +39,13 @@ struct PropReply {
 
 class DataStore {
  public:
+  // Records go into epochs of `epoch_records` inserts each (see migration 5 in schema.cpp):
+  // the fewer, the less of the per-series index one batch touches; the more, the fewer epochs
+  // a history read probes. Tests use small epochs to exercise reads across many.
+  static constexpr std::int64_t kEpochRecords = 65536;
+
   // Prepares the statements. Throws Error.
-  explicit DataStore(Db& db);
+  explicit DataStore(Db& db, std::int64_t epoch_records = kEpochRecords);
   ~DataStore();
   DataStore(const DataStore&) = delete;
   DataStore& operator=(const DataStore&) = delete;
@@ -109,6 +114,7 @@ class DataStore {
   std::int64_t series_id(std::string_view of, std::string_view channel);
   Db& db_;
   Statements* st_;
+  std::int64_t epoch_records_;
 };
 
 // When a record expires (SPEC 7): its expire_at, else at + ttl, else at + the account's

@@ -1,13 +1,17 @@
 #include "plugmq/store/data.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <set>
 
+#include "../../../src/store/schema.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/identity.hpp"
 
@@ -462,6 +466,160 @@ TEST_F(DataTest, AgreesWithBruteForceWithManyPublishers) {
     devs.push_back(buf);
   }
   check_against_brute_force(data_, db_, devs, 100, 3000, 400, 7);
+}
+
+// ---- epochs (migration 5) ----
+
+// The same random checks with a few records per epoch: records spread over a hundred epochs
+// whose `at` bounds overlap, so reads probe and prune many of them.
+TEST(DataEpochs, AgreesWithBruteForce) {
+  Db db = Db::open_memory();
+  DataStore data(db, 7);
+  check_against_brute_force(data, db,
+                            {"dev-0000000000000000000000a1", "dev-0000000000000000000000a2",
+                             "dev-0000000000000000000000a3"},
+                            3, 700, 300, 5);
+  auto epochs = db.prepare("SELECT count(*) FROM epochs");
+  ASSERT_TRUE(epochs.step());
+  EXPECT_GE(epochs.int64(0), 100);
+}
+
+TEST(DataEpochs, AgreesWithBruteForceWithManyPublishers) {
+  Db db = Db::open_memory();
+  DataStore data(db, 40);
+  std::vector<std::string> devs;
+  for (int i = 0; i < 60; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "dev-%024x", 0x2000 + i);
+    devs.push_back(buf);
+  }
+  check_against_brute_force(data, db, devs, 50, 2000, 300, 9);
+}
+
+// A new record far outside the epoch's bounds widens them first; when that widening is rolled
+// back, the next insert must widen again rather than trust what it cached, or reads would
+// prune the epoch holding it.
+TEST(DataEpochs, RolledBackBoundsAreWidenedAgain) {
+  Db db = Db::open_memory();
+  DataStore data(db, 100);
+  const std::string dev = "dev-0000000000000000000000b1";
+  db.transaction([&] { data.insert(rec(oid(1, 0), dev, "c", 1'000)); });
+  EXPECT_THROW(db.transaction([&] {
+    data.insert(rec(oid(2, 0), dev, "c", 50'000'000));
+    throw std::runtime_error("abort");
+  }),
+               std::runtime_error);
+  db.transaction([&] { data.insert(rec(oid(3, 0), dev, "c", 50'000'000)); });
+  auto q = mask("c");
+  q.of = {dev};
+  q.after = 40'000'000;
+  EXPECT_EQ(ids_of(data.query(q)), V{oid(3, 0)});
+  EXPECT_EQ(data.last_value(dev, "c"), "1");
+  auto channels_q = mask("#");
+  channels_q.of = {dev};
+  channels_q.after = 40'000'000;
+  EXPECT_EQ(data.channels(channels_q), V{"c"});
+}
+
+// Records minutes apart in one epoch: its bounds follow each of them, past the slack.
+TEST(DataEpochs, BoundsFollowEveryRecord) {
+  Db db = Db::open_memory();
+  DataStore data(db, 100);
+  const std::string dev = "dev-0000000000000000000000e1";
+  db.transaction([&] {
+    for (std::uint32_t i = 0; i < 10; ++i) {
+      data.insert(rec(oid(1, i), dev, "c", 1'000'000 + i * 300'000LL));
+    }
+    data.insert(rec(oid(1, 10), dev, "c", -5'000'000));
+  });
+  auto q = mask("c");
+  q.of = {dev};
+  q.after = 1'000'000 + 9 * 300'000LL - 1;
+  EXPECT_EQ(ids_of(data.query(q)), V{oid(1, 9)});
+  q.after.reset();
+  q.before = -4'000'000;
+  EXPECT_EQ(ids_of(data.query(q)), V{oid(1, 10)});
+}
+
+// A series that publishes, falls silent for many epochs, and publishes again: its reads skip
+// the epochs in between without losing either end.
+TEST(DataEpochs, SilentSeriesAcrossEpochs) {
+  Db db = Db::open_memory();
+  DataStore data(db, 4);
+  const std::string quiet = "dev-0000000000000000000000c1";
+  const std::string busy = "dev-0000000000000000000000c2";
+  std::uint32_t n = 0;
+  db.transaction([&] {
+    data.insert(rec(oid(1, n++), quiet, "t", 1, "\"first\""));
+    for (int i = 0; i < 200; ++i) data.insert(rec(oid(1, n++), busy, "t", 2 + i));
+    data.insert(rec(oid(1, n++), quiet, "t", 500, "\"last\""));
+  });
+  auto q = mask("t");
+  q.of = {quiet};
+  const auto got = data.query(q);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].data_json, "\"last\"");
+  EXPECT_EQ(got[1].data_json, "\"first\"");
+  EXPECT_EQ(data.last_value(quiet, "t"), "\"last\"");
+  EXPECT_EQ(data.delete_of(quiet, 1), 1u);
+  EXPECT_EQ(data.delete_of(quiet, 10), 1u);
+  EXPECT_EQ(data.delete_of(quiet, 10), 0u);
+  EXPECT_EQ(data.count(), 200);
+  q.of = {busy};
+  q.limit = 1000;
+  EXPECT_EQ(data.query(q).size(), 200u);
+}
+
+// A database written before migration 5: its records become epoch 0, read together with the
+// ones written after.
+TEST(DataEpochs, Version4DatabaseIsMigrated) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("plugmq-epochs-" + std::to_string(::getpid()) + "-" + oid(9, 9));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d1";
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(file.string().c_str(), &h), SQLITE_OK);
+    std::string sql = "BEGIN;";
+    for (std::size_t v = 0; v < 4; ++v) {
+      for (auto stmt : detail::migrations()[v]) {
+        sql += stmt;
+        sql += ";";
+      }
+    }
+    sql += "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
+    for (int i = 0; i < 5; ++i) {
+      sql += "INSERT INTO data (id, sid, of, channel, at, expire_at, data) VALUES (x'" +
+             oid(1, i) + "', 1, '" + dev + "', 't', " + std::to_string(100 + i) + ", NULL, '" +
+             std::to_string(i) + "');";
+    }
+    sql += "PRAGMA user_version = 4; COMMIT;";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(h);
+  }
+  {
+    Db db = Db::open(file);
+    EXPECT_EQ(db.user_version(), 5);
+    DataStore data(db, 2);
+    db.transaction([&] {
+      for (int i = 0; i < 5; ++i) {
+        data.insert(rec(oid(2, i), dev, "t", 50 + 100 * i, std::to_string(10 + i)));
+      }
+    });
+    auto q = mask("t");
+    q.of = {dev};
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(2, 4), oid(2, 3), oid(2, 2), oid(2, 1), oid(1, 4),
+                                       oid(1, 3), oid(1, 2), oid(1, 1), oid(1, 0), oid(2, 0)}));
+    q.before = 104;
+    q.limit = 2;
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(1, 3), oid(1, 2)}));
+    EXPECT_EQ(data.last_value(dev, "t"), "14");
+    EXPECT_EQ(data.delete_of(dev, 100), 10u);
+    EXPECT_EQ(data.count(), 0);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // ---- retention ----
