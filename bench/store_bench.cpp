@@ -5,7 +5,7 @@
 //   cmake --build build/rel --target store_bench
 //   build/rel/bench/store_bench [--records N] [--history-records M] [--queries Q]
 //                               [--sweep-records S] [--batch B] [--checkpoint thread|inline]
-//                               [--pragmas SQL] [--dir DIR] [--keep]
+//                               [--pragmas SQL] [--epoch E] [--dir DIR] [--keep]
 //
 // Defaults: N = 2,000,000, M = 10,000,000, Q = 1000, S = 1,000,000 (at most M). Use e.g.
 // --records 200000 --history-records 500000 for a quick run. Databases are created in a fresh
@@ -13,6 +13,7 @@
 // at the end unless --keep. --checkpoint inline leaves WAL checkpoints to SQLite in the
 // committing thread (its default); the default "thread" checkpoints from another thread, as
 // the server's writer should. --pragmas runs SQL on the bench connections (e.g. a cache_size).
+// --epoch sets the records per epoch of the per-series index (DataStore::kEpochRecords).
 //
 // What it measures, with realistic data (1,000 devices x 10 channels, 64-byte JSON payloads,
 // `at` increasing by 1 ms per record, expire_at = at + 30 days, real OIDs):
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: store_bench [--records N] [--history-records M] [--queries Q] "
         "[--sweep-records S] [--batch B] [--checkpoint thread|inline] [--pragmas SQL] "
-        "[--dir DIR] [--keep]\n");
+        "[--epoch E] [--dir DIR] [--keep]\n");
     return 0;
   }
   const long long records = arg(argc, argv, "records", 2'000'000);
@@ -216,6 +217,7 @@ int main(int argc, char** argv) {
   const bool keep = flag(argc, argv, "keep");
   kBatch = static_cast<int>(arg(argc, argv, "batch", kBatch));
   const std::string pragmas = arg_text(argc, argv, "pragmas");
+  const long long epoch = arg(argc, argv, "epoch", DataStore::kEpochRecords);
   const bool inline_checkpoint = arg_text(argc, argv, "checkpoint") == "inline";
   auto tune = [&](Db& db) {
     // Checkpoints copy the WAL into the database and fsync it; done by the committing thread
@@ -225,7 +227,7 @@ int main(int argc, char** argv) {
     if (!inline_checkpoint) db.exec("PRAGMA wal_autocheckpoint=0");
     if (!pragmas.empty()) db.exec(pragmas);
   };
-  if (records <= 0 || history <= 0 || queries <= 0 || sweep < 0) {
+  if (records <= 0 || history <= 0 || queries <= 0 || sweep < 0 || epoch <= 0) {
     std::fprintf(stderr, "store_bench: counts must be positive\n");
     return 2;
   }
@@ -248,7 +250,7 @@ int main(int argc, char** argv) {
   {
     fs::remove(dir / "ingest.db");
     Db db = Db::open(dir / "ingest.db");
-    DataStore data(db);
+    DataStore data(db, epoch);
     tune(db);
     Checkpointer ckpt(dir / "ingest.db", !inline_checkpoint);
     Generator gen;
@@ -260,7 +262,7 @@ int main(int argc, char** argv) {
   // 2-4. History of M records.
   fs::remove(dir / "history.db");
   Db db = Db::open(dir / "history.db");
-  DataStore data(db);
+  DataStore data(db, epoch);
   tune(db);
   Generator gen;
   const auto load_start = Clock::now();
