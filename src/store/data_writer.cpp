@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
+#include <string>
+
 #include "plugmq/platform/ids.hpp"
 
 namespace plugmq::store {
@@ -15,10 +18,16 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
   // Checkpointing in the committing thread cuts ingest by more than half (bench/README.md), so
   // the store thread runs passive checkpoints every second (net::StoreWorker). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still
-  // checkpoints itself once the WAL passes 16384 pages (64 MiB): that bounds the WAL under
-  // sustained load. After a reset the file is truncated back to 64 MiB.
-  db_.exec("PRAGMA wal_autocheckpoint=16384");
-  db_.exec("PRAGMA journal_size_limit=67108864");
+  // checkpoints itself once the WAL passes 64 MiB (in pages of this database's size): that
+  // bounds the WAL under sustained load. After a reset the file is truncated back to 64 MiB.
+  constexpr std::int64_t kWalBytes = 64 << 20;
+  std::int64_t page = 4096;
+  {
+    Stmt s = db_.prepare("PRAGMA page_size");
+    if (s.step() && s.int64(0) > 0) page = s.int64(0);
+  }
+  db_.exec("PRAGMA wal_autocheckpoint=" + std::to_string(kWalBytes / page));
+  db_.exec("PRAGMA journal_size_limit=" + std::to_string(kWalBytes));
 }
 
 DataWriter::~DataWriter() { stop(); }
