@@ -111,13 +111,11 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       TlsStream stream(std::move(socket), *tls_ctx);
       auto session = std::make_shared<Session<TlsStream>>(
           std::move(stream), *ctx_, std::move(peer), std::move(address), std::move(tls_ctx));
-      asio::co_spawn(
-          ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+      session->start();
     } else {
       auto session = std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_,
                                                              std::move(peer), std::move(address));
-      asio::co_spawn(
-          ioc, [session]() -> asio::awaitable<void> { co_await session->run(); }, asio::detached);
+      session->start();
     }
   }
 }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -21,7 +21,6 @@
 namespace plugmq::net {
 
 namespace asio = boost::asio;
-using namespace boost::asio::experimental::awaitable_operators;
 using broker::EndReason;
 using std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
@@ -53,52 +52,84 @@ Session<Stream>::Session(Stream stream, Context& ctx, std::string peer, std::str
       address_(std::move(address)),
       ex_(stream_.get_executor()),
       watchdog_timer_(ex_),
-      wake_(ex_),
       drained_(ex_) {}
 
 template <class Stream>
 Session<Stream>::~Session() = default;
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::run() {
-  auto self = this->shared_from_this();
-  accepted_at_ = last_rx_ = steady_clock::now();
-  ctx_.sessions.add(this);
-  if (ctx_.stopping) end(EndReason::kServerShutdown);
-  if (!end_reason_) {
-    try {
-      auto loops = read_loop() || write_loop() || watchdog();
-      co_await std::move(loops);
-    } catch (const std::exception& e) {
-      spdlog::warn("{} {}: session error: {}", peer_, client_id_, e.what());
-      end(EndReason::kClosedByPeer);
-    }
-  }
-  end(EndReason::kClosedByPeer);  // keeps the first reason when one was set
-  detach();
-  const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
-  if (logged_in && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
-    try {
-      store::DataWriter::Done none;
-      auto op = publish_data(will_->topic, will_->payload, none);
-      co_await std::move(op);
-    } catch (const std::exception& e) {
-      spdlog::warn("{} {}: will not published: {}", peer_, client_id_, e.what());
-    }
-  }
-  close_stream();
-  if (connected_) {
-    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity_,
-                 broker::to_string(*end_reason_));
-  } else {
-    spdlog::debug("{}: connection ended before login: {}", peer_,
-                  broker::to_string(*end_reason_));
-  }
-  ctx_.counters.connections--;
+void Session<Stream>::start() {
+  asio::post(ex_, [self = this->shared_from_this()] { self->begin(); });
 }
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::read_loop() {
+void Session<Stream>::begin() {
+  accepted_at_ = last_rx_ = steady_clock::now();
+  ctx_.sessions.add(this);
+  if (ctx_.stopping) end(EndReason::kServerShutdown);
+  if (end_reason_) {
+    maybe_finish();
+    return;
+  }
+  check_watchdog();
+  if constexpr (kIsTls<Stream>) {
+    spawn_input();
+  } else {
+    arm_read();
+  }
+}
+
+template <class Stream>
+void Session<Stream>::arm_read() {
+  // No coroutine and no buffer while waiting: the handler holds the session, nothing more.
+  lowest_layer(stream_).async_wait(
+      tcp::socket::wait_read, [self = this->shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->end_reason_) {
+          self->end(EndReason::kClosedByPeer);
+          self->maybe_finish();
+          return;
+        }
+        self->spawn_input();
+      });
+}
+
+template <class Stream>
+void Session<Stream>::spawn_input() {
+  reading_ = true;
+  asio::co_spawn(ex_, input(), [self = this->shared_from_this()](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        spdlog::warn("{} {}: session error: {}", self->peer_, self->client_id_, x.what());
+      } catch (...) {
+      }
+      self->end(EndReason::kClosedByPeer);
+    }
+    self->reading_ = false;
+    self->after_input();
+  });
+}
+
+template <class Stream>
+void Session<Stream>::after_input() {
+  bool flushing;
+  {
+    std::lock_guard lock(mu_);
+    flushing = close_after_flush_;
+  }
+  if constexpr (kIsTls<Stream>) {
+    end(EndReason::kClosedByPeer);  // a TLS session's input() returns at the end only
+  }
+  if (end_reason_ || flushing) {
+    maybe_finish();
+    return;
+  }
+  arm_read();
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::input() {
   if constexpr (kIsTls<Stream>) {
     // The watchdog's pre-CONNECT deadline covers the handshake: a client that never completes
     // it (or speaks plain MQTT here) is closed by then at the latest.
@@ -108,8 +139,8 @@ asio::awaitable<void> Session<Stream>::read_loop() {
       end(EndReason::kProtocolViolation);
       co_return;
     }
+    rbuf_.resize(kInitialReadBuffer);
   }
-  if constexpr (kIsTls<Stream>) rbuf_.resize(kInitialReadBuffer);
   const std::size_t max_packet = ctx_.options.max_packet_size;
   for (;;) {
     // Backpressure: while our own outgoing queue is over its limit, stop reading, so a client
@@ -136,20 +167,7 @@ asio::awaitable<void> Session<Stream>::read_loop() {
     }
     if (end_reason_) co_return;
 
-    if constexpr (!kIsTls<Stream>) {
-      if (rbegin_ == rend_) {
-        // Nothing buffered: give the buffer back and wait for bytes without one, so an idle
-        // connection holds no read buffer (a TLS stream needs its buffer to read records).
-        std::vector<std::uint8_t>().swap(rbuf_);
-        rbegin_ = rend_ = 0;
-        auto [wait_ec] = co_await stream_.async_wait(tcp::socket::wait_read, kUseTuple);
-        if (wait_ec || end_reason_) {
-          end(EndReason::kClosedByPeer);
-          co_return;
-        }
-        rbuf_.resize(kInitialReadBuffer);
-      }
-    }
+    if (rbuf_.empty()) rbuf_.resize(kInitialReadBuffer);
     if (rend_ == rbuf_.size()) {
       if (rbegin_ > 0) {
         std::copy(rbuf_.begin() + rbegin_, rbuf_.begin() + rend_, rbuf_.begin());
@@ -183,28 +201,49 @@ asio::awaitable<void> Session<Stream>::read_loop() {
           spdlog::warn("{} {}: packet larger than max_packet_size ({} bytes); closing", peer_,
                        client_id_, max_packet);
           end(EndReason::kProtocolViolation);
-          co_return;
         } else {
           spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id_,
                        codec::to_string(r.error));
           end(EndReason::kProtocolViolation);
-          co_return;
         }
-      } else {
-        rbegin_ += r.consumed;
-        if (!co_await on_packet(r.packet)) {
-          if (!close_after_flush_) co_return;
-        }
+        co_return;
       }
-      if (close_after_flush_) {
-        // Stop reading; the write loop ends the connection once the reply is written.
-        drained_.expires_at(steady_clock::time_point::max());
-        co_await drained_.async_wait(kUseTuple);
+      rbegin_ += r.consumed;
+      // Stops reading when the connection ends, and after a reply that closes it (the write
+      // loop ends the connection once that reply is written).
+      if (!co_await on_packet(r.packet) || close_after_flush_) co_return;
+    }
+    if (rbegin_ == rend_) rbegin_ = rend_ = 0;
+    if constexpr (!kIsTls<Stream>) {
+      // More bytes already here: go on. Otherwise wait for them outside any coroutine, with
+      // no buffer unless a packet is partly read.
+      boost::system::error_code avail_ec;
+      if (lowest_layer(stream_).available(avail_ec) == 0 || avail_ec) {
+        if (rbegin_ == rend_) std::vector<std::uint8_t>().swap(rbuf_);
         co_return;
       }
     }
-    if (rbegin_ == rend_) rbegin_ = rend_ = 0;
   }
+}
+
+template <class Stream>
+void Session<Stream>::spawn_writer() {
+  if (finished_) return;
+  writer_active_ = true;
+  asio::co_spawn(ex_, write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        spdlog::warn("{} {}: session error: {}", self->peer_, self->client_id_, x.what());
+      } catch (...) {
+      }
+      self->write_failed_ = true;
+      self->end(EndReason::kClosedByPeer);
+    }
+    self->writer_active_ = false;
+    if (self->end_reason_) self->maybe_finish();
+  });
 }
 
 template <class Stream>
@@ -212,36 +251,26 @@ asio::awaitable<void> Session<Stream>::write_loop() {
   std::vector<Packet> batch;
   std::vector<asio::const_buffer> buffers;
   std::string joined;  // TLS only
-  wake_.expires_at(steady_clock::time_point::max());
   for (;;) {
-    bool idle = false;
     bool drained = false;
     {
       std::lock_guard lock(mu_);
       if (queue_.empty()) {
-        if (close_after_flush_) co_return;  // send_and_close() set the reason
-        writer_idle_ = true;
-        idle = true;
-      } else {
-        std::size_t bytes = 0;
-        while (!queue_.empty() && batch.size() < kMaxWriteBatch && bytes < kMaxWriteBatchBytes) {
-          batch.push_back(queue_.take_front());
-          bytes += batch.back()->size();
-        }
-        queued_bytes_ -= bytes;
-        drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
-                  queue_.size() <= ctx_.options.queue_max_messages / 2;
-        if (drained) overflowing_since_.reset();
+        // Idle connections are most of a fleet: the writer ends, with its buffers, and the
+        // next packet queued starts another (wake_writer_locked).
+        writing_ = false;
+        flushed_ = close_after_flush_;
+        co_return;
       }
-    }
-    if (idle) {
-      // Idle connections are most of a fleet: hold no write buffers while waiting.
-      std::vector<Packet>().swap(batch);
-      std::vector<asio::const_buffer>().swap(buffers);
-      std::string().swap(joined);
-      co_await wake_.async_wait(kUseTuple);  // cancelled by wake_writer_locked()
-      if (end_reason_ && !close_after_flush_) co_return;
-      continue;
+      std::size_t bytes = 0;
+      while (!queue_.empty() && batch.size() < kMaxWriteBatch && bytes < kMaxWriteBatchBytes) {
+        batch.push_back(queue_.take_front());
+        bytes += batch.back()->size();
+      }
+      queued_bytes_ -= bytes;
+      drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
+                queue_.size() <= ctx_.options.queue_max_messages / 2;
+      if (drained) overflowing_since_.reset();
     }
     if (drained && reader_waiting_) {
       reader_waiting_ = false;
@@ -260,6 +289,8 @@ asio::awaitable<void> Session<Stream>::write_loop() {
     auto [ec, n] = co_await asio::async_write(stream_, buffers, kUseTuple);
     batch.clear();
     if (ec) {
+      // writing_ stays set: no other writer starts on this connection.
+      write_failed_ = true;
       end(EndReason::kClosedByPeer);
       co_return;
     }
@@ -267,42 +298,102 @@ asio::awaitable<void> Session<Stream>::write_loop() {
 }
 
 template <class Stream>
-asio::awaitable<void> Session<Stream>::watchdog() {
-  for (;;) {
-    auto now = steady_clock::now();
-    steady_clock::time_point deadline;
-    if (!connected_ && !connect_received_) {
-      deadline = accepted_at_ + ctx_.options.connect_timeout;
-    } else if (!connected_) {
-      // The CONNECT arrived and its credentials are being checked (account passwords are a
-      // deliberately slow hash, and a login storm queues them): the deadline no longer
-      // applies; look again once the login is decided.
-      deadline = now + std::chrono::milliseconds(200);
-    } else if (login_ == LoginKind::kEnroll) {
-      deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
-    } else if (keep_alive_ == 0) {
-      deadline = steady_clock::time_point::max();
-    } else {
-      deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
-    }
-    if (now >= deadline) {
-      if (login_ == LoginKind::kEnroll) {
-        spdlog::info("{} {}: enrollment session time is up", peer_, client_id_);
-        end(EndReason::kEnrollDone);
-      } else if (connected_) {
-        spdlog::info("{} {}: keep alive {} s expired", peer_, client_id_, keep_alive_);
-        end(EndReason::kKeepAliveExpired);
-      } else {
-        spdlog::info("{}: no CONNECT within {} ms; closing", peer_,
-                     ctx_.options.connect_timeout.count());
-        end(EndReason::kProtocolViolation);
-      }
-      co_return;
-    }
-    watchdog_timer_.expires_at(deadline);
-    co_await watchdog_timer_.async_wait(kUseTuple);
-    if (end_reason_) co_return;
+void Session<Stream>::check_watchdog() {
+  if (end_reason_ || finished_) return;
+  auto now = steady_clock::now();
+  steady_clock::time_point deadline;
+  if (!connected_ && !connect_received_) {
+    deadline = accepted_at_ + ctx_.options.connect_timeout;
+  } else if (!connected_) {
+    // The CONNECT arrived and its credentials are being checked (account passwords are a
+    // deliberately slow hash, and a login storm queues them): the deadline no longer
+    // applies; look again once the login is decided.
+    deadline = now + std::chrono::milliseconds(200);
+  } else if (login_ == LoginKind::kEnroll) {
+    deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
+  } else if (keep_alive_ == 0) {
+    watchdog_timer_.cancel();  // no deadline
+    return;
+  } else {
+    deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
   }
+  if (now < deadline) {
+    arm_watchdog(deadline);
+    return;
+  }
+  if (login_ == LoginKind::kEnroll) {
+    spdlog::info("{} {}: enrollment session time is up", peer_, client_id_);
+    end(EndReason::kEnrollDone);
+  } else if (connected_) {
+    spdlog::info("{} {}: keep alive {} s expired", peer_, client_id_, keep_alive_);
+    end(EndReason::kKeepAliveExpired);
+  } else {
+    spdlog::info("{}: no CONNECT within {} ms; closing", peer_,
+                 ctx_.options.connect_timeout.count());
+    end(EndReason::kProtocolViolation);
+  }
+  maybe_finish();
+}
+
+template <class Stream>
+void Session<Stream>::arm_watchdog(steady_clock::time_point deadline) {
+  // Setting the expiry cancels a pending wait, whose handler then does nothing.
+  watchdog_timer_.expires_at(deadline);
+  watchdog_timer_.async_wait(
+      [self = this->shared_from_this()](const boost::system::error_code& ec) {
+        if (ec == asio::error::operation_aborted) return;
+        self->check_watchdog();
+      });
+}
+
+template <class Stream>
+void Session<Stream>::maybe_finish() {
+  if (finished_ || !end_reason_) return;
+  bool flushing;
+  {
+    std::lock_guard lock(mu_);
+    flushing = close_after_flush_ && !flushed_ && !write_failed_;
+  }
+  // Unblock whatever still runs: pending reads and writes fail, the reader's backpressure wait
+  // ends. A reply that closes the connection is written first.
+  if (!flushing) close_stream();
+  watchdog_timer_.cancel();
+  drained_.cancel();
+  if (flushing || reading_ || writer_active_) return;  // they call again when they end
+  finished_ = true;
+  asio::co_spawn(ex_, finish(), [self = this->shared_from_this()](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      spdlog::warn("{} {}: session end: {}", self->peer_, self->client_id_, x.what());
+    } catch (...) {
+    }
+  });
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::finish() {
+  detach();
+  const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
+  if (logged_in && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
+    try {
+      store::DataWriter::Done none;
+      auto op = publish_data(will_->topic, will_->payload, none);
+      co_await std::move(op);
+    } catch (const std::exception& e) {
+      spdlog::warn("{} {}: will not published: {}", peer_, client_id_, e.what());
+    }
+  }
+  close_stream();
+  if (connected_) {
+    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity_,
+                 broker::to_string(*end_reason_));
+  } else {
+    spdlog::debug("{}: connection ended before login: {}", peer_,
+                  broker::to_string(*end_reason_));
+  }
+  ctx_.counters.connections--;
 }
 
 template <class Stream>
@@ -378,7 +469,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     identity_ = "enroll";
     keep_alive_ = c.keep_alive;
     connected_ = true;
-    watchdog_timer_.cancel();  // the enrollment deadline replaces the CONNECT deadline
+    check_watchdog();  // the enrollment deadline replaces the CONNECT deadline
     send(codec::Connack{false, ConnackCode::kAccepted});
     spdlog::info("{} {}: enrollment session", peer_, client_id_);
     co_return true;
@@ -445,7 +536,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   will_ = std::move(c.will);
   connected_ = true;
   ctx_.registry.claim(identity_, client_id_, this);  // closes an older session of the pair
-  watchdog_timer_.cancel();  // the keep-alive deadline replaces the CONNECT deadline
+  check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
   send(codec::Connack{false, ConnackCode::kAccepted});
   spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id_, login_name(account),
                identity_, keep_alive_);
@@ -779,11 +870,10 @@ void Session<Stream>::close_after_flush() {
 
 template <class Stream>
 void Session<Stream>::wake_writer_locked() {
-  if (!writer_idle_) return;
-  writer_idle_ = false;
-  // The writer runs on ex_ and, when idle, waits on wake_. Each io_context has one thread, so
-  // this handler cannot run before the writer's wait has started.
-  asio::post(ex_, [self = this->shared_from_this()] { self->wake_.cancel(); });
+  if (writing_) return;
+  writing_ = true;
+  // The writer runs on ex_; this may be another thread.
+  asio::post(ex_, [self = this->shared_from_this()] { self->spawn_writer(); });
 }
 
 template <class Stream>
@@ -793,9 +883,7 @@ void Session<Stream>::close(EndReason why) {
   asio::post(ex_, [self, why] {
     self->end(why);
     self->close_stream();
-    self->watchdog_timer_.cancel();
-    self->wake_.cancel();
-    self->drained_.cancel();
+    self->maybe_finish();
   });
 }
 

@@ -1,12 +1,16 @@
-// One MQTT connection: a coroutine on one io thread.
+// One MQTT connection, on one io thread.
 //
-//   run() = (read_loop || write_loop || watchdog), then will + cleanup.
-//
-// The read loop decodes packets and applies the platform rules; the write loop drains a bounded
-// queue of shared, once-encoded packets with gathered writes; the watchdog enforces the
-// pre-CONNECT deadline and keep alive. deliver() and close() may be called from any thread.
-// Stream is a TCP socket or a TLS stream over one; a TLS session handshakes first, within the
-// pre-CONNECT deadline.
+// Most connections of a fleet are idle most of the time, so an idle plain-TCP session holds no
+// coroutine and no buffer: only a wait for its socket to become readable and its watchdog
+// timer, both plain handlers. When bytes arrive, input() (a coroutine) reads and applies them
+// (decoding packets, the platform rules, awaiting the store) until the socket has nothing
+// more, then the session waits again. Outgoing packets go through a bounded queue of shared,
+// once-encoded packets; a write_loop() coroutine runs while it holds any, with gathered writes.
+// The watchdog enforces the pre-CONNECT deadline and keep alive. Once the connection ends and
+// neither coroutine runs, finish() publishes the will and leaves the registries.
+// deliver() and close() may be called from any thread. Stream is a TCP socket or a TLS stream
+// over one; a TLS session handshakes first, within the pre-CONNECT deadline, and its input()
+// runs for the whole connection (a TLS record may be buffered with no bytes on the socket).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -72,8 +76,9 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
           std::shared_ptr<const void> keep = {});
   ~Session() override;
 
-  // Runs the connection to its end. Keep the session alive (shared_ptr) while it runs.
-  boost::asio::awaitable<void> run();
+  // Starts the connection on its executor; the pending handlers keep the session alive until
+  // it ends.
+  void start();
 
   void deliver(const broker::Message& msg) override;
   void close(broker::EndReason why) override;
@@ -82,9 +87,21 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
  private:
   enum class LoginKind { kNone, kDevice, kAccount, kEnroll };
 
-  boost::asio::awaitable<void> read_loop();
+  void begin();
+  // Reading: a handler waiting for the socket to be readable (plain TCP), then input().
+  void arm_read();
+  void spawn_input();
+  boost::asio::awaitable<void> input();
+  void after_input();
+  // Writing: write_loop() runs while the queue holds packets.
+  void spawn_writer();
   boost::asio::awaitable<void> write_loop();
-  boost::asio::awaitable<void> watchdog();
+  // The watchdog: checks the deadline that applies now, and waits for the next one.
+  void check_watchdog();
+  void arm_watchdog(std::chrono::steady_clock::time_point deadline);
+  // Ends the connection once it has ended (end_reason_) and no coroutine of it runs.
+  void maybe_finish();
+  boost::asio::awaitable<void> finish();
 
   // Each returns false when the connection must end (end_reason_ is set).
   boost::asio::awaitable<bool> on_packet(codec::Packet& p);
@@ -140,9 +157,13 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_rx_;
   boost::asio::steady_timer watchdog_timer_;
-  boost::asio::steady_timer wake_;     // the writer waits on it while the queue is empty
   boost::asio::steady_timer drained_;  // the reader waits on it while the queue is over limit
   bool reader_waiting_ = false;
+  bool reading_ = false;         // input() runs
+  bool writer_active_ = false;   // write_loop() runs
+  bool flushed_ = false;         // close_after_flush_: the queue was written out
+  bool write_failed_ = false;
+  bool finished_ = false;        // finish() started
   std::optional<broker::EndReason> end_reason_;
   bool connect_received_ = false;  // the pre-CONNECT deadline is met
   bool connected_ = false;
@@ -164,7 +185,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   std::mutex mu_;
   PacketQueue queue_;
   std::size_t queued_bytes_ = 0;
-  bool writer_idle_ = false;
+  bool writing_ = false;  // a write_loop() is scheduled or runs (stays set after a failure)
   bool close_after_flush_ = false;
   bool closed_ = false;
   std::uint64_t dropped_ = 0;
