@@ -101,7 +101,6 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
     auto admitted = net::admit(*ctx_, socket, "", log_refusal_after);
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
-    std::string address = std::move(admitted->address);
     if (tls) {
       std::shared_ptr<asio::ssl::context> tls_ctx;
       {
@@ -110,11 +109,11 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       }
       TlsStream stream(std::move(socket), *tls_ctx);
       auto session = std::make_shared<Session<TlsStream>>(
-          std::move(stream), *ctx_, std::move(peer), std::move(address), std::move(tls_ctx));
+          std::move(stream), *ctx_, std::move(peer), std::move(tls_ctx));
       session->start();
     } else {
-      auto session = std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_,
-                                                             std::move(peer), std::move(address));
+      auto session =
+          std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer));
       session->start();
     }
   }

@@ -29,6 +29,9 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kInitialReadBuffer = 4096;
+// A plain session sizes its buffer to the bytes waiting, from this many: a login or a ping
+// then takes a small block rather than a page, and an idle fleet's heap stays dense.
+constexpr std::size_t kMinReadBuffer = 256;
 constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered write
 constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
 
@@ -43,23 +46,33 @@ const char* login_name(bool account) { return account ? "account" : "device"; }
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, Context& ctx, std::string peer, std::string address,
+Session<Stream>::Session(Stream stream, Context& ctx, std::string peer,
                          std::shared_ptr<const void> keep)
     : keep_(std::move(keep)),
       stream_(std::move(stream)),
       ctx_(ctx),
       peer_(std::move(peer)),
-      address_(std::move(address)),
-      ex_(stream_.get_executor()),
-      watchdog_timer_(ex_),
-      drained_(ex_) {}
+      watchdog_timer_(stream_.get_executor()) {}
+
+template <class Stream>
+const std::string& Session<Stream>::identity() const {
+  static const std::string kEnroll = "enroll";
+  switch (login_) {
+    case LoginKind::kDevice:
+      return principal_.device_id;
+    case LoginKind::kAccount:
+      return principal_.account_id;
+    default:
+      return kEnroll;
+  }
+}
 
 template <class Stream>
 Session<Stream>::~Session() = default;
 
 template <class Stream>
 void Session<Stream>::start() {
-  asio::post(ex_, [self = this->shared_from_this()] { self->begin(); });
+  asio::post(executor(), [self = this->shared_from_this()] { self->begin(); });
 }
 
 template <class Stream>
@@ -96,7 +109,7 @@ void Session<Stream>::arm_read() {
 template <class Stream>
 void Session<Stream>::spawn_input() {
   reading_ = true;
-  asio::co_spawn(ex_, input(), [self = this->shared_from_this()](std::exception_ptr e) {
+  asio::co_spawn(executor(), input(), [self = this->shared_from_this()](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -142,6 +155,7 @@ asio::awaitable<void> Session<Stream>::input() {
     rbuf_.resize(kInitialReadBuffer);
   }
   const std::size_t max_packet = ctx_.options.max_packet_size;
+  std::size_t pending = 0;  // bytes waiting on the socket, when known
   for (;;) {
     // Backpressure: while our own outgoing queue is over its limit, stop reading, so a client
     // that never reads its replies cannot grow our memory.
@@ -154,20 +168,30 @@ asio::awaitable<void> Session<Stream>::input() {
         }
       }
       reader_waiting_ = true;
-      drained_.expires_at(steady_clock::time_point::max());
-      co_await drained_.async_wait(kUseTuple);
+      if (!drained_) drained_ = std::make_unique<asio::steady_timer>(executor());
+      drained_->expires_at(steady_clock::time_point::max());
+      co_await drained_->async_wait(kUseTuple);
       if (end_reason_) co_return;
     }
 
     // Backpressure from the store: while the data writer is behind, publishers are not read
     // (SPEC 7: records are never dropped to keep up).
     while (publisher_ && ctx_.writer.congested() && !end_reason_) {
-      asio::steady_timer pause(ex_, std::chrono::milliseconds(5));
+      asio::steady_timer pause(executor(), std::chrono::milliseconds(5));
       co_await pause.async_wait(kUseTuple);
     }
     if (end_reason_) co_return;
 
-    if (rbuf_.empty()) rbuf_.resize(kInitialReadBuffer);
+    if constexpr (!kIsTls<Stream>) {
+      if (rbegin_ == rend_) {
+        if (pending == 0) {
+          boost::system::error_code avail_ec;
+          pending = lowest_layer(stream_).available(avail_ec);
+        }
+        const std::size_t want = std::clamp(pending, kMinReadBuffer, kInitialReadBuffer);
+        if (rbuf_.size() < want) rbuf_.resize(want);
+      }
+    }
     if (rend_ == rbuf_.size()) {
       if (rbegin_ > 0) {
         std::copy(rbuf_.begin() + rbegin_, rbuf_.begin() + rend_, rbuf_.begin());
@@ -218,7 +242,8 @@ asio::awaitable<void> Session<Stream>::input() {
       // More bytes already here: go on. Otherwise wait for them outside any coroutine, with
       // no buffer unless a packet is partly read.
       boost::system::error_code avail_ec;
-      if (lowest_layer(stream_).available(avail_ec) == 0 || avail_ec) {
+      pending = lowest_layer(stream_).available(avail_ec);
+      if (pending == 0 || avail_ec) {
         if (rbegin_ == rend_) std::vector<std::uint8_t>().swap(rbuf_);
         co_return;
       }
@@ -230,7 +255,7 @@ template <class Stream>
 void Session<Stream>::spawn_writer() {
   if (finished_) return;
   writer_active_ = true;
-  asio::co_spawn(ex_, write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
+  asio::co_spawn(executor(), write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
     if (e) {
       try {
         std::rethrow_exception(e);
@@ -274,7 +299,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
     }
     if (drained && reader_waiting_) {
       reader_waiting_ = false;
-      drained_.cancel();
+      if (drained_) drained_->cancel();
     }
     buffers.clear();
     if constexpr (kIsTls<Stream>) {
@@ -358,10 +383,10 @@ void Session<Stream>::maybe_finish() {
   // ends. A reply that closes the connection is written first.
   if (!flushing) close_stream();
   watchdog_timer_.cancel();
-  drained_.cancel();
+  if (drained_) drained_->cancel();
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
   finished_ = true;
-  asio::co_spawn(ex_, finish(), [self = this->shared_from_this()](std::exception_ptr e) {
+  asio::co_spawn(executor(), finish(), [self = this->shared_from_this()](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -387,7 +412,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   }
   close_stream();
   if (connected_) {
-    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity_,
+    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity(),
                  broker::to_string(*end_reason_));
   } else {
     spdlog::debug("{}: connection ended before login: {}", peer_,
@@ -466,7 +491,6 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     // An enrollment session (SPEC 5): it may only SUBSCRIBE to one enrollment topic, and it
     // publishes nothing, so its will is ignored.
     login_ = LoginKind::kEnroll;
-    identity_ = "enroll";
     keep_alive_ = c.keep_alive;
     connected_ = true;
     check_watchdog();  // the enrollment deadline replaces the CONNECT deadline
@@ -489,7 +513,6 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
       status = r.status;
       if (status == store::LoginStatus::kOk) {
         login_ = LoginKind::kAccount;
-        identity_ = r.account.id;
         principal_.account_id = r.account.id;
       }
     } else {
@@ -500,13 +523,11 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
       status = r.status;
       if (status == store::LoginStatus::kOk) {
         login_ = LoginKind::kDevice;
-        identity_ = r.device.id;
         std::lock_guard lock(mu_);
         principal_.account_id = r.device.account_id;
         principal_.device_id = r.device.id;
         principal_.perm = r.device.perm;
         principal_.controls = std::move(r.device.controls);
-        self_ctrl_ = r.device.perm.ctrl;
       }
     }
   } catch (const std::exception& e) {
@@ -528,18 +549,18 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
 
   if (login_ == LoginKind::kDevice) {
     auto split = platform::split_client_id(client_id_);
-    ctx_.store.post([id = identity_, cid = client_id_, name = split.name](StoreWorker::Repos& r) {
+    ctx_.store.post([id = identity(), cid = client_id_, name = split.name](StoreWorker::Repos& r) {
       r.identity.record_login(id, cid, name);
     });
   }
   keep_alive_ = c.keep_alive;
-  will_ = std::move(c.will);
+  if (c.will) will_ = std::make_unique<codec::Will>(std::move(*c.will));
   connected_ = true;
-  ctx_.registry.claim(identity_, client_id_, this);  // closes an older session of the pair
+  ctx_.registry.claim(identity(), client_id_, this);  // closes an older session of the pair
   check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
   send(codec::Connack{false, ConnackCode::kAccepted});
   spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id_, login_name(account),
-               identity_, keep_alive_);
+               identity(), keep_alive_);
   co_return true;
 }
 
@@ -589,7 +610,7 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
   }
   // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
   // passed as a target, since it may be newer than the directory snapshot.
-  const platform::Target self{principal_.account_id, principal_.device_id, self_ctrl_};
+  const platform::Target self{principal_.account_id, principal_.device_id, principal_.perm.ctrl};
   auto op = publish_topic(ctx_, principal_, principal_.device_id.empty() ? nullptr : &self,
                           parsed, topic, payload, done, peer_, client_id_);
   co_await std::move(op);
@@ -645,7 +666,7 @@ asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
   // controllers may do, and an operator may have changed it since this session logged in.
   if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
   if (plug_id == principal_.device_id) {
-    co_return platform::Target{principal_.account_id, plug_id, self_ctrl_};
+    co_return platform::Target{principal_.account_id, plug_id, principal_.perm.ctrl};
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
   auto lookup =
@@ -722,7 +743,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
   store::EnrollResult result;
   auto parsed = platform::parse_enroll_topic(topic);
   bool controller = parsed && parsed->controller;
-  if (ctx_.enroll_limiter.blocked(address_, steady_clock::now())) {
+  if (ctx_.enroll_limiter.blocked(address(), steady_clock::now())) {
     result.err = 429;
     result.msg = "too many failed enrollment attempts from this address; try again later";
   } else if (!parsed) {
@@ -752,7 +773,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
     reply = {{"err", result.err}, {"msg", result.msg}};
     ctx_.counters.enroll_failed++;
     if (result.err != 429 && result.err != 500) {
-      ctx_.enroll_limiter.failed(address_, steady_clock::now());
+      ctx_.enroll_limiter.failed(address(), steady_clock::now());
     }
     if (result.err == 500) {
       spdlog::error("{} {}: enrollment failed: {}", peer_, client_id_, result.log_detail);
@@ -777,7 +798,7 @@ template <class Stream>
 void Session<Stream>::directory_changed() {
   auto self = this->weak_from_this().lock();
   if (!self) return;
-  asio::post(ex_, [self] { self->refresh_from_directory(); });
+  asio::post(executor(), [self] { self->refresh_from_directory(); });
 }
 
 template <class Stream>
@@ -785,7 +806,7 @@ void Session<Stream>::refresh_from_directory() {
   if (!connected_ || end_reason_) return;
   auto dir = ctx_.directory.get();
   auto revoke = [&](const char* what) {
-    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id_, what, identity_);
+    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id_, what, identity());
     close(EndReason::kRevoked);
   };
   if (login_ == LoginKind::kAccount) {
@@ -803,7 +824,6 @@ void Session<Stream>::refresh_from_directory() {
   std::lock_guard lock(mu_);
   principal_.perm = info->perm;
   principal_.controls = info->controls;
-  self_ctrl_ = info->perm.ctrl;
 }
 
 template <class Stream>
@@ -872,15 +892,15 @@ template <class Stream>
 void Session<Stream>::wake_writer_locked() {
   if (writing_) return;
   writing_ = true;
-  // The writer runs on ex_; this may be another thread.
-  asio::post(ex_, [self = this->shared_from_this()] { self->spawn_writer(); });
+  // The writer runs on the session's executor; this may be another thread.
+  asio::post(executor(), [self = this->shared_from_this()] { self->spawn_writer(); });
 }
 
 template <class Stream>
 void Session<Stream>::close(EndReason why) {
   auto self = this->weak_from_this().lock();
   if (!self) return;
-  asio::post(ex_, [self, why] {
+  asio::post(executor(), [self, why] {
     self->end(why);
     self->close_stream();
     self->maybe_finish();
@@ -903,7 +923,7 @@ void Session<Stream>::detach() {
   if (connected_) {
     for (const auto& f : filters_) ctx_.router.unsubscribe(principal_.account_id, f, this);
     filters_.clear();
-    ctx_.registry.release(identity_, client_id_, this);
+    ctx_.registry.release(identity(), client_id_, this);
   }
   ctx_.sessions.remove(this);
 }

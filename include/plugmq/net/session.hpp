@@ -70,10 +70,10 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
  public:
   using Packet = std::shared_ptr<const std::string>;
 
-  // `peer` is "address:port" for logs; `address` alone keys the enrollment rate limit. `keep`
-  // is held for the session's life (a TLS session's context, which a reload may replace).
-  Session(Stream stream, Context& ctx, std::string peer, std::string address,
-          std::shared_ptr<const void> keep = {});
+  // `peer` is "address:port" for logs; the address alone keys the enrollment rate limit.
+  // `keep` is held for the session's life (a TLS session's context, which a reload may
+  // replace).
+  Session(Stream stream, Context& ctx, std::string peer, std::shared_ptr<const void> keep = {});
   ~Session() override;
 
   // Starts the connection on its executor; the pending handlers keep the session alive until
@@ -144,12 +144,19 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   void detach();                    // unsubscribe and leave the registries
   void close_stream();
 
+  // The session's executor (one io thread).
+  auto executor() { return stream_.get_executor(); }
+  // The peer's address without the port (the enrollment rate limit's key).
+  std::string address() const { return peer_.substr(0, peer_.rfind(':')); }
+  // The takeover scope: the Plug-ID or the account id; "enroll" for an enrollment session.
+  const std::string& identity() const;
+
+  // Idle connections are most of a fleet: what every session holds is kept small (what only
+  // some need is allocated when needed).
   std::shared_ptr<const void> keep_;
   Stream stream_;
   Context& ctx_;
   const std::string peer_;
-  const std::string address_;
-  boost::asio::any_io_executor ex_;
 
   // Session-thread state.
   std::vector<std::uint8_t> rbuf_;
@@ -157,7 +164,8 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_rx_;
   boost::asio::steady_timer watchdog_timer_;
-  boost::asio::steady_timer drained_;  // the reader waits on it while the queue is over limit
+  // The reader waits on it while the queue is over its limit; made on first use.
+  std::unique_ptr<boost::asio::steady_timer> drained_;
   bool reader_waiting_ = false;
   bool reading_ = false;         // input() runs
   bool writer_active_ = false;   // write_loop() runs
@@ -168,16 +176,14 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   bool connect_received_ = false;  // the pre-CONNECT deadline is met
   bool connected_ = false;
   std::uint16_t keep_alive_ = 0;
-  std::optional<codec::Will> will_;
+  std::unique_ptr<codec::Will> will_;
   std::vector<std::string> filters_;
 
   // Identity: written once at CONNECT, before any subscription makes deliver() reachable.
   LoginKind login_ = LoginKind::kNone;
   std::string client_id_;
   bool client_id_assigned_ = false;  // the client sent an empty one
-  std::string identity_;  // Plug-ID or account id: the takeover scope
   platform::Principal principal_;  // read by deliver() under mu_; written under mu_
-  std::string self_ctrl_ = "rw";
   bool enroll_used_ = false;  // an enrollment session answers one SUBSCRIBE
   bool publisher_ = false;     // has published data: paused while the data writer is behind
 
