@@ -43,6 +43,20 @@ constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 const char* login_name(bool account) { return account ? "account" : "device"; }
 
+// Logs what ended one of a session's coroutines with an exception; false when none did.
+bool log_failure(std::exception_ptr e, const std::string& peer, const std::string& client_id,
+                 const char* what) {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::warn("{} {}: {}: {}", peer, client_id, what, x.what());
+  } catch (...) {
+    spdlog::warn("{} {}: {}: unknown exception", peer, client_id, what);
+  }
+  return true;
+}
+
 }  // namespace
 
 template <class Stream>
@@ -110,13 +124,7 @@ template <class Stream>
 void Session<Stream>::spawn_input() {
   reading_ = true;
   asio::co_spawn(executor(), input(), [self = this->shared_from_this()](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::warn("{} {}: session error: {}", self->peer_, self->client_id_, x.what());
-      } catch (...) {
-      }
+    if (log_failure(e, self->peer_, self->client_id_, "session error")) {
       self->end(EndReason::kClosedByPeer);
     }
     self->reading_ = false;
@@ -256,13 +264,7 @@ void Session<Stream>::spawn_writer() {
   if (finished_) return;
   writer_active_ = true;
   asio::co_spawn(executor(), write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::warn("{} {}: session error: {}", self->peer_, self->client_id_, x.what());
-      } catch (...) {
-      }
+    if (log_failure(e, self->peer_, self->client_id_, "session error")) {
       self->write_failed_ = true;
       self->end(EndReason::kClosedByPeer);
     }
@@ -387,13 +389,7 @@ void Session<Stream>::maybe_finish() {
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
   finished_ = true;
   asio::co_spawn(executor(), finish(), [self = this->shared_from_this()](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      spdlog::warn("{} {}: session end: {}", self->peer_, self->client_id_, x.what());
-    } catch (...) {
-    }
+    log_failure(e, self->peer_, self->client_id_, "session end");
   });
 }
 

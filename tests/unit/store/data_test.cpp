@@ -455,17 +455,22 @@ TEST_F(DataTest, AgreesWithBruteForce) {
                             300, 42);
 }
 
+// `n` distinct Plug-IDs from `first`.
+std::vector<std::string> plug_ids(int n, int first) {
+  std::vector<std::string> devs;
+  for (int i = 0; i < n; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "dev-%024x", first + i);
+    devs.push_back(buf);
+  }
+  return devs;
+}
+
 TEST_F(DataTest, AgreesWithBruteForceWithManyPublishers) {
   // 120 publishers, queries naming up to 100 of them: past 32, reads first try the
   // per-channel index with a filter and fall back to the series when it costs too much, so
   // both ways are taken here.
-  std::vector<std::string> devs;
-  for (int i = 0; i < 120; ++i) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "dev-%024x", 0x1000 + i);
-    devs.push_back(buf);
-  }
-  check_against_brute_force(data_, db_, devs, 100, 3000, 400, 7);
+  check_against_brute_force(data_, db_, plug_ids(120, 0x1000), 100, 3000, 400, 7);
 }
 
 // ---- epochs (migration 5) ----
@@ -487,13 +492,7 @@ TEST(DataEpochs, AgreesWithBruteForce) {
 TEST(DataEpochs, AgreesWithBruteForceWithManyPublishers) {
   Db db = Db::open_memory();
   DataStore data(db, 40);
-  std::vector<std::string> devs;
-  for (int i = 0; i < 60; ++i) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "dev-%024x", 0x2000 + i);
-    devs.push_back(buf);
-  }
-  check_against_brute_force(data, db, devs, 50, 2000, 300, 9);
+  check_against_brute_force(data, db, plug_ids(60, 0x2000), 50, 2000, 300, 9);
 }
 
 // A new record far outside the epoch's bounds widens them first; when that widening is rolled
