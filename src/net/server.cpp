@@ -113,7 +113,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       session->start();
     } else {
       auto session =
-          std::make_shared<Session<tcp::socket>>(std::move(socket), *ctx_, std::move(peer));
+          std::make_shared<Session<Socket>>(std::move(socket), *ctx_, std::move(peer));
       session->start();
     }
   }

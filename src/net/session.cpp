@@ -35,8 +35,8 @@ constexpr std::size_t kMinReadBuffer = 256;
 constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered write
 constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
 
-tcp::socket& lowest_layer(tcp::socket& s) { return s; }
-tcp::socket& lowest_layer(TlsStream& s) { return s.next_layer(); }
+Socket& lowest_layer(Socket& s) { return s; }
+Socket& lowest_layer(TlsStream& s) { return s.next_layer(); }
 
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
@@ -176,7 +176,7 @@ asio::awaitable<void> Session<Stream>::input() {
         }
       }
       reader_waiting_ = true;
-      if (!drained_) drained_ = std::make_unique<asio::steady_timer>(executor());
+      if (!drained_) drained_ = std::make_unique<Timer>(executor());
       drained_->expires_at(steady_clock::time_point::max());
       co_await drained_->async_wait(kUseTuple);
       if (end_reason_) co_return;
@@ -185,7 +185,7 @@ asio::awaitable<void> Session<Stream>::input() {
     // Backpressure from the store: while the data writer is behind, publishers are not read
     // (SPEC 7: records are never dropped to keep up).
     while (publisher_ && ctx_.writer.congested() && !end_reason_) {
-      asio::steady_timer pause(executor(), std::chrono::milliseconds(5));
+      Timer pause(executor(), std::chrono::milliseconds(5));
       co_await pause.async_wait(kUseTuple);
     }
     if (end_reason_) co_return;
@@ -931,7 +931,7 @@ void Session<Stream>::close_stream() {
   lowest_layer(stream_).close(ignored);
 }
 
-template class Session<tcp::socket>;
+template class Session<Socket>;
 template class Session<TlsStream>;
 
 }  // namespace plugmq::net
