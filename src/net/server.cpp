@@ -108,12 +108,11 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
         tls_ctx = tls_ctx_;
       }
       TlsStream stream(std::move(socket), *tls_ctx);
-      auto session = std::make_shared<Session<TlsStream>>(
-          std::move(stream), *ctx_, std::move(peer), std::move(tls_ctx));
+      auto session = std::make_shared<Session<TlsStream>>(std::move(stream), *ctx_, std::move(peer),
+                                                          std::move(tls_ctx));
       session->start();
     } else {
-      auto session =
-          std::make_shared<Session<Socket>>(std::move(socket), *ctx_, std::move(peer));
+      auto session = std::make_shared<Session<Socket>>(std::move(socket), *ctx_, std::move(peer));
       session->start();
     }
   }

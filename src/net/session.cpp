@@ -110,7 +110,8 @@ template <class Stream>
 void Session<Stream>::arm_read() {
   // No coroutine and no buffer while waiting: the handler holds the session, nothing more.
   lowest_layer(stream_).async_wait(
-      tcp::socket::wait_read, [self = this->shared_from_this()](const boost::system::error_code& ec) {
+      tcp::socket::wait_read,
+      [self = this->shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->end_reason_) {
           self->end(EndReason::kClosedByPeer);
           self->maybe_finish();
@@ -411,8 +412,7 @@ asio::awaitable<void> Session<Stream>::finish() {
     spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity(),
                  broker::to_string(*end_reason_));
   } else {
-    spdlog::debug("{}: connection ended before login: {}", peer_,
-                  broker::to_string(*end_reason_));
+    spdlog::debug("{}: connection ended before login: {}", peer_, broker::to_string(*end_reason_));
   }
   ctx_.counters.connections--;
 }

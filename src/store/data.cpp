@@ -454,10 +454,10 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, series_add, series_get, series_in_epoch, epoch_last, epoch_widen, epochs_in,
-      position, by_id, scan_series, scan_channel, scan_channel_of, series_of, first_channel,
-      next_channel, delete_expired, delete_of, count, delete_id, device_exists, prop_put,
-      prop_delete, prop_one, prop_all;
+  Raw insert, series_add, series_get, series_in_epoch, epoch_last, epoch_widen, epochs_in, position,
+      by_id, scan_series, scan_channel, scan_channel_of, series_of, first_channel, next_channel,
+      delete_expired, delete_of, count, delete_id, device_exists, prop_put, prop_delete, prop_one,
+      prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
   // transaction rolls back: series it added may be gone.
@@ -478,7 +478,9 @@ struct DataStore::Statements {
 };
 
 DataStore::DataStore(Db& db, std::int64_t epoch_records)
-    : db_(db), st_(new Statements(db.handle())), epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
+    : db_(db),
+      st_(new Statements(db.handle())),
+      epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
   // Ingest keeps the current epoch's part of data_epoch_series and the right edges of the other
   // indexes hot; SQLite's default 2 MB cache would re-read them for every batch. Allocated as
   // used.
@@ -974,8 +976,8 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
     std::set<std::string> ofs;
     for (const auto& o : q.of) ofs.insert(lower_ascii(o));
     const auto series = series_under(st_->series_of, ofs, q.mask, range);
-    const auto epochs = series.empty() ? std::vector<EpochBound>()
-                                       : epochs_between(st_->epochs_in, lower, upper);
+    const auto epochs =
+        series.empty() ? std::vector<EpochBound>() : epochs_between(st_->epochs_in, lower, upper);
     for (const SeriesKey& key : series) {
       if (found.count(key.channel)) continue;
       for (const EpochBound& e : epochs) {

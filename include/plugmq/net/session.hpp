@@ -70,9 +70,8 @@ class PacketQueue {
 // objects are smaller, and so is every pending operation (each holds a copy of the executor).
 using IoExecutor = boost::asio::io_context::executor_type;
 using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, IoExecutor>;
-using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                                boost::asio::wait_traits<std::chrono::steady_clock>,
-                                                IoExecutor>;
+using Timer = boost::asio::basic_waitable_timer<
+    std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, IoExecutor>;
 using TlsStream = boost::asio::ssl::stream<Socket>;
 
 template <class Stream>
@@ -177,11 +176,11 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   // The reader waits on it while the queue is over its limit; made on first use.
   std::unique_ptr<Timer> drained_;
   bool reader_waiting_ = false;
-  bool reading_ = false;         // input() runs
-  bool writer_active_ = false;   // write_loop() runs
-  bool flushed_ = false;         // close_after_flush_: the queue was written out
+  bool reading_ = false;        // input() runs
+  bool writer_active_ = false;  // write_loop() runs
+  bool flushed_ = false;        // close_after_flush_: the queue was written out
   bool write_failed_ = false;
-  bool finished_ = false;        // finish() started
+  bool finished_ = false;  // finish() started
   std::optional<broker::EndReason> end_reason_;
   bool connect_received_ = false;  // the pre-CONNECT deadline is met
   bool connected_ = false;
@@ -193,7 +192,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   LoginKind login_ = LoginKind::kNone;
   std::string client_id_;
   bool client_id_assigned_ = false;  // the client sent an empty one
-  platform::Principal principal_;  // read by deliver() under mu_; written under mu_
+  platform::Principal principal_;    // read by deliver() under mu_; written under mu_
   bool enroll_used_ = false;  // an enrollment session answers one SUBSCRIBE
   bool publisher_ = false;     // has published data: paused while the data writer is behind
 

@@ -589,8 +589,8 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
     }
     sql += "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
     for (int i = 0; i < 5; ++i) {
-      sql += "INSERT INTO data (id, sid, of, channel, at, expire_at, data) VALUES (x'" +
-             oid(1, i) + "', 1, '" + dev + "', 't', " + std::to_string(100 + i) + ", NULL, '" +
+      sql += "INSERT INTO data (id, sid, of, channel, at, expire_at, data) VALUES (x'" + oid(1, i) +
+             "', 1, '" + dev + "', 't', " + std::to_string(100 + i) + ", NULL, '" +
              std::to_string(i) + "');";
     }
     sql += "PRAGMA user_version = 4; COMMIT;";
@@ -610,7 +610,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
     auto q = mask("t");
     q.of = {dev};
     EXPECT_EQ(ids_of(data.query(q)), (V{oid(2, 4), oid(2, 3), oid(2, 2), oid(2, 1), oid(1, 4),
-                                       oid(1, 3), oid(1, 2), oid(1, 1), oid(1, 0), oid(2, 0)}));
+                                        oid(1, 3), oid(1, 2), oid(1, 1), oid(1, 0), oid(2, 0)}));
     q.before = 104;
     q.limit = 2;
     EXPECT_EQ(ids_of(data.query(q)), (V{oid(1, 3), oid(1, 2)}));
