@@ -387,6 +387,28 @@ std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_
   return out;
 }
 
+// The distinct channels that match `mask` (within `range`), whoever published them: the mask
+// itself when it has no wildcard, else a skip-scan of the series' channels, one index seek each.
+std::vector<std::string> channels_matching(Raw& first_channel, Raw& next_channel,
+                                           std::string_view mask, const ChannelRange& range) {
+  std::vector<std::string> out;
+  if (!has_wildcard(mask)) {
+    out.emplace_back(mask);
+    return out;
+  }
+  std::string prev = range.lo;
+  for (Raw* probe = &first_channel;; probe = &next_channel) {
+    Use use(*probe);
+    probe->text(1, prev);
+    probe->text(2, range.hi);
+    if (!probe->step()) break;
+    std::string channel(probe->col_text(0));
+    if (mask_matches(mask, channel)) out.push_back(channel);
+    prev = std::move(channel);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct DataStore::Statements {
@@ -596,22 +618,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
   for (const auto& o : q.of) ofs.insert(lower_ascii(o));
   auto channels_in_range = [&] {
-    std::vector<std::string> out;
-    if (!has_wildcard(q.mask)) {
-      out.push_back(q.mask);
-      return out;
-    }
-    std::string prev = range.lo;
-    for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
-      Use use(*probe);
-      probe->text(1, prev);
-      probe->text(2, range.hi);
-      if (!probe->step()) break;
-      std::string channel(probe->col_text(0));
-      if (mask_matches(q.mask, channel)) out.push_back(channel);
-      prev = std::move(channel);
-    }
-    return out;
+    return channels_matching(st_->first_channel, st_->next_channel, q.mask, range);
   };
 
   // Top-N over the keys, N = offset + limit: a min-heap of the best positions so far. Once it
@@ -993,22 +1000,8 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
       }
     }
   } else {
-    std::vector<std::string> channels;
-    if (!has_wildcard(q.mask)) {
-      channels.push_back(q.mask);
-    } else {
-      std::string prev = range.lo;
-      for (Raw* probe = &st_->first_channel;; probe = &st_->next_channel) {
-        Use use(*probe);
-        probe->text(1, prev);
-        probe->text(2, range.hi);
-        if (!probe->step()) break;
-        std::string channel(probe->col_text(0));
-        if (mask_matches(q.mask, channel)) channels.push_back(channel);
-        prev = std::move(channel);
-      }
-    }
-    for (const auto& channel : channels) {
+    for (const auto& channel :
+         channels_matching(st_->first_channel, st_->next_channel, q.mask, range)) {
       Raw& scan = st_->scan_channel;
       Use use(scan);
       scan.text(2, channel);
