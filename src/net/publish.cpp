@@ -32,7 +32,11 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
                            std::string channel, platform::Envelope envelope,
                            store::DataWriter::Done& done) {
   platform::Record record;
-  record.id = platform::new_oid();
+  // The OID's second is the second of `at` when the server stamped it (the common case, which
+  // the store finds by id without an index entry of its own), else the current one.
+  const std::int64_t now = platform::now_ms();
+  const std::int64_t stamp = envelope.at <= now && now - envelope.at < 1000 ? envelope.at : now;
+  record.id = platform::new_oid(stamp / 1000);
   record.of = target.device_id;
   record.channel = std::move(channel);
   record.at = envelope.at;

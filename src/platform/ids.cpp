@@ -66,11 +66,14 @@ std::string_view prefix_of(IdKind kind) {
 }
 
 std::string new_oid() {
+  return new_oid(std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+}
+
+std::string new_oid(std::int64_t unix_seconds) {
   OidState& s = oid_state();
-  const auto secs =
-      static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+  const auto secs = static_cast<std::uint32_t>(unix_seconds);
   const std::uint32_t count = s.counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFFF;
 
   std::string out(24, '0');

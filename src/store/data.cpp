@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
@@ -26,9 +27,12 @@ using Json = nlohmann::ordered_json;
 constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kOidBytes = 12;
-// From this many publishers on, a history read first tries the per-channel index with a filter
-// (DataStore::query).
-constexpr std::size_t kManyPublishers = 32;
+// From this many series on, a history read first scans the table newest first (DataStore::query)
+// before probing the series one by one.
+constexpr std::size_t kScanFromSeries = 4;
+// About how many rows a table scan reads in the time of one probe of the per-series index: the
+// scan's budget is this many rows per series (bench/store_bench).
+constexpr std::int64_t kRowsPerProbe = 6;
 constexpr std::size_t kMaxPropName = 256;
 // Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
 // stack when dumped.
@@ -71,6 +75,9 @@ class Raw {
   }
   void int64(int i, std::int64_t v) { check(sqlite3_bind_int64(st_, i, v)); }
   void null(int i) { check(sqlite3_bind_null(st_, i)); }
+  void pointer(int i, void* p, const char* type) {
+    check(sqlite3_bind_pointer(st_, i, p, type, nullptr));
+  }
 
   bool step() {
     const int rc = sqlite3_step(st_);
@@ -300,7 +307,49 @@ std::int64_t saturating_mul(std::int64_t a, std::int64_t b) {
   return r;
 }
 
-constexpr std::string_view kRecordColumns = "id, of, channel, data, at, expire_at";
+// A record with its series' publisher and channel, by its key (at, id).
+constexpr std::string_view kRecordByKey =
+    "SELECT d.id, s.of, s.channel, d.data, d.at, d.expire_at FROM data d "
+    "JOIN series s ON s.sid = d.sid WHERE d.at = ?1 AND d.id = ?2";
+
+// floor(a / b) for b > 0.
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if (a % b < 0) --q;
+  return q;
+}
+
+// The Unix seconds in an OID (its first 4 bytes, big-endian).
+std::int64_t oid_seconds(const unsigned char* id) {
+  return std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 | std::int64_t{id[2]} << 8 |
+         std::int64_t{id[3]};
+}
+
+// The table scan's filter, plugmq_pick(sid, state): true for the series the read wants, and
+// true once more for the row that exhausts the budget, which ends the scan there.
+struct Pick {
+  static constexpr const char* kType = "plugmq_pick";
+  const std::unordered_set<std::int64_t>* sids = nullptr;
+  std::int64_t budget = 0;  // rows left to examine
+  bool over = false;        // the row returned last exhausted the budget
+  bool matched = false;     // ... and is one of `sids`
+};
+
+void pick_function(sqlite3_context* c, int, sqlite3_value** v) {
+  auto* pick = static_cast<Pick*>(sqlite3_value_pointer(v[1], Pick::kType));
+  if (pick == nullptr) {
+    sqlite3_result_error(c, "plugmq_pick: no scan state", -1);
+    return;
+  }
+  const bool match = pick->sids->count(sqlite3_value_int64(v[0])) > 0;
+  if (--pick->budget < 0) {
+    pick->over = true;
+    pick->matched = match;
+    sqlite3_result_int(c, 1);
+    return;
+  }
+  sqlite3_result_int(c, match ? 1 : 0);
+}
 
 platform::Record record_from(const Raw& s) {
   platform::Record r;
@@ -313,8 +362,25 @@ platform::Record record_from(const Raw& s) {
   return r;
 }
 
+// The `at` of the record with this id, if stored: data_at holds it for records whose `at` is not
+// in their OID's second; the others are among the records of that second.
+std::optional<std::int64_t> at_of(Raw& at_moved, Raw& at_in_second, const OidBytes& id) {
+  {
+    Use use(at_moved);
+    at_moved.blob(1, id.data(), id.size());
+    if (at_moved.step()) return at_moved.col_int64(0);
+  }
+  const std::int64_t second = oid_seconds(id.data());
+  Use use(at_in_second);
+  at_in_second.int64(1, second * 1000);
+  at_in_second.int64(2, second * 1000 + 999);
+  at_in_second.blob(3, id.data(), id.size());
+  if (at_in_second.step()) return at_in_second.col_int64(0);
+  return std::nullopt;
+}
+
 // The (at, id) window of a query: lower < (at, id) < upper. False when it is empty.
-bool window_of(Raw& position, const DataQuery& q, Pos& lower, Pos& upper) {
+bool window_of(Raw& at_moved, Raw& at_in_second, const DataQuery& q, Pos& lower, Pos& upper) {
   lower = Pos{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
   upper = Pos{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
   auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
@@ -331,11 +397,8 @@ bool window_of(Raw& position, const DataQuery& q, Pos& lower, Pos& upper) {
   auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
     const OidBytes id = oid_or_throw(hex);
     const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
-    Use use(position);
-    position.blob(1, id.data(), id.size());
-    if (position.step()) return {position.col_int64(0), bytes};
-    const std::int64_t second = std::int64_t{id[0]} << 24 | std::int64_t{id[1]} << 16 |
-                                std::int64_t{id[2]} << 8 | std::int64_t{id[3]};
+    if (auto at = at_of(at_moved, at_in_second, id)) return {*at, bytes};
+    const std::int64_t second = oid_seconds(id.data());
     return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
   };
   if (q.before_id) cut_upper(position_of(*q.before_id, true));
@@ -387,6 +450,18 @@ std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_
   return out;
 }
 
+// Every publisher's series of `channel`.
+std::vector<SeriesKey> series_on(Raw& series_on, const std::string& channel) {
+  std::vector<SeriesKey> out;
+  Use use(series_on);
+  series_on.text(1, channel);
+  while (series_on.step()) {
+    out.push_back({series_on.col_int64(0), channel, series_on.col_int64(2),
+                   series_on.col_int64(3)});
+  }
+  return out;
+}
+
 // The distinct channels that match `mask` (within `range`), whoever published them: the mask
 // itself when it has no wildcard, else a skip-scan of the series' channels, one index seek each.
 std::vector<std::string> channels_matching(Raw& first_channel, Raw& next_channel,
@@ -414,8 +489,9 @@ std::vector<std::string> channels_matching(Raw& first_channel, Raw& next_channel
 struct DataStore::Statements {
   explicit Statements(sqlite3* db)
       : insert(db,
-               "INSERT INTO data (id, sid, of, channel, at, expire_at, data, ep) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+               "INSERT INTO data (at, id, sid, ep, expire_at, data) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        at_add(db, "INSERT INTO data_at (id, at) VALUES (?1, ?2)"),
         series_add(db,
                    "INSERT INTO series (of, channel, first_ep, last_ep) VALUES (?1, ?2, ?3, ?3) "
                    "ON CONFLICT DO NOTHING"),
@@ -426,31 +502,32 @@ struct DataStore::Statements {
                     "INSERT INTO epochs (ep, min_at, max_at) VALUES (?1, ?2, ?3) "
                     "ON CONFLICT (ep) DO UPDATE SET min_at = min(min_at, excluded.min_at), "
                     "max_at = max(max_at, excluded.max_at)"),
+        epoch_lower_exp(db,
+                        "UPDATE epochs SET min_exp = ?2 "
+                        "WHERE ep = ?1 AND (min_exp IS NULL OR min_exp > ?2)"),
         // The epochs that may hold records in [?1, ?2] (at), newest bound first.
         epochs_in(db,
                   "SELECT ep, max_at FROM epochs WHERE max_at >= ?1 AND min_at <= ?2 "
                   "ORDER BY max_at DESC, ep DESC"),
-        position(db, "SELECT at FROM data WHERE id = ?1"),
-        by_id(db, "SELECT " + std::string(kRecordColumns) + " FROM data WHERE id = ?1"),
-        // Index-only scans (the indexes end with (at, id)): the newest positions of one key
-        // strictly between two (at, id) bounds. Records are read by id at the end.
+        at_moved(db, "SELECT at FROM data_at WHERE id = ?1"),
+        at_in_second(db, "SELECT at FROM data WHERE at >= ?1 AND at <= ?2 AND id = ?3"),
+        by_key(db, kRecordByKey),
+        // Index-only: the newest positions of one series in one epoch strictly between two
+        // (at, id) bounds. Records are read by key at the end.
         scan_series(db,
                     "SELECT at, id FROM data WHERE ep = ?8 AND sid = ?1 "
                     "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
                     "ORDER BY at DESC, id DESC LIMIT ?7"),
-        scan_channel(db,
-                     "SELECT at, id FROM data WHERE channel = ?2 "
-                     "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
-                     "ORDER BY at DESC, id DESC LIMIT ?7"),
-        // The same with the publisher, which the index does not hold: one row lookup each.
-        scan_channel_of(db,
-                        "SELECT at, id, of FROM data WHERE channel = ?2 "
-                        "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
-                        "ORDER BY at DESC, id DESC LIMIT ?7"),
+        // The table newest first between two (at, id) bounds, the series filtered in SQL.
+        scan_table(db,
+                   "SELECT at, id FROM data WHERE (at, id) > (?1, ?2) AND (at, id) < (?3, ?4) "
+                   "AND plugmq_pick(sid, ?5) ORDER BY at DESC, id DESC"),
         // A publisher's series whose channel is in [lo, hi).
         series_of(db,
                   "SELECT sid, channel, first_ep, last_ep FROM series WHERE of = ?1 "
                   "AND channel >= ?2 AND channel < ?3"),
+        // Every publisher's series of one channel.
+        series_on(db, "SELECT sid, channel, first_ep, last_ep FROM series WHERE channel = ?1"),
         // Skip-scan of the distinct channels in [lo, hi): one index seek per channel.
         first_channel(db,
                       "SELECT channel FROM series WHERE channel >= ?1 AND channel < ?2 "
@@ -458,16 +535,22 @@ struct DataStore::Statements {
         next_channel(db,
                      "SELECT channel FROM series WHERE channel > ?1 AND channel < ?2 "
                      "ORDER BY channel LIMIT 1"),
+        // The epoch whose expiry bound is the earliest passed.
+        epoch_due(db, "SELECT ep FROM epochs WHERE min_exp <= ?1 ORDER BY min_exp, ep LIMIT 1"),
+        // Through data_epoch_series, which holds expire_at: index-only up to the deletes.
         delete_expired(db,
-                       "DELETE FROM data WHERE id IN (SELECT id FROM data WHERE expire_at <= ?1 "
-                       "ORDER BY expire_at LIMIT ?2)"),
+                       "DELETE FROM data WHERE (at, id) IN (SELECT at, id FROM data "
+                       "WHERE ep = ?1 AND expire_at <= ?2 LIMIT ?3)"),
+        epoch_exact_exp(db,
+                        "UPDATE epochs SET min_exp = (SELECT min(expire_at) FROM data "
+                        "WHERE ep = ?1) WHERE ep = ?1 RETURNING min_exp"),
         // One (ep, sid) probe per epoch of each of the publisher's series.
         delete_of(db,
-                  "DELETE FROM data WHERE id IN (SELECT d.id FROM series s "
+                  "DELETE FROM data WHERE (at, id) IN (SELECT d.at, d.id FROM series s "
                   "JOIN epochs e ON e.ep BETWEEN s.first_ep AND s.last_ep "
                   "JOIN data d ON d.ep = e.ep AND d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
         count(db, "SELECT count(*) FROM data"),
-        delete_id(db, "DELETE FROM data WHERE id = ?1"),
+        delete_key(db, "DELETE FROM data WHERE at = ?1 AND id = ?2"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
         prop_put(db,
                  "INSERT INTO props (device_id, name, value) VALUES (?1, ?2, ?3) "
@@ -476,10 +559,11 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, series_add, series_get, series_in_epoch, epoch_last, epoch_widen, epochs_in, position,
-      by_id, scan_series, scan_channel, scan_channel_of, series_of, first_channel, next_channel,
-      delete_expired, delete_of, count, delete_id, device_exists, prop_put, prop_delete, prop_one,
-      prop_all;
+  Raw insert, at_add, series_add, series_get, series_in_epoch, epoch_last, epoch_widen,
+      epoch_lower_exp, epochs_in, at_moved, at_in_second, by_key, scan_series, scan_table,
+      series_of, series_on, first_channel, next_channel, epoch_due, delete_expired,
+      epoch_exact_exp, delete_of, count, delete_key, device_exists, prop_put, prop_delete,
+      prop_one, prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
   // transaction rolls back: series it added may be gone.
@@ -492,6 +576,7 @@ struct DataStore::Statements {
   std::int64_t ep = -1;
   std::int64_t ep_records = 0;
   std::int64_t ep_min = 0, ep_max = -1;  // empty
+  std::optional<std::int64_t> ep_min_exp;  // epochs.min_exp as stored for `ep`
   std::unordered_set<std::int64_t> ep_sids;
   void forget() {
     sids.clear();
@@ -501,8 +586,14 @@ struct DataStore::Statements {
 
 DataStore::DataStore(Db& db, std::int64_t epoch_records)
     : db_(db),
-      st_(new Statements(db.handle())),
+      st_(nullptr),
       epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
+  // Before the statements that call it are prepared.
+  const int rc = sqlite3_create_function_v2(db.handle(), "plugmq_pick", 2,
+                                            SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
+                                            pick_function, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) fail(db.handle(), rc, "create function plugmq_pick");
+  st_ = new Statements(db.handle());
   // Ingest keeps the current epoch's part of data_epoch_series and the right edges of the other
   // indexes hot; SQLite's default 2 MB cache would re-read them for every batch. Allocated as
   // used.
@@ -552,6 +643,7 @@ void DataStore::insert(const platform::Record& r) {
     st.ep_records = 0;
     st.ep_min = 0;
     st.ep_max = -1;
+    st.ep_min_exp.reset();
     st.ep_sids.clear();
   }
   if (r.at < st.ep_min || r.at > st.ep_max) {
@@ -572,6 +664,15 @@ void DataStore::insert(const platform::Record& r) {
     st.ep_min = lo;
     st.ep_max = hi;
   }
+  if (r.expire_at && (!st.ep_min_exp || *r.expire_at < *st.ep_min_exp)) {
+    // Stored before the record, so that the sweeper never passes over it.
+    Raw& lower = st.epoch_lower_exp;
+    Use use(lower);
+    lower.int64(1, st.ep);
+    lower.int64(2, *r.expire_at);
+    lower.step();
+    st.ep_min_exp = r.expire_at;
+  }
   const std::int64_t sid = series_id(r.of, r.channel);
   if (st.ep_sids.insert(sid).second) {
     Raw& mark = st.series_in_epoch;
@@ -580,20 +681,25 @@ void DataStore::insert(const platform::Record& r) {
     mark.int64(2, st.ep);
     mark.step();
   }
+  if (floor_div(r.at, 1000) != oid_seconds(id.data())) {
+    Raw& moved = st.at_add;
+    Use use(moved);
+    moved.blob(1, id.data(), id.size());
+    moved.int64(2, r.at);
+    moved.step();
+  }
   Raw& s = st.insert;
   Use use(s);
-  s.blob(1, id.data(), id.size());
-  s.int64(2, sid);
-  s.text(3, r.of);
-  s.text(4, r.channel);
-  s.int64(5, r.at);
+  s.int64(1, r.at);
+  s.blob(2, id.data(), id.size());
+  s.int64(3, sid);
+  s.int64(4, st.ep);
   if (r.expire_at) {
-    s.int64(6, *r.expire_at);
+    s.int64(5, *r.expire_at);
   } else {
-    s.null(6);
+    s.null(5);
   }
-  s.text(7, r.data_json);
-  s.int64(8, st.ep);
+  s.text(6, r.data_json);
   s.step();
   ++st.ep_records;
 }
@@ -609,29 +715,39 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
 
   // The window: lower < (at, id) < upper.
   Pos lower, upper;
-  if (!window_of(st_->position, q, lower, upper)) return out;
+  if (!window_of(st_->at_moved, st_->at_in_second, q, lower, upper)) return out;
 
-  // The keys to read: series per epoch when publishers are given, else channels (any
-  // publisher through the per-channel index).
+  // The series to read: the publishers' under the mask, or every publisher's on the channels
+  // under the mask.
   const ChannelRange range =
       has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
-  std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
-  for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-  auto channels_in_range = [&] {
-    return channels_matching(st_->first_channel, st_->next_channel, q.mask, range);
-  };
+  std::vector<SeriesKey> series;
+  if (!q.of.empty()) {
+    std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
+    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+    series = series_under(st_->series_of, ofs, q.mask, range);
+  } else {
+    for (const auto& channel :
+         channels_matching(st_->first_channel, st_->next_channel, q.mask, range)) {
+      auto more = series_on(st_->series_on, channel);
+      series.insert(series.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+    }
+  }
+  if (series.empty()) return out;
 
-  // Top-N over the keys, N = offset + limit: a min-heap of the best positions so far. Once it
-  // is full, its worst entry raises the lower bound of the next key's scan, so most keys
-  // return nothing or a few rows: the cost is about one index seek per key plus N rows.
+  // Top-N over the series, N = offset + limit: a min-heap of the best positions so far. Once it
+  // is full, its worst entry raises the lower bound of the next scan, so most return nothing
+  // or a few rows.
   const std::int64_t n = saturating_add(offset, q.limit);
   auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
   using Heap = std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)>;
   Heap best(older_on_top);
+  auto full = [&] { return static_cast<std::int64_t>(best.size()) >= n; };
   // Keeps `p` when it is among the newest N so far; false when it is older than all N kept
   // (rows come newest first: the rest of that scan are older still).
   auto offer = [&](Pos&& p) {
-    if (static_cast<std::int64_t>(best.size()) < n) {
+    if (!full()) {
       best.push(std::move(p));
     } else if (best.top() < p) {
       best.pop();
@@ -641,66 +757,49 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
     }
     return true;
   };
-  auto bind_window = [&](Raw& scan, const Pos& lo, std::int64_t limit) {
-    scan.int64(3, lo.at);
-    scan.blob(4, lo.id.data(), lo.id.size());
-    scan.int64(5, upper.at);
-    scan.blob(6, upper.id.data(), upper.id.size());
-    scan.int64(7, limit);
-  };
   auto next_lower = [&] {
-    const bool full = static_cast<std::int64_t>(best.size()) >= n;
-    return full ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
+    return full() ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
   };
 
+  // 1. The table newest first, when the series are many: about one row per record returned
+  // when they wrote most of the recent records, where probing would cost a seek per series
+  // and epoch. When other series' rows dominate, the scan stops after about as many rows as
+  // the probes cost, and the probes read the rest of the window.
+  Pos probe_upper = upper;  // the probes read lower < (at, id) < probe_upper
   bool done = false;
-  if (ofs.size() >= kManyPublishers) {
-    // Many publishers (an account reading every device it may): the per-channel index, keeping
-    // the rows of those publishers, costs about one row per record returned when they wrote
-    // most of the channel, where the series would cost one seek per publisher. When other
-    // publishers' rows dominate, the scan gives up after about as many rows as the series
-    // path costs seeks, and the series path below answers.
-    std::int64_t budget = saturating_add(n, 4 * static_cast<std::int64_t>(ofs.size()));
-    bool gave_up = false;
-    for (const auto& channel : channels_in_range()) {
-      const Pos lo = next_lower();
-      if (!(lo < upper)) break;
-      Raw& scan = st_->scan_channel_of;
-      Use use(scan);
-      scan.text(2, channel);
-      bind_window(scan, lo, budget + 1);
-      while (scan.step()) {
-        if (--budget < 0) {
-          gave_up = true;
-          break;
-        }
-        Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
-        if (static_cast<std::int64_t>(best.size()) >= n && !(best.top() < p)) break;
-        if (!ofs.count(scan.col_text(2))) continue;  // another publisher
-        offer(std::move(p));
+  if (series.size() >= kScanFromSeries) {
+    std::unordered_set<std::int64_t> sids;
+    for (const SeriesKey& key : series) sids.insert(key.sid);
+    Pick pick;
+    pick.sids = &sids;
+    pick.budget = saturating_add(
+        n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(series.size())));
+    Raw& scan = st_->scan_table;
+    Use use(scan);
+    scan.int64(1, lower.at);
+    scan.blob(2, lower.id.data(), lower.id.size());
+    scan.int64(3, upper.at);
+    scan.blob(4, upper.id.data(), upper.id.size());
+    scan.pointer(5, &pick, Pick::kType);
+    done = true;
+    while (scan.step()) {
+      Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
+      if (pick.over) {
+        probe_upper = p;
+        if (pick.matched) offer(std::move(p));
+        done = false;
+        break;
       }
-      if (gave_up) break;
-    }
-    if (gave_up) {
-      best = Heap(older_on_top);
-    } else {
-      done = true;
+      offer(std::move(p));
+      if (full()) break;  // the N newest of the window
     }
   }
 
-  auto read_key = [&](Raw& scan, const Pos& lo) {
-    bind_window(scan, lo, n);
-    while (scan.step()) {
-      if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
-    }
-  };
-  if (!done && !ofs.empty()) {
-    // Epoch by epoch, the newest bound first: once the records kept are newer than an epoch's
-    // bound, that epoch and every one after it have nothing to add.
-    const auto series = series_under(st_->series_of, ofs, q.mask, range);
+  // 2. Each series epoch by epoch, the newest bound first: once the records kept are newer
+  // than an epoch's bound, that epoch and every one after it have nothing to add.
+  if (!done && lower < probe_upper) {
     Raw& scan = st_->scan_series;
-    for (const EpochBound& e : series.empty() ? std::vector<EpochBound>()
-                                              : epochs_between(st_->epochs_in, lower, upper)) {
+    for (const EpochBound& e : epochs_between(st_->epochs_in, lower, probe_upper)) {
       if (e.max_at < next_lower().at) break;
       for (const SeriesKey& key : series) {
         if (!key.in(e.ep)) continue;
@@ -708,18 +807,16 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
         if (e.max_at < lo.at) break;
         Use use(scan);
         scan.int64(1, key.sid);
+        scan.int64(3, lo.at);
+        scan.blob(4, lo.id.data(), lo.id.size());
+        scan.int64(5, probe_upper.at);
+        scan.blob(6, probe_upper.id.data(), probe_upper.id.size());
+        scan.int64(7, n);
         scan.int64(8, e.ep);
-        read_key(scan, lo);
+        while (scan.step()) {
+          if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
+        }
       }
-    }
-  } else if (!done) {
-    Raw& scan = st_->scan_channel;
-    for (const auto& channel : channels_in_range()) {
-      const Pos lo = next_lower();
-      if (!(lo < upper)) break;
-      Use use(scan);
-      scan.text(2, channel);
-      read_key(scan, lo);
     }
   }
 
@@ -732,24 +829,52 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   std::reverse(order.begin(), order.end());  // newest first
   if (offset >= static_cast<std::int64_t>(order.size())) return out;
   out.reserve(order.size() - static_cast<std::size_t>(offset));
-  Raw& get = st_->by_id;
+  Raw& get = st_->by_key;
   for (std::size_t i = static_cast<std::size_t>(offset); i < order.size(); ++i) {
     Use use(get);
-    get.blob(1, order[i].id.data(), order[i].id.size());
+    get.int64(1, order[i].at);
+    get.blob(2, order[i].id.data(), order[i].id.size());
     if (get.step()) out.push_back(record_from(get));
   }
   return out;
 }
 
 std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows) {
-  if (max_rows == 0) return 0;
-  Raw& s = st_->delete_expired;
-  Use use(s);
-  s.int64(1, now_ms);
-  s.int64(2, static_cast<std::int64_t>(
-                 std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max())));
-  s.step();
-  return static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+  Statements& st = *st_;
+  std::size_t deleted = 0;
+  // Epoch by epoch, the earliest expiry bound first. An epoch with nothing more to delete
+  // gets its exact bound again (the earliest expiry left), which a later sweep waits for.
+  while (deleted < max_rows) {
+    std::int64_t ep;
+    {
+      Raw& due = st.epoch_due;
+      Use use(due);
+      due.int64(1, now_ms);
+      if (!due.step()) break;
+      ep = due.col_int64(0);
+    }
+    const std::size_t asked = max_rows - deleted;
+    std::size_t n;
+    {
+      Raw& del = st.delete_expired;
+      Use use(del);
+      del.int64(1, ep);
+      del.int64(2, now_ms);
+      del.int64(3, static_cast<std::int64_t>(
+                       std::min<std::size_t>(asked, std::numeric_limits<std::int64_t>::max())));
+      del.step();
+      n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    }
+    deleted += n;
+    if (n == asked) break;  // maybe more in this epoch: the next call goes on
+    Raw& exact = st.epoch_exact_exp;
+    Use use(exact);
+    exact.int64(1, ep);
+    std::optional<std::int64_t> left;
+    if (exact.step() && !exact.col_null(0)) left = exact.col_int64(0);
+    if (ep == st.ep) st.ep_min_exp = left;  // what the writer knows is stored
+  }
+  return deleted;
 }
 
 std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
@@ -964,49 +1089,47 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   if (q.limit <= 0) return out;
   ReadTxn txn(db_.handle());
   Pos lower, upper;
-  if (!window_of(st_->position, q, lower, upper)) return out;
+  if (!window_of(st_->at_moved, st_->at_in_second, q, lower, upper)) return out;
   const ChannelRange range =
       has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
 
-  // The candidates (series of the publishers, or channels of anyone), then one index probe
-  // each for a record in the window: series outlive their records (expired, deleted).
-  std::set<std::string> found;  // sorted, distinct
-  auto any_in_window = [&](Raw& scan) {
-    scan.int64(3, lower.at);
-    scan.blob(4, lower.id.data(), lower.id.size());
-    scan.int64(5, upper.at);
-    scan.blob(6, upper.id.data(), upper.id.size());
-    scan.int64(7, 1);
-    return scan.step();
-  };
+  // The candidate series (the publishers', or anyone's on the channels under the mask), then
+  // per channel one index probe per series and epoch until one has a record in the window:
+  // series outlive their records (expired, deleted).
+  std::map<std::string, std::vector<SeriesKey>> by_channel;
   if (!q.of.empty()) {
     std::set<std::string> ofs;
     for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    const auto series = series_under(st_->series_of, ofs, q.mask, range);
-    const auto epochs =
-        series.empty() ? std::vector<EpochBound>() : epochs_between(st_->epochs_in, lower, upper);
-    for (const SeriesKey& key : series) {
-      if (found.count(key.channel)) continue;
-      for (const EpochBound& e : epochs) {
-        if (!key.in(e.ep)) continue;
-        Raw& scan = st_->scan_series;
-        Use use(scan);
-        scan.int64(1, key.sid);
-        scan.int64(8, e.ep);
-        if (any_in_window(scan)) {
-          found.insert(key.channel);
-          break;
-        }
-      }
+    for (auto& key : series_under(st_->series_of, ofs, q.mask, range)) {
+      by_channel[key.channel].push_back(std::move(key));
     }
   } else {
     for (const auto& channel :
          channels_matching(st_->first_channel, st_->next_channel, q.mask, range)) {
-      Raw& scan = st_->scan_channel;
-      Use use(scan);
-      scan.text(2, channel);
-      if (any_in_window(scan)) found.insert(channel);
+      by_channel[channel] = series_on(st_->series_on, channel);
     }
+  }
+  std::set<std::string> found;  // sorted, distinct
+  const auto epochs = by_channel.empty() ? std::vector<EpochBound>()
+                                         : epochs_between(st_->epochs_in, lower, upper);
+  auto any_in_window = [&](const SeriesKey& key) {
+    for (const EpochBound& e : epochs) {
+      if (!key.in(e.ep)) continue;
+      Raw& scan = st_->scan_series;
+      Use use(scan);
+      scan.int64(1, key.sid);
+      scan.int64(3, lower.at);
+      scan.blob(4, lower.id.data(), lower.id.size());
+      scan.int64(5, upper.at);
+      scan.blob(6, upper.id.data(), upper.id.size());
+      scan.int64(7, 1);
+      scan.int64(8, e.ep);
+      if (scan.step()) return true;
+    }
+    return false;
+  };
+  for (const auto& [channel, keys] : by_channel) {
+    if (std::any_of(keys.begin(), keys.end(), any_in_window)) found.insert(channel);
   }
   const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
   std::int64_t i = 0;
@@ -1027,11 +1150,12 @@ std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows)
   const auto records = query(page);
   std::size_t n = 0;
   atomically(db_, [&] {
-    Raw& d = st_->delete_id;
+    Raw& d = st_->delete_key;
     for (const auto& r : records) {
       const OidBytes id = oid_or_throw(r.id);
       Use use(d);
-      d.blob(1, id.data(), id.size());
+      d.int64(1, r.at);
+      d.blob(2, id.data(), id.size());
       d.step();
       n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
     }
@@ -1050,18 +1174,22 @@ std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
   atomically(db_, [&] {
     for (const auto& hex : ids) {
       const OidBytes id = oid_or_throw(hex);
+      const auto at = at_of(st_->at_moved, st_->at_in_second, id);
+      if (!at) continue;
       {
-        Raw& get = st_->by_id;
+        Raw& get = st_->by_key;
         Use use(get);
-        get.blob(1, id.data(), id.size());
+        get.int64(1, *at);
+        get.blob(2, id.data(), id.size());
         if (!get.step()) continue;
         const platform::Record r = record_from(get);
         if (!allowed.empty() && !allowed.count(r.of)) continue;
         if (!mask_matches(mask, r.channel)) continue;
       }
-      Raw& d = st_->delete_id;
+      Raw& d = st_->delete_key;
       Use use(d);
-      d.blob(1, id.data(), id.size());
+      d.int64(1, *at);
+      d.blob(2, id.data(), id.size());
       d.step();
       n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
     }

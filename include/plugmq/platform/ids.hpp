@@ -19,6 +19,9 @@ std::string_view prefix_of(IdKind kind);
 
 // A new OID. Thread-safe, lock-free.
 std::string new_oid();
+// The same with the given Unix seconds as its time. The store finds a record by its id through
+// that second (store::DataStore): a record stamped by the server gets the second of its `at`.
+std::string new_oid(std::int64_t unix_seconds);
 
 // A new Plug-ID of the given kind. Thread-safe.
 std::string new_plug_id(IdKind kind);

@@ -101,10 +101,21 @@ TEST_F(DataTest, UpperCaseIdsAreStoredLowercase) {
   EXPECT_EQ(ids_of(data_.query(mask("c"))), std::vector<std::string>{"00000064000000000000abcd"});
 }
 
-TEST_F(DataTest, RepeatedIdIsRefused) {
-  insert_all({rec(oid(1, 1), dev1_, "c", 1)});
+// OIDs are unique by construction (SPEC 1); the store refuses a record it holds already, whether
+// its `at` is in its OID's second or not.
+TEST_F(DataTest, RepeatedRecordIsRefused) {
+  insert_all({rec(oid(1, 1), dev1_, "c", 1500), rec(oid(1, 2), dev1_, "c", 7)});
+  for (const auto& again : {rec(oid(1, 1), dev1_, "c", 1500), rec(oid(1, 2), dev1_, "c", 7)}) {
+    try {
+      data_.insert(again);
+      ADD_FAILURE() << "no Error for " << again.id;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Error::Code::kExists);
+    }
+  }
+  EXPECT_EQ(data_.count(), 2);
   try {
-    data_.insert(rec(oid(1, 1), dev1_, "c", 2));
+    data_.insert(rec(oid(1, 2), dev1_, "c", 8));
     FAIL() << "no Error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kExists);
@@ -379,9 +390,13 @@ void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::s
   std::mt19937 rng(seed);
   std::vector<Record> rs;
   for (int i = 0; i < records; ++i) {
-    rs.push_back(rec(oid(rng() % 50, static_cast<std::uint32_t>(i % 0x1000000)),
-                     devs[rng() % devs.size()],
-                     channels[rng() % channels.size()], rng() % 40));
+    // Half the records have an `at` in their OID's second (found by id through that second),
+    // the others one from elsewhere (found through data_at); 40 values of `at` per group, so
+    // that many records share one.
+    const std::uint32_t second = rng() % 50;
+    const std::int64_t at = rng() % 2 ? std::int64_t{second} * 1000 + rng() % 40 : rng() % 40;
+    rs.push_back(rec(oid(second, static_cast<std::uint32_t>(i % 0x1000000)),
+                     devs[rng() % devs.size()], channels[rng() % channels.size()], at));
   }
   db.transaction([&] {
     for (const auto& r : rs) data.insert(r);
@@ -398,9 +413,11 @@ void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::s
     q.mask = masks[rng() % masks.size()];
     const auto n_of = rng() % (max_of + 1);
     for (unsigned k = 0; k < n_of; ++k) q.of.push_back(devs[rng() % devs.size()]);
-    if (rng() % 3 == 0) q.before = rng() % 45;
-    if (rng() % 3 == 0) q.after = rng() % 45;
-    if (rng() % 6 == 0) q.at = rng() % 40;
+    // Times near those of the records.
+    auto some_at = [&] { return rs[rng() % rs.size()].at + static_cast<std::int64_t>(rng() % 3) - 1; };
+    if (rng() % 3 == 0) q.before = some_at();
+    if (rng() % 3 == 0) q.after = some_at();
+    if (rng() % 6 == 0) q.at = some_at();
     if (rng() % 4 == 0) q.before_id = rs[rng() % rs.size()].id;
     if (rng() % 4 == 0) q.after_id = rs[rng() % rs.size()].id;
     q.offset = rng() % 4 == 0 ? rng() % 30 : 0;
@@ -467,9 +484,9 @@ std::vector<std::string> plug_ids(int n, int first) {
 }
 
 TEST_F(DataTest, AgreesWithBruteForceWithManyPublishers) {
-  // 120 publishers, queries naming up to 100 of them: past 32, reads first try the
-  // per-channel index with a filter and fall back to the series when it costs too much, so
-  // both ways are taken here.
+  // 120 publishers, queries naming up to 100 of them: reads of many series first scan the
+  // table and, when that costs too much, probe the series for the rest of the window; both
+  // ways, and their mix, are taken here.
   check_against_brute_force(data_, db_, plug_ids(120, 0x1000), 100, 3000, 400, 7);
 }
 
@@ -600,7 +617,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 5);
+    EXPECT_EQ(db.user_version(), 6);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -617,6 +634,71 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
     EXPECT_EQ(data.last_value(dev, "t"), "14");
     EXPECT_EQ(data.delete_of(dev, 100), 10u);
     EXPECT_EQ(data.count(), 0);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A database written before migration 6: the table is rebuilt in (at, id) order, records whose
+// `at` is not in their OID's second get a data_at entry, epochs get their expiry bounds, and
+// everything reads, sweeps and deletes as if written now.
+TEST(DataEpochs, Version5DatabaseIsMigrated) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("plugmq-v5-" + std::to_string(::getpid()) + "-" + oid(9, 9));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d5";
+  {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(file.string().c_str(), &h), SQLITE_OK);
+    std::string sql = "BEGIN;";
+    for (std::size_t v = 0; v < 5; ++v) {
+      for (auto stmt : detail::migrations()[v]) {
+        sql += stmt;
+        sql += ";";
+      }
+    }
+    sql += "INSERT INTO series (of, channel, first_ep, last_ep) VALUES ('" + dev + "', 't', 1, 2);";
+    sql += "INSERT INTO epochs (ep, min_at, max_at) VALUES (1, 0, 100000000), (2, 0, 100000000);";
+    // Seconds 0x12345 (74,565): `at` in it for i = 0, 1, 2; elsewhere for 3, 4. Expiring at
+    // 1000 + i, except record 2.
+    for (int i = 0; i < 5; ++i) {
+      const std::int64_t at = i < 3 ? 74'565'000 + i * 400 : 100 + i;
+      const std::string exp = i == 2 ? "NULL" : std::to_string(1000 + i);
+      sql += "INSERT INTO data (id, sid, of, channel, at, expire_at, data, ep) VALUES (x'" +
+             oid(0x12345, i) + "', 1, '" + dev + "', 't', " + std::to_string(at) + ", " + exp +
+             ", '" + std::to_string(i) + "', " + std::to_string(1 + i % 2) + ");";
+    }
+    sql += "PRAGMA user_version = 5; COMMIT;";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(h);
+  }
+  {
+    Db db = Db::open(file);
+    EXPECT_EQ(db.user_version(), 6);
+    auto moved = db.prepare("SELECT count(*) FROM data_at");
+    ASSERT_TRUE(moved.step());
+    EXPECT_EQ(moved.int64(0), 2);
+    auto bounds = db.prepare("SELECT ep, min_exp FROM epochs ORDER BY ep");
+    std::vector<std::pair<std::int64_t, std::int64_t>> got;
+    while (bounds.step()) got.emplace_back(bounds.int64(0), bounds.int64(1));
+    // Epoch 0 (migration 5's, empty) has none; 1 holds records 0, 2, 4; 2 holds 1, 3.
+    EXPECT_EQ(got, (std::vector<std::pair<std::int64_t, std::int64_t>>{
+                       {0, 0}, {1, 1000}, {2, 1001}}));
+
+    DataStore data(db);
+    auto q = mask("t");
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12345, 2), oid(0x12345, 1), oid(0x12345, 0),
+                                        oid(0x12345, 4), oid(0x12345, 3)}));
+    q.before_id = oid(0x12345, 1);  // found through its second
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12345, 0), oid(0x12345, 4), oid(0x12345, 3)}));
+    q.before_id = oid(0x12345, 4);  // found through data_at
+    EXPECT_EQ(ids_of(data.query(q)), V{oid(0x12345, 3)});
+    EXPECT_EQ(data.last_value(dev, "t"), "2");
+    EXPECT_EQ(data.delete_expired(1003, 100), 3u);
+    EXPECT_EQ(ids_of(data.query(mask("#"))), (V{oid(0x12345, 2), oid(0x12345, 4)}));
+    EXPECT_EQ(data.delete_expired(1004, 100), 1u);
+    EXPECT_EQ(ids_of(data.query(mask("#"))), V{oid(0x12345, 2)});
   }
   std::filesystem::remove_all(dir);
 }
@@ -643,6 +725,87 @@ TEST_F(DataTest, DeleteExpiredInBatches) {
   EXPECT_EQ(data_.count(), 2);
   EXPECT_EQ(data_.delete_expired(std::numeric_limits<std::int64_t>::max(), 100), 1u);
   EXPECT_EQ(ids_of(data_.query(mask("#"))), V{oid(2, 0)});
+}
+
+// Random expiries over many epochs, swept at increasing times in random batch sizes, with
+// records still arriving in the current epoch (some expiring earlier than what the sweeper
+// found there): after every sweep exactly the records not yet expired are left.
+TEST(DataRetention, SweepsEveryEpochExactly) {
+  Db db = Db::open_memory();
+  DataStore data(db, 9);
+  const std::string dev = "dev-0000000000000000000000e1";
+  std::mt19937 rng(3);
+  std::vector<Record> live;
+  std::uint32_t n = 0;
+  auto add = [&](int count, std::int64_t from) {
+    db.transaction([&] {
+      for (int i = 0; i < count; ++i) {
+        std::optional<std::int64_t> exp;
+        if (rng() % 5 != 0) exp = from + static_cast<std::int64_t>(rng() % 400);
+        Record r = rec(oid(7, n++), dev, rng() % 2 ? "x" : "y/z", rng() % 100, "1", exp);
+        data.insert(r);
+        live.push_back(r);
+      }
+    });
+  };
+  add(200, 0);
+  for (std::int64_t now = 0; now < 700; now += 1 + static_cast<std::int64_t>(rng() % 30)) {
+    if (rng() % 3 == 0) add(1 + static_cast<int>(rng() % 12), now);
+    const std::size_t batch = 1 + rng() % 40;
+    const auto want = static_cast<std::size_t>(std::count_if(
+        live.begin(), live.end(), [&](const Record& r) { return r.expire_at && *r.expire_at <= now; }));
+    std::size_t got = 0;
+    for (;;) {
+      const std::size_t k = data.delete_expired(now, batch);
+      ASSERT_LE(k, batch);
+      got += k;
+      if (k < batch) break;
+    }
+    ASSERT_EQ(got, want) << "now " << now;
+    std::erase_if(live, [&](const Record& r) { return r.expire_at && *r.expire_at <= now; });
+    ASSERT_EQ(data.count(), std::ssize(live)) << "now " << now;
+  }
+  // Nothing expired is readable, nothing else is lost.
+  DataQuery all;
+  all.limit = 10000;
+  std::set<std::string> left;
+  for (const auto& r : data.query(all)) left.insert(r.id);
+  std::set<std::string> want;
+  for (const auto& r : live) want.insert(r.id);
+  EXPECT_EQ(left, want);
+  EXPECT_GT(std::count_if(live.begin(), live.end(), [](const Record& r) { return !r.expire_at; }),
+            0);
+}
+
+// A record whose `at` is in its OID's second is found by id through that second; one whose
+// `at` is elsewhere through data_at. Both bound a read and are deleted by id.
+TEST_F(DataTest, FoundByIdInAndOutOfTheirSecond) {
+  insert_all({
+      rec(oid(5, 1), dev1_, "c", 5'000),  // in its second
+      rec(oid(5, 2), dev1_, "c", 5'999),  // in its second, at its end
+      rec(oid(5, 3), dev1_, "c", 4'999),  // just before it: data_at
+      rec(oid(5, 4), dev1_, "c", 6'000),  // just after it: data_at
+      rec(oid(5, 5), dev1_, "c", -1),     // negative: data_at
+  });
+  auto count_moved = [&] {
+    auto s = db_.prepare("SELECT count(*) FROM data_at");
+    s.step();
+    return s.int64(0);
+  };
+  EXPECT_EQ(count_moved(), 3);
+  auto q = mask("c");
+  q.before_id = oid(5, 2);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 1), oid(5, 3), oid(5, 5)}));
+  q.before_id = oid(5, 4);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 2), oid(5, 1), oid(5, 3), oid(5, 5)}));
+  q.before_id.reset();
+  q.after_id = oid(5, 3);
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 4), oid(5, 2), oid(5, 1)}));
+  EXPECT_EQ(data_.delete_ids({oid(5, 2), oid(5, 4), oid(5, 5)}, {}, "#"), 3u);
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(5, 1), oid(5, 3)}));
+  EXPECT_EQ(count_moved(), 1);  // data_at entries go with their records
+  EXPECT_EQ(data_.delete_of(dev1_, 10), 2u);
+  EXPECT_EQ(count_moved(), 0);
 }
 
 TEST_F(DataTest, DeleteOf) {
