@@ -122,10 +122,10 @@ std::vector<Device> prepare(const fs::path& dir, std::int64_t records) {
     batch.clear();
     for (; k < records && std::ssize(batch) < kBatch; ++k) {
       plugmq::platform::Record r;
-      r.id = plugmq::platform::new_oid();
       r.of = devices[k % kDevices].id;
       r.channel = kChannels[(k / kDevices) % kChannelCount];
       r.at = base + k;
+      r.id = plugmq::platform::new_oid(r.at / 1000);  // as the server makes it
       char buf[80];
       const int n = std::snprintf(buf, sizeof buf, R"({"v":%.3f,"unit":"C","seq":%lld,"pad":")",
                                   static_cast<double>(rng() % 100000) / 1000.0,

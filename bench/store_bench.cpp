@@ -16,7 +16,8 @@
 // --epoch sets the records per epoch of the per-series index (DataStore::kEpochRecords).
 //
 // What it measures, with realistic data (1,000 devices x 10 channels, 64-byte JSON payloads,
-// `at` increasing by 1 ms per record, expire_at = at + 30 days, real OIDs):
+// `at` increasing by 1 ms per record, expire_at = at + 30 days, OIDs made as the server makes
+// them, in the second of `at`):
 //   1. ingest: DataStore::insert in transactions of 8192 records (the writer's batch), N
 //      records into an empty database; records/s counts only the inserts and commits.
 //   2. history reads on a database of M records, warm cache: the newest 100 records of one
@@ -85,10 +86,11 @@ struct Generator {
 
   Record make(std::int64_t k) {
     Record r;
-    r.id = plugmq::platform::new_oid();
     r.of = devices[k % kDevices];
     r.channel = kChannels[(k / kDevices) % kChannelCount];
     r.at = base_ms + k;
+    // As the server stamps them: the OID in the second of `at` (net/publish.cpp).
+    r.id = plugmq::platform::new_oid(r.at / 1000);
     r.expire_at = r.at + kThirtyDaysMs;
     // 64 bytes of JSON.
     char buf[80];
