@@ -451,14 +451,27 @@ std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_
   return out;
 }
 
+// Binds Statements::scan_series: the newest `limit` positions of series `sid` in epoch `ep`
+// with lower < (at, id) < upper.
+void bind_series_probe(Raw& scan, std::int64_t sid, std::int64_t ep, const Pos& lower,
+                       const Pos& upper, std::int64_t limit) {
+  scan.int64(1, sid);
+  scan.int64(3, lower.at);
+  scan.blob(4, lower.id.data(), lower.id.size());
+  scan.int64(5, upper.at);
+  scan.blob(6, upper.id.data(), upper.id.size());
+  scan.int64(7, limit);
+  scan.int64(8, ep);
+}
+
 // Every publisher's series of `channel`.
 std::vector<SeriesKey> series_on(Raw& series_on, const std::string& channel) {
   std::vector<SeriesKey> out;
   Use use(series_on);
   series_on.text(1, channel);
   while (series_on.step()) {
-    out.push_back({series_on.col_int64(0), channel, series_on.col_int64(2),
-                   series_on.col_int64(3)});
+    out.push_back(
+        {series_on.col_int64(0), channel, series_on.col_int64(2), series_on.col_int64(3)});
   }
   return out;
 }
@@ -562,9 +575,8 @@ struct DataStore::Statements {
 
   Raw insert, at_add, series_add, series_get, series_in_epoch, epoch_last, epoch_widen,
       epoch_lower_exp, epochs_in, at_moved, at_in_second, by_key, scan_series, scan_table,
-      series_of, series_on, first_channel, next_channel, epoch_due, delete_expired,
-      epoch_exact_exp, delete_of, count, delete_key, device_exists, prop_put, prop_delete,
-      prop_one, prop_all;
+      series_of, series_on, first_channel, next_channel, epoch_due, delete_expired, epoch_exact_exp,
+      delete_of, count, delete_key, device_exists, prop_put, prop_delete, prop_one, prop_all;
 
   // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
   // transaction rolls back: series it added may be gone.
@@ -576,7 +588,7 @@ struct DataStore::Statements {
   // transaction rolls back; the next insert then opens a new epoch.
   std::int64_t ep = -1;
   std::int64_t ep_records = 0;
-  std::int64_t ep_min = 0, ep_max = -1;  // empty
+  std::int64_t ep_min = 0, ep_max = -1;    // empty
   std::optional<std::int64_t> ep_min_exp;  // epochs.min_exp as stored for `ep`
   std::unordered_set<std::int64_t> ep_sids;
   void forget() {
@@ -586,13 +598,11 @@ struct DataStore::Statements {
 };
 
 DataStore::DataStore(Db& db, std::int64_t epoch_records)
-    : db_(db),
-      st_(nullptr),
-      epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
+    : db_(db), st_(nullptr), epoch_records_(std::max<std::int64_t>(epoch_records, 1)) {
   // Before the statements that call it are prepared.
-  const int rc = sqlite3_create_function_v2(db.handle(), "plugmq_pick", 2,
-                                            SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
-                                            pick_function, nullptr, nullptr, nullptr);
+  const int rc =
+      sqlite3_create_function_v2(db.handle(), "plugmq_pick", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+                                 nullptr, pick_function, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(db.handle(), rc, "create function plugmq_pick");
   st_ = new Statements(db.handle());
   // Ingest keeps the current epoch's part of data_epoch_series and the right edges of the other
@@ -773,8 +783,8 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
     for (const SeriesKey& key : series) sids.insert(key.sid);
     Pick pick;
     pick.sids = &sids;
-    pick.budget = saturating_add(
-        n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(series.size())));
+    pick.budget =
+        saturating_add(n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(series.size())));
     Raw& scan = st_->scan_table;
     Use use(scan);
     scan.int64(1, lower.at);
@@ -807,13 +817,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
         const Pos lo = next_lower();
         if (e.max_at < lo.at) break;
         Use use(scan);
-        scan.int64(1, key.sid);
-        scan.int64(3, lo.at);
-        scan.blob(4, lo.id.data(), lo.id.size());
-        scan.int64(5, probe_upper.at);
-        scan.blob(6, probe_upper.id.data(), probe_upper.id.size());
-        scan.int64(7, n);
-        scan.int64(8, e.ep);
+        bind_series_probe(scan, key.sid, e.ep, lo, probe_upper, n);
         while (scan.step()) {
           if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
         }
@@ -1111,20 +1115,14 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
     }
   }
   std::set<std::string> found;  // sorted, distinct
-  const auto epochs = by_channel.empty() ? std::vector<EpochBound>()
-                                         : epochs_between(st_->epochs_in, lower, upper);
+  const auto epochs =
+      by_channel.empty() ? std::vector<EpochBound>() : epochs_between(st_->epochs_in, lower, upper);
   auto any_in_window = [&](const SeriesKey& key) {
     for (const EpochBound& e : epochs) {
       if (!key.in(e.ep)) continue;
       Raw& scan = st_->scan_series;
       Use use(scan);
-      scan.int64(1, key.sid);
-      scan.int64(3, lower.at);
-      scan.blob(4, lower.id.data(), lower.id.size());
-      scan.int64(5, upper.at);
-      scan.blob(6, upper.id.data(), upper.id.size());
-      scan.int64(7, 1);
-      scan.int64(8, e.ep);
+      bind_series_probe(scan, key.sid, e.ep, lower, upper, 1);
       if (scan.step()) return true;
     }
     return false;

@@ -414,7 +414,9 @@ void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::s
     const auto n_of = rng() % (max_of + 1);
     for (unsigned k = 0; k < n_of; ++k) q.of.push_back(devs[rng() % devs.size()]);
     // Times near those of the records.
-    auto some_at = [&] { return rs[rng() % rs.size()].at + static_cast<std::int64_t>(rng() % 3) - 1; };
+    auto some_at = [&] {
+      return rs[rng() % rs.size()].at + static_cast<std::int64_t>(rng() % 3) - 1;
+    };
     if (rng() % 3 == 0) q.before = some_at();
     if (rng() % 3 == 0) q.after = some_at();
     if (rng() % 6 == 0) q.at = some_at();
@@ -468,8 +470,8 @@ void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::s
 }
 
 TEST_F(DataTest, AgreesWithBruteForce) {
-  check_against_brute_force(data_, db_, {dev1_, dev2_, "dev-0000000000000000000000aa"}, 2, 600,
-                            300, 42);
+  check_against_brute_force(data_, db_, {dev1_, dev2_, "dev-0000000000000000000000aa"}, 2, 600, 300,
+                            42);
 }
 
 // `n` distinct Plug-IDs from `first`.
@@ -586,6 +588,28 @@ TEST(DataEpochs, SilentSeriesAcrossEpochs) {
   EXPECT_EQ(data.query(q).size(), 200u);
 }
 
+// A database file at schema `version` (the first migrations only), with `rows` (SQL) in it.
+void write_old_database(const std::filesystem::path& file, std::size_t version,
+                        const std::string& rows) {
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(file.string().c_str(), &h), SQLITE_OK);
+  std::string sql = "BEGIN;";
+  for (std::size_t v = 0; v < version; ++v) {
+    for (auto stmt : detail::migrations()[v]) {
+      sql += stmt;
+      sql += ";";
+    }
+  }
+  sql += rows;
+  sql += "PRAGMA user_version = " + std::to_string(version) + "; COMMIT;";
+  char* err = nullptr;
+  const int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+  const std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(h);
+  ASSERT_EQ(rc, SQLITE_OK) << msg;
+}
+
 // A database written before migration 5: its records become epoch 0, read together with the
 // ones written after.
 TEST(DataEpochs, Version4DatabaseIsMigrated) {
@@ -595,25 +619,13 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   const auto file = dir / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d1";
   {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(file.string().c_str(), &h), SQLITE_OK);
-    std::string sql = "BEGIN;";
-    for (std::size_t v = 0; v < 4; ++v) {
-      for (auto stmt : detail::migrations()[v]) {
-        sql += stmt;
-        sql += ";";
-      }
-    }
-    sql += "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
+    std::string sql = "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
     for (int i = 0; i < 5; ++i) {
       sql += "INSERT INTO data (id, sid, of, channel, at, expire_at, data) VALUES (x'" + oid(1, i) +
              "', 1, '" + dev + "', 't', " + std::to_string(100 + i) + ", NULL, '" +
              std::to_string(i) + "');";
     }
-    sql += "PRAGMA user_version = 4; COMMIT;";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_close(h);
+    ASSERT_NO_FATAL_FAILURE(write_old_database(file, 4, sql));
   }
   {
     Db db = Db::open(file);
@@ -648,16 +660,8 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   const auto file = dir / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d5";
   {
-    sqlite3* h = nullptr;
-    ASSERT_EQ(sqlite3_open(file.string().c_str(), &h), SQLITE_OK);
-    std::string sql = "BEGIN;";
-    for (std::size_t v = 0; v < 5; ++v) {
-      for (auto stmt : detail::migrations()[v]) {
-        sql += stmt;
-        sql += ";";
-      }
-    }
-    sql += "INSERT INTO series (of, channel, first_ep, last_ep) VALUES ('" + dev + "', 't', 1, 2);";
+    std::string sql =
+        "INSERT INTO series (of, channel, first_ep, last_ep) VALUES ('" + dev + "', 't', 1, 2);";
     sql += "INSERT INTO epochs (ep, min_at, max_at) VALUES (1, 0, 100000000), (2, 0, 100000000);";
     // Seconds 0x12345 (74,565): `at` in it for i = 0, 1, 2; elsewhere for 3, 4. Expiring at
     // 1000 + i, except record 2.
@@ -668,10 +672,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
              oid(0x12345, i) + "', 1, '" + dev + "', 't', " + std::to_string(at) + ", " + exp +
              ", '" + std::to_string(i) + "', " + std::to_string(1 + i % 2) + ");";
     }
-    sql += "PRAGMA user_version = 5; COMMIT;";
-    char* err = nullptr;
-    ASSERT_EQ(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
-    sqlite3_close(h);
+    ASSERT_NO_FATAL_FAILURE(write_old_database(file, 5, sql));
   }
   {
     Db db = Db::open(file);
@@ -683,8 +684,8 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
     std::vector<std::pair<std::int64_t, std::int64_t>> got;
     while (bounds.step()) got.emplace_back(bounds.int64(0), bounds.int64(1));
     // Epoch 0 (migration 5's, empty) has none; 1 holds records 0, 2, 4; 2 holds 1, 3.
-    EXPECT_EQ(got, (std::vector<std::pair<std::int64_t, std::int64_t>>{
-                       {0, 0}, {1, 1000}, {2, 1001}}));
+    EXPECT_EQ(got,
+              (std::vector<std::pair<std::int64_t, std::int64_t>>{{0, 0}, {1, 1000}, {2, 1001}}));
 
     DataStore data(db);
     auto q = mask("t");
@@ -752,8 +753,10 @@ TEST(DataRetention, SweepsEveryEpochExactly) {
   for (std::int64_t now = 0; now < 700; now += 1 + static_cast<std::int64_t>(rng() % 30)) {
     if (rng() % 3 == 0) add(1 + static_cast<int>(rng() % 12), now);
     const std::size_t batch = 1 + rng() % 40;
-    const auto want = static_cast<std::size_t>(std::count_if(
-        live.begin(), live.end(), [&](const Record& r) { return r.expire_at && *r.expire_at <= now; }));
+    const auto want =
+        static_cast<std::size_t>(std::count_if(live.begin(), live.end(), [&](const Record& r) {
+          return r.expire_at && *r.expire_at <= now;
+        }));
     std::size_t got = 0;
     for (;;) {
       const std::size_t k = data.delete_expired(now, batch);
