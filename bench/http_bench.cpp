@@ -100,8 +100,8 @@ std::vector<Device> prepare(const fs::path& dir, std::int64_t records) {
       std::printf("reusing the prepared database in %s\n", dir.c_str());
       return out;
     }
-    throw std::runtime_error("the database in " + dir.string() + " holds " + j["records"].dump() +
-                             " records, not " + std::to_string(records));
+    throw std::runtime_error("the database in " + dir.string() + " holds " +
+                             j["records"].dump() + " records, not " + std::to_string(records));
   }
   auto db = plugmq::store::Db::open(db_file);
   plugmq::store::Identity ids(db);
@@ -284,7 +284,7 @@ double publishes(int port, const std::vector<Device>& devices, const Options& o,
         Client client(port);
         const auto& d = devices[c % devices.size()];
         const std::vector<std::pair<std::string, std::string>> h = {{"X-Plug-Id", d.id},
-                                                                    {"X-Plug-Auth", d.auth}};
+                                                                     {"X-Plug-Auth", d.auth}};
         for (std::int64_t i = 0; !stop; ++i) {
           std::string body;
           if (per_call == 1) {
@@ -324,24 +324,16 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--plugmq")
-      o.plugmq = value();
-    else if (a == "--records")
-      o.records = std::stoll(value());
-    else if (a == "--dir")
-      o.dir = value();
-    else if (a == "--queries")
-      o.queries = std::stoi(value());
-    else if (a == "--connections")
-      o.connections = std::stoi(value());
-    else if (a == "--seconds")
-      o.seconds = std::stod(value());
-    else if (a == "--batch")
-      o.batch = std::stoi(value());
+    if (a == "--plugmq") o.plugmq = value();
+    else if (a == "--records") o.records = std::stoll(value());
+    else if (a == "--dir") o.dir = value();
+    else if (a == "--queries") o.queries = std::stoi(value());
+    else if (a == "--connections") o.connections = std::stoi(value());
+    else if (a == "--seconds") o.seconds = std::stod(value());
+    else if (a == "--batch") o.batch = std::stoi(value());
     else if (a == "--help") {
-      std::printf(
-          "usage: http_bench --plugmq BIN [--records N] [--dir DIR] "
-          "[--queries Q] [--connections C] [--seconds S] [--batch B]\n");
+      std::printf("usage: http_bench --plugmq BIN [--records N] [--dir DIR] "
+                  "[--queries Q] [--connections C] [--seconds S] [--batch B]\n");
       std::exit(0);
     } else {
       throw std::runtime_error("unknown option " + a);
@@ -373,9 +365,10 @@ int main(int argc, char** argv) {
       const auto& dev = devices[123];
       const auto of_one = reads(port, "/iot/data/sensor/temp?of=" + dev.id + "&limit=100",
                                 {{"X-Plug-Id", dev.id}, {"X-Plug-Auth", dev.auth}}, o.queries);
-      const auto any = reads(
-          port, "/iot/data/sensor/temp?limit=100",
-          {{"Authorization", "Basic " + base64(std::string(kEmail) + ":" + kPassword)}}, o.queries);
+      const auto any = reads(port, "/iot/data/sensor/temp?limit=100",
+                             {{"Authorization",
+                               "Basic " + base64(std::string(kEmail) + ":" + kPassword)}},
+                             o.queries);
       const double single = publishes(port, devices, o, 1);
       const double batched = publishes(port, devices, o, o.batch);
 
@@ -385,8 +378,8 @@ int main(int argc, char** argv) {
                   of_one.median_us, of_one.p99_us);
       std::printf("GET last 100 of one channel, any of 1000:    median %.0f us, p99 %.0f us\n",
                   any.median_us, any.p99_us);
-      std::printf("PUT one record per request, %d connections:  %.0f publishes/s\n", o.connections,
-                  single);
+      std::printf("PUT one record per request, %d connections:  %.0f publishes/s\n",
+                  o.connections, single);
       std::printf("PUT %d records per request, %d connections: %.0f records/s\n", o.batch,
                   o.connections, batched);
       figures = {{"records", o.records},

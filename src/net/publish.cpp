@@ -56,10 +56,13 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   return id;
 }
 
-asio::awaitable<PublishStatus> publish_topic(
-    Context& ctx, const platform::Principal& who, const platform::Target* self,
-    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
-    store::DataWriter::Done& done, const std::string& log_peer, const std::string& log_client) {
+asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
+                                             const platform::Target* self,
+                                             platform::ParsedTopic& parsed,
+                                             const std::string& topic, const std::string& payload,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             const std::string& log_client) {
   // Every way out without a stored record still runs `done`, in order with the others.
   struct AckInOrder {
     store::DataWriter& writer;
@@ -71,7 +74,8 @@ asio::awaitable<PublishStatus> publish_topic(
 
   if (parsed.kind != platform::TopicKind::kData) {
     ctx.counters.invalid++;
-    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client, topic);
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client,
+                  topic);
     co_return PublishStatus::kInvalidTopic;
   }
   const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
@@ -102,7 +106,8 @@ asio::awaitable<PublishStatus> publish_topic(
                  topic);
     co_return PublishStatus::kBadEnvelope;
   }
-  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), done);
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope),
+                 done);
   co_return PublishStatus::kStored;
 }
 

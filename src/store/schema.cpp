@@ -6,7 +6,8 @@ namespace {
 // The records of a schema-5 table whose `at` is not within the second of their OID (SPEC 1:
 // the first 4 bytes are Unix seconds, big-endian), into data_at. SQL has no blob-to-integer
 // conversion: the seconds are read from the hex digits of the id.
-#define PLUGMQ_HEX_DIGIT(i) "(instr('0123456789ABCDEF', substr(hex(id), " #i ", 1)) - 1)"
+#define PLUGMQ_HEX_DIGIT(i) \
+  "(instr('0123456789ABCDEF', substr(hex(id), " #i ", 1)) - 1)"
 constexpr const char* kDataAtBackfill =
     "INSERT INTO data_at (id, at) SELECT id, at FROM data6 WHERE "
     "(CASE WHEN at >= 0 THEN at / 1000 ELSE (at - 999) / 1000 END) != "

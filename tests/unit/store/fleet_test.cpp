@@ -741,9 +741,8 @@ TEST_F(FleetTest, ControlThingErrors) {
   fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt});  // never enrolled
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
-  EXPECT_EQ(
-      fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2", "control-SN-2").err,
-      404);
+  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2",
+                                 "control-SN-2").err, 404);
   EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").err, 403);  // a thing
   EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").err, 400);
   EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").err, 404);
@@ -768,10 +767,9 @@ TEST_F(FleetTest, ReleaseThings) {
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").ok());
   ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "control-SN-3").ok());
-  EXPECT_EQ(
-      fleet_.release_things(
-          ctrl.id, std::vector<std::string>{upper(b.id), "junk", "dev-000000000000000000000000"}),
-      1u);
+  EXPECT_EQ(fleet_.release_things(ctrl.id, std::vector<std::string>{upper(b.id), "junk",
+                                                                    "dev-000000000000000000000000"}),
+            1u);
   EXPECT_EQ(fleet_.controlled_things(ctrl.id), (std::vector<std::string>{a.id, c.id}));
   EXPECT_EQ(fleet_.release_things(ctrl.id, std::nullopt), 2u);
   EXPECT_TRUE(fleet_.controlled_things(ctrl.id).empty());
