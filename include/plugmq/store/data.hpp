@@ -1,8 +1,9 @@
 // Data records and additional properties in SQLite (SPEC 4 properties, SPEC 7).
 //
 // Records are appended by the DataWriter thread in large transactions; reads are newest first
-// by channel mask, publisher and time range, served by indexes. Not thread-safe: one DataStore
-// per Db, per thread.
+// by channel mask, publisher and time range, served by the time-ordered table and the
+// per-series index (migration 6 in schema.cpp). Not thread-safe: one DataStore per Db, per
+// thread.
 #pragma once
 
 #include <cstddef>

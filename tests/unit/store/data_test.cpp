@@ -588,6 +588,23 @@ TEST(DataEpochs, SilentSeriesAcrossEpochs) {
   EXPECT_EQ(data.query(q).size(), 200u);
 }
 
+// A fresh directory under the system's temporary one, removed with everything in it when the
+// test ends, whether it passed or not.
+struct TempDir {
+  explicit TempDir(const std::string& prefix)
+      : path(std::filesystem::temp_directory_path() /
+             (prefix + std::to_string(::getpid()) + "-" + oid(9, 9))) {
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::filesystem::path path;
+};
+
 // A database file at schema `version` (the first migrations only), with `rows` (SQL) in it.
 void write_old_database(const std::filesystem::path& file, std::size_t version,
                         const std::string& rows) {
@@ -613,10 +630,8 @@ void write_old_database(const std::filesystem::path& file, std::size_t version,
 // A database written before migration 5: its records become epoch 0, read together with the
 // ones written after.
 TEST(DataEpochs, Version4DatabaseIsMigrated) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("plugmq-epochs-" + std::to_string(::getpid()) + "-" + oid(9, 9));
-  std::filesystem::create_directories(dir);
-  const auto file = dir / "plugmq.db";
+  const TempDir dir("plugmq-v4-");
+  const auto file = dir.path / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d1";
   {
     std::string sql = "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
@@ -647,17 +662,14 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
     EXPECT_EQ(data.delete_of(dev, 100), 10u);
     EXPECT_EQ(data.count(), 0);
   }
-  std::filesystem::remove_all(dir);
 }
 
 // A database written before migration 6: the table is rebuilt in (at, id) order, records whose
 // `at` is not in their OID's second get a data_at entry, epochs get their expiry bounds, and
 // everything reads, sweeps and deletes as if written now.
 TEST(DataEpochs, Version5DatabaseIsMigrated) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("plugmq-v5-" + std::to_string(::getpid()) + "-" + oid(9, 9));
-  std::filesystem::create_directories(dir);
-  const auto file = dir / "plugmq.db";
+  const TempDir dir("plugmq-v5-");
+  const auto file = dir.path / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d5";
   {
     std::string sql =
@@ -701,7 +713,6 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
     EXPECT_EQ(data.delete_expired(1004, 100), 1u);
     EXPECT_EQ(ids_of(data.query(mask("#"))), V{oid(0x12345, 2)});
   }
-  std::filesystem::remove_all(dir);
 }
 
 // ---- retention ----
