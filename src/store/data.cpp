@@ -27,10 +27,10 @@ using Json = nlohmann::ordered_json;
 constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kOidBytes = 12;
-// From this many series on, a history read first scans the table newest first (DataStore::query)
-// before probing the series one by one.
+// From this many publishers' series on one channel, a history read first scans the channel's
+// range of the table newest first (DataStore::query) before probing the series one by one.
 constexpr std::size_t kScanFromSeries = 4;
-// About how many rows a table scan reads in the time of one probe of the per-series index
+// About how many rows a channel scan reads in the time of one probe of the per-series index
 // (bench/store_bench, 1,000 series on one channel: about 0.17 us per row scanned, 2.5 us per
 // probe); the scan's budget is this many rows per series.
 constexpr std::int64_t kRowsPerProbe = 16;
@@ -193,7 +193,8 @@ OidBytes oid_or_throw(std::string_view hex) {
 // alone is also an (at, id) bound.
 struct Pos {
   std::int64_t at = 0;
-  std::string id;  // blob bytes
+  std::string id;        // blob bytes
+  std::int64_t cid = 0;  // the record's channel, when a record's; not part of the order
   friend bool operator<(const Pos& a, const Pos& b) {
     return a.at != b.at ? a.at < b.at : a.id < b.id;  // std::string compares bytes unsigned
   }
@@ -203,10 +204,6 @@ const std::string kIdBelowAll;
 const std::string kIdAboveAll(kOidBytes + 1, '\xFF');
 
 // ---- channel masks ----
-
-bool has_wildcard(std::string_view mask) {
-  return mask.find_first_of("+#") != std::string_view::npos;
-}
 
 // MQTT filter matching on channel levels: '+' is one level, a last '#' is every remaining
 // level, including none ("a/#" matches "a").
@@ -226,7 +223,7 @@ bool mask_matches(std::string_view mask, std::string_view channel) {
   }
 }
 
-// Channels that can match a wildcard mask lie in [lo, hi): the literal levels before the first
+// Channels that can match a mask lie in [lo, hi): the literal levels before the first
 // wildcard. "a/b/+/c" -> ["a/b/", "a/b0"); "a/b/#" -> ["a/b", "a/b0"), which holds "a/b" itself
 // ('#' matches the parent level). Other channels in the range are filtered by mask_matches.
 struct ChannelRange {
@@ -237,6 +234,7 @@ struct ChannelRange {
 // Above every valid channel: UTF-8 never has the byte 0xFF, and text compares as bytes.
 const std::string kChannelAboveAll = "\xFF";
 
+// A mask without wildcards is its own range.
 ChannelRange range_of(std::string_view mask) {
   std::size_t literal = 0;  // bytes of the literal levels, with their trailing '/'
   for (std::size_t pos = 0;;) {
@@ -249,7 +247,7 @@ ChannelRange range_of(std::string_view mask) {
       std::string lo(mask.substr(0, level == "#" ? literal - 1 : literal));
       return {std::move(lo), std::move(hi)};
     }
-    if (end == mask.size()) return {"", kChannelAboveAll};  // no wildcard: not called for it
+    if (end == mask.size()) return {std::string(mask), std::string(mask) + '\0'};  // itself
     literal = end + 1;
     pos = end + 1;
   }
@@ -308,10 +306,10 @@ std::int64_t saturating_mul(std::int64_t a, std::int64_t b) {
   return r;
 }
 
-// A record with its series' publisher and channel, by its key (at, id).
+// A record with its series' publisher and channel, by its key (cid, at, id).
 constexpr std::string_view kRecordByKey =
     "SELECT d.id, s.of, s.channel, d.data, d.at, d.expire_at FROM data d "
-    "JOIN series s ON s.sid = d.sid WHERE d.at = ?1 AND d.id = ?2";
+    "JOIN series s ON s.sid = d.sid WHERE d.cid = ?3 AND d.at = ?1 AND d.id = ?2";
 
 // floor(a / b) for b > 0.
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
@@ -326,7 +324,7 @@ std::int64_t oid_seconds(const unsigned char* id) {
          std::int64_t{id[3]};
 }
 
-// The table scan's filter, plugmq_pick(sid, state): true for the series the read wants, and
+// The channel scan's filter, plugmq_pick(sid, state): true for the series the read wants, and
 // true once more for the row that exhausts the budget, which ends the scan there.
 struct Pick {
   static constexpr const char* kType = "plugmq_pick";
@@ -363,25 +361,49 @@ platform::Record record_from(const Raw& s) {
   return r;
 }
 
-// The `at` of the record with this id, if stored: data_at holds it for records whose `at` is not
-// in their OID's second; the others are among the records of that second.
-std::optional<std::int64_t> at_of(Raw& at_moved, Raw& at_in_second, const OidBytes& id) {
+// Where the record with this id is stored, if it is: data_at places records whose `at` is not
+// in their OID's second; the others are among the records of that second, in one of the
+// channels `cids`, or with `anywhere`, in any channel.
+struct Located {
+  std::int64_t cid;
+  std::int64_t at;
+};
+
+struct Locate {
+  Raw& at_moved;    // (id) -> cid, at
+  Raw& in_channel;  // (second's first ms, last ms, id, cid) -> at
+  Raw& in_any;      // (second's first ms, last ms, id) -> cid, at
+};
+
+std::optional<Located> locate(const Locate& l, const OidBytes& id,
+                              const std::vector<std::int64_t>& cids, bool anywhere) {
   {
-    Use use(at_moved);
-    at_moved.blob(1, id.data(), id.size());
-    if (at_moved.step()) return at_moved.col_int64(0);
+    Use use(l.at_moved);
+    l.at_moved.blob(1, id.data(), id.size());
+    if (l.at_moved.step()) return Located{l.at_moved.col_int64(0), l.at_moved.col_int64(1)};
   }
   const std::int64_t second = oid_seconds(id.data());
-  Use use(at_in_second);
-  at_in_second.int64(1, second * 1000);
-  at_in_second.int64(2, second * 1000 + 999);
-  at_in_second.blob(3, id.data(), id.size());
-  if (at_in_second.step()) return at_in_second.col_int64(0);
+  for (std::int64_t cid : cids) {
+    Use use(l.in_channel);
+    l.in_channel.int64(1, second * 1000);
+    l.in_channel.int64(2, second * 1000 + 999);
+    l.in_channel.blob(3, id.data(), id.size());
+    l.in_channel.int64(4, cid);
+    if (l.in_channel.step()) return Located{cid, l.in_channel.col_int64(0)};
+  }
+  if (!anywhere) return std::nullopt;
+  Use use(l.in_any);
+  l.in_any.int64(1, second * 1000);
+  l.in_any.int64(2, second * 1000 + 999);
+  l.in_any.blob(3, id.data(), id.size());
+  if (l.in_any.step()) return Located{l.in_any.col_int64(0), l.in_any.col_int64(1)};
   return std::nullopt;
 }
 
-// The (at, id) window of a query: lower < (at, id) < upper. False when it is empty.
-bool window_of(Raw& at_moved, Raw& at_in_second, const DataQuery& q, Pos& lower, Pos& upper) {
+// The (at, id) window of a query: lower < (at, id) < upper. False when it is empty. An id
+// bound is looked for in the channels `cids` first (a page's last record usually is in them).
+bool window_of(const Locate& l, const DataQuery& q, const std::vector<std::int64_t>& cids,
+               Pos& lower, Pos& upper) {
   lower = Pos{kMinMs, kIdBelowAll};  // at >= INT64_MIN: everything
   upper = Pos{kMaxMs, kIdAboveAll};  // at <= INT64_MAX: everything
   auto raise_lower = [&](Pos p) { lower = std::max(lower, std::move(p)); };
@@ -398,7 +420,7 @@ bool window_of(Raw& at_moved, Raw& at_in_second, const DataQuery& q, Pos& lower,
   auto position_of = [&](const std::string& hex, bool for_upper) -> Pos {
     const OidBytes id = oid_or_throw(hex);
     const std::string bytes(reinterpret_cast<const char*>(id.data()), id.size());
-    if (auto at = at_of(at_moved, at_in_second, id)) return {*at, bytes};
+    if (auto found = locate(l, id, cids, true)) return {found->at, bytes};
     const std::int64_t second = oid_seconds(id.data());
     return for_upper ? Pos{second * 1000, kIdBelowAll} : Pos{second * 1000 + 999, kIdAboveAll};
   };
@@ -426,6 +448,7 @@ std::vector<EpochBound> epochs_between(Raw& epochs_in, const Pos& lower, const P
 // A publisher's series under a mask, and the epochs it may have records in.
 struct SeriesKey {
   std::int64_t sid;
+  std::int64_t cid;
   std::string channel;
   std::int64_t first_ep;
   std::int64_t last_ep;
@@ -444,8 +467,9 @@ std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_
     series_of.text(3, range.hi);
     while (series_of.step()) {
       if (!mask_matches(mask, series_of.col_text(1))) continue;
-      out.push_back({series_of.col_int64(0), std::string(series_of.col_text(1)),
-                     series_of.col_int64(2), series_of.col_int64(3)});
+      out.push_back({series_of.col_int64(0), series_of.col_int64(4),
+                     std::string(series_of.col_text(1)), series_of.col_int64(2),
+                     series_of.col_int64(3)});
     }
   }
   return out;
@@ -464,52 +488,90 @@ void bind_series_probe(Raw& scan, std::int64_t sid, std::int64_t ep, const Pos& 
   scan.int64(8, ep);
 }
 
-// Every publisher's series of `channel`.
-std::vector<SeriesKey> series_on(Raw& series_on, const std::string& channel) {
-  std::vector<SeriesKey> out;
-  Use use(series_on);
-  series_on.text(1, channel);
-  while (series_on.step()) {
-    out.push_back(
-        {series_on.col_int64(0), channel, series_on.col_int64(2), series_on.col_int64(3)});
+// A channel under a mask.
+struct ChannelKey {
+  std::int64_t cid;
+  std::string channel;
+};
+
+// The channels that match `mask` (within `range`), whoever published them, sorted by name.
+std::vector<ChannelKey> channels_matching(Raw& channels_in, std::string_view mask,
+                                          const ChannelRange& range) {
+  std::vector<ChannelKey> out;
+  Use use(channels_in);
+  channels_in.text(1, range.lo);
+  channels_in.text(2, range.hi);
+  while (channels_in.step()) {
+    if (mask_matches(mask, channels_in.col_text(1))) {
+      out.push_back({channels_in.col_int64(0), std::string(channels_in.col_text(1))});
+    }
   }
   return out;
 }
 
-// The distinct channels that match `mask` (within `range`), whoever published them: the mask
-// itself when it has no wildcard, else a skip-scan of the series' channels, one index seek each.
-std::vector<std::string> channels_matching(Raw& first_channel, Raw& next_channel,
-                                           std::string_view mask, const ChannelRange& range) {
-  std::vector<std::string> out;
-  if (!has_wildcard(mask)) {
-    out.emplace_back(mask);
-    return out;
+// What a read covers on one channel: every publisher's records (`series` empty), or those of
+// the publishers' series on it.
+struct ChannelPart {
+  std::int64_t cid;
+  std::string channel;
+  std::vector<SeriesKey> series;
+};
+
+// The channels under q.mask with the publishers' series on them (q.of), or every channel under
+// the mask with no series listed (any publisher), sorted by channel.
+std::vector<ChannelPart> parts_of(Raw& series_of, Raw& channels_in, const DataQuery& q) {
+  const ChannelRange range = range_of(q.mask);
+  std::vector<ChannelPart> parts;
+  if (q.of.empty()) {
+    for (auto& c : channels_matching(channels_in, q.mask, range)) {
+      parts.push_back({c.cid, std::move(c.channel), {}});
+    }
+    return parts;
   }
-  std::string prev = range.lo;
-  for (Raw* probe = &first_channel;; probe = &next_channel) {
-    Use use(*probe);
-    probe->text(1, prev);
-    probe->text(2, range.hi);
-    if (!probe->step()) break;
-    std::string channel(probe->col_text(0));
-    if (mask_matches(mask, channel)) out.push_back(channel);
-    prev = std::move(channel);
+  std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
+  for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+  std::map<std::string, ChannelPart> by_channel;
+  for (auto& key : series_under(series_of, ofs, q.mask, range)) {
+    auto [it, added] = by_channel.try_emplace(key.channel);
+    if (added) {
+      it->second.cid = key.cid;
+      it->second.channel = key.channel;
+    }
+    it->second.series.push_back(std::move(key));
   }
+  for (auto& [channel, part] : by_channel) parts.push_back(std::move(part));
+  return parts;
+}
+
+std::vector<std::int64_t> cids_of(const std::vector<ChannelPart>& parts) {
+  std::vector<std::int64_t> out;
+  out.reserve(parts.size());
+  for (const auto& p : parts) out.push_back(p.cid);
   return out;
 }
 
 }  // namespace
 
+// A series as the writer knows it: its id, its channel's, and the last epoch in which this
+// connection raised its series.last_ep.
+struct DataStore::Series {
+  std::int64_t sid;
+  std::int64_t cid;
+  std::int64_t marked_ep = -1;
+};
+
 struct DataStore::Statements {
   explicit Statements(sqlite3* db)
       : insert(db,
-               "INSERT INTO data (at, id, sid, ep, expire_at, data) "
-               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        at_add(db, "INSERT INTO data_at (id, at) VALUES (?1, ?2)"),
+               "INSERT INTO data (at, id, sid, ep, expire_at, data, cid) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        at_add(db, "INSERT INTO data_at (id, at, cid) VALUES (?1, ?2, ?3)"),
+        channel_add(db, "INSERT INTO channels (channel) VALUES (?1) ON CONFLICT DO NOTHING"),
+        channel_get(db, "SELECT cid FROM channels WHERE channel = ?1"),
         series_add(db,
-                   "INSERT INTO series (of, channel, first_ep, last_ep) VALUES (?1, ?2, ?3, ?3) "
-                   "ON CONFLICT DO NOTHING"),
-        series_get(db, "SELECT sid FROM series WHERE of = ?1 AND channel = ?2"),
+                   "INSERT INTO series (of, channel, cid, first_ep, last_ep) "
+                   "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING"),
+        series_get(db, "SELECT sid, cid FROM series WHERE of = ?1 AND channel = ?2"),
         series_in_epoch(db, "UPDATE series SET last_ep = ?2 WHERE sid = ?1 AND last_ep < ?2"),
         epoch_last(db, "SELECT coalesce(max(ep), -1) FROM epochs"),
         epoch_widen(db,
@@ -523,8 +585,13 @@ struct DataStore::Statements {
         epochs_in(db,
                   "SELECT ep, max_at FROM epochs WHERE max_at >= ?1 AND min_at <= ?2 "
                   "ORDER BY max_at DESC, ep DESC"),
-        at_moved(db, "SELECT at FROM data_at WHERE id = ?1"),
-        at_in_second(db, "SELECT at FROM data WHERE at >= ?1 AND at <= ?2 AND id = ?3"),
+        at_moved(db, "SELECT cid, at FROM data_at WHERE id = ?1"),
+        at_in_channel(db,
+                      "SELECT at FROM data WHERE cid = ?4 AND at >= ?1 AND at <= ?2 AND id = ?3"),
+        // One seek per channel.
+        at_in_any(db,
+                  "SELECT d.cid, d.at FROM channels c CROSS JOIN data d ON d.cid = c.cid "
+                  "WHERE d.at >= ?1 AND d.at <= ?2 AND d.id = ?3 LIMIT 1"),
         by_key(db, kRecordByKey),
         // Index-only: the newest positions of one series in one epoch strictly between two
         // (at, id) bounds. Records are read by key at the end.
@@ -532,39 +599,39 @@ struct DataStore::Statements {
                     "SELECT at, id FROM data WHERE ep = ?8 AND sid = ?1 "
                     "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
                     "ORDER BY at DESC, id DESC LIMIT ?7"),
-        // The table newest first between two (at, id) bounds, the series filtered in SQL.
-        scan_table(db,
-                   "SELECT at, id FROM data WHERE (at, id) > (?1, ?2) AND (at, id) < (?3, ?4) "
-                   "AND plugmq_pick(sid, ?5) ORDER BY at DESC, id DESC"),
+        // One channel newest first between two (at, id) bounds: every publisher's records,
+        // or with the series filtered in SQL.
+        scan_channel(db,
+                     "SELECT at, id FROM data WHERE cid = ?5 AND (at, id) > (?1, ?2) "
+                     "AND (at, id) < (?3, ?4) ORDER BY at DESC, id DESC"),
+        scan_channel_picked(db,
+                            "SELECT at, id FROM data WHERE cid = ?5 AND (at, id) > (?1, ?2) "
+                            "AND (at, id) < (?3, ?4) AND plugmq_pick(sid, ?6) "
+                            "ORDER BY at DESC, id DESC"),
         // A publisher's series whose channel is in [lo, hi).
         series_of(db,
-                  "SELECT sid, channel, first_ep, last_ep FROM series WHERE of = ?1 "
+                  "SELECT sid, channel, first_ep, last_ep, cid FROM series WHERE of = ?1 "
                   "AND channel >= ?2 AND channel < ?3"),
-        // Every publisher's series of one channel.
-        series_on(db, "SELECT sid, channel, first_ep, last_ep FROM series WHERE channel = ?1"),
-        // Skip-scan of the distinct channels in [lo, hi): one index seek per channel.
-        first_channel(db,
-                      "SELECT channel FROM series WHERE channel >= ?1 AND channel < ?2 "
-                      "ORDER BY channel LIMIT 1"),
-        next_channel(db,
-                     "SELECT channel FROM series WHERE channel > ?1 AND channel < ?2 "
-                     "ORDER BY channel LIMIT 1"),
+        // The channels in [lo, hi).
+        channels_in(db,
+                    "SELECT cid, channel FROM channels WHERE channel >= ?1 AND channel < ?2 "
+                    "ORDER BY channel"),
         // The epoch whose expiry bound is the earliest passed.
         epoch_due(db, "SELECT ep FROM epochs WHERE min_exp <= ?1 ORDER BY min_exp, ep LIMIT 1"),
         // Through data_epoch_series, which holds expire_at: index-only up to the deletes.
         delete_expired(db,
-                       "DELETE FROM data WHERE (at, id) IN (SELECT at, id FROM data "
+                       "DELETE FROM data WHERE (cid, at, id) IN (SELECT cid, at, id FROM data "
                        "WHERE ep = ?1 AND expire_at <= ?2 LIMIT ?3)"),
         epoch_exact_exp(db,
                         "UPDATE epochs SET min_exp = (SELECT min(expire_at) FROM data "
                         "WHERE ep = ?1) WHERE ep = ?1 RETURNING min_exp"),
         // One (ep, sid) probe per epoch of each of the publisher's series.
         delete_of(db,
-                  "DELETE FROM data WHERE (at, id) IN (SELECT d.at, d.id FROM series s "
-                  "JOIN epochs e ON e.ep BETWEEN s.first_ep AND s.last_ep "
-                  "JOIN data d ON d.ep = e.ep AND d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
+                  "DELETE FROM data WHERE (cid, at, id) IN (SELECT d.cid, d.at, d.id "
+                  "FROM series s CROSS JOIN epochs e ON e.ep BETWEEN s.first_ep AND s.last_ep "
+                  "CROSS JOIN data d ON d.ep = e.ep AND d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
         count(db, "SELECT count(*) FROM data"),
-        delete_key(db, "DELETE FROM data WHERE at = ?1 AND id = ?2"),
+        delete_key(db, "DELETE FROM data WHERE cid = ?3 AND at = ?1 AND id = ?2"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
         prop_put(db,
                  "INSERT INTO props (device_id, name, value) VALUES (?1, ?2, ?3) "
@@ -573,14 +640,17 @@ struct DataStore::Statements {
         prop_one(db, "SELECT value FROM props WHERE device_id = ?1 AND name = ?2"),
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
-  Raw insert, at_add, series_add, series_get, series_in_epoch, epoch_last, epoch_widen,
-      epoch_lower_exp, epochs_in, at_moved, at_in_second, by_key, scan_series, scan_table,
-      series_of, series_on, first_channel, next_channel, epoch_due, delete_expired, epoch_exact_exp,
-      delete_of, count, delete_key, device_exists, prop_put, prop_delete, prop_one, prop_all;
+  Raw insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch, epoch_last,
+      epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key,
+      scan_series, scan_channel, scan_channel_picked, series_of, channels_in, epoch_due,
+      delete_expired, epoch_exact_exp, delete_of, count, delete_key, device_exists, prop_put,
+      prop_delete, prop_one, prop_all;
 
-  // (of '\0' channel) -> sid, for the series this connection has seen. Cleared when a
+  Locate locate() { return Locate{at_moved, at_in_channel, at_in_any}; }
+
+  // (of '\0' channel) -> series, for the series this connection has seen. Cleared when a
   // transaction rolls back: series it added may be gone.
-  std::unordered_map<std::string, std::int64_t> sids;
+  std::unordered_map<std::string, Series> sids;
   std::string key;  // reused lookup buffer
 
   // The epoch this connection inserts into (-1: none open), what it inserted there, the bounds
@@ -590,7 +660,6 @@ struct DataStore::Statements {
   std::int64_t ep_records = 0;
   std::int64_t ep_min = 0, ep_max = -1;    // empty
   std::optional<std::int64_t> ep_min_exp;  // epochs.min_exp as stored for `ep`
-  std::unordered_set<std::int64_t> ep_sids;
   void forget() {
     sids.clear();
     ep = -1;
@@ -618,28 +687,42 @@ DataStore::~DataStore() {
   delete st_;
 }
 
-std::int64_t DataStore::series_id(std::string_view of, std::string_view channel) {
-  std::string& key = st_->key;
+DataStore::Series& DataStore::series(std::string_view of, std::string_view channel) {
+  Statements& st = *st_;
+  std::string& key = st.key;
   key.assign(of);
   key += '\0';
   key += channel;
-  if (auto it = st_->sids.find(key); it != st_->sids.end()) return it->second;
+  if (auto it = st.sids.find(key); it != st.sids.end()) return it->second;
+  std::int64_t cid;
   {
-    Raw& add = st_->series_add;
+    Raw& add = st.channel_add;
+    Use use(add);
+    add.text(1, channel);
+    add.step();
+  }
+  {
+    Raw& get = st.channel_get;
+    Use use(get);
+    get.text(1, channel);
+    if (!get.step()) throw Error(Error::Code::kDb, "channel row missing after insert");
+    cid = get.col_int64(0);
+  }
+  {
+    Raw& add = st.series_add;
     Use use(add);
     add.text(1, of);
     add.text(2, channel);
-    add.int64(3, st_->ep);
+    add.int64(3, cid);
+    add.int64(4, st.ep);
     add.step();
   }
-  Raw& get = st_->series_get;
+  Raw& get = st.series_get;
   Use use(get);
   get.text(1, of);
   get.text(2, channel);
   if (!get.step()) throw Error(Error::Code::kDb, "series row missing after insert");
-  const std::int64_t sid = get.col_int64(0);
-  st_->sids.emplace(key, sid);
-  return sid;
+  return st.sids.emplace(key, Series{get.col_int64(0), get.col_int64(1)}).first->second;
 }
 
 void DataStore::insert(const platform::Record& r) {
@@ -655,7 +738,6 @@ void DataStore::insert(const platform::Record& r) {
     st.ep_min = 0;
     st.ep_max = -1;
     st.ep_min_exp.reset();
-    st.ep_sids.clear();
   }
   if (r.at < st.ep_min || r.at > st.ep_max) {
     // Stored before the record, so that reads never prune an epoch holding it; with slack, so
@@ -684,26 +766,28 @@ void DataStore::insert(const platform::Record& r) {
     lower.step();
     st.ep_min_exp = r.expire_at;
   }
-  const std::int64_t sid = series_id(r.of, r.channel);
-  if (st.ep_sids.insert(sid).second) {
+  Series& series = this->series(r.of, r.channel);
+  if (series.marked_ep != st.ep) {
     Raw& mark = st.series_in_epoch;
     Use use(mark);
-    mark.int64(1, sid);
+    mark.int64(1, series.sid);
     mark.int64(2, st.ep);
     mark.step();
+    series.marked_ep = st.ep;
   }
   if (floor_div(r.at, 1000) != oid_seconds(id.data())) {
     Raw& moved = st.at_add;
     Use use(moved);
     moved.blob(1, id.data(), id.size());
     moved.int64(2, r.at);
+    moved.int64(3, series.cid);
     moved.step();
   }
   Raw& s = st.insert;
   Use use(s);
   s.int64(1, r.at);
   s.blob(2, id.data(), id.size());
-  s.int64(3, sid);
+  s.int64(3, series.sid);
   s.int64(4, st.ep);
   if (r.expire_at) {
     s.int64(5, *r.expire_at);
@@ -711,6 +795,7 @@ void DataStore::insert(const platform::Record& r) {
     s.null(5);
   }
   s.text(6, r.data_json);
+  s.int64(7, series.cid);
   s.step();
   ++st.ep_records;
 }
@@ -724,32 +809,15 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
   ReadTxn txn(db_.handle());
 
+  const std::vector<ChannelPart> parts = parts_of(st_->series_of, st_->channels_in, q);
+  if (parts.empty()) return out;
   // The window: lower < (at, id) < upper.
   Pos lower, upper;
-  if (!window_of(st_->at_moved, st_->at_in_second, q, lower, upper)) return out;
+  if (!window_of(st_->locate(), q, cids_of(parts), lower, upper)) return out;
 
-  // The series to read: the publishers' under the mask, or every publisher's on the channels
-  // under the mask.
-  const ChannelRange range =
-      has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
-  std::vector<SeriesKey> series;
-  if (!q.of.empty()) {
-    std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
-    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    series = series_under(st_->series_of, ofs, q.mask, range);
-  } else {
-    for (const auto& channel :
-         channels_matching(st_->first_channel, st_->next_channel, q.mask, range)) {
-      auto more = series_on(st_->series_on, channel);
-      series.insert(series.end(), std::make_move_iterator(more.begin()),
-                    std::make_move_iterator(more.end()));
-    }
-  }
-  if (series.empty()) return out;
-
-  // Top-N over the series, N = offset + limit: a min-heap of the best positions so far. Once it
-  // is full, its worst entry raises the lower bound of the next scan, so most return nothing
-  // or a few rows.
+  // Top-N over the channels and series, N = offset + limit: a min-heap of the best positions so
+  // far. Once it is full, its worst entry raises the lower bound of the next scan, so most
+  // return nothing or a few rows.
   const std::int64_t n = saturating_add(offset, q.limit);
   auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
   using Heap = std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)>;
@@ -771,55 +839,72 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   auto next_lower = [&] {
     return full() ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
   };
+  auto bind_window = [](Raw& scan, std::int64_t cid, const Pos& lo, const Pos& up) {
+    scan.int64(1, lo.at);
+    scan.blob(2, lo.id.data(), lo.id.size());
+    scan.int64(3, up.at);
+    scan.blob(4, up.id.data(), up.id.size());
+    scan.int64(5, cid);
+  };
+  std::optional<std::vector<EpochBound>> epochs;  // read when a series is first probed
 
-  // 1. The table newest first, when the series are many: about one row per record returned
-  // when they wrote most of the recent records, where probing would cost a seek per series
-  // and epoch. When other series' rows dominate, the scan stops after about as many rows as
-  // the probes cost, and the probes read the rest of the window.
-  Pos probe_upper = upper;  // the probes read lower < (at, id) < probe_upper
-  bool done = false;
-  if (series.size() >= kScanFromSeries) {
-    std::unordered_set<std::int64_t> sids;
-    for (const SeriesKey& key : series) sids.insert(key.sid);
-    Pick pick;
-    pick.sids = &sids;
-    pick.budget =
-        saturating_add(n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(series.size())));
-    Raw& scan = st_->scan_table;
-    Use use(scan);
-    scan.int64(1, lower.at);
-    scan.blob(2, lower.id.data(), lower.id.size());
-    scan.int64(3, upper.at);
-    scan.blob(4, upper.id.data(), upper.id.size());
-    scan.pointer(5, &pick, Pick::kType);
-    done = true;
-    while (scan.step()) {
-      Pos p{scan.col_int64(0), std::string(scan.col_blob(1))};
-      if (pick.over) {
-        probe_upper = p;
-        if (pick.matched) offer(std::move(p));
-        done = false;
-        break;
+  for (const ChannelPart& part : parts) {
+    const Pos lo = next_lower();
+    if (!(lo < upper)) break;
+    // 1. Any publisher: the channel's range of the table, newest first.
+    if (part.series.empty()) {
+      Raw& scan = st_->scan_channel;
+      Use use(scan);
+      bind_window(scan, part.cid, lo, upper);
+      while (scan.step()) {
+        if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid})) break;
       }
-      offer(std::move(p));
-      if (full()) break;  // the N newest of the window
+      continue;
     }
-  }
-
-  // 2. Each series epoch by epoch, the newest bound first: once the records kept are newer
-  // than an epoch's bound, that epoch and every one after it have nothing to add.
-  if (!done && lower < probe_upper) {
+    // 2. Many publishers: the channel newest first, their series filtered in SQL. About one
+    // row per record kept when they wrote most of the channel's recent records, where probing
+    // would cost a seek per series and epoch. When other publishers' rows dominate, the scan
+    // stops after about as many rows as the probes cost, and the probes read the rest.
+    Pos probe_upper = upper;  // the probes read lower < (at, id) < probe_upper
+    if (part.series.size() >= kScanFromSeries) {
+      std::unordered_set<std::int64_t> sids;
+      for (const SeriesKey& key : part.series) sids.insert(key.sid);
+      Pick pick;
+      pick.sids = &sids;
+      pick.budget = saturating_add(
+          n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(part.series.size())));
+      Raw& scan = st_->scan_channel_picked;
+      Use use(scan);
+      bind_window(scan, part.cid, lo, upper);
+      scan.pointer(6, &pick, Pick::kType);
+      bool done = true;
+      while (scan.step()) {
+        Pos p{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid};
+        if (pick.over) {
+          probe_upper = p;
+          if (pick.matched) offer(std::move(p));
+          done = false;
+          break;
+        }
+        if (!offer(std::move(p))) break;  // older than the N kept: so is the rest
+      }
+      if (done) continue;
+    }
+    // 3. Each series epoch by epoch, the newest bound first: once the records kept are newer
+    // than an epoch's bound, that epoch and every one after it have nothing to add.
+    if (!(next_lower() < probe_upper)) continue;
+    if (!epochs) epochs = epochs_between(st_->epochs_in, lower, upper);
     Raw& scan = st_->scan_series;
-    for (const EpochBound& e : epochs_between(st_->epochs_in, lower, probe_upper)) {
+    for (const EpochBound& e : *epochs) {
       if (e.max_at < next_lower().at) break;
-      for (const SeriesKey& key : series) {
+      for (const SeriesKey& key : part.series) {
         if (!key.in(e.ep)) continue;
-        const Pos lo = next_lower();
-        if (e.max_at < lo.at) break;
+        const Pos plo = next_lower();
+        if (e.max_at < plo.at) break;
         Use use(scan);
-        bind_series_probe(scan, key.sid, e.ep, lo, probe_upper, n);
+        bind_series_probe(scan, key.sid, e.ep, plo, probe_upper, n);
         while (scan.step()) {
-          if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1))})) break;
+          if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid})) break;
         }
       }
     }
@@ -839,6 +924,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
     Use use(get);
     get.int64(1, order[i].at);
     get.blob(2, order[i].id.data(), order[i].id.size());
+    get.int64(3, order[i].cid);
     if (get.step()) out.push_back(record_from(get));
   }
   return out;
@@ -1093,32 +1179,19 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   std::vector<std::string> out;
   if (q.limit <= 0) return out;
   ReadTxn txn(db_.handle());
+  const std::vector<ChannelPart> parts = parts_of(st_->series_of, st_->channels_in, q);
+  if (parts.empty()) return out;
   Pos lower, upper;
-  if (!window_of(st_->at_moved, st_->at_in_second, q, lower, upper)) return out;
-  const ChannelRange range =
-      has_wildcard(q.mask) ? range_of(q.mask) : ChannelRange{q.mask, q.mask + '\0'};
+  if (!window_of(st_->locate(), q, cids_of(parts), lower, upper)) return out;
 
-  // The candidate series (the publishers', or anyone's on the channels under the mask), then
-  // per channel one index probe per series and epoch until one has a record in the window:
-  // series outlive their records (expired, deleted).
-  std::map<std::string, std::vector<SeriesKey>> by_channel;
-  if (!q.of.empty()) {
-    std::set<std::string> ofs;
-    for (const auto& o : q.of) ofs.insert(lower_ascii(o));
-    for (auto& key : series_under(st_->series_of, ofs, q.mask, range)) {
-      by_channel[key.channel].push_back(std::move(key));
-    }
-  } else {
-    for (const auto& channel :
-         channels_matching(st_->first_channel, st_->next_channel, q.mask, range)) {
-      by_channel[channel] = series_on(st_->series_on, channel);
-    }
-  }
-  std::set<std::string> found;  // sorted, distinct
-  const auto epochs =
-      by_channel.empty() ? std::vector<EpochBound>() : epochs_between(st_->epochs_in, lower, upper);
+  // Per channel, one probe of its range of the table (any publisher), or one index probe per
+  // series and epoch until one has a record in the window: series and channels outlive their
+  // records (expired, deleted).
+  std::vector<std::string> found;  // sorted: parts are
+  std::optional<std::vector<EpochBound>> epochs;
   auto any_in_window = [&](const SeriesKey& key) {
-    for (const EpochBound& e : epochs) {
+    if (!epochs) epochs = epochs_between(st_->epochs_in, lower, upper);
+    for (const EpochBound& e : *epochs) {
       if (!key.in(e.ep)) continue;
       Raw& scan = st_->scan_series;
       Use use(scan);
@@ -1127,8 +1200,21 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
     }
     return false;
   };
-  for (const auto& [channel, keys] : by_channel) {
-    if (std::any_of(keys.begin(), keys.end(), any_in_window)) found.insert(channel);
+  for (const ChannelPart& part : parts) {
+    bool any;
+    if (part.series.empty()) {
+      Raw& scan = st_->scan_channel;
+      Use use(scan);
+      scan.int64(1, lower.at);
+      scan.blob(2, lower.id.data(), lower.id.size());
+      scan.int64(3, upper.at);
+      scan.blob(4, upper.id.data(), upper.id.size());
+      scan.int64(5, part.cid);
+      any = scan.step();
+    } else {
+      any = std::any_of(part.series.begin(), part.series.end(), any_in_window);
+    }
+    if (any) found.push_back(part.channel);
   }
   const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
   std::int64_t i = 0;
@@ -1148,6 +1234,12 @@ std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows)
       std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max()));
   const auto records = query(page);
   std::size_t n = 0;
+  std::map<std::string, std::int64_t, std::less<>> cids;
+  if (!records.empty()) {
+    for (auto& c : channels_matching(st_->channels_in, q.mask, range_of(q.mask))) {
+      cids.emplace(std::move(c.channel), c.cid);
+    }
+  }
   atomically(db_, [&] {
     Raw& d = st_->delete_key;
     for (const auto& r : records) {
@@ -1155,6 +1247,7 @@ std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows)
       Use use(d);
       d.int64(1, r.at);
       d.blob(2, id.data(), id.size());
+      d.int64(3, cids.at(r.channel));
       d.step();
       n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
     }
@@ -1171,15 +1264,21 @@ std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
   for (const auto& o : of) allowed.insert(lower_ascii(o));
   std::size_t n = 0;
   atomically(db_, [&] {
+    // Only records on the channels under the mask may go.
+    DataQuery under;
+    under.mask = mask;
+    const std::vector<std::int64_t> cids =
+        cids_of(parts_of(st_->series_of, st_->channels_in, under));
     for (const auto& hex : ids) {
       const OidBytes id = oid_or_throw(hex);
-      const auto at = at_of(st_->at_moved, st_->at_in_second, id);
-      if (!at) continue;
+      const auto found = locate(st_->locate(), id, cids, false);
+      if (!found) continue;
       {
         Raw& get = st_->by_key;
         Use use(get);
-        get.int64(1, *at);
+        get.int64(1, found->at);
         get.blob(2, id.data(), id.size());
+        get.int64(3, found->cid);
         if (!get.step()) continue;
         const platform::Record r = record_from(get);
         if (!allowed.empty() && !allowed.count(r.of)) continue;
@@ -1187,8 +1286,9 @@ std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
       }
       Raw& d = st_->delete_key;
       Use use(d);
-      d.int64(1, *at);
+      d.int64(1, found->at);
       d.blob(2, id.data(), id.size());
+      d.int64(3, found->cid);
       d.step();
       n += static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
     }

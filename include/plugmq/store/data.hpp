@@ -1,9 +1,9 @@
 // Data records and additional properties in SQLite (SPEC 4 properties, SPEC 7).
 //
 // Records are appended by the DataWriter thread in large transactions; reads are newest first
-// by channel mask, publisher and time range, served by the time-ordered table and the
-// per-series index (migration 6 in schema.cpp). Not thread-safe: one DataStore per Db, per
-// thread.
+// by channel mask, publisher and time range, served by the table (each channel's records in time
+// order) and the per-series index (migrations 6 and 7 in schema.cpp). Not thread-safe: one
+// DataStore per Db, per thread.
 #pragma once
 
 #include <cstddef>
@@ -111,8 +111,9 @@ class DataStore {
 
  private:
   struct Statements;
-  // The id of the series (of, channel), created when new.
-  std::int64_t series_id(std::string_view of, std::string_view channel);
+  struct Series;
+  // The series (of, channel) as this connection knows it, created (with its channel) when new.
+  Series& series(std::string_view of, std::string_view channel);
   Db& db_;
   Statements* st_;
   std::int64_t epoch_records_;

@@ -644,7 +644,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 6);
+    EXPECT_EQ(db.user_version(), 7);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -688,7 +688,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 6);
+    EXPECT_EQ(db.user_version(), 7);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -712,6 +712,85 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
     EXPECT_EQ(ids_of(data.query(mask("#"))), (V{oid(0x12345, 2), oid(0x12345, 4)}));
     EXPECT_EQ(data.delete_expired(1004, 100), 1u);
     EXPECT_EQ(ids_of(data.query(mask("#"))), V{oid(0x12345, 2)});
+  }
+}
+
+// A database written before migration 7: channels are numbered, the table is rebuilt in
+// (channel, at, id) order, data_at entries get their record's channel, and everything reads,
+// sweeps and deletes as if written now, also next to records written after.
+TEST(DataEpochs, Version6DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v6-");
+  const auto file = dir.path / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d6";
+  const std::string other = "dev-0000000000000000000000e6";
+  {
+    std::string sql = "INSERT INTO series (of, channel, first_ep, last_ep) VALUES ('" + dev +
+                      "', 'b/t', 1, 1), ('" + other + "', 'a', 1, 1), ('" + dev + "', 'a', 1, 1);";
+    sql += "INSERT INTO epochs (ep, min_at, max_at, min_exp) VALUES (1, 0, 100000000, 1000);";
+    // Second 0x12345 (74,565): `at` in it for even i; elsewhere (data_at) for odd i. Series
+    // 1 + i % 3. Expiring at 1000 + i, except record 4.
+    for (int i = 0; i < 6; ++i) {
+      const std::int64_t at = i % 2 == 0 ? 74'565'000 + i * 100 : 100 + i;
+      const std::string exp = i == 4 ? "NULL" : std::to_string(1000 + i);
+      sql += "INSERT INTO data (at, id, sid, ep, expire_at, data) VALUES (" + std::to_string(at) +
+             ", x'" + oid(0x12345, i) + "', " + std::to_string(1 + i % 3) + ", 1, " + exp + ", '" +
+             std::to_string(i) + "');";
+      if (i % 2 == 1) {
+        sql += "INSERT INTO data_at (id, at) VALUES (x'" + oid(0x12345, i) + "', " +
+               std::to_string(at) + ");";
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(write_old_database(file, 6, sql));
+  }
+  {
+    Db db = Db::open(file);
+    EXPECT_EQ(db.user_version(), 7);
+    auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
+    std::vector<std::pair<std::int64_t, std::string>> got_channels;
+    while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
+    EXPECT_EQ(got_channels,
+              (std::vector<std::pair<std::int64_t, std::string>>{{1, "a"}, {2, "b/t"}}));
+    auto placed = db.prepare("SELECT hex(id), cid, at FROM data_at ORDER BY id");
+    std::vector<std::tuple<std::string, std::int64_t, std::int64_t>> got_placed;
+    while (placed.step()) got_placed.emplace_back(placed.text(0), placed.int64(1), placed.int64(2));
+    // Records 1 (series 2, channel a), 3 (series 1, b/t), 5 (series 3, a).
+    EXPECT_EQ(
+        got_placed,
+        (std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>{
+            {oid(0x12345, 1), 1, 101}, {oid(0x12345, 3), 2, 103}, {oid(0x12345, 5), 1, 105}}));
+
+    DataStore data(db, 2);
+    db.transaction([&] { data.insert(rec(oid(0x12346, 0), dev, "a", 74'566'000, "new")); });
+    auto q = mask("#");
+    EXPECT_EQ(ids_of(data.query(q)),
+              (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 2), oid(0x12345, 0),
+                 oid(0x12345, 5), oid(0x12345, 3), oid(0x12345, 1)}));
+    q.mask = "a";
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 2),
+                                        oid(0x12345, 5), oid(0x12345, 1)}));
+    q.of = {dev};
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12346, 0), oid(0x12345, 2), oid(0x12345, 5)}));
+    q.of.clear();
+    q.after_id = oid(0x12345, 0);  // in its second, on another channel (b/t)
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 2)}));
+    q.after_id.reset();
+    q.before_id = oid(0x12345, 0);
+    EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12345, 5), oid(0x12345, 1)}));
+    q.before_id = oid(0x12345, 3);  // through data_at, on another channel
+    EXPECT_EQ(ids_of(data.query(q)), V{oid(0x12345, 1)});
+    EXPECT_EQ(data.channels(mask("#")), (std::vector<std::string>{"a", "b/t"}));
+    EXPECT_EQ(data.last_value(dev, "b/t"), "0");  // at 74,565,000 (record 3 is at 103)
+    // By id, only under the mask.
+    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "a"), 0u);
+    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "b/+"), 2u);
+    EXPECT_EQ(data.delete_expired(1003, 100), 2u);  // records 1 and 2 (5 at 1005, 4 never)
+    EXPECT_EQ(ids_of(data.query(mask("#"))),
+              (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 5)}));
+    EXPECT_EQ(data.delete_of(dev, 100), 2u);
+    EXPECT_EQ(ids_of(data.query(mask("#"))), V{oid(0x12345, 4)});
+    auto left = db.prepare("SELECT count(*) FROM data_at");
+    ASSERT_TRUE(left.step());
+    EXPECT_EQ(left.int64(0), 0);
   }
 }
 
