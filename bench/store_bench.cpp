@@ -5,7 +5,7 @@
 //   cmake --build build/rel --target store_bench
 //   build/rel/bench/store_bench [--records N] [--history-records M] [--queries Q]
 //                               [--sweep-records S] [--batch B] [--checkpoint thread|inline]
-//                               [--pragmas SQL] [--epoch E] [--dir DIR] [--keep]
+//                               [--pragmas SQL] [--epoch E] [--channels C] [--dir DIR] [--keep]
 //
 // Defaults: N = 2,000,000, M = 10,000,000, Q = 1000, S = 1,000,000 (at most M). Use e.g.
 // --records 200000 --history-records 500000 for a quick run. Databases are created in a fresh
@@ -14,6 +14,8 @@
 // committing thread (its default); the default "thread" checkpoints from another thread, as
 // the server's writer should. --pragmas runs SQL on the bench connections (e.g. a cache_size).
 // --epoch sets the records per epoch of the per-series index (DataStore::kEpochRecords).
+// --channels C (at least 10) publishes on C channels instead of 10: the 10 named ones, then
+// "extra/10" and on (1,000 x C series; the table has one insertion point per channel).
 //
 // What it measures, with realistic data (1,000 devices x 10 channels, 64-byte JSON payloads,
 // `at` increasing by 1 ms per record, expire_at = at + 30 days, OIDs made as the server makes
@@ -60,7 +62,8 @@ constexpr std::int64_t kThirtyDaysMs = 30LL * 86'400'000;
 const char* const kChannels[] = {"sensor/temp", "sensor/hum", "sensor/press", "sensor/light",
                                  "sensor/co2",  "power/volt", "power/amp",    "power/watt",
                                  "state/door",  "state/alarm"};
-constexpr int kChannelCount = sizeof kChannels / sizeof kChannels[0];
+constexpr int kNamedChannels = sizeof kChannels / sizeof kChannels[0];
+int kChannelCount = kNamedChannels;  // --channels: the named ones, then "extra/N"
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -77,17 +80,21 @@ std::string device_id(int i) {
 // per-channel index: 10,000 insertion points).
 struct Generator {
   std::vector<std::string> devices;
+  std::vector<std::string> channels;
   std::int64_t base_ms = plugmq::platform::now_ms();
   std::mt19937_64 rng{7};
 
   Generator() {
     for (int i = 0; i < kDevices; ++i) devices.push_back(device_id(i));
+    for (int i = 0; i < kChannelCount; ++i) {
+      channels.push_back(i < kNamedChannels ? kChannels[i] : "extra/" + std::to_string(i));
+    }
   }
 
   Record make(std::int64_t k) {
     Record r;
     r.of = devices[k % kDevices];
-    r.channel = kChannels[(k / kDevices) % kChannelCount];
+    r.channel = channels[(k / kDevices) % kChannelCount];
     r.at = base_ms + k;
     // As the server stamps them: the OID in the second of `at` (net/publish.cpp).
     r.id = plugmq::platform::new_oid(r.at / 1000);
@@ -209,7 +216,7 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: store_bench [--records N] [--history-records M] [--queries Q] "
         "[--sweep-records S] [--batch B] [--checkpoint thread|inline] [--pragmas SQL] "
-        "[--epoch E] [--dir DIR] [--keep]\n");
+        "[--epoch E] [--channels C] [--dir DIR] [--keep]\n");
     return 0;
   }
   const long long records = arg(argc, argv, "records", 2'000'000);
@@ -218,6 +225,7 @@ int main(int argc, char** argv) {
   const long long sweep = std::min(arg(argc, argv, "sweep-records", 1'000'000), history);
   const bool keep = flag(argc, argv, "keep");
   kBatch = static_cast<int>(arg(argc, argv, "batch", kBatch));
+  kChannelCount = static_cast<int>(arg(argc, argv, "channels", kNamedChannels));
   const std::string pragmas = arg_text(argc, argv, "pragmas");
   const long long epoch = arg(argc, argv, "epoch", DataStore::kEpochRecords);
   const bool inline_checkpoint = arg_text(argc, argv, "checkpoint") == "inline";
@@ -229,8 +237,9 @@ int main(int argc, char** argv) {
     if (!inline_checkpoint) db.exec("PRAGMA wal_autocheckpoint=0");
     if (!pragmas.empty()) db.exec(pragmas);
   };
-  if (records <= 0 || history <= 0 || queries <= 0 || sweep < 0 || epoch <= 0) {
-    std::fprintf(stderr, "store_bench: counts must be positive\n");
+  if (records <= 0 || history <= 0 || queries <= 0 || sweep < 0 || epoch <= 0 ||
+      kChannelCount < kNamedChannels) {
+    std::fprintf(stderr, "store_bench: counts must be positive, --channels at least 10\n");
     return 2;
   }
 
