@@ -34,6 +34,11 @@ constexpr std::size_t kScanFromSeries = 4;
 // (bench/store_bench, 1,000 series on one channel: about 0.17 us per row scanned, 2.5 us per
 // probe); the scan's budget is this many rows per series.
 constexpr std::int64_t kRowsPerProbe = 16;
+// From this many publishers on, a read finds their series among each channel's (one range of
+// an index) rather than one lookup per publisher, as long as the channels under the mask hold
+// at most this many series per publisher.
+constexpr std::size_t kManyPublishers = 64;
+constexpr std::size_t kSeriesPerPublisher = 4;
 constexpr std::size_t kMaxPropName = 256;
 // Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
 // stack when dumped.
@@ -456,21 +461,24 @@ struct SeriesKey {
 };
 
 // The series of `ofs` whose channel matches `mask` (within `range`).
+// One statement for all of them (a JSON array of the publishers): an account's read lists
+// every device it has, and a statement execution per publisher cost more than the read.
 template <class Ofs>
 std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_view mask,
                                     const ChannelRange& range) {
   std::vector<SeriesKey> out;
-  for (const auto& o : ofs) {
-    Use use(series_of);
-    series_of.text(1, o);
-    series_of.text(2, range.lo);
-    series_of.text(3, range.hi);
-    while (series_of.step()) {
-      if (!mask_matches(mask, series_of.col_text(1))) continue;
-      out.push_back({series_of.col_int64(0), series_of.col_int64(4),
-                     std::string(series_of.col_text(1)), series_of.col_int64(2),
-                     series_of.col_int64(3)});
-    }
+  Json list = Json::array();
+  for (const auto& o : ofs) list.push_back(o);
+  const std::string json = dump(list);
+  Use use(series_of);
+  series_of.text(1, json);
+  series_of.text(2, range.lo);
+  series_of.text(3, range.hi);
+  while (series_of.step()) {
+    if (!mask_matches(mask, series_of.col_text(1))) continue;
+    out.push_back({series_of.col_int64(0), series_of.col_int64(4),
+                   std::string(series_of.col_text(1)), series_of.col_int64(2),
+                   series_of.col_int64(3)});
   }
   return out;
 }
@@ -519,7 +527,8 @@ struct ChannelPart {
 
 // The channels under q.mask with the publishers' series on them (q.of), or every channel under
 // the mask with no series listed (any publisher), sorted by channel.
-std::vector<ChannelPart> parts_of(Raw& series_of, Raw& channels_in, const DataQuery& q) {
+std::vector<ChannelPart> parts_of(Raw& series_of, Raw& series_on, Raw& channels_in,
+                                  const DataQuery& q) {
   const ChannelRange range = range_of(q.mask);
   std::vector<ChannelPart> parts;
   if (q.of.empty()) {
@@ -530,6 +539,28 @@ std::vector<ChannelPart> parts_of(Raw& series_of, Raw& channels_in, const DataQu
   }
   std::set<std::string, std::less<>> ofs;  // without repeats, which would repeat records
   for (const auto& o : q.of) ofs.insert(lower_ascii(o));
+  if (ofs.size() >= kManyPublishers) {
+    // Each channel's series, while they are not many more than the publishers.
+    const auto channels = channels_matching(channels_in, q.mask, range);
+    const auto budget = static_cast<std::int64_t>(kSeriesPerPublisher * ofs.size());
+    std::int64_t seen = 0;
+    for (const auto& c : channels) {
+      ChannelPart part{c.cid, c.channel, {}};
+      Use use(series_on);
+      series_on.int64(1, c.cid);
+      series_on.int64(2, budget - seen + 1);
+      while (series_on.step()) {
+        ++seen;
+        if (ofs.count(series_on.col_text(1)) == 0) continue;
+        part.series.push_back({series_on.col_int64(0), c.cid, c.channel, series_on.col_int64(2),
+                               series_on.col_int64(3)});
+      }
+      if (seen > budget) break;
+      if (!part.series.empty()) parts.push_back(std::move(part));
+    }
+    if (seen <= budget) return parts;
+    parts.clear();  // too many other publishers' series: a lookup per publisher
+  }
   std::map<std::string, ChannelPart> by_channel;
   for (auto& key : series_under(series_of, ofs, q.mask, range)) {
     auto [it, added] = by_channel.try_emplace(key.channel);
@@ -608,10 +639,13 @@ struct DataStore::Statements {
                             "SELECT at, id FROM data WHERE cid = ?5 AND (at, id) > (?1, ?2) "
                             "AND (at, id) < (?3, ?4) AND plugmq_pick(sid, ?6) "
                             "ORDER BY at DESC, id DESC"),
-        // A publisher's series whose channel is in [lo, hi).
+        // The series of the publishers in ?1 (a JSON array) whose channel is in [lo, hi).
         series_of(db,
-                  "SELECT sid, channel, first_ep, last_ep, cid FROM series WHERE of = ?1 "
-                  "AND channel >= ?2 AND channel < ?3"),
+                  "SELECT s.sid, s.channel, s.first_ep, s.last_ep, s.cid FROM json_each(?1) j "
+                  "CROSS JOIN series s ON s.of = j.value "
+                  "WHERE s.channel >= ?2 AND s.channel < ?3"),
+        // Up to ?2 series of one channel.
+        series_on(db, "SELECT sid, of, first_ep, last_ep FROM series WHERE cid = ?1 LIMIT ?2"),
         // The channels in [lo, hi).
         channels_in(db,
                     "SELECT cid, channel FROM channels WHERE channel >= ?1 AND channel < ?2 "
@@ -642,7 +676,7 @@ struct DataStore::Statements {
 
   Raw insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch, epoch_last,
       epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key,
-      scan_series, scan_channel, scan_channel_picked, series_of, channels_in, epoch_due,
+      scan_series, scan_channel, scan_channel_picked, series_of, series_on, channels_in, epoch_due,
       delete_expired, epoch_exact_exp, delete_of, count, delete_key, device_exists, prop_put,
       prop_delete, prop_one, prop_all;
 
@@ -809,7 +843,8 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
   ReadTxn txn(db_.handle());
 
-  const std::vector<ChannelPart> parts = parts_of(st_->series_of, st_->channels_in, q);
+  const std::vector<ChannelPart> parts =
+      parts_of(st_->series_of, st_->series_on, st_->channels_in, q);
   if (parts.empty()) return out;
   // The window: lower < (at, id) < upper.
   Pos lower, upper;
@@ -1179,7 +1214,8 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   std::vector<std::string> out;
   if (q.limit <= 0) return out;
   ReadTxn txn(db_.handle());
-  const std::vector<ChannelPart> parts = parts_of(st_->series_of, st_->channels_in, q);
+  const std::vector<ChannelPart> parts =
+      parts_of(st_->series_of, st_->series_on, st_->channels_in, q);
   if (parts.empty()) return out;
   Pos lower, upper;
   if (!window_of(st_->locate(), q, cids_of(parts), lower, upper)) return out;
@@ -1268,7 +1304,7 @@ std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
     DataQuery under;
     under.mask = mask;
     const std::vector<std::int64_t> cids =
-        cids_of(parts_of(st_->series_of, st_->channels_in, under));
+        cids_of(parts_of(st_->series_of, st_->series_on, st_->channels_in, under));
     for (const auto& hex : ids) {
       const OidBytes id = oid_or_throw(hex);
       const auto found = locate(st_->locate(), id, cids, false);

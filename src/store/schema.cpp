@@ -262,6 +262,12 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           R"(CREATE TRIGGER data_deleted AFTER DELETE ON data
                BEGIN DELETE FROM data_at WHERE id = OLD.id; END)",
       },
+      // 8: an account's read names every device it has: reading the series of each channel
+      // under the mask, filtered by publisher, costs less than a lookup per publisher
+      // (DataStore::query; bench/store_bench, 1,000 publishers: 0.8 ms instead of 1.6).
+      {
+          "CREATE INDEX series_cid ON series(cid, of)",
+      },
   };
   return kMigrations;
 }
