@@ -496,6 +496,16 @@ void bind_series_probe(Raw& scan, std::int64_t sid, std::int64_t ep, const Pos& 
   scan.int64(8, ep);
 }
 
+// Binds Statements::scan_channel or scan_channel_picked: channel `cid` newest first with
+// lower < (at, id) < upper.
+void bind_channel_scan(Raw& scan, std::int64_t cid, const Pos& lower, const Pos& upper) {
+  scan.int64(1, lower.at);
+  scan.blob(2, lower.id.data(), lower.id.size());
+  scan.int64(3, upper.at);
+  scan.blob(4, upper.id.data(), upper.id.size());
+  scan.int64(5, cid);
+}
+
 // A channel under a mask.
 struct ChannelKey {
   std::int64_t cid;
@@ -874,13 +884,6 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   auto next_lower = [&] {
     return full() ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
   };
-  auto bind_window = [](Raw& scan, std::int64_t cid, const Pos& lo, const Pos& up) {
-    scan.int64(1, lo.at);
-    scan.blob(2, lo.id.data(), lo.id.size());
-    scan.int64(3, up.at);
-    scan.blob(4, up.id.data(), up.id.size());
-    scan.int64(5, cid);
-  };
   std::optional<std::vector<EpochBound>> epochs;  // read when a series is first probed
 
   for (const ChannelPart& part : parts) {
@@ -890,7 +893,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
     if (part.series.empty()) {
       Raw& scan = st_->scan_channel;
       Use use(scan);
-      bind_window(scan, part.cid, lo, upper);
+      bind_channel_scan(scan, part.cid, lo, upper);
       while (scan.step()) {
         if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid})) break;
       }
@@ -910,7 +913,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
           n, saturating_mul(kRowsPerProbe, static_cast<std::int64_t>(part.series.size())));
       Raw& scan = st_->scan_channel_picked;
       Use use(scan);
-      bind_window(scan, part.cid, lo, upper);
+      bind_channel_scan(scan, part.cid, lo, upper);
       scan.pointer(6, &pick, Pick::kType);
       bool done = true;
       while (scan.step()) {
@@ -1241,11 +1244,7 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
     if (part.series.empty()) {
       Raw& scan = st_->scan_channel;
       Use use(scan);
-      scan.int64(1, lower.at);
-      scan.blob(2, lower.id.data(), lower.id.size());
-      scan.int64(3, upper.at);
-      scan.blob(4, upper.id.data(), upper.id.size());
-      scan.int64(5, part.cid);
+      bind_channel_scan(scan, part.cid, lower, upper);
       any = scan.step();
     } else {
       any = std::any_of(part.series.begin(), part.series.end(), any_in_window);
