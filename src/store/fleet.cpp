@@ -303,16 +303,21 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
     s.bind(1, *model_id).bind(2, hwid);
     if (!s.step()) return refused(404, "unknown model");
     if (s.is_null(3)) return refused(404, "serial not registered in this model");
-    // A password outside 4..128 bytes was never registered: no need to hash it.
-    if (!platform::valid_secret(pass) || !platform::verify_secret(pass, s.text(4))) {
-      return refused(401, "wrong enroll password");
-    }
     const std::string account_id = s.text(0);
     const std::string perm_json = s.text(1);
     const bool account_disabled = s.int64(2) != 0;
+    const std::string enroll_hash = s.text(4);
     const std::optional<std::string> thing_id =
         s.is_null(5) ? std::nullopt : std::optional<std::string>(s.text(5));
     const bool reactivate = thing_id && s.text(6) == "reactivate";
+    // Ends the statement's read transaction: a write transaction begun on an older snapshot
+    // than the latest commit fails at once with SQLITE_BUSY_SNAPSHOT, without waiting, and the
+    // server's data writer commits many times during the password check.
+    s.reset();
+    // A password outside 4..128 bytes was never registered: no need to hash it.
+    if (!platform::valid_secret(pass) || !platform::verify_secret(pass, enroll_hash)) {
+      return refused(401, "wrong enroll password");
+    }
     if (thing_id && !reactivate) return refused(403, "already enrolled");
     if (account_disabled) return refused(403, "account disabled");
 

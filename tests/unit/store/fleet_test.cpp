@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/store/identity.hpp"
@@ -640,6 +642,47 @@ TEST_F(FleetTest, DatabaseFailureIs500WithDetailForTheLog) {
   EXPECT_FALSE(r.log_detail.empty());
   EXPECT_TRUE(r.auth.empty());
   EXPECT_TRUE(ids_.devices().empty());
+}
+
+// The server's data writer commits on its own connection all the time; an enrollment must
+// still get the write lock after its (slow) password check.
+TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("plugmq-fleet-" + std::to_string(::getpid()) + "-" + platform::new_oid());
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "plugmq.db";
+  {
+    Db db = Db::open(file);
+    Identity ids(db);
+    Fleet fleet(db);
+    const Account account = ids.add_account("maker@example.com", "secret1");
+    const Template model =
+        fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing));
+    for (int i = 0; i < 5; ++i) {
+      const std::string hwid = "SN-" + std::to_string(i);
+      fleet.add_serial(model.id, {hwid, "enroll-" + hwid, std::nullopt});
+    }
+    db.exec("CREATE TABLE scratch (x INTEGER)");
+
+    std::atomic<bool> done{false};
+    std::atomic<int> commits{0};
+    std::thread other([&] {
+      Db writer = Db::open(file);
+      while (!done) {
+        writer.exec("INSERT INTO scratch VALUES (1)");
+        ++commits;
+      }
+    });
+    for (int i = 0; i < 5; ++i) {
+      const std::string hwid = "SN-" + std::to_string(i);
+      auto r = fleet.enroll_thing(model.id, hwid, "enroll-" + hwid, "");
+      EXPECT_TRUE(r.ok()) << hwid << ": " << r.err << " " << r.msg << " (" << r.log_detail << ")";
+    }
+    done = true;
+    other.join();
+    EXPECT_GT(commits.load(), 5);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 // ---- schema ----
