@@ -35,6 +35,7 @@ constexpr long long kMinBodyBytes = 1024;
 constexpr long long kMaxBodyBytes = 256LL * 1024 * 1024;
 constexpr long long kMaxRecordsPerPublish = 100000;
 constexpr long long kMaxIdleTimeoutS = 86400;
+constexpr long long kMaxCommitIntervalMs = 10'000;
 // The value of http.listen / https.listen (and --http / --https) that turns a listener off.
 constexpr std::string_view kOff = "off";
 
@@ -247,8 +248,8 @@ Config parse(std::string_view text, const Source& src) {
   cfg.source = src.name;
   net::ServerOptions& o = cfg.server;
   const Section top(src, root, "",
-                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https", "limits",
-                     "enrollment", "retention"});
+                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
+                     "limits", "enrollment", "retention", "storage"});
   if (auto d = top.string("data_dir", false)) cfg.data_dir = src.resolve(*d);
   if (auto l = top.string("log_level", true)) {
     if (!parse_log_level(*l)) {
@@ -313,6 +314,11 @@ Config parse(std::string_view text, const Source& src) {
     }
     if (auto n = enroll->integer("attempts_per_minute", 1, kMaxEnrollAttempts)) {
       o.enroll_attempts_per_minute = static_cast<unsigned>(*n);
+    }
+  }
+  if (auto storage = top.section("storage", {"commit_interval_ms"})) {
+    if (auto n = storage->integer("commit_interval_ms", 0, kMaxCommitIntervalMs)) {
+      o.commit_interval = std::chrono::milliseconds(*n);
     }
   }
   if (auto retention = top.section("retention", {"default_days"})) {
@@ -506,6 +512,7 @@ nlohmann::ordered_json to_json(const Config& c) {
   j["enrollment"] = {{"session_timeout_s", duration_cast<seconds>(o.enroll_timeout).count()},
                      {"attempts_per_minute", o.enroll_attempts_per_minute}};
   j["retention"] = {{"default_days", c.retention_days}};
+  j["storage"] = {{"commit_interval_ms", o.commit_interval.count()}};
   return j;
 }
 

@@ -57,6 +57,7 @@ void DataWriter::push_done(Done done) { enqueue(Item{std::nullopt, std::move(don
 void DataWriter::push_task(Task task) { enqueue(Item{std::nullopt, {}, std::move(task)}); }
 
 void DataWriter::enqueue(Item item) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (stopped_) {
@@ -64,10 +65,34 @@ void DataWriter::enqueue(Item item) {
       if (item.done) item.done(false);
       return;
     }
+    // The writer sleeps with an empty queue (anything wakes it) or until the commit interval
+    // ends (only an urgent item or a full batch shortens that).
+    const bool is_urgent = urgent(item);
+    wake = queue_.empty() || is_urgent;
+    if (is_urgent) ++urgent_;
     queue_.push_back(std::move(item));
+    wake = wake || queue_.size() == options_.max_batch;
     backlog_.fetch_add(1, std::memory_order_relaxed);
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
+}
+
+bool DataWriter::wait_for_batch(std::unique_lock<std::mutex>& lock) {
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (queue_.empty()) {
+      if (stopping_) return false;
+      if (now >= next_sweep_) return true;
+      cv_.wait_until(lock, next_sweep_);
+      continue;
+    }
+    const auto due = last_commit_ + options_.commit_interval;
+    if (stopping_ || urgent_ > 0 || queue_.size() >= options_.max_batch || now >= due ||
+        now >= next_sweep_) {
+      return true;
+    }
+    cv_.wait_until(lock, std::min(due, next_sweep_));
+  }
 }
 
 void DataWriter::run() {
@@ -75,18 +100,19 @@ void DataWriter::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_sweep_, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty() && stopping_) break;
+      if (!wait_for_batch(lock)) break;
       // Everything queued, up to max_batch records, goes into one transaction (group commit).
       // A task ends the batch: it must see the records queued before it committed.
       std::size_t records = 0;
       while (!queue_.empty() && records < options_.max_batch) {
         bool task = static_cast<bool>(queue_.front().task);
         if (queue_.front().record) ++records;
+        if (urgent(queue_.front())) --urgent_;
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
         if (task) break;
       }
+      if (!batch.empty()) last_commit_ = std::chrono::steady_clock::now();
     }
     if (!batch.empty()) {
       write_batch(batch);

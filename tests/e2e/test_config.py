@@ -32,6 +32,7 @@ DEFAULTS = {
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
     "enrollment": {"session_timeout_s": 30, "attempts_per_minute": 10},
     "retention": {"default_days": 30},
+    "storage": {"commit_interval_ms": 100},
 }
 
 

@@ -66,10 +66,16 @@ class SessionSet {
 };
 
 struct Context {
+  static store::DataWriterOptions writer_options(const ServerOptions& o) {
+    store::DataWriterOptions w;
+    w.commit_interval = o.commit_interval;
+    return w;
+  }
+
   explicit Context(ServerOptions o)
       : options(std::move(o)),
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
-        writer(options.data_dir / "plugmq.db"),
+        writer(options.data_dir / "plugmq.db", writer_options(options)),
         readers(options.data_dir / "plugmq.db", options.read_threads),
         enroll_limiter(options.enroll_attempts_per_minute, std::chrono::minutes(1)) {
     store.on_reload([this] { sessions.directory_changed(); });

@@ -53,6 +53,8 @@ struct ServerOptions {
   std::chrono::milliseconds directory_refresh{1000};  // how often admin changes are picked up
   std::chrono::milliseconds enroll_timeout{30000};    // enrollment sessions end by then
   unsigned enroll_attempts_per_minute = 10;           // failed attempts per address, then 429
+  // QoS 0 records are committed at most this often (store::DataWriterOptions).
+  std::chrono::milliseconds commit_interval{100};
 };
 
 }  // namespace plugmq::net

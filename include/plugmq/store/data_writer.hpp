@@ -3,13 +3,18 @@
 // Network threads push records (and property requests) into one ordered queue; the writer
 // takes everything queued, writes it in one transaction (group commit), then runs the
 // completion callbacks in queue order: a QoS 1 PUBACK is sent only after its record committed
-// [MQTT-4.6.0-2 keeps acknowledgements in order]. Records are never dropped: when the backlog
+// [MQTT-4.6.0-2 keeps acknowledgements in order]. Records nobody waits for (QoS 0) are
+// committed at most once per commit_interval: every commit rewrites the pages it touched into
+// the WAL, so a trickle of small transactions writes tens of MB/s for a few MB/s of records.
+// Anything someone waits for (a PUBACK, an HTTP reply, a property request) commits at once,
+// together with what is queued before it. Records are never dropped: when the backlog
 // passes the high-water mark, congested() turns true and sessions stop reading their sockets
 // until it drains. Between batches the writer deletes expired records in small batches.
 // Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +33,8 @@ namespace plugmq::store {
 
 struct DataWriterOptions {
   std::size_t max_batch = 8192;       // records per transaction at most
+  // Records without a callback wait at most this long for the next commit (0: commit at once).
+  std::chrono::milliseconds commit_interval{100};
   std::size_t high_water = 50000;     // backlog at which publishers are paused
   std::chrono::milliseconds sweep_every{1000};  // how often expired records are looked for
   std::size_t sweep_batch = 2000;     // rows deleted per sweep transaction
@@ -71,7 +78,11 @@ class DataWriter {
     Done done;
     Task task;
   };
+  // Someone waits for this item's commit: it must not wait for the commit interval.
+  static bool urgent(const Item& item) { return item.done || item.task; }
   void enqueue(Item item);
+  // Waits until a batch is due (or a sweep); false when stopping with nothing queued.
+  bool wait_for_batch(std::unique_lock<std::mutex>& lock);
   void run();
   void write_batch(std::deque<Item>& batch);
   void sweep();
@@ -82,11 +93,13 @@ class DataWriter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  std::size_t urgent_ = 0;  // items in queue_ someone waits for
   bool stopping_ = false;  // stop() was called: finish the queue and exit
   bool stopped_ = false;   // the thread has exited
   std::atomic<std::size_t> backlog_{0};
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
   std::chrono::steady_clock::time_point next_sweep_;
+  std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
   std::thread thread_;
 };
 

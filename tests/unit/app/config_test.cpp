@@ -55,6 +55,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.data_dir, b.data_dir);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.retention_days, b.retention_days);
+  EXPECT_EQ(x.commit_interval, y.commit_interval);
   EXPECT_EQ(x.mqtt.address, y.mqtt.address);
   EXPECT_EQ(x.mqtt.port, y.mqtt.port);
   EXPECT_EQ(x.mqtts.listen.address, y.mqtts.listen.address);
@@ -198,7 +199,8 @@ TEST(ConfigParse, EveryKeyIsApplied) {
                 "queue_max_bytes": 1024, "slow_subscriber_timeout_s": 3600,
                 "connect_timeout_s": 2 },
     "enrollment": { "session_timeout_s": 5, "attempts_per_minute": 1000000 },
-    "retention": { "default_days": 0 }
+    "retention": { "default_days": 0 },
+    "storage": { "commit_interval_ms": 0 }
   })",
                                 "test.json");
   const net::ServerOptions& o = c.server;
@@ -221,6 +223,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
   EXPECT_EQ(o.enroll_timeout, 5s);
   EXPECT_EQ(o.enroll_attempts_per_minute, 1000000u);
   EXPECT_EQ(c.retention_days, 0);
+  EXPECT_EQ(o.commit_interval, 0ms);
 
   // The file's layout printed by to_json reads back to the same configuration.
   expect_same(parse_config(to_json(c).dump(), "again.json"), c);
@@ -231,6 +234,7 @@ TEST(ConfigParse, DefaultsRoundTrip) {
   EXPECT_FALSE(j.contains("data_dir"));
   EXPECT_EQ(j["mqtt"]["listen"], "0.0.0.0:1883");
   EXPECT_EQ(j["limits"]["slow_subscriber_timeout_s"], 10);
+  EXPECT_EQ(j["storage"]["commit_interval_ms"], 100);
   expect_same(parse_config(j.dump(), "x.json"), Config{});
 }
 
@@ -238,13 +242,15 @@ TEST(ConfigParse, LargestValuesFit) {
   const Config c = parse_config(
       R"({"limits": {"queue_max_bytes": 4294967296, "max_packet_size": 268435455,
                      "max_connections": 10000000, "queue_max_messages": 10000000},
-          "io_threads": 256, "retention": {"default_days": 36500}})",
+          "io_threads": 256, "retention": {"default_days": 36500},
+          "storage": {"commit_interval_ms": 10000}})",
       "test.json");
   EXPECT_EQ(c.server.queue_max_bytes, 4294967296u);
   EXPECT_EQ(c.server.max_packet_size, 268435455u);
   EXPECT_EQ(c.server.max_connections, 10000000u);
   EXPECT_EQ(c.server.io_threads, 256u);
   EXPECT_EQ(c.retention_days, 36500);
+  EXPECT_EQ(c.server.commit_interval, 10000ms);
 }
 
 TEST(ConfigErrors, UnknownTopLevelKey) {
@@ -308,6 +314,8 @@ TEST(ConfigErrors, OutOfRange) {
       R"(test.json: "enrollment.attempts_per_minute" must be an integer 1..1000000, got 1000001)");
   EXPECT_EQ(parse_error(R"({"retention": {"default_days": -1}})"),
             R"(test.json: "retention.default_days" must be an integer 0..36500, got -1)");
+  EXPECT_EQ(parse_error(R"({"storage": {"commit_interval_ms": 10001}})"),
+            R"(test.json: "storage.commit_interval_ms" must be an integer 0..10000, got 10001)");
   // Larger than any signed 64-bit integer.
   EXPECT_EQ(
       parse_error(R"({"limits": {"max_connections": 18446744073709551615}})"),

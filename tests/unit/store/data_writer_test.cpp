@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
+#include <thread>
 #include <vector>
 
 #include "plugmq/platform/ids.hpp"
@@ -107,6 +110,77 @@ TEST(DataWriter, CongestedWhileTheBacklogIsOverTheHighWaterMark) {
   EXPECT_FALSE(writer.congested());
   EXPECT_EQ(writer.backlog(), 0u);
   EXPECT_EQ(writer.written(), 101u);
+}
+
+// Polls `cond` until it holds or `limit` passes; true if it held.
+bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.commit_interval = std::chrono::milliseconds(2000);
+  options.sweep_every = std::chrono::minutes(10);  // a sweep would commit the queue too
+  DataWriter writer(tmp.file(), options);
+  writer.start();
+  // Nothing committed yet: the first record goes at once.
+  writer.push(record(1));
+  ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+  // The next ones wait for the interval...
+  writer.push(record(2));
+  writer.push(record(3));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(writer.written(), 1u);
+  EXPECT_EQ(writer.backlog(), 2u);
+  // ...until something someone waits for arrives: it commits at once, with them.
+  std::atomic<bool> acked{false};
+  writer.push(record(4), [&](bool ok) { acked = ok; });
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_for([&] { return acked.load(); }, std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  EXPECT_EQ(writer.written(), 4u);
+  writer.stop();
+}
+
+TEST(DataWriter, RecordsWithoutCallbackCommitOnceTheIntervalEnds) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.commit_interval = std::chrono::milliseconds(100);
+  DataWriter writer(tmp.file(), options);
+  writer.start();
+  for (int i = 0; i < 50; ++i) {
+    writer.push(record(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // No callback, no task, no stop: the interval alone commits them.
+  EXPECT_TRUE(wait_for([&] { return writer.written() == 50; }, std::chrono::seconds(10)));
+  writer.stop();
+}
+
+TEST(DataWriter, StopDoesNotWaitForTheCommitInterval) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.commit_interval = std::chrono::milliseconds(10000);
+  {
+    DataWriter writer(tmp.file(), options);
+    writer.start();
+    writer.push(record(0));
+    ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+    for (int i = 1; i < 100; ++i) writer.push(record(i));
+    const auto t0 = std::chrono::steady_clock::now();
+    writer.stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(5000));
+    EXPECT_EQ(writer.written(), 100u);
+  }
+  Db db = Db::open(tmp.file());
+  DataStore data(db);
+  EXPECT_EQ(data.count(), 100);
 }
 
 TEST(DataWriter, PushAfterStopReportsFailureAtOnce) {
