@@ -62,11 +62,7 @@ bool log_failure(std::exception_ptr e, const std::string& peer, const std::strin
 template <class Stream>
 Session<Stream>::Session(Stream stream, Context& ctx, std::string peer,
                          std::shared_ptr<const void> keep)
-    : keep_(std::move(keep)),
-      stream_(std::move(stream)),
-      ctx_(ctx),
-      peer_(std::move(peer)),
-      watchdog_timer_(stream_.get_executor()) {}
+    : keep_(std::move(keep)), stream_(std::move(stream)), ctx_(ctx), peer_(std::move(peer)) {}
 
 template <class Stream>
 const std::string& Session<Stream>::identity() const {
@@ -340,13 +336,13 @@ void Session<Stream>::check_watchdog() {
   } else if (login_ == LoginKind::kEnroll) {
     deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
   } else if (keep_alive_ == 0) {
-    watchdog_timer_.cancel();  // no deadline
+    watchdog().unwatch(*this);  // no deadline
     return;
   } else {
     deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
   }
   if (now < deadline) {
-    arm_watchdog(deadline);
+    watchdog().watch(this->shared_from_this(), deadline);
     return;
   }
   if (login_ == LoginKind::kEnroll) {
@@ -364,17 +360,6 @@ void Session<Stream>::check_watchdog() {
 }
 
 template <class Stream>
-void Session<Stream>::arm_watchdog(steady_clock::time_point deadline) {
-  // Setting the expiry cancels a pending wait, whose handler then does nothing.
-  watchdog_timer_.expires_at(deadline);
-  watchdog_timer_.async_wait(
-      [self = this->shared_from_this()](const boost::system::error_code& ec) {
-        if (ec == asio::error::operation_aborted) return;
-        self->check_watchdog();
-      });
-}
-
-template <class Stream>
 void Session<Stream>::maybe_finish() {
   if (finished_ || !end_reason_) return;
   bool flushing;
@@ -385,7 +370,7 @@ void Session<Stream>::maybe_finish() {
   // Unblock whatever still runs: pending reads and writes fail, the reader's backpressure wait
   // ends. A reply that closes the connection is written first.
   if (!flushing) close_stream();
-  watchdog_timer_.cancel();
+  watchdog().unwatch(*this);
   if (drained_) drained_->cancel();
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
   finished_ = true;

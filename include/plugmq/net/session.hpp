@@ -1,16 +1,16 @@
 // One MQTT connection, on one io thread.
 //
 // Most connections of a fleet are idle most of the time, so an idle plain-TCP session holds no
-// coroutine and no buffer: only a wait for its socket to become readable and its watchdog
-// timer, both plain handlers. When bytes arrive, input() (a coroutine) reads and applies them
-// (decoding packets, the platform rules, awaiting the store) until the socket has nothing
-// more, then the session waits again. Outgoing packets go through a bounded queue of shared,
-// once-encoded packets; a write_loop() coroutine runs while it holds any, with gathered writes.
-// The watchdog enforces the pre-CONNECT deadline and keep alive. Once the connection ends and
-// neither coroutine runs, finish() publishes the will and leaves the registries.
-// deliver() and close() may be called from any thread. Stream is a TCP socket or a TLS stream
-// over one; a TLS session handshakes first, within the pre-CONNECT deadline, and its input()
-// runs for the whole connection (a TLS record may be buffered with no bytes on the socket).
+// coroutine, no buffer and no timer: only a wait for its socket to become readable (a plain
+// handler) and a slot in its thread's Watchdog. When bytes arrive, input() (a coroutine) reads and
+// applies them (decoding packets, the platform rules, awaiting the store) until the socket has
+// nothing more, then the session waits again. Outgoing packets go through a bounded queue of
+// shared, once-encoded packets; a write_loop() coroutine runs while it holds any, with gathered
+// writes. The watchdog enforces the pre-CONNECT deadline and keep alive. Once the connection ends
+// and neither coroutine runs, finish() publishes the will and leaves the registries. deliver() and
+// close() may be called from any thread. Stream is a TCP socket or a TLS stream over one; a TLS
+// session handshakes first, within the pre-CONNECT deadline, and its input() runs for the whole
+// connection (a TLS record may be buffered with no bytes on the socket).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -29,6 +29,7 @@
 #include "plugmq/broker/message.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
+#include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/data_writer.hpp"
@@ -75,7 +76,9 @@ using Timer = boost::asio::basic_waitable_timer<
 using TlsStream = boost::asio::ssl::stream<Socket>;
 
 template <class Stream>
-class Session final : public LiveSession, public std::enable_shared_from_this<Session<Stream>> {
+class Session final : public LiveSession,
+                      public Watched,
+                      public std::enable_shared_from_this<Session<Stream>> {
  public:
   using Packet = std::shared_ptr<const std::string>;
 
@@ -92,6 +95,7 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   void deliver(const broker::Message& msg) override;
   void close(broker::EndReason why) override;
   void directory_changed() override;
+  void watchdog_expired() override { check_watchdog(); }
 
  private:
   enum class LoginKind { kNone, kDevice, kAccount, kEnroll };
@@ -105,9 +109,10 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   // Writing: write_loop() runs while the queue holds packets.
   void spawn_writer();
   boost::asio::awaitable<void> write_loop();
-  // The watchdog: checks the deadline that applies now, and waits for the next one.
+  // The watchdog: checks the deadline that applies now, and has the thread's Watchdog call
+  // again at the next one.
   void check_watchdog();
-  void arm_watchdog(std::chrono::steady_clock::time_point deadline);
+  Watchdog& watchdog() { return Watchdog::of(stream_.get_executor().context()); }
   // Ends the connection once it has ended (end_reason_) and no coroutine of it runs.
   void maybe_finish();
   boost::asio::awaitable<void> finish();
@@ -172,7 +177,6 @@ class Session final : public LiveSession, public std::enable_shared_from_this<Se
   std::size_t rbegin_ = 0, rend_ = 0;
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_rx_;
-  Timer watchdog_timer_;
   // The reader waits on it while the queue is over its limit; made on first use.
   std::unique_ptr<Timer> drained_;
   bool reader_waiting_ = false;
