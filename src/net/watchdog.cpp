@@ -65,6 +65,14 @@ void Watchdog::arm() {
 void Watchdog::tick() {
   const auto now = steady_clock::now();
   ticking_ = true;
+  // Whatever a session's call throws, the watchdog keeps ticking for the others.
+  struct Rearm {
+    Watchdog& dog;
+    ~Rearm() {
+      dog.ticking_ = false;
+      dog.arm();
+    }
+  } rearm{*this};
   // Expired sessions set a new deadline or leave (which moves the last slot to theirs), so the
   // slots are walked by index and the one at `i` looked at again after a removal.
   std::size_t i = 0;
@@ -79,8 +87,6 @@ void Watchdog::tick() {
     who->watchdog_expired();
     if (i < slots_.size() && slots_[i].who == who) ++i;
   }
-  ticking_ = false;
-  arm();
 }
 
 }  // namespace plugmq::net

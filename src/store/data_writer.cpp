@@ -77,20 +77,26 @@ void DataWriter::enqueue(Item item) {
   if (wake) cv_.notify_one();
 }
 
-bool DataWriter::wait_for_batch(std::unique_lock<std::mutex>& lock) {
+DataWriter::Next DataWriter::wait_for_work(std::unique_lock<std::mutex>& lock) {
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
     if (queue_.empty()) {
-      if (stopping_) return false;
-      if (now >= next_sweep_) return true;
+      if (stopping_) {
+        // Under the lock: an item queued from now on is refused, never left unrun.
+        stopped_ = true;
+        return Next::kStop;
+      }
+      if (now >= next_sweep_) return Next::kSweep;
       cv_.wait_until(lock, next_sweep_);
       continue;
     }
     const auto due = last_commit_ + options_.commit_interval;
-    if (stopping_ || urgent_ > 0 || queue_.size() >= options_.max_batch || now >= due ||
-        now >= next_sweep_) {
-      return true;
+    if (stopping_ || urgent_ > 0 || queue_.size() >= options_.max_batch || now >= due) {
+      return Next::kBatch;
     }
+    // A sweep does not commit the queue early: while expired records remain it runs after
+    // every batch, which would turn the interval back into a commit per wake-up.
+    if (now >= next_sweep_) return Next::kSweep;
     cv_.wait_until(lock, std::min(due, next_sweep_));
   }
 }
@@ -100,7 +106,13 @@ void DataWriter::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      if (!wait_for_batch(lock)) break;
+      const Next next = wait_for_work(lock);
+      if (next == Next::kStop) break;
+      if (next == Next::kSweep) {
+        lock.unlock();
+        sweep();
+        continue;
+      }
       // Everything queued, up to max_batch records, goes into one transaction (group commit).
       // A task ends the batch: it must see the records queued before it committed.
       std::size_t records = 0;

@@ -2,15 +2,15 @@
 //
 // Most connections of a fleet are idle most of the time, so an idle plain-TCP session holds no
 // coroutine, no buffer and no timer: only a wait for its socket to become readable (a plain
-// handler) and a slot in its thread's Watchdog. When bytes arrive, input() (a coroutine) reads and
-// applies them (decoding packets, the platform rules, awaiting the store) until the socket has
-// nothing more, then the session waits again. Outgoing packets go through a bounded queue of
-// shared, once-encoded packets; a write_loop() coroutine runs while it holds any, with gathered
-// writes. The watchdog enforces the pre-CONNECT deadline and keep alive. Once the connection ends
-// and neither coroutine runs, finish() publishes the will and leaves the registries. deliver() and
-// close() may be called from any thread. Stream is a TCP socket or a TLS stream over one; a TLS
-// session handshakes first, within the pre-CONNECT deadline, and its input() runs for the whole
-// connection (a TLS record may be buffered with no bytes on the socket).
+// handler) and, unless its keep alive is 0, a slot in its thread's Watchdog. When bytes arrive,
+// input() (a coroutine) reads and applies them (decoding packets, the platform rules, awaiting the
+// store) until the socket has nothing more, then the session waits again. Outgoing packets go
+// through a bounded queue of shared, once-encoded packets; a write_loop() coroutine runs while it
+// holds any, with gathered writes. The watchdog enforces the pre-CONNECT deadline and keep alive.
+// Once the connection ends and neither coroutine runs, finish() publishes the will and leaves the
+// registries. deliver() and close() may be called from any thread. Stream is a TCP socket or a TLS
+// stream over one; a TLS session handshakes first, within the pre-CONNECT deadline, and its input()
+// runs for the whole connection (a TLS record may be buffered with no bytes on the socket).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -3,9 +3,11 @@
 //
 // An idle fleet is mostly deadlines that never fire; a timer of its own costs a session about
 // 230 bytes (the timer, its pending wait and its place in the timer queue), a slot here 24
-// plus its index. Every kTick the watchdog looks at its slots, a contiguous array, and calls
-// watchdog_expired() on the sessions whose deadline has passed, which set the next one or
-// leave. Deadlines are therefore met within one tick.
+// (plus 16 in the session: Watched's vtable pointer and slot index). With many sessions a tick
+// scans many slots: 100,000 on a thread are 2.4 MB, read ten times a second. Every kTick the
+// watchdog looks at its slots, a contiguous array, and calls watchdog_expired() on the sessions
+// whose deadline has passed, which set the next one or leave. Deadlines are therefore met within
+// one tick.
 //
 // A service of the io_context (use_service): its state is touched only by the thread that runs
 // that io_context, the thread of every session it watches. A watched session is kept alive by

@@ -81,8 +81,9 @@ class DataWriter {
   // Someone waits for this item's commit: it must not wait for the commit interval.
   static bool urgent(const Item& item) { return item.done || item.task; }
   void enqueue(Item item);
-  // Waits until a batch is due (or a sweep); false when stopping with nothing queued.
-  bool wait_for_batch(std::unique_lock<std::mutex>& lock);
+  enum class Next { kBatch, kSweep, kStop };
+  // Waits until a batch or a sweep is due; kStop once stopping with nothing queued.
+  Next wait_for_work(std::unique_lock<std::mutex>& lock);
   void run();
   void write_batch(std::deque<Item>& batch);
   void sweep();
@@ -95,7 +96,7 @@ class DataWriter {
   std::deque<Item> queue_;
   std::size_t urgent_ = 0;  // items in queue_ someone waits for
   bool stopping_ = false;  // stop() was called: finish the queue and exit
-  bool stopped_ = false;   // the thread has exited
+  bool stopped_ = false;   // the thread exits (or has): enqueue refuses
   std::atomic<std::size_t> backlog_{0};
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
   std::chrono::steady_clock::time_point next_sweep_;

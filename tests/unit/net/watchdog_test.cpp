@@ -2,12 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 namespace plugmq::net {
@@ -112,6 +113,28 @@ TEST(Watchdog, TheSlotKeepsTheSessionAliveUntilUnwatched) {
   EXPECT_FALSE(weak.expired());
   ioc.run();
   EXPECT_TRUE(weak.expired());
+}
+
+TEST(Watchdog, KeepsTickingAfterASessionThrew) {
+  boost::asio::io_context ioc;
+  Watchdog& dog = Watchdog::of(ioc);
+  const auto t0 = steady_clock::now();
+  auto bad = std::make_shared<Probe>();
+  auto good = std::make_shared<Probe>();
+  bad->on_expired = [&](Probe& self) {
+    dog.unwatch(self);
+    throw std::runtime_error("session failed");
+  };
+  good->on_expired = [&](Probe& self) { dog.unwatch(self); };
+  dog.watch(bad, t0 + milliseconds(10));
+  dog.watch(good, t0 + milliseconds(350));
+  // As an io thread does: the exception leaves run(), which is called again.
+  EXPECT_THROW(ioc.run(), std::runtime_error);
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(bad->fired.size(), 1u);
+  EXPECT_EQ(good->fired.size(), 1u);
+  EXPECT_EQ(dog.size(), 0u);
 }
 
 TEST(Watchdog, UnwatchingWhatIsNotWatchedDoesNothing) {

@@ -148,6 +148,23 @@ TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
   writer.stop();
 }
 
+TEST(DataWriter, SweepsDoNotCommitBeforeTheInterval) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.commit_interval = std::chrono::milliseconds(2000);
+  options.sweep_every = std::chrono::milliseconds(10);
+  DataWriter writer(tmp.file(), options);
+  writer.start();
+  writer.push(record(1));
+  ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+  writer.push(record(2));
+  // Many sweeps run meanwhile; the record still waits for its interval.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(writer.written(), 1u);
+  writer.stop();
+  EXPECT_EQ(writer.written(), 2u);
+}
+
 TEST(DataWriter, RecordsWithoutCallbackCommitOnceTheIntervalEnds) {
   TempDb tmp;
   DataWriterOptions options;
