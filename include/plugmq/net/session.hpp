@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "plugmq/broker/message.hpp"
@@ -166,51 +167,60 @@ class Session final : public LiveSession,
   const std::string& identity() const;
 
   // Idle connections are most of a fleet: what every session holds is kept small (what only
-  // some need is allocated when needed).
-  std::shared_ptr<const void> keep_;
+  // some need is allocated when needed), and its flags are packed together at the end.
+  struct NoKeep {
+    explicit NoKeep(const std::shared_ptr<const void>&) {}
+  };
+  // What a TLS session keeps alive (its context); nothing for plain TCP.
+  [[no_unique_address]] std::conditional_t<std::is_same_v<Stream, TlsStream>,
+                                           std::shared_ptr<const void>, NoKeep>
+      keep_;
   Stream stream_;
   Context& ctx_;
   const std::string peer_;
 
   // Session-thread state.
   std::vector<std::uint8_t> rbuf_;
-  std::size_t rbegin_ = 0, rend_ = 0;
+  std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_rx_;
   // The reader waits on it while the queue is over its limit; made on first use.
   std::unique_ptr<Timer> drained_;
-  bool reader_waiting_ = false;
-  bool reading_ = false;        // input() runs
-  bool writer_active_ = false;  // write_loop() runs
-  bool flushed_ = false;        // close_after_flush_: the queue was written out
-  bool write_failed_ = false;
-  bool finished_ = false;  // finish() started
-  std::optional<broker::EndReason> end_reason_;
-  bool connect_received_ = false;  // the pre-CONNECT deadline is met
-  bool connected_ = false;
-  std::uint16_t keep_alive_ = 0;
   std::unique_ptr<codec::Will> will_;
   std::vector<std::string> filters_;
 
   // Identity: written once at CONNECT, before any subscription makes deliver() reachable.
-  LoginKind login_ = LoginKind::kNone;
   std::string client_id_;
-  bool client_id_assigned_ = false;  // the client sent an empty one
-  platform::Principal principal_;    // read by deliver() under mu_; written under mu_
-  bool enroll_used_ = false;  // an enrollment session answers one SUBSCRIBE
-  bool publisher_ = false;     // has published data: paused while the data writer is behind
+  platform::Principal principal_;  // read by deliver() under mu_; written under mu_
 
   // Outgoing queue, shared with delivering threads.
   std::mutex mu_;
   PacketQueue queue_;
   std::size_t queued_bytes_ = 0;
+  std::uint64_t dropped_ = 0;
+  // Since when deliveries have been dropped without the queue draining in between (a
+  // subscriber that stays over its limit is disconnected: kSlowConsumer). Under mu_.
+  std::optional<std::chrono::steady_clock::time_point> overflowing_since_;
+
+  // Session-thread flags.
+  std::optional<broker::EndReason> end_reason_;
+  LoginKind login_ = LoginKind::kNone;
+  std::uint16_t keep_alive_ = 0;
+  bool reader_waiting_ = false;
+  bool reading_ = false;        // input() runs
+  bool writer_active_ = false;  // write_loop() runs
+  bool flushed_ = false;        // close_after_flush_: the queue was written out
+  bool write_failed_ = false;
+  bool finished_ = false;          // finish() started
+  bool connect_received_ = false;  // the pre-CONNECT deadline is met
+  bool connected_ = false;
+  bool client_id_assigned_ = false;  // the client sent an empty one
+  bool enroll_used_ = false;         // an enrollment session answers one SUBSCRIBE
+  bool publisher_ = false;           // has published data: paused while the data writer is behind
+  // Flags under mu_.
   bool writing_ = false;  // a write_loop() is scheduled or runs (stays set after a failure)
   bool close_after_flush_ = false;
   bool closed_ = false;
-  std::uint64_t dropped_ = 0;
-  // Since when deliveries have been dropped without the queue draining in between (a
-  // subscriber that stays over its limit is disconnected: kSlowConsumer).
-  std::optional<std::chrono::steady_clock::time_point> overflowing_since_;
   bool slow_closing_ = false;
 };
 
