@@ -1,16 +1,19 @@
 """Stored data (SPEC sections 4, 7 and 8): every accepted data publish is stored as exactly the
 record its subscribers receive, `plugmq data get` reads it back (newest first, masks, --of,
 --before/--after with ms, ISO-8601 or an OID, --limit) while the server runs, a QoS 1 PUBACK
-means the record is committed, SIGTERM flushes what is queued, kill -9 loses no PUBACKed record,
-and records expire by ttl, expire_at and the account's retention.
+means the record is committed (and commits the QoS 0 records that wait for
+storage.commit_interval_ms before it), SIGTERM flushes what is queued, kill -9 loses no PUBACKed
+record, and records expire by ttl, expire_at and the account's retention.
 
 Denied publishes, binary payloads and property requests are not stored."""
 
 import datetime
 import json
 import os
+import shutil
 import signal
 import sqlite3
+import tempfile
 import threading
 import time
 import unittest
@@ -582,6 +585,55 @@ class RestartTest(StoreMixin, FreshServerTestCase):
 
 
 # ------------------------------------------------------------------------------------------------
+
+
+class CommitIntervalTest(StoreMixin, FreshServerTestCase):
+    """storage.commit_interval_ms: QoS 0 records wait for the interval, anything someone waits
+    for (a QoS 1 PUBACK) commits at once with what is queued before it, SIGTERM writes what
+    waits. The interval is long (10 s) so that "not yet committed" cannot be a slow machine."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config_dir = tempfile.mkdtemp(prefix="plugmq-e2e-commit-")
+        cls.config = os.path.join(cls.config_dir, "plugmq.json")
+        with open(cls.config, "w") as f:
+            f.write('{"storage": {"commit_interval_ms": 10000}}')
+        cls.server_args = ("--config", cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.config_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.acct = self.server.make_account()
+        self.a = self.server.make_prototype(self.acct["email"], "interval-a")
+
+    def test_qos0_waits_a_qos1_puback_commits_both_sigterm_writes_the_rest(self):
+        a, acct = self.a, self.acct
+        topic = f"{a['id']}/data/paced"
+        sub = self.subscriber(acct["email"], acct["password"], f"{a['id']}/data/#")
+        pub = self.paho_dev(a)
+        # Nothing committed for a while: the first record goes at once.
+        pub.client.publish(topic, '"first"', qos=0)
+        self.server.wait_records("paced", lambda r: len(r) == 1, what="the first record")
+        # The next QoS 0 one is routed at once but waits for the interval.
+        pub.client.publish(topic, '"second"', qos=0)
+        self.collect_all(sub.messages, 2, lambda m: m.topic == topic)
+        self.assertEqual(datas(self.server.data_get("paced")), ["first"],
+                         "a QoS 0 record waits for storage.commit_interval_ms")
+        # A QoS 1 publish is acknowledged once committed, and commits what is queued before it.
+        pub.publish(topic, '"third"', qos=1)  # waits for the PUBACK
+        self.assertEqual(datas(self.server.data_get("paced")), ["third", "second", "first"])
+        # A QoS 0 record still waiting when the server stops is written by SIGTERM.
+        pub.client.publish(topic, '"fourth"', qos=0)
+        self.collect_all(sub.messages, 4, lambda m: m.topic == topic)
+        self.assertEqual(self.server.stop(), 0, "exit status on SIGTERM")
+        self.assertEqual(datas(self.server.data_get("paced")),
+                         ["fourth", "third", "second", "first"])
+        self.server.start(self.server_args)
 
 
 class RetentionTest(StoreMixin, ServerTestCase):
