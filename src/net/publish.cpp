@@ -56,13 +56,10 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   return id;
 }
 
-asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
-                                             const platform::Target* self,
-                                             platform::ParsedTopic& parsed,
-                                             const std::string& topic, const std::string& payload,
-                                             store::DataWriter::Done& done,
-                                             const std::string& log_peer,
-                                             const std::string& log_client) {
+asio::awaitable<PublishStatus> publish_topic(
+    Context& ctx, const platform::Principal& who, const platform::Target* self,
+    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client) {
   // Every way out without a stored record still runs `done`, in order with the others.
   struct AckInOrder {
     store::DataWriter& writer;

@@ -44,7 +44,7 @@ constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 const char* login_name(bool account) { return account ? "account" : "device"; }
 
 // Logs what ended one of a session's coroutines with an exception; false when none did.
-bool log_failure(std::exception_ptr e, const std::string& peer, const std::string& client_id,
+bool log_failure(std::exception_ptr e, const std::string& peer, std::string_view client_id,
                  const char* what) {
   if (!e) return false;
   try {
@@ -63,19 +63,6 @@ template <class Stream>
 Session<Stream>::Session(Stream stream, Context& ctx, std::string peer,
                          std::shared_ptr<const void> keep)
     : keep_(std::move(keep)), stream_(std::move(stream)), ctx_(ctx), peer_(std::move(peer)) {}
-
-template <class Stream>
-const std::string& Session<Stream>::identity() const {
-  static const std::string kEnroll = "enroll";
-  switch (login_) {
-    case LoginKind::kDevice:
-      return principal_.device_id;
-    case LoginKind::kAccount:
-      return principal_.account_id;
-    default:
-      return kEnroll;
-  }
-}
 
 template <class Stream>
 Session<Stream>::~Session() = default;
@@ -121,7 +108,7 @@ template <class Stream>
 void Session<Stream>::spawn_input() {
   reading_ = true;
   asio::co_spawn(executor(), input(), [self = this->shared_from_this()](std::exception_ptr e) {
-    if (log_failure(e, self->peer_, self->client_id_, "session error")) {
+    if (log_failure(e, self->peer_, self->client_id(), "session error")) {
       self->end(EndReason::kClosedByPeer);
     }
     self->reading_ = false;
@@ -228,10 +215,10 @@ asio::awaitable<void> Session<Stream>::input() {
                          EndReason::kRefused);
         } else if (r.error == codec::DecodeError::kPacketTooLarge) {
           spdlog::warn("{} {}: packet larger than max_packet_size ({} bytes); closing", peer_,
-                       client_id_, max_packet);
+                       client_id(), max_packet);
           end(EndReason::kProtocolViolation);
         } else {
-          spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id_,
+          spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id(),
                        codec::to_string(r.error));
           end(EndReason::kProtocolViolation);
         }
@@ -261,7 +248,7 @@ void Session<Stream>::spawn_writer() {
   if (finished_) return;
   writer_active_ = true;
   asio::co_spawn(executor(), write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
-    if (log_failure(e, self->peer_, self->client_id_, "session error")) {
+    if (log_failure(e, self->peer_, self->client_id(), "session error")) {
       self->write_failed_ = true;
       self->end(EndReason::kClosedByPeer);
     }
@@ -294,7 +281,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       queued_bytes_ -= bytes;
       drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
                 queue_.size() <= ctx_.options.queue_max_messages / 2;
-      if (drained) overflowing_since_.reset();
+      if (drained) overflowing_since_ = {};
     }
     if (drained && reader_waiting_) {
       reader_waiting_ = false;
@@ -346,10 +333,10 @@ void Session<Stream>::check_watchdog() {
     return;
   }
   if (login_ == LoginKind::kEnroll) {
-    spdlog::info("{} {}: enrollment session time is up", peer_, client_id_);
+    spdlog::info("{} {}: enrollment session time is up", peer_, client_id());
     end(EndReason::kEnrollDone);
   } else if (connected_) {
-    spdlog::info("{} {}: keep alive {} s expired", peer_, client_id_, keep_alive_);
+    spdlog::info("{} {}: keep alive {} s expired", peer_, client_id(), keep_alive_);
     end(EndReason::kKeepAliveExpired);
   } else {
     spdlog::info("{}: no CONNECT within {} ms; closing", peer_,
@@ -375,7 +362,7 @@ void Session<Stream>::maybe_finish() {
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
   finished_ = true;
   asio::co_spawn(executor(), finish(), [self = this->shared_from_this()](std::exception_ptr e) {
-    log_failure(e, self->peer_, self->client_id_, "session end");
+    log_failure(e, self->peer_, self->client_id(), "session end");
   });
 }
 
@@ -389,12 +376,12 @@ asio::awaitable<void> Session<Stream>::finish() {
       auto op = publish_data(will_->topic, will_->payload, none);
       co_await std::move(op);
     } catch (const std::exception& e) {
-      spdlog::warn("{} {}: will not published: {}", peer_, client_id_, e.what());
+      spdlog::warn("{} {}: will not published: {}", peer_, client_id(), e.what());
     }
   }
   close_stream();
   if (connected_) {
-    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id_, identity(),
+    spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id(), identity(),
                  broker::to_string(*end_reason_));
   } else {
     spdlog::debug("{}: connection ended before login: {}", peer_, broker::to_string(*end_reason_));
@@ -436,11 +423,11 @@ asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
       end(EndReason::kDisconnect);  // no will [MQTT-3.14.4-3]
       co_return false;
     case codec::PacketType::kConnect:
-      spdlog::info("{} {}: second CONNECT; closing", peer_, client_id_);  // [MQTT-3.1.0-2]
+      spdlog::info("{} {}: second CONNECT; closing", peer_, client_id());  // [MQTT-3.1.0-2]
       end(EndReason::kProtocolViolation);
       co_return false;
     default:
-      spdlog::info("{} {}: client sent a server-only packet; closing", peer_, client_id_);
+      spdlog::info("{} {}: client sent a server-only packet; closing", peer_, client_id());
       end(EndReason::kProtocolViolation);
       co_return false;
   }
@@ -461,10 +448,10 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   if (c.client_id.empty()) {
     // [MQTT-3.1.3-8]: an empty client id needs clean session 1; the server assigns one.
     if (!c.clean_session) co_return refuse(ConnackCode::kIdentifierRejected);
-    client_id_ = "auto-" + platform::new_oid();
+    key_ = broker::Registry::key({}, "auto-" + platform::new_oid());
     client_id_assigned_ = true;
   } else {
-    client_id_ = c.client_id;
+    key_ = broker::Registry::key({}, c.client_id);
   }
   const std::string user = c.username.value_or("");
   const std::string pass = c.password.value_or("");
@@ -472,11 +459,12 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
     // An enrollment session (SPEC 5): it may only SUBSCRIBE to one enrollment topic, and it
     // publishes nothing, so its will is ignored.
     login_ = LoginKind::kEnroll;
+    key_ = broker::Registry::key("enroll", client_id());  // in logs; never registered
     keep_alive_ = c.keep_alive;
     connected_ = true;
     check_watchdog();  // the enrollment deadline replaces the CONNECT deadline
     send(codec::Connack{false, ConnackCode::kAccepted});
-    spdlog::info("{} {}: enrollment session", peer_, client_id_);
+    spdlog::info("{} {}: enrollment session", peer_, client_id());
     co_return true;
   }
   if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
@@ -494,7 +482,9 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
       status = r.status;
       if (status == store::LoginStatus::kOk) {
         login_ = LoginKind::kAccount;
-        principal_.account_id = r.account.id;
+        std::lock_guard lock(mu_);
+        principal_ = std::make_shared<const platform::Principal>(
+            platform::Principal{r.account.id, {}, {}, {}});
       }
     } else {
       auto lookup = ctx_.store.run_fresh([user, pass](StoreWorker::Repos& r) {
@@ -504,43 +494,55 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
       status = r.status;
       if (status == store::LoginStatus::kOk) {
         login_ = LoginKind::kDevice;
+        // The directory's copy when it agrees with the store (most logins): an idle fleet's
+        // sessions then hold no permissions of their own.
+        auto dir = ctx_.directory.get();
+        const DeviceInfo* info = dir->find(r.device.id);
+        std::shared_ptr<const platform::Principal> who;
+        if (info != nullptr && info->account_id == r.device.account_id &&
+            info->perm == r.device.perm && info->controls == r.device.controls) {
+          who = std::shared_ptr<const platform::Principal>(std::move(dir), info);
+        } else {
+          who = std::make_shared<const platform::Principal>(
+              platform::Principal{r.device.account_id, r.device.id, std::move(r.device.perm),
+                                  std::move(r.device.controls)});
+        }
         std::lock_guard lock(mu_);
-        principal_.account_id = r.device.account_id;
-        principal_.device_id = r.device.id;
-        principal_.perm = r.device.perm;
-        principal_.controls = std::move(r.device.controls);
+        principal_ = std::move(who);
       }
     }
   } catch (const std::exception& e) {
-    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id_, e.what());
+    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
     co_return refuse(ConnackCode::kServerUnavailable);
   }
   if (status == store::LoginStatus::kBadCredentials) {
     // The username is an identifier, not a secret; the password is never logged.
-    spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer_, client_id_,
+    spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer_, client_id(),
                  login_name(account), user);
     co_return refuse(ConnackCode::kBadCredentials);
   }
   if (status == store::LoginStatus::kDisabled) {
-    spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer_, client_id_, login_name(account),
+    spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer_, client_id(), login_name(account),
                  user);
     co_return refuse(ConnackCode::kNotAuthorized);
   }
   if (ctx_.stopping) co_return refuse(ConnackCode::kServerUnavailable);
 
+  key_ = broker::Registry::key(
+      login_ == LoginKind::kDevice ? principal_->device_id : principal_->account_id, client_id());
   if (login_ == LoginKind::kDevice) {
-    auto split = platform::split_client_id(client_id_);
-    ctx_.store.post([id = identity(), cid = client_id_, name = split.name](StoreWorker::Repos& r) {
-      r.identity.record_login(id, cid, name);
-    });
+    auto split = platform::split_client_id(client_id());
+    ctx_.store.post(
+        [id = std::string(identity()), cid = std::string(client_id()),
+         name = split.name](StoreWorker::Repos& r) { r.identity.record_login(id, cid, name); });
   }
   keep_alive_ = c.keep_alive;
   if (c.will) will_ = std::make_unique<codec::Will>(std::move(*c.will));
   connected_ = true;
-  ctx_.registry.claim(identity(), client_id_, this);  // closes an older session of the pair
+  ctx_.registry.claim(key_, this);  // closes an older session of the pair
   check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
   send(codec::Connack{false, ConnackCode::kAccepted});
-  spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id_, login_name(account),
+  spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id(), login_name(account),
                identity(), keep_alive_);
   co_return true;
 }
@@ -591,9 +593,11 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
   }
   // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
   // passed as a target, since it may be newer than the directory snapshot.
-  const platform::Target self{principal_.account_id, principal_.device_id, principal_.perm.ctrl};
-  auto op = publish_topic(ctx_, principal_, principal_.device_id.empty() ? nullptr : &self,
-                          parsed, topic, payload, done, peer_, client_id_);
+  // A copy of the pointer: a directory refresh may replace principal_ during the await.
+  const auto who = principal_;
+  const platform::Target self{who->account_id, who->device_id, who->perm.ctrl};
+  auto op = publish_topic(ctx_, *who, who->device_id.empty() ? nullptr : &self, parsed, topic,
+                          payload, done, peer_, client_id());
   co_await std::move(op);
 }
 
@@ -605,6 +609,7 @@ asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTo
   ctx_.counters.prop_requests++;
   const bool set = parsed.kind == platform::TopicKind::kPropSet;
   const auto dir = ctx_.directory.get();
+  const auto who = principal_;  // a directory refresh may replace principal_ during the await
   auto target = co_await target_of(*dir, parsed.plug_id);
   auto refuse = [&](int err, const char* msg) {
     nlohmann::json j = {{"err", err}, {"msg", msg}};
@@ -612,7 +617,7 @@ asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTo
     if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
   };
   if (!target) co_return refuse(404, "unknown device");
-  if (set ? !platform::may_write(principal_, *target) : !platform::may_read(principal_, *target)) {
+  if (set ? !platform::may_write(*who, *target) : !platform::may_read(*who, *target)) {
     co_return refuse(403, set ? "no permission to write this device's properties"
                               : "no permission to read this device's properties");
   }
@@ -646,8 +651,8 @@ asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
   // The directory first, also for the session's own device: its "ctrl" decides what its
   // controllers may do, and an operator may have changed it since this session logged in.
   if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
-  if (plug_id == principal_.device_id) {
-    co_return platform::Target{principal_.account_id, plug_id, principal_.perm.ctrl};
+  if (plug_id == principal_->device_id) {
+    co_return platform::Target{principal_->account_id, plug_id, principal_->perm.ctrl};
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
   auto lookup =
@@ -668,7 +673,7 @@ bool Session<Stream>::on_subscribe(const codec::Subscribe& s) {
     }
     // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
     // granted; QoS 0 is the highest delivered.
-    ctx_.router.subscribe(principal_.account_id, sub.filter, this);
+    ctx_.router.subscribe(principal_->account_id, sub.filter, this);
     if (std::find(filters_.begin(), filters_.end(), sub.filter) == filters_.end()) {
       filters_.push_back(sub.filter);
     }
@@ -683,7 +688,7 @@ bool Session<Stream>::on_unsubscribe(const codec::Unsubscribe& u) {
   for (const auto& f : u.filters) {
     auto it = std::find(filters_.begin(), filters_.end(), f);
     if (it == filters_.end()) continue;
-    ctx_.router.unsubscribe(principal_.account_id, f, this);
+    ctx_.router.unsubscribe(principal_->account_id, f, this);
     filters_.erase(it);
   }
   send(codec::Unsuback{u.packet_id});
@@ -702,16 +707,17 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
     case codec::PacketType::kSubscribe:
       break;
     default:
-      spdlog::info("{} {}: an enrollment session may only SUBSCRIBE to an enrollment topic; "
-                   "closing",
-                   peer_, client_id_);
+      spdlog::info(
+          "{} {}: an enrollment session may only SUBSCRIBE to an enrollment topic; "
+          "closing",
+          peer_, client_id());
       end(EndReason::kProtocolViolation);
       co_return false;
   }
   const auto& sub = std::get<codec::Subscribe>(p);
   if (enroll_used_ || sub.subscriptions.size() != 1) {
     spdlog::info("{} {}: an enrollment session subscribes to exactly one topic, once; closing",
-                 peer_, client_id_);
+                 peer_, client_id());
     end(EndReason::kProtocolViolation);
     co_return false;
   }
@@ -720,7 +726,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
   const std::string topic = sub.subscriptions[0].filter;
   send(codec::Suback{sub.packet_id, {0}});
 
-  const auto split = platform::split_client_id(client_id_assigned_ ? "" : client_id_);
+  const auto split = platform::split_client_id(client_id_assigned_ ? "" : client_id());
   store::EnrollResult result;
   auto parsed = platform::parse_enroll_topic(topic);
   bool controller = parsed && parsed->controller;
@@ -748,7 +754,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
     reply = {{"id", result.id}, {"auth", result.auth}};
     ctx_.counters.enrolled++;
     ctx_.store.request_reload();  // the new device joins the directory now, not in a second
-    spdlog::info("{} {}: enrolled {} {} (HWID {})", peer_, client_id_,
+    spdlog::info("{} {}: enrolled {} {} (HWID {})", peer_, client_id(),
                  controller ? "controller" : "thing", result.id, split.hwid);
   } else {
     reply = {{"err", result.err}, {"msg", result.msg}};
@@ -757,9 +763,9 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
       ctx_.enroll_limiter.failed(address(), steady_clock::now());
     }
     if (result.err == 500) {
-      spdlog::error("{} {}: enrollment failed: {}", peer_, client_id_, result.log_detail);
+      spdlog::error("{} {}: enrollment failed: {}", peer_, client_id(), result.log_detail);
     } else {
-      spdlog::info("{} {}: enrollment refused: {} {}", peer_, client_id_, result.err, result.msg);
+      spdlog::info("{} {}: enrollment refused: {} {}", peer_, client_id(), result.err, result.msg);
     }
   }
   codec::Publish out;
@@ -787,49 +793,52 @@ void Session<Stream>::refresh_from_directory() {
   if (!connected_ || end_reason_) return;
   auto dir = ctx_.directory.get();
   auto revoke = [&](const char* what) {
-    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id_, what, identity());
+    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id(), what, identity());
     close(EndReason::kRevoked);
   };
   if (login_ == LoginKind::kAccount) {
-    auto it = dir->account_disabled.find(principal_.account_id);
+    auto it = dir->account_disabled.find(principal_->account_id);
     if (it != dir->account_disabled.end() && it->second) revoke("account");
     return;
   }
   if (login_ != LoginKind::kDevice) return;
-  const DeviceInfo* info = dir->find(principal_.device_id);
+  const DeviceInfo* info = dir->find(principal_->device_id);
   if (info == nullptr) return;  // created after this snapshot was taken
   if (info->disabled) {
     revoke("device");
     return;
   }
+  // The new snapshot's copy; the old snapshot goes once no session holds it.
+  std::shared_ptr<const platform::Principal> who(std::move(dir), info);
   std::lock_guard lock(mu_);
-  principal_.perm = info->perm;
-  principal_.controls = info->controls;
+  principal_ = std::move(who);
 }
 
 template <class Stream>
 void Session<Stream>::deliver(const broker::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !platform::may_read(principal_, msg.origin)) return;
+  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
     // One that stays over the limit is disconnected, which frees its queue (SPEC 9).
-    if (dropped_++ == 0) {
-      spdlog::warn("{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
-                   "dropping messages",
-                   peer_, client_id_, ctx_.options.queue_max_messages,
-                   ctx_.options.queue_max_bytes);
+    if (dropped_ == 0) {
+      spdlog::warn(
+          "{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
+          "dropping messages",
+          peer_, client_id(), ctx_.options.queue_max_messages, ctx_.options.queue_max_bytes);
     }
+    if (dropped_ != UINT32_MAX) ++dropped_;
     ctx_.counters.queue_drops++;
     const auto now = steady_clock::now();
-    if (!overflowing_since_) {
+    if (overflowing_since_ == steady_clock::time_point{}) {
       overflowing_since_ = now;
-    } else if (!slow_closing_ && now - *overflowing_since_ >= ctx_.options.slow_subscriber_timeout) {
+    } else if (!slow_closing_ && now - overflowing_since_ >= ctx_.options.slow_subscriber_timeout) {
       slow_closing_ = true;
-      spdlog::warn("{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
-                   "disconnecting (slow_subscriber_timeout)",
-                   peer_, client_id_, ctx_.options.slow_subscriber_timeout.count(), dropped_);
+      spdlog::warn(
+          "{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
+          "disconnecting (slow_subscriber_timeout)",
+          peer_, client_id(), ctx_.options.slow_subscriber_timeout.count(), dropped_);
       close(EndReason::kSlowConsumer);  // posts; takes no lock
     }
     return;
@@ -902,9 +911,9 @@ void Session<Stream>::detach() {
     queued_bytes_ = 0;
   }
   if (connected_) {
-    for (const auto& f : filters_) ctx_.router.unsubscribe(principal_.account_id, f, this);
+    for (const auto& f : filters_) ctx_.router.unsubscribe(principal_->account_id, f, this);
     filters_.clear();
-    ctx_.registry.release(identity(), client_id_, this);
+    ctx_.registry.release(key_, this);
   }
   ctx_.sessions.remove(this);
 }

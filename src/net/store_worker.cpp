@@ -55,6 +55,7 @@ void StoreWorker::reload_directory() {
   for (auto& d : repos_.identity.devices()) {
     DeviceInfo info;
     info.account_id = d.account_id;
+    info.device_id = d.id;
     info.perm = std::move(d.perm);
     info.disabled = d.status == "disabled" || dir->account_disabled[d.account_id];
     dir->devices.emplace(std::move(d.id), std::move(info));

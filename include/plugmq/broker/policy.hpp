@@ -7,7 +7,7 @@
 namespace plugmq::broker {
 
 // How a connection ended; decides whether its Last Will is published.
-enum class EndReason {
+enum class EndReason : std::uint8_t {
   kDisconnect,         // the client sent DISCONNECT
   kClosedByPeer,       // EOF or socket error
   kKeepAliveExpired,   // [MQTT-3.1.2-24]

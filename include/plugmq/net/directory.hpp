@@ -17,11 +17,10 @@
 
 namespace plugmq::net {
 
-struct DeviceInfo {
-  std::string account_id;
-  platform::PermFilter perm;
-  std::vector<std::string> controls;  // things this controller controls
-  bool disabled = false;              // the device or its account is disabled
+// A device as a principal (its id, account, permissions, and the things a controller controls),
+// so that a session of it can share the snapshot's copy rather than hold its own.
+struct DeviceInfo : platform::Principal {
+  bool disabled = false;  // the device or its account is disabled
 
   platform::Target target(const std::string& id) const { return {account_id, id, perm.ctrl}; }
 };

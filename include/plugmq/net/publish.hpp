@@ -55,13 +55,9 @@ enum class PublishStatus {
 // was stored) queued behind the records before it, so acknowledgements stay in order.
 // `log_peer` and `log_client` name the publisher in logs.
 // REQUIRES: the referenced arguments outlive the await.
-boost::asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
-                                                    const platform::Target* self,
-                                                    platform::ParsedTopic& parsed,
-                                                    const std::string& topic,
-                                                    const std::string& payload,
-                                                    store::DataWriter::Done& done,
-                                                    const std::string& log_peer,
-                                                    const std::string& log_client);
+boost::asio::awaitable<PublishStatus> publish_topic(
+    Context& ctx, const platform::Principal& who, const platform::Target* self,
+    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
 
 }  // namespace plugmq::net

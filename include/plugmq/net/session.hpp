@@ -24,12 +24,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
 #include "plugmq/broker/message.hpp"
+#include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
+#include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -65,7 +68,9 @@ class PacketQueue {
 
  private:
   std::vector<Packet> items_;
-  std::size_t head_ = 0;
+  // Packets taken from the front (a queue holds at most limits.queue_max_messages, 10,000,000,
+  // plus the session's own replies).
+  std::uint32_t head_ = 0;
 };
 
 // Sockets and timers typed with their io_context's executor rather than any_io_executor: the
@@ -99,7 +104,7 @@ class Session final : public LiveSession,
   void watchdog_expired() override { check_watchdog(); }
 
  private:
-  enum class LoginKind { kNone, kDevice, kAccount, kEnroll };
+  enum class LoginKind : std::uint8_t { kNone, kDevice, kAccount, kEnroll };
 
   void begin();
   // Reading: a handler waiting for the socket to be readable (plain TCP), then input().
@@ -163,8 +168,11 @@ class Session final : public LiveSession,
   auto executor() { return stream_.get_executor(); }
   // The peer's address without the port (the enrollment rate limit's key).
   std::string address() const { return peer_.substr(0, peer_.rfind(':')); }
-  // The takeover scope: the Plug-ID or the account id; "enroll" for an enrollment session.
-  const std::string& identity() const;
+  // The takeover scope: the Plug-ID or the account id; empty before the login and for an
+  // enrollment session.
+  std::string_view identity() const { return broker::Registry::identity_of(key_); }
+  // The client id of the CONNECT (or the one assigned to it); empty before it.
+  std::string_view client_id() const { return broker::Registry::client_id_of(key_); }
 
   // Idle connections are most of a fleet: what every session holds is kept small (what only
   // some need is allocated when needed), and its flags are packed together at the end.
@@ -178,6 +186,13 @@ class Session final : public LiveSession,
   Stream stream_;
   Context& ctx_;
   const std::string peer_;
+  // The registry key (broker::Registry::key): the identity and the client id. Set at CONNECT,
+  // and with the identity at the login; unchanged while registered.
+  std::string key_;
+  // Who the session acts as, from the login on. A device's is shared with the directory
+  // snapshot it came from. Replaced only by the session thread, under mu_ (deliver() reads it
+  // under mu_); the session thread holds a copy of the pointer across an await.
+  std::shared_ptr<const platform::Principal> principal_;
 
   // Session-thread state.
   std::vector<std::uint8_t> rbuf_;
@@ -189,18 +204,15 @@ class Session final : public LiveSession,
   std::unique_ptr<codec::Will> will_;
   std::vector<std::string> filters_;
 
-  // Identity: written once at CONNECT, before any subscription makes deliver() reachable.
-  std::string client_id_;
-  platform::Principal principal_;  // read by deliver() under mu_; written under mu_
-
   // Outgoing queue, shared with delivering threads.
-  std::mutex mu_;
   PacketQueue queue_;
+  SmallMutex mu_;
+  std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
   std::size_t queued_bytes_ = 0;
-  std::uint64_t dropped_ = 0;
   // Since when deliveries have been dropped without the queue draining in between (a
-  // subscriber that stays over its limit is disconnected: kSlowConsumer). Under mu_.
-  std::optional<std::chrono::steady_clock::time_point> overflowing_since_;
+  // subscriber that stays over its limit is disconnected: kSlowConsumer); zero while not.
+  // Under mu_.
+  std::chrono::steady_clock::time_point overflowing_since_{};
 
   // Session-thread flags.
   std::optional<broker::EndReason> end_reason_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -141,32 +142,60 @@ TEST(Router, DeliversOncePerSinkAndOnlyWithinTheAccount) {
 TEST(Registry, MQTT_3_1_4_2_TakeoverIsScopedToTheIdentity) {
   Registry reg;
   FakeSink first, second, stranger;
-  EXPECT_FALSE(reg.claim("dev-1", "cid", &first));
+  // Each session owns its key; the registry only views it.
+  auto first_key = std::make_unique<std::string>(Registry::key("dev-1", "cid"));
+  const std::string second_key = Registry::key("dev-1", "cid");
+  const std::string stranger_key = Registry::key("dev-2", "cid");
+  EXPECT_FALSE(reg.claim(*first_key, &first));
   // Another device with the same client id does not replace dev-1's session.
-  EXPECT_FALSE(reg.claim("dev-2", "cid", &stranger));
+  EXPECT_FALSE(reg.claim(stranger_key, &stranger));
   EXPECT_TRUE(first.closed.empty());
   // The same device with the same client id replaces it, and the old one is closed.
-  EXPECT_TRUE(reg.claim("dev-1", "cid", &second));
+  EXPECT_TRUE(reg.claim(second_key, &second));
   ASSERT_EQ(first.closed.size(), 1u);
   EXPECT_EQ(first.closed[0], EndReason::kTakenOver);
   EXPECT_TRUE(stranger.closed.empty());
   // The replaced session's release must not remove its successor.
-  reg.release("dev-1", "cid", &first);
+  reg.release(*first_key, &first);
   EXPECT_EQ(reg.size(), 2u);
-  EXPECT_TRUE(reg.claim("dev-1", "cid", &first));
-  EXPECT_EQ(second.closed.size(), 1u);
-  reg.release("dev-1", "cid", &first);
-  reg.release("dev-2", "cid", &stranger);
+  // The entry no longer views the replaced session's key: it may go away.
+  first_key->assign(first_key->size(), 'x');
+  first_key.reset();
+  EXPECT_EQ(reg.close_identity("dev-1", EndReason::kRevoked), 1u);
+  EXPECT_EQ(second.closed, std::vector<EndReason>{EndReason::kRevoked});
+  reg.release(second_key, &second);
+  reg.release(stranger_key, &stranger);
   EXPECT_EQ(reg.size(), 0u);
+}
+
+TEST(Registry, ClaimingAgainKeepsTheEntry) {
+  Registry reg;
+  FakeSink s;
+  const std::string k = Registry::key("dev-1", "cid");
+  EXPECT_FALSE(reg.claim(k, &s));
+  EXPECT_FALSE(reg.claim(k, &s));
+  EXPECT_TRUE(s.closed.empty());
+  EXPECT_EQ(reg.size(), 1u);
+}
+
+TEST(Registry, KeySplitsIntoIdentityAndClientId) {
+  const std::string k = Registry::key("dev-1", "phone");
+  EXPECT_EQ(Registry::identity_of(k), "dev-1");
+  EXPECT_EQ(Registry::client_id_of(k), "phone");
+  const std::string no_identity = Registry::key("", "phone");
+  EXPECT_EQ(Registry::identity_of(no_identity), "");
+  EXPECT_EQ(Registry::client_id_of(no_identity), "phone");
 }
 
 TEST(Registry, CloseIdentityClosesEveryClientOfThatIdentityOnly) {
   Registry reg;
   FakeSink a1, a2, b, prefix;
-  reg.claim("dev-1", "phone", &a1);
-  reg.claim("dev-1", "tablet", &a2);
-  reg.claim("dev-2", "phone", &b);
-  reg.claim("dev-10", "phone", &prefix);  // "dev-1" is a prefix of its id, not its identity
+  const std::string k1 = Registry::key("dev-1", "phone"), k2 = Registry::key("dev-1", "tablet"),
+                    k3 = Registry::key("dev-2", "phone"), k4 = Registry::key("dev-10", "phone");
+  reg.claim(k1, &a1);
+  reg.claim(k2, &a2);
+  reg.claim(k3, &b);
+  reg.claim(k4, &prefix);  // "dev-1" is a prefix of its id, not its identity
   EXPECT_EQ(reg.close_identity("dev-1", EndReason::kRevoked), 2u);
   EXPECT_EQ(a1.closed, std::vector<EndReason>{EndReason::kRevoked});
   EXPECT_EQ(a2.closed, std::vector<EndReason>{EndReason::kRevoked});
