@@ -5,15 +5,21 @@
 // device directory when another process (an admin command) changed the database.
 #pragma once
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <exception>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "plugmq/net/directory.hpp"
 #include "plugmq/store/db.hpp"
@@ -40,15 +46,21 @@ class StoreWorker {
   // Finishes queued work, then stops the thread.
   void stop();
 
-  // Not a coroutine itself: it returns co_spawn's awaitable, so `f` lives in the spawned
-  // frame (GCC 12 mishandles by-value parameters of coroutine templates).
+  // An asynchronous operation, not a coroutine: a login storm holds a closure and a result
+  // per waiting call, rather than coroutine frames on both threads. The caller's coroutine
+  // resumes on its own executor.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F, Repos&>> run(F f) {
     using R = std::invoke_result_t<F, Repos&>;
-    return boost::asio::co_spawn(
-        ioc_,
-        [this, f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(repos_); },
-        boost::asio::use_awaitable);
+    if constexpr (std::is_void_v<R>) {
+      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                         void(std::exception_ptr)>(
+          Initiate{this}, boost::asio::use_awaitable, std::move(f));
+    } else {
+      return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                         void(std::exception_ptr, R)>(
+          Initiate{this}, boost::asio::use_awaitable, std::move(f));
+    }
   }
 
   // Like run(), but first rebuilds the directory when another process changed the database
@@ -87,6 +99,42 @@ class StoreWorker {
   void on_reload(std::function<void()> callback) { on_reload_ = std::move(callback); }
 
  private:
+  // run(): calls f on the store thread, then completes the handler on its own executor with
+  // the exception f threw, or with its result.
+  struct Initiate {
+    StoreWorker* worker;
+    template <class Handler, class F>
+    void operator()(Handler handler, F f) const {
+      auto home = boost::asio::prefer(boost::asio::get_associated_executor(handler),
+                                      boost::asio::execution::outstanding_work.tracked);
+      boost::asio::post(worker->ioc_, [w = worker, f = std::move(f), handler = std::move(handler),
+                                       home = std::move(home)]() mutable {
+        using R = std::invoke_result_t<F&, Repos&>;
+        std::exception_ptr error;
+        if constexpr (std::is_void_v<R>) {
+          try {
+            f(w->repos_);
+          } catch (...) {
+            error = std::current_exception();
+          }
+          boost::asio::dispatch(
+              home, [handler = std::move(handler), error]() mutable { std::move(handler)(error); });
+        } else {
+          std::optional<R> result;
+          try {
+            result.emplace(f(w->repos_));
+          } catch (...) {
+            error = std::current_exception();
+          }
+          boost::asio::dispatch(
+              home, [handler = std::move(handler), error, result = std::move(result)]() mutable {
+                std::move(handler)(error, result ? std::move(*result) : R{});
+              });
+        }
+      });
+    }
+  };
+
   boost::asio::awaitable<void> refresh_loop();
   void refresh_if_changed();
   void checkpoint();
