@@ -160,9 +160,10 @@ asio::awaitable<void> Session<Stream>::input() {
         }
       }
       reader_waiting_ = true;
-      if (!drained_) drained_ = std::make_unique<Timer>(executor());
-      drained_->expires_at(steady_clock::time_point::max());
-      co_await drained_->async_wait(kUseTuple);
+      auto& drained = extras().drained;  // extras_ lives as long as the session
+      if (!drained) drained.emplace(executor());
+      drained->expires_at(steady_clock::time_point::max());
+      co_await drained->async_wait(kUseTuple);
       if (end_reason_) co_return;
     }
 
@@ -285,7 +286,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
     }
     if (drained && reader_waiting_) {
       reader_waiting_ = false;
-      if (drained_) drained_->cancel();
+      if (extras_ && extras_->drained) extras_->drained->cancel();
     }
     buffers.clear();
     if constexpr (kIsTls<Stream>) {
@@ -358,7 +359,7 @@ void Session<Stream>::maybe_finish() {
   // ends. A reply that closes the connection is written first.
   if (!flushing) close_stream();
   watchdog().unwatch(*this);
-  if (drained_) drained_->cancel();
+  if (extras_ && extras_->drained) extras_->drained->cancel();
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
   finished_ = true;
   asio::co_spawn(executor(), finish(), [self = this->shared_from_this()](std::exception_ptr e) {
@@ -370,10 +371,11 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::finish() {
   detach();
   const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
-  if (logged_in && will_ && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
+  const codec::Will* will = extras_ && extras_->will ? &*extras_->will : nullptr;
+  if (logged_in && will && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
     try {
       store::DataWriter::Done none;
-      auto op = publish_data(will_->topic, will_->payload, none);
+      auto op = publish_data(will->topic, will->payload, none);
       co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::warn("{} {}: will not published: {}", peer_, client_id(), e.what());
@@ -537,7 +539,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
          name = split.name](StoreWorker::Repos& r) { r.identity.record_login(id, cid, name); });
   }
   keep_alive_ = c.keep_alive;
-  if (c.will) will_ = std::make_unique<codec::Will>(std::move(*c.will));
+  if (c.will) extras().will = std::move(*c.will);
   connected_ = true;
   ctx_.registry.claim(key_, this);  // closes an older session of the pair
   check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
@@ -674,8 +676,9 @@ bool Session<Stream>::on_subscribe(const codec::Subscribe& s) {
     // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
     // granted; QoS 0 is the highest delivered.
     ctx_.router.subscribe(principal_->account_id, sub.filter, this);
-    if (std::find(filters_.begin(), filters_.end(), sub.filter) == filters_.end()) {
-      filters_.push_back(sub.filter);
+    auto& filters = extras().filters;
+    if (std::find(filters.begin(), filters.end(), sub.filter) == filters.end()) {
+      filters.push_back(sub.filter);
     }
     ack.return_codes.push_back(0);
   }
@@ -686,10 +689,12 @@ bool Session<Stream>::on_subscribe(const codec::Subscribe& s) {
 template <class Stream>
 bool Session<Stream>::on_unsubscribe(const codec::Unsubscribe& u) {
   for (const auto& f : u.filters) {
-    auto it = std::find(filters_.begin(), filters_.end(), f);
-    if (it == filters_.end()) continue;
+    if (!extras_) break;  // never subscribed
+    auto& filters = extras_->filters;
+    auto it = std::find(filters.begin(), filters.end(), f);
+    if (it == filters.end()) continue;
     ctx_.router.unsubscribe(principal_->account_id, f, this);
-    filters_.erase(it);
+    filters.erase(it);
   }
   send(codec::Unsuback{u.packet_id});
   return true;
@@ -911,8 +916,12 @@ void Session<Stream>::detach() {
     queued_bytes_ = 0;
   }
   if (connected_) {
-    for (const auto& f : filters_) ctx_.router.unsubscribe(principal_->account_id, f, this);
-    filters_.clear();
+    if (extras_) {
+      for (const auto& f : extras_->filters) {
+        ctx_.router.unsubscribe(principal_->account_id, f, this);
+      }
+      extras_->filters.clear();
+    }
     ctx_.registry.release(key_, this);
   }
   ctx_.sessions.remove(this);

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <unordered_set>
 
 #include "plugmq/broker/rate_limiter.hpp"
 #include "plugmq/broker/registry.hpp"
@@ -37,6 +36,13 @@ class LiveSession : public broker::Sink {
   // The device directory was rebuilt: re-read this session's permissions and status (SPEC 6:
   // changes reach live sessions within 5 s). Any thread; returns at once.
   virtual void directory_changed() = 0;
+
+ private:
+  friend class SessionSet;
+  // The SessionSet's links (under its lock): a list through the sessions themselves, so
+  // that being in it allocates nothing.
+  LiveSession* prev_ = nullptr;
+  LiveSession* next_ = nullptr;
 };
 
 // Every live session, so that shutdown and directory changes reach them all. A session
@@ -45,24 +51,45 @@ class SessionSet {
  public:
   void add(LiveSession* s) {
     std::lock_guard lock(mu_);
-    all_.insert(s);
+    if (listed(s)) return;
+    s->prev_ = nullptr;
+    s->next_ = head_;
+    if (head_ != nullptr) head_->prev_ = s;
+    head_ = s;
+    ++size_;
   }
   void remove(LiveSession* s) {
     std::lock_guard lock(mu_);
-    all_.erase(s);
+    if (!listed(s)) return;
+    if (s->prev_ != nullptr) {
+      s->prev_->next_ = s->next_;
+    } else {
+      head_ = s->next_;
+    }
+    if (s->next_ != nullptr) s->next_->prev_ = s->prev_;
+    s->prev_ = s->next_ = nullptr;
+    --size_;
   }
   void close_all(broker::EndReason why) {
     std::lock_guard lock(mu_);
-    for (auto* s : all_) s->close(why);
+    for (auto* s = head_; s != nullptr; s = s->next_) s->close(why);
   }
   void directory_changed() {
     std::lock_guard lock(mu_);
-    for (auto* s : all_) s->directory_changed();
+    for (auto* s = head_; s != nullptr; s = s->next_) s->directory_changed();
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return size_;
   }
 
  private:
-  std::mutex mu_;
-  std::unordered_set<LiveSession*> all_;
+  // REQUIRES: mu_ held.
+  bool listed(const LiveSession* s) const { return s->prev_ != nullptr || head_ == s; }
+
+  mutable std::mutex mu_;
+  LiveSession* head_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 struct Context {

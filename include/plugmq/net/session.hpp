@@ -199,10 +199,17 @@ class Session final : public LiveSession,
   std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point last_rx_;
-  // The reader waits on it while the queue is over its limit; made on first use.
-  std::unique_ptr<Timer> drained_;
-  std::unique_ptr<codec::Will> will_;
-  std::vector<std::string> filters_;
+  // What only some sessions need, made on first use: then kept for the session's life.
+  struct Extras {
+    std::optional<Timer> drained;  // the reader waits on it while the queue is over its limit
+    std::optional<codec::Will> will;
+    std::vector<std::string> filters;  // subscriptions, to leave the router at the end
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  std::unique_ptr<Extras> extras_;
 
   // Outgoing queue, shared with delivering threads.
   PacketQueue queue_;
