@@ -74,7 +74,7 @@ void Session<Stream>::start() {
 
 template <class Stream>
 void Session<Stream>::begin() {
-  accepted_at_ = last_rx_ = steady_clock::now();
+  since_ = steady_clock::now();
   ctx_.sessions.add(this);
   if (ctx_.stopping) end(EndReason::kServerShutdown);
   if (end_reason_) {
@@ -203,7 +203,9 @@ asio::awaitable<void> Session<Stream>::input() {
       co_return;
     }
     rend_ += n;
-    last_rx_ = steady_clock::now();
+    if (login_ == LoginKind::kDevice || login_ == LoginKind::kAccount) {
+      since_ = steady_clock::now();
+    }
 
     while (rbegin_ < rend_) {
       auto r = codec::decode(std::span(rbuf_.data() + rbegin_, rend_ - rbegin_), max_packet);
@@ -315,19 +317,19 @@ void Session<Stream>::check_watchdog() {
   auto now = steady_clock::now();
   steady_clock::time_point deadline;
   if (!connected_ && !connect_received_) {
-    deadline = accepted_at_ + ctx_.options.connect_timeout;
+    deadline = since_ + ctx_.options.connect_timeout;
   } else if (!connected_) {
     // The CONNECT arrived and its credentials are being checked (account passwords are a
     // deliberately slow hash, and a login storm queues them): the deadline no longer
     // applies; look again once the login is decided.
     deadline = now + std::chrono::milliseconds(200);
   } else if (login_ == LoginKind::kEnroll) {
-    deadline = accepted_at_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
+    deadline = since_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
   } else if (keep_alive_ == 0) {
     watchdog().unwatch(*this);  // no deadline
     return;
   } else {
-    deadline = last_rx_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
+    deadline = since_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
   }
   if (now < deadline) {
     watchdog().watch(this->shared_from_this(), deadline);
@@ -541,6 +543,7 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   keep_alive_ = c.keep_alive;
   if (c.will) extras().will = std::move(*c.will);
   connected_ = true;
+  since_ = steady_clock::now();     // the keep alive runs from the CONNECT on
   ctx_.registry.claim(key_, this);  // closes an older session of the pair
   check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
   send(codec::Connack{false, ConnackCode::kAccepted});

@@ -197,8 +197,8 @@ class Session final : public LiveSession,
   // Session-thread state.
   std::vector<std::uint8_t> rbuf_;
   std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
-  std::chrono::steady_clock::time_point accepted_at_;
-  std::chrono::steady_clock::time_point last_rx_;
+  // The accept time; after a device or account login, when bytes last arrived (keep alive).
+  std::chrono::steady_clock::time_point since_;
   // What only some sessions need, made on first use: then kept for the session's life.
   struct Extras {
     std::optional<Timer> drained;  // the reader waits on it while the queue is over its limit
