@@ -18,12 +18,12 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
@@ -85,7 +85,8 @@ class DataWriter {
   // Waits until a batch or a sweep is due; kStop once stopping with nothing queued.
   Next wait_for_work(std::unique_lock<std::mutex>& lock);
   void run();
-  void write_batch(std::deque<Item>& batch);
+  // Writes items [first, last) in one transaction, then runs their callbacks in order.
+  void write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last);
   void sweep();
 
   const DataWriterOptions options_;
@@ -93,8 +94,11 @@ class DataWriter {
   DataStore data_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;
-  std::size_t urgent_ = 0;  // items in queue_ someone waits for
+  // Network threads append here; the writer swaps the whole vector out, so a push only moves
+  // an item into capacity the writer gave back, and never waits behind the writer's work.
+  std::vector<Item> queue_;
+  std::size_t queued_records_ = 0;  // records in queue_
+  std::size_t urgent_ = 0;          // items in queue_ someone waits for
   bool stopping_ = false;  // stop() was called: finish the queue and exit
   bool stopped_ = false;   // the thread exits (or has): enqueue refuses
   std::atomic<std::size_t> backlog_{0};

@@ -95,6 +95,32 @@ TEST(DataWriter, TaskSeesTheRecordsQueuedBeforeIt) {
   EXPECT_EQ(seen, (std::vector<std::int64_t>{1000, 2000, 3000}));
 }
 
+TEST(DataWriter, AQueueLongerThanOneBatchIsWrittenInOrderInSeveralBatches) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.max_batch = 7;
+  DataWriter writer(tmp.file(), options);
+  // Queued before the thread starts: it takes all of it at once and splits it itself.
+  std::vector<int> order;  // touched on the writer thread only
+  std::vector<std::int64_t> seen;
+  int n = 0;
+  for (int part : {20, 5, 30}) {
+    for (int i = 0; i < part; ++i, ++n) {
+      writer.push(record(n), [&order, n](bool ok) {
+        if (ok) order.push_back(n);
+      });
+    }
+    writer.push_task([&](DataStore& data) { seen.push_back(data.count()); });
+  }
+  EXPECT_EQ(writer.backlog(), 58u);
+  writer.start();
+  writer.stop();
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{20, 25, 55}));
+  ASSERT_EQ(order.size(), 55u);
+  for (int i = 0; i < 55; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(writer.written(), 55u);
+  EXPECT_EQ(writer.backlog(), 0u);
+}
 TEST(DataWriter, CongestedWhileTheBacklogIsOverTheHighWaterMark) {
   TempDb tmp;
   DataWriterOptions options;
