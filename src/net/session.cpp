@@ -100,8 +100,28 @@ void Session<Stream>::arm_read() {
           self->maybe_finish();
           return;
         }
-        self->spawn_input();
+        self->read_ready();
       });
+}
+
+template <class Stream>
+void Session<Stream>::read_ready() {
+  if (connected_) {
+    spawn_input();
+    return;
+  }
+  // Not logged in: read with a place among the thread's logins in progress (LoginGate).
+  gate_waiting_ = true;
+  login_gate().enter([self = this->shared_from_this()] {
+    self->gate_waiting_ = false;
+    if (self->end_reason_) {  // ended while it waited (its deadline)
+      self->login_gate().leave();
+      self->maybe_finish();
+      return;
+    }
+    self->gated_ = true;
+    self->spawn_input();
+  });
 }
 
 template <class Stream>
@@ -112,6 +132,10 @@ void Session<Stream>::spawn_input() {
       self->end(EndReason::kClosedByPeer);
     }
     self->reading_ = false;
+    if (self->gated_) {
+      self->gated_ = false;
+      self->login_gate().leave();
+    }
     self->after_input();
   });
 }
@@ -316,12 +340,12 @@ void Session<Stream>::check_watchdog() {
   if (end_reason_ || finished_) return;
   auto now = steady_clock::now();
   steady_clock::time_point deadline;
-  if (!connected_ && !connect_received_) {
+  if (!connected_ && !connect_received_ && !gate_waiting_) {
     deadline = since_ + ctx_.options.connect_timeout;
   } else if (!connected_) {
     // The CONNECT arrived and its credentials are being checked (account passwords are a
-    // deliberately slow hash, and a login storm queues them): the deadline no longer
-    // applies; look again once the login is decided.
+    // deliberately slow hash, and a login storm queues them), or bytes arrived and wait for
+    // the LoginGate: the deadline does not apply meanwhile; look again soon.
     deadline = now + std::chrono::milliseconds(200);
   } else if (login_ == LoginKind::kEnroll) {
     deadline = since_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)

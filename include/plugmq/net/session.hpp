@@ -32,6 +32,7 @@
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
+#include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
@@ -109,6 +110,9 @@ class Session final : public LiveSession,
   void begin();
   // Reading: a handler waiting for the socket to be readable (plain TCP), then input().
   void arm_read();
+  // The socket is readable: input(), once the LoginGate lets a session that is not logged in
+  // through.
+  void read_ready();
   void spawn_input();
   boost::asio::awaitable<void> input();
   void after_input();
@@ -119,6 +123,7 @@ class Session final : public LiveSession,
   // again at the next one.
   void check_watchdog();
   Watchdog& watchdog() { return Watchdog::of(stream_.get_executor().context()); }
+  LoginGate& login_gate() { return LoginGate::of(stream_.get_executor().context()); }
   // Ends the connection once it has ended (end_reason_) and no coroutine of it runs.
   void maybe_finish();
   boost::asio::awaitable<void> finish();
@@ -227,6 +232,8 @@ class Session final : public LiveSession,
   std::uint16_t keep_alive_ = 0;
   bool reader_waiting_ = false;
   bool reading_ = false;        // input() runs
+  bool gated_ = false;          // input() runs with a place of the LoginGate
+  bool gate_waiting_ = false;   // readable, waiting for a place of the LoginGate
   bool writer_active_ = false;  // write_loop() runs
   bool flushed_ = false;        // close_after_flush_: the queue was written out
   bool write_failed_ = false;

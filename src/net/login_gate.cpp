@@ -1,0 +1,39 @@
+#include "plugmq/net/login_gate.hpp"
+
+#include <boost/asio/post.hpp>
+#include <utility>
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+
+asio::execution_context::id LoginGate::id;
+
+LoginGate::LoginGate(asio::execution_context& ctx)
+    : asio::execution_context::service(ctx), ioc_(static_cast<asio::io_context&>(ctx)) {}
+
+void LoginGate::enter(std::function<void()> go) {
+  if (taken_ < kPlaces) {
+    ++taken_;
+    go();
+    return;
+  }
+  waiting_.push_back(std::move(go));
+}
+
+void LoginGate::leave() {
+  if (taken_ > 0) --taken_;
+  if (waiting_.empty() || taken_ >= kPlaces) return;
+  ++taken_;
+  // Posted: leave() runs inside the previous holder's handler.
+  asio::post(ioc_, std::move(waiting_.front()));
+  waiting_.pop_front();
+}
+
+void LoginGate::shutdown() {
+  // The io_context is going away: the sessions only these hold are destroyed with them.
+  std::deque<std::function<void()>> waiting;
+  waiting.swap(waiting_);
+}
+
+}  // namespace plugmq::net
