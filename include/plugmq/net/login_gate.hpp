@@ -10,7 +10,9 @@
 // So a session that has not logged in reads its socket only with a place here: at most
 // kPlaces per thread, given in arrival order. Waiting for bytes holds no place (a client that
 // sends its CONNECT slowly holds one only while a part of it is processed), and a session
-// waiting for a place holds nothing else. The pre-CONNECT deadline still applies.
+// waiting for a place holds nothing else. The pre-CONNECT deadline does not run while a
+// session waits for a place (a storm of slow account logins would otherwise be cut by it);
+// it applies again once the session has read what arrived.
 //
 // A service of the io_context (use_service): used only by the thread that runs it.
 #pragma once
