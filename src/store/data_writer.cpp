@@ -23,7 +23,10 @@ constexpr auto kYieldAfter = std::chrono::microseconds(50);
 }
 
 DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions options)
-    : options_(options), db_(Db::open(db_file)), data_(db_) {
+    : options_(options),
+      db_(Db::open(db_file)),
+      data_(db_),
+      wal_writeback_(db_file.string() + "-wal") {
   // Checkpointing in the committing thread cuts ingest by more than half (bench/README.md), so
   // the store thread runs passive checkpoints every second (net::StoreWorker). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still
@@ -175,6 +178,7 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
         }
       });
       ok = true;
+      wal_writeback_.kick();
     } catch (const std::exception& e) {
       spdlog::error("data writer: writing {} records failed (attempt {} of {}): {}", records,
                     attempt, kWriteAttempts, e.what());
@@ -206,6 +210,7 @@ void DataWriter::sweep() {
   std::size_t n = 0;
   try {
     n = data_.delete_expired(platform::now_ms(), options_.sweep_batch);
+    if (n > 0) wal_writeback_.kick();
   } catch (const std::exception& e) {
     spdlog::error("data writer: deleting expired records failed: {}", e.what());
   }

@@ -28,6 +28,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/writeback.hpp"
 
 namespace plugmq::store {
 
@@ -92,6 +93,7 @@ class DataWriter {
   const DataWriterOptions options_;
   Db db_;
   DataStore data_;
+  Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
   std::mutex mu_;
   std::condition_variable cv_;
   // Network threads append here; the writer swaps the whole vector out, so a push only moves
