@@ -14,6 +14,7 @@
 #include "../../../src/store/schema.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/identity.hpp"
+#include "temp_dir.hpp"
 
 namespace plugmq::store {
 namespace {
@@ -595,22 +596,7 @@ TEST(DataEpochs, SilentSeriesAcrossEpochs) {
   EXPECT_EQ(data.query(q).size(), 200u);
 }
 
-// A fresh directory under the system's temporary one, removed with everything in it when the
-// test ends, whether it passed or not.
-struct TempDir {
-  explicit TempDir(const std::string& prefix)
-      : path(std::filesystem::temp_directory_path() /
-             (prefix + std::to_string(::getpid()) + "-" + oid(9, 9))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::filesystem::path path;
-};
+using testing::TempDir;
 
 // A database file at schema `version` (the first migrations only), with `rows` (SQL) in it.
 void write_old_database(const std::filesystem::path& file, std::size_t version,
@@ -638,7 +624,7 @@ void write_old_database(const std::filesystem::path& file, std::size_t version,
 // ones written after.
 TEST(DataEpochs, Version4DatabaseIsMigrated) {
   const TempDir dir("plugmq-v4-");
-  const auto file = dir.path / "plugmq.db";
+  const auto file = dir.path() / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d1";
   {
     std::string sql = "INSERT INTO series (of, channel) VALUES ('" + dev + "', 't');";
@@ -676,7 +662,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
 // everything reads, sweeps and deletes as if written now.
 TEST(DataEpochs, Version5DatabaseIsMigrated) {
   const TempDir dir("plugmq-v5-");
-  const auto file = dir.path / "plugmq.db";
+  const auto file = dir.path() / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d5";
   {
     std::string sql =
@@ -727,7 +713,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
 // sweeps and deletes as if written now, also next to records written after.
 TEST(DataEpochs, Version6DatabaseIsMigrated) {
   const TempDir dir("plugmq-v6-");
-  const auto file = dir.path / "plugmq.db";
+  const auto file = dir.path() / "plugmq.db";
   const std::string dev = "dev-0000000000000000000000d6";
   const std::string other = "dev-0000000000000000000000e6";
   {
