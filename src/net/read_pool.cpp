@@ -2,6 +2,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <cassert>
+#include <string>
+
+#include "plugmq/platform/thread_name.hpp"
 
 namespace plugmq::net {
 
@@ -25,7 +28,8 @@ void ReadPool::start() {
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
       ioc_.get_executor());
   for (auto& r : repos_) {
-    threads_.emplace_back([this, repos = r.get()] {
+    threads_.emplace_back([this, repos = r.get(), n = threads_.size()] {
+      platform::name_this_thread("pq-read-" + std::to_string(n));
       tls_repos = repos;
       ioc_.run();
     });

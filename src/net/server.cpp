@@ -12,6 +12,7 @@
 
 #include "plugmq/net/admission.hpp"
 #include "plugmq/net/session.hpp"
+#include "plugmq/platform/thread_name.hpp"
 #include "tls.hpp"
 
 namespace plugmq::net {
@@ -49,7 +50,8 @@ void Server::start() {
     asio::co_spawn(*iocs_[0], accept_loop(*mqtts_acceptor_, true), asio::detached);
   }
   for (auto& ioc : iocs_) {
-    threads_.emplace_back([&ioc] {
+    threads_.emplace_back([&ioc, n = threads_.size()] {
+      platform::name_this_thread("pq-io-" + std::to_string(n));
       for (;;) {
         try {
           ioc->run();

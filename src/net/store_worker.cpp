@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include "plugmq/platform/thread_name.hpp"
+
 namespace plugmq::net {
 
 namespace asio = boost::asio;
@@ -23,7 +25,10 @@ StoreWorker::~StoreWorker() { stop(); }
 
 void StoreWorker::start() {
   asio::co_spawn(ioc_, refresh_loop(), asio::detached);
-  thread_ = std::thread([this] { ioc_.run(); });
+  thread_ = std::thread([this] {
+    platform::name_this_thread("pq-store");
+    ioc_.run();
+  });
 }
 
 void StoreWorker::stop() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/thread_name.hpp"
 
 namespace plugmq::store {
 
@@ -46,7 +47,10 @@ DataWriter::~DataWriter() { stop(); }
 
 void DataWriter::start() {
   next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    platform::name_this_thread("pq-writer");
+    run();
+  });
 }
 
 void DataWriter::stop() {

@@ -5,7 +5,7 @@ import os
 import signal
 import unittest
 
-from harness import RawClient, UnstartedServerTestCase, paho_connect_rc
+from harness import RawClient, UnstartedServerTestCase, paho_connect_rc, wait_for
 
 
 class LifecycleTest(UnstartedServerTestCase):
@@ -30,6 +30,22 @@ class LifecycleTest(UnstartedServerTestCase):
         leftovers = [f for f in os.listdir(self.server.dir)
                      if f.startswith("ready.json") and f != "ready.json"]
         self.assertEqual(leftovers, [])
+
+    def test_threads_are_named_by_role(self):
+        # `top -H`, `ps -L` and perf show which thread is which.
+        self.server.start(["--io-threads", "2"])
+        task_dir = f"/proc/{self.server.proc.pid}/task"
+        roles = {"pq-io-0", "pq-io-1", "pq-writer", "pq-store", "pq-read-0"}
+
+        def names():
+            found = set()
+            for tid in os.listdir(task_dir):
+                with open(os.path.join(task_dir, tid, "comm")) as f:
+                    found.add(f.read().strip())
+            return found
+
+        # A thread names itself when it starts, which may be just after the ready file.
+        wait_for(lambda: roles <= names(), what=f"threads named {sorted(roles)}")
 
     def test_sigterm_exits_0_and_closes_clients(self):
         self.server.start()
