@@ -108,6 +108,30 @@ def main():
         rtext = "-" if ratio is None else f"{ratio:.2f}x"
         lines.append(f"{name:<34}{label:<24}{fmt(m):>12}{fmt(p):>12}{rtext:>13}  {verdict}")
 
+    # A median of a few rounds can pass on one broker's bad luck: the targets' figures round by
+    # round show whether the verdict holds in each.
+    per_round = {}
+    lines.append("")
+    lines.append("targets round by round (plugmq/mosquitto, each round's two runs):")
+    for run, figure, label, target in ROWS:
+        if not target or run not in medians:
+            continue
+        kind, bound = target
+        by_round = {}
+        for r in runs:
+            if r["run"] == run and "error" not in r and r.get(figure) is not None:
+                by_round.setdefault(r.get("round"), {})[r["broker"]] = r[figure]
+        ratios = []
+        for rnd in sorted(k for k in by_round if k is not None):
+            pair = by_round[rnd]
+            if pair.get("mosquitto") and pair.get("plugmq") is not None:
+                ratios.append(pair["plugmq"] / pair["mosquitto"])
+        held = sum(1 for x in ratios if (x >= bound if kind == "min" else x <= bound))
+        per_round[f"{run}.{figure}"] = [round(x, 3) for x in ratios]
+        lines.append(f"  {desc(run) + ', ' + label:<52}"
+                     f"{' '.join(f'{x:.2f}x' for x in ratios):<30}"
+                     f"within target in {held} of {len(ratios)}")
+
     # Loss, disconnects and failures over every run: a broker that drops is not faster.
     lines.append("")
     for b in BROKERS:
@@ -147,7 +171,8 @@ def main():
     lines.insert(2, "")
     print("\n".join(lines))
 
-    result = {"meta": meta, "table": table, "medians": medians, "store": store,
+    result = {"meta": meta, "table": table, "medians": medians, "per_round": per_round,
+              "store": store,
               "store_source": a.store_source, "runs": runs}
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
