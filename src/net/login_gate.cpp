@@ -12,10 +12,10 @@ asio::execution_context::id LoginGate::id;
 LoginGate::LoginGate(asio::execution_context& ctx)
     : asio::execution_context::service(ctx), ioc_(static_cast<asio::io_context&>(ctx)) {}
 
-void LoginGate::enter(std::function<void()> go) {
+void LoginGate::enter(Go go) {
   if (taken_ < kPlaces) {
     ++taken_;
-    go();
+    go(false);
     return;
   }
   waiting_.push_back(std::move(go));
@@ -26,13 +26,13 @@ void LoginGate::leave() {
   if (waiting_.empty() || taken_ >= kPlaces) return;
   ++taken_;
   // Posted: leave() runs inside the previous holder's handler.
-  asio::post(ioc_, std::move(waiting_.front()));
+  asio::post(ioc_, [go = std::move(waiting_.front())] { go(true); });
   waiting_.pop_front();
 }
 
 void LoginGate::shutdown() {
   // The io_context is going away: the sessions only these hold are destroyed with them.
-  std::deque<std::function<void()>> waiting;
+  std::deque<Go> waiting;
   waiting.swap(waiting_);
 }
 

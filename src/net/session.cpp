@@ -112,13 +112,17 @@ void Session<Stream>::read_ready() {
   }
   // Not logged in: read with a place among the thread's logins in progress (LoginGate).
   gate_waiting_ = true;
-  login_gate().enter([self = this->shared_from_this()] {
+  login_gate().enter([self = this->shared_from_this()](bool waited) {
     self->gate_waiting_ = false;
     if (self->end_reason_) {  // ended while it waited (its deadline)
       self->login_gate().leave();
       self->maybe_finish();
       return;
     }
+    // The pre-CONNECT deadline did not run while it waited: it starts over with the place
+    // (without this, a watchdog check before input() reads the CONNECT would cut a session
+    // that waited longer than the deadline).
+    if (waited) self->since_ = steady_clock::now();
     self->gated_ = true;
     self->spawn_input();
   });

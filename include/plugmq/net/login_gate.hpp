@@ -11,8 +11,10 @@
 // kPlaces per thread, given in arrival order. Waiting for bytes holds no place (a client that
 // sends its CONNECT slowly holds one only while a part of it is processed), and a session
 // waiting for a place holds nothing else. The pre-CONNECT deadline does not run while a
-// session waits for a place (a storm of slow account logins would otherwise be cut by it);
-// it applies again once the session has read what arrived.
+// session waits for a place (a storm of slow account logins would otherwise be cut by it),
+// and it starts over when the session gets its place after waiting: it bounds how long the
+// session then holds the place, and a session that has waited is not cut before it has read
+// what it was let in for.
 //
 // A service of the io_context (use_service): used only by the thread that runs it.
 #pragma once
@@ -37,9 +39,10 @@ class LoginGate final : public boost::asio::execution_context::service {
     return boost::asio::use_service<LoginGate>(ioc);
   }
 
-  // Takes a place and runs `go` at once if one is free; else `go` runs (posted) once a place
-  // is given to it. Whoever `go` runs for gives the place back with leave().
-  void enter(std::function<void()> go);
+  // Takes a place and runs `go(false)` at once if one is free; else `go(true)` runs (posted)
+  // once a place is given to it. Whoever `go` runs for gives the place back with leave().
+  using Go = std::function<void(bool waited)>;
+  void enter(Go go);
   // Gives a place back: the next one waiting gets it.
   void leave();
 
@@ -51,7 +54,7 @@ class LoginGate final : public boost::asio::execution_context::service {
 
   boost::asio::io_context& ioc_;
   std::size_t taken_ = 0;
-  std::deque<std::function<void()>> waiting_;
+  std::deque<Go> waiting_;
 };
 
 }  // namespace plugmq::net

@@ -14,7 +14,13 @@ TEST(LoginGate, LetsThroughAtMostItsPlacesThenTheWaitingInArrivalOrder) {
   LoginGate& gate = LoginGate::of(ioc);
   constexpr std::size_t kN = LoginGate::kPlaces + 3;
   std::vector<std::size_t> ran;
-  for (std::size_t i = 0; i < kN; ++i) gate.enter([&ran, i] { ran.push_back(i); });
+  std::vector<bool> waited;
+  for (std::size_t i = 0; i < kN; ++i) {
+    gate.enter([&ran, &waited, i](bool w) {
+      ran.push_back(i);
+      waited.push_back(w);
+    });
+  }
   // The first kPlaces ran at once; the others wait.
   ASSERT_EQ(ran.size(), LoginGate::kPlaces);
   EXPECT_EQ(gate.taken(), LoginGate::kPlaces);
@@ -35,13 +41,19 @@ TEST(LoginGate, LetsThroughAtMostItsPlacesThenTheWaitingInArrivalOrder) {
   ioc.poll();
   ASSERT_EQ(ran.size(), kN);
   for (std::size_t i = 0; i < kN; ++i) EXPECT_EQ(ran[i], i);
+  // Those let in at once did not wait; the others are told they did.
+  for (std::size_t i = 0; i < kN; ++i) EXPECT_EQ(waited[i], i >= LoginGate::kPlaces) << i;
   EXPECT_EQ(gate.waiting(), 0u);
 
   // Everyone leaves: all places free again, and the next one runs at once.
   for (std::size_t i = 0; i < LoginGate::kPlaces; ++i) gate.leave();
   EXPECT_EQ(gate.taken(), 0u);
-  gate.enter([&ran] { ran.push_back(99); });
+  gate.enter([&ran, &waited](bool w) {
+    ran.push_back(99);
+    waited.push_back(w);
+  });
   EXPECT_EQ(ran.back(), 99u);
+  EXPECT_FALSE(waited.back());
   EXPECT_EQ(gate.taken(), 1u);
 }
 
@@ -50,8 +62,8 @@ TEST(LoginGate, WhatWaitsIsReleasedWhenTheIoContextGoes) {
   {
     boost::asio::io_context ioc;
     LoginGate& gate = LoginGate::of(ioc);
-    for (std::size_t i = 0; i < LoginGate::kPlaces; ++i) gate.enter([] {});
-    gate.enter([held] {});
+    for (std::size_t i = 0; i < LoginGate::kPlaces; ++i) gate.enter([](bool) {});
+    gate.enter([held](bool) {});
     EXPECT_EQ(held.use_count(), 2);
   }
   EXPECT_EQ(held.use_count(), 1);
