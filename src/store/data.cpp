@@ -40,6 +40,13 @@ constexpr std::int64_t kRowsPerProbe = 16;
 constexpr std::size_t kManyPublishers = 64;
 constexpr std::size_t kSeriesPerPublisher = 4;
 constexpr std::size_t kMaxPropName = 256;
+// A run (migration 9) holds one series' records of one transaction whose times lie within this
+// span; a record further out starts another run. A series read scans each run's range of the
+// channel, other series' rows included, so a run spread over a long time (a publisher sending
+// old records, a writer catching up on a backlog) would cost a long scan.
+constexpr std::int64_t kRunSpanMs = 1000;
+// Runs the sweeper and delete_of() read at once, before deleting through them.
+constexpr std::int64_t kRunsPerPass = 256;
 // Same bound as payload.cpp: nlohmann dumps recursively, so deeper values would overflow the
 // stack when dumped.
 constexpr int kMaxJsonDepth = 128;
@@ -207,6 +214,31 @@ struct Pos {
 
 const std::string kIdBelowAll;
 const std::string kIdAboveAll(kOidBytes + 1, '\xFF');
+
+// The positions just outside a record's: nothing lies strictly between before(p) and p, or
+// between p and after(p) (ids are 12-byte blobs). They turn a run's inclusive range into the
+// exclusive bounds the scans take.
+Pos before(Pos p) {
+  for (std::size_t i = p.id.size(); i-- > 0;) {
+    if (p.id[i] != '\0') {
+      p.id[i] = static_cast<char>(static_cast<unsigned char>(p.id[i]) - 1);
+      return p;
+    }
+    p.id[i] = '\xFF';
+  }
+  return Pos{p.at, kIdBelowAll, p.cid};  // the id was all zeros
+}
+
+Pos after(Pos p) {
+  for (std::size_t i = p.id.size(); i-- > 0;) {
+    if (p.id[i] != '\xFF') {
+      p.id[i] = static_cast<char>(static_cast<unsigned char>(p.id[i]) + 1);
+      return p;
+    }
+    p.id[i] = '\0';
+  }
+  return Pos{p.at, kIdAboveAll, p.cid};  // the id was all 0xFF
+}
 
 // ---- channel masks ----
 
@@ -483,17 +515,48 @@ std::vector<SeriesKey> series_under(Raw& series_of, const Ofs& ofs, std::string_
   return out;
 }
 
-// Binds Statements::scan_series: the newest `limit` positions of series `sid` in epoch `ep`
-// with lower < (at, id) < upper.
-void bind_series_probe(Raw& scan, std::int64_t sid, std::int64_t ep, const Pos& lower,
-                       const Pos& upper, std::int64_t limit) {
-  scan.int64(1, sid);
-  scan.int64(3, lower.at);
-  scan.blob(4, lower.id.data(), lower.id.size());
-  scan.int64(5, upper.at);
-  scan.blob(6, upper.id.data(), upper.id.size());
-  scan.int64(7, limit);
-  scan.int64(8, ep);
+// Binds Statements::runs_of: the runs of series `sid` in epoch `ep` that reach into
+// lower < (at, id) < upper, newest last record first.
+void bind_runs_of(Raw& runs, std::int64_t sid, std::int64_t ep, const Pos& lower,
+                  const Pos& upper) {
+  runs.int64(1, ep);
+  runs.int64(2, sid);
+  runs.int64(3, lower.at);
+  runs.blob(4, lower.id.data(), lower.id.size());
+  runs.int64(5, upper.at);
+  runs.blob(6, upper.id.data(), upper.id.size());
+}
+
+// A run as stored: its first and last positions (both records of it), inclusive.
+struct RunRange {
+  Pos lo;
+  Pos hi;
+};
+
+// The run in the current row of a statement whose columns `c`.. are hi_at, hi_id, lo_at, lo_id.
+RunRange run_at(const Raw& s, int c) {
+  return {Pos{s.col_int64(c + 2), std::string(s.col_blob(c + 3))},
+          Pos{s.col_int64(c), std::string(s.col_blob(c + 1))}};
+}
+
+// The part of a run's range within lower < (at, id) < upper, as exclusive bounds (lo, hi):
+// false when it is empty.
+bool run_within(const RunRange& run, const Pos& lower, const Pos& upper, Pos& lo, Pos& hi) {
+  lo = std::max(lower, before(run.lo));
+  hi = std::min(upper, after(run.hi));
+  return lo < hi;
+}
+
+// Binds Statements::scan_run (or a statement with the same first six parameters): series
+// `sid`'s rows of channel `cid` with lo < (at, id) < hi, newest first. `lo` and `hi` must
+// outlive the statement's steps.
+void bind_run_scan(Raw& scan, std::int64_t cid, std::int64_t sid, const Pos& lo, const Pos& hi) {
+  scan.int64(1, cid);
+  scan.int64(2, lo.at);
+  scan.blob(3, lo.id.data(), lo.id.size());
+  scan.int64(4, hi.at);
+  scan.blob(5, hi.id.data(), hi.id.size());
+  scan.int64(6, sid);
 }
 
 // Binds Statements::scan_channel or scan_channel_picked: channel `cid` newest first with
@@ -593,12 +656,18 @@ std::vector<std::int64_t> cids_of(const std::vector<ChannelPart>& parts) {
 
 }  // namespace
 
-// A series as the writer knows it: its id, its channel's, and the last epoch in which this
-// connection raised its series.last_ep.
+// A series as the writer knows it: its id, its channel's, the last epoch in which this
+// connection raised its series.last_ep, and the run it is inserting (written by flush()).
 struct DataStore::Series {
   std::int64_t sid;
   std::int64_t cid;
   std::int64_t marked_ep = -1;
+  bool queued = false;   // in Statements::pending
+  bool in_run = false;   // the run below holds records not written to `runs` yet
+  std::int64_t run_ep = 0;
+  std::int64_t lo_at = 0, hi_at = 0;
+  OidBytes lo_id{}, hi_id{};
+  std::optional<std::int64_t> min_exp;
 };
 
 struct DataStore::Statements {
@@ -634,12 +703,20 @@ struct DataStore::Statements {
                   "SELECT d.cid, d.at FROM channels c CROSS JOIN data d ON d.cid = c.cid "
                   "WHERE d.at >= ?1 AND d.at <= ?2 AND d.id = ?3 LIMIT 1"),
         by_key(db, kRecordByKey),
-        // Index-only: the newest positions of one series in one epoch strictly between two
-        // (at, id) bounds. Records are read by key at the end.
-        scan_series(db,
-                    "SELECT at, id FROM data WHERE ep = ?8 AND sid = ?1 "
-                    "AND (at, id) > (?3, ?4) AND (at, id) < (?5, ?6) "
-                    "ORDER BY at DESC, id DESC LIMIT ?7"),
+        run_add(db,
+                "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        // The runs of one series in one epoch that reach into (?3, ?4) < (at, id) < (?5, ?6),
+        // newest last record first.
+        runs_of(db,
+                "SELECT hi_at, hi_id, lo_at, lo_id FROM runs WHERE ep = ?1 AND sid = ?2 "
+                "AND (hi_at, hi_id) > (?3, ?4) AND (lo_at, lo_id) < (?5, ?6) "
+                "ORDER BY hi_at DESC, hi_id DESC"),
+        // One series' rows in a range of its channel, newest first. Records are read by key at
+        // the end.
+        scan_run(db,
+                 "SELECT at, id FROM data WHERE cid = ?1 AND (at, id) > (?2, ?3) "
+                 "AND (at, id) < (?4, ?5) AND sid = ?6 ORDER BY at DESC, id DESC"),
         // One channel newest first between two (at, id) bounds: every publisher's records,
         // or with the series filtered in SQL.
         scan_channel(db,
@@ -662,18 +739,35 @@ struct DataStore::Statements {
                     "ORDER BY channel"),
         // The epoch whose expiry bound is the earliest passed.
         epoch_due(db, "SELECT ep FROM epochs WHERE min_exp <= ?1 ORDER BY min_exp, ep LIMIT 1"),
-        // Through data_epoch_series, which holds expire_at: index-only up to the deletes.
-        delete_expired(db,
-                       "DELETE FROM data WHERE (cid, at, id) IN (SELECT cid, at, id FROM data "
-                       "WHERE ep = ?1 AND expire_at <= ?2 LIMIT ?3)"),
+        // Runs of one epoch with a record expired at ?2.
+        runs_due(db,
+                 "SELECT r.sid, s.cid, r.hi_at, r.hi_id, r.lo_at, r.lo_id FROM runs r "
+                 "JOIN series s ON s.sid = r.sid WHERE r.ep = ?1 AND r.min_exp <= ?2 LIMIT ?3"),
+        // Every run of a publisher's series, epoch by epoch.
+        runs_of_publisher(db,
+                          "SELECT r.ep, r.sid, s.cid, r.hi_at, r.hi_id, r.lo_at, r.lo_id "
+                          "FROM series s CROSS JOIN epochs e "
+                          "ON e.ep BETWEEN s.first_ep AND s.last_ep "
+                          "CROSS JOIN runs r ON r.ep = e.ep AND r.sid = s.sid "
+                          "WHERE s.of = ?1 LIMIT ?2"),
+        // A series' rows in a range of its channel (scan_run's parameters), at most ?8; with
+        // ?7, only those expired then.
+        delete_in_run(db,
+                      "DELETE FROM data WHERE (cid, at, id) IN (SELECT cid, at, id FROM data "
+                      "WHERE cid = ?1 AND (at, id) > (?2, ?3) AND (at, id) < (?4, ?5) "
+                      "AND sid = ?6 AND (?7 IS NULL OR expire_at <= ?7) LIMIT ?8)"),
+        // What is left of a series in a range of its channel: the earliest expiry, and whether
+        // any row is.
+        left_in_run(db,
+                    "SELECT min(expire_at), count(*) > 0 FROM data WHERE cid = ?1 "
+                    "AND (at, id) > (?2, ?3) AND (at, id) < (?4, ?5) AND sid = ?6"),
+        run_set_exp(db,
+                    "UPDATE runs SET min_exp = ?5 "
+                    "WHERE ep = ?1 AND sid = ?2 AND hi_at = ?3 AND hi_id = ?4"),
+        run_delete(db, "DELETE FROM runs WHERE ep = ?1 AND sid = ?2 AND hi_at = ?3 AND hi_id = ?4"),
         epoch_exact_exp(db,
-                        "UPDATE epochs SET min_exp = (SELECT min(expire_at) FROM data "
+                        "UPDATE epochs SET min_exp = (SELECT min(min_exp) FROM runs "
                         "WHERE ep = ?1) WHERE ep = ?1 RETURNING min_exp"),
-        // One (ep, sid) probe per epoch of each of the publisher's series.
-        delete_of(db,
-                  "DELETE FROM data WHERE (cid, at, id) IN (SELECT d.cid, d.at, d.id "
-                  "FROM series s CROSS JOIN epochs e ON e.ep BETWEEN s.first_ep AND s.last_ep "
-                  "CROSS JOIN data d ON d.ep = e.ep AND d.sid = s.sid WHERE s.of = ?1 LIMIT ?2)"),
         count(db, "SELECT count(*) FROM data"),
         delete_key(db, "DELETE FROM data WHERE cid = ?3 AND at = ?1 AND id = ?2"),
         device_exists(db, "SELECT 1 FROM devices WHERE id = ?1"),
@@ -685,10 +779,10 @@ struct DataStore::Statements {
         prop_all(db, "SELECT name, value FROM props WHERE device_id = ?1 ORDER BY name") {}
 
   Raw insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch, epoch_last,
-      epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key,
-      scan_series, scan_channel, scan_channel_picked, series_of, series_on, channels_in, epoch_due,
-      delete_expired, epoch_exact_exp, delete_of, count, delete_key, device_exists, prop_put,
-      prop_delete, prop_one, prop_all;
+      epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key, run_add,
+      runs_of, scan_run, scan_channel, scan_channel_picked, series_of, series_on, channels_in,
+      epoch_due, runs_due, runs_of_publisher, delete_in_run, left_in_run, run_set_exp, run_delete,
+      epoch_exact_exp, count, delete_key, device_exists, prop_put, prop_delete, prop_one, prop_all;
 
   Locate locate() { return Locate{at_moved, at_in_channel, at_in_any}; }
 
@@ -696,6 +790,8 @@ struct DataStore::Statements {
   // transaction rolls back: series it added may be gone.
   std::unordered_map<std::string, Series> sids;
   std::string key;  // reused lookup buffer
+  // The series with a run to write at the end of the transaction (DataStore::flush).
+  std::vector<Series*> pending;
 
   // The epoch this connection inserts into (-1: none open), what it inserted there, the bounds
   // it knows are stored for it, and the series whose last_ep it has raised to it. Reset when a
@@ -705,6 +801,7 @@ struct DataStore::Statements {
   std::int64_t ep_min = 0, ep_max = -1;    // empty
   std::optional<std::int64_t> ep_min_exp;  // epochs.min_exp as stored for `ep`
   void forget() {
+    pending.clear();
     sids.clear();
     ep = -1;
   }
@@ -718,17 +815,60 @@ DataStore::DataStore(Db& db, std::int64_t epoch_records)
                                  nullptr, pick_function, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(db.handle(), rc, "create function plugmq_pick");
   st_ = new Statements(db.handle());
-  // Ingest keeps the current epoch's part of data_epoch_series and the right edges of the other
+  // Ingest keeps the current epoch's part of `runs` and the right edges of the other
   // indexes hot; SQLite's default 2 MB cache would re-read them for every batch. Allocated as
   // used.
   db.exec("PRAGMA cache_size = -65536");
   sqlite3_rollback_hook(
       db.handle(), [](void* st) { static_cast<Statements*>(st)->forget(); }, st_);
+  // Runs are written at the end of each transaction: Db::transaction() does it, and a COMMIT
+  // that would leave one unwritten (a transaction begun and committed some other way) fails and
+  // rolls back rather than store records that series reads cannot find.
+  db.set_before_commit([](void* self) { static_cast<DataStore*>(self)->flush(); }, this);
+  sqlite3_commit_hook(
+      db.handle(),
+      [](void* st) { return static_cast<Statements*>(st)->pending.empty() ? 0 : 1; }, st_);
 }
 
 DataStore::~DataStore() {
+  sqlite3_commit_hook(db_.handle(), nullptr, nullptr);
+  db_.set_before_commit(nullptr, nullptr);
   sqlite3_rollback_hook(db_.handle(), nullptr, nullptr);
   delete st_;
+}
+
+void DataStore::write_run(Series& series) {
+  Raw& add = st_->run_add;
+  Use use(add);
+  add.int64(1, series.run_ep);
+  add.int64(2, series.sid);
+  add.int64(3, series.hi_at);
+  add.blob(4, series.hi_id.data(), series.hi_id.size());
+  add.int64(5, series.lo_at);
+  add.blob(6, series.lo_id.data(), series.lo_id.size());
+  if (series.min_exp) {
+    add.int64(7, *series.min_exp);
+  } else {
+    add.null(7);
+  }
+  add.step();
+  series.in_run = false;
+}
+
+void DataStore::flush() {
+  Statements& st = *st_;
+  if (st.pending.empty()) return;
+  // Taken first: outside a transaction each run commits as it is written, and the commit hook
+  // refuses a COMMIT while runs are pending. Inside one, a failure rolls back, which forgets
+  // every series (and so what was taken here).
+  std::vector<Series*> pending;
+  pending.swap(st.pending);
+  for (Series* series : pending) series->queued = false;
+  for (Series* series : pending) {
+    if (series->in_run) write_run(*series);
+  }
+  pending.clear();
+  if (st.pending.empty()) st.pending.swap(pending);  // keeps the capacity
 }
 
 DataStore::Series& DataStore::series(std::string_view of, std::string_view channel) {
@@ -827,21 +967,60 @@ void DataStore::insert(const platform::Record& r) {
     moved.int64(3, series.cid);
     moved.step();
   }
-  Raw& s = st.insert;
-  Use use(s);
-  s.int64(1, r.at);
-  s.blob(2, id.data(), id.size());
-  s.int64(3, series.sid);
-  s.int64(4, st.ep);
-  if (r.expire_at) {
-    s.int64(5, *r.expire_at);
-  } else {
-    s.null(5);
+  {
+    Raw& s = st.insert;
+    Use use(s);
+    s.int64(1, r.at);
+    s.blob(2, id.data(), id.size());
+    s.int64(3, series.sid);
+    s.int64(4, st.ep);
+    if (r.expire_at) {
+      s.int64(5, *r.expire_at);
+    } else {
+      s.null(5);
+    }
+    s.text(6, r.data_json);
+    s.int64(7, series.cid);
+    s.step();
   }
-  s.text(6, r.data_json);
-  s.int64(7, series.cid);
-  s.step();
   ++st.ep_records;
+
+  // The record joins its series' run, unless the run belongs to an earlier epoch or would
+  // spread over more than kRunSpanMs: then that run is written and a new one begins.
+  if (series.in_run &&
+      (series.run_ep != st.ep || std::max(series.hi_at, r.at) - std::min(series.lo_at, r.at) >
+                                     kRunSpanMs)) {
+    write_run(series);
+  }
+  auto position_below = [&](std::int64_t at_a, const OidBytes& id_a, std::int64_t at_b,
+                            const OidBytes& id_b) {
+    return at_a != at_b ? at_a < at_b : id_a < id_b;  // std::array compares bytes unsigned
+  };
+  if (!series.in_run) {
+    series.in_run = true;
+    series.run_ep = st.ep;
+    series.lo_at = series.hi_at = r.at;
+    series.lo_id = series.hi_id = id;
+    series.min_exp = r.expire_at;
+  } else {
+    if (position_below(r.at, id, series.lo_at, series.lo_id)) {
+      series.lo_at = r.at;
+      series.lo_id = id;
+    }
+    if (position_below(series.hi_at, series.hi_id, r.at, id)) {
+      series.hi_at = r.at;
+      series.hi_id = id;
+    }
+    if (r.expire_at && (!series.min_exp || *r.expire_at < *series.min_exp)) {
+      series.min_exp = r.expire_at;
+    }
+  }
+  if (!series.queued) {
+    series.queued = true;
+    st.pending.push_back(&series);
+  }
+  // Outside a transaction the record has committed by now, alone: so does its run.
+  if (sqlite3_get_autocommit(db_.handle())) flush();
 }
 
 std::vector<platform::Record> DataStore::query(const DataQuery& q) {
@@ -851,6 +1030,7 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   std::vector<platform::Record> out;
   if (q.limit <= 0) return out;
   const std::int64_t offset = std::max<std::int64_t>(q.offset, 0);
+  flush();  // this transaction's own records
   ReadTxn txn(db_.handle());
 
   const std::vector<ChannelPart> parts =
@@ -860,29 +1040,27 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   Pos lower, upper;
   if (!window_of(st_->locate(), q, cids_of(parts), lower, upper)) return out;
 
-  // Top-N over the channels and series, N = offset + limit: a min-heap of the best positions so
-  // far. Once it is full, its worst entry raises the lower bound of the next scan, so most
-  // return nothing or a few rows.
+  // Top-N over the channels and series, N = offset + limit: the best positions so far, in
+  // order. Once it is full, its worst entry raises the lower bound of the next scan, so most
+  // return nothing or a few rows. A set: a record can be reached through two runs of its series
+  // when their ranges overlap (records sent with times out of order), and counts once.
   const std::int64_t n = saturating_add(offset, q.limit);
-  auto older_on_top = [](const Pos& a, const Pos& b) { return b < a; };
-  using Heap = std::priority_queue<Pos, std::vector<Pos>, decltype(older_on_top)>;
-  Heap best(older_on_top);
+  std::set<Pos> best;
   auto full = [&] { return static_cast<std::int64_t>(best.size()) >= n; };
   // Keeps `p` when it is among the newest N so far; false when it is older than all N kept
   // (rows come newest first: the rest of that scan are older still).
   auto offer = [&](Pos&& p) {
     if (!full()) {
-      best.push(std::move(p));
-    } else if (best.top() < p) {
-      best.pop();
-      best.push(std::move(p));
+      best.insert(std::move(p));
+    } else if (*best.begin() < p) {
+      if (best.insert(std::move(p)).second) best.erase(best.begin());
     } else {
       return false;
     }
     return true;
   };
   auto next_lower = [&] {
-    return full() ? std::max(lower, best.top()) : lower;  // a copy: the heap changes
+    return full() ? std::max(lower, *best.begin()) : lower;  // a copy: the set changes
   };
   std::optional<std::vector<EpochBound>> epochs;  // read when a series is first probed
 
@@ -929,32 +1107,38 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
       if (done) continue;
     }
     // 3. Each series epoch by epoch, the newest bound first: once the records kept are newer
-    // than an epoch's bound, that epoch and every one after it have nothing to add.
+    // than an epoch's bound, that epoch and every one after it have nothing to add. In an
+    // epoch, the series' runs newest first, each run's rows newest first.
     if (!(next_lower() < probe_upper)) continue;
     if (!epochs) epochs = epochs_between(st_->epochs_in, lower, upper);
-    Raw& scan = st_->scan_series;
+    Raw& runs = st_->runs_of;
+    Raw& scan = st_->scan_run;
     for (const EpochBound& e : *epochs) {
       if (e.max_at < next_lower().at) break;
       for (const SeriesKey& key : part.series) {
         if (!key.in(e.ep)) continue;
         const Pos plo = next_lower();
         if (e.max_at < plo.at) break;
-        Use use(scan);
-        bind_series_probe(scan, key.sid, e.ep, plo, probe_upper, n);
-        while (scan.step()) {
-          if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid})) break;
+        Use use_runs(runs);
+        bind_runs_of(runs, key.sid, e.ep, plo, probe_upper);
+        while (runs.step()) {
+          const RunRange run = run_at(runs, 0);
+          // Later runs end at or before this one: once it ends below what is kept, so do they.
+          const Pos rlo = next_lower();
+          if (!(rlo < run.hi)) break;
+          Pos lo, hi;
+          if (!run_within(run, rlo, probe_upper, lo, hi)) continue;
+          Use use_scan(scan);
+          bind_run_scan(scan, part.cid, key.sid, lo, hi);
+          while (scan.step()) {
+            if (!offer(Pos{scan.col_int64(0), std::string(scan.col_blob(1)), part.cid})) break;
+          }
         }
       }
     }
   }
 
-  std::vector<Pos> order;
-  order.reserve(best.size());
-  while (!best.empty()) {
-    order.push_back(best.top());
-    best.pop();
-  }
-  std::reverse(order.begin(), order.end());  // newest first
+  std::vector<Pos> order(best.rbegin(), best.rend());  // newest first
   if (offset >= static_cast<std::int64_t>(order.size())) return out;
   out.reserve(order.size() - static_cast<std::size_t>(offset));
   Raw& get = st_->by_key;
@@ -968,11 +1152,81 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
   return out;
 }
 
+// A run as the sweeper and delete_of() find it.
+struct DataStore::RunKey {
+  std::int64_t ep;
+  std::int64_t sid;
+  std::int64_t cid;
+  RunRange range;
+};
+
+namespace {
+
+std::int64_t as_limit(std::size_t n) {
+  return static_cast<std::int64_t>(
+      std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
+}
+
+}  // namespace
+
+std::size_t DataStore::delete_in_run(const RunKey& run, std::optional<std::int64_t> expired_at,
+                                     std::size_t max_rows) {
+  Statements& st = *st_;
+  const Pos all_lo{kMinMs, kIdBelowAll}, all_hi{kMaxMs, kIdAboveAll};
+  Pos lo, hi;
+  if (!run_within(run.range, all_lo, all_hi, lo, hi)) return 0;
+  std::size_t n;
+  {
+    Raw& del = st.delete_in_run;
+    Use use(del);
+    bind_run_scan(del, run.cid, run.sid, lo, hi);
+    if (expired_at) {
+      del.int64(7, *expired_at);
+    } else {
+      del.null(7);
+    }
+    del.int64(8, as_limit(max_rows));
+    del.step();
+    n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (n == max_rows) return n;  // maybe more: the next call goes on
+  // Done with this run: it goes once none of its series' rows is left in its range, or it
+  // keeps the earliest expiry left there.
+  std::optional<std::int64_t> min_exp;
+  bool any = false;
+  {
+    Raw& left = st.left_in_run;
+    Use use(left);
+    bind_run_scan(left, run.cid, run.sid, lo, hi);
+    if (left.step()) {
+      if (!left.col_null(0)) min_exp = left.col_int64(0);
+      any = left.col_int64(1) != 0;
+    }
+  }
+  Raw& change = any ? st.run_set_exp : st.run_delete;
+  Use use(change);
+  change.int64(1, run.ep);
+  change.int64(2, run.sid);
+  change.int64(3, run.range.hi.at);
+  change.blob(4, run.range.hi.id.data(), run.range.hi.id.size());
+  if (any) {
+    if (min_exp) {
+      change.int64(5, *min_exp);
+    } else {
+      change.null(5);
+    }
+  }
+  change.step();
+  return n;
+}
+
 std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows) {
   Statements& st = *st_;
+  flush();
   std::size_t deleted = 0;
-  // Epoch by epoch, the earliest expiry bound first. An epoch with nothing more to delete
-  // gets its exact bound again (the earliest expiry left), which a later sweep waits for.
+  // Epoch by epoch, the earliest expiry bound first; in an epoch, run by run. An epoch with
+  // nothing more to delete gets its exact bound again (the earliest expiry left), which a later
+  // sweep waits for.
   while (deleted < max_rows) {
     std::int64_t ep;
     {
@@ -982,20 +1236,22 @@ std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows)
       if (!due.step()) break;
       ep = due.col_int64(0);
     }
-    const std::size_t asked = max_rows - deleted;
-    std::size_t n;
+    std::vector<RunKey> runs;
     {
-      Raw& del = st.delete_expired;
-      Use use(del);
-      del.int64(1, ep);
-      del.int64(2, now_ms);
-      del.int64(3, static_cast<std::int64_t>(
-                       std::min<std::size_t>(asked, std::numeric_limits<std::int64_t>::max())));
-      del.step();
-      n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+      Raw& find = st.runs_due;
+      Use use(find);
+      find.int64(1, ep);
+      find.int64(2, now_ms);
+      find.int64(3, kRunsPerPass);
+      while (find.step()) {
+        runs.push_back({ep, find.col_int64(0), find.col_int64(1), run_at(find, 2)});
+      }
     }
-    deleted += n;
-    if (n == asked) break;  // maybe more in this epoch: the next call goes on
+    for (const RunKey& run : runs) {
+      deleted += delete_in_run(run, now_ms, max_rows - deleted);
+      if (deleted == max_rows) return deleted;  // maybe more in this epoch: the next call
+    }
+    if (static_cast<std::int64_t>(runs.size()) == kRunsPerPass) continue;  // more runs due
     Raw& exact = st.epoch_exact_exp;
     Use use(exact);
     exact.int64(1, ep);
@@ -1008,14 +1264,30 @@ std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows)
 
 std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
   if (max_rows == 0) return 0;
+  Statements& st = *st_;
+  flush();
   const std::string id = lower_ascii(of);
-  Raw& s = st_->delete_of;
-  Use use(s);
-  s.text(1, id);
-  s.int64(2, static_cast<std::int64_t>(
-                 std::min<std::size_t>(max_rows, std::numeric_limits<std::int64_t>::max())));
-  s.step();
-  return static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+  std::size_t deleted = 0;
+  // Run by run; each run emptied of its series' rows goes, so the next pass starts with the
+  // runs left.
+  for (;;) {
+    std::vector<RunKey> runs;
+    {
+      Raw& find = st.runs_of_publisher;
+      Use use(find);
+      find.text(1, id);
+      find.int64(2, kRunsPerPass);
+      while (find.step()) {
+        runs.push_back(
+            {find.col_int64(0), find.col_int64(1), find.col_int64(2), run_at(find, 3)});
+      }
+    }
+    for (const RunKey& run : runs) {
+      deleted += delete_in_run(run, std::nullopt, max_rows - deleted);
+      if (deleted == max_rows) return deleted;
+    }
+    if (static_cast<std::int64_t>(runs.size()) < kRunsPerPass) return deleted;
+  }
 }
 
 std::optional<std::string> DataStore::last_value(std::string_view of, std::string_view channel) {
@@ -1216,6 +1488,7 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   }
   std::vector<std::string> out;
   if (q.limit <= 0) return out;
+  flush();  // this transaction's own records
   ReadTxn txn(db_.handle());
   const std::vector<ChannelPart> parts =
       parts_of(st_->series_of, st_->series_on, st_->channels_in, q);
@@ -1223,19 +1496,26 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
   Pos lower, upper;
   if (!window_of(st_->locate(), q, cids_of(parts), lower, upper)) return out;
 
-  // Per channel, one probe of its range of the table (any publisher), or one index probe per
-  // series and epoch until one has a record in the window: series and channels outlive their
-  // records (expired, deleted).
+  // Per channel, one probe of its range of the table (any publisher), or one probe per run of
+  // each series until one has a record in the window: series and channels outlive their
+  // records (expired, deleted), and so may runs.
   std::vector<std::string> found;  // sorted: parts are
   std::optional<std::vector<EpochBound>> epochs;
   auto any_in_window = [&](const SeriesKey& key) {
     if (!epochs) epochs = epochs_between(st_->epochs_in, lower, upper);
     for (const EpochBound& e : *epochs) {
       if (!key.in(e.ep)) continue;
-      Raw& scan = st_->scan_series;
-      Use use(scan);
-      bind_series_probe(scan, key.sid, e.ep, lower, upper, 1);
-      if (scan.step()) return true;
+      Raw& runs = st_->runs_of;
+      Use use_runs(runs);
+      bind_runs_of(runs, key.sid, e.ep, lower, upper);
+      while (runs.step()) {
+        Pos lo, hi;
+        if (!run_within(run_at(runs, 0), lower, upper, lo, hi)) continue;
+        Raw& scan = st_->scan_run;
+        Use use_scan(scan);
+        bind_run_scan(scan, key.cid, key.sid, lo, hi);
+        if (scan.step()) return true;
+      }
     }
     return false;
   };

@@ -78,12 +78,17 @@ Db Db::open_memory() {
   return db;
 }
 
-Db::Db(Db&& other) noexcept : db_(std::exchange(other.db_, nullptr)) {}
+Db::Db(Db&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)),
+      before_commit_(std::exchange(other.before_commit_, nullptr)),
+      before_commit_arg_(std::exchange(other.before_commit_arg_, nullptr)) {}
 
 Db& Db::operator=(Db&& other) noexcept {
   if (this != &other) {
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
+    before_commit_ = std::exchange(other.before_commit_, nullptr);
+    before_commit_arg_ = std::exchange(other.before_commit_arg_, nullptr);
   }
   return *this;
 }

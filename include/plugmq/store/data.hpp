@@ -52,8 +52,16 @@ class DataStore {
   DataStore& operator=(const DataStore&) = delete;
 
   // Appends one record. For speed, call it inside a transaction (Db::transaction), many per
-  // transaction. Throws Error.
+  // transaction: the records of one series in a transaction make one run of the per-series
+  // index (migration 9 in schema.cpp), written by flush() when the transaction commits.
+  // Throws Error.
   void insert(const platform::Record& r);
+
+  // Writes the runs of the records inserted in the current transaction. Db::transaction()
+  // calls it before COMMIT; a transaction committed otherwise must call it first (a COMMIT
+  // with runs left unwritten fails and rolls back). Reads call it too, so that they see the
+  // transaction's own records. Throws Error.
+  void flush();
 
   // Records matching `q`, newest first (by at, then by id), at most q.limit after q.offset.
   // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
@@ -112,8 +120,16 @@ class DataStore {
  private:
   struct Statements;
   struct Series;
+  struct RunKey;
   // The series (of, channel) as this connection knows it, created (with its channel) when new.
   Series& series(std::string_view of, std::string_view channel);
+  // Writes the run that `series` is inserting.
+  void write_run(Series& series);
+  // Deletes up to `max_rows` of the rows of `run`'s series in its range (with `expired_at`, only
+  // those expired then); once that leaves none to delete, the run goes or gets the earliest
+  // expiry left in its range. Returns how many rows it deleted.
+  std::size_t delete_in_run(const RunKey& run, std::optional<std::int64_t> expired_at,
+                            std::size_t max_rows);
   Db& db_;
   Statements* st_;
   std::int64_t epoch_records_;

@@ -52,12 +52,14 @@ class Db {
   // Schema version after migration.
   int user_version();
 
-  // BEGIN IMMEDIATE ... COMMIT; rolls back when `fn` throws (and rethrows).
+  // BEGIN IMMEDIATE ... COMMIT; rolls back when `fn` throws (and rethrows). The before-commit
+  // callback runs after `fn`, inside the transaction.
   template <class F>
   void transaction(F&& fn) {
     exec("BEGIN IMMEDIATE");
     try {
       fn();
+      if (before_commit_) before_commit_(before_commit_arg_);
     } catch (...) {
       exec("ROLLBACK");
       throw;
@@ -65,10 +67,19 @@ class Db {
     exec("COMMIT");
   }
 
+  // What transaction() runs before each COMMIT (one callback; nullptr: none). DataStore writes
+  // what it kept for the end of the transaction here. Throwing from it rolls back.
+  void set_before_commit(void (*fn)(void*), void* arg) {
+    before_commit_ = fn;
+    before_commit_arg_ = arg;
+  }
+
  private:
   explicit Db(sqlite3* db) : db_(db) {}
   void migrate();
   sqlite3* db_ = nullptr;
+  void (*before_commit_)(void*) = nullptr;
+  void* before_commit_arg_ = nullptr;
 };
 
 // A prepared statement. Bind indexes start at 1, column indexes at 0.

@@ -385,8 +385,11 @@ TEST_F(DataTest, OffsetAndLimit) {
 // Random records, random queries: the result is what a plain filter-and-sort gives.
 // Random records and random queries, each checked against a plain filter-and-sort of the
 // records. `publishers` devices; queries name up to `max_of` of them.
+// The records go in over `transactions` transactions: each makes runs of its own (migration
+// 9), whose ranges overlap those of the others when `at` values come out of order.
 void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::string>& devs,
-                               unsigned max_of, int records, int rounds, unsigned seed) {
+                               unsigned max_of, int records, int rounds, unsigned seed,
+                               int transactions = 1) {
   const std::vector<std::string> channels = {"a", "a/b", "a/b/c", "a/c", "b", "b/a/c", "c/d"};
   std::mt19937 rng(seed);
   std::vector<Record> rs;
@@ -399,9 +402,13 @@ void check_against_brute_force(DataStore& data, Db& db, const std::vector<std::s
     rs.push_back(rec(oid(second, static_cast<std::uint32_t>(i % 0x1000000)),
                      devs[rng() % devs.size()], channels[rng() % channels.size()], at));
   }
-  db.transaction([&] {
-    for (const auto& r : rs) data.insert(r);
-  });
+  for (int t = 0; t < transactions; ++t) {
+    db.transaction([&] {
+      for (std::size_t i = t; i < rs.size(); i += static_cast<std::size_t>(transactions)) {
+        data.insert(rs[i]);
+      }
+    });
+  }
   auto newer = [](const Record& x, const Record& y) {
     return x.at != y.at ? x.at > y.at : x.id > y.id;
   };
@@ -475,6 +482,11 @@ TEST_F(DataTest, AgreesWithBruteForce) {
                             42);
 }
 
+TEST_F(DataTest, AgreesWithBruteForceOverManyTransactions) {
+  check_against_brute_force(data_, db_, {dev1_, dev2_, "dev-0000000000000000000000aa"}, 2, 600, 300,
+                            43, 12);
+}
+
 // `n` distinct Plug-IDs from `first`.
 std::vector<std::string> plug_ids(int n, int first) {
   std::vector<std::string> devs;
@@ -514,6 +526,15 @@ TEST(DataEpochs, AgreesWithBruteForce) {
   auto epochs = db.prepare("SELECT count(*) FROM epochs");
   ASSERT_TRUE(epochs.step());
   EXPECT_GE(epochs.int64(0), 100);
+}
+
+TEST(DataEpochs, AgreesWithBruteForceOverManyTransactions) {
+  Db db = Db::open_memory();
+  DataStore data(db, 7);
+  check_against_brute_force(data, db,
+                            {"dev-0000000000000000000000a1", "dev-0000000000000000000000a2",
+                             "dev-0000000000000000000000a3"},
+                            3, 700, 300, 6, 25);
 }
 
 TEST(DataEpochs, AgreesWithBruteForceWithManyPublishers) {
@@ -637,7 +658,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 8);
+    EXPECT_EQ(db.user_version(), 9);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -681,7 +702,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 8);
+    EXPECT_EQ(db.user_version(), 9);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -737,7 +758,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 8);
+    EXPECT_EQ(db.user_version(), 9);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -785,6 +806,173 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
     ASSERT_TRUE(left.step());
     EXPECT_EQ(left.int64(0), 0);
   }
+}
+
+// ---- runs (migration 9) ----
+
+std::int64_t count_rows(Db& db, const std::string& sql) {
+  auto s = db.prepare(sql);
+  EXPECT_TRUE(s.step());
+  return s.int64(0);
+}
+
+// What one transaction inserts for one series is one run, its first and last records' range.
+TEST_F(DataTest, OneRunPerSeriesPerTransaction) {
+  std::vector<Record> rs;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    rs.push_back(rec(oid(1, 2 * i), dev1_, "t", 1'000 + i, std::to_string(i)));
+    rs.push_back(rec(oid(1, 2 * i + 1), dev2_, "t", 1'000 + i, std::to_string(100 + i)));
+  }
+  insert_all(rs);
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 2);
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs WHERE lo_at = 1000 AND hi_at = 1039"), 2);
+  auto q = mask("t");
+  q.of = {dev1_};
+  q.limit = 3;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 78), oid(1, 76), oid(1, 74)}));
+  q.before = 1'010;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 18), oid(1, 16), oid(1, 14)}));
+  EXPECT_EQ(data_.last_value(dev2_, "t"), "139");
+  // The next transaction starts a run of its own.
+  insert_all({rec(oid(2, 0), dev1_, "t", 2'000, "\"late\"")});
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 3);
+  EXPECT_EQ(data_.last_value(dev1_, "t"), "\"late\"");
+}
+
+// A record more than a second from the others of its run starts another: a series read scans
+// each run's range of the channel, whoever's rows are in it.
+TEST_F(DataTest, RunsSpreadOverAtMostASecond) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "t", 10'000),
+      rec(oid(1, 1), dev1_, "t", 10'900),
+      rec(oid(1, 2), dev1_, "t", 11'001),  // 1,001 ms after the first: a new run
+      rec(oid(1, 3), dev1_, "t", 500),     // far before: a new run
+      rec(oid(1, 4), dev1_, "t", 900),
+  });
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 3);
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 2), oid(1, 1), oid(1, 0), oid(1, 4), oid(1, 3)}));
+}
+
+// Runs of one series whose ranges overlap (records sent with older times later) reach some
+// records twice; each is read once.
+TEST_F(DataTest, OverlappingRunsReadEachRecordOnce) {
+  insert_all({rec(oid(1, 0), dev1_, "t", 100), rec(oid(1, 1), dev1_, "t", 300)});
+  insert_all({rec(oid(2, 0), dev1_, "t", 200), rec(oid(2, 1), dev1_, "t", 250)});
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 1), oid(2, 1), oid(2, 0), oid(1, 0)}));
+  q.limit = 2;
+  q.offset = 1;
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(2, 1), oid(2, 0)}));
+  auto between = mask("t");
+  between.of = {dev1_};
+  between.after = 150;  // within both runs' ranges, holding the second's records
+  between.before = 280;
+  EXPECT_EQ(data_.channels(between), V{"t"});
+  EXPECT_EQ(ids_of(data_.query(between)), (V{oid(2, 1), oid(2, 0)}));
+  EXPECT_EQ(data_.delete_of(dev1_, 100), 4u);
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 0);
+}
+
+// Reads on the writing connection see the transaction's own records before it commits.
+TEST_F(DataTest, ReadsInsideTheTransactionSeeItsRecords) {
+  db_.transaction([&] {
+    data_.insert(rec(oid(1, 0), dev1_, "t", 10, "\"mine\""));
+    EXPECT_EQ(data_.last_value(dev1_, "t"), "\"mine\"");
+    data_.insert(rec(oid(1, 1), dev1_, "t", 20, "\"mine too\""));
+  });
+  EXPECT_EQ(data_.last_value(dev1_, "t"), "\"mine too\"");
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 2);
+}
+
+// A transaction committed past Db::transaction() without flush() would store records that
+// series reads cannot find: its COMMIT fails and rolls back instead.
+TEST_F(DataTest, CommitWithRunsNotWrittenIsRefused) {
+  db_.exec("BEGIN");
+  data_.insert(rec(oid(1, 0), dev1_, "t", 10));
+  EXPECT_THROW(db_.exec("COMMIT"), Error);
+  EXPECT_EQ(data_.count(), 0);
+  // The store goes on as usual afterwards, also through that series.
+  db_.exec("BEGIN");
+  data_.insert(rec(oid(1, 0), dev1_, "t", 10));
+  data_.flush();
+  db_.exec("COMMIT");
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), V{oid(1, 0)});
+}
+
+// Outside a transaction each record is its own run.
+TEST_F(DataTest, InsertOutsideATransactionWritesItsRun) {
+  data_.insert(rec(oid(1, 0), dev1_, "t", 10));
+  data_.insert(rec(oid(1, 1), dev1_, "t", 20));
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 2);
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 1), oid(1, 0)}));
+}
+
+// The sweeper deletes a run's expired records and keeps the run for the others, with their
+// earliest expiry; a run with nothing left goes.
+TEST_F(DataTest, SweepingKeepsRunsForWhatIsLeft) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "t", 10, "1", 100),
+      rec(oid(1, 1), dev1_, "t", 20, "1", 200),
+      rec(oid(1, 2), dev1_, "t", 30),  // never expires
+      rec(oid(1, 3), dev2_, "t", 15, "1", 100),
+  });
+  EXPECT_EQ(data_.delete_expired(150, 100), 2u);
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 1);
+  EXPECT_EQ(count_rows(db_, "SELECT min_exp FROM runs"), 200);
+  EXPECT_EQ(data_.delete_expired(250, 100), 1u);
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs WHERE min_exp IS NULL"), 1);
+  EXPECT_EQ(data_.delete_expired(1'000'000, 100), 0u);
+  auto q = mask("t");
+  q.of = {dev1_};
+  EXPECT_EQ(ids_of(data_.query(q)), V{oid(1, 2)});
+}
+
+// A database written before migration 9: every record gets a run of its own, and reads,
+// sweeps and deletes by publisher go through them.
+TEST(DataRuns, Version8DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v8-");
+  const auto file = dir.path() / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d8";
+  const std::string other = "dev-0000000000000000000000e8";
+  {
+    std::string sql = "INSERT INTO channels (cid, channel) VALUES (1, 't');";
+    sql += "INSERT INTO series (sid, of, channel, cid, first_ep, last_ep) VALUES (1, '" + dev +
+           "', 't', 1, 1, 1), (2, '" + other + "', 't', 1, 1, 1);";
+    sql += "INSERT INTO epochs (ep, min_at, max_at, min_exp) VALUES (1, 0, 100000000, 1000);";
+    // Second 0x12345 (74,565), every `at` in it; series 1 + i % 2; record i expires at 1000 + i,
+    // except record 4.
+    for (int i = 0; i < 6; ++i) {
+      const std::string exp = i == 4 ? "NULL" : std::to_string(1000 + i);
+      sql += "INSERT INTO data (cid, at, id, sid, ep, expire_at, data) VALUES (1, " +
+             std::to_string(74'565'000 + i * 10) + ", x'" + oid(0x12345, i) + "', " +
+             std::to_string(1 + i % 2) + ", 1, " + exp + ", '" + std::to_string(i) + "');";
+    }
+    ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
+  }
+  Db db = Db::open(file);
+  EXPECT_EQ(db.user_version(), 9);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
+            0);
+  DataStore data(db);
+  db.transaction([&] { data.insert(rec(oid(0x12346, 0), dev, "t", 74'566'000, "new")); });
+  auto q = mask("t");
+  q.of = {dev};
+  EXPECT_EQ(ids_of(data.query(q)),
+            (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 2), oid(0x12345, 0)}));
+  EXPECT_EQ(data.delete_expired(1002, 100), 3u);  // records 0, 1, 2 (3 at 1003)
+  q.of = {other};
+  EXPECT_EQ(ids_of(data.query(q)), (V{oid(0x12345, 5), oid(0x12345, 3)}));
+  EXPECT_EQ(data.delete_of(dev, 100), 2u);
+  EXPECT_EQ(ids_of(data.query(mask("t"))), (V{oid(0x12345, 5), oid(0x12345, 3)}));
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 2);  // records 3 and 5
 }
 
 // ---- retention ----
