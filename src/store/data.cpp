@@ -527,10 +527,12 @@ void bind_runs_of(Raw& runs, std::int64_t sid, std::int64_t ep, const Pos& lower
   runs.blob(6, upper.id.data(), upper.id.size());
 }
 
-// A run as stored: its first and last positions (both records of it), inclusive.
+// A run as stored: its first and last positions (both records of it), inclusive. A run of one
+// record (lo == hi) always has that record: deleting it deletes the run (migration 9).
 struct RunRange {
   Pos lo;
   Pos hi;
+  bool single() const { return lo.at == hi.at && lo.id == hi.id; }
 };
 
 // The run in the current row of a statement whose columns `c`.. are hi_at, hi_id, lo_at, lo_id.
@@ -739,17 +741,33 @@ struct DataStore::Statements {
                     "ORDER BY channel"),
         // The epoch whose expiry bound is the earliest passed.
         epoch_due(db, "SELECT ep FROM epochs WHERE min_exp <= ?1 ORDER BY min_exp, ep LIMIT 1"),
-        // Runs of one epoch with a record expired at ?2.
+        // The records of one epoch's runs of one record expired at ?2, at most ?3 (their runs
+        // go with them).
+        delete_single_due(db,
+                          "DELETE FROM data WHERE (cid, at, id) IN (SELECT s.cid, r.hi_at, "
+                          "r.hi_id FROM runs r JOIN series s ON s.sid = r.sid WHERE r.ep = ?1 "
+                          "AND r.min_exp <= ?2 AND r.lo_at = r.hi_at AND r.lo_id = r.hi_id "
+                          "LIMIT ?3)"),
+        // Runs of several records of one epoch with a record expired at ?2.
         runs_due(db,
                  "SELECT r.sid, s.cid, r.hi_at, r.hi_id, r.lo_at, r.lo_id FROM runs r "
-                 "JOIN series s ON s.sid = r.sid WHERE r.ep = ?1 AND r.min_exp <= ?2 LIMIT ?3"),
-        // Every run of a publisher's series, epoch by epoch.
+                 "JOIN series s ON s.sid = r.sid WHERE r.ep = ?1 AND r.min_exp <= ?2 "
+                 "AND NOT (r.lo_at = r.hi_at AND r.lo_id = r.hi_id) LIMIT ?3"),
+        // The records of a publisher's runs of one record, at most ?2.
+        delete_single_of(db,
+                         "DELETE FROM data WHERE (cid, at, id) IN (SELECT s.cid, r.hi_at, r.hi_id "
+                         "FROM series s CROSS JOIN epochs e "
+                         "ON e.ep BETWEEN s.first_ep AND s.last_ep "
+                         "CROSS JOIN runs r ON r.ep = e.ep AND r.sid = s.sid "
+                         "WHERE s.of = ?1 AND r.lo_at = r.hi_at AND r.lo_id = r.hi_id LIMIT ?2)"),
+        // A publisher's runs of several records, epoch by epoch.
         runs_of_publisher(db,
                           "SELECT r.ep, r.sid, s.cid, r.hi_at, r.hi_id, r.lo_at, r.lo_id "
                           "FROM series s CROSS JOIN epochs e "
                           "ON e.ep BETWEEN s.first_ep AND s.last_ep "
                           "CROSS JOIN runs r ON r.ep = e.ep AND r.sid = s.sid "
-                          "WHERE s.of = ?1 LIMIT ?2"),
+                          "WHERE s.of = ?1 AND NOT (r.lo_at = r.hi_at AND r.lo_id = r.hi_id) "
+                          "LIMIT ?2"),
         // A series' rows in a range of its channel (scan_run's parameters), at most ?8; with
         // ?7, only those expired then.
         delete_in_run(db,
@@ -781,7 +799,7 @@ struct DataStore::Statements {
   Raw insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch, epoch_last,
       epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key, run_add,
       runs_of, scan_run, scan_channel, scan_channel_picked, series_of, series_on, channels_in,
-      epoch_due, runs_due, runs_of_publisher, delete_in_run, left_in_run, run_set_exp, run_delete,
+      epoch_due, delete_single_due, runs_due, delete_single_of, runs_of_publisher, delete_in_run, left_in_run, run_set_exp, run_delete,
       epoch_exact_exp, count, delete_key, device_exists, prop_put, prop_delete, prop_one, prop_all;
 
   Locate locate() { return Locate{at_moved, at_in_channel, at_in_any}; }
@@ -1122,10 +1140,17 @@ std::vector<platform::Record> DataStore::query(const DataQuery& q) {
         Use use_runs(runs);
         bind_runs_of(runs, key.sid, e.ep, plo, probe_upper);
         while (runs.step()) {
-          const RunRange run = run_at(runs, 0);
+          RunRange run = run_at(runs, 0);
           // Later runs end at or before this one: once it ends below what is kept, so do they.
           const Pos rlo = next_lower();
           if (!(rlo < run.hi)) break;
+          if (run.single()) {
+            if (run.hi < probe_upper) {
+              run.hi.cid = part.cid;
+              offer(std::move(run.hi));
+            }
+            continue;
+          }
           Pos lo, hi;
           if (!run_within(run, rlo, probe_upper, lo, hi)) continue;
           Use use_scan(scan);
@@ -1236,6 +1261,19 @@ std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows)
       if (!due.step()) break;
       ep = due.col_int64(0);
     }
+    {
+      // Runs of one record: one statement for many.
+      const std::size_t asked = max_rows - deleted;
+      Raw& del = st.delete_single_due;
+      Use use(del);
+      del.int64(1, ep);
+      del.int64(2, now_ms);
+      del.int64(3, as_limit(asked));
+      del.step();
+      const auto n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+      deleted += n;
+      if (n == asked) break;  // maybe more in this epoch: the next call goes on
+    }
     std::vector<RunKey> runs;
     {
       Raw& find = st.runs_due;
@@ -1268,8 +1306,18 @@ std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
   flush();
   const std::string id = lower_ascii(of);
   std::size_t deleted = 0;
-  // Run by run; each run emptied of its series' rows goes, so the next pass starts with the
-  // runs left.
+  {
+    // Runs of one record: one statement for many.
+    Raw& del = st.delete_single_of;
+    Use use(del);
+    del.text(1, id);
+    del.int64(2, as_limit(max_rows));
+    del.step();
+    deleted = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+    if (deleted == max_rows) return deleted;
+  }
+  // Then run by run; each run emptied of its series' rows goes, so the next pass starts with
+  // the runs left.
   for (;;) {
     std::vector<RunKey> runs;
     {
@@ -1509,8 +1557,10 @@ std::vector<std::string> DataStore::channels(const DataQuery& q) {
       Use use_runs(runs);
       bind_runs_of(runs, key.sid, e.ep, lower, upper);
       while (runs.step()) {
+        const RunRange run = run_at(runs, 0);
+        if (run.single() && lower < run.hi && run.hi < upper) return true;
         Pos lo, hi;
-        if (!run_within(run_at(runs, 0), lower, upper, lo, hi)) continue;
+        if (!run_within(run, lower, upper, lo, hi)) continue;
         Raw& scan = st_->scan_run;
         Use use_scan(scan);
         bind_run_scan(scan, key.cid, key.sid, lo, hi);

@@ -2,8 +2,8 @@
 //
 // Records are appended by the DataWriter thread in large transactions; reads are newest first
 // by channel mask, publisher and time range, served by the table (each channel's records in time
-// order) and the per-series index (migrations 6 and 7 in schema.cpp). Not thread-safe: one
-// DataStore per Db, per thread.
+// order) and the per-series index of runs (migrations 7 and 9 in schema.cpp). Not thread-safe:
+// one DataStore per Db, per thread.
 #pragma once
 
 #include <cstddef>
