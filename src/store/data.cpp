@@ -664,8 +664,8 @@ struct DataStore::Series {
   std::int64_t sid;
   std::int64_t cid;
   std::int64_t marked_ep = -1;
-  bool queued = false;   // in Statements::pending
-  bool in_run = false;   // the run below holds records not written to `runs` yet
+  bool queued = false;  // in Statements::pending
+  bool in_run = false;  // the run below holds records not written to `runs` yet
   std::int64_t run_ep = 0;
   std::int64_t lo_at = 0, hi_at = 0;
   OidBytes lo_id{}, hi_id{};
@@ -799,8 +799,9 @@ struct DataStore::Statements {
   Raw insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch, epoch_last,
       epoch_widen, epoch_lower_exp, epochs_in, at_moved, at_in_channel, at_in_any, by_key, run_add,
       runs_of, scan_run, scan_channel, scan_channel_picked, series_of, series_on, channels_in,
-      epoch_due, delete_single_due, runs_due, delete_single_of, runs_of_publisher, delete_in_run, left_in_run, run_set_exp, run_delete,
-      epoch_exact_exp, count, delete_key, device_exists, prop_put, prop_delete, prop_one, prop_all;
+      epoch_due, delete_single_due, runs_due, delete_single_of, runs_of_publisher, delete_in_run,
+      left_in_run, run_set_exp, run_delete, epoch_exact_exp, count, delete_key, device_exists,
+      prop_put, prop_delete, prop_one, prop_all;
 
   Locate locate() { return Locate{at_moved, at_in_channel, at_in_any}; }
 
@@ -844,8 +845,8 @@ DataStore::DataStore(Db& db, std::int64_t epoch_records)
   // rolls back rather than store records that series reads cannot find.
   db.set_before_commit([](void* self) { static_cast<DataStore*>(self)->flush(); }, this);
   sqlite3_commit_hook(
-      db.handle(),
-      [](void* st) { return static_cast<Statements*>(st)->pending.empty() ? 0 : 1; }, st_);
+      db.handle(), [](void* st) { return static_cast<Statements*>(st)->pending.empty() ? 0 : 1; },
+      st_);
 }
 
 DataStore::~DataStore() {
@@ -1005,11 +1006,13 @@ void DataStore::insert(const platform::Record& r) {
 
   // The record joins its series' run, unless the run belongs to an earlier epoch or would
   // spread over more than kRunSpanMs: then that run is written and a new one begins.
-  if (series.in_run &&
-      (series.run_ep != st.ep || std::max(series.hi_at, r.at) - std::min(series.lo_at, r.at) >
-                                     kRunSpanMs)) {
-    write_run(series);
-  }
+  auto too_wide = [&] {
+    std::int64_t span;  // `at` is any 64-bit value a publisher sent
+    return __builtin_sub_overflow(std::max(series.hi_at, r.at), std::min(series.lo_at, r.at),
+                                  &span) ||
+           span > kRunSpanMs;
+  };
+  if (series.in_run && (series.run_ep != st.ep || too_wide())) write_run(series);
   auto position_below = [&](std::int64_t at_a, const OidBytes& id_a, std::int64_t at_b,
                             const OidBytes& id_b) {
     return at_a != at_b ? at_a < at_b : id_a < id_b;  // std::array compares bytes unsigned
@@ -1326,8 +1329,7 @@ std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
       find.text(1, id);
       find.int64(2, kRunsPerPass);
       while (find.step()) {
-        runs.push_back(
-            {find.col_int64(0), find.col_int64(1), find.col_int64(2), run_at(find, 3)});
+        runs.push_back({find.col_int64(0), find.col_int64(1), find.col_int64(2), run_at(find, 3)});
       }
     }
     for (const RunKey& run : runs) {

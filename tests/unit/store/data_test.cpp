@@ -516,13 +516,13 @@ TEST_F(DataTest, AgreesWithBruteForceWithAFleetListed) {
 
 // The same random checks with a few records per epoch: records spread over a hundred epochs
 // whose `at` bounds overlap, so reads probe and prune many of them.
+const std::vector<std::string> kThreeDevices = {
+    "dev-0000000000000000000000a1", "dev-0000000000000000000000a2", "dev-0000000000000000000000a3"};
+
 TEST(DataEpochs, AgreesWithBruteForce) {
   Db db = Db::open_memory();
   DataStore data(db, 7);
-  check_against_brute_force(data, db,
-                            {"dev-0000000000000000000000a1", "dev-0000000000000000000000a2",
-                             "dev-0000000000000000000000a3"},
-                            3, 700, 300, 5);
+  check_against_brute_force(data, db, kThreeDevices, 3, 700, 300, 5);
   auto epochs = db.prepare("SELECT count(*) FROM epochs");
   ASSERT_TRUE(epochs.step());
   EXPECT_GE(epochs.int64(0), 100);
@@ -531,10 +531,7 @@ TEST(DataEpochs, AgreesWithBruteForce) {
 TEST(DataEpochs, AgreesWithBruteForceOverManyTransactions) {
   Db db = Db::open_memory();
   DataStore data(db, 7);
-  check_against_brute_force(data, db,
-                            {"dev-0000000000000000000000a1", "dev-0000000000000000000000a2",
-                             "dev-0000000000000000000000a3"},
-                            3, 700, 300, 6, 25);
+  check_against_brute_force(data, db, kThreeDevices, 3, 700, 300, 6, 25);
 }
 
 TEST(DataEpochs, AgreesWithBruteForceWithManyPublishers) {
@@ -853,6 +850,14 @@ TEST_F(DataTest, RunsSpreadOverAtMostASecond) {
   auto q = mask("t");
   q.of = {dev1_};
   EXPECT_EQ(ids_of(data_.query(q)), (V{oid(1, 2), oid(1, 1), oid(1, 0), oid(1, 4), oid(1, 3)}));
+  // Times at both ends of the 64-bit range: a span past what int64 holds is a new run too.
+  insert_all({
+      rec(oid(2, 0), dev2_, "t", std::numeric_limits<std::int64_t>::min()),
+      rec(oid(2, 1), dev2_, "t", std::numeric_limits<std::int64_t>::max()),
+  });
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 5);
+  q.of = {dev2_};
+  EXPECT_EQ(ids_of(data_.query(q)), (V{oid(2, 1), oid(2, 0)}));
 }
 
 // Runs of one series whose ranges overlap (records sent with older times later) reach some
