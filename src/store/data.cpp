@@ -1249,6 +1249,12 @@ std::size_t DataStore::delete_in_run(const RunKey& run, std::optional<std::int64
 }
 
 std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows) {
+  if (sqlite3_get_autocommit(db_.handle())) {
+    // One transaction for the statements of a batch (a run's rows, its new bound).
+    std::size_t n = 0;
+    db_.transaction([&] { n = delete_expired(now_ms, max_rows); });
+    return n;
+  }
   Statements& st = *st_;
   flush();
   std::size_t deleted = 0;
@@ -1305,6 +1311,11 @@ std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows)
 
 std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
   if (max_rows == 0) return 0;
+  if (sqlite3_get_autocommit(db_.handle())) {
+    std::size_t n = 0;
+    db_.transaction([&] { n = delete_of(of, max_rows); });
+    return n;
+  }
   Statements& st = *st_;
   flush();
   const std::string id = lower_ascii(of);
