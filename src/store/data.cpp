@@ -8,7 +8,6 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <queue>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -155,6 +154,26 @@ class ReadTxn {
  private:
   sqlite3* db_;
 };
+
+// Runs `fn` all-or-nothing. Inside the caller's transaction a savepoint does it; otherwise a
+// transaction of our own, IMMEDIATE (Db::transaction) so that it waits for another writer
+// rather than failing when a read transaction upgrades.
+template <class F>
+void atomically(Db& db, F&& fn) {
+  if (sqlite3_get_autocommit(db.handle())) {
+    db.transaction(std::forward<F>(fn));
+    return;
+  }
+  db.exec("SAVEPOINT atomically");
+  try {
+    fn();
+  } catch (...) {
+    db.exec("ROLLBACK TO atomically");
+    db.exec("RELEASE atomically");
+    throw;
+  }
+  db.exec("RELEASE atomically");
+}
 
 // ---- record ids ----
 
@@ -1249,106 +1268,102 @@ std::size_t DataStore::delete_in_run(const RunKey& run, std::optional<std::int64
 }
 
 std::size_t DataStore::delete_expired(std::int64_t now_ms, std::size_t max_rows) {
-  if (sqlite3_get_autocommit(db_.handle())) {
-    // One transaction for the statements of a batch (a run's rows, its new bound).
-    std::size_t n = 0;
-    db_.transaction([&] { n = delete_expired(now_ms, max_rows); });
-    return n;
-  }
   Statements& st = *st_;
-  flush();
   std::size_t deleted = 0;
-  // Epoch by epoch, the earliest expiry bound first; in an epoch, run by run. An epoch with
-  // nothing more to delete gets its exact bound again (the earliest expiry left), which a later
-  // sweep waits for.
-  while (deleted < max_rows) {
-    std::int64_t ep;
-    {
-      Raw& due = st.epoch_due;
-      Use use(due);
-      due.int64(1, now_ms);
-      if (!due.step()) break;
-      ep = due.col_int64(0);
-    }
-    {
-      // Runs of one record: one statement for many.
-      const std::size_t asked = max_rows - deleted;
-      Raw& del = st.delete_single_due;
-      Use use(del);
-      del.int64(1, ep);
-      del.int64(2, now_ms);
-      del.int64(3, as_limit(asked));
-      del.step();
-      const auto n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
-      deleted += n;
-      if (n == asked) break;  // maybe more in this epoch: the next call goes on
-    }
-    std::vector<RunKey> runs;
-    {
-      Raw& find = st.runs_due;
-      Use use(find);
-      find.int64(1, ep);
-      find.int64(2, now_ms);
-      find.int64(3, kRunsPerPass);
-      while (find.step()) {
-        runs.push_back({ep, find.col_int64(0), find.col_int64(1), run_at(find, 2)});
+  // One transaction for the statements of a batch (runs' rows, their new bounds).
+  atomically(db_, [&] {
+    flush();
+    // Epoch by epoch, the earliest expiry bound first; in an epoch, run by run. An epoch with
+    // nothing more to delete gets its exact bound again (the earliest expiry left), which a later
+    // sweep waits for.
+    while (deleted < max_rows) {
+      std::int64_t ep;
+      {
+        Raw& due = st.epoch_due;
+        Use use(due);
+        due.int64(1, now_ms);
+        if (!due.step()) break;
+        ep = due.col_int64(0);
       }
+      {
+        // Runs of one record: one statement for many.
+        const std::size_t asked = max_rows - deleted;
+        Raw& del = st.delete_single_due;
+        Use use(del);
+        del.int64(1, ep);
+        del.int64(2, now_ms);
+        del.int64(3, as_limit(asked));
+        del.step();
+        const auto n = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+        deleted += n;
+        if (n == asked) break;  // maybe more in this epoch: the next call goes on
+      }
+      std::vector<RunKey> runs;
+      {
+        Raw& find = st.runs_due;
+        Use use(find);
+        find.int64(1, ep);
+        find.int64(2, now_ms);
+        find.int64(3, kRunsPerPass);
+        while (find.step()) {
+          runs.push_back({ep, find.col_int64(0), find.col_int64(1), run_at(find, 2)});
+        }
+      }
+      for (const RunKey& run : runs) {
+        deleted += delete_in_run(run, now_ms, max_rows - deleted);
+        if (deleted == max_rows) return;  // maybe more in this epoch: the next call
+      }
+      if (static_cast<std::int64_t>(runs.size()) == kRunsPerPass) continue;  // more runs due
+      Raw& exact = st.epoch_exact_exp;
+      Use use(exact);
+      exact.int64(1, ep);
+      std::optional<std::int64_t> left;
+      if (exact.step() && !exact.col_null(0)) left = exact.col_int64(0);
+      if (ep == st.ep) st.ep_min_exp = left;  // what the writer knows is stored
     }
-    for (const RunKey& run : runs) {
-      deleted += delete_in_run(run, now_ms, max_rows - deleted);
-      if (deleted == max_rows) return deleted;  // maybe more in this epoch: the next call
-    }
-    if (static_cast<std::int64_t>(runs.size()) == kRunsPerPass) continue;  // more runs due
-    Raw& exact = st.epoch_exact_exp;
-    Use use(exact);
-    exact.int64(1, ep);
-    std::optional<std::int64_t> left;
-    if (exact.step() && !exact.col_null(0)) left = exact.col_int64(0);
-    if (ep == st.ep) st.ep_min_exp = left;  // what the writer knows is stored
-  }
+  });
   return deleted;
 }
 
 std::size_t DataStore::delete_of(std::string_view of, std::size_t max_rows) {
   if (max_rows == 0) return 0;
-  if (sqlite3_get_autocommit(db_.handle())) {
-    std::size_t n = 0;
-    db_.transaction([&] { n = delete_of(of, max_rows); });
-    return n;
-  }
   Statements& st = *st_;
-  flush();
   const std::string id = lower_ascii(of);
   std::size_t deleted = 0;
-  {
-    // Runs of one record: one statement for many.
-    Raw& del = st.delete_single_of;
-    Use use(del);
-    del.text(1, id);
-    del.int64(2, as_limit(max_rows));
-    del.step();
-    deleted = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
-    if (deleted == max_rows) return deleted;
-  }
-  // Then run by run; each run emptied of its series' rows goes, so the next pass starts with
-  // the runs left.
-  for (;;) {
-    std::vector<RunKey> runs;
+  atomically(db_, [&] {
+    flush();
     {
-      Raw& find = st.runs_of_publisher;
-      Use use(find);
-      find.text(1, id);
-      find.int64(2, kRunsPerPass);
-      while (find.step()) {
-        runs.push_back({find.col_int64(0), find.col_int64(1), find.col_int64(2), run_at(find, 3)});
+      // Runs of one record: one statement for many.
+      Raw& del = st.delete_single_of;
+      Use use(del);
+      del.text(1, id);
+      del.int64(2, as_limit(max_rows));
+      del.step();
+      deleted = static_cast<std::size_t>(sqlite3_changes64(db_.handle()));
+      if (deleted == max_rows) return;
+    }
+    // Then run by run; each run emptied of its series' rows goes, so the next pass starts with
+    // the runs left.
+    for (;;) {
+      std::vector<RunKey> runs;
+      {
+        Raw& find = st.runs_of_publisher;
+        Use use(find);
+        find.text(1, id);
+        find.int64(2, kRunsPerPass);
+        while (find.step()) {
+          runs.push_back(
+              {find.col_int64(0), find.col_int64(1), find.col_int64(2), run_at(find, 3)});
+        }
       }
+      for (const RunKey& run : runs) {
+        deleted += delete_in_run(run, std::nullopt, max_rows - deleted);
+        if (deleted == max_rows) return;
+      }
+      if (static_cast<std::int64_t>(runs.size()) < kRunsPerPass) return;
     }
-    for (const RunKey& run : runs) {
-      deleted += delete_in_run(run, std::nullopt, max_rows - deleted);
-      if (deleted == max_rows) return deleted;
-    }
-    if (static_cast<std::int64_t>(runs.size()) < kRunsPerPass) return deleted;
-  }
+  });
+  return deleted;
 }
 
 std::optional<std::string> DataStore::last_value(std::string_view of, std::string_view channel) {
@@ -1377,26 +1392,6 @@ bool exists(Raw& device_exists, std::string_view device_id) {
   Use use(device_exists);
   device_exists.text(1, device_id);
   return device_exists.step();
-}
-
-// Runs `fn` all-or-nothing. Inside the caller's transaction a savepoint does it; otherwise a
-// transaction of our own, IMMEDIATE (Db::transaction) so that it waits for another writer
-// rather than failing when a read transaction upgrades.
-template <class F>
-void atomically(Db& db, F&& fn) {
-  if (sqlite3_get_autocommit(db.handle())) {
-    db.transaction(std::forward<F>(fn));
-    return;
-  }
-  db.exec("SAVEPOINT props");
-  try {
-    fn();
-  } catch (...) {
-    db.exec("ROLLBACK TO props");
-    db.exec("RELEASE props");
-    throw;
-  }
-  db.exec("RELEASE props");
 }
 
 }  // namespace
