@@ -8,6 +8,7 @@
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/thread_name.hpp"
+#include "plugmq/platform/thread_priority.hpp"
 
 namespace plugmq::store {
 
@@ -120,6 +121,17 @@ DataWriter::Next DataWriter::wait_for_work(std::unique_lock<std::mutex>& lock) {
 }
 
 void DataWriter::run() {
+  // In the background while it keeps up (platform/thread_priority.hpp): a network thread that
+  // wakes up during a batch gets the core at once. Behind, it takes its full share again.
+  platform::ThreadPriority priority;
+  bool stuck_reported = false;
+  const auto update_priority = [&] {
+    const bool behind = backlog_.load(std::memory_order_relaxed) > options_.max_batch;
+    if (!priority.set_background(!behind) && priority.background() && !stuck_reported) {
+      stuck_reported = true;
+      spdlog::warn("data writer: the system refused to restore its priority; it stays lowered");
+    }
+  };
   std::vector<Item> taken;
   for (;;) {
     {
@@ -150,6 +162,7 @@ void DataWriter::run() {
         ++last;
         if (task) break;
       }
+      update_priority();
       write_batch(first, last);
       backlog_.fetch_sub(static_cast<std::size_t>(last - first), std::memory_order_relaxed);
       first = last;

@@ -5,11 +5,12 @@ other subscribers go on unaffected."""
 
 import json
 import os
+import socket
 import tempfile
 import unittest
 
-from harness import (CONNACK, ConnectionClosed, NoPacket, PahoClient, RawClient, ServerTestCase,
-                     check_record, encode_connect, unique, wait_for)
+from harness import (CONNACK, PUBLISH, ConnectionClosed, NoPacket, PahoClient, RawClient,
+                     ServerTestCase, check_record, encode_connect, unique, wait_for)
 
 MAX_CONNECTIONS = 5
 
@@ -209,6 +210,52 @@ class BoundedQueueTest(ConfiguredTestCase):
         # Not yet over its time limit: still connected, with messages waiting.
         self.assertNotIn("slow_subscriber_timeout", log)
         self.assertTrue(self.server.alive())
+
+
+class PausedSubscriberTest(ServerTestCase):
+    """A subscriber that stops reading for a while and then reads on gets every message whole
+    and in order: packets the socket took only in part are finished before the next one."""
+
+    PAYLOAD = 20001  # odd-sized, so that a full socket cuts a packet rather than between two
+    MESSAGES = 300   # 6 MB: more than the socket buffers take (4 MiB to send, 64 KiB to receive)
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.pub_dev = cls.server.make_prototype(cls.acct["email"], "pub")
+        cls.sub_dev = cls.server.make_prototype(cls.acct["email"], "paused")
+
+    def test_paused_subscriber_reads_every_message_whole_and_in_order(self):
+        sub = self.raw_connected(self.sub_dev["id"], self.sub_dev["auth"])
+        # A fixed receive buffer: the kernel does not grow it for a reader that does not read.
+        sub.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        self.assertEqual(sub.subscribe([("+/data/seq", 0)]), [0])
+        pub = self.paho_dev(self.pub_dev)
+        topic = f"{self.pub_dev['id']}/data/seq"
+        offset = self.server.log_size()
+        values = [f"{i:05d}-" + "abcdefghij"[i % 10] * (self.PAYLOAD - 8) for i in range(
+            self.MESSAGES)]
+        for i, value in enumerate(values):
+            # The last one at QoS 1: its PUBACK means every message before it was routed.
+            pub.publish(topic, json.dumps(value), qos=1 if i == self.MESSAGES - 1 else 0)
+
+        got = []
+        while len(got) < self.MESSAGES:
+            try:
+                p = sub.read_packet(timeout=30)
+            except (NoPacket, ConnectionClosed) as e:
+                self.fail(f"after {len(got)} of {self.MESSAGES} messages: {e!r}")
+            self.assertEqual(p.type, PUBLISH, f"after {len(got)} messages: {p.raw[:32]!r}")
+            try:
+                t, payload = p.publish_topic_payload()
+                got.append(json.loads(payload)["data"])
+            except (UnicodeDecodeError, ValueError, KeyError) as e:
+                self.fail(f"message {len(got)} damaged: {e!r}: {p.raw[:64]!r}")
+            self.assertEqual(t, topic)
+        for i, (have, want) in enumerate(zip(got, values)):
+            self.assertEqual(have[:6], want[:6], f"message {i} out of order")
+            self.assertEqual(have, want, f"message {i} damaged")
+        self.assertNotIn("outgoing queue full", self.server.log_text(offset))
 
 
 class SlowSubscriberTest(ConfiguredTestCase):

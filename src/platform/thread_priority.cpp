@@ -1,0 +1,63 @@
+#include "plugmq/platform/thread_priority.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <string>
+
+namespace plugmq::platform {
+
+namespace {
+
+constexpr int kBackgroundSteps = 10;
+constexpr int kCapSysNice = 23;  // linux/capability.h
+
+// Whether this process may set a thread's nice value to `nice` when it is higher now.
+bool may_lower_nice_to(int nice) {
+  rlimit limit{};
+  // RLIMIT_NICE holds 20 - the lowest nice value allowed.
+  if (getrlimit(RLIMIT_NICE, &limit) == 0 &&
+      (limit.rlim_cur == RLIM_INFINITY || static_cast<rlim_t>(20 - nice) <= limit.rlim_cur)) {
+    return true;
+  }
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    try {
+      const unsigned long long caps = std::stoull(line.substr(7), nullptr, 16);
+      return (caps >> kCapSysNice) & 1;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ThreadPriority::ThreadPriority() : tid_(gettid()) {
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(tid_));
+  if (errno != 0) return;
+  base_ = nice;
+  usable_ = base_ < 19 && may_lower_nice_to(base_);
+}
+
+bool ThreadPriority::set_background(bool background) {
+  if (background == background_) return true;
+  if (!usable_) return false;
+  const int nice = background ? std::min(base_ + kBackgroundSteps, 19) : base_;
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid_), nice) != 0) {
+    // Refused after all: stay (or come back) in the foreground from now on.
+    if (!background) usable_ = false;
+    return false;
+  }
+  background_ = background;
+  return true;
+}
+
+}  // namespace plugmq::platform
