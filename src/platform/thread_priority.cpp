@@ -18,9 +18,8 @@ constexpr int kCapSysNice = 23;  // linux/capability.h
 // Whether this process may set a thread's nice value to `nice` when it is higher now.
 bool may_lower_nice_to(int nice) {
   rlimit limit{};
-  // RLIMIT_NICE holds 20 - the lowest nice value allowed.
   if (getrlimit(RLIMIT_NICE, &limit) == 0 &&
-      (limit.rlim_cur == RLIM_INFINITY || static_cast<rlim_t>(20 - nice) <= limit.rlim_cur)) {
+      (limit.rlim_cur == RLIM_INFINITY || nice_within_limit(nice, limit.rlim_cur))) {
     return true;
   }
   std::ifstream status("/proc/self/status");
@@ -38,6 +37,11 @@ bool may_lower_nice_to(int nice) {
 }
 
 }  // namespace
+
+bool nice_within_limit(int nice, unsigned long long rlimit_nice) {
+  // RLIMIT_NICE holds 20 minus the lowest nice value a thread may take without CAP_SYS_NICE.
+  return nice >= -20 && nice <= 19 && static_cast<unsigned long long>(20 - nice) <= rlimit_nice;
+}
 
 ThreadPriority::ThreadPriority() : tid_(gettid()) {
   errno = 0;

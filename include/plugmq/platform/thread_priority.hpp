@@ -14,6 +14,10 @@
 
 namespace plugmq::platform {
 
+// Whether a soft RLIMIT_NICE of `rlimit_nice` lets a thread without CAP_SYS_NICE set its nice
+// value to `nice` (-20 to 19).
+bool nice_within_limit(int nice, unsigned long long rlimit_nice);
+
 class ThreadPriority {
  public:
   // Binds to the calling thread and its nice value now.

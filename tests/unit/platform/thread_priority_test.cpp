@@ -18,6 +18,20 @@ void on_new_thread(F f) {
   t.join();
 }
 
+TEST(ThreadPriority, NiceWithinLimit) {
+  // The default limit, 0: no nice value can be taken back.
+  EXPECT_FALSE(nice_within_limit(19, 0));
+  EXPECT_FALSE(nice_within_limit(0, 0));
+  // systemd's LimitNICE=+0 and docker's --ulimit nice=20: down to 0.
+  EXPECT_TRUE(nice_within_limit(0, 20));
+  EXPECT_TRUE(nice_within_limit(10, 20));
+  EXPECT_FALSE(nice_within_limit(-1, 20));
+  EXPECT_TRUE(nice_within_limit(-20, 40));
+  EXPECT_TRUE(nice_within_limit(5, 15));
+  EXPECT_FALSE(nice_within_limit(4, 15));
+  EXPECT_FALSE(nice_within_limit(20, 40));  // out of range
+}
+
 TEST(ThreadPriority, BackgroundIsNicerAndForegroundRestoresIt) {
   on_new_thread([] {
     const int base = nice_of_this_thread();
