@@ -112,7 +112,7 @@ def main():
     # round show whether the verdict holds in each.
     per_round = {}
     lines.append("")
-    lines.append("targets round by round (plugmq/mosquitto, each round's two runs):")
+    lines.append("targets run by run (plugmq/mosquitto, each pair of runs of a round):")
     for run, figure, label, target in ROWS:
         if not target or run not in medians:
             continue
@@ -120,9 +120,10 @@ def main():
         by_round = {}
         for r in runs:
             if r["run"] == run and "error" not in r and r.get(figure) is not None:
-                by_round.setdefault(r.get("round"), {})[r["broker"]] = r[figure]
+                key = (r.get("round"), r.get("sample", 0))
+                by_round.setdefault(key, {})[r["broker"]] = r[figure]
         ratios = []
-        for rnd in sorted(k for k in by_round if k is not None):
+        for rnd in sorted(k for k in by_round if k[0] is not None):
             pair = by_round[rnd]
             if pair.get("mosquitto") and pair.get("plugmq") is not None:
                 ratios.append(pair["plugmq"] / pair["mosquitto"])
@@ -166,6 +167,8 @@ def main():
                     f"medians of {meta.get('rounds')} round(s); payload {meta.get('payload')} B, "
                     f"QoS 0, {meta.get('duration_s')} s windows after {meta.get('warmup_s')} s "
                     f"warmup, closed loop {meta.get('inflight')} in flight per publisher; "
+                    f"fixed rate: {meta.get('rate_runs', 1)} run(s) per round of "
+                    f"{meta.get('rate_duration_s', meta.get('duration_s'))} s; "
                     f"{meta.get('cores')} cores, load average {meta.get('loadavg_start')} at "
                     f"start, {meta.get('loadavg_end')} at end")
     lines.insert(2, "")
