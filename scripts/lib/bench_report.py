@@ -130,7 +130,7 @@ def main():
         held = sum(1 for x in ratios if (x >= bound if kind == "min" else x <= bound))
         per_round[f"{run}.{figure}"] = [round(x, 3) for x in ratios]
         lines.append(f"  {desc(run) + ', ' + label:<52}"
-                     f"{' '.join(f'{x:.2f}x' for x in ratios):<30}"
+                     f"{' '.join(f'{x:.2f}x' for x in ratios):<30} "
                      f"within target in {held} of {len(ratios)}")
 
     # Loss, disconnects and failures over every run: a broker that drops is not faster.
