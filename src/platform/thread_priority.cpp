@@ -56,7 +56,8 @@ bool ThreadPriority::set_background(bool background) {
   if (!usable_) return false;
   const int nice = background ? std::min(base_ + kBackgroundSteps, 19) : base_;
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid_), nice) != 0) {
-    // Refused after all: stay (or come back) in the foreground from now on.
+    // A refused return leaves the thread lowered; it is not moved again (the caller reports
+    // it: background() stays true).
     if (!background) usable_ = false;
     return false;
   }

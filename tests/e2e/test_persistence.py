@@ -5,11 +5,13 @@ means the record is committed (and commits the QoS 0 records that wait for
 storage.commit_interval_ms before it), SIGTERM flushes what is queued, kill -9 loses no PUBACKed
 record, and records expire by ttl, expire_at and the account's retention.
 
-Denied publishes, binary payloads and property requests are not stored."""
+Denied publishes, binary payloads and property requests are not stored. The data writer steps
+aside (a higher nice value) while it keeps up."""
 
 import datetime
 import json
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -739,3 +741,47 @@ class RetentionTest(StoreMixin, ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def thread_nice(pid: int, name: str) -> int:
+    """The nice value of the thread of process `pid` named `name`."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            stat = f.read()
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        if comm == name:
+            # After the command come the fields from the 3rd (state) on; nice is the 19th.
+            return int(stat[stat.rindex(")") + 2:].split()[16])
+    raise AssertionError(f"no thread {name!r} in process {pid}")
+
+
+def may_take_nice_back(nice: int) -> bool:
+    """Whether a thread of a process started from here may return to `nice` after going
+    higher: CAP_SYS_NICE, or an RLIMIT_NICE that allows it."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+    if soft == resource.RLIM_INFINITY or 20 - nice <= soft:
+        return True
+    with open("/proc/self/status") as f:
+        caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    return bool(caps >> 23 & 1)
+
+
+class WriterPriorityTest(ServerTestCase):
+    """The data writer runs 10 steps nicer than the server while it keeps up, where the server
+    may take its priority back; elsewhere it keeps the server's."""
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.dev = cls.server.make_prototype(cls.acct["email"], "prio")
+
+    def test_writer_steps_aside_while_it_keeps_up(self):
+        pid = self.server.proc.pid
+        base = thread_nice(pid, "pq-io-0")
+        pub = self.paho_dev(self.dev)
+        # A committed record: the writer has written a batch, with a backlog of one.
+        pub.publish(f"{self.dev['id']}/data/prio", "1", qos=1)
+        expected = min(base + 10, 19) if base < 19 and may_take_nice_back(base) else base
+        self.assertEqual(thread_nice(pid, "pq-writer"), expected,
+                         f"the server's nice is {base}")
+        self.assertEqual(thread_nice(pid, "pq-io-0"), base, "network threads keep the priority")
