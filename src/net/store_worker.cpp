@@ -7,10 +7,15 @@
 #include <boost/asio/post.hpp>
 
 #include "plugmq/platform/thread_name.hpp"
+#include "plugmq/store/paced_vfs.hpp"
 
 namespace plugmq::net {
 
 namespace asio = boost::asio;
+
+namespace {
+constexpr auto kCheckpointYieldAfter = std::chrono::microseconds(50);
+}
 
 StoreWorker::StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
                          std::chrono::milliseconds refresh_every)
@@ -85,6 +90,10 @@ void StoreWorker::refresh_if_changed() {
 void StoreWorker::checkpoint() {
   // The data writer's connection does not checkpoint (it would stall ingest); copying the WAL
   // back into the database happens here, once a refresh period, without blocking anyone.
+  // Copying a second of commits at 20,000 msgs/s takes about 2 ms of CPU; like the data
+  // writer's work, it offers the core between the pages it writes (store/paced_vfs.hpp).
+  store::Pacer pacer(kCheckpointYieldAfter);
+  store::ScopedWritePacer paced(&store::Pacer::pace_writes, &pacer);
   try {
     db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
   } catch (const std::exception& e) {

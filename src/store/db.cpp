@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "plugmq/store/paced_vfs.hpp"
 #include "schema.hpp"
 
 namespace plugmq::store {
@@ -33,13 +34,13 @@ Error::Code code_of(int rc) {
 }
 
 // Opens and configures a connection; the caller owns the handle.
-sqlite3* open_handle(const std::string& name, int extra_flags) {
+sqlite3* open_handle(const std::string& name, int extra_flags, const char* vfs) {
   sqlite3* db = nullptr;
   // NOMUTEX: a connection is used by one thread at a time (see db.hpp), so SQLite's own
   // per-connection mutex is pure overhead.
   const int rc = sqlite3_open_v2(
       name.c_str(), &db,
-      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | extra_flags, nullptr);
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | extra_flags, vfs);
   if (rc != SQLITE_OK) {
     std::string msg =
         "cannot open database " + name + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -56,7 +57,7 @@ sqlite3* open_handle(const std::string& name, int extra_flags) {
 // ---- Db ----------------------------------------------------------------------------------
 
 Db Db::open(const std::filesystem::path& file) {
-  Db db(open_handle(file.string(), 0));
+  Db db(open_handle(file.string(), 0, paced_vfs_name()));
   // WAL: readers (admin commands, queries) never block the writer thread and vice versa.
   // synchronous=NORMAL in WAL mode is still crash-consistent; a power loss may drop the last
   // commits, a process crash (kill -9) loses nothing committed.
@@ -72,7 +73,7 @@ Db Db::open(const std::filesystem::path& file) {
 }
 
 Db Db::open_memory() {
-  Db db(open_handle(":memory:", SQLITE_OPEN_MEMORY));
+  Db db(open_handle(":memory:", SQLITE_OPEN_MEMORY, nullptr));
   db.exec("PRAGMA foreign_keys=ON");
   db.migrate();
   return db;

@@ -28,6 +28,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/paced_vfs.hpp"
 #include "plugmq/store/writeback.hpp"
 
 namespace plugmq::store {
@@ -89,6 +90,10 @@ class DataWriter {
   // Writes items [first, last) in one transaction, then runs their callbacks in order.
   void write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last);
   void sweep();
+  // Offers the core once a stretch of work has passed, unless behind (more than a batch
+  // queued). Called between inserts and, through the paced VFS, before each write of a
+  // commit or a sweep.
+  void pace() { pacer_.pace(backlog_.load(std::memory_order_relaxed) <= options_.max_batch); }
 
   const DataWriterOptions options_;
   Db db_;
@@ -107,6 +112,7 @@ class DataWriter {
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
+  Pacer pacer_;
   std::thread thread_;
 };
 
