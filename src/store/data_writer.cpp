@@ -53,7 +53,7 @@ void DataWriter::start() {
   next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
   thread_ = std::thread([this] {
     platform::name_this_thread("pq-writer");
-    set_write_pacer([](void* self) { static_cast<DataWriter*>(self)->pace(); }, this);
+    set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
     run();
   });
 }

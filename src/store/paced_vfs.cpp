@@ -13,10 +13,12 @@ thread_local WritePacer t_pacer = nullptr;
 thread_local void* t_pacer_arg = nullptr;
 
 // A wrapped file: SQLite allocates szOsFile bytes, this header and the wrapped VFS's file
-// right after it.
+// right after it. `methods` are the wrapped file's own: same version, and the same optional
+// methods missing (SQLite checks xShmMap, not only iVersion, before it uses WAL).
 struct PacedFile {
   sqlite3_file base;
   sqlite3_file* real;
+  sqlite3_io_methods methods;
 };
 
 sqlite3_file* real(sqlite3_file* f) { return reinterpret_cast<PacedFile*>(f)->real; }
@@ -73,30 +75,38 @@ int x_unfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
   return real(f)->pMethods->xUnfetch(real(f), off, p);
 }
 
-// One table per version of sqlite3_io_methods: a wrapped file offers exactly the methods of
-// the file it wraps (SQLite looks at iVersion before calling the shared-memory and mmap ones).
-constexpr sqlite3_io_methods methods_v(int version) {
-  return sqlite3_io_methods{version,
-                            x_close,
-                            x_read,
-                            x_write,
-                            x_truncate,
-                            x_sync,
-                            x_file_size,
-                            x_lock,
-                            x_unlock,
-                            x_check_reserved_lock,
-                            x_file_control,
-                            x_sector_size,
-                            x_device_characteristics,
-                            version >= 2 ? x_shm_map : nullptr,
-                            version >= 2 ? x_shm_lock : nullptr,
-                            version >= 2 ? x_shm_barrier : nullptr,
-                            version >= 2 ? x_shm_unmap : nullptr,
-                            version >= 3 ? x_fetch : nullptr,
-                            version >= 3 ? x_unfetch : nullptr};
+// The methods of a file that wraps one with methods `rm`: a method of ours where the wrapped
+// file has one, none where it has none.
+sqlite3_io_methods methods_for(const sqlite3_io_methods& rm) {
+  const auto ours = [](auto mine, auto theirs) { return theirs ? mine : nullptr; };
+  sqlite3_io_methods m{};
+  m.iVersion = rm.iVersion;
+  m.xClose = x_close;
+  m.xRead = x_read;
+  m.xWrite = x_write;
+  m.xTruncate = x_truncate;
+  m.xSync = x_sync;
+  m.xFileSize = x_file_size;
+  m.xLock = x_lock;
+  m.xUnlock = x_unlock;
+  m.xCheckReservedLock = x_check_reserved_lock;
+  m.xFileControl = x_file_control;
+  m.xSectorSize = ours(x_sector_size, rm.xSectorSize);
+  m.xDeviceCharacteristics = ours(x_device_characteristics, rm.xDeviceCharacteristics);
+  if (rm.iVersion >= 2) {
+    m.xShmMap = ours(x_shm_map, rm.xShmMap);
+    m.xShmLock = ours(x_shm_lock, rm.xShmLock);
+    m.xShmBarrier = ours(x_shm_barrier, rm.xShmBarrier);
+    m.xShmUnmap = ours(x_shm_unmap, rm.xShmUnmap);
+  }
+  if (rm.iVersion >= 3) {
+    m.xFetch = ours(x_fetch, rm.xFetch);
+    m.xUnfetch = ours(x_unfetch, rm.xUnfetch);
+  }
+  // A later version's methods are not known here: offer version 3's.
+  if (m.iVersion > 3) m.iVersion = 3;
+  return m;
 }
-constexpr sqlite3_io_methods kMethods[3] = {methods_v(1), methods_v(2), methods_v(3)};
 
 sqlite3_vfs* root(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
 
@@ -112,8 +122,8 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
   if (rm == nullptr) {
     p->base.pMethods = nullptr;
   } else {
-    const int v = rm->iVersion < 1 ? 1 : (rm->iVersion > 3 ? 3 : rm->iVersion);
-    p->base.pMethods = &kMethods[v - 1];
+    p->methods = methods_for(*rm);
+    p->base.pMethods = &p->methods;
   }
   return rc;
 }
@@ -205,7 +215,7 @@ ScopedWritePacer::ScopedWritePacer(WritePacer fn, void* arg)
 
 ScopedWritePacer::~ScopedWritePacer() { set_write_pacer(prev_fn_, prev_arg_); }
 
-void Pacer::pace(bool may_yield) {
+void Pacer::pace(bool may_yield) noexcept {
   if (std::chrono::steady_clock::now() < next_) return;
   if (may_yield) std::this_thread::yield();
   restart();

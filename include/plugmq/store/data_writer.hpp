@@ -93,7 +93,9 @@ class DataWriter {
   // Offers the core once a stretch of work has passed, unless behind (more than a batch
   // queued). Called between inserts and, through the paced VFS, before each write of a
   // commit or a sweep.
-  void pace() { pacer_.pace(backlog_.load(std::memory_order_relaxed) <= options_.max_batch); }
+  void pace() noexcept {
+    pacer_.pace(backlog_.load(std::memory_order_relaxed) <= options_.max_batch);
+  }
 
   const DataWriterOptions options_;
   Db db_;

@@ -13,8 +13,9 @@
 
 namespace plugmq::store {
 
-// Called before each write SQLite makes from the thread that set it.
-using WritePacer = void (*)(void* arg);
+// Called before each write SQLite makes from the thread that set it. It runs inside SQLite's
+// C code, so it must not throw.
+using WritePacer = void (*)(void* arg) noexcept;
 
 // Sets the calling thread's pacer (fn nullptr: none). Each thread has its own.
 void set_write_pacer(WritePacer fn, void* arg);
@@ -39,11 +40,11 @@ class Pacer {
  public:
   explicit Pacer(std::chrono::microseconds every) : every_(every) { restart(); }
   // The next offer is `every` from now.
-  void restart() { next_ = std::chrono::steady_clock::now() + every_; }
+  void restart() noexcept { next_ = std::chrono::steady_clock::now() + every_; }
   // Once `every` has passed: offers the core if `may_yield`, and starts the next stretch.
-  void pace(bool may_yield = true);
+  void pace(bool may_yield = true) noexcept;
   // A WritePacer that calls pace() on the Pacer passed as its argument.
-  static void pace_writes(void* pacer) { static_cast<Pacer*>(pacer)->pace(); }
+  static void pace_writes(void* pacer) noexcept { static_cast<Pacer*>(pacer)->pace(); }
 
  private:
   const std::chrono::microseconds every_;
