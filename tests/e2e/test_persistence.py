@@ -766,6 +766,41 @@ def may_take_nice_back(nice: int) -> bool:
     return bool(caps >> 23 & 1)
 
 
+class PlainSqliteTest(ServerTestCase):
+    """The running server's database is a plain SQLite file: a connection through SQLite's
+    default VFS (Python's sqlite3 here; the sqlite3 shell or a backup tool alike) sees its
+    commits, and the server's writer, which writes through its paced VFS, waits for that
+    connection's write lock (the same WAL, shared memory and file locks)."""
+
+    @classmethod
+    def setUpServer(cls):
+        cls.acct = cls.server.make_account()
+        cls.dev = cls.server.make_prototype(cls.acct["email"], "plain")
+
+    def test_a_plain_connection_shares_the_running_database(self):
+        pub = self.paho_dev(self.dev)
+        topic = f"{self.dev['id']}/data/shared"
+        pub.publish(topic, "1", qos=1)
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "plugmq.db"), timeout=10,
+                             isolation_level=None)
+        try:
+            self.assertEqual(db.execute("PRAGMA journal_mode").fetchone(), ("wal",))
+            self.assertEqual(db.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+            db.execute("BEGIN IMMEDIATE")
+            info = pub.client.publish(topic, "2", qos=1)
+            # Its commit, and so its PUBACK, waits for the write lock held here.
+            info.wait_for_publish(1.0)
+            self.assertFalse(info.is_published(), "PUBACK while another connection held "
+                                                  "the write lock")
+            db.execute("COMMIT")
+            info.wait_for_publish(DEFAULT_TIMEOUT)
+            self.assertTrue(info.is_published(), "no PUBACK after the lock was released")
+        finally:
+            db.close()
+        records = self.server.data_get("shared", limit=10)
+        self.assertEqual(sorted(r["data"] for r in records), [1, 2])
+
+
 class WriterPriorityTest(ServerTestCase):
     """The data writer runs 10 steps nicer than the server while it keeps up, where the server
     may take its priority back; elsewhere it keeps the server's."""
