@@ -13,10 +13,6 @@ namespace plugmq::net {
 
 namespace asio = boost::asio;
 
-namespace {
-constexpr auto kCheckpointYieldAfter = std::chrono::microseconds(50);
-}
-
 StoreWorker::StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
                          std::chrono::milliseconds refresh_every)
     : db_(store::Db::open(db_file)),
@@ -92,7 +88,7 @@ void StoreWorker::checkpoint() {
   // back into the database happens here, once a refresh period, without blocking anyone.
   // Copying a second of commits at 20,000 msgs/s takes about 2 ms of CPU; like the data
   // writer's work, it offers the core between the pages it writes (store/paced_vfs.hpp).
-  store::Pacer pacer(kCheckpointYieldAfter);
+  store::Pacer pacer;
   store::ScopedWritePacer paced(&store::Pacer::pace_writes, &pacer);
   try {
     db_.exec("PRAGMA wal_checkpoint(PASSIVE)");

@@ -14,24 +14,13 @@ namespace plugmq::store {
 
 namespace {
 constexpr int kWriteAttempts = 3;  // a batch that fails this often is reported as failed
-
-// Inserting a batch is the writer's longest stretch of work: the 2,000 records of one commit
-// interval at 20,000 msgs/s take several ms, and the COMMIT that writes their pages to the WAL
-// about half a ms more. On a machine with few cores, the network threads and clients that
-// wake up meanwhile would wait that long for the core (the scheduler lets a running thread
-// finish its slice), and that was the whole tail of the delivery latency. So the writer
-// offers its core after each stretch of this length, between inserts and (through the paced
-// VFS) between the pages it writes, unless it is behind (more than a batch queued): then
-// catching up is what everyone waits for.
-constexpr auto kYieldAfter = std::chrono::microseconds(50);
 }
 
 DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions options)
     : options_(options),
       db_(Db::open(db_file)),
       data_(db_),
-      wal_writeback_(db_file.string() + "-wal"),
-      pacer_(kYieldAfter) {
+      wal_writeback_(db_file.string() + "-wal") {
   // Checkpointing in the committing thread cuts ingest by more than half (bench/README.md), so
   // the store thread runs passive checkpoints every second (net::StoreWorker). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still

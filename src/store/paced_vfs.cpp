@@ -9,6 +9,8 @@ namespace plugmq::store {
 
 namespace {
 
+constexpr const char* kName = "plugmq-paced";
+
 thread_local WritePacer t_pacer = nullptr;
 thread_local void* t_pacer_arg = nullptr;
 
@@ -43,8 +45,6 @@ int x_unlock(sqlite3_file* f, int lock) { return real(f)->pMethods->xUnlock(real
 int x_check_reserved_lock(sqlite3_file* f, int* out) {
   return real(f)->pMethods->xCheckReservedLock(real(f), out);
 }
-constexpr const char* kName = "plugmq-paced";
-
 int x_file_control(sqlite3_file* f, int op, void* arg) {
   const int rc = real(f)->pMethods->xFileControl(real(f), op, arg);
   // Shims name themselves before the VFS they wrap: "plugmq-paced/unix".
