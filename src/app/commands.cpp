@@ -86,8 +86,12 @@ with every key and its default: config/plugmq.json).
   --max-connections N     connections beyond this are refused (default 100000)
   --max-packet-size BYTES largest accepted packet (default 1048576)
   --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
-  --enroll-attempts N     failed enrollments allowed per client address per minute; past
-                          that, attempts get error 429 (default 10)
+  --enroll-attempts N     failed enrollments allowed per client address and per serial per
+                          minute; past that, attempts get error 429 (default 10)
+  --login-failures N      failed logins allowed per client address per minute; past that,
+                          logins are refused unchecked: CONNACK 5, HTTP 429 (default 30)
+  --login-failures-per-identity N
+                          the same per account (and prototype with a password) (default 10)
 
 A configuration that is not valid makes serve exit with status 2 before it listens.
 )";
@@ -696,7 +700,9 @@ int run_main(int argc, char** argv) {
            {"max-connections", true},
            {"max-packet-size", true},
            {"enroll-timeout", true},
-           {"enroll-attempts", true}}}},
+           {"enroll-attempts", true},
+           {"login-failures", true},
+           {"login-failures-per-identity", true}}}},
         {"account",
          {kAccountHelp,
           {"add", "set"},

@@ -30,6 +30,8 @@ constexpr long long kMinQueueBytes = 1024;
 constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
 constexpr long long kMaxEnrollAttempts = 1'000'000;
+constexpr long long kMaxLoginFailures = 1'000'000;
+constexpr long long kMaxQueuedHashes = 1'000'000;
 constexpr long long kMaxRetentionDays = 36500;
 constexpr long long kMinBodyBytes = 1024;
 constexpr long long kMaxBodyBytes = 256LL * 1024 * 1024;
@@ -249,7 +251,7 @@ Config parse(std::string_view text, const Source& src) {
   net::ServerOptions& o = cfg.server;
   const Section top(src, root, "",
                     {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
-                     "limits", "enrollment", "retention", "storage"});
+                     "limits", "enrollment", "logins", "retention", "storage"});
   if (auto d = top.string("data_dir", false)) cfg.data_dir = src.resolve(*d);
   if (auto l = top.string("log_level", true)) {
     if (!parse_log_level(*l)) {
@@ -314,6 +316,21 @@ Config parse(std::string_view text, const Source& src) {
     }
     if (auto n = enroll->integer("attempts_per_minute", 1, kMaxEnrollAttempts)) {
       o.enroll_attempts_per_minute = static_cast<unsigned>(*n);
+    }
+  }
+  if (auto logins = top.section("logins", {"failures_per_address", "failures_per_identity",
+                                           "hash_threads", "max_queued_hashes"})) {
+    if (auto n = logins->integer("failures_per_address", 1, kMaxLoginFailures)) {
+      o.login_failures_per_address = static_cast<unsigned>(*n);
+    }
+    if (auto n = logins->integer("failures_per_identity", 1, kMaxLoginFailures)) {
+      o.login_failures_per_identity = static_cast<unsigned>(*n);
+    }
+    if (auto n = logins->integer("hash_threads", 0, kMaxIoThreads)) {
+      o.hash_threads = static_cast<unsigned>(*n);
+    }
+    if (auto n = logins->integer("max_queued_hashes", 1, kMaxQueuedHashes)) {
+      o.max_queued_hashes = *n;
     }
   }
   if (auto storage = top.section("storage", {"commit_interval_ms"})) {
@@ -476,6 +493,12 @@ Config serve_config(const Args& args) {
   if (auto n = args.get_int("enroll-attempts", 1, kMaxEnrollAttempts)) {
     o.enroll_attempts_per_minute = static_cast<unsigned>(*n);
   }
+  if (auto n = args.get_int("login-failures", 1, kMaxLoginFailures)) {
+    o.login_failures_per_address = static_cast<unsigned>(*n);
+  }
+  if (auto n = args.get_int("login-failures-per-identity", 1, kMaxLoginFailures)) {
+    o.login_failures_per_identity = static_cast<unsigned>(*n);
+  }
   check_tls_pair(cfg, args.has("tls-cert"), args.has("tls-key"));
   o.data_dir = data_dir_from(args, cfg);
   return cfg;
@@ -511,6 +534,10 @@ nlohmann::ordered_json to_json(const Config& c) {
       {"connect_timeout_s", duration_cast<seconds>(o.connect_timeout).count()}};
   j["enrollment"] = {{"session_timeout_s", duration_cast<seconds>(o.enroll_timeout).count()},
                      {"attempts_per_minute", o.enroll_attempts_per_minute}};
+  j["logins"] = {{"failures_per_address", o.login_failures_per_address},
+                 {"failures_per_identity", o.login_failures_per_identity},
+                 {"hash_threads", o.hash_threads},
+                 {"max_queued_hashes", o.max_queued_hashes}};
   j["retention"] = {{"default_days", c.retention_days}};
   j["storage"] = {{"commit_interval_ms", o.commit_interval.count()}};
   return j;

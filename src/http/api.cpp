@@ -31,16 +31,20 @@ std::string upper(std::string s) {
   return s;
 }
 
-// A login checked on a reader thread.
+// A login checked on a reader thread, its secret offered deferred or verified
+// (store/secret.hpp): kNeedsCheck asks for the check of check_hash on the HashPool.
 struct Login {
   store::LoginStatus status = store::LoginStatus::kBadCredentials;
   Caller caller;
+  std::string check_hash;
+  std::string identity;  // whose password check_hash is, for the rate limit per identity
 };
 
-Login device_login(net::ReadPool::Repos& r, const std::string& id, const std::string& auth) {
+Login device_login(net::ReadPool::Repos& r, const std::string& id, const store::Secret& auth) {
   Login out;
   auto login = r.identity.check_device_login(id, auth);
   out.status = login.status;
+  out.check_hash = std::move(login.check_hash);
   if (login.status != store::LoginStatus::kOk) return out;
   out.caller.kind = Caller::Kind::kDevice;
   out.caller.device_kind = login.device.kind;
@@ -50,10 +54,11 @@ Login device_login(net::ReadPool::Repos& r, const std::string& id, const std::st
 }
 
 Login account_login(net::ReadPool::Repos& r, const std::string& email,
-                    const std::string& password) {
+                    const store::Secret& password) {
   Login out;
   auto login = r.identity.check_account_login(email, password);
   out.status = login.status;
+  out.check_hash = std::move(login.check_hash);
   if (login.status != store::LoginStatus::kOk) return out;
   out.caller.kind = Caller::Kind::kAccount;
   out.caller.who.account_id = login.account.id;
@@ -61,18 +66,17 @@ Login account_login(net::ReadPool::Repos& r, const std::string& email,
 }
 
 // X-Plug-Id + X-Plug-Master: the device, if the password is its account's.
-Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const std::string& password) {
+Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const store::Secret& password) {
   Login out;
   auto device = r.identity.device(id);
   std::optional<store::Account> account;
   if (device) account = r.identity.account_by_id(device->account_id);
-  if (!account) {
-    // As slow as a wrong password, so that the answer tells nothing about the id.
-    r.identity.check_account_login("", password);
-    return out;
-  }
-  auto login = r.identity.check_account_login(account->email, password);
+  // An unknown id is checked as an unknown email: as slow as a wrong password, so that the
+  // answer tells nothing about the id.
+  auto login = r.identity.check_account_login(account ? account->email : "", password);
   out.status = login.status;
+  out.check_hash = std::move(login.check_hash);
+  if (account) out.identity = "account:" + account->email;
   if (login.status != store::LoginStatus::kOk) return out;
   if (device->status == "disabled") {
     out.status = store::LoginStatus::kDisabled;
@@ -82,6 +86,35 @@ Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const std::st
   out.caller.device_kind = device->kind;
   out.caller.who = {device->account_id, device->id, device->perm, std::move(device->controls)};
   return out;
+}
+
+// The response that refuses a login, logged once here; nothing for a login that passed. The name
+// is an identifier, not a secret; the secret is never logged.
+std::optional<Response> login_refusal(net::Admission admission, store::LoginStatus status,
+                                      const std::string& peer, const std::string& name) {
+  switch (admission) {
+    case net::Admission::kLimited:
+      spdlog::info("http {}: too many failed logins from this address or for {}; 429", peer, name);
+      return error_response(429, "too many failed logins from this address or for this "
+                                 "identity; try again later");
+    case net::Admission::kBusy:
+      spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503",
+                   peer);
+      return error_response(503, "the server is busy checking passwords; try again later");
+    case net::Admission::kWrongSecret:
+      status = store::LoginStatus::kBadCredentials;
+      break;
+    case net::Admission::kChecked:
+      break;
+  }
+  if (status == store::LoginStatus::kDisabled) {
+    return error_response(403, "device or account disabled");
+  }
+  if (status != store::LoginStatus::kOk) {
+    spdlog::info("http {}: bad credentials for {}", peer, name);
+    return detail::need_auth("wrong credentials");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -173,29 +206,36 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   }
   if (!caller) {
     Login login;
-    try {
-      auto op = ctx.readers.run([kind, name, secret](net::ReadPool::Repos& r) {
+    const net::AttemptStep step = [&](std::string hash) -> asio::awaitable<net::Verdict> {
+      auto op = ctx.readers.run([kind, name, secret, hash](net::ReadPool::Repos& r) {
+        const auto offered = store::Secret::offered(secret, hash);
         switch (kind) {
           case Caller::Kind::kDevice:
-            return device_login(r, name, secret);
+            return device_login(r, name, offered);
           case Caller::Kind::kHybrid:
-            return hybrid_login(r, name, secret);
+            return hybrid_login(r, name, offered);
           default:
-            return account_login(r, name, secret);
+            return account_login(r, name, offered);
         }
       });
       login = co_await std::move(op);
+      co_return net::Verdict{login.check_hash,
+                             login.status == store::LoginStatus::kBadCredentials, login.identity};
+    };
+    const net::AttemptRun run{
+        ctx.login_limits(), ctx.hashes, req.peer_address,
+        (kind == Caller::Kind::kAccount ? "account:" : "device:") + platform::lower_ascii(name),
+        secret};
+    net::Admission admission;
+    try {
+      auto op = net::run_attempt(run, step);
+      admission = co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::error("http {}: login lookup failed: {}", req.peer_address, e.what());
       co_return error_response(500, "internal error");
     }
-    if (login.status == store::LoginStatus::kBadCredentials) {
-      // The name is an identifier, not a secret; the secret is never logged.
-      spdlog::info("http {}: bad credentials for {}", req.peer_address, name);
-      co_return detail::need_auth("wrong credentials");
-    }
-    if (login.status == store::LoginStatus::kDisabled) {
-      co_return error_response(403, "device or account disabled");
+    if (auto refused = login_refusal(admission, login.status, req.peer_address, name)) {
+      co_return std::move(*refused);
     }
     if (kind == Caller::Kind::kDevice) login.caller.auth = secret;
     remember(key, login.caller);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers.hpp"
+#include "plugmq/net/enrollment.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -37,9 +38,13 @@ Response enroll_reply(const store::EnrollResult& r, int status) {
   return json_response(status, dump(Json{{"id", r.id}, {"auth", r.auth}}));
 }
 
-// The enrollment rate limit of SPEC 5 applies to HTTP as to MQTT: failed attempts per address.
-bool enroll_blocked(Call& call) {
-  return call.ctx.enroll_limiter.blocked(call.req.peer_address, steady_clock::now());
+// An enrollment within the limits of SPEC 5, which HTTP shares with MQTT (net/enrollment.hpp).
+asio::awaitable<store::EnrollResult> enroll(Call& call, std::string serial, std::string pass,
+                                            const char* wrong_pass, net::EnrollStep step) {
+  const net::EnrollAttempt attempt{call.req.peer_address, std::move(serial), std::move(pass),
+                                   wrong_pass};
+  auto op = net::run_enrollment(call.ctx, attempt, step);
+  co_return co_await std::move(op);
 }
 
 void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
@@ -49,9 +54,6 @@ void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) 
     return;
   }
   call.ctx.counters.enroll_failed++;
-  if (r.err != 429 && r.err != 500) {
-    call.ctx.enroll_limiter.failed(call.req.peer_address, steady_clock::now());
-  }
   if (r.err == 500) {
     spdlog::error("http {}: enrollment failed: {}", call.req.peer_address, r.log_detail);
   } else {
@@ -110,19 +112,15 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
   Response error;
   auto props = props_member(body, error, bad);
   if (bad) co_return error;
-  store::EnrollResult r;
-  if (enroll_blocked(call)) {
-    r.err = 429;
-    r.msg = "too many failed enrollment attempts from this address; try again later";
-  } else {
-    auto op = call.ctx.store.run([&store = call.ctx.store, m = *model, h = *hwid, p = *pass,
-                                  n = name.value_or("")](net::StoreWorker::Repos& repos) {
-      auto r = repos.fleet.enroll_thing(m, h, p, n);
-      if (r.ok()) store.reload_directory();  // see kReloadNow
-      return r;
-    });
-    r = co_await std::move(op);
-  }
+  auto op = enroll(call, "thing:" + platform::lower_ascii(*model) + '/' + *hwid, *pass,
+                   "wrong enroll password",
+                   [&store = call.ctx.store, m = *model, h = *hwid, n = name.value_or("")](
+                       net::StoreWorker::Repos& repos, const store::Secret& p) {
+                     auto r = repos.fleet.enroll_thing(m, h, p, n);
+                     if (r.ok()) store.reload_directory();  // see kReloadNow
+                     return r;
+                   });
+  store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, "thing");
   if (!r.ok()) co_return error_response(r.err, r.msg);
   if (props) {
@@ -241,35 +239,33 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   auto check = auth(call);
   if (auto refused = co_await std::move(check)) co_return *refused;
 
-  store::EnrollResult r;
   const bool adding = call.caller.is_device();
+  net::EnrollStep step;
   if (adding) {
     // An enrolled controller takes control of one more thing; its credentials stay.
-    auto op = call.ctx.store.run([&store = call.ctx.store, id = call.caller.who.device_id,
-                                  m = *model, c = *ctrl, p = *pass](net::StoreWorker::Repos& repos) {
+    step = [&store = call.ctx.store, id = call.caller.who.device_id, m = *model, c = *ctrl](
+               net::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
       auto r = repos.fleet.control_thing(id, m, *thing, p);
       if (r.ok()) store.reload_directory();  // see kReloadNow
       return r;
-    });
-    r = co_await std::move(op);
-  } else if (enroll_blocked(call)) {
-    r.err = 429;
-    r.msg = "too many failed enrollment attempts from this address; try again later";
+    };
   } else {
     // Without a HWID of its own, the controller gets a new one (and so is a new controller).
-    const std::string own_hwid = hwid.value_or("ctrl-" + platform::new_oid());
-    auto op = call.ctx.store.run([&store = call.ctx.store, m = *model, c = *ctrl, p = *pass,
-                                  own_hwid, n = name.value_or("")](net::StoreWorker::Repos& repos) {
+    step = [&store = call.ctx.store, m = *model, c = *ctrl,
+            own_hwid = hwid.value_or("ctrl-" + platform::new_oid()),
+            n = name.value_or("")](net::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
       auto r = repos.fleet.enroll_controller(m, *thing, p, own_hwid, n);
       if (r.ok()) store.reload_directory();  // see kReloadNow
       return r;
-    });
-    r = co_await std::move(op);
+    };
   }
+  auto op = enroll(call, "ctrl:" + platform::lower_ascii(*model) + '/' + *ctrl, *pass,
+                   "wrong control password", std::move(step));
+  store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, adding ? "thing for controller" : "controller");
   if (!r.ok()) co_return error_response(r.err, r.msg);
   if (!adding) co_return enroll_reply(r, r.created ? 201 : 200);

@@ -45,6 +45,7 @@ void Server::start() {
   ctx_->store.start();
   ctx_->writer.start();
   ctx_->readers.start();
+  ctx_->hashes.start();
   asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
   if (mqtts_acceptor_) {
     asio::co_spawn(*iocs_[0], accept_loop(*mqtts_acceptor_, true), asio::detached);
@@ -134,6 +135,7 @@ void Server::stop() {
       if (mqtts_acceptor_) mqtts_acceptor_->close(ignored);
     });
     ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
+    ctx_->cancel_waiting_attempts();
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -144,6 +146,7 @@ void Server::stop() {
     threads_.clear();
   }
   ctx_->readers.stop();
+  ctx_->hashes.stop();
   // Every record queued before the sessions ended is written before exit (SPEC 7).
   ctx_->writer.stop();
   ctx_->store.stop();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
+#include "plugmq/net/enrollment.hpp"
 #include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
@@ -42,6 +43,66 @@ template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 const char* login_name(bool account) { return account ? "account" : "device"; }
+
+// What a login's store step found (one of the two, by the kind of login).
+struct LoginLookup {
+  store::AccountLogin account;
+  store::DeviceLogin device;
+};
+
+LoginResult to_login_result(Admission a) {
+  switch (a) {
+    case Admission::kWrongSecret:
+      return LoginResult::kBadCredentials;
+    case Admission::kLimited:
+      return LoginResult::kLimited;
+    case Admission::kBusy:
+      return LoginResult::kBusy;
+    case Admission::kChecked:
+      break;
+  }
+  return LoginResult::kError;  // the caller reads a checked login's store status instead
+}
+
+LoginResult to_login_result(store::LoginStatus s) {
+  switch (s) {
+    case store::LoginStatus::kOk:
+      return LoginResult::kOk;
+    case store::LoginStatus::kDisabled:
+      return LoginResult::kDisabled;
+    default:
+      return LoginResult::kBadCredentials;
+  }
+}
+
+// The CONNACK that refuses a login, logged once here. The username is an identifier, not a
+// secret; the password is never logged.
+codec::ConnackCode login_refusal(LoginResult r, const std::string& peer, std::string_view client_id,
+                                 const char* kind, const std::string& user) {
+  using codec::ConnackCode;
+  switch (r) {
+    case LoginResult::kBadCredentials:
+      spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer, client_id, kind, user);
+      return ConnackCode::kBadCredentials;
+    case LoginResult::kDisabled:
+      spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer, client_id, kind, user);
+      return ConnackCode::kNotAuthorized;
+    case LoginResult::kLimited:
+      spdlog::info(
+          "{} {}: too many failed logins from this address or for {} {} "
+          "(logins.failures_per_address, logins.failures_per_identity); CONNACK 5",
+          peer, client_id, kind, user);
+      return ConnackCode::kNotAuthorized;
+    case LoginResult::kBusy:
+      spdlog::warn("{} {}: more password checks queued than logins.max_queued_hashes; CONNACK 3",
+                   peer, client_id);
+      return ConnackCode::kServerUnavailable;
+    case LoginResult::kError:
+    case LoginResult::kOk:
+      break;
+  }
+  return ConnackCode::kServerUnavailable;
+}
 
 // Logs what ended one of a session's coroutines with an exception; false when none did.
 bool log_failure(std::exception_ptr e, const std::string& peer, std::string_view client_id,
@@ -502,61 +563,16 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
 
   const bool account = user.find('@') != std::string::npos;
-  store::LoginStatus status;
-  try {
-    if (account) {
-      // Awaitables are bound to a name first: GCC 12 destroys temporaries of a co_await
-      // full-expression twice.
-      auto lookup = ctx_.store.run_fresh([user, pass](StoreWorker::Repos& r) {
-        return r.identity.check_account_login(user, pass);
-      });
-      auto r = co_await std::move(lookup);
-      status = r.status;
-      if (status == store::LoginStatus::kOk) {
-        login_ = LoginKind::kAccount;
-        std::lock_guard lock(mu_);
-        principal_ = std::make_shared<const platform::Principal>(
-            platform::Principal{r.account.id, {}, {}, {}});
-      }
-    } else {
-      auto lookup = ctx_.store.run_fresh([user, pass](StoreWorker::Repos& r) {
-        return r.identity.check_device_login(user, pass);  // fills a controller's things
-      });
-      auto r = co_await std::move(lookup);
-      status = r.status;
-      if (status == store::LoginStatus::kOk) {
-        login_ = LoginKind::kDevice;
-        // The directory's copy when it agrees with the store (most logins): an idle fleet's
-        // sessions then hold no permissions of their own.
-        auto dir = ctx_.directory.get();
-        const DeviceInfo* info = dir->find(r.device.id);
-        std::shared_ptr<const platform::Principal> who;
-        if (info != nullptr && info->account_id == r.device.account_id &&
-            info->perm == r.device.perm && info->controls == r.device.controls) {
-          who = std::shared_ptr<const platform::Principal>(std::move(dir), info);
-        } else {
-          who = std::make_shared<const platform::Principal>(
-              platform::Principal{r.device.account_id, r.device.id, std::move(r.device.perm),
-                                  std::move(r.device.controls)});
-        }
-        std::lock_guard lock(mu_);
-        principal_ = std::move(who);
-      }
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
-    co_return refuse(ConnackCode::kServerUnavailable);
+  // Waiting for the store, a rate limit or a password check reads nothing: the thread's
+  // LoginGate place goes to a session with bytes to read.
+  if (gated_) {
+    gated_ = false;
+    login_gate().leave();
   }
-  if (status == store::LoginStatus::kBadCredentials) {
-    // The username is an identifier, not a secret; the password is never logged.
-    spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer_, client_id(),
-                 login_name(account), user);
-    co_return refuse(ConnackCode::kBadCredentials);
-  }
-  if (status == store::LoginStatus::kDisabled) {
-    spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer_, client_id(), login_name(account),
-                 user);
-    co_return refuse(ConnackCode::kNotAuthorized);
+  auto check = check_login(user, pass, account);
+  const LoginResult result = co_await std::move(check);
+  if (result != LoginResult::kOk) {
+    co_return refuse(login_refusal(result, peer_, client_id(), login_name(account), user));
   }
   if (ctx_.stopping) co_return refuse(ConnackCode::kServerUnavailable);
 
@@ -578,6 +594,64 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id(), login_name(account),
                identity(), keep_alive_);
   co_return true;
+}
+
+template <class Stream>
+asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& user,
+                                                          const std::string& pass, bool account) {
+  store::AccountLogin by_account;
+  store::DeviceLogin by_device;
+  store::LoginStatus status = store::LoginStatus::kBadCredentials;
+  // The store's check, with the password deferred and then verified (net/attempt.hpp).
+  const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
+    auto lookup = ctx_.store.run_fresh([account, user, pass, hash](StoreWorker::Repos& r) {
+      const auto secret = store::Secret::offered(pass, hash);
+      return account ? LoginLookup{r.identity.check_account_login(user, secret), {}}
+                     : LoginLookup{{}, r.identity.check_device_login(user, secret)};
+    });
+    auto found = co_await std::move(lookup);
+    by_account = std::move(found.account);
+    by_device = std::move(found.device);
+    status = account ? by_account.status : by_device.status;
+    co_return Verdict{account ? by_account.check_hash : by_device.check_hash,
+                      status == store::LoginStatus::kBadCredentials};
+  };
+  const AttemptRun run{ctx_.login_limits(), ctx_.hashes, address(),
+                       (account ? "account:" : "device:") + platform::lower_ascii(user), pass};
+  Admission admission;
+  try {
+    auto attempt = run_attempt(run, step);
+    admission = co_await std::move(attempt);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
+    co_return LoginResult::kError;
+  }
+  if (admission != Admission::kChecked) co_return to_login_result(admission);
+  if (status != store::LoginStatus::kOk) co_return to_login_result(status);
+  if (account) {
+    login_ = LoginKind::kAccount;
+    std::lock_guard lock(mu_);
+    principal_ = std::make_shared<const platform::Principal>(
+        platform::Principal{by_account.account.id, {}, {}, {}});
+    co_return LoginResult::kOk;
+  }
+  login_ = LoginKind::kDevice;
+  // The directory's copy when it agrees with the store (most logins): an idle fleet's sessions
+  // then hold no permissions of their own.
+  auto dir = ctx_.directory.get();
+  store::Device& d = by_device.device;
+  const DeviceInfo* info = dir->find(d.id);
+  std::shared_ptr<const platform::Principal> who;
+  if (info != nullptr && info->account_id == d.account_id && info->perm == d.perm &&
+      info->controls == d.controls) {
+    who = std::shared_ptr<const platform::Principal>(std::move(dir), info);
+  } else {
+    who = std::make_shared<const platform::Principal>(platform::Principal{
+        d.account_id, d.id, std::move(d.perm), std::move(d.controls)});
+  }
+  std::lock_guard lock(mu_);
+  principal_ = std::move(who);
+  co_return LoginResult::kOk;
 }
 
 template <class Stream>
@@ -763,26 +837,26 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
   send(codec::Suback{sub.packet_id, {0}});
 
   const auto split = platform::split_client_id(client_id_assigned_ ? "" : client_id());
-  store::EnrollResult result;
   auto parsed = platform::parse_enroll_topic(topic);
   bool controller = parsed && parsed->controller;
-  if (ctx_.enroll_limiter.blocked(address(), steady_clock::now())) {
-    result.err = 429;
-    result.msg = "too many failed enrollment attempts from this address; try again later";
-  } else if (!parsed) {
+  store::EnrollResult result;
+  if (!parsed) {
     result.err = 400;
     result.msg = "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
   } else {
-    try {
-      auto enroll = ctx_.store.run([t = *parsed, split](StoreWorker::Repos& r) {
-        return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, t.pass,
-                                                        split.hwid, split.name)
-                            : r.fleet.enroll_thing(t.model, split.hwid, t.pass, split.name);
-      });
-      result = co_await std::move(enroll);
-    } catch (const std::exception& e) {
-      result = store::EnrollResult{500, "internal error", {}, {}, e.what()};
-    }
+    const auto& t = *parsed;
+    const EnrollAttempt attempt{
+        address(),
+        (t.controller ? "ctrl:" : "thing:") + platform::lower_ascii(t.model) + '/' +
+            (t.controller ? t.thing_hwid : split.hwid),
+        t.pass, t.controller ? "wrong control password" : "wrong enroll password"};
+    const EnrollStep step = [&t, &split](StoreWorker::Repos& r, const store::Secret& pass) {
+      return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid,
+                                                      split.name)
+                          : r.fleet.enroll_thing(t.model, split.hwid, pass, split.name);
+    };
+    auto enroll = run_enrollment(ctx_, attempt, step);
+    result = co_await std::move(enroll);
   }
 
   nlohmann::json reply;
@@ -795,9 +869,6 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
   } else {
     reply = {{"err", result.err}, {"msg", result.msg}};
     ctx_.counters.enroll_failed++;
-    if (result.err != 429 && result.err != 500) {
-      ctx_.enroll_limiter.failed(address(), steady_clock::now());
-    }
     if (result.err == 500) {
       spdlog::error("{} {}: enrollment failed: {}", peer_, client_id(), result.log_detail);
     } else {

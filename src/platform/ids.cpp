@@ -53,6 +53,12 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 
 }  // namespace
 
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
 std::string_view prefix_of(IdKind kind) {
   switch (kind) {
     case IdKind::kDevice:

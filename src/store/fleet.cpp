@@ -128,6 +128,23 @@ struct Refusal {
   std::string msg;
 };
 
+// The password was offered deferred and the stored hash is slow: the caller checks it first.
+struct NeedsCheck {
+  std::string hash;
+};
+
+// Throws Refusal{401, wrong} or NeedsCheck unless `pass` matches `stored`.
+void check_pass(const Secret& pass, std::string_view stored, const char* wrong) {
+  switch (match_secret(pass, stored)) {
+    case SecretMatch::kYes:
+      return;
+    case SecretMatch::kNeedsCheck:
+      throw NeedsCheck{std::string(stored)};
+    case SecretMatch::kNo:
+      throw Refusal{401, wrong};
+  }
+}
+
 EnrollResult refused(int err, std::string msg) {
   EnrollResult r;
   r.err = err;
@@ -150,6 +167,10 @@ EnrollResult guarded(F&& fn) {
     return fn();
   } catch (const Refusal& r) {
     return refused(r.err, r.msg);
+  } catch (NeedsCheck& n) {
+    EnrollResult r;
+    r.check_hash = std::move(n.hash);
+    return r;
   } catch (const std::exception& e) {
     EnrollResult r = refused(500, "internal error");
     r.log_detail = e.what();
@@ -287,7 +308,7 @@ std::vector<Serial> Fleet::serials(std::string_view model) {
 // ---- enrollment --------------------------------------------------------------------------
 
 EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
-                                 std::string_view pass, std::string_view name) {
+                                 const Secret& pass, std::string_view name) {
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
     if (!model_id) return refused(400, "malformed model");
@@ -314,10 +335,7 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
     // than the latest commit fails at once with SQLITE_BUSY_SNAPSHOT, without waiting, and the
     // server's data writer commits many times during the password check.
     s.reset();
-    // A password outside 4..128 bytes was never registered: no need to hash it.
-    if (!platform::valid_secret(pass) || !platform::verify_secret(pass, enroll_hash)) {
-      return refused(401, "wrong enroll password");
-    }
+    check_pass(pass, enroll_hash, "wrong enroll password");
     if (thing_id && !reactivate) return refused(403, "already enrolled");
     if (account_disabled) return refused(403, "account disabled");
 
@@ -370,7 +388,7 @@ struct ControlGrant {
 };
 
 ControlGrant check_control(Db& db, std::string_view model, std::string_view thing_hwid,
-                           std::string_view pass) {
+                           const Secret& pass) {
   auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
   if (!model_id) throw Refusal{400, "malformed model"};
   if (!platform::valid_hwid(thing_hwid)) throw Refusal{400, "malformed thing HWID"};
@@ -388,9 +406,7 @@ ControlGrant check_control(Db& db, std::string_view model, std::string_view thin
   if (s.is_null(3) || thing->perm.ctrl.empty()) throw Refusal{403, "control disabled"};
   if (thing->status == "disabled") throw Refusal{403, "thing disabled"};
   if (s.int64(1) != 0) throw Refusal{403, "account disabled"};
-  if (!platform::valid_secret(pass) || !platform::verify_secret(pass, s.text(3))) {
-    throw Refusal{401, "wrong control password"};
-  }
+  check_pass(pass, s.text(3), "wrong control password");
   return {s.text(0), thing->id};
 }
 
@@ -404,7 +420,7 @@ void add_control(Db& db, const std::string& controller_id, const std::string& th
 }  // namespace
 
 EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view thing_hwid,
-                                      std::string_view pass, std::string_view controller_hwid,
+                                      const Secret& pass, std::string_view controller_hwid,
                                       std::string_view name) {
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
@@ -451,7 +467,7 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
 }
 
 EnrollResult Fleet::control_thing(std::string_view controller_id, std::string_view model,
-                                  std::string_view thing_hwid, std::string_view pass) {
+                                  std::string_view thing_hwid, const Secret& pass) {
   return guarded([&]() -> EnrollResult {
     auto id = platform::normalize_plug_id(controller_id, platform::IdKind::kDevice);
     std::optional<Device> controller;

@@ -15,19 +15,12 @@ namespace {
 using detail::check_name;
 using detail::kMaxName;
 using platform::DeviceKind;
+using platform::lower_ascii;
 using platform::PermFilter;
 
 constexpr std::string_view kAccountColumns = "id, email, retention_days, disabled, created_at";
 constexpr std::string_view kDeviceColumns =
     "id, account_id, kind, name, hwid, model, perm, status, last_client_id, created_at";
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 [[noreturn]] void invalid(const std::string& msg) { throw Error(Error::Code::kInvalid, msg); }
 
@@ -90,13 +83,6 @@ Device read_device(const Stmt& s) {
   d.last_client_id = s.text(8);
   d.created_at = s.int64(9);
   return d;
-}
-
-// A device's stored credential: the SHA-256 of a server-generated auth code, or (a prototype
-// created with a password of its own) a hash_secret hash.
-bool auth_matches(std::string_view auth, const std::string& stored) {
-  if (stored.starts_with("pbkdf2-")) return platform::verify_secret(auth, stored);
-  return platform::constant_time_equal(platform::sha256_hex(auth), stored);
 }
 
 // A hash with the current parameters of a secret nobody knows: unknown emails are checked
@@ -241,16 +227,24 @@ std::vector<Account> Identity::accounts() {
   return out;
 }
 
-AccountLogin Identity::check_account_login(std::string_view email, std::string_view password) {
+AccountLogin Identity::check_account_login(std::string_view email, const Secret& password) {
   AccountLogin out;
   auto s = db_.prepare("SELECT " + std::string(kAccountColumns) +
                        ", password_hash FROM accounts WHERE email = ?1");
   s.bind(1, lower_ascii(email));
-  if (!s.step()) {
-    platform::verify_secret(password, dummy_hash());
-    return out;
+  const bool found = s.step();
+  const std::string stored = found ? s.text(5) : dummy_hash();
+  switch (match_secret(password, stored)) {
+    case SecretMatch::kNeedsCheck:
+      out.status = LoginStatus::kNeedsCheck;
+      out.check_hash = stored;
+      return out;
+    case SecretMatch::kNo:
+      return out;
+    case SecretMatch::kYes:
+      break;
   }
-  if (!platform::verify_secret(password, s.text(5))) return out;
+  if (!found) return out;
   out.account = read_account(s);
   // Only a caller with the right password learns that the account is disabled.
   out.status = out.account.disabled ? LoginStatus::kDisabled : LoginStatus::kOk;
@@ -259,7 +253,7 @@ AccountLogin Identity::check_account_login(std::string_view email, std::string_v
 
 // ---- devices -----------------------------------------------------------------------------
 
-DeviceLogin Identity::check_device_login(std::string_view plug_id, std::string_view auth) {
+DeviceLogin Identity::check_device_login(std::string_view plug_id, const Secret& auth) {
   DeviceLogin out;
   auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
   if (!id) return out;
@@ -269,7 +263,18 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, std::string_v
       "FROM devices d JOIN accounts a ON a.id = d.account_id WHERE d.id = ?1");
   s.bind(1, *id);
   if (!s.step()) return out;
-  if (!auth_matches(auth, s.text(10))) return out;
+  // A device's stored credential: the SHA-256 of a server-generated auth code, or (a prototype
+  // created with a password of its own) a slow hash.
+  switch (match_secret(auth, s.text(10))) {
+    case SecretMatch::kNeedsCheck:
+      out.status = LoginStatus::kNeedsCheck;
+      out.check_hash = s.text(10);
+      return out;
+    case SecretMatch::kNo:
+      return out;
+    case SecretMatch::kYes:
+      break;
+  }
   out.device = read_device(s);
   const bool account_disabled = s.int64(11) != 0;
   if (out.device.kind == DeviceKind::kController) {

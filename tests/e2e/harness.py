@@ -735,14 +735,19 @@ def _http_body(body) -> Optional[bytes]:
 
 
 def http_request(port: int, method: str, path: str, body=None, headers: Optional[dict] = None,
-                 tls_ca: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT) -> HttpReply:
+                 tls_ca: Optional[str] = None, timeout: float = DEFAULT_TIMEOUT,
+                 source: Optional[str] = None) -> HttpReply:
     """One request on a new connection with http.client; `body` is bytes, text, or any other
-    value sent as JSON. With tls_ca: HTTPS trusting that CA file."""
+    value sent as JSON. With tls_ca: HTTPS trusting that CA file. source: the local address to
+    connect from (see RawClient)."""
+    source_address = (source, 0) if source else None
     if tls_ca:
         conn = http.client.HTTPSConnection(HOST, port, timeout=timeout,
-                                           context=ssl.create_default_context(cafile=tls_ca))
+                                           context=ssl.create_default_context(cafile=tls_ca),
+                                           source_address=source_address)
     else:
-        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout,
+                                          source_address=source_address)
     try:
         conn.request(method, path, body=_http_body(body), headers=headers or {})
         r = conn.getresponse()
@@ -895,9 +900,12 @@ class RawClient:
     """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
 
     def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT,
-                 tls: Optional[ssl.SSLContext] = None):
-        """tls: handshake with this client context first (ssl.SSLError if it fails)."""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 tls: Optional[ssl.SSLContext] = None, source: Optional[str] = None):
+        """tls: handshake with this client context first (ssl.SSLError if it fails). source: the
+        local address to connect from (another loopback address, e.g. "127.0.0.2", is another
+        client address for the server's per-address limits)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls is not None:
             try:
                 self.sock = tls.wrap_socket(self.sock, server_hostname=host)

@@ -8,7 +8,9 @@
 #include "plugmq/broker/rate_limiter.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
+#include "plugmq/net/attempt.hpp"
 #include "plugmq/net/directory.hpp"
+#include "plugmq/net/hash_pool.hpp"
 #include "plugmq/net/options.hpp"
 #include "plugmq/net/read_pool.hpp"
 #include "plugmq/net/store_worker.hpp"
@@ -104,8 +106,23 @@ struct Context {
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
         readers(options.data_dir / "plugmq.db", options.read_threads),
-        enroll_limiter(options.enroll_attempts_per_minute, std::chrono::minutes(1)) {
+        enroll_per_address(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
+        enroll_per_serial(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
+        login_per_address(options.login_failures_per_address, std::chrono::minutes(1)),
+        login_per_identity(options.login_failures_per_identity, std::chrono::minutes(1)),
+        hashes(options.hash_threads, options.max_queued_hashes) {
     store.on_reload([this] { sessions.directory_changed(); });
+  }
+
+  // The limits of enrollments (MQTT and HTTP share them) and of logins (net/attempt.hpp).
+  AttemptLimits enroll_limits() { return {enroll_per_address, enroll_per_serial}; }
+  AttemptLimits login_limits() { return {login_per_address, login_per_identity}; }
+  // Refuses the attempts waiting for a place in a limit (the server is stopping).
+  void cancel_waiting_attempts() {
+    for (auto* l : {&enroll_per_address, &enroll_per_serial, &login_per_address,
+                    &login_per_identity}) {
+      l->cancel_waiting();
+    }
   }
 
   const ServerOptions options;
@@ -115,7 +132,11 @@ struct Context {
   ReadPool readers;          // read-only store work for HTTP requests
   broker::Router router;
   broker::Registry registry;
-  broker::RateLimiter enroll_limiter;  // failed enrollments per client address
+  broker::RateLimiter enroll_per_address;  // failed enrollments per client address
+  broker::RateLimiter enroll_per_serial;   // ... per serial (MODEL/HWID)
+  broker::RateLimiter login_per_address;   // failed logins per client address
+  broker::RateLimiter login_per_identity;  // ... per account or password prototype
+  HashPool hashes;                         // people's passwords are checked here
   SessionSet sessions;
   Counters counters;
   std::atomic<bool> stopping{false};

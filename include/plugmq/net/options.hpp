@@ -52,7 +52,17 @@ struct ServerOptions {
   std::chrono::milliseconds connect_timeout{10000};  // first packet must be CONNECT by then
   std::chrono::milliseconds directory_refresh{1000};  // how often admin changes are picked up
   std::chrono::milliseconds enroll_timeout{30000};    // enrollment sessions end by then
-  unsigned enroll_attempts_per_minute = 10;           // failed attempts per address, then 429
+  // Failed enrollments per minute allowed per client address and per serial, then 429.
+  unsigned enroll_attempts_per_minute = 10;
+  // Failed logins (MQTT and HTTP) per minute allowed per client address, and per identity whose
+  // secret is a person's password (an account, a prototype with a password); past them a login
+  // is refused unchecked (CONNACK 5, HTTP 429). Attempts in flight count (net/attempt.hpp).
+  unsigned login_failures_per_address = 30;
+  unsigned login_failures_per_identity = 10;
+  // Threads that check people's passwords (slow hashes), 0: one per two cores; checks queued
+  // past max_queued_hashes are refused as "server unavailable" (net/hash_pool.hpp).
+  unsigned hash_threads = 0;
+  std::size_t max_queued_hashes = 256;
   // QoS 0 records are committed at most this often (store::DataWriterOptions).
   std::chrono::milliseconds commit_interval{100};
 };

@@ -82,6 +82,16 @@ using Timer = boost::asio::basic_waitable_timer<
     std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, IoExecutor>;
 using TlsStream = boost::asio::ssl::stream<Socket>;
 
+// How a device or account login ended (mapped to its CONNACK in one place, session.cpp).
+enum class LoginResult : std::uint8_t {
+  kOk,
+  kBadCredentials,
+  kDisabled,
+  kLimited,  // a rate limit refused it before its secret was checked
+  kBusy,     // too many password checks queued
+  kError,    // the store failed
+};
+
 template <class Stream>
 class Session final : public LiveSession,
                       public Watched,
@@ -131,6 +141,10 @@ class Session final : public LiveSession,
   // Each returns false when the connection must end (end_reason_ is set).
   boost::asio::awaitable<bool> on_packet(codec::Packet& p);
   boost::asio::awaitable<bool> on_connect(codec::Connect& c);
+  // Checks a device's or an account's credentials within the login limits; on kOk sets
+  // login_ and principal_.
+  boost::asio::awaitable<LoginResult> check_login(const std::string& user,
+                                                  const std::string& pass, bool account);
   boost::asio::awaitable<bool> on_publish(codec::Publish& p);
   bool on_subscribe(const codec::Subscribe& s);
   bool on_unsubscribe(const codec::Unsubscribe& u);

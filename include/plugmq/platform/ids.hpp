@@ -34,6 +34,9 @@ std::optional<std::string> normalize_plug_id(std::string_view s,
 // Checks `s` is 24 hex digits; returns it in lowercase.
 std::optional<std::string> normalize_oid(std::string_view s);
 
+// `s` with ASCII letters in lowercase (Plug-IDs and emails compare case-insensitively).
+std::string lower_ascii(std::string_view s);
+
 // Milliseconds since the Unix epoch (system clock).
 std::int64_t now_ms();
 

@@ -18,6 +18,7 @@
 
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/secret.hpp"
 
 namespace plugmq::store {
 
@@ -57,7 +58,11 @@ struct EnrollResult {
   // Controllers: a new device was created (false: an existing controller of that HWID got a new
   // auth code, or, for control_thing, a thing was added).
   bool created = false;
-  bool ok() const { return err == 0; }
+  // Set when the password was offered deferred: the stored hash to check it against off the
+  // store thread before offering it again verified (store/secret.hpp). err is 0 then.
+  std::string check_hash;
+  bool needs_check() const { return !check_hash.empty(); }
+  bool ok() const { return err == 0 && !needs_check(); }
 };
 
 class Fleet {
@@ -86,7 +91,7 @@ class Fleet {
   // the thing's status is "reactivate": then the same Plug-ID gets a new auth code and status
   // "ok"), or the account disabled. Success creates the thing (kind thing, the template's
   // thing_perm, hwid, model, name) in the template's account.
-  EnrollResult enroll_thing(std::string_view model, std::string_view hwid, std::string_view pass,
+  EnrollResult enroll_thing(std::string_view model, std::string_view hwid, const Secret& pass,
                             std::string_view name);
 
   // SPEC 5, controller: topic MODEL/ctrl/THING_HWID/PASS, controller HWID and NAME from the
@@ -97,7 +102,7 @@ class Fleet {
   // code) or a new one (kind controller, perm r = w = [], name NAME); either way the thing is
   // added to the things it controls. A disabled existing controller gets 403.
   EnrollResult enroll_controller(std::string_view model, std::string_view thing_hwid,
-                                 std::string_view pass, std::string_view controller_hwid,
+                                 const Secret& pass, std::string_view controller_hwid,
                                  std::string_view name);
 
   // An enrolled controller takes control of another thing (HTTP `PUT /iot/device` with the
@@ -105,7 +110,7 @@ class Fleet {
   // control password, plus 404 unknown controller, 403 not a controller, controller disabled,
   // or the thing in another account. Success adds the thing (id = the controller, no new auth).
   EnrollResult control_thing(std::string_view controller_id, std::string_view model,
-                             std::string_view thing_hwid, std::string_view pass);
+                             std::string_view thing_hwid, const Secret& pass);
 
   // A controller releases things it controls: those listed (Plug-IDs; others are ignored), or
   // every one when `things` is nothing. Returns how many it no longer controls. Throws Error.

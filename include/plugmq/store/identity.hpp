@@ -13,6 +13,7 @@
 
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/secret.hpp"
 
 namespace plugmq::store {
 
@@ -48,16 +49,20 @@ struct NewDevice {
   std::string auth;
 };
 
-enum class LoginStatus { kOk, kBadCredentials, kDisabled };
+// kNeedsCheck: the secret was offered deferred and is to be checked against check_hash off the
+// store thread, then offered again verified (store/secret.hpp).
+enum class LoginStatus { kOk, kBadCredentials, kDisabled, kNeedsCheck };
 
 struct AccountLogin {
   LoginStatus status = LoginStatus::kBadCredentials;
-  Account account;  // valid when kOk
+  Account account;         // valid when kOk
+  std::string check_hash;  // kNeedsCheck
 };
 
 struct DeviceLogin {
   LoginStatus status = LoginStatus::kBadCredentials;
-  Device device;  // valid when kOk
+  Device device;           // valid when kOk
+  std::string check_hash;  // kNeedsCheck
 };
 
 class Identity {
@@ -79,12 +84,14 @@ class Identity {
   std::vector<Account> accounts();
 
   // kBadCredentials for an unknown email or wrong password, kDisabled for a disabled account
-  // with the right password.
-  AccountLogin check_account_login(std::string_view email, std::string_view password);
+  // with the right password. A deferred password gets kNeedsCheck, for an unknown email too
+  // (against a hash nobody knows the secret of): both then cost the same time.
+  AccountLogin check_account_login(std::string_view email, const Secret& password);
 
   // kBadCredentials for an unknown or malformed Plug-ID or wrong auth code; kDisabled when the
-  // device's status is "disabled" or its account is disabled. Plug-ID case-insensitive.
-  DeviceLogin check_device_login(std::string_view plug_id, std::string_view auth);
+  // device's status is "disabled" or its account is disabled. Plug-ID case-insensitive. A
+  // prototype with a password of its own gets kNeedsCheck for a deferred one.
+  DeviceLogin check_device_login(std::string_view plug_id, const Secret& auth);
 
   // Creates a prototype (default permissions) in the account. `hwid` may be empty; when set
   // it must be a valid HWID. With `pass` (4..128 bytes), that password is the device's auth

@@ -42,6 +42,7 @@ class LiveContext {
       ctx_->writer.stop();
       ctx_->store.stop();
       ctx_->readers.stop();
+      ctx_->hashes.stop();
       ctx_.reset();
     }
     std::filesystem::remove_all(dir_);
@@ -56,6 +57,7 @@ class LiveContext {
     ctx_->store.start();
     ctx_->writer.start();
     ctx_->readers.start();
+    ctx_->hashes.start();
     return *ctx_;
   }
   Context& ctx() { return *ctx_; }

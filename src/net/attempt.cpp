@@ -1,0 +1,74 @@
+#include "plugmq/net/attempt.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "plugmq/net/hash_pool.hpp"
+#include "plugmq/net/resume.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+using broker::RateLimiter;
+
+namespace {
+
+// The limiter's admission of an attempt of `key`, once it has one.
+asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(RateLimiter::Admission)>(
+      [&limiter, &key](auto handler) {
+        auto resume = resume_on_own_executor<RateLimiter::Admission>(std::move(handler));
+        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) resume(*now);
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(RateLimiter& limiter,
+                                                            std::string key) {
+  auto op = admission(limiter, key);
+  if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
+  co_return LimitPlace(limiter, std::move(key));
+}
+
+void LimitPlace::end(bool failed) {
+  if (limiter_ == nullptr) return;
+  limiter_->end(key_, RateLimiter::Clock::now(), failed);
+  limiter_ = nullptr;
+}
+
+asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep& step) {
+  auto take_address = LimitPlace::take(run.limits.per_address, run.address);
+  auto address = co_await std::move(take_address);
+  if (!address) co_return Admission::kLimited;
+  auto first = step({});
+  Verdict v = co_await std::move(first);
+  if (v.check_hash.empty()) {
+    address->end(v.failed);
+    co_return Admission::kChecked;
+  }
+  // A person's password: it is hashed only with a place in the identity's limit too.
+  auto take_identity =
+      LimitPlace::take(run.limits.per_identity, v.identity.empty() ? run.identity : v.identity);
+  auto identity = co_await std::move(take_identity);
+  if (!identity) {
+    address->end(false);
+    co_return Admission::kLimited;
+  }
+  auto check = run.hashes.check(run.secret, v.check_hash);
+  const HashPool::Result hashed = co_await std::move(check);
+  if (hashed != HashPool::Result::kMatch) {
+    const bool wrong = hashed == HashPool::Result::kMismatch;
+    identity->end(wrong);
+    address->end(wrong);
+    co_return wrong ? Admission::kWrongSecret : Admission::kBusy;
+  }
+  auto second = step(std::move(v.check_hash));
+  v = co_await std::move(second);
+  identity->end(v.failed);
+  address->end(v.failed);
+  co_return v.check_hash.empty() ? Admission::kChecked : Admission::kWrongSecret;
+}
+
+}  // namespace plugmq::net
