@@ -31,6 +31,8 @@ DEFAULTS = {
                "queue_max_messages": 10000, "queue_max_bytes": 8388608,
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
     "enrollment": {"session_timeout_s": 30, "attempts_per_minute": 10},
+    "logins": {"failures_per_address": 30, "failures_per_identity": 10, "hash_threads": 0,
+               "max_queued_hashes": 256},
     "retention": {"default_days": 30},
     "storage": {"commit_interval_ms": 100},
 }

@@ -73,6 +73,10 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.directory_refresh, y.directory_refresh);
   EXPECT_EQ(x.enroll_timeout, y.enroll_timeout);
   EXPECT_EQ(x.enroll_attempts_per_minute, y.enroll_attempts_per_minute);
+  EXPECT_EQ(x.login_failures_per_address, y.login_failures_per_address);
+  EXPECT_EQ(x.login_failures_per_identity, y.login_failures_per_identity);
+  EXPECT_EQ(x.hash_threads, y.hash_threads);
+  EXPECT_EQ(x.max_queued_hashes, y.max_queued_hashes);
   auto same_listen = [](const std::optional<net::Endpoint>& p, const std::optional<net::Endpoint>& q) {
     if (p.has_value() != q.has_value()) return false;
     return !p || (p->address == q->address && p->port == q->port);
@@ -135,6 +139,10 @@ TEST(ConfigDefaults, BuiltInDefaultsAreTheServerDefaults) {
   EXPECT_EQ(c.server.connect_timeout, 10s);
   EXPECT_EQ(c.server.enroll_timeout, 30s);
   EXPECT_EQ(c.server.enroll_attempts_per_minute, 10u);
+  EXPECT_EQ(c.server.login_failures_per_address, 30u);
+  EXPECT_EQ(c.server.login_failures_per_identity, 10u);
+  EXPECT_EQ(c.server.hash_threads, 0u);
+  EXPECT_EQ(c.server.max_queued_hashes, 256u);
   EXPECT_EQ(c.server.io_threads, o.io_threads);
 }
 
@@ -199,6 +207,8 @@ TEST(ConfigParse, EveryKeyIsApplied) {
                 "queue_max_bytes": 1024, "slow_subscriber_timeout_s": 3600,
                 "connect_timeout_s": 2 },
     "enrollment": { "session_timeout_s": 5, "attempts_per_minute": 1000000 },
+    "logins": { "failures_per_address": 1, "failures_per_identity": 1000000, "hash_threads": 4,
+                "max_queued_hashes": 1 },
     "retention": { "default_days": 0 },
     "storage": { "commit_interval_ms": 0 }
   })",
@@ -222,6 +232,10 @@ TEST(ConfigParse, EveryKeyIsApplied) {
   EXPECT_EQ(o.connect_timeout, 2s);
   EXPECT_EQ(o.enroll_timeout, 5s);
   EXPECT_EQ(o.enroll_attempts_per_minute, 1000000u);
+  EXPECT_EQ(o.login_failures_per_address, 1u);
+  EXPECT_EQ(o.login_failures_per_identity, 1000000u);
+  EXPECT_EQ(o.hash_threads, 4u);
+  EXPECT_EQ(o.max_queued_hashes, 1u);
   EXPECT_EQ(c.retention_days, 0);
   EXPECT_EQ(o.commit_interval, 0ms);
 
@@ -312,6 +326,12 @@ TEST(ConfigErrors, OutOfRange) {
   EXPECT_EQ(
       parse_error(R"({"enrollment": {"attempts_per_minute": 1000001}})"),
       R"(test.json: "enrollment.attempts_per_minute" must be an integer 1..1000000, got 1000001)");
+  EXPECT_EQ(parse_error(R"({"logins": {"failures_per_address": 0}})"),
+            R"(test.json: "logins.failures_per_address" must be an integer 1..1000000, got 0)");
+  EXPECT_EQ(parse_error(R"({"logins": {"hash_threads": 257}})"),
+            R"(test.json: "logins.hash_threads" must be an integer 0..256, got 257)");
+  EXPECT_EQ(parse_error(R"({"logins": {"max_queued_hashes": 0}})"),
+            R"(test.json: "logins.max_queued_hashes" must be an integer 1..1000000, got 0)");
   EXPECT_EQ(parse_error(R"({"retention": {"default_days": -1}})"),
             R"(test.json: "retention.default_days" must be an integer 0..36500, got -1)");
   EXPECT_EQ(parse_error(R"({"storage": {"commit_interval_ms": 10001}})"),
@@ -413,6 +433,8 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
                                {"max-connections", "9"},
                                {"enroll-timeout", "8"},
                                {"enroll-attempts", "4"},
+                               {"login-failures", "6"},
+                               {"login-failures-per-identity", "3"},
                                {"io-threads", "2"}}));
   EXPECT_EQ(c.server.data_dir, fs::path("/from/flag"));
   EXPECT_EQ(c.log_level, "error");
@@ -423,6 +445,8 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
   EXPECT_EQ(c.server.max_packet_size, 1000u);  // no flag: the file's
   EXPECT_EQ(c.server.enroll_timeout, 8s);
   EXPECT_EQ(c.server.enroll_attempts_per_minute, 4u);
+  EXPECT_EQ(c.server.login_failures_per_address, 6u);
+  EXPECT_EQ(c.server.login_failures_per_identity, 3u);
   EXPECT_EQ(c.server.io_threads, 2u);
 }
 
