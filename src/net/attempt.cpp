@@ -14,20 +14,25 @@ using broker::RateLimiter;
 namespace {
 
 // The limiter's admission of an attempt of `key`, once it has one.
-asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key) {
+asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key,
+                                                  const std::function<void()>& on_wait) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(RateLimiter::Admission)>(
-      [&limiter, &key](auto handler) {
+      [&limiter, &key, &on_wait](auto handler) {
         auto resume = resume_on_own_executor<RateLimiter::Admission>(std::move(handler));
-        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) resume(*now);
+        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) {
+          resume(*now);
+        } else if (on_wait) {
+          on_wait();
+        }
       },
       asio::use_awaitable);
 }
 
 }  // namespace
 
-asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(RateLimiter& limiter,
-                                                            std::string key) {
-  auto op = admission(limiter, key);
+asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(
+    RateLimiter& limiter, std::string key, const std::function<void()>& on_wait) {
+  auto op = admission(limiter, key, on_wait);
   if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
   co_return LimitPlace(limiter, std::move(key));
 }
@@ -39,7 +44,12 @@ void LimitPlace::end(bool failed) {
 }
 
 asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep& step) {
-  auto take_address = LimitPlace::take(run.limits.per_address, run.address);
+  bool waited = false;
+  const std::function<void()> on_wait = [&] {
+    if (!waited && run.on_wait) run.on_wait();
+    waited = true;
+  };
+  auto take_address = LimitPlace::take(run.limits.per_address, run.address, on_wait);
   auto address = co_await std::move(take_address);
   if (!address) co_return Admission::kLimited;
   auto first = step({});
@@ -49,8 +59,9 @@ asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep&
     co_return Admission::kChecked;
   }
   // A person's password: it is hashed only with a place in the identity's limit too.
-  auto take_identity =
-      LimitPlace::take(run.limits.per_identity, v.identity.empty() ? run.identity : v.identity);
+  on_wait();
+  auto take_identity = LimitPlace::take(run.limits.per_identity,
+                                        v.identity.empty() ? run.identity : v.identity, on_wait);
   auto identity = co_await std::move(take_identity);
   if (!identity) {
     address->end(false);

@@ -563,12 +563,6 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
 
   const bool account = user.find('@') != std::string::npos;
-  // Waiting for the store, a rate limit or a password check reads nothing: the thread's
-  // LoginGate place goes to a session with bytes to read.
-  if (gated_) {
-    gated_ = false;
-    login_gate().leave();
-  }
   auto check = check_login(user, pass, account);
   const LoginResult result = co_await std::move(check);
   if (result != LoginResult::kOk) {
@@ -616,8 +610,17 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     co_return Verdict{account ? by_account.check_hash : by_device.check_hash,
                       status == store::LoginStatus::kBadCredentials};
   };
+  // A login that waits for a place in a limit or for a password check reads nothing meanwhile:
+  // the thread's LoginGate place goes to a session with bytes to read. A device login, a
+  // store lookup, keeps it (the gate keeps a reconnecting fleet's logins dense in memory).
+  const auto leave_gate = [this] {
+    if (!gated_) return;
+    gated_ = false;
+    login_gate().leave();
+  };
   const AttemptRun run{ctx_.login_limits(), ctx_.hashes, address(),
-                       (account ? "account:" : "device:") + platform::lower_ascii(user), pass};
+                       (account ? "account:" : "device:") + platform::lower_ascii(user), pass,
+                       leave_gate};
   Admission admission;
   try {
     auto attempt = run_attempt(run, step);
