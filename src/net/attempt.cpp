@@ -14,25 +14,20 @@ using broker::RateLimiter;
 namespace {
 
 // The limiter's admission of an attempt of `key`, once it has one.
-asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key,
-                                                  const std::function<void()>& on_wait) {
+asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(RateLimiter::Admission)>(
-      [&limiter, &key, &on_wait](auto handler) {
+      [&limiter, &key](auto handler) {
         auto resume = resume_on_own_executor<RateLimiter::Admission>(std::move(handler));
-        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) {
-          resume(*now);
-        } else if (on_wait) {
-          on_wait();
-        }
+        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) resume(*now);
       },
       asio::use_awaitable);
 }
 
 }  // namespace
 
-asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(
-    RateLimiter& limiter, std::string key, const std::function<void()>& on_wait) {
-  auto op = admission(limiter, key, on_wait);
+asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(RateLimiter& limiter,
+                                                            std::string key) {
+  auto op = admission(limiter, key);
   if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
   co_return LimitPlace(limiter, std::move(key));
 }
@@ -44,12 +39,9 @@ void LimitPlace::end(bool failed) {
 }
 
 asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep& step) {
-  bool waited = false;
-  const std::function<void()> on_wait = [&] {
-    if (!waited && run.on_wait) run.on_wait();
-    waited = true;
-  };
-  auto take_address = LimitPlace::take(run.limits.per_address, run.address, on_wait);
+  // Waiting here keeps what the caller holds: attempts in flight for one address are few and
+  // quick unless they check passwords, and those have given back what they held (on_wait).
+  auto take_address = LimitPlace::take(run.limits.per_address, run.address);
   auto address = co_await std::move(take_address);
   if (!address) co_return Admission::kLimited;
   auto first = step({});
@@ -59,9 +51,9 @@ asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep&
     co_return Admission::kChecked;
   }
   // A person's password: it is hashed only with a place in the identity's limit too.
-  on_wait();
-  auto take_identity = LimitPlace::take(run.limits.per_identity,
-                                        v.identity.empty() ? run.identity : v.identity, on_wait);
+  if (run.on_wait) run.on_wait();
+  auto take_identity =
+      LimitPlace::take(run.limits.per_identity, v.identity.empty() ? run.identity : v.identity);
   auto identity = co_await std::move(take_identity);
   if (!identity) {
     address->end(false);

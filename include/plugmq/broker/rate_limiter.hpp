@@ -36,7 +36,7 @@ class RateLimiter {
   using Resume = std::function<void(Admission)>;
 
   RateLimiter(unsigned max_failures, Clock::duration window, std::size_t max_keys = 65536,
-              std::size_t max_waiting = 1024);
+              std::size_t max_waiting = 4096);
 
   // kGranted: the attempt holds a place, to give back with end(). kBlocked: refused. Nothing:
   // the attempt waits, and `resume` will tell its admission (kGranted holds a place as above).

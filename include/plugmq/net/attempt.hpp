@@ -23,10 +23,10 @@ class HashPool;
 // said otherwise (an attempt cut short by an exception counts as failed).
 class LimitPlace {
  public:
-  // Takes a place for `key`, waiting while attempts in flight hold the others (`on_wait`, when
-  // set, is called first). Nothing when the limit refuses the attempt.
-  static boost::asio::awaitable<std::optional<LimitPlace>> take(
-      broker::RateLimiter& limiter, std::string key, const std::function<void()>& on_wait);
+  // Takes a place for `key`, waiting while attempts in flight hold the others. Nothing when
+  // the limit refuses the attempt.
+  static boost::asio::awaitable<std::optional<LimitPlace>> take(broker::RateLimiter& limiter,
+                                                                std::string key);
   LimitPlace(LimitPlace&& o) noexcept : limiter_(o.limiter_), key_(std::move(o.key_)) {
     o.limiter_ = nullptr;
   }
@@ -68,8 +68,8 @@ struct AttemptRun {
   std::string address;
   std::string identity;
   std::string secret;
-  // Called before the attempt waits for something that may take long (a place in a limit, a
-  // password check), at most once; may be empty.
+  // Called once before the attempt waits for a password check (and a place in the identity's
+  // limit); may be empty.
   std::function<void()> on_wait = {};
 };
 
