@@ -11,6 +11,7 @@
 #include "handlers.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::http {
 
@@ -191,7 +192,9 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
     }
     if (login.status == store::LoginStatus::kBadCredentials) {
       // The name is an identifier, not a secret; the secret is never logged.
-      spdlog::info("http {}: bad credentials for {}", req.peer_address, name);
+      if (auto t = platform::throttle_log("http bad credentials", req.peer_address)) {
+        spdlog::info("http {}: bad credentials for {}{}", req.peer_address, name, t->suffix());
+      }
       co_return detail::need_auth("wrong credentials");
     }
     if (login.status == store::LoginStatus::kDisabled) {
@@ -234,7 +237,10 @@ asio::awaitable<Response> Api::handle(const Request& req) {
     auto op = impl_->route(call);
     co_return co_await std::move(op);
   } catch (const std::exception& e) {
-    spdlog::error("http {}: {} {}: {}", req.peer_address, call.method, req.target, e.what());
+    if (auto t = platform::throttle_log("http request failed", req.peer_address)) {
+      spdlog::error("http {}: {} {}: {}{}", req.peer_address, call.method, req.target, e.what(),
+                    t->suffix());
+    }
     co_return error_response(500, "internal error");
   }
 }

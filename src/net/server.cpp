@@ -87,7 +87,6 @@ std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name, const En
 
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-  auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
     auto& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
@@ -100,7 +99,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       co_await pause.async_wait(kUseTuple);
       continue;
     }
-    auto admitted = net::admit(*ctx_, socket, "", log_refusal_after);
+    auto admitted = net::admit(*ctx_, socket, "");
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     if (tls) {
