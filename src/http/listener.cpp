@@ -275,9 +275,8 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
     if (ctx.stopping || !acceptor.is_open()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("http accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(kUseTuple);
+      auto recover = server.accept_failed(acceptor, ec, tls ? "https" : "http");
+      co_await std::move(recover);
       continue;
     }
     auto admitted = net::admit(ctx, socket, "http ");
