@@ -100,6 +100,8 @@ class Server:
         self.http_port: Optional[int] = None
         self.https_port: Optional[int] = None
         self._log_file = None
+        # Runs in the server's process before it starts (e.g. to set its resource limits).
+        self.preexec_fn: Optional[Callable[[], None]] = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
@@ -125,7 +127,8 @@ class Server:
         self._log_file.write(f"=== {' '.join(args)}\n".encode())
         self._log_file.flush()
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=self._log_file, cwd=self.dir)
+                                     stderr=self._log_file, cwd=self.dir,
+                                     preexec_fn=self.preexec_fn)
 
         def ready():
             if self.proc.poll() is not None:
@@ -895,9 +898,11 @@ class RawClient:
     """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
 
     def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT,
-                 tls: Optional[ssl.SSLContext] = None):
-        """tls: handshake with this client context first (ssl.SSLError if it fails)."""
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+                 tls: Optional[ssl.SSLContext] = None, source: Optional[str] = None):
+        """tls: handshake with this client context first (ssl.SSLError if it fails).
+        source: the local address to connect from (any of 127.0.0.0/8 works on loopback)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls is not None:
             try:
                 self.sock = tls.wrap_socket(self.sock, server_hostname=host)
@@ -1062,6 +1067,25 @@ def thing_topic(model: str, password: str) -> str:
 
 def ctrl_topic(model: str, thing_hwid: str, password: str) -> str:
     return f"{model}/ctrl/{thing_hwid}/{password}"
+
+
+def assert_refused_without_connack(tc: unittest.TestCase, client: RawClient, connect: bytes,
+                                   timeout: float = DEFAULT_TIMEOUT) -> None:
+    """`client` is a connection over max_connections: whatever it sends (`connect` goes out
+    first; a close before that is a refusal as well), the server closes it without a packet
+    within `timeout` s."""
+    try:
+        client.send(connect)
+    except ConnectionClosed:
+        return
+    try:
+        p = client.read_packet(timeout)
+        tc.fail(f"a connection over max_connections got a packet: {p.raw!r}")
+    except ConnectionClosed:
+        pass
+    except NoPacket:
+        tc.fail(f"a connection over max_connections was neither answered nor closed within "
+                f"{timeout} s")
 
 
 class EnrollReply(NamedTuple):
