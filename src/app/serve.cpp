@@ -1,32 +1,57 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "plugmq/app/commands.hpp"
 #include "plugmq/app/config.hpp"
 #include "plugmq/http/listener.hpp"
 #include "plugmq/net/server.hpp"
+#include "plugmq/platform/fd_limit.hpp"
 
 namespace plugmq::app {
 
 namespace {
 
-// Every connection is a file descriptor: use all the process may have.
-void raise_fd_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
+std::string fd_count(std::uint64_t n) {
+  return n == std::numeric_limits<std::uint64_t>::max() ? "unlimited" : std::to_string(n);
+}
+
+// Every connection is a file descriptor: the open-files limit goes up as far as max_connections
+// needs, and where the hard limit stops it, max_connections comes down to what fits, said once.
+// Past max_connections a connection is closed at once; past the limit it would hang.
+void fit_connections_to_fd_limit(net::ServerOptions& options) {
+  const std::uint64_t wanted = options.max_connections;
+  const std::uint64_t reserve = net::Server::reserved_fds(options);
+  const auto fit = platform::fit_fd_limit(wanted, reserve);
+  if (!fit) {
+    spdlog::warn("cannot read the open-files limit (RLIMIT_NOFILE): {}", std::strerror(errno));
+    return;
   }
+  if (fit->soft != fit->before.soft) {
+    spdlog::info("open-files limit (RLIMIT_NOFILE) raised from {} to {}",
+                 fd_count(fit->before.soft), fd_count(fit->soft));
+  }
+  if (fit->max_connections >= wanted) return;
+  options.max_connections = static_cast<std::size_t>(fit->max_connections);
+  spdlog::warn(
+      "the open-files limit (RLIMIT_NOFILE) is {} (hard limit {}), too low for "
+      "limits.max_connections = {} (--max-connections) plus {} descriptors for the database, "
+      "listeners and threads: using max_connections = {}. To allow {} connections, raise the "
+      "limit to {}: LimitNOFILE= in the systemd unit, docker run --ulimit nofile=N:N, or "
+      "ulimit -n N before plugmq serve",
+      fd_count(fit->soft), fd_count(fit->before.hard), wanted, reserve, fit->max_connections,
+      wanted, wanted + reserve);
 }
 
 // Written atomically (temp file + rename) so a reader never sees half of it.
@@ -108,10 +133,10 @@ int cmd_serve(const Args& args) {
   signal(SIGPIPE, SIG_IGN);
 
   ensure_dir(options.data_dir);
-  raise_fd_limit();
   spdlog::info("plugmq {} starting; data directory {}{}", PLUGMQ_VERSION,
                std::filesystem::absolute(options.data_dir).string(),
                config.source.empty() ? "" : "; configuration " + config.source);
+  fit_connections_to_fd_limit(config.server);
 
   net::Server server(options);
   // The REST API runs on the server's io threads, context and TLS context (SPEC 10).

@@ -11,6 +11,7 @@
 #include "handlers.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::http {
 
@@ -94,12 +95,17 @@ std::optional<Response> login_refusal(net::Admission admission, store::LoginStat
                                       const std::string& peer, const std::string& name) {
   switch (admission) {
     case net::Admission::kLimited:
-      spdlog::info("http {}: too many failed logins from this address or for {}; 429", peer, name);
+      if (auto t = platform::throttle_log("http login limited", peer)) {
+        spdlog::info("http {}: too many failed logins from this address or for {}; 429{}", peer,
+                     name, t->suffix());
+      }
       return error_response(429, "too many failed logins from this address or for this "
                                  "identity; try again later");
     case net::Admission::kBusy:
-      spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503",
-                   peer);
+      if (auto t = platform::throttle_log("http password checks full")) {
+        spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503{}",
+                     peer, t->suffix());
+      }
       return error_response(503, "the server is busy checking passwords; try again later");
     case net::Admission::kWrongSecret:
       status = store::LoginStatus::kBadCredentials;
@@ -111,7 +117,9 @@ std::optional<Response> login_refusal(net::Admission admission, store::LoginStat
     return error_response(403, "device or account disabled");
   }
   if (status != store::LoginStatus::kOk) {
-    spdlog::info("http {}: bad credentials for {}", peer, name);
+    if (auto t = platform::throttle_log("http bad credentials", peer)) {
+      spdlog::info("http {}: bad credentials for {}{}", peer, name, t->suffix());
+    }
     return detail::need_auth("wrong credentials");
   }
   return std::nullopt;
@@ -274,7 +282,10 @@ asio::awaitable<Response> Api::handle(const Request& req) {
     auto op = impl_->route(call);
     co_return co_await std::move(op);
   } catch (const std::exception& e) {
-    spdlog::error("http {}: {} {}: {}", req.peer_address, call.method, req.target, e.what());
+    if (auto t = platform::throttle_log("http request failed", req.peer_address)) {
+      spdlog::error("http {}: {} {}: {}{}", req.peer_address, call.method, req.target, e.what(),
+                    t->suffix());
+    }
     co_return error_response(500, "internal error");
   }
 }

@@ -9,6 +9,7 @@
 #include "handlers.hpp"
 #include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 
 namespace plugmq::http::detail {
@@ -42,7 +43,9 @@ Response store_failure(const std::exception& e, std::string_view what) {
         break;
     }
   }
-  spdlog::error("http: {} failed: {}", what, e.what());
+  if (auto t = platform::throttle_log("http store failure")) {
+    spdlog::error("http: {} failed: {}{}", what, e.what(), t->suffix());
+  }
   return error_response(500, "internal error");
 }
 

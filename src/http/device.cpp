@@ -6,6 +6,7 @@
 #include "plugmq/net/enrollment.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/fleet.hpp"
 
@@ -57,7 +58,10 @@ void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) 
   if (r.err == 500) {
     spdlog::error("http {}: enrollment failed: {}", call.req.peer_address, r.log_detail);
   } else {
-    spdlog::info("http {}: enrollment refused: {} {}", call.req.peer_address, r.err, r.msg);
+    if (auto t = platform::throttle_log("http enrollment refused", call.req.peer_address)) {
+      spdlog::info("http {}: enrollment refused: {} {}{}", call.req.peer_address, r.err, r.msg,
+                   t->suffix());
+    }
   }
 }
 

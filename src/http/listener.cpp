@@ -18,6 +18,7 @@
 
 #include "plugmq/net/admission.hpp"
 #include "plugmq/http/api.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::http {
 
@@ -71,7 +72,9 @@ class Connection final : public net::LiveSession,
         co_await std::move(op);
       }
     } catch (const std::exception& e) {
-      spdlog::warn("http {}: connection error: {}", peer_, e.what());
+      if (auto t = platform::throttle_log("http connection error", address_)) {
+        spdlog::warn("http {}: connection error: {}{}", peer_, e.what(), t->suffix());
+      }
     }
     ctx_.sessions.remove(this);
     boost::system::error_code ignored;
@@ -104,7 +107,10 @@ class Connection final : public net::LiveSession,
       tcp_layer.expires_after(options().request_timeout);
       auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUseTuple);
       if (ec) {
-        spdlog::info("http {}: TLS handshake failed: {}", peer_, ec.message());
+        if (auto t = platform::throttle_log("http TLS handshake failed",
+                                            address_ + " " + ec.message())) {
+          spdlog::info("http {}: TLS handshake failed: {}{}", peer_, ec.message(), t->suffix());
+        }
         co_return;
       }
     }
@@ -204,7 +210,9 @@ class Connection final : public net::LiveSession,
       spdlog::debug("http {}: connection ends: {}", peer_, ec.message());
       co_return;
     }
-    spdlog::info("http {}: {} {}", peer_, status, msg);
+    if (auto t = platform::throttle_log("http unreadable request", address_)) {
+      spdlog::info("http {}: {} {}{}", peer_, status, msg, t->suffix());
+    }
     Response res = error_response(status, msg);
     auto write = send(res, version, false);
     if (!co_await std::move(write)) co_return;
@@ -261,19 +269,17 @@ struct Listener::Impl {
 
 asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool tls) {
   net::Context& ctx = server.context();
-  auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
     auto& ioc = server.next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
     if (ctx.stopping || !acceptor.is_open()) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      spdlog::warn("http accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(kUseTuple);
+      auto recover = server.accept_failed(acceptor, ec, tls ? "https" : "http");
+      co_await std::move(recover);
       continue;
     }
-    auto admitted = net::admit(ctx, socket, "http ", log_refusal_after);
+    auto admitted = net::admit(ctx, socket, "http ");
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     std::string address = std::move(admitted->address);

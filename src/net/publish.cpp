@@ -7,6 +7,7 @@
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/store/data.hpp"
 
 namespace plugmq::net {
@@ -94,13 +95,18 @@ asio::awaitable<PublishStatus> publish_topic(
   auto decoded = platform::decode_payload(payload, platform::now_ms());
   if (decoded.error == platform::PayloadError::kBinary) {
     ctx.counters.binary++;
-    spdlog::warn("{} {}: binary payload on '{}' dropped", log_peer, log_client, topic);
+    if (auto t = platform::throttle_log("publish: binary payload", log_peer)) {
+      spdlog::warn("{} {}: binary payload on '{}' dropped{}", log_peer, log_client, topic,
+                   t->suffix());
+    }
     co_return PublishStatus::kBinary;
   }
   if (decoded.error != platform::PayloadError::kNone) {
     ctx.counters.invalid++;
-    spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at)", log_peer, log_client,
-                 topic);
+    if (auto t = platform::throttle_log("publish: bad envelope", log_peer)) {
+      spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at){}", log_peer, log_client,
+                   topic, t->suffix());
+    }
     co_return PublishStatus::kBadEnvelope;
   }
   publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope),

@@ -6,10 +6,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "plugmq/net/accept_error.hpp"
 #include "plugmq/net/admission.hpp"
 #include "plugmq/net/session.hpp"
 #include "plugmq/platform/thread_name.hpp"
@@ -26,9 +26,20 @@ Server::~Server() {
   stop();
 }
 
+unsigned Server::io_thread_count(const ServerOptions& options) {
+  return options.io_threads != 0 ? options.io_threads
+                                 : std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::uint64_t Server::reserved_fds(const ServerOptions& options) {
+  constexpr std::uint64_t kFixed = 40;       // streams, listeners, database files, spare, ...
+  constexpr std::uint64_t kPerIoThread = 3;  // epoll, its wake-up eventfd, its timerfd
+  constexpr std::uint64_t kPerReader = 2;    // a database connection: the file and its WAL
+  return kFixed + kPerIoThread * io_thread_count(options) + kPerReader * options.read_threads;
+}
+
 void Server::start() {
-  unsigned n = ctx_->options.io_threads;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = io_thread_count(ctx_->options);
   // One io_context per thread: a session lives on one thread for its whole life, so its state
   // needs no strand and cross-thread deliveries only touch its locked queue.
   for (unsigned i = 0; i < n; ++i) {
@@ -88,20 +99,17 @@ std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name, const En
 
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
-  auto log_refusal_after = std::chrono::steady_clock::time_point{};
   for (;;) {
     auto& ioc = next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
     if (ctx_->stopping) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
-      // Out of file descriptors and the like: back off briefly instead of spinning.
-      spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await pause.async_wait(kUseTuple);
+      auto recover = accept_failed(acceptor, ec, tls ? "mqtts" : "mqtt");
+      co_await std::move(recover);
       continue;
     }
-    auto admitted = net::admit(*ctx_, socket, "", log_refusal_after);
+    auto admitted = net::admit(*ctx_, socket, "");
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     if (tls) {
@@ -159,6 +167,12 @@ void Server::stop() {
   }
   stopped_cv_.notify_all();
   spdlog::info("stopped");
+}
+
+asio::awaitable<void> Server::accept_failed(tcp::acceptor& acceptor,
+                                            const boost::system::error_code& ec,
+                                            const char* listener) {
+  return recover_from_accept_error(acceptor, ec, spare_fd_, ctx_->counters, listener);
 }
 
 asio::io_context& Server::next_context() {

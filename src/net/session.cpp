@@ -14,6 +14,7 @@
 #include "plugmq/net/enrollment.hpp"
 #include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/data.hpp"
@@ -77,25 +78,34 @@ LoginResult to_login_result(store::LoginStatus s) {
 
 // The CONNACK that refuses a login, logged once here. The username is an identifier, not a
 // secret; the password is never logged.
-codec::ConnackCode login_refusal(LoginResult r, const std::string& peer, std::string_view client_id,
-                                 const char* kind, const std::string& user) {
+codec::ConnackCode login_refusal(LoginResult r, const std::string& peer, const std::string& address,
+                                 std::string_view client_id, const char* kind,
+                                 const std::string& user) {
   using codec::ConnackCode;
   switch (r) {
     case LoginResult::kBadCredentials:
-      spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4", peer, client_id, kind, user);
+      if (auto t = platform::throttle_log("mqtt bad credentials", address)) {
+        spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4{}", peer, client_id, kind, user,
+                     t->suffix());
+      }
       return ConnackCode::kBadCredentials;
     case LoginResult::kDisabled:
       spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer, client_id, kind, user);
       return ConnackCode::kNotAuthorized;
     case LoginResult::kLimited:
-      spdlog::info(
-          "{} {}: too many failed logins from this address or for {} {} "
-          "(logins.failures_per_address, logins.failures_per_identity); CONNACK 5",
-          peer, client_id, kind, user);
+      if (auto t = platform::throttle_log("mqtt login limited", address)) {
+        spdlog::info(
+            "{} {}: too many failed logins from this address or for {} {} "
+            "(logins.failures_per_address, logins.failures_per_identity); CONNACK 5{}",
+            peer, client_id, kind, user, t->suffix());
+      }
       return ConnackCode::kNotAuthorized;
     case LoginResult::kBusy:
-      spdlog::warn("{} {}: more password checks queued than logins.max_queued_hashes; CONNACK 3",
-                   peer, client_id);
+      if (auto t = platform::throttle_log("mqtt password checks full")) {
+        spdlog::warn("{} {}: more password checks queued than logins.max_queued_hashes; "
+                     "CONNACK 3{}",
+                     peer, client_id, t->suffix());
+      }
       return ConnackCode::kServerUnavailable;
     case LoginResult::kError:
     case LoginResult::kOk:
@@ -229,7 +239,10 @@ asio::awaitable<void> Session<Stream>::input() {
     // it (or speaks plain MQTT here) is closed by then at the latest.
     auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kUseTuple);
     if (ec) {
-      spdlog::info("{}: TLS handshake failed: {}", peer_, ec.message());
+      const std::string key = address() + " " + ec.message();
+      if (auto t = platform::throttle_log("mqtt TLS handshake failed", key)) {
+        spdlog::info("{}: TLS handshake failed: {}{}", peer_, ec.message(), t->suffix());
+      }
       end(EndReason::kProtocolViolation);
       co_return;
     }
@@ -302,7 +315,9 @@ asio::awaitable<void> Session<Stream>::input() {
       if (r.status == codec::DecodeStatus::kError) {
         if (!connected_ && r.error == codec::DecodeError::kBadProtocol) {
           // [MQTT-3.1.2-2]: answer an unsupported protocol level with CONNACK 1, then close.
-          spdlog::info("{}: unsupported protocol name or level; CONNACK 1", peer_);
+          if (auto t = platform::throttle_log("mqtt unsupported protocol", address())) {
+            spdlog::info("{}: unsupported protocol name or level; CONNACK 1{}", peer_, t->suffix());
+          }
           send_and_close(codec::Connack{false, codec::ConnackCode::kBadProtocolVersion},
                          EndReason::kRefused);
         } else if (r.error == codec::DecodeError::kPacketTooLarge) {
@@ -310,8 +325,10 @@ asio::awaitable<void> Session<Stream>::input() {
                        client_id(), max_packet);
           end(EndReason::kProtocolViolation);
         } else {
-          spdlog::info("{} {}: malformed packet ({}); closing", peer_, client_id(),
-                       codec::to_string(r.error));
+          if (auto t = platform::throttle_log("mqtt malformed packet", address())) {
+            spdlog::info("{} {}: malformed packet ({}); closing{}", peer_, client_id(),
+                         codec::to_string(r.error), t->suffix());
+          }
           end(EndReason::kProtocolViolation);
         }
         co_return;
@@ -431,8 +448,10 @@ void Session<Stream>::check_watchdog() {
     spdlog::info("{} {}: keep alive {} s expired", peer_, client_id(), keep_alive_);
     end(EndReason::kKeepAliveExpired);
   } else {
-    spdlog::info("{}: no CONNECT within {} ms; closing", peer_,
-                 ctx_.options.connect_timeout.count());
+    if (auto t = platform::throttle_log("mqtt no CONNECT", address())) {
+      spdlog::info("{}: no CONNECT within {} ms; closing{}", peer_,
+                   ctx_.options.connect_timeout.count(), t->suffix());
+    }
     end(EndReason::kProtocolViolation);
   }
   maybe_finish();
@@ -489,7 +508,10 @@ asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
       connect_received_ = true;
       co_return co_await on_connect(*c);
     }
-    spdlog::info("{}: first packet is not CONNECT; closing", peer_);  // [MQTT-3.1.0-1]
+    // [MQTT-3.1.0-1]
+    if (auto t = platform::throttle_log("mqtt first packet", address())) {
+      spdlog::info("{}: first packet is not CONNECT; closing{}", peer_, t->suffix());
+    }
     end(EndReason::kProtocolViolation);
     co_return false;
   }
@@ -566,7 +588,8 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
   auto check = check_login(user, pass, account);
   const LoginResult result = co_await std::move(check);
   if (result != LoginResult::kOk) {
-    co_return refuse(login_refusal(result, peer_, client_id(), login_name(account), user));
+    co_return refuse(
+        login_refusal(result, peer_, address(), client_id(), login_name(account), user));
   }
   if (ctx_.stopping) co_return refuse(ConnackCode::kServerUnavailable);
 
@@ -875,7 +898,10 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
     if (result.err == 500) {
       spdlog::error("{} {}: enrollment failed: {}", peer_, client_id(), result.log_detail);
     } else {
-      spdlog::info("{} {}: enrollment refused: {} {}", peer_, client_id(), result.err, result.msg);
+      if (auto t = platform::throttle_log("mqtt enrollment refused", address())) {
+        spdlog::info("{} {}: enrollment refused: {} {}{}", peer_, client_id(), result.err,
+                     result.msg, t->suffix());
+      }
     }
   }
   codec::Publish out;

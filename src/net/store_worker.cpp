@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/thread_name.hpp"
 #include "plugmq/store/paced_vfs.hpp"
 
@@ -39,7 +40,9 @@ void StoreWorker::stop() {
 }
 
 void StoreWorker::log_failure(const std::exception& e) {
-  spdlog::error("store: {}", e.what());
+  if (auto t = platform::throttle_log("store: task failed")) {
+    spdlog::error("store: {}{}", e.what(), t->suffix());
+  }
 }
 
 std::int64_t StoreWorker::admin_version() {
@@ -79,7 +82,9 @@ void StoreWorker::refresh_if_changed() {
   try {
     if (admin_version() != seen_admin_version_) reload_directory();
   } catch (const std::exception& e) {
-    spdlog::error("device directory refresh failed: {}", e.what());
+    if (auto t = platform::throttle_log("store: directory refresh failed")) {
+      spdlog::error("device directory refresh failed: {}{}", e.what(), t->suffix());
+    }
   }
 }
 
@@ -93,7 +98,9 @@ void StoreWorker::checkpoint() {
   try {
     db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
   } catch (const std::exception& e) {
-    spdlog::warn("WAL checkpoint failed: {}", e.what());
+    if (auto t = platform::throttle_log("store: checkpoint failed")) {
+      spdlog::warn("WAL checkpoint failed: {}{}", e.what(), t->suffix());
+    }
   }
 }
 

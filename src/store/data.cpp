@@ -14,6 +14,7 @@
 #include <utility>
 #include <variant>
 
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 
 namespace plugmq::store {
@@ -1456,7 +1457,9 @@ PropReply DataStore::props_set(std::string_view device_id, std::string_view payl
       }
     });
   } catch (const std::exception& e) {
-    spdlog::error("properties of {}: set failed: {}", device_id, e.what());
+    if (auto t = platform::throttle_log("properties: set failed")) {
+      spdlog::error("properties of {}: set failed: {}{}", device_id, e.what(), t->suffix());
+    }
     return prop_error(500, "internal error");
   }
   return {};
@@ -1518,7 +1521,9 @@ PropReply DataStore::props_get(std::string_view device_id, std::string_view payl
     json += '}';
     return PropReply{0, {}, std::move(json)};
   } catch (const std::exception& e) {
-    spdlog::error("properties of {}: get failed: {}", device_id, e.what());
+    if (auto t = platform::throttle_log("properties: get failed")) {
+      spdlog::error("properties of {}: get failed: {}{}", device_id, e.what(), t->suffix());
+    }
     return prop_error(500, "internal error");
   }
 }

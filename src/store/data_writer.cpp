@@ -7,6 +7,7 @@
 #include <string>
 
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/thread_name.hpp"
 #include "plugmq/platform/thread_priority.hpp"
 
@@ -185,8 +186,10 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
       ok = true;
       wal_writeback_.kick();
     } catch (const std::exception& e) {
-      spdlog::error("data writer: writing {} records failed (attempt {} of {}): {}", records,
-                    attempt, kWriteAttempts, e.what());
+      if (auto t = platform::throttle_log("data writer: write failed")) {
+        spdlog::error("data writer: writing {} records failed (attempt {} of {}): {}{}", records,
+                      attempt, kWriteAttempts, e.what(), t->suffix());
+      }
       if (attempt < kWriteAttempts) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
       }
@@ -205,7 +208,9 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
       try {
         item.task(data_);
       } catch (const std::exception& e) {
-        spdlog::error("data writer: task failed: {}", e.what());
+        if (auto t = platform::throttle_log("data writer: task failed")) {
+          spdlog::error("data writer: task failed: {}{}", e.what(), t->suffix());
+        }
       }
     }
   }
@@ -217,7 +222,9 @@ void DataWriter::sweep() {
     n = data_.delete_expired(platform::now_ms(), options_.sweep_batch);
     if (n > 0) wal_writeback_.kick();
   } catch (const std::exception& e) {
-    spdlog::error("data writer: deleting expired records failed: {}", e.what());
+    if (auto t = platform::throttle_log("data writer: sweep failed")) {
+      spdlog::error("data writer: deleting expired records failed: {}{}", e.what(), t->suffix());
+    }
   }
   swept_ += n;
   if (n > 0) spdlog::debug("retention: deleted {} expired records", n);

@@ -100,6 +100,8 @@ class Server:
         self.http_port: Optional[int] = None
         self.https_port: Optional[int] = None
         self._log_file = None
+        # Runs in the server's process before it starts (e.g. to set its resource limits).
+        self.preexec_fn: Optional[Callable[[], None]] = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
@@ -125,7 +127,8 @@ class Server:
         self._log_file.write(f"=== {' '.join(args)}\n".encode())
         self._log_file.flush()
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=self._log_file, cwd=self.dir)
+                                     stderr=self._log_file, cwd=self.dir,
+                                     preexec_fn=self.preexec_fn)
 
         def ready():
             if self.proc.poll() is not None:
@@ -1070,6 +1073,25 @@ def thing_topic(model: str, password: str) -> str:
 
 def ctrl_topic(model: str, thing_hwid: str, password: str) -> str:
     return f"{model}/ctrl/{thing_hwid}/{password}"
+
+
+def assert_refused_without_connack(tc: unittest.TestCase, client: RawClient, connect: bytes,
+                                   timeout: float = DEFAULT_TIMEOUT) -> None:
+    """`client` is a connection over max_connections: whatever it sends (`connect` goes out
+    first; a close before that is a refusal as well), the server closes it without a packet
+    within `timeout` s."""
+    try:
+        client.send(connect)
+    except ConnectionClosed:
+        return
+    try:
+        p = client.read_packet(timeout)
+        tc.fail(f"a connection over max_connections got a packet: {p.raw!r}")
+    except ConnectionClosed:
+        pass
+    except NoPacket:
+        tc.fail(f"a connection over max_connections was neither answered nor closed within "
+                f"{timeout} s")
 
 
 class EnrollReply(NamedTuple):

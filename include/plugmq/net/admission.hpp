@@ -1,15 +1,16 @@
 // What every listener (MQTT, MQTTS, HTTP, HTTPS) does with a freshly accepted socket: count it,
-// refuse it past max_connections (logged at most every 10 s, naming the key), or take it in.
+// refuse it past max_connections (logged at most every 10 s per listener, naming the key; the
+// next line says how many were not), or take it in.
 #pragma once
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <chrono>
 #include <optional>
 #include <string>
 
 #include "plugmq/net/context.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::net {
 
@@ -20,19 +21,16 @@ struct Admitted {
 
 // Counts the connection. Past ctx.options.max_connections the socket is closed and nothing is
 // returned; otherwise it gets TCP_NODELAY and counts as open (the session must decrement
-// ctx.counters.connections when it ends). `log_after` throttles the refusal log of one
-// listener; `listener` prefixes it ("http ", or "" for MQTT).
+// ctx.counters.connections when it ends). `listener` prefixes the refusal's log line ("http ",
+// or "" for MQTT).
 template <class Socket>  // a tcp socket, whatever its executor
-std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener,
-                              std::chrono::steady_clock::time_point& log_after) {
+std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener) {
   ctx.counters.accepted++;
   if (ctx.counters.connections >= ctx.options.max_connections) {
     ctx.counters.refused++;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= log_after) {
-      spdlog::warn("{}connection refused: limit of {} connections reached (max_connections)",
-                   listener, ctx.options.max_connections);
-      log_after = now + std::chrono::seconds(10);
+    if (auto t = platform::throttle_log("connection refused", listener)) {
+      spdlog::warn("{}connection refused: limit of {} connections reached (max_connections){}",
+                   listener, ctx.options.max_connections, t->suffix());
     }
     boost::system::error_code ignored;
     socket.close(ignored);

@@ -21,6 +21,7 @@
 
 #include "plugmq/net/context.hpp"
 #include "plugmq/net/options.hpp"
+#include "plugmq/platform/fd_limit.hpp"
 
 namespace plugmq::net {
 
@@ -63,6 +64,20 @@ class Server {
   static std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
                               const Endpoint& ep);
 
+  // What an accept loop on acceptor_context() does when accepting fails (accept_error.hpp);
+  // `listener` names it in the log.
+  boost::asio::awaitable<void> accept_failed(boost::asio::ip::tcp::acceptor& acceptor,
+                                             const boost::system::error_code& ec,
+                                             const char* listener);
+
+  // The io threads `options` asks for (io_threads, or one per core when 0).
+  static unsigned io_thread_count(const ServerOptions& options);
+  // File descriptors the server keeps open besides its connections, which the open-files
+  // limit must leave room for: 40 (standard streams, listeners, the database's files, the
+  // signal pipe, a spare for accept errors, files opened for a moment), 3 per io thread (its
+  // event loop) and 2 per read thread (its database connection).
+  static std::uint64_t reserved_fds(const ServerOptions& options);
+
  private:
   using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
@@ -83,6 +98,7 @@ class Server {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::condition_variable stopped_cv_;
+  platform::SpareFd spare_fd_;  // for accept errors; acceptor_context() only
 };
 
 }  // namespace plugmq::net
