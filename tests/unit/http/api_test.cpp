@@ -464,6 +464,28 @@ TEST_F(ApiTest, HistoryReads) {
   EXPECT_EQ(call("GET", "/iot/data/%23", "", as(stranger_)).body, "[]");
 }
 
+TEST_F(ApiTest, NumbersBeyondADoubleAre400Everywhere) {
+  const std::string props = "/iot/device/" + proto_.device.id + "/";
+  expect_error(call("POST", "/iot/device", R"({"model":1e999})"), 400);
+  expect_error(call("POST", "/iot/device", R"({"name":"n","props":{"a":-1e999}})", owner()), 400);
+  expect_error(call("PUT", "/iot/data/n", R"([{"data":1},{"data":[1e400]}])", as(proto_)), 400);
+  expect_error(call("PATCH", props, R"({"a":1e999})", as(proto_)), 400);
+  expect_error(call("PATCH", props + "a", R"({"v":1e999})", as(proto_)), 400);
+  expect_error(call("PATCH", "/iot/device/" + proto_.device.id, R"({"name":1e999})", owner()), 400);
+  expect_error(call("DELETE", "/iot/data/n", R"({"before":1e999})", as(proto_)), 400);
+  expect_error(
+      call("DELETE", "/iot/device/" + proto_.device.id, R"({"controlled":[1e999]})", as(proto_)),
+      400);
+  EXPECT_EQ(stored("#").size(), 0u);
+  // An integer too long for 64 bits that fits a double is stored as that double.
+  ASSERT_EQ(
+      call("PUT", "/iot/data/n", R"({"data":123456789012345678901234567890})", as(proto_)).status,
+      200);
+  auto records = stored("n");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].data_json, "1.2345678901234568e+29");
+}
+
 TEST_F(ApiTest, ReadsFollowPermissions) {
   auto thing = enroll_thing();
   ASSERT_EQ(call("PUT", "/iot/data/t", R"({"data":"proto"})", as(proto_)).status, 200);
