@@ -464,6 +464,18 @@ TEST_F(ApiTest, HistoryReads) {
   EXPECT_EQ(call("GET", "/iot/data/%23", "", as(stranger_)).body, "[]");
 }
 
+TEST_F(ApiTest, HistoryReadWithAMalformedBodyIs400) {
+  ASSERT_EQ(call("PUT", "/iot/data/f", R"([{"data":1},{"data":2}])", as(proto_)).status, 200);
+  for (const char* bad :
+       {R"({"limit":1)", "limit=1", R"([{"limit":1}])", "7", R"({"limit":1e999})"}) {
+    expect_error(call("GET", "/iot/data/f", bad, as(proto_)), 400);
+    expect_error(call("GET", "/iot/channel/%23", bad, as(proto_)), 400);
+  }
+  // Blank, or null: no filters.
+  EXPECT_EQ(body(call("GET", "/iot/data/f", " \r\n", as(proto_))).size(), 2u);
+  EXPECT_EQ(body(call("GET", "/iot/data/f", "null", as(proto_))).size(), 2u);
+}
+
 TEST_F(ApiTest, NumbersBeyondADoubleAre400Everywhere) {
   const std::string props = "/iot/device/" + proto_.device.id + "/";
   expect_error(call("POST", "/iot/device", R"({"model":1e999})"), 400);
