@@ -51,6 +51,26 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  unsigned bits = 0;
+  int nbits = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    nbits += 8;
+    while (nbits >= 6) {
+      nbits -= 6;
+      out += kBase64[(bits >> nbits) & 63];
+    }
+  }
+  if (nbits > 0) out += kBase64[(bits << (6 - nbits)) & 63];
+  while (out.size() % 4) out += '=';
+  return out;
+}
+
 std::optional<std::string> base64_decode(std::string_view in) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -239,6 +259,13 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
   const auto colon = decoded->find(':');
   if (colon == std::string::npos) return std::nullopt;
   return std::make_pair(decoded->substr(0, colon), decoded->substr(colon + 1));
+}
+
+std::string basic_authorization(std::string_view email, std::string_view password) {
+  std::string pair(email);
+  pair += ':';
+  pair += password;
+  return "Basic " + base64_encode(pair);
 }
 
 std::optional<Bound> parse_bound(std::string_view text) {

@@ -10,7 +10,8 @@
 //     query_value is the last value given, query_list's items are trimmed, non-empty, no ',';
 //   - plug_id_list: distinct lowercase device Plug-IDs, the same list again from their CSV
 //     (in upper case too) and JSON forms;
-//   - basic_credentials: the name has no ':'; "Basic " + base64(name:secret) gives both back;
+//   - basic_credentials: the name has no ':'; basic_authorization(name, secret), padded or not,
+//     gives both back;
 //   - parse_bound: a record id is 24 lowercase hex digits, a time prints and parses back; any
 //     time in years 0000-9999 printed as ISO-8601 (UTC or with an offset) parses back;
 //   - parse_count: exactly the decimal numbers up to INT64_MAX, printed back as given;
@@ -85,25 +86,6 @@ std::string percent_encode(std::string_view s, bool lower) {
       out += digits[b & 0xF];
     }
   }
-  return out;
-}
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) {
-      n -= 6;
-      out += kAlphabet[(bits >> n) & 63];
-    }
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
   return out;
 }
 
@@ -209,12 +191,17 @@ void check_basic_credentials(std::string_view in) {
   const auto colon = in.find(':');
   const std::string name(in.substr(0, colon));
   const std::string secret(colon == std::string_view::npos ? "" : in.substr(colon + 1));
-  const std::string token = base64(name + ':' + secret);
-  for (const std::string& header :
-       {"Basic " + token, "bAsIc  " + token + " \t", "Basic " + token.substr(0, token.find('='))}) {
-    const auto creds = basic_credentials(header);
+  const std::string header = basic_authorization(name, secret);
+  const std::string token = header.substr(std::min(header.size(), std::size_t{6}));
+  check(header.starts_with("Basic ") && token.size() % 4 == 0 &&
+            token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789+/=") == std::string::npos,
+        "basic_authorization is not \"Basic \" and padded base64");
+  for (const std::string& form :
+       {header, "bAsIc  " + token + " \t", "Basic " + token.substr(0, token.find('='))}) {
+    const auto creds = basic_credentials(form);
     check(creds && creds->first == name && creds->second == secret,
-          "basic_credentials(Basic base64(name:secret)) differs");
+          "basic_credentials(basic_authorization(name, secret)) differs");
   }
 }
 

@@ -43,6 +43,9 @@ std::optional<std::vector<std::string>> plug_id_list(std::string_view text);
 // "Basic base64(EMAIL:PASSWORD)" (scheme case-insensitive): the two halves, split at the first
 // ':'. Nothing when malformed.
 std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header);
+// The header basic_credentials() reads: "Basic " and base64(EMAIL:PASSWORD), padded. For
+// clients (tests, benches).
+std::string basic_authorization(std::string_view email, std::string_view password);
 
 // A history bound (before/after): a record id (24 hex digits) or a time (ms number, numeric
 // string, ISO-8601). Nothing when it is neither.

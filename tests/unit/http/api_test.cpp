@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../net/live_context.hpp"
+#include "plugmq/http/parse.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
@@ -19,25 +20,6 @@ using Json = nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using net::testing::LiveContext;
 using net::testing::Recorder;
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) {
-      n -= 6;
-      out += kAlphabet[(bits >> n) & 63];
-    }
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
-}
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -80,7 +62,7 @@ class ApiTest : public ::testing::Test {
     return {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "owner-pass"}};
   }
   static Headers owner_basic() {
-    return {{"Authorization", "Basic " + base64("owner@example.com:owner-pass")}};
+    return {{"Authorization", basic_authorization("owner@example.com", "owner-pass")}};
   }
 
   static Json body(const Response& r) { return Json::parse(r.body); }
@@ -141,8 +123,9 @@ TEST_F(ApiTest, EveryAuthenticationModeAndItsFailures) {
   expect_error(call("GET", path, "",
                     {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "wrong"}}),
                401);
-  expect_error(call("GET", path, "", {{"Authorization", "Basic " + base64("owner@example.com:x")}}),
-               401);
+  expect_error(
+      call("GET", path, "", {{"Authorization", basic_authorization("owner@example.com", "x")}}),
+      401);
   expect_error(call("GET", path, "", {{"Authorization", "Bearer abc"}}), 401);
   // The hybrid form with another account's password.
   expect_error(call("GET", path, "",

@@ -76,6 +76,8 @@ TEST(BasicCredentials, DecodesEmailAndPassword) {
   EXPECT_FALSE(basic_credentials("Basic"));
   EXPECT_FALSE(basic_credentials("Basic !!!!"));
   EXPECT_FALSE(basic_credentials("Basic bm9jb2xvbg=="));  // "nocolon"
+  EXPECT_EQ(basic_authorization("me@example.com", "pa:ss"), "Basic bWVAZXhhbXBsZS5jb206cGE6c3M=");
+  EXPECT_EQ(basic_authorization("a", ""), "Basic YTo=");
 }
 
 TEST(ParseBound, TimeOrRecordId) {
