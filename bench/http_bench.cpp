@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "plugmq/http/parse.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
@@ -224,25 +225,6 @@ class Client {
   beast::flat_buffer buffer_;
 };
 
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) {
-      n -= 6;
-      out += kAlphabet[(bits >> n) & 63];
-    }
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
-}
-
 struct Latency {
   double median_us = 0, p99_us = 0;
 };
@@ -365,10 +347,9 @@ int main(int argc, char** argv) {
       const auto& dev = devices[123];
       const auto of_one = reads(port, "/iot/data/sensor/temp?of=" + dev.id + "&limit=100",
                                 {{"X-Plug-Id", dev.id}, {"X-Plug-Auth", dev.auth}}, o.queries);
-      const auto any = reads(port, "/iot/data/sensor/temp?limit=100",
-                             {{"Authorization",
-                               "Basic " + base64(std::string(kEmail) + ":" + kPassword)}},
-                             o.queries);
+      const auto any = reads(
+          port, "/iot/data/sensor/temp?limit=100",
+          {{"Authorization", plugmq::http::basic_authorization(kEmail, kPassword)}}, o.queries);
       const double single = publishes(port, devices, o, 1);
       const double batched = publishes(port, devices, o, o.batch);
 

@@ -17,11 +17,8 @@ namespace plugmq::http::detail {
 namespace asio = boost::asio;
 
 namespace {
-// Bounded like the payload decoder: nlohmann dumps recursively.
-constexpr int kMaxJsonDepth = 128;
 // Records deleted per writer task when a device's data goes.
 constexpr std::size_t kPurgeBatch = 2000;
-struct TooDeep {};
 }  // namespace
 
 Response need_auth(std::string_view msg) {
@@ -50,25 +47,6 @@ Response store_failure(const std::exception& e, std::string_view what) {
 }
 
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-std::optional<Json> parse_json(std::string_view body, std::string* error) {
-  try {
-    return Json::parse(body, [](int depth, Json::parse_event_t, Json&) {
-      if (depth > kMaxJsonDepth) throw TooDeep{};
-      return true;
-    });
-  } catch (const TooDeep&) {
-    if (error) *error = "body is nested more than 128 levels deep";
-  } catch (const Json::parse_error& e) {
-    if (error) {
-      // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
-      std::string what = e.what();
-      if (auto close = what.find("] "); close != std::string::npos) what = what.substr(close + 2);
-      *error = "body is not valid JSON: " + what;
-    }
-  }
-  return std::nullopt;
-}
 
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad) {
   auto it = obj.find(name);

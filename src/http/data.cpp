@@ -74,13 +74,20 @@ std::optional<Response> add_ats(const std::vector<std::string>& items,
   return std::nullopt;
 }
 
-// The filters of a GET: its query string, and the members of a JSON object body, which a client
-// library sends instead (the query string wins).
-Target filters_of(const Call& call) {
-  Target t = call.target;
-  if (call.req.body.find_first_not_of(" \t\r\n") == std::string::npos) return t;
-  auto body = parse_json(call.req.body, nullptr);
-  if (!body || !body->is_object()) return t;
+// The filters of a GET into `t`: its query string, and the members of a JSON object body, which
+// a client library sends instead (the query string wins). No body, or null, adds none; the 400
+// for any other body that is not a JSON object.
+std::optional<Response> filters_of(const Call& call, Target& t) {
+  t = call.target;
+  if (call.req.body.find_first_not_of(" \t\r\n") == std::string::npos) return std::nullopt;
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) return error_response(400, why);
+  if (body->is_null()) return std::nullopt;
+  if (!body->is_object()) {
+    return error_response(400, "body must be a JSON object of filters (before, after, at, of, "
+                               "offset, limit)");
+  }
   auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : dump(v); };
   for (const char* name : {"before", "after", "at", "of", "offset", "limit"}) {
     auto it = body->find(name);
@@ -96,14 +103,15 @@ Target filters_of(const Call& call) {
     }
     t.query.emplace_back(name, std::move(value));
   }
-  return t;
+  return std::nullopt;
 }
 
 // The filters of GET /iot/data and GET /iot/channel.
 std::optional<Response> parse_history(const Call& call, const std::string& mask, History& h) {
   if (auto bad = bad_mask(mask)) return bad;
   h.q.mask = mask;
-  const Target t = filters_of(call);
+  Target t;
+  if (auto bad = filters_of(call, t)) return bad;
   if (auto bad = parse_of(query_list(t, "of"), h.of)) return bad;
   if (auto v = query_value(t, "before")) {
     if (auto bad = set_bound(h.q, *v, true)) return bad;

@@ -71,10 +71,7 @@ Response store_failure(const std::exception& e, std::string_view what);
 std::string dump(const Json& j);
 
 // ---- bodies --------------------------------------------------------------------------------
-
-// The body as JSON (at most 128 levels deep); nothing, with a message for the 400, when it is
-// not valid JSON.
-std::optional<Json> parse_json(std::string_view body, std::string* error);
+// (parse_json, in parse.hpp, reads a body as JSON.)
 
 // A member that must be a string when present: nothing when absent; `bad` set when the wrong
 // type.

@@ -12,6 +12,24 @@ namespace plugmq::http {
 
 namespace {
 
+// Bounded like the payload decoder: nlohmann dumps recursively.
+constexpr int kMaxJsonDepth = 128;
+// The most of a parser's message a 400 repeats: it quotes the offending token, which may be as
+// long as the body.
+constexpr std::size_t kMaxParserMessage = 200;
+struct TooDeep {};
+
+// nlohmann's message without its "[json.exception.parse_error.101] " tag, at most
+// kMaxParserMessage bytes.
+std::string parser_message(const nlohmann::json::exception& e) {
+  std::string_view what = e.what();
+  if (const auto close = what.find("] "); close != std::string_view::npos) {
+    what.remove_prefix(close + 2);
+  }
+  if (what.size() <= kMaxParserMessage) return std::string(what);
+  return std::string(what.substr(0, kMaxParserMessage)) + "...";
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -31,6 +49,26 @@ std::string_view trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   const auto e = s.find_last_not_of(" \t\r\n");
   return s.substr(b, e - b + 1);
+}
+
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  unsigned bits = 0;
+  int nbits = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    nbits += 8;
+    while (nbits >= 6) {
+      nbits -= 6;
+      out += kBase64[(bits >> nbits) & 63];
+    }
+  }
+  if (nbits > 0) out += kBase64[(bits << (6 - nbits)) & 63];
+  while (out.size() % 4) out += '=';
+  return out;
 }
 
 std::optional<std::string> base64_decode(std::string_view in) {
@@ -223,6 +261,13 @@ std::optional<std::pair<std::string, std::string>> basic_credentials(std::string
   return std::make_pair(decoded->substr(0, colon), decoded->substr(colon + 1));
 }
 
+std::string basic_authorization(std::string_view email, std::string_view password) {
+  std::string pair(email);
+  pair += ':';
+  pair += password;
+  return "Basic " + base64_encode(pair);
+}
+
 std::optional<Bound> parse_bound(std::string_view text) {
   if (auto oid = platform::normalize_oid(text)) return Bound(std::move(*oid));
   if (auto ms = platform::parse_time_ms(text)) return Bound(*ms);
@@ -237,6 +282,31 @@ std::optional<std::int64_t> parse_count(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return v;
+}
+
+std::optional<nlohmann::ordered_json> parse_json(std::string_view body, std::string* error) {
+  using Json = nlohmann::ordered_json;
+  std::string why;
+  try {
+    // `depth` counts the arrays and objects around the event: one starting at kMaxJsonDepth
+    // would be one level too many.
+    return Json::parse(body, [](int depth, Json::parse_event_t event, Json&) {
+      const bool opens =
+          event == Json::parse_event_t::array_start || event == Json::parse_event_t::object_start;
+      if (opens && depth >= kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    why = "body is nested more than 128 levels deep";
+  } catch (const Json::out_of_range& e) {
+    // "[json.exception.out_of_range.406] number overflow parsing '1e999'"
+    why = "body has a number out of range: " + parser_message(e);
+  } catch (const Json::exception& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
+    why = "body is not valid JSON: " + parser_message(e);
+  }
+  if (error) *error = std::move(why);
+  return std::nullopt;
 }
 
 }  // namespace plugmq::http

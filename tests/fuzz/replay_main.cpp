@@ -1,8 +1,9 @@
 // Replays a fuzz corpus through LLVMFuzzerTestOneInput without libFuzzer, so ctest exercises the
 // fuzz target's invariants with any compiler.
 //
-// Usage: codec_fuzz_replay DIR. Exit status 0 when at least one file was replayed, 1 when DIR
-// cannot be read or holds no files. A violated invariant aborts inside the target.
+// Usage: codec_fuzz_replay DIR (http_fuzz_replay alike). Exit status 0 when at least one file was
+// replayed, 1 when DIR cannot be read or holds no files. A violated invariant aborts inside the
+// target.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

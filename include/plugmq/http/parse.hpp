@@ -1,8 +1,9 @@
 // Pure pieces of the REST API: request-targets, percent-decoding, query values, Plug-ID lists,
-// Basic credentials, time bounds. No I/O, no store; thread-safe.
+// Basic credentials, time bounds, JSON bodies. No I/O, no store; thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ std::optional<std::vector<std::string>> plug_id_list(std::string_view text);
 // "Basic base64(EMAIL:PASSWORD)" (scheme case-insensitive): the two halves, split at the first
 // ':'. Nothing when malformed.
 std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view header);
+// The header basic_credentials() reads: "Basic " and base64(EMAIL:PASSWORD), padded. For
+// clients (tests, benches).
+std::string basic_authorization(std::string_view email, std::string_view password);
 
 // A history bound (before/after): a record id (24 hex digits) or a time (ms number, numeric
 // string, ISO-8601). Nothing when it is neither.
@@ -50,5 +54,11 @@ std::optional<Bound> parse_bound(std::string_view text);
 
 // A non-negative decimal integer (offset, limit); nothing when malformed or over int64.
 std::optional<std::int64_t> parse_count(std::string_view text);
+
+// A request body as JSON, members in the order sent. Nothing, with the message for the 400 in
+// `error` (when given), when it is not valid JSON, nests more than 128 levels deep (nlohmann
+// dumps recursively) or has a number beyond a double's range (1e999): a refusal, never an
+// exception. An integer too long for 64 bits that fits a double is that double.
+std::optional<nlohmann::ordered_json> parse_json(std::string_view body, std::string* error);
 
 }  // namespace plugmq::http

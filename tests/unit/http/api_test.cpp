@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../net/live_context.hpp"
+#include "plugmq/http/parse.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
@@ -19,25 +20,6 @@ using Json = nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 using net::testing::LiveContext;
 using net::testing::Recorder;
-
-std::string base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) {
-      n -= 6;
-      out += kAlphabet[(bits >> n) & 63];
-    }
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
-}
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -80,7 +62,7 @@ class ApiTest : public ::testing::Test {
     return {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "owner-pass"}};
   }
   static Headers owner_basic() {
-    return {{"Authorization", "Basic " + base64("owner@example.com:owner-pass")}};
+    return {{"Authorization", basic_authorization("owner@example.com", "owner-pass")}};
   }
 
   static Json body(const Response& r) { return Json::parse(r.body); }
@@ -141,8 +123,9 @@ TEST_F(ApiTest, EveryAuthenticationModeAndItsFailures) {
   expect_error(call("GET", path, "",
                     {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "wrong"}}),
                401);
-  expect_error(call("GET", path, "", {{"Authorization", "Basic " + base64("owner@example.com:x")}}),
-               401);
+  expect_error(
+      call("GET", path, "", {{"Authorization", basic_authorization("owner@example.com", "x")}}),
+      401);
   expect_error(call("GET", path, "", {{"Authorization", "Bearer abc"}}), 401);
   // The hybrid form with another account's password.
   expect_error(call("GET", path, "",
@@ -462,6 +445,40 @@ TEST_F(ApiTest, HistoryReads) {
                403);
   // Another account's device sees none of it.
   EXPECT_EQ(call("GET", "/iot/data/%23", "", as(stranger_)).body, "[]");
+}
+
+TEST_F(ApiTest, HistoryReadWithAMalformedBodyIs400) {
+  ASSERT_EQ(call("PUT", "/iot/data/f", R"([{"data":1},{"data":2}])", as(proto_)).status, 200);
+  for (const char* bad :
+       {R"({"limit":1)", "limit=1", R"([{"limit":1}])", "7", R"({"limit":1e999})"}) {
+    expect_error(call("GET", "/iot/data/f", bad, as(proto_)), 400);
+    expect_error(call("GET", "/iot/channel/%23", bad, as(proto_)), 400);
+  }
+  // Blank, or null: no filters.
+  EXPECT_EQ(body(call("GET", "/iot/data/f", " \r\n", as(proto_))).size(), 2u);
+  EXPECT_EQ(body(call("GET", "/iot/data/f", "null", as(proto_))).size(), 2u);
+}
+
+TEST_F(ApiTest, NumbersBeyondADoubleAre400Everywhere) {
+  const std::string props = "/iot/device/" + proto_.device.id + "/";
+  expect_error(call("POST", "/iot/device", R"({"model":1e999})"), 400);
+  expect_error(call("POST", "/iot/device", R"({"name":"n","props":{"a":-1e999}})", owner()), 400);
+  expect_error(call("PUT", "/iot/data/n", R"([{"data":1},{"data":[1e400]}])", as(proto_)), 400);
+  expect_error(call("PATCH", props, R"({"a":1e999})", as(proto_)), 400);
+  expect_error(call("PATCH", props + "a", R"({"v":1e999})", as(proto_)), 400);
+  expect_error(call("PATCH", "/iot/device/" + proto_.device.id, R"({"name":1e999})", owner()), 400);
+  expect_error(call("DELETE", "/iot/data/n", R"({"before":1e999})", as(proto_)), 400);
+  expect_error(
+      call("DELETE", "/iot/device/" + proto_.device.id, R"({"controlled":[1e999]})", as(proto_)),
+      400);
+  EXPECT_EQ(stored("#").size(), 0u);
+  // An integer too long for 64 bits that fits a double is stored as that double.
+  ASSERT_EQ(
+      call("PUT", "/iot/data/n", R"({"data":123456789012345678901234567890})", as(proto_)).status,
+      200);
+  auto records = stored("n");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].data_json, "1.2345678901234568e+29");
 }
 
 TEST_F(ApiTest, ReadsFollowPermissions) {

@@ -76,6 +76,8 @@ TEST(BasicCredentials, DecodesEmailAndPassword) {
   EXPECT_FALSE(basic_credentials("Basic"));
   EXPECT_FALSE(basic_credentials("Basic !!!!"));
   EXPECT_FALSE(basic_credentials("Basic bm9jb2xvbg=="));  // "nocolon"
+  EXPECT_EQ(basic_authorization("me@example.com", "pa:ss"), "Basic bWVAZXhhbXBsZS5jb206cGE6c3M=");
+  EXPECT_EQ(basic_authorization("a", ""), "Basic YTo=");
 }
 
 TEST(ParseBound, TimeOrRecordId) {
@@ -93,6 +95,36 @@ TEST(ParseCount, NonNegativeIntegersOnly) {
   EXPECT_FALSE(parse_count("1.5"));
   EXPECT_FALSE(parse_count(""));
   EXPECT_FALSE(parse_count("99999999999999999999"));
+}
+
+TEST(ParseJson, BodiesAndWhyOneIsRefused) {
+  std::string why;
+  auto j = parse_json(R"({"b":1,"a":[2.5,"x"]})", &why);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->dump(), R"({"b":1,"a":[2.5,"x"]})");  // members in the order sent
+  // Too long for 64 bits but a double: that double.
+  j = parse_json("123456789012345678901234567890", &why);
+  ASSERT_TRUE(j && j->is_number_float());
+  EXPECT_DOUBLE_EQ(j->get<double>(), 1.2345678901234568e+29);
+
+  const std::pair<const char*, const char*> out_of_range[] = {
+      {"1e999", "1e999"}, {R"({"model":-1e999})", "-1e999"}, {R"([0,{"a":[1E+400]}])", "1E+400"}};
+  for (const auto& [text, token] : out_of_range) {
+    EXPECT_FALSE(parse_json(text, &why)) << text;
+    EXPECT_EQ(why, "body has a number out of range: number overflow parsing '" +
+                       std::string(token) + "'");
+  }
+  EXPECT_FALSE(parse_json("{oops", &why));
+  EXPECT_TRUE(why.starts_with("body is not valid JSON: parse error at line 1, column 2")) << why;
+  EXPECT_FALSE(parse_json(std::string(129, '[') + std::string(129, ']'), &why));
+  EXPECT_TRUE(parse_json(std::string(128, '[') + std::string(128, ']'), &why));
+  EXPECT_FALSE(parse_json(std::string(200, '['), &why));
+  EXPECT_EQ(why, "body is nested more than 128 levels deep");
+  EXPECT_FALSE(parse_json("", nullptr));  // no message asked for
+  // The parser's message quotes the token; a 400 repeats at most 200 bytes of it.
+  EXPECT_FALSE(parse_json("1" + std::string(100000, '0') + "e999", &why));
+  EXPECT_LT(why.size(), 300u);
+  EXPECT_TRUE(why.ends_with("...")) << why;
 }
 
 TEST(Messages, ErrorBodyAndHeaders) {
