@@ -1104,12 +1104,13 @@ asio::awaitable<void> Session<Stream>::detach() {
   if (released >= kTrimAfterBytes) trim_heap_soon(executor());
   if (connected_) {
     // In turns, like an UNSUBSCRIBE: a session that held many filters leaves without holding
-    // up its thread.
+    // up its thread. Not while the server stops: its io_context may be stopped before a later
+    // turn, and the router must not keep this session.
     Turn turn;
     while (extras_ && !extras_->filters.empty()) {
       const std::string filter = extras_->filters.take_one();
       ctx_.router.unsubscribe(principal_->account_id, filter, this);
-      if (turn.over_after(filter.size())) co_await next_turn();
+      if (turn.over_after(filter.size()) && !ctx_.stopping) co_await next_turn();
     }
     ctx_.registry.release(key_, this);
   }

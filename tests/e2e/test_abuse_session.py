@@ -52,6 +52,12 @@ class CpuIdle:
         return self.rate < self.share
 
 
+def under_asan(pid: int) -> bool:
+    """Whether the process runs with AddressSanitizer, whose allocator keeps what is freed."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def percentile(values, p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -261,6 +267,8 @@ class StuckSubscriberTimerTest(ConfiguredTestCase):
             c.wait_closed(10)
         held = self.STUCK * self.QUEUE_BYTES
         self.assertGreater(peak - base, held / 2, "the queues held what they were given")
+        if under_asan(self.server.proc.pid):
+            return  # its allocator quarantines freed memory: the RSS says nothing here
         after = wait_for(lambda: (lambda r: r if r < peak - held / 2 else None)(
             rss_bytes(self.server.proc.pid)), timeout=10,
             what="the server's RSS to give back at least half of what the queues held")
@@ -270,8 +278,9 @@ class StuckSubscriberTimerTest(ConfiguredTestCase):
 
 
 class TrickledConnectTest(ConfiguredTestCase):
-    """Connections that send their CONNECT one byte every half second: each is closed at
-    connect_timeout_s from its accept, whoever else is logging in meanwhile."""
+    """Connections that send their CONNECT one byte every half second, all at once (so that many
+    wait for the network threads' login places together): each is closed at connect_timeout_s
+    from its accept."""
 
     TIMEOUT_S = 2
     CONNECTIONS = 200
@@ -323,7 +332,7 @@ class TrickledConnectTest(ConfiguredTestCase):
         self.assertLess(times[-1], self.TIMEOUT_S + self.MARGIN_S)
         self.assertGreaterEqual(times[0], self.TIMEOUT_S - 0.2)
         self.assertTrue(all(n < len(connect) for n in sent.values()),
-                        "a CONNECT was sent whole before its deadline")
+                        "the premise: no CONNECT is whole by the deadline")
 
 
 class PreConnectBufferTest(ConfiguredTestCase):
