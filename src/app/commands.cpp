@@ -85,6 +85,8 @@ with every key and its default: config/plugmq.json).
   --io-threads N          network threads (default: one per core)
   --max-connections N     connections beyond this are refused (default 100000)
   --max-packet-size BYTES largest accepted packet (default 1048576)
+  --max-subscriptions N   topic filters one session may hold; a SUBSCRIBE past it gets
+                          0x80 for each further filter (default 1000)
   --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
   --enroll-attempts N     failed enrollments allowed per client address and per serial per
                           minute; past that, attempts get error 429 (default 10)
@@ -699,6 +701,7 @@ int run_main(int argc, char** argv) {
            {"io-threads", true},
            {"max-connections", true},
            {"max-packet-size", true},
+           {"max-subscriptions", true},
            {"enroll-timeout", true},
            {"enroll-attempts", true},
            {"login-failures", true},

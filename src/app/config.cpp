@@ -26,6 +26,7 @@ constexpr long long kMaxConnections = 10'000'000;
 constexpr long long kMinPacketSize = 64;
 constexpr long long kMaxPacketSize = 268'435'455;  // the largest MQTT remaining length
 constexpr long long kMaxQueueMessages = 10'000'000;
+constexpr long long kMaxSubscriptions = 1'000'000;
 constexpr long long kMinQueueBytes = 1024;
 constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
@@ -290,12 +291,16 @@ Config parse(std::string_view text, const Source& src) {
   if (auto https = top.section("https", {"listen"})) {
     if (auto ep = https->endpoint_or_off("listen")) o.http.tls_listen = *ep;
   }
-  if (auto limits = top.section(
-          "limits", {"max_connections", "max_packet_size", "queue_max_messages", "queue_max_bytes",
-                     "slow_subscriber_timeout_s", "connect_timeout_s"})) {
+  if (auto limits =
+          top.section("limits", {"max_connections", "max_packet_size", "max_subscriptions",
+                                 "queue_max_messages", "queue_max_bytes",
+                                 "slow_subscriber_timeout_s", "connect_timeout_s"})) {
     if (auto n = limits->integer("max_connections", 1, kMaxConnections)) o.max_connections = *n;
     if (auto n = limits->integer("max_packet_size", kMinPacketSize, kMaxPacketSize)) {
       o.max_packet_size = *n;
+    }
+    if (auto n = limits->integer("max_subscriptions", 1, kMaxSubscriptions)) {
+      o.max_subscriptions = *n;
     }
     if (auto n = limits->integer("queue_max_messages", 1, kMaxQueueMessages)) {
       o.queue_max_messages = *n;
@@ -487,6 +492,9 @@ Config serve_config(const Args& args) {
   if (auto n = args.get_int("max-packet-size", kMinPacketSize, kMaxPacketSize)) {
     o.max_packet_size = *n;
   }
+  if (auto n = args.get_int("max-subscriptions", 1, kMaxSubscriptions)) {
+    o.max_subscriptions = *n;
+  }
   if (auto n = args.get_int("enroll-timeout", 1, kMaxTimeoutS)) {
     o.enroll_timeout = std::chrono::seconds(*n);
   }
@@ -528,6 +536,7 @@ nlohmann::ordered_json to_json(const Config& c) {
   j["limits"] = {
       {"max_connections", o.max_connections},
       {"max_packet_size", o.max_packet_size},
+      {"max_subscriptions", o.max_subscriptions},
       {"queue_max_messages", o.queue_max_messages},
       {"queue_max_bytes", o.queue_max_bytes},
       {"slow_subscriber_timeout_s", duration_cast<seconds>(o.slow_subscriber_timeout).count()},

@@ -1,6 +1,7 @@
 #include "plugmq/broker/topic_trie.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 namespace plugmq::broker {
@@ -27,13 +28,69 @@ std::string_view next_level(std::string_view& rest, bool& last) {
   return level;
 }
 
+// The sinks whose filter ends at one node, in a vector that match() appends. A few are
+// found by a scan; past kIndexFrom, an index (sink -> position) keeps add and remove O(1), so a
+// filter that many sessions share costs each of them no more than a filter of its own.
+class SinkList {
+ public:
+  void append_to(std::vector<Sink*>& out) const {
+    out.insert(out.end(), list_.begin(), list_.end());
+  }
+  bool empty() const { return list_.empty(); }
+
+  bool add(Sink* sink) {
+    if (find(sink) != kNone) return false;
+    list_.push_back(sink);
+    if (index_) {
+      index_->emplace(sink, static_cast<std::uint32_t>(list_.size() - 1));
+    } else if (list_.size() > kIndexFrom) {
+      index_ = std::make_unique<Index>();
+      for (std::size_t i = 0; i < list_.size(); ++i) {
+        index_->emplace(list_[i], static_cast<std::uint32_t>(i));
+      }
+    }
+    return true;
+  }
+
+  bool remove(Sink* sink) {
+    const std::size_t i = find(sink);
+    if (i == kNone) return false;
+    // The last one takes its place.
+    list_[i] = list_.back();
+    list_.pop_back();
+    if (index_) {
+      index_->erase(sink);
+      if (i < list_.size()) (*index_)[list_[i]] = static_cast<std::uint32_t>(i);
+      if (list_.size() <= kIndexFrom / 2) index_.reset();
+    }
+    return true;
+  }
+
+ private:
+  using Index = std::unordered_map<Sink*, std::uint32_t>;
+  static constexpr std::size_t kIndexFrom = 16;
+  static constexpr std::size_t kNone = SIZE_MAX;
+
+  std::size_t find(Sink* sink) const {
+    if (index_) {
+      auto it = index_->find(sink);
+      return it == index_->end() ? kNone : it->second;
+    }
+    auto it = std::find(list_.begin(), list_.end(), sink);
+    return it == list_.end() ? kNone : static_cast<std::size_t>(it - list_.begin());
+  }
+
+  std::vector<Sink*> list_;
+  std::unique_ptr<Index> index_;  // made past kIndexFrom sinks
+};
+
 }  // namespace
 
 struct TopicTrie::Node {
   std::unordered_map<std::string, std::unique_ptr<Node>, SvHash, std::equal_to<>> children;
   std::unique_ptr<Node> plus;  // '+'
   std::unique_ptr<Node> hash;  // '#', always a leaf
-  std::vector<Sink*> sinks;    // filters that end here
+  SinkList sinks;              // filters that end here
 
   bool empty() const { return children.empty() && !plus && !hash && sinks.empty(); }
 
@@ -63,8 +120,7 @@ bool TopicTrie::add(std::string_view filter, Sink* sink) {
     if (!*slot) *slot = std::make_unique<Node>();
     node = slot->get();
   }
-  if (std::find(node->sinks.begin(), node->sinks.end(), sink) != node->sinks.end()) return false;
-  node->sinks.push_back(sink);
+  if (!node->sinks.add(sink)) return false;
   ++count_;
   return true;
 }
@@ -87,10 +143,7 @@ bool TopicTrie::remove(std::string_view filter, Sink* sink) {
     path.push_back({node, slot, level});
     node = slot->get();
   }
-  auto it = std::find(node->sinks.begin(), node->sinks.end(), sink);
-  if (it == node->sinks.end()) return false;
-  *it = node->sinks.back();
-  node->sinks.pop_back();
+  if (!node->sinks.remove(sink)) return false;
   --count_;
   for (auto step = path.rbegin(); step != path.rend(); ++step) {
     if (!(*step->slot)->empty()) break;
@@ -111,7 +164,7 @@ void TopicTrie::match(std::string_view topic, std::vector<Sink*>& out) const {
   bool last = false;
   auto level = next_level(rest, last);
   if (!dollar) {
-    if (root->hash) out.insert(out.end(), root->hash->sinks.begin(), root->hash->sinks.end());
+    if (root->hash) root->hash->sinks.append_to(out);
     if (root->plus) match_node(root->plus.get(), rest, last, out);
   }
   auto it = root->children.find(level);
@@ -123,9 +176,9 @@ void TopicTrie::match(std::string_view topic, std::vector<Sink*>& out) const {
 void TopicTrie::match_node(const Node* node, std::string_view rest, bool done,
                            std::vector<Sink*>& out) {
   // "a/#" also matches "a" itself [MQTT-4.7.1-2].
-  if (node->hash) out.insert(out.end(), node->hash->sinks.begin(), node->hash->sinks.end());
+  if (node->hash) node->hash->sinks.append_to(out);
   if (done) {
-    out.insert(out.end(), node->sinks.begin(), node->sinks.end());
+    node->sinks.append_to(out);
     return;
   }
   bool last = false;

@@ -99,6 +99,18 @@ class Reader {
     return v;
   }
 
+  // How many length-prefixed fields, each followed by `trailer` bytes, the rest holds (as far
+  // as the lengths go; nothing is checked): sizes the vector a SUBSCRIBE or UNSUBSCRIBE fills.
+  std::size_t count_fields(std::size_t trailer) const {
+    std::size_t n = 0;
+    for (const std::uint8_t* p = p_; end_ - p >= 2; ++n) {
+      const std::size_t skip = 2 + ((std::size_t{p[0]} << 8) | p[1]) + trailer;
+      if (static_cast<std::size_t>(end_ - p) < skip) return n + 1;
+      p += skip;
+    }
+    return n;
+  }
+
  private:
   const std::uint8_t* p_;
   const std::uint8_t* end_;
@@ -211,8 +223,11 @@ DecodeError decode_ack(Reader& r, Ack& a) {
   return read_packet_id(r, a.packet_id);  // the size was checked against the header
 }
 
-DecodeError decode_subscribe(Reader& r, Subscribe& s) {
+DecodeError decode_subscribe(Reader& r, Subscribe& s, Filters keep) {
   if (auto e = read_packet_id(r, s.packet_id); e != DecodeError::kNone) return e;
+  if (r.remaining() == 0) return DecodeError::kEmptyPayload;  // [MQTT-3.8.3-3]
+  // Sized first: a 1 MiB packet of 1-byte filters is 262,143 of them.
+  if (keep == Filters::kDecoded) s.subscriptions.reserve(r.count_fields(1));
   while (r.remaining() != 0) {
     std::string_view filter;
     std::uint8_t qos;
@@ -221,9 +236,10 @@ DecodeError decode_subscribe(Reader& r, Subscribe& s) {
     if (!r.u8(qos)) return DecodeError::kMalformed;
     if ((qos & 0xFC) != 0) return DecodeError::kMalformed;  // reserved bits [MQTT-3.8.3-4]
     if (qos == 3) return DecodeError::kBadQos;              // [MQTT-3.8.3-4]
-    s.subscriptions.push_back(Subscription{std::string(filter), qos});
+    if (keep == Filters::kDecoded) {
+      s.subscriptions.push_back(Subscription{std::string(filter), qos});
+    }
   }
-  if (s.subscriptions.empty()) return DecodeError::kEmptyPayload;  // [MQTT-3.8.3-3]
   return DecodeError::kNone;
 }
 
@@ -240,18 +256,20 @@ DecodeError decode_suback(Reader& r, Suback& s) {
   return DecodeError::kNone;
 }
 
-DecodeError decode_unsubscribe(Reader& r, Unsubscribe& u) {
+DecodeError decode_unsubscribe(Reader& r, Unsubscribe& u, Filters keep) {
   if (auto e = read_packet_id(r, u.packet_id); e != DecodeError::kNone) return e;
+  if (r.remaining() == 0) return DecodeError::kEmptyPayload;  // [MQTT-3.10.3-2]
+  if (keep == Filters::kDecoded) u.filters.reserve(r.count_fields(0));
   while (r.remaining() != 0) {
     std::string_view filter;
     if (auto e = read_utf8(r, filter); e != DecodeError::kNone) return e;  // [MQTT-3.10.3-1]
-    u.filters.emplace_back(filter);
+    if (keep == Filters::kDecoded) u.filters.emplace_back(filter);
   }
-  if (u.filters.empty()) return DecodeError::kEmptyPayload;  // [MQTT-3.10.3-2]
   return DecodeError::kNone;
 }
 
-DecodeError decode_body(Reader& r, std::uint8_t type, std::uint8_t flags, Packet& out) {
+DecodeError decode_body(Reader& r, std::uint8_t type, std::uint8_t flags, Filters filters,
+                        Packet& out) {
   switch (static_cast<PacketType>(type)) {
     case PacketType::kConnect:
       return decode_connect(r, out.emplace<Connect>());
@@ -268,11 +286,11 @@ DecodeError decode_body(Reader& r, std::uint8_t type, std::uint8_t flags, Packet
     case PacketType::kPubcomp:
       return decode_ack(r, out.emplace<Pubcomp>());
     case PacketType::kSubscribe:
-      return decode_subscribe(r, out.emplace<Subscribe>());
+      return decode_subscribe(r, out.emplace<Subscribe>(), filters);
     case PacketType::kSuback:
       return decode_suback(r, out.emplace<Suback>());
     case PacketType::kUnsubscribe:
-      return decode_unsubscribe(r, out.emplace<Unsubscribe>());
+      return decode_unsubscribe(r, out.emplace<Unsubscribe>(), filters);
     case PacketType::kUnsuback:
       return decode_ack(r, out.emplace<Unsuback>());
     case PacketType::kPingreq:
@@ -288,6 +306,23 @@ DecodeError decode_body(Reader& r, std::uint8_t type, std::uint8_t flags, Packet
   return DecodeError::kBadPacketType;  // unreachable: 0 and 15 were rejected with the header
 }
 
+// The remaining length that follows the first byte of `in` [MQTT-2.2.3]: 7 bits per byte, least
+// significant first, at most 4 bytes. Sets `header` to the fixed header's size.
+enum class LengthStatus : std::uint8_t { kComplete, kNeedMore, kTooLong };
+LengthStatus remaining_length(std::span<const std::uint8_t> in, std::size_t& remaining,
+                              std::size_t& header) {
+  remaining = 0;
+  header = 1;
+  for (;;) {
+    if (header >= in.size()) return LengthStatus::kNeedMore;
+    const std::uint8_t b = in[header];
+    remaining |= std::size_t{b & 0x7Fu} << (7 * (header - 1));
+    ++header;
+    if ((b & 0x80) == 0) return LengthStatus::kComplete;
+    if (header == 5) return LengthStatus::kTooLong;
+  }
+}
+
 // Marks `r` as failed. decode() returns its one named result on every path, so that the result
 // (a variant holding strings) is constructed in place rather than moved.
 void fail(DecodeResult& r, DecodeError e) {
@@ -297,7 +332,8 @@ void fail(DecodeResult& r, DecodeError e) {
 
 }  // namespace
 
-DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_size) {
+DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_size,
+                    Filters filters) {
   DecodeResult result;  // kNeedMore
   if (in.empty()) return result;
 
@@ -318,19 +354,16 @@ DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_siz
     return result;
   }
 
-  // Remaining length: 7 bits per byte, least significant first, at most 4 bytes [MQTT-2.2.3].
   std::size_t remaining = 0;
-  std::size_t header = 1;
-  for (;;) {
-    if (header >= in.size()) return result;  // kNeedMore
-    const std::uint8_t b = in[header];
-    remaining |= std::size_t{b & 0x7Fu} << (7 * (header - 1));
-    ++header;
-    if ((b & 0x80) == 0) break;
-    if (header == 5) {
+  std::size_t header = 0;
+  switch (remaining_length(in, remaining, header)) {
+    case LengthStatus::kNeedMore:
+      return result;
+    case LengthStatus::kTooLong:
       fail(result, DecodeError::kBadRemainingLength);
       return result;
-    }
+    case LengthStatus::kComplete:
+      break;
   }
   if (remaining > max_packet_size) {
     fail(result, DecodeError::kPacketTooLarge);
@@ -343,15 +376,28 @@ DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_siz
   }
   if (in.size() - header < remaining) return result;  // kNeedMore
 
-  Reader reader(in.subspan(header, remaining));
-  if (const DecodeError e = decode_body(reader, type, flags, result.packet);
+  const auto body = in.subspan(header, remaining);
+  Reader reader(body);
+  if (const DecodeError e = decode_body(reader, type, flags, filters, result.packet);
       e != DecodeError::kNone) {
     fail(result, e);  // the half-filled packet is not to be used
     return result;
   }
+  if (filters == Filters::kInPlace &&
+      (type == static_cast<std::uint8_t>(PacketType::kSubscribe) ||
+       type == static_cast<std::uint8_t>(PacketType::kUnsubscribe))) {
+    result.filters = body.subspan(2);  // after the packet id
+  }
   result.status = DecodeStatus::kComplete;
   result.consumed = header + remaining;
   return result;
+}
+
+std::size_t packet_size(std::span<const std::uint8_t> in) {
+  std::size_t remaining = 0;
+  std::size_t header = 0;
+  if (in.empty() || remaining_length(in, remaining, header) != LengthStatus::kComplete) return 0;
+  return header + remaining;
 }
 
 }  // namespace plugmq::codec

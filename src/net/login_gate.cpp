@@ -15,7 +15,7 @@ LoginGate::LoginGate(asio::execution_context& ctx)
 void LoginGate::enter(Go go) {
   if (taken_ < kPlaces) {
     ++taken_;
-    go(false);
+    if (!go()) leave();
     return;
   }
   waiting_.push_back(std::move(go));
@@ -26,7 +26,9 @@ void LoginGate::leave() {
   if (waiting_.empty() || taken_ >= kPlaces) return;
   ++taken_;
   // Posted: leave() runs inside the previous holder's handler.
-  asio::post(ioc_, [go = std::move(waiting_.front())] { go(true); });
+  asio::post(ioc_, [this, go = std::move(waiting_.front())] {
+    if (!go()) leave();
+  });
   waiting_.pop_front();
 }
 

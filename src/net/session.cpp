@@ -1,8 +1,12 @@
 #include "plugmq/net/session.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -36,6 +40,12 @@ constexpr std::size_t kInitialReadBuffer = 4096;
 constexpr std::size_t kMinReadBuffer = 256;
 constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered write
 constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
+// The filters of a SUBSCRIBE, an UNSUBSCRIBE or a session's end are handled in turns of at most
+// this many filters or filter bytes: between turns the thread runs its other sessions, so that
+// a packet of 20,000 filters (or a 1 MiB one of 1-byte filters) holds it well under a
+// millisecond at a time.
+constexpr std::size_t kFiltersPerTurn = 256;
+constexpr std::size_t kFilterBytesPerTurn = 64 * 1024;
 
 Socket& lowest_layer(Socket& s) { return s; }
 Socket& lowest_layer(TlsStream& s) { return s.next_layer(); }
@@ -128,6 +138,43 @@ bool log_failure(std::exception_ptr e, const std::string& peer, std::string_view
   return true;
 }
 
+// glibc keeps freed memory for reuse, so a server that has freed a big queue (a slow subscriber
+// disconnected) would go on showing it in its RSS. A session that ends with at least
+// kTrimAfterBytes queued has the free pages given back (malloc_trim) kTrimDelay later, once for
+// every session that ends meanwhile.
+constexpr std::size_t kTrimAfterBytes = 1024 * 1024;
+constexpr std::chrono::milliseconds kTrimDelay{100};
+
+void trim_heap_soon(const IoExecutor& ex) {
+  static std::atomic<bool> pending{false};
+  if (pending.exchange(true)) return;  // the coming trim covers this one
+  auto timer = std::make_shared<Timer>(ex, kTrimDelay);
+  timer->async_wait([timer](const boost::system::error_code& ec) {
+    if (ec) return;
+    pending = false;  // first: memory freed during the trim asks for another
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  });
+}
+
+// Counts the filters handled in the current turn (kFiltersPerTurn).
+class Turn {
+ public:
+  // Counts a filter of `bytes`; true when the turn is over (the next one then starts).
+  bool over_after(std::size_t bytes) {
+    ++filters_;
+    bytes_ += bytes;
+    if (filters_ < kFiltersPerTurn && bytes_ < kFilterBytesPerTurn) return false;
+    filters_ = bytes_ = 0;
+    return true;
+  }
+
+ private:
+  std::size_t filters_ = 0;
+  std::size_t bytes_ = 0;
+};
+
 }  // namespace
 
 template <class Stream>
@@ -181,21 +228,17 @@ void Session<Stream>::read_ready() {
     spawn_input();
     return;
   }
-  // Not logged in: read with a place among the thread's logins in progress (LoginGate).
+  // Not logged in: read with a place among the thread's logins in progress (LoginGate). The
+  // wait holds the session weakly, its watchdog slot strongly (a session that is not logged in
+  // always has a deadline): one that ends while it waits is gone, and gives its turn up.
   gate_waiting_ = true;
-  login_gate().enter([self = this->shared_from_this()](bool waited) {
+  login_gate().enter([weak = this->weak_from_this()] {
+    const auto self = weak.lock();
+    if (!self || self->end_reason_) return false;
     self->gate_waiting_ = false;
-    if (self->end_reason_) {  // ended while it waited (its deadline)
-      self->login_gate().leave();
-      self->maybe_finish();
-      return;
-    }
-    // The pre-CONNECT deadline did not run while it waited: it starts over with the place
-    // (without this, a watchdog check before input() reads the CONNECT would cut a session
-    // that waited longer than the deadline).
-    if (waited) self->since_ = steady_clock::now();
     self->gated_ = true;
     self->spawn_input();
+    return true;
   });
 }
 
@@ -248,7 +291,6 @@ asio::awaitable<void> Session<Stream>::input() {
     }
     rbuf_.resize(kInitialReadBuffer);
   }
-  const std::size_t max_packet = ctx_.options.max_packet_size;
   std::size_t pending = 0;  // bytes waiting on the socket, when known
   for (;;) {
     // Backpressure: while our own outgoing queue is over its limit, stop reading, so a client
@@ -295,7 +337,7 @@ asio::awaitable<void> Session<Stream>::input() {
       } else {
         // A packet larger than the buffer: grow, never past the largest packet allowed (the
         // decoder rejects a larger remaining length as soon as it sees the header).
-        rbuf_.resize(std::min(rbuf_.size() * 2, max_packet + 5));
+        rbuf_.resize(std::min(rbuf_.size() * 2, packet_limit() + 5));
       }
     }
     auto [ec, n] = co_await stream_.async_read_some(
@@ -310,7 +352,12 @@ asio::awaitable<void> Session<Stream>::input() {
     }
 
     while (rbegin_ < rend_) {
-      auto r = codec::decode(std::span(rbuf_.data() + rbegin_, rend_ - rbegin_), max_packet);
+      // The filters of a SUBSCRIBE or UNSUBSCRIBE stay in rbuf_, which is left alone until
+      // on_packet() returns (an enrollment session's one SUBSCRIBE is decoded).
+      const std::size_t limit = packet_limit();
+      const auto filters =
+          login_ == LoginKind::kEnroll ? codec::Filters::kDecoded : codec::Filters::kInPlace;
+      auto r = codec::decode(std::span(rbuf_.data() + rbegin_, rend_ - rbegin_), limit, filters);
       if (r.status == codec::DecodeStatus::kNeedMore) break;
       if (r.status == codec::DecodeStatus::kError) {
         if (!connected_ && r.error == codec::DecodeError::kBadProtocol) {
@@ -320,9 +367,14 @@ asio::awaitable<void> Session<Stream>::input() {
           }
           send_and_close(codec::Connack{false, codec::ConnackCode::kBadProtocolVersion},
                          EndReason::kRefused);
+        } else if (r.error == codec::DecodeError::kPacketTooLarge &&
+                   limit < ctx_.options.max_packet_size) {
+          spdlog::info("{}: first packet larger than any CONNECT ({} bytes); closing", peer_,
+                       limit);
+          end(EndReason::kProtocolViolation);
         } else if (r.error == codec::DecodeError::kPacketTooLarge) {
           spdlog::warn("{} {}: packet larger than max_packet_size ({} bytes); closing", peer_,
-                       client_id(), max_packet);
+                       client_id(), limit);
           end(EndReason::kProtocolViolation);
         } else {
           if (auto t = platform::throttle_log("mqtt malformed packet", address())) {
@@ -336,7 +388,7 @@ asio::awaitable<void> Session<Stream>::input() {
       rbegin_ += r.consumed;
       // Stops reading when the connection ends, and after a reply that closes it (the write
       // loop ends the connection once that reply is written).
-      if (!co_await on_packet(r.packet) || close_after_flush_) co_return;
+      if (!co_await on_packet(r.packet, r.filters) || close_after_flush_) co_return;
     }
     if (rbegin_ == rend_) rbegin_ = rend_ = 0;
     if constexpr (!kIsTls<Stream>) {
@@ -420,27 +472,56 @@ asio::awaitable<void> Session<Stream>::write_loop() {
 template <class Stream>
 void Session<Stream>::check_watchdog() {
   if (end_reason_ || finished_) return;
-  auto now = steady_clock::now();
-  steady_clock::time_point deadline;
-  if (!connected_ && !connect_received_ && !gate_waiting_) {
-    deadline = since_ + ctx_.options.connect_timeout;
-  } else if (!connected_) {
-    // The CONNECT arrived and its credentials are being checked (account passwords are a
-    // deliberately slow hash, and a login storm queues them), or bytes arrived and wait for
-    // the LoginGate: the deadline does not apply meanwhile; look again soon.
-    deadline = now + std::chrono::milliseconds(200);
-  } else if (login_ == LoginKind::kEnroll) {
-    deadline = since_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
-  } else if (keep_alive_ == 0) {
+  const auto now = steady_clock::now();
+  const auto state = state_deadline(now);
+  const auto slow = slow_deadline();
+  const auto due = std::min(state, slow);
+  if (due == steady_clock::time_point::max()) {
     watchdog().unwatch(*this);  // no deadline
     return;
-  } else {
-    deadline = since_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
   }
-  if (now < deadline) {
-    watchdog().watch(this->shared_from_this(), deadline);
+  if (now < due) {
+    watchdog().watch(this->shared_from_this(), due);
     return;
   }
+  if (now >= slow) {
+    slow_deadline_passed();
+  } else {
+    state_deadline_passed();
+  }
+  maybe_finish();
+}
+
+template <class Stream>
+steady_clock::time_point Session<Stream>::state_deadline(steady_clock::time_point now) {
+  if (!connected_ && !connect_received_) {
+    // From accept, whatever the session waits for, until its CONNECT is in. One that waits for
+    // a place of the LoginGate with its whole CONNECT on the socket has sent it in time.
+    const auto deadline = since_ + ctx_.options.connect_timeout;
+    if (now < deadline || !gate_waiting_ || !connect_arrived()) return deadline;
+    connect_received_ = true;
+  }
+  if (!connected_) {
+    // The CONNECT is in and its credentials are being checked (account passwords are a
+    // deliberately slow hash, and a login storm queues them): no deadline; look again soon.
+    return now + std::chrono::milliseconds(200);
+  }
+  if (login_ == LoginKind::kEnroll) {
+    return since_ + ctx_.options.enroll_timeout;  // whatever happens (SPEC 5)
+  }
+  if (keep_alive_ == 0) return steady_clock::time_point::max();
+  return since_ + broker::keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
+}
+
+template <class Stream>
+steady_clock::time_point Session<Stream>::slow_deadline() {
+  std::lock_guard lock(mu_);
+  if (overflowing_since_ == steady_clock::time_point{}) return steady_clock::time_point::max();
+  return overflowing_since_ + ctx_.options.slow_subscriber_timeout;
+}
+
+template <class Stream>
+void Session<Stream>::state_deadline_passed() {
   if (login_ == LoginKind::kEnroll) {
     spdlog::info("{} {}: enrollment session time is up", peer_, client_id());
     end(EndReason::kEnrollDone);
@@ -454,7 +535,51 @@ void Session<Stream>::check_watchdog() {
     }
     end(EndReason::kProtocolViolation);
   }
-  maybe_finish();
+}
+
+template <class Stream>
+void Session<Stream>::slow_deadline_passed() {
+  std::uint32_t dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped = dropped_;
+  }
+  // Disconnecting frees its queue (SPEC 9).
+  spdlog::warn(
+      "{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
+      "disconnecting (slow_subscriber_timeout)",
+      peer_, client_id(), ctx_.options.slow_subscriber_timeout.count(), dropped);
+  end(EndReason::kSlowConsumer);
+}
+
+template <class Stream>
+bool Session<Stream>::connect_arrived() {
+  if constexpr (kIsTls<Stream>) {
+    return false;  // not asked: a TLS session does not wait for the LoginGate
+  } else {
+    // The fixed header: from what input() has read of the packet, then from the socket.
+    std::array<std::uint8_t, 5> head{};
+    const std::size_t buffered = rend_ - rbegin_;
+    std::size_t have = std::min(buffered, head.size());
+    std::copy_n(rbuf_.begin() + rbegin_, have, head.begin());
+    auto& socket = lowest_layer(stream_);
+    if (have < head.size()) {
+      const ssize_t n = ::recv(socket.native_handle(), head.data() + have, head.size() - have,
+                               MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) have += static_cast<std::size_t>(n);
+    }
+    if (have == 0 || head[0] != 0x10) return false;  // not a CONNECT (that ends it anyway)
+    const std::size_t size = codec::packet_size(std::span(head.data(), have));
+    boost::system::error_code ec;
+    const std::size_t waiting = socket.available(ec);
+    return size != 0 && size <= packet_limit() + 5 && !ec && buffered + waiting >= size;
+  }
+}
+
+template <class Stream>
+std::size_t Session<Stream>::packet_limit() const {
+  if (connected_) return ctx_.options.max_packet_size;
+  return std::min(ctx_.options.max_packet_size, codec::kMaxConnectRemainingLength);
 }
 
 template <class Stream>
@@ -479,7 +604,7 @@ void Session<Stream>::maybe_finish() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::finish() {
-  detach();
+  co_await detach();
   const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
   const codec::Will* will = extras_ && extras_->will ? &*extras_->will : nullptr;
   if (logged_in && will && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
@@ -502,7 +627,8 @@ asio::awaitable<void> Session<Stream>::finish() {
 }
 
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
+asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p,
+                                                 std::span<const std::uint8_t> filters) {
   if (!connected_) {
     if (auto* c = std::get_if<codec::Connect>(&p)) {
       connect_received_ = true;
@@ -520,9 +646,9 @@ asio::awaitable<bool> Session<Stream>::on_packet(codec::Packet& p) {
     case codec::PacketType::kPublish:
       co_return co_await on_publish(std::get<codec::Publish>(p));
     case codec::PacketType::kSubscribe:
-      co_return on_subscribe(std::get<codec::Subscribe>(p));
+      co_return co_await on_subscribe(std::get<codec::Subscribe>(p).packet_id, filters);
     case codec::PacketType::kUnsubscribe:
-      co_return on_unsubscribe(std::get<codec::Unsubscribe>(p));
+      co_return co_await on_unsubscribe(std::get<codec::Unsubscribe>(p).packet_id, filters);
     case codec::PacketType::kPingreq:
       send(codec::Pingresp{});
       co_return true;
@@ -796,39 +922,70 @@ asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
 }
 
 template <class Stream>
-bool Session<Stream>::on_subscribe(const codec::Subscribe& s) {
+asio::awaitable<bool> Session<Stream>::on_subscribe(std::uint16_t packet_id,
+                                                    std::span<const std::uint8_t> filters) {
   codec::Suback ack;
-  ack.packet_id = s.packet_id;
-  for (const auto& sub : s.subscriptions) {
-    if (!codec::valid_filter(sub.filter)) {
-      ack.return_codes.push_back(codec::kSubackFailure);
-      continue;
-    }
-    // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
-    // granted; QoS 0 is the highest delivered.
-    ctx_.router.subscribe(principal_->account_id, sub.filter, this);
-    auto& filters = extras().filters;
-    if (std::find(filters.begin(), filters.end(), sub.filter) == filters.end()) {
-      filters.push_back(sub.filter);
-    }
-    ack.return_codes.push_back(0);
+  ack.packet_id = packet_id;
+  Turn turn;
+  for (codec::FilterCursor at(filters, true); !at.done();) {
+    std::uint8_t qos;
+    const std::string_view filter = at.next(qos);
+    ack.return_codes.push_back(subscribe(filter));
+    if (turn.over_after(filter.size()) && !co_await next_turn()) co_return false;
   }
   send(ack);
-  return true;
+  co_return true;
 }
 
 template <class Stream>
-bool Session<Stream>::on_unsubscribe(const codec::Unsubscribe& u) {
-  for (const auto& f : u.filters) {
-    if (!extras_) break;  // never subscribed
-    auto& filters = extras_->filters;
-    auto it = std::find(filters.begin(), filters.end(), f);
-    if (it == filters.end()) continue;
-    ctx_.router.unsubscribe(principal_->account_id, f, this);
-    filters.erase(it);
+std::uint8_t Session<Stream>::subscribe(std::string_view filter) {
+  if (!codec::valid_filter(filter)) return codec::kSubackFailure;
+  // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
+  // granted, up to max_subscriptions; QoS 0 is the highest delivered.
+  auto& x = extras();
+  switch (x.filters.add(filter, ctx_.options.max_subscriptions)) {
+    case FilterSet::Added::kNew:
+      ctx_.router.subscribe(principal_->account_id, filter, this);
+      return 0;
+    case FilterSet::Added::kHeld:
+      return 0;
+    case FilterSet::Added::kOverLimit:
+      if (!std::exchange(x.limit_logged, true)) {
+        spdlog::info("{} {}: {} filters held (max_subscriptions); SUBACK 0x80 for further ones",
+                     peer_, client_id(), x.filters.size());
+      }
+      return codec::kSubackFailure;
   }
-  send(codec::Unsuback{u.packet_id});
-  return true;
+  return codec::kSubackFailure;  // unreachable
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::on_unsubscribe(std::uint16_t packet_id,
+                                                      std::span<const std::uint8_t> filters) {
+  Turn turn;
+  for (codec::FilterCursor at(filters, false); !at.done();) {
+    std::uint8_t qos;
+    const std::string_view filter = at.next(qos);
+    unsubscribe(filter);
+    if (turn.over_after(filter.size()) && !co_await next_turn()) co_return false;
+  }
+  send(codec::Unsuback{packet_id});
+  co_return true;
+}
+
+template <class Stream>
+void Session<Stream>::unsubscribe(std::string_view filter) {
+  if (extras_ && extras_->filters.remove(filter)) {
+    ctx_.router.unsubscribe(principal_->account_id, filter, this);
+  }
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::next_turn() {
+  // The awaitable is named: see on_connect about GCC 12.
+  auto op = asio::post(executor(), asio::use_awaitable);
+  co_await std::move(op);
+  co_return !end_reason_;
 }
 
 template <class Stream>
@@ -966,16 +1123,13 @@ void Session<Stream>::deliver(const broker::Message& msg) {
     }
     if (dropped_ != UINT32_MAX) ++dropped_;
     ctx_.counters.queue_drops++;
-    const auto now = steady_clock::now();
     if (overflowing_since_ == steady_clock::time_point{}) {
-      overflowing_since_ = now;
-    } else if (!slow_closing_ && now - overflowing_since_ >= ctx_.options.slow_subscriber_timeout) {
-      slow_closing_ = true;
-      spdlog::warn(
-          "{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
-          "disconnecting (slow_subscriber_timeout)",
-          peer_, client_id(), ctx_.options.slow_subscriber_timeout.count(), dropped_);
-      close(EndReason::kSlowConsumer);  // posts; takes no lock
+      overflowing_since_ = steady_clock::now();
+      // The watchdog disconnects it once slow_subscriber_timeout has passed, whether or not
+      // more messages come (check_watchdog); the queue draining first clears it (write_loop).
+      if (auto self = this->weak_from_this().lock()) {
+        asio::post(executor(), [self] { self->check_watchdog(); });
+      }
     }
     return;
   }
@@ -1039,19 +1193,24 @@ void Session<Stream>::end(EndReason why) {
 }
 
 template <class Stream>
-void Session<Stream>::detach() {
+asio::awaitable<void> Session<Stream>::detach() {
+  std::size_t released;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
     queue_.release();
-    queued_bytes_ = 0;
+    released = std::exchange(queued_bytes_, 0);
   }
+  if (released >= kTrimAfterBytes) trim_heap_soon(executor());
   if (connected_) {
-    if (extras_) {
-      for (const auto& f : extras_->filters) {
-        ctx_.router.unsubscribe(principal_->account_id, f, this);
-      }
-      extras_->filters.clear();
+    // In turns, like an UNSUBSCRIBE: a session that held many filters leaves without holding
+    // up its thread. Not while the server stops: its io_context may be stopped before a later
+    // turn, and the router must not keep this session.
+    Turn turn;
+    while (extras_ && !extras_->filters.empty()) {
+      const std::string filter = extras_->filters.take_one();
+      ctx_.router.unsubscribe(principal_->account_id, filter, this);
+      if (turn.over_after(filter.size()) && !ctx_.stopping) co_await next_turn();
     }
     ctx_.registry.release(key_, this);
   }

@@ -849,9 +849,7 @@ def encode_connect(client_id="", username=None, password=None, will_topic=None,
 
 
 def encode_subscribe(mid: int, filters: Sequence[Tuple[str, int]], flags: int = 0x02) -> bytes:
-    body = struct.pack("!H", mid)
-    for f, qos in filters:
-        body += enc_str(f) + bytes([qos])
+    body = struct.pack("!H", mid) + b"".join(enc_str(f) + bytes([qos]) for f, qos in filters)
     return packet(0x80 | flags, body)
 
 

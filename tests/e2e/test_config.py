@@ -28,7 +28,7 @@ DEFAULTS = {
              "request_timeout_s": 30, "idle_timeout_s": 60},
     "https": {"listen": "0.0.0.0:8443"},
     "limits": {"max_connections": 100000, "max_packet_size": 1048576,
-               "queue_max_messages": 10000, "queue_max_bytes": 8388608,
+               "max_subscriptions": 1000, "queue_max_messages": 10000, "queue_max_bytes": 8388608,
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
     "enrollment": {"session_timeout_s": 30, "attempts_per_minute": 10},
     "logins": {"failures_per_address": 30, "failures_per_identity": 10, "hash_threads": 0,

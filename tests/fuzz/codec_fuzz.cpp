@@ -7,6 +7,8 @@
 //   - encode, and decode back to an equal packet consuming exactly the encoding,
 //   - encode to the very bytes it came from, apart from a non-minimal remaining length: the
 //     decoder must not silently drop information.
+// Decoding with the filters left in place (codec::Filters::kInPlace) must give the same result,
+// and a FilterCursor the same filters.
 // Any violation aborts, which libFuzzer reports as a crash.
 #include <cstddef>
 #include <cstdint>
@@ -79,12 +81,40 @@ void check_packet(std::span<const std::uint8_t> in, const DecodeResult& r) {
         "body bytes differ");
 }
 
+// The result with the filters of a SUBSCRIBE or UNSUBSCRIBE left in place agrees with `r`.
+void check_in_place(std::span<const std::uint8_t> in, const DecodeResult& r) {
+  using plugmq::codec::FilterCursor;
+  const DecodeResult p =
+      plugmq::codec::decode(in, kMaxPacketSize, plugmq::codec::Filters::kInPlace);
+  check(p.status == r.status && p.error == r.error && p.consumed == r.consumed,
+        "filters in place change the result");
+  if (r.status != DecodeStatus::kComplete) return;
+  std::size_t n = 0;
+  std::uint8_t qos = 0;
+  if (const auto* s = std::get_if<plugmq::codec::Subscribe>(&r.packet)) {
+    for (FilterCursor at(p.filters, true); !at.done(); ++n) {
+      check(n < s->subscriptions.size() && at.next(qos) == s->subscriptions[n].filter &&
+                qos == s->subscriptions[n].qos,
+            "a filter in place differs");
+    }
+    check(n == s->subscriptions.size(), "filters in place missing");
+  } else if (const auto* u = std::get_if<plugmq::codec::Unsubscribe>(&r.packet)) {
+    for (FilterCursor at(p.filters, false); !at.done(); ++n) {
+      check(n < u->filters.size() && at.next(qos) == u->filters[n], "a filter in place differs");
+    }
+    check(n == u->filters.size(), "filters in place missing");
+  } else {
+    check(p.packet == r.packet && p.filters.empty(), "filters in place change another packet");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const std::uint8_t> in(data, size);
   while (!in.empty()) {
     const DecodeResult r = plugmq::codec::decode(in, kMaxPacketSize);
+    check_in_place(in, r);
     if (r.status == DecodeStatus::kError) {
       check(r.error != DecodeError::kNone, "error without a reason");
       check(plugmq::codec::to_string(r.error)[0] != '\0', "empty error name");

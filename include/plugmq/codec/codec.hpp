@@ -38,12 +38,55 @@ const char* to_string(DecodeError e);
 
 enum class DecodeStatus : std::uint8_t { kComplete, kNeedMore, kError };
 
+// What decode() makes of the filters of a SUBSCRIBE or UNSUBSCRIBE: copies in the packet, or
+// (kInPlace) nothing but the check: a receiver that handles a large one in turns then reads
+// them from its buffer (DecodeResult::filters, FilterCursor) instead of holding ten times the
+// packet's size decoded (a 1 MiB SUBSCRIBE of 1-byte filters is 262,143 strings).
+enum class Filters : std::uint8_t { kDecoded, kInPlace };
+
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
   DecodeError error = DecodeError::kNone;
   std::size_t consumed = 0;  // bytes of `in` that make up the packet (when complete)
   Packet packet;             // valid only when status == kComplete
+  // Filters::kInPlace: a SUBSCRIBE's or UNSUBSCRIBE's filters, the bytes of `in` after its
+  // packet id (its filter list in the packet is left empty).
+  std::span<const std::uint8_t> filters;
 };
+
+// Reads, one at a time, the filters of a SUBSCRIBE or UNSUBSCRIBE that decode() accepted
+// with Filters::kInPlace (DecodeResult::filters).
+class FilterCursor {
+ public:
+  // `subscribe`: each filter is followed by its requested QoS (SUBSCRIBE).
+  FilterCursor(std::span<const std::uint8_t> filters, bool subscribe)
+      : p_(filters.data()), end_(filters.data() + filters.size()), subscribe_(subscribe) {}
+
+  bool done() const { return p_ == end_; }
+
+  // REQUIRES: !done(). The next filter; `qos` gets its requested QoS (0 in an UNSUBSCRIBE).
+  std::string_view next(std::uint8_t& qos) {
+    const std::size_t len = (std::size_t{p_[0]} << 8) | p_[1];
+    const std::string_view filter(reinterpret_cast<const char*>(p_ + 2), len);
+    p_ += 2 + len;
+    qos = subscribe_ ? *p_++ : 0;
+    return filter;
+  }
+
+ private:
+  const std::uint8_t* p_;
+  const std::uint8_t* end_;
+  bool subscribe_;
+};
+
+// The largest remaining length a CONNECT can have [MQTT-3.1]: the protocol name "MQTT" (6
+// bytes), level, flags and keep alive (4), then at most five length-prefixed fields (client id,
+// will topic, will message, user name, password) of at most 65,535 bytes each.
+inline constexpr std::size_t kMaxConnectRemainingLength = 10 + 5 * (2 + 65535);
+
+// The size of the packet `in` starts with, fixed header included, once `in` holds its whole
+// fixed header; 0 before that, and for a remaining length in more than 4 bytes.
+std::size_t packet_size(std::span<const std::uint8_t> in);
 
 // Decodes the first packet in `in`. kNeedMore when `in` holds only part of a packet (a
 // partial header that is still valid so far, or a complete header whose body has not all
@@ -51,7 +94,8 @@ struct DecodeResult {
 // as the header is known, without waiting for the body. Filters in SUBSCRIBE and
 // UNSUBSCRIBE are not validated here beyond UTF-8 (a bad filter gets SUBACK 0x80, not a
 // close); use valid_filter().
-DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_size);
+DecodeResult decode(std::span<const std::uint8_t> in, std::size_t max_packet_size,
+                    Filters filters = Filters::kDecoded);
 
 // Appends the wire form of `p` to `out`. Returns false (and appends nothing) when a field is
 // longer than the wire format allows (strings over 65535 bytes, remaining length over

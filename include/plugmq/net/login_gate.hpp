@@ -10,11 +10,10 @@
 // So a session that has not logged in reads its socket only with a place here: at most
 // kPlaces per thread, given in arrival order. Waiting for bytes holds no place (a client that
 // sends its CONNECT slowly holds one only while a part of it is processed), and a session
-// waiting for a place holds nothing else. The pre-CONNECT deadline does not run while a
-// session waits for a place (a storm of slow account logins would otherwise be cut by it),
-// and it starts over when the session gets its place after waiting: it bounds how long the
-// session then holds the place, and a session that has waited is not cut before it has read
-// what it was let in for.
+// waiting for a place holds nothing else. The pre-CONNECT deadline runs from accept whatever
+// the session waits for (a session whose whole CONNECT is on its socket, waiting here behind
+// a storm of slow account logins, counts as having sent it); a session that ends while it
+// waits gives its turn up: what waits for it here holds it only weakly.
 //
 // A service of the io_context (use_service): used only by the thread that runs it.
 #pragma once
@@ -39,9 +38,10 @@ class LoginGate final : public boost::asio::execution_context::service {
     return boost::asio::use_service<LoginGate>(ioc);
   }
 
-  // Takes a place and runs `go(false)` at once if one is free; else `go(true)` runs (posted)
-  // once a place is given to it. Whoever `go` runs for gives the place back with leave().
-  using Go = std::function<void(bool waited)>;
+  // Takes a place and runs `go()` at once if one is free; else `go()` runs (posted) once a
+  // place is given to it. Whoever `go` runs for gives the place back with leave(); a `go` that
+  // returns false (whoever it was for is gone) gives it back at once.
+  using Go = std::function<bool()>;
   void enter(Go go);
   // Gives a place back: the next one waiting gets it.
   void leave();

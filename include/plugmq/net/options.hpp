@@ -44,6 +44,8 @@ struct ServerOptions {
   unsigned read_threads = 2;  // ReadPool threads (and SQLite read connections)
   std::size_t max_connections = 100000;
   std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
+  // Filters one session may hold; a SUBSCRIBE past it gets 0x80 for each further new filter.
+  std::size_t max_subscriptions = 1000;
   // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.
   std::size_t queue_max_messages = 10000;
   std::size_t queue_max_bytes = 8 * 1024 * 1024;

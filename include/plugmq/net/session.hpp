@@ -6,7 +6,10 @@
 // input() (a coroutine) reads and applies them (decoding packets, the platform rules, awaiting the
 // store) until the socket has nothing more, then the session waits again. Outgoing packets go
 // through a bounded queue of shared, once-encoded packets; a write_loop() coroutine runs while it
-// holds any, with gathered writes. The watchdog enforces the pre-CONNECT deadline and keep alive.
+// holds any, with gathered writes. The watchdog enforces the pre-CONNECT deadline (from accept
+// until the CONNECT is in), keep alive and slow_subscriber_timeout. No packet holds the thread
+// for long: the filters of a SUBSCRIBE or UNSUBSCRIBE are handled in turns, between which the
+// thread's other sessions run.
 // Once the connection ends and neither coroutine runs, finish() publishes the will and leaves the
 // registries. deliver() and close() may be called from any thread. Stream is a TCP socket or a TLS
 // stream over one; a TLS session handshakes first, within the pre-CONNECT deadline, and its input()
@@ -23,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,6 +36,7 @@
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
+#include "plugmq/net/filter_set.hpp"
 #include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
@@ -129,9 +134,19 @@ class Session final : public LiveSession,
   // Writing: write_loop() runs while the queue holds packets.
   void spawn_writer();
   boost::asio::awaitable<void> write_loop();
-  // The watchdog: checks the deadline that applies now, and has the thread's Watchdog call
+  // The watchdog: checks the deadlines that apply now, and has the thread's Watchdog call
   // again at the next one.
   void check_watchdog();
+  // The deadline of the session's state (pre-CONNECT, enrollment, keep alive); max() for none.
+  std::chrono::steady_clock::time_point state_deadline(std::chrono::steady_clock::time_point now);
+  // When a subscriber over its queue limit is disconnected; max() while it is not over it.
+  std::chrono::steady_clock::time_point slow_deadline();
+  void state_deadline_passed();
+  void slow_deadline_passed();
+  // Whether the whole CONNECT is here, read or waiting on the socket (looked at, not read).
+  bool connect_arrived();
+  // The largest packet taken now: before the login, no more than the largest CONNECT.
+  std::size_t packet_limit() const;
   Watchdog& watchdog() { return Watchdog::of(stream_.get_executor().context()); }
   LoginGate& login_gate() { return LoginGate::of(stream_.get_executor().context()); }
   // Ends the connection once it has ended (end_reason_) and no coroutine of it runs.
@@ -139,15 +154,24 @@ class Session final : public LiveSession,
   boost::asio::awaitable<void> finish();
 
   // Each returns false when the connection must end (end_reason_ is set).
-  boost::asio::awaitable<bool> on_packet(codec::Packet& p);
+  // `filters`: a SUBSCRIBE's or UNSUBSCRIBE's, in rbuf_ (codec::Filters::kInPlace).
+  boost::asio::awaitable<bool> on_packet(codec::Packet& p, std::span<const std::uint8_t> filters);
   boost::asio::awaitable<bool> on_connect(codec::Connect& c);
   // Checks a device's or an account's credentials within the login limits; on kOk sets
   // login_ and principal_.
   boost::asio::awaitable<LoginResult> check_login(const std::string& user,
                                                   const std::string& pass, bool account);
   boost::asio::awaitable<bool> on_publish(codec::Publish& p);
-  bool on_subscribe(const codec::Subscribe& s);
-  bool on_unsubscribe(const codec::Unsubscribe& u);
+  // Handle their filters in turns (kFiltersPerTurn), read from rbuf_ (codec::FilterCursor).
+  boost::asio::awaitable<bool> on_subscribe(std::uint16_t packet_id,
+                                            std::span<const std::uint8_t> filters);
+  boost::asio::awaitable<bool> on_unsubscribe(std::uint16_t packet_id,
+                                              std::span<const std::uint8_t> filters);
+  // One filter of a SUBSCRIBE: its return code.
+  std::uint8_t subscribe(std::string_view filter);
+  void unsubscribe(std::string_view filter);
+  // Ends a turn: lets the thread's other handlers run. False when the connection ended meanwhile.
+  boost::asio::awaitable<bool> next_turn();
   // An enrollment session's packets (SPEC 5).
   boost::asio::awaitable<bool> on_enroll_packet(codec::Packet& p);
   // Re-reads permissions and status from the directory (session thread).
@@ -180,7 +204,7 @@ class Session final : public LiveSession,
   // REQUIRES: mu_ held.
   void wake_writer_locked();
   void end(broker::EndReason why);  // session thread only: the first reason wins
-  void detach();                    // unsubscribe and leave the registries
+  boost::asio::awaitable<void> detach();  // unsubscribe and leave the registries
   void close_stream();
 
   // The session's executor (one io thread).
@@ -222,7 +246,8 @@ class Session final : public LiveSession,
   struct Extras {
     std::optional<Timer> drained;  // the reader waits on it while the queue is over its limit
     std::optional<codec::Will> will;
-    std::vector<std::string> filters;  // subscriptions, to leave the router at the end
+    FilterSet filters;          // subscriptions, to leave the router at the end
+    bool limit_logged = false;  // a SUBSCRIBE went past max_subscriptions
   };
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
@@ -236,8 +261,8 @@ class Session final : public LiveSession,
   std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
   std::size_t queued_bytes_ = 0;
   // Since when deliveries have been dropped without the queue draining in between (a
-  // subscriber that stays over its limit is disconnected: kSlowConsumer); zero while not.
-  // Under mu_.
+  // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
+  // while not. Under mu_.
   std::chrono::steady_clock::time_point overflowing_since_{};
 
   // Session-thread flags.
@@ -261,7 +286,6 @@ class Session final : public LiveSession,
   bool writing_ = false;  // a write_loop() is scheduled or runs (stays set after a failure)
   bool close_after_flush_ = false;
   bool closed_ = false;
-  bool slow_closing_ = false;
 };
 
 extern template class Session<Socket>;

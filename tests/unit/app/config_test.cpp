@@ -66,6 +66,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.io_threads, y.io_threads);
   EXPECT_EQ(x.max_connections, y.max_connections);
   EXPECT_EQ(x.max_packet_size, y.max_packet_size);
+  EXPECT_EQ(x.max_subscriptions, y.max_subscriptions);
   EXPECT_EQ(x.queue_max_messages, y.queue_max_messages);
   EXPECT_EQ(x.queue_max_bytes, y.queue_max_bytes);
   EXPECT_EQ(x.slow_subscriber_timeout, y.slow_subscriber_timeout);
@@ -133,6 +134,7 @@ TEST(ConfigDefaults, BuiltInDefaultsAreTheServerDefaults) {
   EXPECT_FALSE(c.server.mqtts.enabled());
   EXPECT_EQ(c.server.max_connections, 100000u);
   EXPECT_EQ(c.server.max_packet_size, 1048576u);
+  EXPECT_EQ(c.server.max_subscriptions, 1000u);
   EXPECT_EQ(c.server.queue_max_messages, 10000u);
   EXPECT_EQ(c.server.queue_max_bytes, 8388608u);
   EXPECT_EQ(c.server.slow_subscriber_timeout, 10s);
@@ -203,7 +205,8 @@ TEST(ConfigParse, EveryKeyIsApplied) {
     "io_threads": 3,
     "mqtt": { "listen": "127.0.0.1:1884" },
     "mqtts": { "listen": "[::1]:8884", "cert": "/etc/c.pem", "key": "/etc/k.pem" },
-    "limits": { "max_connections": 7, "max_packet_size": 64, "queue_max_messages": 1,
+    "limits": { "max_connections": 7, "max_packet_size": 64, "max_subscriptions": 3,
+                "queue_max_messages": 1,
                 "queue_max_bytes": 1024, "slow_subscriber_timeout_s": 3600,
                 "connect_timeout_s": 2 },
     "enrollment": { "session_timeout_s": 5, "attempts_per_minute": 1000000 },
@@ -226,6 +229,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
   EXPECT_TRUE(o.mqtts.enabled());
   EXPECT_EQ(o.max_connections, 7u);
   EXPECT_EQ(o.max_packet_size, 64u);
+  EXPECT_EQ(o.max_subscriptions, 3u);
   EXPECT_EQ(o.queue_max_messages, 1u);
   EXPECT_EQ(o.queue_max_bytes, 1024u);
   EXPECT_EQ(o.slow_subscriber_timeout, 3600s);
@@ -255,13 +259,15 @@ TEST(ConfigParse, DefaultsRoundTrip) {
 TEST(ConfigParse, LargestValuesFit) {
   const Config c = parse_config(
       R"({"limits": {"queue_max_bytes": 4294967296, "max_packet_size": 268435455,
-                     "max_connections": 10000000, "queue_max_messages": 10000000},
+                     "max_connections": 10000000, "queue_max_messages": 10000000,
+                     "max_subscriptions": 1000000},
           "io_threads": 256, "retention": {"default_days": 36500},
           "storage": {"commit_interval_ms": 10000}})",
       "test.json");
   EXPECT_EQ(c.server.queue_max_bytes, 4294967296u);
   EXPECT_EQ(c.server.max_packet_size, 268435455u);
   EXPECT_EQ(c.server.max_connections, 10000000u);
+  EXPECT_EQ(c.server.max_subscriptions, 1000000u);
   EXPECT_EQ(c.server.io_threads, 256u);
   EXPECT_EQ(c.retention_days, 36500);
   EXPECT_EQ(c.server.commit_interval, 10000ms);
@@ -309,6 +315,10 @@ TEST(ConfigErrors, OutOfRange) {
             R"(test.json: "limits.max_connections" must be an integer 1..10000000, got 0)");
   EXPECT_EQ(parse_error(R"({"limits": {"max_packet_size": 63}})"),
             R"(test.json: "limits.max_packet_size" must be an integer 64..268435455, got 63)");
+  EXPECT_EQ(parse_error(R"({"limits": {"max_subscriptions": 0}})"),
+            R"(test.json: "limits.max_subscriptions" must be an integer 1..1000000, got 0)");
+  EXPECT_EQ(parse_error(R"({"limits": {"max_subscriptions": 1000001}})"),
+            R"(test.json: "limits.max_subscriptions" must be an integer 1..1000000, got 1000001)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_messages": 0}})"),
             R"(test.json: "limits.queue_max_messages" must be an integer 1..10000000, got 0)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_bytes": 1023}})"),
@@ -431,6 +441,7 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
                                {"mqtt", "[::1]:1999"},
                                {"mqtts", "127.0.0.1:8999"},
                                {"max-connections", "9"},
+                               {"max-subscriptions", "12"},
                                {"enroll-timeout", "8"},
                                {"enroll-attempts", "4"},
                                {"login-failures", "6"},
@@ -442,6 +453,7 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
   EXPECT_EQ(c.server.mqtt.port, 1999);
   EXPECT_EQ(c.server.mqtts.listen.port, 8999);
   EXPECT_EQ(c.server.max_connections, 9u);
+  EXPECT_EQ(c.server.max_subscriptions, 12u);
   EXPECT_EQ(c.server.max_packet_size, 1000u);  // no flag: the file's
   EXPECT_EQ(c.server.enroll_timeout, 8s);
   EXPECT_EQ(c.server.enroll_attempts_per_minute, 4u);
@@ -466,6 +478,10 @@ TEST(ServeConfig, BadFlagsAreUsageErrors) {
   EXPECT_NE(usage_error([] {
               serve_config(serve_args({{"max-connections", "0"}}));
             }).find("--max-connections"),
+            std::string::npos);
+  EXPECT_NE(usage_error([] {
+              serve_config(serve_args({{"max-subscriptions", "0"}}));
+            }).find("--max-subscriptions"),
             std::string::npos);
   EXPECT_EQ(usage_error([] {
               serve_config(serve_args({{"config", ""}}));

@@ -120,6 +120,43 @@ TEST(TopicTrie, AddIsIdempotentAndRemovePrunes) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(TopicTrie, ManySinksOnOneFilterAreAddedAndRemovedInAnyOrder) {
+  // Past a few sinks a node indexes them; removing takes the last one's place.
+  constexpr std::size_t kSinks = 50000;
+  std::vector<FakeSink> sinks(kSinks);
+  TopicTrie trie;
+  for (auto& s : sinks) EXPECT_TRUE(trie.add("+/data/#", &s));
+  for (auto& s : sinks) EXPECT_FALSE(trie.add("+/data/#", &s));  // held already
+  EXPECT_EQ(trie.size(), kSinks);
+  // Every other one leaves, from the middle out.
+  for (std::size_t i = kSinks / 2; i < kSinks; i += 2) {
+    EXPECT_TRUE(trie.remove("+/data/#", &sinks[i]));
+  }
+  for (std::size_t i = kSinks / 2; i-- > 0;) {
+    if (i % 2 == 0) {
+      EXPECT_TRUE(trie.remove("+/data/#", &sinks[i]));
+    }
+  }
+  EXPECT_EQ(trie.size(), kSinks / 2);
+  std::vector<Sink*> out;
+  trie.match("d/data/t", out);
+  std::sort(out.begin(), out.end());
+  std::vector<Sink*> want;
+  for (std::size_t i = 1; i < kSinks; i += 2) want.push_back(&sinks[i]);
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(out, want);
+  // Down to a few (the index goes) and up again (it comes back): still one entry per sink.
+  for (std::size_t i = 7; i < kSinks; i += 2) EXPECT_TRUE(trie.remove("+/data/#", &sinks[i]));
+  for (std::size_t i = 0; i < 40; ++i) trie.add("+/data/#", &sinks[i]);
+  EXPECT_FALSE(trie.remove("+/data/#", &sinks[41]));
+  out.clear();
+  trie.match("d/data/t", out);
+  EXPECT_EQ(out.size(), 40u);
+  EXPECT_EQ(trie.size(), 40u);
+  for (std::size_t i = 0; i < 40; ++i) EXPECT_TRUE(trie.remove("+/data/#", &sinks[i]));
+  EXPECT_TRUE(trie.empty());
+}
+
 platform::Target origin(const char* account) { return {account, "dev-0", "rw"}; }
 
 TEST(Router, DeliversOncePerSinkAndOnlyWithinTheAccount) {

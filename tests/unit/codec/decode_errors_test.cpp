@@ -17,17 +17,21 @@ using Bytes = std::vector<std::uint8_t>;
 
 constexpr std::size_t kMax = 1 << 20;
 
+// Whether filters are decoded or left in place, the same error.
 ::testing::AssertionResult FailsWith(const Bytes& wire, DecodeError want, std::size_t max = kMax) {
-  const DecodeResult r = decode(wire, max);
-  if (r.status != DecodeStatus::kError) {
-    return ::testing::AssertionFailure()
-           << "status " << static_cast<int>(r.status) << ", want error " << to_string(want);
+  for (const Filters filters : {Filters::kDecoded, Filters::kInPlace}) {
+    const char* mode = filters == Filters::kDecoded ? "decoded: " : "in place: ";
+    const DecodeResult r = decode(wire, max, filters);
+    if (r.status != DecodeStatus::kError) {
+      return ::testing::AssertionFailure() << mode << "status " << static_cast<int>(r.status)
+                                           << ", want error " << to_string(want);
+    }
+    if (r.error != want) {
+      return ::testing::AssertionFailure()
+             << mode << "error '" << to_string(r.error) << "', want '" << to_string(want) << "'";
+    }
+    if (r.consumed != 0) return ::testing::AssertionFailure() << mode << "consumed " << r.consumed;
   }
-  if (r.error != want) {
-    return ::testing::AssertionFailure()
-           << "error '" << to_string(r.error) << "', want '" << to_string(want) << "'";
-  }
-  if (r.consumed != 0) return ::testing::AssertionFailure() << "consumed " << r.consumed;
   return ::testing::AssertionSuccess();
 }
 
