@@ -369,8 +369,8 @@ asio::awaitable<void> Session<Stream>::input() {
                          EndReason::kRefused);
         } else if (r.error == codec::DecodeError::kPacketTooLarge &&
                    limit < ctx_.options.max_packet_size) {
-          spdlog::info("{}: first packet larger than any CONNECT ({} bytes); closing", peer_,
-                       limit);
+          spdlog::info("{} {}: packet larger than any {} ({} bytes); closing", peer_, client_id(),
+                       connected_ ? "enrollment SUBSCRIBE" : "CONNECT", limit);
           end(EndReason::kProtocolViolation);
         } else if (r.error == codec::DecodeError::kPacketTooLarge) {
           spdlog::warn("{} {}: packet larger than max_packet_size ({} bytes); closing", peer_,
@@ -578,6 +578,10 @@ bool Session<Stream>::connect_arrived() {
 
 template <class Stream>
 std::size_t Session<Stream>::packet_limit() const {
+  // An enrollment session sends nothing larger than a SUBSCRIBE of one filter: packet id, the
+  // filter's length and at most 65,535 bytes, its QoS.
+  constexpr std::size_t kMaxEnrollPacket = 2 + 2 + 65535 + 1;
+  if (login_ == LoginKind::kEnroll) return std::min(ctx_.options.max_packet_size, kMaxEnrollPacket);
   if (connected_) return ctx_.options.max_packet_size;
   return std::min(ctx_.options.max_packet_size, codec::kMaxConnectRemainingLength);
 }

@@ -354,6 +354,18 @@ class PreConnectBufferTest(ConfiguredTestCase):
             pass
         c.wait_closed(5)
 
+    def test_an_enrollment_session_may_send_no_more_than_one_filter_needs(self):
+        c = self.raw()
+        self.assertEqual(c.connect("enroller"), 0)  # no credentials: an enrollment session
+        # A SUBSCRIBE header claiming 1 MiB: no enrollment SUBSCRIBE is larger than 65,540.
+        c.send(bytes([0x82]) + enc_varint(1024 * 1024 - 1))
+        try:
+            for _ in range(32):
+                c.send(b"\0" * 4096)
+        except ConnectionClosed:
+            pass
+        c.wait_closed(5)
+
     def test_the_largest_connect_is_still_answered(self):
         c = self.raw()
         big = "u" * 65535
