@@ -107,6 +107,8 @@ std::optional<Response> login_refusal(net::Admission admission, store::LoginStat
                      peer, t->suffix());
       }
       return error_response(503, "the server is busy checking passwords; try again later");
+    case net::Admission::kAbandoned:
+      return error_response(503, "the server is stopping");
     case net::Admission::kWrongSecret:
       status = store::LoginStatus::kBadCredentials;
       break;
@@ -230,10 +232,16 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
       co_return net::Verdict{login.check_hash,
                              login.status == store::LoginStatus::kBadCredentials, login.identity};
     };
+    // A device's place per address is its own: see net/attempt.hpp.
+    const std::string lower = platform::lower_ascii(name);
     const net::AttemptRun run{
-        ctx.login_limits(), ctx.hashes, req.peer_address,
-        (kind == Caller::Kind::kAccount ? "account:" : "device:") + platform::lower_ascii(name),
-        secret};
+        ctx.login_limits(),
+        ctx.hashes,
+        kind == Caller::Kind::kDevice ? req.peer_address + '|' + lower : req.peer_address,
+        (kind == Caller::Kind::kAccount ? "account:" : "device:") + lower,
+        secret,
+        {},
+        [this] { return !ctx.stopping; }};
     net::Admission admission;
     try {
       auto op = net::run_attempt(run, step);

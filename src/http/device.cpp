@@ -39,15 +39,6 @@ Response enroll_reply(const store::EnrollResult& r, int status) {
   return json_response(status, dump(Json{{"id", r.id}, {"auth", r.auth}}));
 }
 
-// An enrollment within the limits of SPEC 5, which HTTP shares with MQTT (net/enrollment.hpp).
-asio::awaitable<store::EnrollResult> enroll(Call& call, std::string serial, std::string pass,
-                                            const char* wrong_pass, net::EnrollStep step) {
-  const net::EnrollAttempt attempt{call.req.peer_address, std::move(serial), std::move(pass),
-                                   wrong_pass};
-  auto op = net::run_enrollment(call.ctx, attempt, step);
-  co_return co_await std::move(op);
-}
-
 void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
   if (r.ok()) {
     call.ctx.counters.enrolled++;
@@ -116,14 +107,19 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
   Response error;
   auto props = props_member(body, error, bad);
   if (bad) co_return error;
-  auto op = enroll(call, "thing:" + platform::lower_ascii(*model) + '/' + *hwid, *pass,
-                   "wrong enroll password",
-                   [&store = call.ctx.store, m = *model, h = *hwid, n = name.value_or("")](
-                       net::StoreWorker::Repos& repos, const store::Secret& p) {
-                     auto r = repos.fleet.enroll_thing(m, h, p, n);
-                     if (r.ok()) store.reload_directory();  // see kReloadNow
-                     return r;
-                   });
+  // Coroutine arguments are lvalues: GCC 12 destroys the temporaries of a co_await
+  // full-expression twice.
+  const net::EnrollAttempt attempt{call.req.peer_address,
+                                   "thing:" + platform::lower_ascii(*model) + '/' + *hwid, *pass,
+                                   "wrong enroll password"};
+  const net::EnrollStep step = [&store = call.ctx.store, m = *model, h = *hwid,
+                                n = name.value_or("")](net::StoreWorker::Repos& repos,
+                                                       const store::Secret& p) {
+    auto r = repos.fleet.enroll_thing(m, h, p, n);
+    if (r.ok()) store.reload_directory();  // see kReloadNow
+    return r;
+  };
+  auto op = net::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, "thing");
   if (!r.ok()) co_return error_response(r.err, r.msg);
@@ -267,8 +263,10 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
       return r;
     };
   }
-  auto op = enroll(call, "ctrl:" + platform::lower_ascii(*model) + '/' + *ctrl, *pass,
-                   "wrong control password", std::move(step));
+  const net::EnrollAttempt attempt{call.req.peer_address,
+                                   "ctrl:" + platform::lower_ascii(*model) + '/' + *ctrl, *pass,
+                                   "wrong control password"};
+  auto op = net::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, adding ? "thing for controller" : "controller");
   if (!r.ok()) co_return error_response(r.err, r.msg);

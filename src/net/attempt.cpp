@@ -5,6 +5,7 @@
 
 #include "plugmq/net/hash_pool.hpp"
 #include "plugmq/net/resume.hpp"
+#include "plugmq/platform/crypto.hpp"
 
 namespace plugmq::net {
 
@@ -14,20 +15,32 @@ using broker::RateLimiter;
 namespace {
 
 // The limiter's admission of an attempt of `key`, once it has one.
-asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key) {
+asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const std::string& key,
+                                                  const std::function<void()>& on_wait) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(RateLimiter::Admission)>(
-      [&limiter, &key](auto handler) {
+      [&limiter, &key, &on_wait](auto handler) {
         auto resume = resume_on_own_executor<RateLimiter::Admission>(std::move(handler));
-        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) resume(*now);
+        if (auto now = limiter.begin(key, RateLimiter::Clock::now(), resume)) {
+          resume(*now);
+        } else if (on_wait) {
+          on_wait();
+        }
       },
       asio::use_awaitable);
 }
 
+// A key of bounded size: names are the client's (a username may be 64 KiB).
+std::string bounded_key(std::string key) {
+  constexpr std::size_t kMaxKey = 80;
+  return key.size() <= kMaxKey ? key : "sha256:" + platform::sha256_hex(key);
+}
+
 }  // namespace
 
-asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(RateLimiter& limiter,
-                                                            std::string key) {
-  auto op = admission(limiter, key);
+asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(
+    RateLimiter& limiter, std::string key, const std::function<void()>& on_wait) {
+  key = bounded_key(std::move(key));
+  auto op = admission(limiter, key, on_wait);
   if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
   co_return LimitPlace(limiter, std::move(key));
 }
@@ -39,11 +52,11 @@ void LimitPlace::end(bool failed) {
 }
 
 asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep& step) {
-  // Waiting here keeps what the caller holds: attempts in flight for one address are few and
-  // quick unless they check passwords, and those have given back what they held (on_wait).
-  auto take_address = LimitPlace::take(run.limits.per_address, run.address);
+  const auto gone = [&run] { return run.wanted && !run.wanted(); };
+  auto take_address = LimitPlace::take(run.limits.per_address, run.address, run.on_wait);
   auto address = co_await std::move(take_address);
   if (!address) co_return Admission::kLimited;
+  if (gone()) co_return Admission::kAbandoned;
   auto first = step({});
   Verdict v = co_await std::move(first);
   if (v.check_hash.empty()) {
@@ -52,13 +65,14 @@ asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep&
   }
   // A person's password: it is hashed only with a place in the identity's limit too.
   if (run.on_wait) run.on_wait();
-  auto take_identity =
-      LimitPlace::take(run.limits.per_identity, v.identity.empty() ? run.identity : v.identity);
+  auto take_identity = LimitPlace::take(
+      run.limits.per_identity, v.identity.empty() ? run.identity : v.identity, run.on_wait);
   auto identity = co_await std::move(take_identity);
   if (!identity) {
     address->end(false);
     co_return Admission::kLimited;
   }
+  if (gone()) co_return Admission::kAbandoned;
   auto check = run.hashes.check(run.secret, v.check_hash);
   const HashPool::Result hashed = co_await std::move(check);
   if (hashed != HashPool::Result::kMatch) {
@@ -67,6 +81,7 @@ asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep&
     address->end(wrong);
     co_return wrong ? Admission::kWrongSecret : Admission::kBusy;
   }
+  if (gone()) co_return Admission::kAbandoned;
   auto second = step(std::move(v.check_hash));
   v = co_await std::move(second);
   identity->end(v.failed);

@@ -25,7 +25,9 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     result = co_await std::move(op);
     co_return Verdict{result.check_hash, counts_as_failure(result)};
   };
-  const AttemptRun run{ctx.enroll_limits(), ctx.hashes, a.address, a.serial, a.pass};
+  const AttemptRun run{
+      ctx.enroll_limits(), ctx.hashes, a.address, a.serial, a.pass, {},
+      a.wanted ? a.wanted : std::function<bool()>([&ctx] { return !ctx.stopping; })};
   Admission admission;
   try {
     auto attempt = run_attempt(run, on_store);
@@ -45,6 +47,8 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
                              "this serial; try again later");
     case Admission::kBusy:
       co_return refusal(503, "the server is busy checking passwords; try again later");
+    case Admission::kAbandoned:
+      co_return refusal(503, "the enrollment session ended or the server is stopping");
   }
   co_return result;
 }

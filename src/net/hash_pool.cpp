@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 
 #include "plugmq/platform/crypto.hpp"
-#include "plugmq/platform/thread_name.hpp"
 
 namespace plugmq::net {
 
@@ -18,30 +17,13 @@ unsigned default_threads(unsigned threads) {
 }  // namespace
 
 HashPool::HashPool(unsigned threads, std::size_t max_waiting)
-    : threads_count_(default_threads(threads)),
-      max_waiting_(std::max<std::size_t>(1, max_waiting)),
-      ioc_(static_cast<int>(threads_count_)) {}
+    : max_waiting_(std::max<std::size_t>(1, max_waiting)), workers_(default_threads(threads)) {}
 
 HashPool::~HashPool() { stop(); }
 
-void HashPool::start() {
-  if (!threads_.empty()) return;
-  work_ = std::make_unique<
-      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-      ioc_.get_executor());
-  for (unsigned i = 0; i < threads_count_; ++i) {
-    threads_.emplace_back([this, i] {
-      platform::name_this_thread("pq-hash-" + std::to_string(i));
-      ioc_.run();
-    });
-  }
-}
+void HashPool::start() { workers_.start("pq-hash"); }
 
-void HashPool::stop() {
-  work_.reset();  // run() returns once the queued checks are done
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-}
+void HashPool::stop() { workers_.stop(); }
 
 std::size_t HashPool::computed() const {
   std::lock_guard lock(mu_);
@@ -75,7 +57,7 @@ void HashPool::submit(std::string secret, std::string stored, Resume resume) {
     }
     pending_[key].push_back(std::move(resume));
   }
-  boost::asio::post(ioc_, [this, key = std::move(key), secret = std::move(secret),
+  boost::asio::post(workers_.context(), [this, key = std::move(key), secret = std::move(secret),
                            stored = std::move(stored)] { compute(key, secret, stored); });
 }
 

@@ -69,6 +69,7 @@ LoginResult to_login_result(Admission a) {
       return LoginResult::kLimited;
     case Admission::kBusy:
       return LoginResult::kBusy;
+    case Admission::kAbandoned:  // the session ended meanwhile: nobody reads the answer
     case Admission::kChecked:
       break;
   }
@@ -608,7 +609,8 @@ void Session<Stream>::maybe_finish() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::finish() {
-  co_await detach();
+  auto leave = detach();
+  co_await std::move(leave);
   const bool logged_in = login_ == LoginKind::kDevice || login_ == LoginKind::kAccount;
   const codec::Will* will = extras_ && extras_->will ? &*extras_->will : nullptr;
   if (logged_in && will && broker::publishes_will(*end_reason_) && !ctx_.stopping) {
@@ -750,6 +752,8 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
   store::DeviceLogin by_device;
   store::LoginStatus status = store::LoginStatus::kBadCredentials;
   // The store's check, with the password deferred and then verified (net/attempt.hpp).
+  // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
+  // temporaries of a co_await full-expression twice.
   const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
     auto lookup = ctx_.store.run_fresh([account, user, pass, hash](StoreWorker::Repos& r) {
       const auto secret = store::Secret::offered(pass, hash);
@@ -771,9 +775,15 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     gated_ = false;
     login_gate().leave();
   };
-  const AttemptRun run{ctx_.login_limits(), ctx_.hashes, address(),
-                       (account ? "account:" : "device:") + platform::lower_ascii(user), pass,
-                       leave_gate};
+  // A device's place per address is its own: see net/attempt.hpp.
+  const std::string name = platform::lower_ascii(user);
+  const AttemptRun run{ctx_.login_limits(),
+                       ctx_.hashes,
+                       account ? address() : address() + '|' + name,
+                       (account ? "account:" : "device:") + name,
+                       pass,
+                       leave_gate,
+                       [this] { return !end_reason_ && !ctx_.stopping; }};
   Admission admission;
   try {
     auto attempt = run_attempt(run, step);
@@ -829,7 +839,7 @@ asio::awaitable<bool> Session<Stream>::on_publish(codec::Publish& p) {
     };
   }
   publisher_ = true;
-  // Coroutine arguments are lvalues and the awaitable is named: see on_connect about GCC 12.
+  // Coroutine arguments are lvalues and the awaitable is named: see check_login about GCC 12.
   auto op = publish_data(p.topic, p.payload, done);
   co_await std::move(op);
   co_return true;
@@ -935,7 +945,10 @@ asio::awaitable<bool> Session<Stream>::on_subscribe(std::uint16_t packet_id,
     std::uint8_t qos;
     const std::string_view filter = at.next(qos);
     ack.return_codes.push_back(subscribe(filter));
-    if (turn.over_after(filter.size()) && !co_await next_turn()) co_return false;
+    if (turn.over_after(filter.size())) {
+      auto pause = next_turn();  // named: see check_login about GCC 12
+      if (!co_await std::move(pause)) co_return false;
+    }
   }
   send(ack);
   co_return true;
@@ -971,7 +984,10 @@ asio::awaitable<bool> Session<Stream>::on_unsubscribe(std::uint16_t packet_id,
     std::uint8_t qos;
     const std::string_view filter = at.next(qos);
     unsubscribe(filter);
-    if (turn.over_after(filter.size()) && !co_await next_turn()) co_return false;
+    if (turn.over_after(filter.size())) {
+      auto pause = next_turn();  // named: see check_login about GCC 12
+      if (!co_await std::move(pause)) co_return false;
+    }
   }
   send(codec::Unsuback{packet_id});
   co_return true;
@@ -986,7 +1002,7 @@ void Session<Stream>::unsubscribe(std::string_view filter) {
 
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::next_turn() {
-  // The awaitable is named: see on_connect about GCC 12.
+  // The awaitable is named: see check_login about GCC 12.
   auto op = asio::post(executor(), asio::use_awaitable);
   co_await std::move(op);
   co_return !end_reason_;
@@ -1036,7 +1052,8 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
         address(),
         (t.controller ? "ctrl:" : "thing:") + platform::lower_ascii(t.model) + '/' +
             (t.controller ? t.thing_hwid : split.hwid),
-        t.pass, t.controller ? "wrong control password" : "wrong enroll password"};
+        t.pass, t.controller ? "wrong control password" : "wrong enroll password",
+        [this] { return !end_reason_ && !ctx_.stopping; }};
     const EnrollStep step = [&t, &split](StoreWorker::Repos& r, const store::Secret& pass) {
       return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid,
                                                       split.name)
@@ -1214,7 +1231,10 @@ asio::awaitable<void> Session<Stream>::detach() {
     while (extras_ && !extras_->filters.empty()) {
       const std::string filter = extras_->filters.take_one();
       ctx_.router.unsubscribe(principal_->account_id, filter, this);
-      if (turn.over_after(filter.size()) && !ctx_.stopping) co_await next_turn();
+      if (turn.over_after(filter.size()) && !ctx_.stopping) {
+        auto pause = next_turn();
+        co_await std::move(pause);
+      }
     }
     ctx_.registry.release(key_, this);
   }

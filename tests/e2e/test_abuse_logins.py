@@ -151,19 +151,38 @@ class LoginLimitPerAddressTest(ServerTestCase):
     def setUpServer(cls):
         cls.acct = cls.server.make_account()
         cls.dev = cls.server.make_prototype(cls.acct["email"], "d")
+        cls.neighbour = cls.server.make_prototype(cls.acct["email"], "n")
 
-    def test_failed_device_logins_are_limited_per_address_not_per_device(self):
+    def test_a_failing_device_is_limited_without_locking_out_its_neighbours(self):
         dev = self.dev
         for _ in range(5):
             self.assertEqual(mqtt_login_rc(self.port, dev["id"], "0" * 32), 4)
-        # The address is blocked, for every login kind, over MQTT and HTTP...
+        # That device from that address is refused unchecked, over MQTT and HTTP...
         self.assertEqual(mqtt_login_rc(self.port, dev["id"], dev["auth"]), 5)
         r = http_request(self.server.http_port, "GET", "/iot/data", headers=device_headers(dev))
         self.assertEqual(r.status, 429)
         self.assertEqual(r.json()["err"], 429)
-        # ... but a device's auth code is not a person's password: wrong codes sent for its
+        # ... while another device behind the same address logs in: one device that keeps
+        # failing behind a site's NAT address locks nobody else out ...
+        self.assertEqual(mqtt_login_rc(self.port, self.neighbour["id"], self.neighbour["auth"]), 0)
+        # ... and a device's auth code is not a person's password: wrong codes sent for its
         # Plug-ID from one address do not lock it out elsewhere.
         self.assertEqual(mqtt_login_rc(self.port, dev["id"], dev["auth"], source="127.0.0.4"), 0)
+
+    def test_failed_password_logins_are_limited_per_address(self):
+        source = "127.0.0.5"
+        for i in range(5):  # five accounts, one guess each: the limit is the address's
+            self.assertEqual(mqtt_login_rc(self.port, f"{unique('nobody')}@example.com",
+                                           f"wrong-{i}", source=source), 4)
+        self.assertEqual(mqtt_login_rc(self.port, self.acct["email"], self.acct["password"],
+                                       source=source), 5)
+        r = http_request(self.server.http_port, "GET", "/iot/data", source=source,
+                         headers={"X-Plug-Email": self.acct["email"],
+                                  "X-Plug-Master": self.acct["password"]})
+        self.assertEqual(r.status, 429)
+        # Device logins from that address are their own.
+        self.assertEqual(mqtt_login_rc(self.port, self.neighbour["id"], self.neighbour["auth"],
+                                       source=source), 0)
 
 
 class LoginStormTest(ServerTestCase):

@@ -4,8 +4,11 @@
 // An attempt takes its place in the limit per client address before anything is checked, and
 // one in the limit per identity (an account, a serial, a prototype with a password) before a
 // person's password is hashed: attempts sent in parallel cannot get past either limit
-// together. A device's auth code (random, 128 bits: not guessable) is limited per address only,
-// so that nobody can lock a device out by sending wrong codes for its Plug-ID.
+// together. A device login's place per address is the pair (address, Plug-ID): one device
+// that keeps failing (deleted, or its auth code renewed) behind a site's NAT address does not
+// lock out the others, and since an auth code is random (128 bits, not guessable) it is not
+// limited per device from every address, so that nobody can lock a device out by sending
+// wrong codes for its Plug-ID.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,19 +22,19 @@ namespace plugmq::net {
 
 class HashPool;
 
-// A place taken in a RateLimiter, given back when the attempt ends: as a failure unless end()
-// said otherwise (an attempt cut short by an exception counts as failed).
+// A place taken in a RateLimiter, given back when the attempt ends, with its outcome from end()
+// (an attempt cut short by an exception, a store failure, is not counted as failed).
 class LimitPlace {
  public:
-  // Takes a place for `key`, waiting while attempts in flight hold the others. Nothing when
-  // the limit refuses the attempt.
-  static boost::asio::awaitable<std::optional<LimitPlace>> take(broker::RateLimiter& limiter,
-                                                                std::string key);
+  // Takes a place for `key`, waiting while attempts in flight hold the others (`on_wait`, when
+  // set, is called first). Nothing when the limit refuses the attempt.
+  static boost::asio::awaitable<std::optional<LimitPlace>> take(
+      broker::RateLimiter& limiter, std::string key, const std::function<void()>& on_wait = {});
   LimitPlace(LimitPlace&& o) noexcept : limiter_(o.limiter_), key_(std::move(o.key_)) {
     o.limiter_ = nullptr;
   }
   LimitPlace& operator=(LimitPlace&&) = delete;
-  ~LimitPlace() { end(true); }
+  ~LimitPlace() { end(false); }
 
   void end(bool failed);
 
@@ -59,8 +62,9 @@ struct Verdict {
 
 // How an attempt went: its steps decided (kChecked: the last step's result is the answer), the
 // slow hash did not match (kWrongSecret), or it was refused before its secret was checked: by
-// a rate limit (kLimited) or because the HashPool is full (kBusy).
-enum class Admission { kChecked, kWrongSecret, kLimited, kBusy };
+// a rate limit (kLimited) or because the HashPool is full (kBusy); or its caller went away
+// while it waited (kAbandoned: nothing more was done, and nothing counted).
+enum class Admission { kChecked, kWrongSecret, kLimited, kBusy, kAbandoned };
 
 struct AttemptRun {
   AttemptLimits limits;
@@ -68,9 +72,13 @@ struct AttemptRun {
   std::string address;
   std::string identity;
   std::string secret;
-  // Called once before the attempt waits for a password check (and a place in the identity's
-  // limit); may be empty.
+  // Called before the attempt waits for a place in a limit or for a password check (at least
+  // once, maybe more); may be empty.
   std::function<void()> on_wait = {};
+  // Whether the attempt is still wanted, asked after each wait: a session that ended meanwhile
+  // (its deadline, the server stopping) must not enroll a device nobody will hear of. Empty:
+  // always.
+  std::function<bool()> wanted = {};
 };
 
 // One step: the store's check of the secret, offered deferred (empty hash) or verified against

@@ -21,10 +21,14 @@ struct EnrollAttempt {
   std::string serial;   // what the password guards: "thing:MODEL/HWID", "ctrl:MODEL/HWID"
   std::string pass;
   const char* wrong_pass;  // the 401 message: "wrong enroll password", ...
+  // Whether the enrollment is still wanted after a wait (net/attempt.hpp); empty: while the
+  // server runs.
+  std::function<bool()> wanted = {};
 };
 
 // The enrollment's result: the step's, or 429 (a limit refused it unchecked), 503 (too many
-// password checks queued), 401 (wrong password), 500 (the store failed; log_detail says why).
+// password checks queued, or no longer wanted: nothing was enrolled), 401 (wrong password),
+// 500 (the store failed; log_detail says why).
 boost::asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAttempt& a,
                                                            const EnrollStep& step);
 

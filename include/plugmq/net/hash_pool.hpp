@@ -15,8 +15,6 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstddef>
@@ -29,6 +27,7 @@
 #include <vector>
 
 #include "plugmq/net/resume.hpp"
+#include "plugmq/net/worker_threads.hpp"
 
 namespace plugmq::net {
 
@@ -62,7 +61,7 @@ class HashPool {
         boost::asio::use_awaitable, std::move(secret), std::move(stored));
   }
 
-  unsigned threads() const { return threads_count_; }
+  unsigned threads() const { return workers_.size(); }
   // Hashes computed since start (not counting remembered or shared results).
   std::size_t computed() const;
 
@@ -72,15 +71,12 @@ class HashPool {
   void compute(const std::string& key, const std::string& secret, const std::string& stored);
   bool remembered(const std::string& key, Clock::time_point now);  // REQUIRES: mu_ held
 
-  const unsigned threads_count_;
   const std::size_t max_waiting_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<Resume>> pending_;  // key: see submit()
   std::unordered_map<std::string, Clock::time_point> matches_;   // key -> remembered until
   std::size_t computed_ = 0;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
+  WorkerThreads workers_;
 };
 
 }  // namespace plugmq::net

@@ -14,7 +14,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
@@ -23,6 +22,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "plugmq/net/worker_threads.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -56,7 +56,7 @@ class ReadPool {
   boost::asio::awaitable<std::invoke_result_t<F, Repos&>> run(F f) {
     using R = std::invoke_result_t<F, Repos&>;
     return boost::asio::co_spawn(
-        ioc_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(current()); },
+        workers_.context(), [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(current()); },
         boost::asio::use_awaitable);
   }
 
@@ -65,9 +65,7 @@ class ReadPool {
   static Repos& current();
 
   std::vector<std::unique_ptr<Repos>> repos_;
-  boost::asio::io_context ioc_;
-  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
+  WorkerThreads workers_;
 };
 
 }  // namespace plugmq::net
