@@ -74,6 +74,24 @@ std::optional<RateLimiter::Admission> RateLimiter::begin(const std::string& key,
   return admission;
 }
 
+bool RateLimiter::try_begin(const std::string& key, Clock::time_point now) {
+  Calls calls;
+  bool granted = false;
+  {
+    std::lock_guard lock(mu_);
+    Entry& e = entry(key, now);
+    settle(e, now, calls);
+    if (!full(e) && e.waiting.empty()) {
+      ++e.in_flight;
+      granted = true;
+    } else if (e.idle() && e.failures.empty()) {
+      entries_.erase(key);
+    }
+  }
+  run(calls);
+  return granted;
+}
+
 void RateLimiter::settle(Entry& e, Clock::time_point now, Calls& out) {
   prune(e, now);
   while (!e.waiting.empty()) {

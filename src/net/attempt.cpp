@@ -29,17 +29,18 @@ asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const st
       asio::use_awaitable);
 }
 
-// A key of bounded size: names are the client's (a username may be 64 KiB).
-std::string bounded_key(std::string key) {
+
+
+}  // namespace
+
+std::string limit_key(std::string key) {
   constexpr std::size_t kMaxKey = 80;
   return key.size() <= kMaxKey ? key : "sha256:" + platform::sha256_hex(key);
 }
 
-}  // namespace
-
 asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(
     RateLimiter& limiter, std::string key, const std::function<void()>& on_wait) {
-  key = bounded_key(std::move(key));
+  key = limit_key(std::move(key));
   auto op = admission(limiter, key, on_wait);
   if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
   co_return LimitPlace(limiter, std::move(key));

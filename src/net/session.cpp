@@ -55,6 +55,29 @@ constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 const char* login_name(bool account) { return account ? "account" : "device"; }
 
+// A device login on the store thread, within the limit per (address, device): its place taken,
+// the auth code checked and the place given back in one go, atomic on that thread, with no
+// wait. Nothing when the limit refuses it. kNeedsCheck (a prototype with a password of its
+// own) gives its place back uncounted: the two-step check takes it again.
+std::optional<store::DeviceLogin> quick_device_login(broker::RateLimiter& limiter,
+                                                     const std::string& address,
+                                                     const std::string& user,
+                                                     const std::string& pass,
+                                                     store::Identity& ids) {
+  const std::string key = limit_key(address + '|' + platform::lower_ascii(user));
+  const auto now = broker::RateLimiter::Clock::now();
+  if (!limiter.try_begin(key, now)) return std::nullopt;
+  store::DeviceLogin login;
+  try {
+    login = ids.check_device_login(user, store::Secret::deferred(pass));
+  } catch (...) {
+    limiter.end(key, now, false);
+    throw;
+  }
+  limiter.end(key, now, login.status == store::LoginStatus::kBadCredentials);
+  return login;
+}
+
 // What a login's store step found (one of the two, by the kind of login).
 struct LoginLookup {
   store::AccountLogin account;
@@ -748,12 +771,31 @@ asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
 template <class Stream>
 asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& user,
                                                           const std::string& pass, bool account) {
+  // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
+  // temporaries of a co_await full-expression twice.
+  if (!account) {
+    // A device's auth code: one store task, and nothing made on this thread but the task (a
+    // reconnecting fleet's logins stay dense in memory). A prototype with a password of its
+    // own goes on to the two-step check below.
+    auto quick = ctx_.store.run_fresh([&limiter = ctx_.login_per_address, address = address(),
+                                       user, pass](StoreWorker::Repos& r) {
+      return quick_device_login(limiter, address, user, pass, r.identity);
+    });
+    std::optional<store::DeviceLogin> found;
+    try {
+      found = co_await std::move(quick);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
+      co_return LoginResult::kError;
+    }
+    if (!found) co_return LoginResult::kLimited;
+    if (found->status == store::LoginStatus::kOk) become_device(found->device);
+    if (found->status != store::LoginStatus::kNeedsCheck) co_return to_login_result(found->status);
+  }
   store::AccountLogin by_account;
   store::DeviceLogin by_device;
   store::LoginStatus status = store::LoginStatus::kBadCredentials;
   // The store's check, with the password deferred and then verified (net/attempt.hpp).
-  // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
-  // temporaries of a co_await full-expression twice.
   const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
     auto lookup = ctx_.store.run_fresh([account, user, pass, hash](StoreWorker::Repos& r) {
       const auto secret = store::Secret::offered(pass, hash);
@@ -768,8 +810,7 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
                       status == store::LoginStatus::kBadCredentials};
   };
   // A login that waits for a place in a limit or for a password check reads nothing meanwhile:
-  // the thread's LoginGate place goes to a session with bytes to read. A device login, a
-  // store lookup, keeps it (the gate keeps a reconnecting fleet's logins dense in memory).
+  // the thread's LoginGate place goes to a session with bytes to read.
   const auto leave_gate = [this] {
     if (!gated_) return;
     gated_ = false;
@@ -799,13 +840,18 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     std::lock_guard lock(mu_);
     principal_ = std::make_shared<const platform::Principal>(
         platform::Principal{by_account.account.id, {}, {}, {}});
-    co_return LoginResult::kOk;
+  } else {
+    become_device(by_device.device);
   }
+  co_return LoginResult::kOk;
+}
+
+template <class Stream>
+void Session<Stream>::become_device(store::Device& d) {
   login_ = LoginKind::kDevice;
   // The directory's copy when it agrees with the store (most logins): an idle fleet's sessions
   // then hold no permissions of their own.
   auto dir = ctx_.directory.get();
-  store::Device& d = by_device.device;
   const DeviceInfo* info = dir->find(d.id);
   std::shared_ptr<const platform::Principal> who;
   if (info != nullptr && info->account_id == d.account_id && info->perm == d.perm &&
@@ -817,7 +863,6 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
   }
   std::lock_guard lock(mu_);
   principal_ = std::move(who);
-  co_return LoginResult::kOk;
 }
 
 template <class Stream>

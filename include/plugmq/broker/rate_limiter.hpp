@@ -41,6 +41,8 @@ class RateLimiter {
   // kGranted: the attempt holds a place, to give back with end(). kBlocked: refused. Nothing:
   // the attempt waits, and `resume` will tell its admission (kGranted holds a place as above).
   std::optional<Admission> begin(const std::string& key, Clock::time_point now, Resume resume);
+  // begin() for a caller that cannot wait: true when the attempt holds a place at once.
+  bool try_begin(const std::string& key, Clock::time_point now);
   // Gives back the place of an attempt of `key` that begin() granted; a failed one counts as a
   // failure at `now`.
   void end(const std::string& key, Clock::time_point now, bool failed);

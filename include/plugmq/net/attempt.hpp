@@ -22,6 +22,10 @@ namespace plugmq::net {
 
 class HashPool;
 
+// A rate-limit key of bounded size (names are the client's: a username may be 64 KiB): the
+// key itself, or its SHA-256 when longer than 80 bytes.
+std::string limit_key(std::string key);
+
 // A place taken in a RateLimiter, given back when the attempt ends, with its outcome from end()
 // (an attempt cut short by an exception, a store failure, is not counted as failed).
 class LimitPlace {

@@ -87,6 +87,19 @@ TEST(RateLimiter, AWaitingAttemptTakesThePlaceOfOneThatSucceeded) {
   EXPECT_EQ(limiter.in_flight("a"), 1u);
 }
 
+TEST(RateLimiter, TryBeginNeverWaits) {
+  RateLimiter limiter(2, 60s);
+  EXPECT_TRUE(limiter.try_begin("a", t0));
+  EXPECT_TRUE(limiter.try_begin("a", t0));
+  EXPECT_FALSE(limiter.try_begin("a", t0));  // both places in flight
+  limiter.end("a", t0, true);
+  limiter.end("a", t0, false);
+  EXPECT_TRUE(limiter.try_begin("a", t0));
+  limiter.end("a", t0, true);
+  EXPECT_FALSE(limiter.try_begin("a", t0 + 1s));  // two failures in the window
+  EXPECT_TRUE(limiter.try_begin("a", t0 + 60s));
+}
+
 TEST(RateLimiter, WaitingIsBounded) {
   RateLimiter limiter(1, 60s, 100, 2);
   EXPECT_EQ(begin_now(limiter, "a", t0), Admission::kGranted);
