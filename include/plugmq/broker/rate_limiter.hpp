@@ -49,7 +49,6 @@ class RateLimiter {
   // Refuses every waiting attempt (the server is stopping).
   void cancel_waiting();
 
-  unsigned max_failures() const { return max_failures_; }
   std::size_t tracked() const;
   std::size_t in_flight(const std::string& key) const;
 

@@ -61,7 +61,6 @@ class HashPool {
         boost::asio::use_awaitable, std::move(secret), std::move(stored));
   }
 
-  unsigned threads() const { return workers_.size(); }
   // Hashes computed since start (not counting remembered or shared results).
   std::size_t computed() const;
 
