@@ -748,12 +748,12 @@ std::uint8_t Session<Stream>::subscribe(std::string_view filter) {
   // granted, up to max_subscriptions; QoS 0 is the highest delivered.
   auto& x = extras();
   switch (x.filters.add(filter, ctx_.options.max_subscriptions)) {
-    case FilterSet::Added::kNew:
+    case broker::FilterSet::Added::kNew:
       ctx_.router.subscribe(principal_->account_id, filter, this);
       return 0;
-    case FilterSet::Added::kHeld:
+    case broker::FilterSet::Added::kHeld:
       return 0;
-    case FilterSet::Added::kOverLimit:
+    case broker::FilterSet::Added::kOverLimit:
       if (!std::exchange(x.limit_logged, true)) {
         spdlog::info("{} {}: {} filters held (max_subscriptions); SUBACK 0x80 for further ones",
                      peer_, client_id(), x.filters.size());

@@ -36,7 +36,7 @@
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/context.hpp"
-#include "plugmq/net/filter_set.hpp"
+#include "plugmq/broker/filter_set.hpp"
 #include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
@@ -248,7 +248,7 @@ class Session final : public LiveSession,
   struct Extras {
     std::optional<Timer> drained;  // the reader waits on it while the queue is over its limit
     std::optional<codec::Will> will;
-    FilterSet filters;          // subscriptions, to leave the router at the end
+    broker::FilterSet filters;          // subscriptions, to leave the router at the end
     bool limit_logged = false;  // a SUBSCRIBE went past max_subscriptions
   };
   Extras& extras() {

@@ -1,4 +1,4 @@
-#include "plugmq/net/filter_set.hpp"
+#include "plugmq/broker/filter_set.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace plugmq::net {
+namespace plugmq::broker {
 namespace {
 
 TEST(FilterSet, HoldsAtMostItsLimitAndAFilterOnce) {
@@ -53,4 +53,4 @@ TEST(FilterSet, ManyFiltersEachFoundWithoutAScan) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::broker

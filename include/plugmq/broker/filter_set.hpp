@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace plugmq::net {
+namespace plugmq::broker {
 
 class FilterSet {
  public:
@@ -46,4 +46,4 @@ class FilterSet {
   std::set<std::string, std::less<>> filters_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::broker
