@@ -11,7 +11,7 @@
 
 #include "plugmq/net/accept_error.hpp"
 #include "plugmq/net/admission.hpp"
-#include "plugmq/net/session.hpp"
+#include "session.hpp"
 #include "plugmq/platform/thread_name.hpp"
 #include "tls.hpp"
 

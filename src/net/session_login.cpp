@@ -1,7 +1,7 @@
-// A session's logins and enrollments (SPEC 3, 5): the CONNECT's credentials checked within the
-// login limits (net/attempt.hpp), the one table from a refused login to its CONNACK, and an
-// enrollment session's one SUBSCRIBE. Members of Session (session.hpp), instantiated below
-// for both streams; the rest of the connection is session.cpp.
+// A session's logins and enrollments (SPEC 3, 5), as its connection asks for them: the CONNECT's
+// credentials checked within the login limits (net/attempt.hpp), and an enrollment session's
+// enrollment. The CONNACK of each result is the connection's (broker::connack_for). Members of
+// Session (session.hpp), instantiated below for both streams.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/use_awaitable.hpp>
@@ -9,7 +9,8 @@
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/net/enrollment.hpp"
-#include "plugmq/net/session.hpp"
+#include "session.hpp"
+#include "session_io.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -19,6 +20,7 @@ namespace plugmq::net {
 
 namespace asio = boost::asio;
 using broker::EndReason;
+using broker::LoginResult;
 using std::chrono::steady_clock;
 
 namespace {
@@ -80,22 +82,20 @@ LoginResult to_login_result(store::LoginStatus s) {
   }
 }
 
-// The CONNACK that refuses a login, logged once here. The username is an identifier, not a
-// secret; the password is never logged.
-codec::ConnackCode login_refusal(LoginResult r, const std::string& peer, const std::string& address,
-                                 std::string_view client_id, const char* kind,
-                                 const std::string& user) {
-  using codec::ConnackCode;
+// Logs why a login was refused (its CONNACK is broker::connack_for). The username is an
+// identifier, not a secret; the password is never logged.
+void log_refusal(LoginResult r, const std::string& peer, const std::string& address,
+                 std::string_view client_id, const char* kind, const std::string& user) {
   switch (r) {
     case LoginResult::kBadCredentials:
       if (auto t = platform::throttle_log("mqtt bad credentials", address)) {
         spdlog::info("{} {}: bad credentials for {} {}; CONNACK 4{}", peer, client_id, kind, user,
                      t->suffix());
       }
-      return ConnackCode::kBadCredentials;
+      return;
     case LoginResult::kDisabled:
       spdlog::info("{} {}: {} {} is disabled; CONNACK 5", peer, client_id, kind, user);
-      return ConnackCode::kNotAuthorized;
+      return;
     case LoginResult::kLimited:
       if (auto t = platform::throttle_log("mqtt login limited", address)) {
         spdlog::info(
@@ -103,91 +103,55 @@ codec::ConnackCode login_refusal(LoginResult r, const std::string& peer, const s
             "(logins.failures_per_address, logins.failures_per_identity); CONNACK 5{}",
             peer, client_id, kind, user, t->suffix());
       }
-      return ConnackCode::kNotAuthorized;
+      return;
     case LoginResult::kBusy:
       if (auto t = platform::throttle_log("mqtt password checks full")) {
         spdlog::warn("{} {}: more password checks queued than logins.max_queued_hashes; "
                      "CONNACK 3{}",
                      peer, client_id, t->suffix());
       }
-      return ConnackCode::kServerUnavailable;
+      return;
     case LoginResult::kError:
     case LoginResult::kOk:
       break;
   }
-  return ConnackCode::kServerUnavailable;
 }
 
 }  // namespace
 
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::on_connect(codec::Connect& c) {
-  using codec::ConnackCode;
-  auto refuse = [&](ConnackCode code) {
-    send_and_close(codec::Connack{false, code}, EndReason::kRefused);
-    return false;
-  };
-  if (c.will && !codec::valid_topic(c.will->topic)) {
-    spdlog::info("{}: will topic is not a valid topic name; closing", peer_);
-    end(EndReason::kProtocolViolation);
-    co_return false;
-  }
-  if (c.client_id.empty()) {
-    // [MQTT-3.1.3-8]: an empty client id needs clean session 1; the server assigns one.
-    if (!c.clean_session) co_return refuse(ConnackCode::kIdentifierRejected);
-    key_ = broker::Registry::key({}, "auto-" + platform::new_oid());
-    client_id_assigned_ = true;
-  } else {
-    key_ = broker::Registry::key({}, c.client_id);
-  }
+asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
   const std::string user = c.username.value_or("");
   const std::string pass = c.password.value_or("");
-  if (user.empty() && pass.empty()) {
-    // An enrollment session (SPEC 5): it may only SUBSCRIBE to one enrollment topic, and it
-    // publishes nothing, so its will is ignored.
-    login_ = LoginKind::kEnroll;
-    key_ = broker::Registry::key("enroll", client_id());  // in logs; never registered
-    keep_alive_ = c.keep_alive;
-    connected_ = true;
-    check_watchdog();  // the enrollment deadline replaces the CONNECT deadline
-    send(codec::Connack{false, ConnackCode::kAccepted});
-    spdlog::info("{} {}: enrollment session", peer_, client_id());
-    co_return true;
-  }
-  if (user.empty()) co_return refuse(ConnackCode::kBadCredentials);
-
   const bool account = user.find('@') != std::string::npos;
-  auto check = check_login(user, pass, account);
-  const LoginResult result = co_await std::move(check);
+  broker::Role role = broker::Role::kNone;
+  auto check = check_login(user, pass, account, role);
+  LoginResult result = co_await std::move(check);
   if (result != LoginResult::kOk) {
-    co_return refuse(
-        login_refusal(result, peer_, address(), client_id(), login_name(account), user));
+    log_refusal(result, peer_, address(), client_id(), login_name(account), user);
+  } else if (ctx_.stopping) {
+    result = LoginResult::kError;  // CONNACK 3
   }
-  if (ctx_.stopping) co_return refuse(ConnackCode::kServerUnavailable);
-
-  key_ = broker::Registry::key(
-      login_ == LoginKind::kDevice ? principal_->device_id : principal_->account_id, client_id());
-  if (login_ == LoginKind::kDevice) {
+  Io io(*this);
+  if (result != LoginResult::kOk) {
+    conn_.on_login_refused(result, io);
+    co_return;
+  }
+  const std::string& id = account ? principal_->account_id : principal_->device_id;
+  if (!account && !conn_.closing()) {
     auto split = platform::split_client_id(client_id());
-    ctx_.store.post(
-        [id = std::string(identity()), cid = std::string(client_id()),
-         name = split.name](StoreWorker::Repos& r) { r.identity.record_login(id, cid, name); });
+    ctx_.store.post([id, cid = std::string(client_id()), name = split.name](StoreWorker::Repos& r) {
+      r.identity.record_login(id, cid, name);
+    });
   }
-  keep_alive_ = c.keep_alive;
-  if (c.will) extras().will = std::move(*c.will);
-  connected_ = true;
-  since_ = steady_clock::now();     // the keep alive runs from the CONNECT on
-  ctx_.registry.claim(key_, this);  // closes an older session of the pair
-  check_watchdog();  // the keep-alive deadline replaces the CONNECT deadline
-  send(codec::Connack{false, ConnackCode::kAccepted});
-  spdlog::info("{} {}: {} login {} (keep alive {} s)", peer_, client_id(), login_name(account),
-               identity(), keep_alive_);
-  co_return true;
+  conn_.on_login(role, id, steady_clock::now(), io);
+  settle(io);
 }
 
 template <class Stream>
 asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& user,
-                                                          const std::string& pass, bool account) {
+                                                          const std::string& pass, bool account,
+                                                          broker::Role& role) {
   // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
   // temporaries of a co_await full-expression twice.
   if (!account) {
@@ -206,7 +170,10 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
       co_return LoginResult::kError;
     }
     if (!found) co_return LoginResult::kLimited;
-    if (found->status == store::LoginStatus::kOk) become_device(found->device);
+    if (found->status == store::LoginStatus::kOk) {
+      become_device(found->device);
+      role = broker::Role::kDevice;
+    }
     if (found->status != store::LoginStatus::kNeedsCheck) co_return to_login_result(found->status);
   }
   store::AccountLogin by_account;
@@ -241,7 +208,7 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
                        (account ? "account:" : "device:") + name,
                        pass,
                        leave_gate,
-                       [this] { return !end_reason_ && !ctx_.stopping; }};
+                       [this] { return !conn_.closing() && !ctx_.stopping; }};
   Admission admission;
   try {
     auto attempt = run_attempt(run, step);
@@ -252,8 +219,8 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
   }
   if (admission != Admission::kChecked) co_return to_login_result(admission);
   if (status != store::LoginStatus::kOk) co_return to_login_result(status);
+  role = account ? broker::Role::kAccount : broker::Role::kDevice;
   if (account) {
-    login_ = LoginKind::kAccount;
     std::lock_guard lock(mu_);
     principal_ = std::make_shared<const platform::Principal>(
         platform::Principal{by_account.account.id, {}, {}, {}});
@@ -265,7 +232,6 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
 
 template <class Stream>
 void Session<Stream>::become_device(store::Device& d) {
-  login_ = LoginKind::kDevice;
   // The directory's copy when it agrees with the store (most logins): an idle fleet's sessions
   // then hold no permissions of their own.
   auto dir = ctx_.directory.get();
@@ -283,37 +249,10 @@ void Session<Stream>::become_device(store::Device& d) {
 }
 
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
-  switch (codec::type_of(p)) {
-    case codec::PacketType::kPingreq:
-      send(codec::Pingresp{});
-      co_return true;
-    case codec::PacketType::kDisconnect:
-      end(EndReason::kDisconnect);
-      co_return false;
-    case codec::PacketType::kSubscribe:
-      break;
-    default:
-      spdlog::info(
-          "{} {}: an enrollment session may only SUBSCRIBE to an enrollment topic; "
-          "closing",
-          peer_, client_id());
-      end(EndReason::kProtocolViolation);
-      co_return false;
-  }
-  const auto& sub = std::get<codec::Subscribe>(p);
-  if (enroll_used_ || sub.subscriptions.size() != 1) {
-    spdlog::info("{} {}: an enrollment session subscribes to exactly one topic, once; closing",
-                 peer_, client_id());
-    end(EndReason::kProtocolViolation);
-    co_return false;
-  }
-  enroll_used_ = true;
+asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
+                                                      std::string_view serial_client_id) {
   // The topic holds the enroll password: it is never logged.
-  const std::string topic = sub.subscriptions[0].filter;
-  send(codec::Suback{sub.packet_id, {0}});
-
-  const auto split = platform::split_client_id(client_id_assigned_ ? "" : client_id());
+  const auto split = platform::split_client_id(serial_client_id);
   auto parsed = platform::parse_enroll_topic(topic);
   bool controller = parsed && parsed->controller;
   store::EnrollResult result;
@@ -327,7 +266,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
         (t.controller ? "ctrl:" : "thing:") + platform::lower_ascii(t.model) + '/' +
             (t.controller ? t.thing_hwid : split.hwid),
         t.pass, t.controller ? "wrong control password" : "wrong enroll password",
-        [this] { return !end_reason_ && !ctx_.stopping; }};
+        [this] { return !conn_.closing() && !ctx_.stopping; }};
     const EnrollStep step = [&t, &split](StoreWorker::Repos& r, const store::Secret& pass) {
       return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid,
                                                       split.name)
@@ -356,29 +295,19 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
       }
     }
   }
-  codec::Publish out;
-  out.topic = topic;
-  out.payload = reply.dump();
-  send(out);
-  if (!result.ok()) {
-    // The seed: after a failure the server closes the connection once the reply is out.
-    end(EndReason::kEnrollDone);
-    close_after_flush();
-    co_return false;
-  }
-  co_return true;
+  Io io(*this);
+  conn_.on_enrolled(result.ok(), topic, reply.dump(), io);
 }
 
 // The members defined here, for both streams (session.cpp instantiates the rest).
-template asio::awaitable<bool> Session<Socket>::on_connect(codec::Connect&);
-template asio::awaitable<LoginResult> Session<Socket>::check_login(const std::string&,
-                                                               const std::string&, bool);
-template void Session<Socket>::become_device(store::Device&);
-template asio::awaitable<bool> Session<Socket>::on_enroll_packet(codec::Packet&);
-template asio::awaitable<bool> Session<TlsStream>::on_connect(codec::Connect&);
-template asio::awaitable<LoginResult> Session<TlsStream>::check_login(const std::string&,
-                                                               const std::string&, bool);
-template void Session<TlsStream>::become_device(store::Device&);
-template asio::awaitable<bool> Session<TlsStream>::on_enroll_packet(codec::Packet&);
+#define PLUGMQ_SESSION_LOGIN(S)                                                                \
+  template asio::awaitable<void> Session<S>::run_login(const codec::Connect&);                 \
+  template asio::awaitable<LoginResult> Session<S>::check_login(                               \
+      const std::string&, const std::string&, bool, broker::Role&);                            \
+  template void Session<S>::become_device(store::Device&);                                     \
+  template asio::awaitable<void> Session<S>::run_enroll(const std::string&, std::string_view);
+PLUGMQ_SESSION_LOGIN(Socket)
+PLUGMQ_SESSION_LOGIN(TlsStream)
+#undef PLUGMQ_SESSION_LOGIN
 
 }  // namespace plugmq::net

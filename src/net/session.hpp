@@ -1,0 +1,212 @@
+// One MQTT connection's I/O, on one io thread: it reads bytes, feeds them to its
+// broker::Connection (the protocol rules, sans I/O), and performs what the connection asks
+// (session_io.hpp): queue packets, close, run a login, an enrollment, a publish or a SUBSCRIBE
+// against the server's services.
+//
+// Most connections of a fleet are idle most of the time, so an idle plain-TCP session holds no
+// coroutine, no buffer and no timer: only a wait for its socket to become readable (a plain
+// handler) and, unless its keep alive is 0, a slot in its thread's Watchdog. When bytes arrive,
+// input() (a coroutine) reads and applies them until the socket has nothing more, then the
+// session waits again. Outgoing packets go through a bounded queue of shared, once-encoded
+// packets; a write_loop() coroutine runs while it holds any, with gathered writes. The watchdog
+// asks the connection for its deadline (the CONNECT's, keep alive, an enrollment's end) and adds
+// slow_subscriber_timeout. No packet holds the thread for long: the filters of a SUBSCRIBE or
+// UNSUBSCRIBE are handled in turns, between which the thread's other sessions run.
+// Once the connection has ended and neither coroutine runs, finish() leaves the router and the
+// registry and publishes the will. deliver() and close() may be called from any thread. The
+// stream's differences (a TLS handshake, whether idle waits are possible) are its Transport's.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "packet_queue.hpp"
+#include "plugmq/broker/connection.hpp"
+#include "plugmq/broker/message.hpp"
+#include "plugmq/codec/packet.hpp"
+#include "plugmq/net/context.hpp"
+#include "plugmq/net/login_gate.hpp"
+#include "plugmq/net/small_mutex.hpp"
+#include "plugmq/net/watchdog.hpp"
+#include "plugmq/platform/permissions.hpp"
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/store/data_writer.hpp"
+#include "tcp_transport.hpp"
+#include "tls_transport.hpp"
+
+namespace plugmq::net {
+
+template <class Stream>
+class Session final : public LiveSession,
+                      public Watched,
+                      public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  using Packet = std::shared_ptr<const std::string>;
+  using Transport = net::Transport<Stream>;
+
+  // `peer` is "address:port" for logs; the address alone keys the login and enrollment limits.
+  // `keep` is held for the session's life (Transport::Keep).
+  Session(Stream stream, Context& ctx, std::string peer, std::shared_ptr<const void> keep = {});
+  ~Session() override;
+
+  // Starts the connection on its executor; the pending handlers keep the session alive until
+  // it ends.
+  void start();
+
+  void deliver(const broker::Message& msg) override;
+  void close(broker::EndReason why) override;
+  void directory_changed() override;
+  void watchdog_expired() override { check_watchdog(); }
+
+ private:
+  // The broker::Actions of one call into the connection (session_io.hpp).
+  class Io;
+
+  void begin();
+  // Reading: a handler waiting for the socket to be readable (Transport::kIdleWait), then
+  // input().
+  void arm_read();
+  // The socket is readable: input(), once the LoginGate lets a session that is not logged in
+  // through.
+  void read_ready();
+  void spawn_input();
+  boost::asio::awaitable<void> input();
+  // Waits while the outgoing queue or the data writer is over its limit; false when the
+  // connection ended meanwhile.
+  boost::asio::awaitable<bool> backpressure();
+  // Sizes rbuf_ for the next read: to the bytes waiting (`pending`, when known) while it holds
+  // no partial packet, else with room after the partial packet.
+  void make_room(std::size_t pending, const broker::ConnectionLimits& limits);
+  // Decodes and applies the packets in rbuf_; false when reading must stop.
+  boost::asio::awaitable<bool> apply_buffered();
+  void after_input();
+  // Writing: write_loop() runs while the queue holds packets.
+  void spawn_writer();
+  boost::asio::awaitable<void> write_loop();
+  // The watchdog: checks the deadlines that apply now, and has the thread's Watchdog call
+  // again at the next one.
+  void check_watchdog();
+  // When a subscriber over its queue limit is disconnected; max() while it is not over it.
+  std::chrono::steady_clock::time_point slow_deadline();
+  void slow_deadline_passed();
+  // Whether the whole CONNECT is here, read or waiting on the socket (looked at, not read).
+  bool connect_arrived();
+  Watchdog& watchdog() { return Watchdog::of(stream_.get_executor().context()); }
+  LoginGate& login_gate() { return LoginGate::of(stream_.get_executor().context()); }
+  // Ends the connection once it has ended and no coroutine of it runs.
+  void maybe_finish();
+  boost::asio::awaitable<void> finish();
+  boost::asio::awaitable<void> detach();  // leave the router, the registry and the session set
+
+  // What the connection asked during a call (session_io.cpp): the effects are done; the
+  // request, if any, is run here, and its answer fed back.
+  boost::asio::awaitable<void> perform(Io& io);
+  boost::asio::awaitable<void> run_login(const codec::Connect& c);
+  boost::asio::awaitable<void> run_enroll(const std::string& topic,
+                                         std::string_view serial_client_id);
+  boost::asio::awaitable<void> run_publish(codec::Publish& p, std::optional<codec::Packet>& ack);
+  boost::asio::awaitable<void> run_subscribe(std::uint16_t packet_id,
+                                             std::span<const std::uint8_t> filters, bool sub);
+  // After a call into the connection: re-reads its deadline when it changed.
+  void settle(const Io& io);
+  // Ends a turn: lets the thread's other handlers run. False when the connection ended meanwhile.
+  boost::asio::awaitable<bool> next_turn();
+  void log(broker::LogLevel level, const char* throttle, std::string_view message);
+
+  // Checks a device's or an account's credentials within the login limits (session_login.cpp);
+  // on kOk sets principal_ and `role`.
+  boost::asio::awaitable<broker::LoginResult> check_login(const std::string& user,
+                                                          const std::string& pass, bool account,
+                                                          broker::Role& role);
+  // Logged in as the device `d` (its permissions may move out of it).
+  void become_device(store::Device& d);
+  // Re-reads permissions and status from the directory (session thread).
+  void refresh_from_directory();
+
+  // The publish path shared by PUBLISH and the Last Will: data is routed, stored, and `done`
+  // (a QoS 1/2 acknowledgement) runs once the record is committed, or in order with the
+  // others when nothing was stored (denied, invalid).
+  // `done` is taken (left empty) on every path.
+  boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
+                                            store::DataWriter::Done& done);
+  // P/ag/prop/set and P/ag/prop/get: answered to this session alone on `topic`.
+  boost::asio::awaitable<void> property_request(const platform::ParsedTopic& parsed,
+                                                const std::string& topic,
+                                                const std::string& payload,
+                                                store::DataWriter::Done& done);
+  void reply(const std::string& topic, std::string payload);
+  // The device P as a permission target: the directory, this session's own device, or (for a
+  // device created in the last moments) the store.
+  // REQUIRES: `dir` outlives the await (the caller holds the snapshot).
+  boost::asio::awaitable<std::optional<platform::Target>> target_of(const Directory& dir,
+                                                                    const std::string& plug_id);
+
+  // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
+  void send(Packet p);
+  void send(const codec::Packet& p);
+  // Stops reading and ends the connection once the queue is written.
+  void close_after_flush();
+  // REQUIRES: mu_ held.
+  void wake_writer_locked();
+  void close_stream();
+
+  // The session's executor (one io thread).
+  auto executor() { return stream_.get_executor(); }
+  // The peer's address without the port (the login and enrollment limits' key).
+  std::string address() const { return peer_.substr(0, peer_.rfind(':')); }
+  std::string_view identity() const { return conn_.identity(); }
+  std::string_view client_id() const { return conn_.client_id(); }
+
+  // Idle connections are most of a fleet: what every session holds is kept small (what only
+  // some need is allocated when needed), and its flags are packed together at the end.
+  [[no_unique_address]] typename Transport::Keep keep_;
+  Stream stream_;
+  Context& ctx_;
+  const std::string peer_;
+  // Who the session acts as, from the login on. A device's is shared with the directory
+  // snapshot it came from. Replaced only by the session thread, under mu_ (deliver() reads it
+  // under mu_); the session thread holds a copy of the pointer across an await.
+  std::shared_ptr<const platform::Principal> principal_;
+
+  // Session-thread state.
+  broker::Connection conn_;  // the protocol: phase, keep alive, registry key, will, filters
+  std::vector<std::uint8_t> rbuf_;
+  std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
+  // The reader waits on it while the queue is over its limit; made on first use.
+  std::unique_ptr<Timer> drained_;
+
+  // Outgoing queue, shared with delivering threads.
+  PacketQueue queue_;
+  SmallMutex mu_;
+  std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
+  std::size_t queued_bytes_ = 0;
+  // Since when deliveries have been dropped without the queue draining in between (a
+  // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
+  // while not. Under mu_.
+  std::chrono::steady_clock::time_point overflowing_since_{};
+
+  // Session-thread flags.
+  bool reader_waiting_ : 1 = false;  // input() waits for the queue to drain
+  bool reading_ : 1 = false;         // input() runs
+  bool gated_ : 1 = false;           // input() runs with a place of the LoginGate
+  bool gate_waiting_ : 1 = false;    // readable, waiting for a place of the LoginGate
+  bool writer_active_ : 1 = false;   // write_loop() runs
+  bool write_failed_ : 1 = false;
+  bool finished_ : 1 = false;   // finish() started
+  bool publisher_ : 1 = false;  // has published data: paused while the data writer is behind
+  // Flags under mu_, in a byte of their own (another thread may write them meanwhile).
+  std::uint8_t : 0;
+  bool writing_ : 1 = false;  // a write_loop() is scheduled or runs (stays set after a failure)
+  bool close_after_flush_ : 1 = false;
+  bool flushed_ : 1 = false;  // close_after_flush_: the queue was written out
+  bool closed_ : 1 = false;
+};
+
+extern template class Session<Socket>;
+extern template class Session<TlsStream>;
+
+}  // namespace plugmq::net

@@ -1,0 +1,201 @@
+// What a session's connection asks for, run against the server's services: the request of a
+// call (perform), a PUBLISH and the publish path it shares with the will, property requests,
+// and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are in session_login.cpp.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "plugmq/codec/codec.hpp"
+#include "plugmq/net/publish.hpp"
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/store/data.hpp"
+#include "session.hpp"
+#include "session_io.hpp"
+#include "session_util.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+using broker::EndReason;
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::perform(Io& io) {
+  // Coroutine arguments are lvalues and awaitables are named before co_await: GCC 12 destroys
+  // the temporaries of a co_await full-expression twice.
+  using Ask = typename Io::Ask;
+  switch (io.ask) {
+    case Ask::kNone:
+      break;
+    case Ask::kLogin: {
+      auto op = run_login(*io.connect);
+      co_await std::move(op);
+      break;
+    }
+    case Ask::kEnroll: {
+      auto op = run_enroll(*io.topic, io.client_id);
+      co_await std::move(op);
+      break;
+    }
+    case Ask::kPublish: {
+      auto op = run_publish(*io.packet, io.ack);
+      co_await std::move(op);
+      break;
+    }
+    case Ask::kSubscribe:
+    case Ask::kUnsubscribe: {
+      const bool sub = io.ask == Ask::kSubscribe;
+      auto op = run_subscribe(io.packet_id, io.filters, sub);
+      co_await std::move(op);
+      break;
+    }
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run_publish(codec::Publish& p,
+                                                   std::optional<codec::Packet>& ack) {
+  store::DataWriter::Done done;
+  if (ack) {
+    done = [self = this->shared_from_this(), ack = std::move(*ack)](bool ok) {
+      if (ok) {
+        self->send(ack);
+      } else {
+        self->close(EndReason::kStoreFailed);  // unacknowledged: the client sends it again
+      }
+    };
+  }
+  publisher_ = true;
+  auto op = publish_data(p.topic, p.payload, done);
+  co_await std::move(op);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run_subscribe(std::uint16_t packet_id,
+                                                     std::span<const std::uint8_t> filters,
+                                                     bool sub) {
+  codec::FilterCursor at(filters, sub);
+  codec::Suback ack;
+  ack.packet_id = packet_id;
+  for (;;) {
+    Io io(*this);
+    if (sub ? conn_.subscribe_some(at, ack, io) : conn_.unsubscribe_some(at, packet_id, io)) {
+      co_return;
+    }
+    auto pause = next_turn();
+    if (!co_await std::move(pause)) co_return;
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
+                                                    const std::string& payload,
+                                                    store::DataWriter::Done& done) {
+  // Every way out without a stored record still runs `done`, in order with the others.
+  struct AckInOrder {
+    store::DataWriter& writer;
+    store::DataWriter::Done& done;
+    ~AckInOrder() {
+      if (done) writer.push_done(std::exchange(done, nullptr));
+    }
+  } ack_in_order{ctx_.writer, done};
+
+  auto parsed = platform::parse_topic(topic);
+  if (parsed.kind == platform::TopicKind::kPropSet ||
+      parsed.kind == platform::TopicKind::kPropGet) {
+    auto op = property_request(parsed, topic, payload, done);
+    co_await std::move(op);
+    co_return;
+  }
+  // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
+  // passed as a target, since it may be newer than the directory snapshot.
+  // A copy of the pointer: a directory refresh may replace principal_ during the await.
+  const auto who = principal_;
+  const platform::Target self{who->account_id, who->device_id, who->perm.ctrl};
+  auto op = publish_topic(ctx_, *who, who->device_id.empty() ? nullptr : &self, parsed, topic,
+                          payload, done, peer_, client_id());
+  co_await std::move(op);
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTopic& parsed,
+                                                        const std::string& topic,
+                                                        const std::string& payload,
+                                                        store::DataWriter::Done& done) {
+  ctx_.counters.prop_requests++;
+  const bool set = parsed.kind == platform::TopicKind::kPropSet;
+  const auto dir = ctx_.directory.get();
+  const auto who = principal_;  // a directory refresh may replace principal_ during the await
+  auto lookup = target_of(*dir, parsed.plug_id);
+  auto target = co_await std::move(lookup);
+  auto refuse = [&](int err, const char* msg) {
+    nlohmann::json j = {{"err", err}, {"msg", msg}};
+    reply(topic, j.dump());
+    if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  };
+  if (!target) co_return refuse(404, "unknown device");
+  if (set ? !platform::may_write(*who, *target) : !platform::may_read(*who, *target)) {
+    co_return refuse(403, set ? "no permission to write this device's properties"
+                              : "no permission to read this device's properties");
+  }
+  // On the writer thread, after the records queued before it: a link then resolves to every
+  // value this session published earlier.
+  ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
+                         device = parsed.plug_id](store::DataStore& data) {
+    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
+    if (r.err != 0) {
+      self->reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
+    } else {
+      self->reply(topic, std::move(r.json));  // empty for a successful set
+    }
+  });
+  if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+}
+
+template <class Stream>
+void Session<Stream>::reply(const std::string& topic, std::string payload) {
+  // Replies go to this session alone, whether or not it subscribed to the topic, and are not
+  // stored as data (SPEC 4).
+  codec::Publish out;
+  out.topic = topic;
+  out.payload = std::move(payload);
+  send(out);
+}
+
+template <class Stream>
+asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
+    const Directory& dir, const std::string& plug_id) {
+  // The directory first, also for the session's own device: its "ctrl" decides what its
+  // controllers may do, and an operator may have changed it since this session logged in.
+  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
+  if (plug_id == principal_->device_id) {
+    co_return platform::Target{principal_->account_id, plug_id, principal_->perm.ctrl};
+  }
+  // Not in the snapshot: possibly created by an admin command since the last refresh.
+  auto lookup =
+      ctx_.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
+  auto device = co_await std::move(lookup);
+  if (!device) co_return std::nullopt;
+  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
+}
+
+#define PLUGMQ_SESSION_IO(S)                                                                   \
+  template asio::awaitable<void> Session<S>::perform(Io&);                                     \
+  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                      \
+                                                         std::optional<codec::Packet>&);       \
+  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                      \
+                                                           std::span<const std::uint8_t>, bool); \
+  template asio::awaitable<void> Session<S>::publish_data(const std::string&,                  \
+                                                          const std::string&,                  \
+                                                          store::DataWriter::Done&);           \
+  template asio::awaitable<void> Session<S>::property_request(                                 \
+      const platform::ParsedTopic&, const std::string&, const std::string&,                    \
+      store::DataWriter::Done&);                                                               \
+  template void Session<S>::reply(const std::string&, std::string);                            \
+  template asio::awaitable<std::optional<platform::Target>> Session<S>::target_of(             \
+      const Directory&, const std::string&);
+PLUGMQ_SESSION_IO(Socket)
+PLUGMQ_SESSION_IO(TlsStream)
+#undef PLUGMQ_SESSION_IO
+
+}  // namespace plugmq::net

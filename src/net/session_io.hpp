@@ -1,0 +1,94 @@
+// Session::Io: the broker::Actions a session passes to its connection, one per call, on the
+// session thread's stack. Effects are done at once; a request (login, enrollment, publish,
+// SUBSCRIBE, UNSUBSCRIBE) and the will are noted, for Session::perform() and Session::finish()
+// to run once the call has returned; a deadline change is noted for Session::settle().
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "plugmq/platform/ids.hpp"
+#include "session.hpp"
+
+namespace plugmq::net {
+
+inline broker::ConnectionLimits connection_limits(const ServerOptions& o) {
+  return {o.max_packet_size, o.max_subscriptions, o.connect_timeout, o.enroll_timeout};
+}
+
+template <class Stream>
+class Session<Stream>::Io final : public broker::Actions {
+ public:
+  enum class Ask : std::uint8_t { kNone, kLogin, kEnroll, kPublish, kSubscribe, kUnsubscribe };
+
+  explicit Io(Session& s) : s_(s), limits_(connection_limits(s.ctx_.options)) {}
+
+  void send(const codec::Packet& p) override { s_.send(p); }
+  void close(broker::EndReason, Flush flush) override {
+    // The connection has ended already; input() stops reading, and the watchdog or the end of
+    // input() finishes the session.
+    if (flush == Flush::kFirst) s_.close_after_flush();
+  }
+  void claim() override { s_.ctx_.registry.claim(s_.conn_.key(), &s_); }
+  void release() override { s_.ctx_.registry.release(s_.conn_.key(), &s_); }
+  void route_add(std::string_view filter) override {
+    s_.ctx_.router.subscribe(s_.principal_->account_id, filter, &s_);
+  }
+  void route_remove(std::string_view filter) override {
+    s_.ctx_.router.unsubscribe(s_.principal_->account_id, filter, &s_);
+  }
+  void publish_will(const codec::Will& w) override { will = &w; }
+  void deadline_changed() override { rearm = true; }
+  void log(broker::LogLevel level, const char* throttle, std::string_view message) override {
+    s_.log(level, throttle, message);
+  }
+
+  void login(const codec::Connect& c) override {
+    ask = Ask::kLogin;
+    connect = &c;
+  }
+  void enroll(const std::string& t, std::string_view cid) override {
+    ask = Ask::kEnroll;
+    topic = &t;
+    client_id = cid;
+  }
+  void publish(codec::Publish& p, std::optional<codec::Packet> a) override {
+    ask = Ask::kPublish;
+    packet = &p;
+    ack = std::move(a);
+  }
+  void subscribe(std::uint16_t id, std::span<const std::uint8_t> f) override {
+    ask = Ask::kSubscribe;
+    packet_id = id;
+    filters = f;
+  }
+  void unsubscribe(std::uint16_t id, std::span<const std::uint8_t> f) override {
+    ask = Ask::kUnsubscribe;
+    packet_id = id;
+    filters = f;
+  }
+
+  std::string new_client_id() override { return "auto-" + platform::new_oid(); }
+  const broker::ConnectionLimits& limits() const override { return limits_; }
+
+  // What the connection asked for (each valid while the packet or the connection it points
+  // into is).
+  Ask ask = Ask::kNone;
+  const codec::Connect* connect = nullptr;
+  const std::string* topic = nullptr;
+  std::string_view client_id;
+  codec::Publish* packet = nullptr;
+  std::optional<codec::Packet> ack;
+  std::uint16_t packet_id = 0;
+  std::span<const std::uint8_t> filters;
+  const codec::Will* will = nullptr;
+  bool rearm = false;
+
+ private:
+  Session& s_;
+  const broker::ConnectionLimits limits_;
+};
+
+}  // namespace plugmq::net

@@ -1,0 +1,234 @@
+// A session's writing side: its queue, the gathered writes, delivery from other sessions with
+// the slow-consumer policy, closing from any thread, and following the directory's changes.
+#include <malloc.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "plugmq/codec/codec.hpp"
+#include "session.hpp"
+#include "session_util.hpp"
+
+namespace plugmq::net {
+
+namespace asio = boost::asio;
+using broker::EndReason;
+using std::chrono::steady_clock;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxWriteBatch = 64;               // packets per gathered write
+constexpr std::size_t kMaxWriteBatchBytes = 256 * 1024;  // bytes per gathered write
+constexpr std::chrono::milliseconds kTrimDelay{100};
+
+}  // namespace
+
+void trim_heap_soon(const IoExecutor& ex) {
+  static std::atomic<bool> pending{false};
+  if (pending.exchange(true)) return;  // the coming trim covers this one
+  auto timer = std::make_shared<Timer>(ex, kTrimDelay);
+  timer->async_wait([timer](const boost::system::error_code& ec) {
+    if (ec) return;
+    pending = false;  // first: memory freed during the trim asks for another
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+  });
+}
+
+template <class Stream>
+void Session<Stream>::spawn_writer() {
+  if (finished_) return;
+  writer_active_ = true;
+  asio::co_spawn(executor(), write_loop(), [self = this->shared_from_this()](std::exception_ptr e) {
+    if (log_failure(e, self->peer_, self->client_id(), "session error")) {
+      self->write_failed_ = true;
+      self->conn_.end(EndReason::kClosedByPeer);
+    }
+    self->writer_active_ = false;
+    if (self->conn_.closing()) self->maybe_finish();
+  });
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::write_loop() {
+  std::vector<Packet> batch;
+  std::vector<asio::const_buffer> buffers;
+  std::string joined;  // Transport::kJoinWrites only
+  for (;;) {
+    bool drained = false;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) {
+        // Idle connections are most of a fleet: the writer ends, with its buffers, and the
+        // next packet queued starts another (wake_writer_locked).
+        writing_ = false;
+        flushed_ = close_after_flush_;
+        co_return;
+      }
+      std::size_t bytes = 0;
+      while (!queue_.empty() && batch.size() < kMaxWriteBatch && bytes < kMaxWriteBatchBytes) {
+        batch.push_back(queue_.take_front());
+        bytes += batch.back()->size();
+      }
+      queued_bytes_ -= bytes;
+      drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
+                queue_.size() <= ctx_.options.queue_max_messages / 2;
+      if (drained) overflowing_since_ = {};
+    }
+    if (drained && reader_waiting_) {
+      reader_waiting_ = false;
+      if (drained_) drained_->cancel();
+    }
+    buffers.clear();
+    if constexpr (Transport::kJoinWrites) {
+      joined.clear();
+      for (const auto& p : batch) joined += *p;
+      buffers.emplace_back(asio::buffer(joined));
+    } else {
+      for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
+    }
+    auto write = asio::async_write(stream_, buffers, kUseTuple);
+    auto [ec, n] = co_await std::move(write);
+    batch.clear();
+    if (ec) {
+      // writing_ stays set: no other writer starts on this connection.
+      write_failed_ = true;
+      conn_.end(EndReason::kClosedByPeer);
+      co_return;
+    }
+  }
+}
+
+template <class Stream>
+void Session<Stream>::deliver(const broker::Message& msg) {
+  std::lock_guard lock(mu_);
+  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
+  if (queue_.size() >= ctx_.options.queue_max_messages ||
+      queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
+    // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
+    // One that stays over the limit is disconnected, which frees its queue (SPEC 9).
+    if (dropped_ == 0) {
+      spdlog::warn(
+          "{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
+          "dropping messages",
+          peer_, client_id(), ctx_.options.queue_max_messages, ctx_.options.queue_max_bytes);
+    }
+    if (dropped_ != UINT32_MAX) ++dropped_;
+    ctx_.counters.queue_drops++;
+    if (overflowing_since_ == steady_clock::time_point{}) {
+      overflowing_since_ = steady_clock::now();
+      // The watchdog disconnects it once slow_subscriber_timeout has passed, whether or not
+      // more messages come (check_watchdog); the queue draining first clears it (write_loop).
+      if (auto self = this->weak_from_this().lock()) {
+        asio::post(executor(), [self] { self->check_watchdog(); });
+      }
+    }
+    return;
+  }
+  queued_bytes_ += msg.packet->size();
+  queue_.push_back(msg.packet);
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::send(Packet p) {
+  std::lock_guard lock(mu_);
+  if (closed_) return;
+  queued_bytes_ += p->size();
+  queue_.push_back(std::move(p));
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::send(const codec::Packet& p) {
+  auto bytes = std::make_shared<std::string>();
+  codec::encode(p, *bytes);
+  send(Packet(std::move(bytes)));
+}
+
+template <class Stream>
+void Session<Stream>::close_after_flush() {
+  std::lock_guard lock(mu_);
+  close_after_flush_ = true;
+  wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::wake_writer_locked() {
+  if (writing_) return;
+  writing_ = true;
+  // The writer runs on the session's executor; this may be another thread.
+  asio::post(executor(), [self = this->shared_from_this()] { self->spawn_writer(); });
+}
+
+template <class Stream>
+void Session<Stream>::close(EndReason why) {
+  auto self = this->weak_from_this().lock();
+  if (!self) return;
+  asio::post(executor(), [self, why] {
+    self->conn_.end(why);
+    self->close_stream();
+    self->maybe_finish();
+  });
+}
+
+template <class Stream>
+void Session<Stream>::close_stream() {
+  boost::system::error_code ignored;
+  Transport::socket(stream_).shutdown(tcp::socket::shutdown_both, ignored);
+  Transport::socket(stream_).close(ignored);
+}
+
+template <class Stream>
+void Session<Stream>::directory_changed() {
+  auto self = this->weak_from_this().lock();
+  if (!self) return;
+  asio::post(executor(), [self] { self->refresh_from_directory(); });
+}
+
+template <class Stream>
+void Session<Stream>::refresh_from_directory() {
+  if (conn_.phase() != broker::Phase::kConnected) return;
+  auto dir = ctx_.directory.get();
+  auto revoke = [&](const char* what) {
+    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id(), what, identity());
+    close(EndReason::kRevoked);
+  };
+  if (conn_.role() == broker::Role::kAccount) {
+    auto it = dir->account_disabled.find(principal_->account_id);
+    if (it != dir->account_disabled.end() && it->second) revoke("account");
+    return;
+  }
+  const DeviceInfo* info = dir->find(principal_->device_id);
+  if (info == nullptr) return;  // created after this snapshot was taken
+  if (info->disabled) {
+    revoke("device");
+    return;
+  }
+  // The new snapshot's copy; the old snapshot goes once no session holds it.
+  std::shared_ptr<const platform::Principal> who(std::move(dir), info);
+  std::lock_guard lock(mu_);
+  principal_ = std::move(who);
+}
+
+#define PLUGMQ_SESSION_WRITE(S)                                                     \
+  template void Session<S>::spawn_writer();                                         \
+  template asio::awaitable<void> Session<S>::write_loop();                          \
+  template void Session<S>::deliver(const broker::Message&);                        \
+  template void Session<S>::send(Packet);                                           \
+  template void Session<S>::send(const codec::Packet&);                             \
+  template void Session<S>::close_after_flush();                                    \
+  template void Session<S>::wake_writer_locked();                                   \
+  template void Session<S>::close(EndReason);                                       \
+  template void Session<S>::close_stream();                                         \
+  template void Session<S>::directory_changed();                                    \
+  template void Session<S>::refresh_from_directory();
+PLUGMQ_SESSION_WRITE(Socket)
+PLUGMQ_SESSION_WRITE(TlsStream)
+#undef PLUGMQ_SESSION_WRITE
+
+}  // namespace plugmq::net
