@@ -370,6 +370,59 @@ TEST_F(Connected, MalformedPacketCloses) {
   EXPECT_EQ(last_log().throttle, "mqtt malformed packet");
 }
 
+TEST(ConnectionMalformed, EveryDecodeErrorClosesWithItsName) {
+  const std::pair<codec::DecodeError, Bytes> table[] = {
+      {codec::DecodeError::kBadPacketType, {0xF0, 0x00}},  // type 15 is reserved
+      {codec::DecodeError::kBadFlags, {0x60, 0x02, 0x00, 0x01}},  // PUBREL flags must be 0010
+      {codec::DecodeError::kBadRemainingLength,
+       {0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}},  // a fifth remaining-length byte
+      {codec::DecodeError::kMalformed, {0x40, 0x03, 0x00, 0x01, 0x00}},  // PUBACK of 3 bytes
+      {codec::DecodeError::kBadUtf8,
+       {0x30, 0x04, 0x00, 0x01, 0xFF, 'x'}},  // PUBLISH, topic "\xFF", payload "x"
+      {codec::DecodeError::kBadQos, {0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01}},  // QoS 3
+      {codec::DecodeError::kBadTopic, {0x30, 0x05, 0x00, 0x03, 'a', '/', '+'}},  // wildcard
+      {codec::DecodeError::kBadPacketId,
+       {0x82, 0x06, 0x00, 0x00, 0x00, 0x01, 'a', 0x00}},  // SUBSCRIBE, packet id 0
+      {codec::DecodeError::kEmptyPayload, {0x82, 0x02, 0x00, 0x01}},  // SUBSCRIBE, no filter
+  };
+  for (const auto& [error, bytes] : table) {
+    SCOPED_TRACE(codec::to_string(error));
+    Connection conn;
+    FakeIo io;
+    conn.on_accepted(kT0);
+    feed(conn, io, bytes_of(connect_packet("cid", "dev-1", "secret")), kT0);
+    conn.on_login(Role::kDevice, "dev-1", kT0, io);
+    const auto r = conn.decode(bytes, io.lim);
+    ASSERT_EQ(r.status, codec::DecodeStatus::kError);
+    EXPECT_EQ(r.error, error);
+    feed(conn, io, bytes, kT0);
+    ASSERT_TRUE(io.closed);
+    EXPECT_EQ(io.closed->first, EndReason::kProtocolViolation);
+    EXPECT_EQ(io.closed->second, Flush::kNo);
+    EXPECT_EQ(io.logs.back().message,
+              std::string("malformed packet (") + codec::to_string(error) + "); closing");
+    EXPECT_EQ(io.logs.back().throttle, "mqtt malformed packet");
+  }
+}
+
+TEST(ConnectionMalformed, BadConnectFlagsBeforeTheLogin) {
+  Connection conn;
+  FakeIo io;
+  conn.on_accepted(kT0);
+  const Bytes connect_reserved{
+      0x10, 0x0D,                      // CONNECT, remaining length 13
+      0x00, 0x04, 'M', 'Q', 'T', 'T',  // protocol name
+      0x04,                            // protocol level 4
+      0x03,                            // flags: clean session and the reserved bit
+      0x00, 0x3C,                      // keep alive 60
+      0x00, 0x01, 'c'};                // client id "c"
+  feed(conn, io, connect_reserved, kT0);
+  ASSERT_TRUE(io.closed);
+  EXPECT_EQ(io.closed->first, EndReason::kProtocolViolation);
+  EXPECT_TRUE(io.sent.empty());
+  EXPECT_EQ(io.logs.back().message, "malformed packet (bad CONNECT flags); closing");
+}
+
 TEST_F(Connected, ConnectWithAnotherProtocolLevelIsMalformedNow) {
   log_in();
   const Bytes connect_v5{
