@@ -162,7 +162,7 @@ class Session final : public LiveSession,
   std::string_view client_id() const { return conn_.client_id(); }
 
   // Idle connections are most of a fleet: what every session holds is kept small (what only
-  // some need is allocated when needed), and its flags are packed together at the end.
+  // some need is allocated when needed), its flags are bits, and padding is reused.
   [[no_unique_address]] typename Transport::Keep keep_;
   Stream stream_;
   Context& ctx_;
@@ -172,23 +172,9 @@ class Session final : public LiveSession,
   // under mu_); the session thread holds a copy of the pointer across an await.
   std::shared_ptr<const platform::Principal> principal_;
 
-  // Session-thread state.
-  broker::Connection conn_;  // the protocol: phase, keep alive, registry key, will, filters
-  std::vector<std::uint8_t> rbuf_;
-  std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
-  // The reader waits on it while the queue is over its limit; made on first use.
-  std::unique_ptr<Timer> drained_;
-
-  // Outgoing queue, shared with delivering threads.
-  PacketQueue queue_;
-  SmallMutex mu_;
-  std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
-  std::size_t queued_bytes_ = 0;
-  // Since when deliveries have been dropped without the queue draining in between (a
-  // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
-  // while not. Under mu_.
-  std::chrono::steady_clock::time_point overflowing_since_{};
-
+  // Session-thread state. The connection's tail padding holds the flags below
+  // ([[no_unique_address]]).
+  [[no_unique_address]] broker::Connection conn_;  // the protocol: phase, keep alive, key, will
   // Session-thread flags.
   bool reader_waiting_ : 1 = false;  // input() waits for the queue to drain
   bool reading_ : 1 = false;         // input() runs
@@ -204,6 +190,20 @@ class Session final : public LiveSession,
   bool close_after_flush_ : 1 = false;
   bool flushed_ : 1 = false;  // close_after_flush_: the queue was written out
   bool closed_ : 1 = false;
+  std::vector<std::uint8_t> rbuf_;
+  std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
+  // The reader waits on it while the queue is over its limit; made on first use.
+  std::unique_ptr<Timer> drained_;
+
+  // Outgoing queue, shared with delivering threads.
+  [[no_unique_address]] PacketQueue queue_;  // mu_ fits in its tail padding
+  SmallMutex mu_;
+  std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
+  std::size_t queued_bytes_ = 0;
+  // Since when deliveries have been dropped without the queue draining in between (a
+  // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
+  // while not. Under mu_.
+  std::chrono::steady_clock::time_point overflowing_since_{};
 };
 
 extern template class Session<Socket>;
