@@ -1,4 +1,4 @@
-#include "plugmq/net/publish.hpp"
+#include "plugmq/service/publish.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/store/data.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace asio = boost::asio;
 
@@ -72,8 +72,7 @@ asio::awaitable<PublishStatus> publish_topic(
 
   if (parsed.kind != platform::TopicKind::kData) {
     ctx.counters.invalid++;
-    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client,
-                  topic);
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client, topic);
     co_return PublishStatus::kInvalidTopic;
   }
   const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
@@ -109,9 +108,8 @@ asio::awaitable<PublishStatus> publish_topic(
     }
     co_return PublishStatus::kBadEnvelope;
   }
-  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope),
-                 done);
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), done);
   co_return PublishStatus::kStored;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

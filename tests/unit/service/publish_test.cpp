@@ -1,5 +1,5 @@
-// The shared publish path (net/publish.hpp) that MQTT sessions and HTTP requests both use.
-#include "plugmq/net/publish.hpp"
+// The shared publish path (service/publish.hpp) that MQTT sessions and HTTP requests both use.
+#include "plugmq/service/publish.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 namespace {
 
 using testing::LiveContext;
@@ -28,7 +28,8 @@ class PublishTest : public ::testing::Test {
     other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
     proto_ = ids.add_prototype(account_, "proto").device;
     stranger_ = ids.add_prototype(other_account_, "stranger").device;
-    auto model = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
+    auto model =
+        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
     fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt});
     thing_id_ = fleet.enroll_thing(model.id, "SN-1", "enroll1", "").id;
     live_.start();
@@ -101,7 +102,8 @@ TEST_F(PublishTest, DeniedAcrossAccountsAndWithoutWritePermission) {
   EXPECT_EQ(publish(device_principal(proto_), stranger_.id + "/data/t", "1", none),
             PublishStatus::kDenied);
   // A thing (w = []) may write only itself.
-  platform::Principal thing{account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
+  platform::Principal thing{
+      account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
   EXPECT_EQ(publish(thing, proto_.id + "/data/t", "1", none), PublishStatus::kDenied);
   EXPECT_EQ(publish(thing, thing_id_ + "/data/t", "1", none), PublishStatus::kStored);
   EXPECT_TRUE(sub.got().empty());
@@ -119,18 +121,17 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   }
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;
-  EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none),
-            PublishStatus::kStored);
+  EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none), PublishStatus::kStored);
 }
 
 TEST_F(PublishTest, PayloadsThatAreNotStored) {
   store::DataWriter::Done none;
-  EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/data/t", std::string("\xff\xfe", 2),
-                    none),
-            PublishStatus::kBinary);
-  EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/data/t", R"({"data":1,"at":true})",
-                    none),
-            PublishStatus::kBadEnvelope);
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", std::string("\xff\xfe", 2), none),
+      PublishStatus::kBinary);
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", R"({"data":1,"at":true})", none),
+      PublishStatus::kBadEnvelope);
   EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/other/t", "1", none),
             PublishStatus::kInvalidTopic);
   EXPECT_TRUE(stored("#").empty());
@@ -146,10 +147,10 @@ TEST_F(PublishTest, DoneRunsOnEveryPathInOrder) {
     };
   };
   const std::vector<std::pair<std::string, std::string>> publishes = {
-      {proto_.id + "/data/a", "1"},              // stored
-      {stranger_.id + "/data/a", "2"},           // denied
+      {proto_.id + "/data/a", "1"},                     // stored
+      {stranger_.id + "/data/a", "2"},                  // denied
       {proto_.id + "/data/a", std::string("\xff", 1)},  // binary
-      {proto_.id + "/data/a", "4"},              // stored
+      {proto_.id + "/data/a", "4"},                     // stored
   };
   for (std::size_t i = 0; i < publishes.size(); ++i) {
     auto done = done_for(static_cast<int>(i));
@@ -179,4 +180,4 @@ TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::service
