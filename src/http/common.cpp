@@ -58,20 +58,6 @@ std::optional<std::string> string_member(const Json& obj, const char* name, bool
   return it->get<std::string>();
 }
 
-asio::awaitable<std::optional<platform::Target>> target_of(Call& call,
-                                                           const service::Directory& dir,
-                                                           const std::string& id) {
-  auto plug_id = platform::normalize_plug_id(id, platform::IdKind::kDevice);
-  if (!plug_id) co_return std::nullopt;
-  std::optional<platform::Target> self;
-  if (!call.caller.who.device_id.empty()) {
-    self = platform::Target{call.caller.who.account_id, call.caller.who.device_id,
-                            call.caller.who.perm.ctrl};
-  }
-  auto op = service::find_target(call.ctx, dir, *plug_id, self ? &*self : nullptr);
-  co_return co_await std::move(op);
-}
-
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
     Call& call, const std::vector<std::string>& of, bool write, Response& error) {
   const auto dir = call.ctx.directory.get();
@@ -82,7 +68,7 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
   std::vector<std::string> out;
   if (!of.empty()) {
     for (const auto& id : of) {
-      auto lookup = target_of(call, *dir, id);
+      auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
       auto t = co_await std::move(lookup);
       if (!t) {
         error = error_response(404, "unknown device " + id);

@@ -295,7 +295,7 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
   std::map<std::string, platform::Target> targets;
   for (const auto& entry : entries) {
     if (targets.count(entry.of)) continue;
-    auto lookup = target_of(call, *dir, entry.of);
+    auto lookup = service::find_target(call.ctx, *dir, entry.of, call.caller.who);
     auto target = co_await std::move(lookup);
     if (!target) co_return error_response(404, "unknown device " + entry.of);
     if (!platform::may_write(call.caller.who, *target)) {

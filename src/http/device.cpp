@@ -8,6 +8,7 @@
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/enrollment.hpp"
+#include "plugmq/service/publish.hpp"
 #include "plugmq/store/fleet.hpp"
 
 namespace plugmq::http::detail {
@@ -321,7 +322,7 @@ asio::awaitable<Response> delete_devices(Call& call) {
 
 asio::awaitable<Response> get_device(Call& call, const std::string& id) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_read(call.caller.who, *target)) {
@@ -346,7 +347,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   auto body = object_body(call, error);
   if (!body) co_return error;
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {
@@ -403,7 +404,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
 
 asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   const bool itself = target->device_id == call.caller.who.device_id;
@@ -457,7 +458,7 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
 asio::awaitable<Response> get_props(Call& call, const std::string& id,
                                     const std::optional<std::string>& name) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_read(call.caller.who, *target)) {
@@ -509,7 +510,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
     co_return error_response(400, "body must be a JSON object (or null: delete every property)");
   }
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {
@@ -544,7 +545,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
 asio::awaitable<Response> delete_prop(Call& call, const std::string& id,
                                       const std::string& name) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {

@@ -79,12 +79,6 @@ std::optional<std::string> string_member(const Json& obj, const char* name, bool
 
 // ---- who may do what -----------------------------------------------------------------------
 
-// Device `id` (a Plug-ID as sent) as a permission target for the caller: service::find_target with
-// the caller's own device as `self`. Nothing for a malformed or unknown device.
-boost::asio::awaitable<std::optional<platform::Target>> target_of(Call& call,
-                                                                  const service::Directory& dir,
-                                                                  const std::string& id);
-
 // The devices whose data the caller may read (write = false) or write: the ones listed in `of`
 // (404 for an unknown one, 403 for one it may not), or, when `of` is empty, every device of
 // its account it may. Sets `error` and returns nothing on a refusal.

@@ -192,11 +192,6 @@ class Session final : public service::LiveSession,
                                                 const std::string& payload,
                                                 store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
-  // The device P as a permission target: the directory, this session's own device, or (for a
-  // device created in the last moments) the store.
-  // REQUIRES: `dir` outlives the await (the caller holds the snapshot).
-  boost::asio::awaitable<std::optional<platform::Target>> target_of(const service::Directory& dir,
-                                                                    const std::string& plug_id);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
   void send(Packet p);

@@ -24,14 +24,16 @@
 
 namespace plugmq::service {
 
-// The device `plug_id` as a permission target: from the directory snapshot; else `self` when it
-// is that device (a session's own device may be newer than the snapshot); else from the store
-// (a device created since the last refresh). Nothing for an unknown device.
-// REQUIRES: `dir` and `self` outlive the await.
+// The device `plug_id` (a Plug-ID as sent, in any case) as a permission target for `who`: from
+// the directory snapshot; else `who`'s own device when it is that device (a session's own
+// device may be newer than the snapshot); else from the store (a device created since the last
+// refresh). Nothing for a malformed Plug-ID or an unknown device. MQTT and HTTP both look a
+// target up here.
+// REQUIRES: `dir` and `who` outlive the await.
 boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx,
                                                                     const Directory& dir,
                                                                     const std::string& plug_id,
-                                                                    const platform::Target* self);
+                                                                    const platform::Principal& who);
 
 // A record for device `target` on `channel`, built from `envelope` (the account's retention
 // from `dir` sets its expiry), routed to every matching subscriber (who each check their read
@@ -58,8 +60,8 @@ enum class PublishStatus {
 // before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
 // logs. REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<PublishStatus> publish_topic(
-    Context& ctx, const platform::Principal& who, const platform::Target* self,
-    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
+    Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
+    const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
+    const std::string& log_peer, std::string_view log_client);
 
 }  // namespace plugmq::service

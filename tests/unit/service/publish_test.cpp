@@ -43,7 +43,7 @@ class PublishTest : public ::testing::Test {
                         const std::string& payload, store::DataWriter::Done& done) {
     auto parsed = platform::parse_topic(topic);
     const std::string peer = "test", client = "client";
-    auto op = publish_topic(live_.ctx(), who, nullptr, parsed, topic, payload, done, peer, client);
+    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, done, peer, client);
     return live_.run(std::move(op));
   }
 
@@ -122,6 +122,71 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;
   EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none), PublishStatus::kStored);
+}
+
+std::optional<platform::Target> find(LiveContext& live, const std::string& plug_id,
+                                     const platform::Principal& who) {
+  auto dir = live.ctx().directory.get();
+  auto op = find_target(live.ctx(), *dir, plug_id, who);
+  return live.run(std::move(op));
+}
+
+TEST_F(PublishTest, FindTargetReadsTheDirectoryInAnyCase) {
+  const platform::Principal account{account_, "", {}, {}};
+  auto t = find(live_, proto_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  EXPECT_EQ(t->account_id, account_);
+  // A Plug-ID as a client may send it (HTTP paths and bodies): normalized to the stored form.
+  std::string upper = proto_.id;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  t = find(live_, upper, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  // Another account's device is still a target (may_write/may_read then refuse it).
+  t = find(live_, stranger_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetPrefersTheDirectoryToTheCallersCopy) {
+  // The caller's principal is older than the snapshot: the snapshot's "ctrl" wins.
+  const std::string current = live_.ctx().directory.get()->find(proto_.id)->perm.ctrl;
+  platform::Principal stale = device_principal(proto_);
+  stale.perm.ctrl = current == "r" ? "rw" : "r";
+  auto t = find(live_, proto_.id, stale);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ctrl, current);
+}
+
+TEST_F(PublishTest, FindTargetFallsBackToTheCallersOwnDeviceThenTheStore) {
+  // A device the snapshot and the store do not know, logged in as itself: its own copy.
+  const std::string unseen = platform::new_plug_id(platform::IdKind::kDevice);
+  platform::Principal self{account_, unseen, {}, {}};
+  self.perm.ctrl = "r";
+  auto t = find(live_, unseen, self);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, unseen);
+  EXPECT_EQ(t->ctrl, "r");
+  // Someone else asking about it: unknown.
+  EXPECT_FALSE(find(live_, unseen, device_principal(proto_)));
+  // Created since the snapshot: from the store.
+  std::string late;
+  {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    late = ids.add_prototype(other_account_, "late").device.id;
+  }
+  t = find(live_, late, device_principal(proto_));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetRefusesMalformedPlugIds) {
+  const platform::Principal account{account_, "", {}, {}};
+  EXPECT_FALSE(find(live_, "", account));
+  EXPECT_FALSE(find(live_, "dev-short", account));
+  EXPECT_FALSE(find(live_, "mod-" + proto_.id.substr(4), account));  // a model, not a device
 }
 
 TEST_F(PublishTest, PayloadsThatAreNotStored) {
