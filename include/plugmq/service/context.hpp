@@ -5,29 +5,29 @@
 #include <cstdint>
 #include <mutex>
 
-#include "plugmq/broker/rate_limiter.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
-#include "plugmq/net/attempt.hpp"
-#include "plugmq/net/directory.hpp"
-#include "plugmq/net/hash_pool.hpp"
-#include "plugmq/net/options.hpp"
-#include "plugmq/net/read_pool.hpp"
-#include "plugmq/net/store_worker.hpp"
+#include "plugmq/service/attempt.hpp"
+#include "plugmq/service/directory.hpp"
+#include "plugmq/service/hash_pool.hpp"
+#include "plugmq/service/options.hpp"
+#include "plugmq/service/rate_limiter.hpp"
+#include "plugmq/service/read_pool.hpp"
+#include "plugmq/service/store_worker.hpp"
 #include "plugmq/store/data_writer.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 struct Counters {
-  std::atomic<std::uint64_t> connections{0};   // open now
-  std::atomic<std::uint64_t> accepted{0};      // since start
-  std::atomic<std::uint64_t> refused{0};       // over max_connections
-  std::atomic<std::uint64_t> published{0};     // accepted data publishes
-  std::atomic<std::uint64_t> denied{0};        // publishes dropped for lack of permission
-  std::atomic<std::uint64_t> invalid{0};       // publishes to topics that are not ours
-  std::atomic<std::uint64_t> binary{0};        // publishes dropped for non-UTF-8 payloads
-  std::atomic<std::uint64_t> queue_drops{0};   // deliveries lost to full outgoing queues
-  std::atomic<std::uint64_t> enrolled{0};      // successful enrollments
+  std::atomic<std::uint64_t> connections{0};    // open now
+  std::atomic<std::uint64_t> accepted{0};       // since start
+  std::atomic<std::uint64_t> refused{0};        // over max_connections
+  std::atomic<std::uint64_t> published{0};      // accepted data publishes
+  std::atomic<std::uint64_t> denied{0};         // publishes dropped for lack of permission
+  std::atomic<std::uint64_t> invalid{0};        // publishes to topics that are not ours
+  std::atomic<std::uint64_t> binary{0};         // publishes dropped for non-UTF-8 payloads
+  std::atomic<std::uint64_t> queue_drops{0};    // deliveries lost to full outgoing queues
+  std::atomic<std::uint64_t> enrolled{0};       // successful enrollments
   std::atomic<std::uint64_t> prop_requests{0};  // ag/prop/set and ag/prop/get
   std::atomic<std::uint64_t> enroll_failed{0};  // failed enrollments
 };
@@ -114,32 +114,32 @@ struct Context {
     store.on_reload([this] { sessions.directory_changed(); });
   }
 
-  // The limits of enrollments (MQTT and HTTP share them) and of logins (net/attempt.hpp).
+  // The limits of enrollments (MQTT and HTTP share them) and of logins (service/attempt.hpp).
   AttemptLimits enroll_limits() { return {enroll_per_address, enroll_per_serial}; }
   AttemptLimits login_limits() { return {login_per_address, login_per_identity}; }
   // Refuses the attempts waiting for a place in a limit (the server is stopping).
   void cancel_waiting_attempts() {
-    for (auto* l : {&enroll_per_address, &enroll_per_serial, &login_per_address,
-                    &login_per_identity}) {
+    for (auto* l :
+         {&enroll_per_address, &enroll_per_serial, &login_per_address, &login_per_identity}) {
       l->cancel_waiting();
     }
   }
 
   const ServerOptions options;
   DirectoryHolder directory;
-  StoreWorker store;        // identities: logins, enrollment, the directory
+  StoreWorker store;         // identities: logins, enrollment, the directory
   store::DataWriter writer;  // data records and properties
   ReadPool readers;          // read-only store work for HTTP requests
   broker::Router router;
   broker::Registry registry;
-  broker::RateLimiter enroll_per_address;  // failed enrollments per client address
-  broker::RateLimiter enroll_per_serial;   // ... per serial (MODEL/HWID)
-  broker::RateLimiter login_per_address;   // failed logins per client address
-  broker::RateLimiter login_per_identity;  // ... per account or password prototype
-  HashPool hashes;                         // people's passwords are checked here
+  RateLimiter enroll_per_address;  // failed enrollments per client address
+  RateLimiter enroll_per_serial;   // ... per serial (MODEL/HWID)
+  RateLimiter login_per_address;   // failed logins per client address
+  RateLimiter login_per_identity;  // ... per account or password prototype
+  HashPool hashes;                 // people's passwords are checked here
   SessionSet sessions;
   Counters counters;
   std::atomic<bool> stopping{false};
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

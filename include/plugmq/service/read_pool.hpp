@@ -22,13 +22,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "plugmq/net/worker_threads.hpp"
+#include "plugmq/service/worker_threads.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 class ReadPool {
  public:
@@ -56,7 +56,8 @@ class ReadPool {
   boost::asio::awaitable<std::invoke_result_t<F, Repos&>> run(F f) {
     using R = std::invoke_result_t<F, Repos&>;
     return boost::asio::co_spawn(
-        workers_.context(), [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(current()); },
+        workers_.context(),
+        [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(current()); },
         boost::asio::use_awaitable);
   }
 
@@ -68,4 +69,4 @@ class ReadPool {
   WorkerThreads workers_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

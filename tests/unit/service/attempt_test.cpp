@@ -1,4 +1,4 @@
-#include "plugmq/net/attempt.hpp"
+#include "plugmq/service/attempt.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,14 +7,13 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 
-#include "plugmq/net/hash_pool.hpp"
 #include "plugmq/platform/crypto.hpp"
+#include "plugmq/service/hash_pool.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 namespace {
 
 namespace asio = boost::asio;
-using broker::RateLimiter;
 using namespace std::chrono_literals;
 
 struct Fixture {
@@ -24,8 +23,9 @@ struct Fixture {
   Fixture() { hashes.start(); }
 
   AttemptRun run(std::string secret, std::function<bool()> wanted = {}) {
-    return AttemptRun{{per_address, per_identity}, hashes, "10.0.0.1", "account:a@example.com",
-                      std::move(secret), {}, std::move(wanted)};
+    return AttemptRun{
+        {per_address, per_identity}, hashes, "10.0.0.1",       "account:a@example.com",
+        std::move(secret),           {},     std::move(wanted)};
   }
 
   // Runs one attempt to its end; the steps it ran are counted in `steps`.
@@ -114,4 +114,4 @@ TEST(RunAttempt, LongNamesAreKeptAsTheirHash) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::service

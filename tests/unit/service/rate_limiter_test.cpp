@@ -1,11 +1,11 @@
-#include "plugmq/broker/rate_limiter.hpp"
+#include "plugmq/service/rate_limiter.hpp"
 
 #include <gtest/gtest.h>
 
 #include <optional>
 #include <vector>
 
-namespace plugmq::broker {
+namespace plugmq::service {
 namespace {
 
 using namespace std::chrono_literals;
@@ -145,4 +145,4 @@ TEST(RateLimiter, MemoryIsBoundedByMaxKeys) {
 }
 
 }  // namespace
-}  // namespace plugmq::broker
+}  // namespace plugmq::service

@@ -1,16 +1,15 @@
-#include "plugmq/net/attempt.hpp"
+#include "plugmq/service/attempt.hpp"
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "plugmq/net/hash_pool.hpp"
-#include "plugmq/net/resume.hpp"
 #include "plugmq/platform/crypto.hpp"
+#include "plugmq/service/hash_pool.hpp"
+#include "plugmq/service/resume.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace asio = boost::asio;
-using broker::RateLimiter;
 
 namespace {
 
@@ -29,8 +28,6 @@ asio::awaitable<RateLimiter::Admission> admission(RateLimiter& limiter, const st
       asio::use_awaitable);
 }
 
-
-
 }  // namespace
 
 std::string limit_key(std::string key) {
@@ -38,8 +35,8 @@ std::string limit_key(std::string key) {
   return key.size() <= kMaxKey ? key : "sha256:" + platform::sha256_hex(key);
 }
 
-asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(
-    RateLimiter& limiter, std::string key, const std::function<void()>& on_wait) {
+asio::awaitable<std::optional<LimitPlace>> LimitPlace::take(RateLimiter& limiter, std::string key,
+                                                            const std::function<void()>& on_wait) {
   key = limit_key(std::move(key));
   auto op = admission(limiter, key, on_wait);
   if (co_await std::move(op) != RateLimiter::Admission::kGranted) co_return std::nullopt;
@@ -90,4 +87,4 @@ asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep&
   co_return v.check_hash.empty() ? Admission::kChecked : Admission::kWrongSecret;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -21,12 +21,12 @@
 #include <thread>
 #include <type_traits>
 
-#include "plugmq/net/directory.hpp"
+#include "plugmq/service/directory.hpp"
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 class StoreWorker {
  public:
@@ -153,4 +153,4 @@ class StoreWorker {
   std::thread thread_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 template <class Arg, class Handler>
 std::function<void(Arg)> resume_on_own_executor(Handler handler) {
@@ -21,10 +21,9 @@ std::function<void(Arg)> resume_on_own_executor(Handler handler) {
   // std::function needs a copyable target; the handler is move-only.
   auto shared = std::make_shared<Handler>(std::move(handler));
   return [shared, home = std::move(home)](Arg arg) {
-    boost::asio::post(home, [shared, arg = std::move(arg)]() mutable {
-      std::move (*shared)(std::move(arg));
-    });
+    boost::asio::post(
+        home, [shared, arg = std::move(arg)]() mutable { std::move (*shared)(std::move(arg)); });
   };
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,6 +1,6 @@
-#include "plugmq/net/enrollment.hpp"
+#include "plugmq/service/enrollment.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace asio = boost::asio;
 
@@ -26,7 +26,12 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     co_return Verdict{result.check_hash, counts_as_failure(result)};
   };
   const AttemptRun run{
-      ctx.enroll_limits(), ctx.hashes, a.address, a.serial, a.pass, {},
+      ctx.enroll_limits(),
+      ctx.hashes,
+      a.address,
+      a.serial,
+      a.pass,
+      {},
       a.wanted ? a.wanted : std::function<bool()>([&ctx] { return !ctx.stopping; })};
   Admission admission;
   try {
@@ -43,8 +48,9 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     case Admission::kWrongSecret:
       co_return refusal(401, a.wrong_pass);
     case Admission::kLimited:
-      co_return refusal(429, "too many failed enrollment attempts from this address or for "
-                             "this serial; try again later");
+      co_return refusal(429,
+                        "too many failed enrollment attempts from this address or for "
+                        "this serial; try again later");
     case Admission::kBusy:
       co_return refusal(503, "the server is busy checking passwords; try again later");
     case Admission::kAbandoned:
@@ -53,4 +59,4 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
   co_return result;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

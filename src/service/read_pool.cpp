@@ -1,10 +1,9 @@
-#include "plugmq/net/read_pool.hpp"
+#include "plugmq/service/read_pool.hpp"
 
 #include <cassert>
 #include <string>
 
-
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace {
 thread_local ReadPool::Repos* tls_repos = nullptr;
@@ -29,4 +28,4 @@ ReadPool::Repos& ReadPool::current() {
   return *tls_repos;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

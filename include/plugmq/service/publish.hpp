@@ -16,20 +16,24 @@
 #include <string>
 #include <string_view>
 
-#include "plugmq/net/context.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/data_writer.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
-// The device `plug_id` as a permission target: from the directory snapshot; else `self` when it
-// is that device (a session's own device may be newer than the snapshot); else from the store
-// (a device created since the last refresh). Nothing for an unknown device.
-// REQUIRES: `dir` and `self` outlive the await.
-boost::asio::awaitable<std::optional<platform::Target>> find_target(
-    Context& ctx, const Directory& dir, const std::string& plug_id, const platform::Target* self);
+// The device `plug_id` (a Plug-ID as sent, in any case) as a permission target for `who`: from
+// the directory snapshot; else `who`'s own device when it is that device (a session's own
+// device may be newer than the snapshot); else from the store (a device created since the last
+// refresh). Nothing for a malformed Plug-ID or an unknown device. MQTT and HTTP both look a
+// target up here.
+// REQUIRES: `dir` and `who` outlive the await.
+boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx,
+                                                                    const Directory& dir,
+                                                                    const std::string& plug_id,
+                                                                    const platform::Principal& who);
 
 // A record for device `target` on `channel`, built from `envelope` (the account's retention
 // from `dir` sets its expiry), routed to every matching subscriber (who each check their read
@@ -42,22 +46,22 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
                            store::DataWriter::Done& done);
 
 enum class PublishStatus {
-  kStored,         // routed and queued for the store
-  kInvalidTopic,   // not a data topic, or "/data/CH" without a device login
-  kDenied,         // unknown device, or no write permission
-  kBinary,         // payload is not UTF-8
-  kBadEnvelope,    // an envelope with a malformed at/ttl/expire_at
+  kStored,        // routed and queued for the store
+  kInvalidTopic,  // not a data topic, or "/data/CH" without a device login
+  kDenied,        // unknown device, or no write permission
+  kBinary,        // payload is not UTF-8
+  kBadEnvelope,   // an envelope with a malformed at/ttl/expire_at
 };
 
 // An MQTT data publish (SPEC 4): `parsed` is platform::parse_topic(topic) of kind kData (any
 // other kind is kInvalidTopic); its empty Plug-ID ("/data/CH") means `who`'s own device. Checks
-// permission, decodes `payload`, then publish_record(). Refusals are counted and logged. `done` is taken on every path: with the record, or (when nothing
-// was stored) queued behind the records before it, so acknowledgements stay in order.
-// `log_peer` and `log_client` name the publisher in logs.
-// REQUIRES: the referenced arguments outlive the await.
+// permission, decodes `payload`, then publish_record(). Refusals are counted and logged. `done` is
+// taken on every path: with the record, or (when nothing was stored) queued behind the records
+// before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
+// logs. REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<PublishStatus> publish_topic(
-    Context& ctx, const platform::Principal& who, const platform::Target* self,
-    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
+    Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
+    const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
+    const std::string& log_peer, std::string_view log_client);
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

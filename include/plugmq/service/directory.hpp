@@ -15,7 +15,7 @@
 
 #include "plugmq/platform/permissions.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 // A device as a principal (its id, account, permissions, and the things a controller controls),
 // so that a session of it can share the snapshot's copy rather than hold its own.
@@ -59,4 +59,4 @@ class DirectoryHolder {
   std::shared_ptr<const Directory> current_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -25,7 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace plugmq::broker {
+namespace plugmq::service {
 
 class RateLimiter {
  public:
@@ -73,4 +73,4 @@ class RateLimiter {
   std::unordered_map<std::string, Entry> entries_;
 };
 
-}  // namespace plugmq::broker
+}  // namespace plugmq::service

@@ -26,10 +26,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "plugmq/net/resume.hpp"
-#include "plugmq/net/worker_threads.hpp"
+#include "plugmq/service/resume.hpp"
+#include "plugmq/service/worker_threads.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 class HashPool {
  public:
@@ -73,9 +73,9 @@ class HashPool {
   const std::size_t max_waiting_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<Resume>> pending_;  // key: see submit()
-  std::unordered_map<std::string, Clock::time_point> matches_;   // key -> remembered until
+  std::unordered_map<std::string, Clock::time_point> matches_;    // key -> remembered until
   std::size_t computed_ = 0;
   WorkerThreads workers_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -2,9 +2,9 @@
 
 #include <vector>
 
-#include "plugmq/net/context.hpp"
+#include "plugmq/service/context.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 namespace {
 
 struct FakeSession : LiveSession {
@@ -43,4 +43,4 @@ TEST(SessionSet, ReachesTheSessionsStillInIt) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::service

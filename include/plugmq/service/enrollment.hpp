@@ -1,16 +1,16 @@
 // Enrollments (SPEC 5) as MQTT sessions and the HTTP API run them: on the store thread,
 // within the enrollment limits (failed attempts per client address and per serial, attempts in
-// flight included), the enroll or control password checked on the HashPool (net/attempt.hpp).
+// flight included), the enroll or control password checked on the HashPool (service/attempt.hpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
 
-#include "plugmq/net/context.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/fleet.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 // The store's part: Fleet::enroll_thing, enroll_controller or control_thing with the password
 // as offered. Runs on the store thread (twice when the password is checked in between).
@@ -21,7 +21,7 @@ struct EnrollAttempt {
   std::string serial;   // what the password guards: "thing:MODEL/HWID", "ctrl:MODEL/HWID"
   std::string pass;
   const char* wrong_pass;  // the 401 message: "wrong enroll password", ...
-  // Whether the enrollment is still wanted after a wait (net/attempt.hpp); empty: while the
+  // Whether the enrollment is still wanted after a wait (service/attempt.hpp); empty: while the
   // server runs.
   std::function<bool()> wanted = {};
 };
@@ -37,4 +37,4 @@ inline bool counts_as_failure(const store::EnrollResult& r) {
   return !r.ok() && !r.needs_check() && r.err != 429 && r.err != 500 && r.err != 503;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,14 +1,14 @@
-#include "plugmq/net/worker_threads.hpp"
+#include "plugmq/service/worker_threads.hpp"
 
 #include "plugmq/platform/thread_name.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 void WorkerThreads::start(const std::string& name, const std::function<void(unsigned)>& init) {
   if (!threads_.empty()) return;
-  work_ = std::make_unique<
-      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-      ioc_.get_executor());
+  work_ =
+      std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+          ioc_.get_executor());
   for (unsigned i = 0; i < count_; ++i) {
     threads_.emplace_back([this, name, init, i] {
       platform::name_this_thread(name + "-" + std::to_string(i));
@@ -24,4 +24,4 @@ void WorkerThreads::stop() {
   threads_.clear();
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,4 +1,4 @@
-#include "plugmq/net/publish.hpp"
+#include "plugmq/service/publish.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,22 +8,28 @@
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/store/data.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace asio = boost::asio;
 
 asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const Directory& dir,
                                                              const std::string& plug_id,
-                                                             const platform::Target* self) {
+                                                             const platform::Principal& who) {
   // The directory first, also for the caller's own device: its "ctrl" decides what its
-  // controllers may do, and an operator may have changed it since the caller logged in.
+  // controllers may do, and an operator may have changed it since the caller logged in. Its
+  // keys are lowercase Plug-IDs, so an id found as sent needs no normalizing (the common case).
   if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
-  if (self != nullptr && plug_id == self->device_id) co_return *self;
+  auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+  if (!id) co_return std::nullopt;
+  if (const auto* d = dir.find(*id)) co_return d->target(*id);
+  if (!who.device_id.empty() && *id == who.device_id) {
+    co_return platform::Target{who.account_id, who.device_id, who.perm.ctrl};
+  }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup =
-      ctx.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
+  auto lookup = ctx.store.run([id = *id](StoreWorker::Repos& r) { return r.identity.device(id); });
   auto device = co_await std::move(lookup);
   if (!device) co_return std::nullopt;
   co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
@@ -57,23 +63,17 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   return id;
 }
 
-asio::awaitable<PublishStatus> publish_topic(
-    Context& ctx, const platform::Principal& who, const platform::Target* self,
-    platform::ParsedTopic& parsed, const std::string& topic, const std::string& payload,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client) {
-  // Every way out without a stored record still runs `done`, in order with the others.
-  struct AckInOrder {
-    store::DataWriter& writer;
-    store::DataWriter::Done& done;
-    ~AckInOrder() {
-      if (done) writer.push_done(std::exchange(done, nullptr));
-    }
-  } ack_in_order{ctx.writer, done};
+asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
+                                             platform::ParsedTopic& parsed,
+                                             const std::string& topic, const std::string& payload,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client) {
+  AckInOrder ack_in_order{ctx.writer, done};
 
   if (parsed.kind != platform::TopicKind::kData) {
     ctx.counters.invalid++;
-    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client,
-                  topic);
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client, topic);
     co_return PublishStatus::kInvalidTopic;
   }
   const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
@@ -84,7 +84,7 @@ asio::awaitable<PublishStatus> publish_topic(
   }
   // One directory snapshot per publish serves the target and its account's retention.
   const auto dir = ctx.directory.get();
-  auto lookup = find_target(ctx, *dir, plug_id, self);
+  auto lookup = find_target(ctx, *dir, plug_id, who);
   auto target = co_await std::move(lookup);
   if (!target || !platform::may_write(who, *target)) {
     // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
@@ -109,9 +109,8 @@ asio::awaitable<PublishStatus> publish_topic(
     }
     co_return PublishStatus::kBadEnvelope;
   }
-  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope),
-                 done);
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), done);
   co_return PublishStatus::kStored;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,4 +1,4 @@
-// Test support: a net::Context over a database in a temporary directory, with its store and
+// Test support: a service::Context over a database in a temporary directory, with its store and
 // writer threads running, and a way to run coroutines to completion on the test's thread. No
 // sockets: what the network layer would do with a connection is called directly.
 #pragma once
@@ -22,17 +22,17 @@
 
 #include "plugmq/broker/message.hpp"
 #include "plugmq/codec/codec.hpp"
-#include "plugmq/net/context.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/db.hpp"
 
-namespace plugmq::net::testing {
+namespace plugmq::service::testing {
 
 class LiveContext {
  public:
   LiveContext() {
     dir_ = std::filesystem::temp_directory_path() /
-           ("plugmq-net-" + std::to_string(getpid()) + "-" + platform::new_oid());
+           ("plugmq-service-" + std::to_string(getpid()) + "-" + platform::new_oid());
     std::filesystem::create_directories(dir_);
     options_.data_dir = dir_;
     store::Db::open(db_file());  // creates and migrates
@@ -128,4 +128,4 @@ class Recorder : public broker::Sink {
   std::vector<Got> got_;
 };
 
-}  // namespace plugmq::net::testing
+}  // namespace plugmq::service::testing

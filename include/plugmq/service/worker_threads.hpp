@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 class WorkerThreads {
  public:
@@ -36,4 +36,4 @@ class WorkerThreads {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 
-#include "plugmq/net/context.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/context.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 struct Admitted {
   std::string peer;     // "address:port", for logs
@@ -46,4 +46,4 @@ std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener
   return a;
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

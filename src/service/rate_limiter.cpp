@@ -1,9 +1,9 @@
-#include "plugmq/broker/rate_limiter.hpp"
+#include "plugmq/service/rate_limiter.hpp"
 
 #include <algorithm>
 #include <utility>
 
-namespace plugmq::broker {
+namespace plugmq::service {
 
 namespace {
 
@@ -38,8 +38,8 @@ RateLimiter::Entry& RateLimiter::entry(const std::string& key, Clock::time_point
         e = entries_.erase(e);
         continue;
       }
-      if (e->second.idle() && (oldest == entries_.end() || e->second.failures.back() <
-                                                               oldest->second.failures.back())) {
+      if (e->second.idle() && (oldest == entries_.end() ||
+                               e->second.failures.back() < oldest->second.failures.back())) {
         oldest = e;
       }
       ++e;
@@ -150,4 +150,4 @@ std::size_t RateLimiter::in_flight(const std::string& key) const {
   return it == entries_.end() ? 0 : it->second.in_flight;
 }
 
-}  // namespace plugmq::broker
+}  // namespace plugmq::service

@@ -16,9 +16,9 @@
 #include <optional>
 #include <string>
 
-#include "plugmq/broker/rate_limiter.hpp"
+#include "plugmq/service/rate_limiter.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 class HashPool;
 
@@ -33,7 +33,7 @@ class LimitPlace {
   // Takes a place for `key`, waiting while attempts in flight hold the others (`on_wait`, when
   // set, is called first). Nothing when the limit refuses the attempt.
   static boost::asio::awaitable<std::optional<LimitPlace>> take(
-      broker::RateLimiter& limiter, std::string key, const std::function<void()>& on_wait = {});
+      RateLimiter& limiter, std::string key, const std::function<void()>& on_wait = {});
   LimitPlace(LimitPlace&& o) noexcept : limiter_(o.limiter_), key_(std::move(o.key_)) {
     o.limiter_ = nullptr;
   }
@@ -43,16 +43,15 @@ class LimitPlace {
   void end(bool failed);
 
  private:
-  LimitPlace(broker::RateLimiter& limiter, std::string key)
-      : limiter_(&limiter), key_(std::move(key)) {}
-  broker::RateLimiter* limiter_;
+  LimitPlace(RateLimiter& limiter, std::string key) : limiter_(&limiter), key_(std::move(key)) {}
+  RateLimiter* limiter_;
   std::string key_;
 };
 
 // The limits one kind of attempt is subject to.
 struct AttemptLimits {
-  broker::RateLimiter& per_address;
-  broker::RateLimiter& per_identity;
+  RateLimiter& per_address;
+  RateLimiter& per_identity;
 };
 
 // What a step of an attempt found (the caller keeps the full result).
@@ -93,4 +92,4 @@ using AttemptStep = std::function<boost::asio::awaitable<Verdict>(std::string ve
 // HashPool and, on a match, runs `step` again with it verified.
 boost::asio::awaitable<Admission> run_attempt(const AttemptRun& run, const AttemptStep& step);
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,11 +1,11 @@
-#include "plugmq/net/hash_pool.hpp"
+#include "plugmq/service/hash_pool.hpp"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "plugmq/platform/crypto.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace {
 
@@ -57,8 +57,9 @@ void HashPool::submit(std::string secret, std::string stored, Resume resume) {
     }
     pending_[key].push_back(std::move(resume));
   }
-  boost::asio::post(workers_.context(), [this, key = std::move(key), secret = std::move(secret),
-                           stored = std::move(stored)] { compute(key, secret, stored); });
+  boost::asio::post(workers_.context(),
+                    [this, key = std::move(key), secret = std::move(secret),
+                     stored = std::move(stored)] { compute(key, secret, stored); });
 }
 
 void HashPool::compute(const std::string& key, const std::string& secret,
@@ -81,4 +82,4 @@ void HashPool::compute(const std::string& key, const std::string& secret,
   for (auto& r : waiting) r(match ? Result::kMatch : Result::kMismatch);
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,16 +1,16 @@
-#include "plugmq/net/hash_pool.hpp"
+#include "plugmq/service/hash_pool.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <vector>
 
 #include "plugmq/platform/crypto.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 namespace {
 
 namespace asio = boost::asio;
@@ -25,8 +25,8 @@ std::vector<Result> check_all(HashPool& pool,
   for (std::size_t i = 0; i < checks.size(); ++i) {
     asio::co_spawn(
         ioc,
-        [&pool, &out, i, secret = checks[i].first, stored = checks[i].second]()
-            -> asio::awaitable<void> {
+        [&pool, &out, i, secret = checks[i].first,
+         stored = checks[i].second]() -> asio::awaitable<void> {
           auto op = pool.check(secret, stored);
           out[i] = co_await std::move(op);
         },
@@ -48,8 +48,8 @@ TEST(HashPool, ChecksOnItsThreads) {
 TEST(HashPool, IdenticalChecksShareOneHashAndMatchesAreRemembered) {
   HashPool pool(1, 16);
   const std::string stored = platform::hash_secret("right-pass");
-  auto r = check_all(pool, std::vector<std::pair<std::string, std::string>>(
-                               8, {"right-pass", stored}));
+  auto r =
+      check_all(pool, std::vector<std::pair<std::string, std::string>>(8, {"right-pass", stored}));
   EXPECT_EQ(r, std::vector<Result>(8, Result::kMatch));
   EXPECT_EQ(pool.computed(), 1u);
   r = check_all(pool, {{"right-pass", stored}});
@@ -70,4 +70,4 @@ TEST(HashPool, ChecksPastTheQueueAreRefused) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::service

@@ -1,5 +1,5 @@
-// The shared publish path (net/publish.hpp) that MQTT sessions and HTTP requests both use.
-#include "plugmq/net/publish.hpp"
+// The shared publish path (service/publish.hpp) that MQTT sessions and HTTP requests both use.
+#include "plugmq/service/publish.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 namespace {
 
 using testing::LiveContext;
@@ -28,7 +28,8 @@ class PublishTest : public ::testing::Test {
     other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
     proto_ = ids.add_prototype(account_, "proto").device;
     stranger_ = ids.add_prototype(other_account_, "stranger").device;
-    auto model = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
+    auto model =
+        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
     fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt});
     thing_id_ = fleet.enroll_thing(model.id, "SN-1", "enroll1", "").id;
     live_.start();
@@ -42,7 +43,7 @@ class PublishTest : public ::testing::Test {
                         const std::string& payload, store::DataWriter::Done& done) {
     auto parsed = platform::parse_topic(topic);
     const std::string peer = "test", client = "client";
-    auto op = publish_topic(live_.ctx(), who, nullptr, parsed, topic, payload, done, peer, client);
+    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, done, peer, client);
     return live_.run(std::move(op));
   }
 
@@ -101,7 +102,8 @@ TEST_F(PublishTest, DeniedAcrossAccountsAndWithoutWritePermission) {
   EXPECT_EQ(publish(device_principal(proto_), stranger_.id + "/data/t", "1", none),
             PublishStatus::kDenied);
   // A thing (w = []) may write only itself.
-  platform::Principal thing{account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
+  platform::Principal thing{
+      account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
   EXPECT_EQ(publish(thing, proto_.id + "/data/t", "1", none), PublishStatus::kDenied);
   EXPECT_EQ(publish(thing, thing_id_ + "/data/t", "1", none), PublishStatus::kStored);
   EXPECT_TRUE(sub.got().empty());
@@ -119,18 +121,82 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   }
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;
-  EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none),
-            PublishStatus::kStored);
+  EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none), PublishStatus::kStored);
+}
+
+std::optional<platform::Target> find(LiveContext& live, const std::string& plug_id,
+                                     const platform::Principal& who) {
+  auto dir = live.ctx().directory.get();
+  auto op = find_target(live.ctx(), *dir, plug_id, who);
+  return live.run(std::move(op));
+}
+
+TEST_F(PublishTest, FindTargetReadsTheDirectoryInAnyCase) {
+  const platform::Principal account{account_, "", {}, {}};
+  auto t = find(live_, proto_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  EXPECT_EQ(t->account_id, account_);
+  // A Plug-ID as a client may send it (HTTP paths and bodies): normalized to the stored form.
+  std::string upper = proto_.id;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  t = find(live_, upper, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  // Another account's device is still a target (may_write/may_read then refuse it).
+  t = find(live_, stranger_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetPrefersTheDirectoryToTheCallersCopy) {
+  // The caller's principal is older than the snapshot: the snapshot's "ctrl" wins.
+  const std::string current = live_.ctx().directory.get()->find(proto_.id)->perm.ctrl;
+  platform::Principal stale = device_principal(proto_);
+  stale.perm.ctrl = current == "r" ? "rw" : "r";
+  auto t = find(live_, proto_.id, stale);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ctrl, current);
+}
+
+TEST_F(PublishTest, FindTargetFallsBackToTheCallersOwnDeviceThenTheStore) {
+  // A device the snapshot and the store do not know, logged in as itself: its own copy.
+  const std::string unseen = platform::new_plug_id(platform::IdKind::kDevice);
+  platform::Principal self{account_, unseen, {}, {}};
+  self.perm.ctrl = "r";
+  auto t = find(live_, unseen, self);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, unseen);
+  EXPECT_EQ(t->ctrl, "r");
+  // Someone else asking about it: unknown.
+  EXPECT_FALSE(find(live_, unseen, device_principal(proto_)));
+  // Created since the snapshot: from the store.
+  std::string late;
+  {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    late = ids.add_prototype(other_account_, "late").device.id;
+  }
+  t = find(live_, late, device_principal(proto_));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetRefusesMalformedPlugIds) {
+  const platform::Principal account{account_, "", {}, {}};
+  EXPECT_FALSE(find(live_, "", account));
+  EXPECT_FALSE(find(live_, "dev-short", account));
+  EXPECT_FALSE(find(live_, "mod-" + proto_.id.substr(4), account));  // a model, not a device
 }
 
 TEST_F(PublishTest, PayloadsThatAreNotStored) {
   store::DataWriter::Done none;
-  EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/data/t", std::string("\xff\xfe", 2),
-                    none),
-            PublishStatus::kBinary);
-  EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/data/t", R"({"data":1,"at":true})",
-                    none),
-            PublishStatus::kBadEnvelope);
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", std::string("\xff\xfe", 2), none),
+      PublishStatus::kBinary);
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", R"({"data":1,"at":true})", none),
+      PublishStatus::kBadEnvelope);
   EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/other/t", "1", none),
             PublishStatus::kInvalidTopic);
   EXPECT_TRUE(stored("#").empty());
@@ -146,10 +212,10 @@ TEST_F(PublishTest, DoneRunsOnEveryPathInOrder) {
     };
   };
   const std::vector<std::pair<std::string, std::string>> publishes = {
-      {proto_.id + "/data/a", "1"},              // stored
-      {stranger_.id + "/data/a", "2"},           // denied
+      {proto_.id + "/data/a", "1"},                     // stored
+      {stranger_.id + "/data/a", "2"},                  // denied
       {proto_.id + "/data/a", std::string("\xff", 1)},  // binary
-      {proto_.id + "/data/a", "4"},              // stored
+      {proto_.id + "/data/a", "4"},                     // stored
   };
   for (std::size_t i = 0; i < publishes.size(); ++i) {
     auto done = done_for(static_cast<int>(i));
@@ -179,4 +245,4 @@ TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
 }
 
 }  // namespace
-}  // namespace plugmq::net
+}  // namespace plugmq::service

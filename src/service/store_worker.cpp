@@ -1,4 +1,4 @@
-#include "plugmq/net/store_worker.hpp"
+#include "plugmq/service/store_worker.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@
 #include "plugmq/platform/thread_name.hpp"
 #include "plugmq/store/paced_vfs.hpp"
 
-namespace plugmq::net {
+namespace plugmq::service {
 
 namespace asio = boost::asio;
 
@@ -114,4 +114,4 @@ asio::awaitable<void> StoreWorker::refresh_loop() {
   }
 }
 
-}  // namespace plugmq::net
+}  // namespace plugmq::service
