@@ -7,10 +7,10 @@
 #include <boost/asio/this_coro.hpp>
 
 #include "handlers.hpp"
-#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/publish.hpp"
 
 namespace plugmq::http::detail {
 
@@ -58,19 +58,6 @@ std::optional<std::string> string_member(const Json& obj, const char* name, bool
   return it->get<std::string>();
 }
 
-asio::awaitable<std::optional<platform::Target>> target_of(Call& call, const net::Directory& dir,
-                                                           const std::string& id) {
-  auto plug_id = platform::normalize_plug_id(id, platform::IdKind::kDevice);
-  if (!plug_id) co_return std::nullopt;
-  std::optional<platform::Target> self;
-  if (!call.caller.who.device_id.empty()) {
-    self = platform::Target{call.caller.who.account_id, call.caller.who.device_id,
-                            call.caller.who.perm.ctrl};
-  }
-  auto op = net::find_target(call.ctx, dir, *plug_id, self ? &*self : nullptr);
-  co_return co_await std::move(op);
-}
-
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
     Call& call, const std::vector<std::string>& of, bool write, Response& error) {
   const auto dir = call.ctx.directory.get();
@@ -81,7 +68,7 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
   std::vector<std::string> out;
   if (!of.empty()) {
     for (const auto& id : of) {
-      auto lookup = target_of(call, *dir, id);
+      auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
       auto t = co_await std::move(lookup);
       if (!t) {
         error = error_response(404, "unknown device " + id);
@@ -127,7 +114,7 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
   co_return out;
 }
 
-asio::awaitable<void> writer_room(net::Context& ctx) {
+asio::awaitable<void> writer_room(service::Context& ctx) {
   const auto ex = co_await asio::this_coro::executor;
   while (ctx.writer.congested() && !ctx.stopping) {
     asio::steady_timer pause(ex, std::chrono::milliseconds(5));
@@ -135,7 +122,7 @@ asio::awaitable<void> writer_room(net::Context& ctx) {
   }
 }
 
-void purge_records(net::Context& ctx, const std::string& device) {
+void purge_records(service::Context& ctx, const std::string& device) {
   // Each task deletes one short batch and queues the next, so records published meanwhile are
   // written between the batches: a long history never stalls ingest.
   struct Purge {

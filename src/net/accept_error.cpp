@@ -78,8 +78,8 @@ Shed shed_waiting(asio::ip::tcp::acceptor& acceptor, platform::SpareFd& spare) {
 
 asio::awaitable<void> recover_from_accept_error(asio::ip::tcp::acceptor& acceptor,
                                                 const boost::system::error_code& ec,
-                                                platform::SpareFd& spare, Counters& counters,
-                                                const char* listener) {
+                                                platform::SpareFd& spare,
+                                                service::Counters& counters, const char* listener) {
   Shed shed;
   if (out_of_descriptors(ec)) {
     shed = shed_waiting(acceptor, spare);

@@ -35,7 +35,7 @@ constexpr std::size_t kMinReadBuffer = 256;
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, Context& ctx, std::string peer,
+Session<Stream>::Session(Stream stream, service::Context& ctx, std::string peer,
                          std::shared_ptr<const void> keep)
     : keep_(std::move(keep)), stream_(std::move(stream)), ctx_(ctx), peer_(std::move(peer)) {}
 

@@ -28,12 +28,12 @@
 #include "plugmq/broker/connection.hpp"
 #include "plugmq/broker/message.hpp"
 #include "plugmq/codec/packet.hpp"
-#include "plugmq/net/context.hpp"
 #include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/data_writer.hpp"
 #include "tcp_transport.hpp"
 #include "tls_transport.hpp"
@@ -41,7 +41,7 @@
 namespace plugmq::net {
 
 template <class Stream>
-class Session final : public LiveSession,
+class Session final : public service::LiveSession,
                       public Watched,
                       public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -50,7 +50,8 @@ class Session final : public LiveSession,
 
   // `peer` is "address:port" for logs; the address alone keys the login and enrollment limits.
   // `keep` is held for the session's life (Transport::Keep).
-  Session(Stream stream, Context& ctx, std::string peer, std::shared_ptr<const void> keep = {});
+  Session(Stream stream, service::Context& ctx, std::string peer,
+          std::shared_ptr<const void> keep = {});
   ~Session() override;
 
   // Starts the connection on its executor; the pending handlers keep the session alive until
@@ -139,11 +140,6 @@ class Session final : public LiveSession,
                                                 const std::string& payload,
                                                 store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
-  // The device P as a permission target: the directory, this session's own device, or (for a
-  // device created in the last moments) the store.
-  // REQUIRES: `dir` outlives the await (the caller holds the snapshot).
-  boost::asio::awaitable<std::optional<platform::Target>> target_of(const Directory& dir,
-                                                                    const std::string& plug_id);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
   void send(Packet p);
@@ -165,7 +161,7 @@ class Session final : public LiveSession,
   // some need is allocated when needed), its flags are bits, and padding is reused.
   [[no_unique_address]] typename Transport::Keep keep_;
   Stream stream_;
-  Context& ctx_;
+  service::Context& ctx_;
   const std::string peer_;
   // Who the session acts as, from the login on. A device's is shared with the directory
   // snapshot it came from. Replaced only by the session thread, under mu_ (deliver() reads it

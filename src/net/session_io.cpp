@@ -7,8 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
-#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/ack_in_order.hpp"
+#include "plugmq/service/publish.hpp"
 #include "plugmq/store/data.hpp"
 #include "session.hpp"
 #include "session_io.hpp"
@@ -91,14 +92,7 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload,
                                                     store::DataWriter::Done& done) {
-  // Every way out without a stored record still runs `done`, in order with the others.
-  struct AckInOrder {
-    store::DataWriter& writer;
-    store::DataWriter::Done& done;
-    ~AckInOrder() {
-      if (done) writer.push_done(std::exchange(done, nullptr));
-    }
-  } ack_in_order{ctx_.writer, done};
+  service::AckInOrder ack_in_order{ctx_.writer, done};
 
   auto parsed = platform::parse_topic(topic);
   if (parsed.kind == platform::TopicKind::kPropSet ||
@@ -107,13 +101,11 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
     co_await std::move(op);
     co_return;
   }
-  // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
+  // Data: the publish path shared with HTTP (service/publish.hpp). The session's own device is
   // passed as a target, since it may be newer than the directory snapshot.
   // A copy of the pointer: a directory refresh may replace principal_ during the await.
   const auto who = principal_;
-  const platform::Target self{who->account_id, who->device_id, who->perm.ctrl};
-  auto op = publish_topic(ctx_, *who, who->device_id.empty() ? nullptr : &self, parsed, topic,
-                          payload, done, peer_, client_id());
+  auto op = service::publish_topic(ctx_, *who, parsed, topic, payload, done, peer_, client_id());
   co_await std::move(op);
 }
 
@@ -126,7 +118,7 @@ asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTo
   const bool set = parsed.kind == platform::TopicKind::kPropSet;
   const auto dir = ctx_.directory.get();
   const auto who = principal_;  // a directory refresh may replace principal_ during the await
-  auto lookup = target_of(*dir, parsed.plug_id);
+  auto lookup = service::find_target(ctx_, *dir, parsed.plug_id, *who);
   auto target = co_await std::move(lookup);
   auto refuse = [&](int err, const char* msg) {
     nlohmann::json j = {{"err", err}, {"msg", msg}};
@@ -162,23 +154,6 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   send(out);
 }
 
-template <class Stream>
-asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
-    const Directory& dir, const std::string& plug_id) {
-  // The directory first, also for the session's own device: its "ctrl" decides what its
-  // controllers may do, and an operator may have changed it since this session logged in.
-  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
-  if (plug_id == principal_->device_id) {
-    co_return platform::Target{principal_->account_id, plug_id, principal_->perm.ctrl};
-  }
-  // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup =
-      ctx_.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
-  auto device = co_await std::move(lookup);
-  if (!device) co_return std::nullopt;
-  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
-}
-
 #define PLUGMQ_SESSION_IO(S)                                                                   \
   template asio::awaitable<void> Session<S>::perform(Io&);                                     \
   template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                      \
@@ -191,9 +166,7 @@ asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
   template asio::awaitable<void> Session<S>::property_request(                                 \
       const platform::ParsedTopic&, const std::string&, const std::string&,                    \
       store::DataWriter::Done&);                                                               \
-  template void Session<S>::reply(const std::string&, std::string);                            \
-  template asio::awaitable<std::optional<platform::Target>> Session<S>::target_of(             \
-      const Directory&, const std::string&);
+  template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)
 #undef PLUGMQ_SESSION_IO

@@ -14,7 +14,7 @@
 
 namespace plugmq::net {
 
-inline broker::ConnectionLimits connection_limits(const ServerOptions& o) {
+inline broker::ConnectionLimits connection_limits(const service::ServerOptions& o) {
   return {o.max_packet_size, o.max_subscriptions, o.connect_timeout, o.enroll_timeout};
 }
 

@@ -1,5 +1,5 @@
 // A session's logins and enrollments (SPEC 3, 5), as its connection asks for them: the CONNECT's
-// credentials checked within the login limits (net/attempt.hpp), and an enrollment session's
+// credentials checked within the login limits (service/attempt.hpp), and an enrollment session's
 // enrollment. The CONNACK of each result is the connection's (broker::connack_for). Members of
 // Session (session.hpp), instantiated below for both streams.
 #include <spdlog/spdlog.h>
@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
-#include "plugmq/net/enrollment.hpp"
 #include "session.hpp"
 #include "session_io.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/enrollment.hpp"
 #include "plugmq/store/fleet.hpp"
 
 namespace plugmq::net {
@@ -31,13 +31,13 @@ const char* login_name(bool account) { return account ? "account" : "device"; }
 // the auth code checked and the place given back in one go, atomic on that thread, with no
 // wait. Nothing when the limit refuses it. kNeedsCheck (a prototype with a password of its
 // own) gives its place back uncounted: the two-step check takes it again.
-std::optional<store::DeviceLogin> quick_device_login(broker::RateLimiter& limiter,
+std::optional<store::DeviceLogin> quick_device_login(service::RateLimiter& limiter,
                                                      const std::string& address,
                                                      const std::string& user,
                                                      const std::string& pass,
                                                      store::Identity& ids) {
-  const std::string key = limit_key(address + '|' + platform::lower_ascii(user));
-  const auto now = broker::RateLimiter::Clock::now();
+  const std::string key = service::limit_key(address + '|' + platform::lower_ascii(user));
+  const auto now = service::RateLimiter::Clock::now();
   if (!limiter.try_begin(key, now)) return std::nullopt;
   store::DeviceLogin login;
   try {
@@ -56,16 +56,16 @@ struct LoginLookup {
   store::DeviceLogin device;
 };
 
-LoginResult to_login_result(Admission a) {
+LoginResult to_login_result(service::Admission a) {
   switch (a) {
-    case Admission::kWrongSecret:
+    case service::Admission::kWrongSecret:
       return LoginResult::kBadCredentials;
-    case Admission::kLimited:
+    case service::Admission::kLimited:
       return LoginResult::kLimited;
-    case Admission::kBusy:
+    case service::Admission::kBusy:
       return LoginResult::kBusy;
-    case Admission::kAbandoned:  // the session ended meanwhile: nobody reads the answer
-    case Admission::kChecked:
+    case service::Admission::kAbandoned:  // the session ended meanwhile: nobody reads the answer
+    case service::Admission::kChecked:
       break;
   }
   return LoginResult::kError;  // the caller reads a checked login's store status instead
@@ -140,7 +140,7 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
   const std::string& id = account ? principal_->account_id : principal_->device_id;
   if (!account && !conn_.closing()) {
     auto split = platform::split_client_id(client_id());
-    ctx_.store.post([id, cid = std::string(client_id()), name = split.name](StoreWorker::Repos& r) {
+    ctx_.store.post([id, cid = std::string(client_id()), name = split.name](service::StoreWorker::Repos& r) {
       r.identity.record_login(id, cid, name);
     });
   }
@@ -159,7 +159,7 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     // reconnecting fleet's logins stay dense in memory). A prototype with a password of its
     // own goes on to the two-step check below.
     auto quick = ctx_.store.run_fresh([&limiter = ctx_.login_per_address, address = address(),
-                                       user, pass](StoreWorker::Repos& r) {
+                                       user, pass](service::StoreWorker::Repos& r) {
       return quick_device_login(limiter, address, user, pass, r.identity);
     });
     std::optional<store::DeviceLogin> found;
@@ -179,9 +179,9 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
   store::AccountLogin by_account;
   store::DeviceLogin by_device;
   store::LoginStatus status = store::LoginStatus::kBadCredentials;
-  // The store's check, with the password deferred and then verified (net/attempt.hpp).
-  const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
-    auto lookup = ctx_.store.run_fresh([account, user, pass, hash](StoreWorker::Repos& r) {
+  // The store's check, with the password deferred and then verified (service/attempt.hpp).
+  const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
+    auto lookup = ctx_.store.run_fresh([account, user, pass, hash](service::StoreWorker::Repos& r) {
       const auto secret = store::Secret::offered(pass, hash);
       return account ? LoginLookup{r.identity.check_account_login(user, secret), {}}
                      : LoginLookup{{}, r.identity.check_device_login(user, secret)};
@@ -190,7 +190,7 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     by_account = std::move(found.account);
     by_device = std::move(found.device);
     status = account ? by_account.status : by_device.status;
-    co_return Verdict{account ? by_account.check_hash : by_device.check_hash,
+    co_return service::Verdict{account ? by_account.check_hash : by_device.check_hash,
                       status == store::LoginStatus::kBadCredentials};
   };
   // A login that waits for a place in a limit or for a password check reads nothing meanwhile:
@@ -200,24 +200,24 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     gated_ = false;
     login_gate().leave();
   };
-  // A device's place per address is its own: see net/attempt.hpp.
+  // A device's place per address is its own: see service/attempt.hpp.
   const std::string name = platform::lower_ascii(user);
-  const AttemptRun run{ctx_.login_limits(),
+  const service::AttemptRun run{ctx_.login_limits(),
                        ctx_.hashes,
                        account ? address() : address() + '|' + name,
                        (account ? "account:" : "device:") + name,
                        pass,
                        leave_gate,
                        [this] { return !conn_.closing() && !ctx_.stopping; }};
-  Admission admission;
+  service::Admission admission;
   try {
-    auto attempt = run_attempt(run, step);
+    auto attempt = service::run_attempt(run, step);
     admission = co_await std::move(attempt);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
     co_return LoginResult::kError;
   }
-  if (admission != Admission::kChecked) co_return to_login_result(admission);
+  if (admission != service::Admission::kChecked) co_return to_login_result(admission);
   if (status != store::LoginStatus::kOk) co_return to_login_result(status);
   role = account ? broker::Role::kAccount : broker::Role::kDevice;
   if (account) {
@@ -235,7 +235,7 @@ void Session<Stream>::become_device(store::Device& d) {
   // The directory's copy when it agrees with the store (most logins): an idle fleet's sessions
   // then hold no permissions of their own.
   auto dir = ctx_.directory.get();
-  const DeviceInfo* info = dir->find(d.id);
+  const service::DeviceInfo* info = dir->find(d.id);
   std::shared_ptr<const platform::Principal> who;
   if (info != nullptr && info->account_id == d.account_id && info->perm == d.perm &&
       info->controls == d.controls) {
@@ -261,18 +261,18 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
     result.msg = "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
   } else {
     const auto& t = *parsed;
-    const EnrollAttempt attempt{
+    const service::EnrollAttempt attempt{
         address(),
         (t.controller ? "ctrl:" : "thing:") + platform::lower_ascii(t.model) + '/' +
             (t.controller ? t.thing_hwid : split.hwid),
         t.pass, t.controller ? "wrong control password" : "wrong enroll password",
         [this] { return !conn_.closing() && !ctx_.stopping; }};
-    const EnrollStep step = [&t, &split](StoreWorker::Repos& r, const store::Secret& pass) {
+    const service::EnrollStep step = [&t, &split](service::StoreWorker::Repos& r, const store::Secret& pass) {
       return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid,
                                                       split.name)
                           : r.fleet.enroll_thing(t.model, split.hwid, pass, split.name);
     };
-    auto enroll = run_enrollment(ctx_, attempt, step);
+    auto enroll = service::run_enrollment(ctx_, attempt, step);
     result = co_await std::move(enroll);
   }
 

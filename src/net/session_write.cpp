@@ -203,7 +203,7 @@ void Session<Stream>::refresh_from_directory() {
     if (it != dir->account_disabled.end() && it->second) revoke("account");
     return;
   }
-  const DeviceInfo* info = dir->find(principal_->device_id);
+  const service::DeviceInfo* info = dir->find(principal_->device_id);
   if (info == nullptr) return;  // created after this snapshot was taken
   if (info->disabled) {
     revoke("device");

@@ -13,8 +13,8 @@
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 
-#include "plugmq/net/context.hpp"
 #include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/service/context.hpp"
 
 namespace plugmq::net {
 
@@ -31,7 +31,8 @@ Shed shed_waiting(boost::asio::ip::tcp::acceptor& acceptor, platform::SpareFd& s
 // in the log ("mqtt", "http"). Call on the acceptor's thread, the spare's only user.
 boost::asio::awaitable<void> recover_from_accept_error(boost::asio::ip::tcp::acceptor& acceptor,
                                                        const boost::system::error_code& ec,
-                                                       platform::SpareFd& spare, Counters& counters,
+                                                       platform::SpareFd& spare,
+                                                       service::Counters& counters,
                                                        const char* listener);
 
 }  // namespace plugmq::net

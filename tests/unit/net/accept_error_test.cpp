@@ -32,7 +32,7 @@ struct Listening {
   // Runs recover_from_accept_error to its end for `failure`, or, when none is given, for what
   // accepting the next connection fails with. Returns the error it recovered from.
   boost::system::error_code recover(std::optional<boost::system::error_code> failure,
-                                    platform::SpareFd& spare, Counters& counters) {
+                                    platform::SpareFd& spare, service::Counters& counters) {
     bool done = false;
     asio::co_spawn(
         ioc,
@@ -82,7 +82,7 @@ TEST(AcceptError, OutOfDescriptorsTheWaitingConnectionsAreClosedAtOnce) {
   platform::SpareFd spare;
   auto first = l.connect();
   auto second = l.connect();
-  Counters counters;
+  service::Counters counters;
   boost::system::error_code failure;
   {
     plugmq::testing::NoFreeFds none;
@@ -100,7 +100,7 @@ TEST(AcceptError, OutOfDescriptorsTheWaitingConnectionsAreClosedAtOnce) {
 TEST(AcceptError, AnyOtherErrorPausesTheLoop) {
   Listening l;
   platform::SpareFd spare;
-  Counters counters;
+  service::Counters counters;
   const auto started = std::chrono::steady_clock::now();
   l.recover(asio::error::no_buffer_space, spare, counters);
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));
