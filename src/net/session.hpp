@@ -42,8 +42,8 @@ namespace plugmq::net {
 
 template <class Stream>
 class Session final : public service::LiveSession,
-                      public Watched,
-                      public std::enable_shared_from_this<Session<Stream>> {
+                      public std::enable_shared_from_this<Session<Stream>>,
+                      public Watched {
  public:
   using Packet = std::shared_ptr<const std::string>;
   using Transport = net::Transport<Stream>;
@@ -159,6 +159,9 @@ class Session final : public service::LiveSession,
 
   // Idle connections are most of a fleet: what every session holds is kept small (what only
   // some need is allocated when needed), its flags are bits, and padding is reused.
+  // Deliveries dropped while over the queue limit (saturates); under mu_. First, and Watched
+  // last among the bases: it fills Watched's tail padding.
+  std::uint32_t dropped_ = 0;
   [[no_unique_address]] typename Transport::Keep keep_;
   Stream stream_;
   service::Context& ctx_;
@@ -194,7 +197,6 @@ class Session final : public service::LiveSession,
   // Outgoing queue, shared with delivering threads.
   [[no_unique_address]] PacketQueue queue_;  // mu_ fits in its tail padding
   SmallMutex mu_;
-  std::uint32_t dropped_ = 0;  // deliveries dropped while over the limit (saturates)
   std::size_t queued_bytes_ = 0;
   // Since when deliveries have been dropped without the queue draining in between (a
   // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
