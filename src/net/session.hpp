@@ -123,6 +123,11 @@ class Session final : public service::LiveSession,
   boost::asio::awaitable<broker::LoginResult> check_login(const std::string& user,
                                                           const std::string& pass, bool account,
                                                           broker::Role& role);
+  // A device login's one store task (its auth code); nothing when it needs the two-step check
+  // of check_login (a prototype with a password of its own).
+  boost::asio::awaitable<std::optional<broker::LoginResult>> quick_login(const std::string& user,
+                                                                         const std::string& pass,
+                                                                         broker::Role& role);
   // Logged in as the device `d` (its permissions may move out of it).
   void become_device(store::Device& d);
   // Re-reads permissions and status from the directory (session thread).

@@ -149,32 +149,42 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
 }
 
 template <class Stream>
+asio::awaitable<std::optional<LoginResult>> Session<Stream>::quick_login(const std::string& user,
+                                                                         const std::string& pass,
+                                                                         broker::Role& role) {
+  // A device's auth code: one store task, and nothing made on this thread but the task (a
+  // reconnecting fleet's logins stay dense in memory). A prototype with a password of its own
+  // goes on to the two-step check (nothing returned).
+  auto quick = ctx_.store.run_fresh([&limiter = ctx_.login_per_address, address = address(), user,
+                                     pass](service::StoreWorker::Repos& r) {
+    return quick_device_login(limiter, address, user, pass, r.identity);
+  });
+  std::optional<store::DeviceLogin> found;
+  try {
+    found = co_await std::move(quick);
+  } catch (const std::exception& e) {
+    spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
+    co_return LoginResult::kError;
+  }
+  if (!found) co_return LoginResult::kLimited;
+  if (found->status == store::LoginStatus::kNeedsCheck) co_return std::nullopt;
+  if (found->status == store::LoginStatus::kOk) {
+    become_device(found->device);
+    role = broker::Role::kDevice;
+  }
+  co_return to_login_result(found->status);
+}
+
+template <class Stream>
 asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& user,
                                                           const std::string& pass, bool account,
                                                           broker::Role& role) {
   // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
   // temporaries of a co_await full-expression twice.
   if (!account) {
-    // A device's auth code: one store task, and nothing made on this thread but the task (a
-    // reconnecting fleet's logins stay dense in memory). A prototype with a password of its
-    // own goes on to the two-step check below.
-    auto quick = ctx_.store.run_fresh([&limiter = ctx_.login_per_address, address = address(),
-                                       user, pass](service::StoreWorker::Repos& r) {
-      return quick_device_login(limiter, address, user, pass, r.identity);
-    });
-    std::optional<store::DeviceLogin> found;
-    try {
-      found = co_await std::move(quick);
-    } catch (const std::exception& e) {
-      spdlog::error("{} {}: login lookup failed: {}", peer_, client_id(), e.what());
-      co_return LoginResult::kError;
-    }
-    if (!found) co_return LoginResult::kLimited;
-    if (found->status == store::LoginStatus::kOk) {
-      become_device(found->device);
-      role = broker::Role::kDevice;
-    }
-    if (found->status != store::LoginStatus::kNeedsCheck) co_return to_login_result(found->status);
+    auto quick = quick_login(user, pass, role);
+    auto done = co_await std::move(quick);
+    if (done) co_return *done;
   }
   store::AccountLogin by_account;
   store::DeviceLogin by_device;
@@ -302,6 +312,8 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
 // The members defined here, for both streams (session.cpp instantiates the rest).
 #define PLUGMQ_SESSION_LOGIN(S)                                                                \
   template asio::awaitable<void> Session<S>::run_login(const codec::Connect&);                 \
+  template asio::awaitable<std::optional<LoginResult>> Session<S>::quick_login(                \
+      const std::string&, const std::string&, broker::Role&);                                  \
   template asio::awaitable<LoginResult> Session<S>::check_login(                               \
       const std::string&, const std::string&, bool, broker::Role&);                            \
   template void Session<S>::become_device(store::Device&);                                     \
