@@ -249,8 +249,10 @@ asio::awaitable<bool> Session<Stream>::apply_buffered() {
     rbegin_ += static_cast<std::uint32_t>(r.consumed);
     conn_.on_packet(r.packet, r.filters, steady_clock::now(), io);
     settle(io);
-    auto run = perform(io);
-    co_await std::move(run);
+    if (io.ask != Io::Ask::kNone) {  // most packets ask for nothing: no coroutine frame
+      auto run = perform(io);
+      co_await std::move(run);
+    }
     // Stops reading when the connection ends, also after a reply that closes it (the write
     // loop ends the connection once that reply is written).
     if (conn_.closing()) co_return false;

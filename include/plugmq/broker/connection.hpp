@@ -13,6 +13,11 @@
 // state and the registry key; what only some connections need (a will, subscriptions) is made
 // on first use (Extras). Nothing here allocates for an idle connection.
 //
+// QoS 1/2 state (in-flight windows, packet ids awaiting PUBACK/PUBREC/PUBREL) and a persistent
+// session's subscriptions belong in Extras too, made when the first one is needed; a stored
+// record's acknowledgement would then come back as an answer (the I/O side posts it to the
+// connection's thread) instead of the `ack` that Actions::publish carries today.
+//
 // Thread-safety: none; one connection is used by one thread (its I/O side's).
 #pragma once
 
