@@ -807,7 +807,7 @@ void Session<Stream>::refresh_from_directory() {
 template <class Stream>
 void Session<Stream>::deliver(const broker::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
+  if (closed_ || !service::may_receive(*principal_, msg)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.

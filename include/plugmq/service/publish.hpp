@@ -5,6 +5,7 @@
 //   find_target + platform::may_write   who may write device P (the same code for both)
 //   publish_record                      record -> Router (MQTT subscribers) + DataWriter (store)
 //   publish_topic                       the MQTT form: topic + payload, then the two above
+//   may_receive                         the read check each subscriber makes at delivery
 //
 // Everything runs on the caller's io thread; the store is reached only through the StoreWorker
 // (an unknown device) and the DataWriter queue.
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 
+#include "plugmq/broker/message.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -63,5 +65,12 @@ boost::asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
     const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
     const std::string& log_peer, std::string_view log_client);
+
+// The read check at delivery: whether `subscriber` may receive `m`, a record of device
+// m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by
+// itself). Every subscriber checks here before queueing the message. Pure; any thread.
+inline bool may_receive(const platform::Principal& subscriber, const broker::Message& m) {
+  return platform::may_read(subscriber, m.origin);
+}
 
 }  // namespace plugmq::service
