@@ -239,10 +239,18 @@ asio::awaitable<void> Session<Stream>::input() {
     }
 
     // Backpressure from the store: while the data writer is behind, publishers are not read
-    // (SPEC 7: records are never dropped to keep up).
+    // (SPEC 7: records are never dropped to keep up). The writer says when it has room, on
+    // the same timer as our own queue (ending the session wakes it too).
     while (publisher_ && ctx_.writer.congested() && !end_reason_) {
-      Timer pause(executor(), std::chrono::milliseconds(5));
-      co_await pause.async_wait(kUseTuple);
+      auto& drained = extras().drained;
+      if (!drained) drained.emplace(executor());
+      drained->expires_at(steady_clock::time_point::max());
+      ctx_.writer.when_room([weak = this->weak_from_this()] {
+        if (auto self = weak.lock()) {
+          asio::post(self->executor(), [self] { self->extras().drained->cancel(); });
+        }
+      });
+      co_await drained->async_wait(kUseTuple);
     }
     if (end_reason_) co_return;
 
