@@ -12,14 +12,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
-#include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/service/publish.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -241,10 +239,18 @@ asio::awaitable<void> Session<Stream>::input() {
     }
 
     // Backpressure from the store: while the data writer is behind, publishers are not read
-    // (SPEC 7: records are never dropped to keep up).
+    // (SPEC 7: records are never dropped to keep up). The writer says when it has room, on
+    // the same timer as our own queue (ending the session wakes it too).
     while (publisher_ && ctx_.writer.congested() && !end_reason_) {
-      Timer pause(executor(), std::chrono::milliseconds(5));
-      co_await pause.async_wait(kUseTuple);
+      auto& drained = extras().drained;
+      if (!drained) drained.emplace(executor());
+      drained->expires_at(steady_clock::time_point::max());
+      ctx_.writer.when_room([weak = this->weak_from_this()] {
+        if (auto self = weak.lock()) {
+          asio::post(self->executor(), [self] { self->extras().drained->cancel(); });
+        }
+      });
+      co_await drained->async_wait(kUseTuple);
     }
     if (end_reason_) co_return;
 
@@ -637,55 +643,17 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload,
                                                     store::DataWriter::Done& done) {
-  service::AckInOrder ack_in_order{ctx_.writer, done};
-
-  auto parsed = platform::parse_topic(topic);
-  if (parsed.kind == platform::TopicKind::kPropSet ||
-      parsed.kind == platform::TopicKind::kPropGet) {
-    co_await property_request(parsed, topic, payload, done);
-    co_return;
-  }
-  // Data: the publish path shared with HTTP (service/publish.hpp). The session's own device is
-  // passed as a target, since it may be newer than the directory snapshot.
-  // A copy of the pointer: a directory refresh may replace principal_ during the await.
+  // The publish path shared with HTTP (service/publish.hpp). A copy of the pointer: a
+  // directory refresh may replace principal_ during the await.
   const auto who = principal_;
-  auto op = service::publish_topic(ctx_, *who, parsed, topic, payload, done, peer_, client_id());
-  co_await std::move(op);
-}
-
-template <class Stream>
-asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTopic& parsed,
-                                                        const std::string& topic,
-                                                        const std::string& payload,
-                                                        store::DataWriter::Done& done) {
-  ctx_.counters.prop_requests++;
-  const bool set = parsed.kind == platform::TopicKind::kPropSet;
-  const auto dir = ctx_.directory.get();
-  const auto who = principal_;  // a directory refresh may replace principal_ during the await
-  auto lookup = service::find_target(ctx_, *dir, parsed.plug_id, *who);
-  auto target = co_await std::move(lookup);
-  auto refuse = [&](int err, const char* msg) {
-    nlohmann::json j = {{"err", err}, {"msg", msg}};
-    reply(topic, j.dump());
-    if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  const service::MakeReply reply_to = [this] {
+    return [self = this->shared_from_this()](std::string topic, std::string payload) {
+      self->reply(topic, std::move(payload));
+    };
   };
-  if (!target) co_return refuse(404, "unknown device");
-  if (set ? !platform::may_write(*who, *target) : !platform::may_read(*who, *target)) {
-    co_return refuse(403, set ? "no permission to write this device's properties"
-                              : "no permission to read this device's properties");
-  }
-  // On the writer thread, after the records queued before it: a link then resolves to every
-  // value this session published earlier.
-  ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
-                         device = parsed.plug_id](store::DataStore& data) {
-    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
-    if (r.err != 0) {
-      self->reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
-    } else {
-      self->reply(topic, std::move(r.json));  // empty for a successful set
-    }
-  });
-  if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  auto op =
+      service::publish_message(ctx_, *who, topic, payload, reply_to, done, peer_, client_id());
+  co_await std::move(op);
 }
 
 template <class Stream>
@@ -807,7 +775,7 @@ void Session<Stream>::refresh_from_directory() {
 template <class Stream>
 void Session<Stream>::deliver(const broker::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
+  if (closed_ || !service::may_receive(*principal_, msg)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
