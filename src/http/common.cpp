@@ -2,15 +2,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "handlers.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/publish.hpp"
+#include "plugmq/service/resume.hpp"
 
 namespace plugmq::http::detail {
 
@@ -115,11 +115,14 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
 }
 
 asio::awaitable<void> writer_room(service::Context& ctx) {
-  const auto ex = co_await asio::this_coro::executor;
-  while (ctx.writer.congested() && !ctx.stopping) {
-    asio::steady_timer pause(ex, std::chrono::milliseconds(5));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+  if (!ctx.writer.congested() || ctx.stopping) co_return;
+  auto room = asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+      [&ctx](auto handler) {
+        auto resume = service::resume_on_own_executor<bool>(std::move(handler));
+        ctx.writer.when_room([resume = std::move(resume)] { resume(true); });
+      },
+      asio::use_awaitable);
+  co_await std::move(room);
 }
 
 void purge_records(service::Context& ctx, const std::string& device) {

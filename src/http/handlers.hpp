@@ -115,7 +115,7 @@ boost::asio::awaitable<std::invoke_result_t<F, store::DataStore&>> on_writer(
 }
 
 // Waits while the data writer is over its high-water mark (SPEC 7: publishers are slowed,
-// records are never dropped).
+// records are never dropped): until the writer says it has room, or the server stops.
 boost::asio::awaitable<void> writer_room(service::Context& ctx);
 
 // Deletes every record of `device` in batches on the writer, between ingest batches; returns at

@@ -146,6 +146,7 @@ void Server::stop() {
     });
     ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
     ctx_->cancel_waiting_attempts();
+    ctx_->writer.wake_room_waiters();  // requests waiting for room go on, as they end
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -224,10 +224,17 @@ asio::awaitable<bool> Session<Stream>::backpressure() {
     if (conn_.closing()) co_return false;
   }
   // While the data writer is behind, publishers are not read (SPEC 7: records are never
-  // dropped to keep up).
+  // dropped to keep up). The writer says when it has room, on the same timer as our own queue
+  // (ending the session wakes it too).
   while (publisher_ && ctx_.writer.congested() && !conn_.closing()) {
-    Timer pause(executor(), std::chrono::milliseconds(5));
-    auto wait = pause.async_wait(kUseTuple);
+    if (!drained_) drained_ = std::make_unique<Timer>(executor());
+    drained_->expires_at(steady_clock::time_point::max());
+    ctx_.writer.when_room([weak = this->weak_from_this()] {
+      if (auto self = weak.lock()) {
+        asio::post(self->executor(), [self] { self->drained_->cancel(); });
+      }
+    });
+    auto wait = drained_->async_wait(kUseTuple);
     co_await std::move(wait);
   }
   co_return !conn_.closing();

@@ -32,7 +32,6 @@
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
-#include "plugmq/platform/topic.hpp"
 #include "plugmq/service/context.hpp"
 #include "plugmq/store/data_writer.hpp"
 #include "tcp_transport.hpp"
@@ -139,11 +138,6 @@ class Session final : public service::LiveSession,
   // `done` is taken (left empty) on every path.
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
                                             store::DataWriter::Done& done);
-  // P/ag/prop/set and P/ag/prop/get: answered to this session alone on `topic`.
-  boost::asio::awaitable<void> property_request(const platform::ParsedTopic& parsed,
-                                                const std::string& topic,
-                                                const std::string& payload,
-                                                store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.

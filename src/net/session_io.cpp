@@ -1,16 +1,12 @@
 // What a session's connection asks for, run against the server's services: the request of a
-// call (perform), a PUBLISH and the publish path it shares with the will, property requests,
-// and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are in session_login.cpp.
+// call (perform), a PUBLISH and the publish path it shares with the will (data or a property
+// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are in session_login.cpp.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/use_awaitable.hpp>
-#include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
-#include "plugmq/platform/topic.hpp"
-#include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/service/publish.hpp"
-#include "plugmq/store/data.hpp"
 #include "session.hpp"
 #include "session_io.hpp"
 #include "session_util.hpp"
@@ -92,56 +88,17 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload,
                                                     store::DataWriter::Done& done) {
-  service::AckInOrder ack_in_order{ctx_.writer, done};
-
-  auto parsed = platform::parse_topic(topic);
-  if (parsed.kind == platform::TopicKind::kPropSet ||
-      parsed.kind == platform::TopicKind::kPropGet) {
-    auto op = property_request(parsed, topic, payload, done);
-    co_await std::move(op);
-    co_return;
-  }
-  // Data: the publish path shared with HTTP (service/publish.hpp). The session's own device is
-  // passed as a target, since it may be newer than the directory snapshot.
-  // A copy of the pointer: a directory refresh may replace principal_ during the await.
+  // The publish path shared with HTTP (service/publish.hpp). A copy of the pointer: a
+  // directory refresh may replace principal_ during the await.
   const auto who = principal_;
-  auto op = service::publish_topic(ctx_, *who, parsed, topic, payload, done, peer_, client_id());
-  co_await std::move(op);
-}
-
-template <class Stream>
-asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTopic& parsed,
-                                                        const std::string& topic,
-                                                        const std::string& payload,
-                                                        store::DataWriter::Done& done) {
-  ctx_.counters.prop_requests++;
-  const bool set = parsed.kind == platform::TopicKind::kPropSet;
-  const auto dir = ctx_.directory.get();
-  const auto who = principal_;  // a directory refresh may replace principal_ during the await
-  auto lookup = service::find_target(ctx_, *dir, parsed.plug_id, *who);
-  auto target = co_await std::move(lookup);
-  auto refuse = [&](int err, const char* msg) {
-    nlohmann::json j = {{"err", err}, {"msg", msg}};
-    reply(topic, j.dump());
-    if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  const service::MakeReply reply_to = [this] {
+    return [self = this->shared_from_this()](std::string topic, std::string payload) {
+      self->reply(topic, std::move(payload));
+    };
   };
-  if (!target) co_return refuse(404, "unknown device");
-  if (set ? !platform::may_write(*who, *target) : !platform::may_read(*who, *target)) {
-    co_return refuse(403, set ? "no permission to write this device's properties"
-                              : "no permission to read this device's properties");
-  }
-  // On the writer thread, after the records queued before it: a link then resolves to every
-  // value this session published earlier.
-  ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
-                         device = parsed.plug_id](store::DataStore& data) {
-    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
-    if (r.err != 0) {
-      self->reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
-    } else {
-      self->reply(topic, std::move(r.json));  // empty for a successful set
-    }
-  });
-  if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  auto op =
+      service::publish_message(ctx_, *who, topic, payload, reply_to, done, peer_, client_id());
+  co_await std::move(op);
 }
 
 template <class Stream>
@@ -163,9 +120,6 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   template asio::awaitable<void> Session<S>::publish_data(const std::string&,                  \
                                                           const std::string&,                  \
                                                           store::DataWriter::Done&);           \
-  template asio::awaitable<void> Session<S>::property_request(                                 \
-      const platform::ParsedTopic&, const std::string&, const std::string&,                    \
-      store::DataWriter::Done&);                                                               \
   template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include "plugmq/codec/codec.hpp"
+#include "plugmq/service/publish.hpp"
 #include "session.hpp"
 #include "session_util.hpp"
 
@@ -106,7 +107,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
 template <class Stream>
 void Session<Stream>::deliver(const broker::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
+  if (closed_ || !service::may_receive(*principal_, msg)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.

@@ -113,4 +113,20 @@ asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Princ
   co_return PublishStatus::kStored;
 }
 
+asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
+                                      const std::string& topic, const std::string& payload,
+                                      const MakeReply& make_reply, store::DataWriter::Done& done,
+                                      const std::string& log_peer, std::string_view log_client) {
+  AckInOrder ack_in_order{ctx.writer, done};
+  auto parsed = platform::parse_topic(topic);
+  if (parsed.kind == platform::TopicKind::kPropSet ||
+      parsed.kind == platform::TopicKind::kPropGet) {
+    auto op = property_request(ctx, who, parsed, topic, payload, make_reply(), done);
+    co_await std::move(op);
+    co_return;
+  }
+  auto op = publish_topic(ctx, who, parsed, topic, payload, done, log_peer, log_client);
+  co_await std::move(op);
+}
+
 }  // namespace plugmq::service

@@ -55,8 +55,42 @@ void DataWriter::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
-  stopped_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  wake_room_waiters();
+}
+
+void DataWriter::when_room(std::function<void()> room) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopped_) {
+      // Before reading the backlog: a batch that drains it after this read sees the flag.
+      room_wanted_.store(true);
+      if (backlog_.load() > options_.high_water) {
+        room_waiters_.push_back(std::move(room));
+        return;
+      }
+      room_wanted_.store(!room_waiters_.empty());
+    }
+  }
+  room();
+}
+
+void DataWriter::wake_room_waiters() {
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    waiters.swap(room_waiters_);
+    room_wanted_.store(false);
+  }
+  for (auto& room : waiters) room();
+}
+
+void DataWriter::signal_room() {
+  if (!room_wanted_.load() || congested()) return;
+  wake_room_waiters();
 }
 
 void DataWriter::push(platform::Record record, Done done) {
@@ -158,7 +192,8 @@ void DataWriter::run() {
       }
       update_priority();
       write_batch(first, last);
-      backlog_.fetch_sub(static_cast<std::size_t>(last - first), std::memory_order_relaxed);
+      backlog_.fetch_sub(static_cast<std::size_t>(last - first));
+      signal_room();
       first = last;
     }
     // The records are freed here, outside the lock. A vector grown by a burst is not kept.

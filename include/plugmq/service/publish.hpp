@@ -5,6 +5,8 @@
 //   find_target + platform::may_write   who may write device P (the same code for both)
 //   publish_record                      record -> Router (MQTT subscribers) + DataWriter (store)
 //   publish_topic                       the MQTT form: topic + payload, then the two above
+//   publish_message                     an MQTT PUBLISH or Last Will: property request or data
+//   may_receive                         the read check each subscriber makes at delivery
 //
 // Everything runs on the caller's io thread; the store is reached only through the StoreWorker
 // (an unknown device) and the DataWriter queue.
@@ -12,14 +14,17 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "plugmq/broker/message.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/context.hpp"
+#include "plugmq/service/properties.hpp"
 #include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::service {
@@ -63,5 +68,28 @@ boost::asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
     const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
     const std::string& log_peer, std::string_view log_client);
+
+// Makes the callback that answers the publisher alone; asked only for a publish that gets an
+// answer (a property request), so that a data publish builds none.
+using MakeReply = std::function<Reply()>;
+
+// What an MQTT session publishes (a PUBLISH, or its Last Will) from `who`: a property request
+// (service/properties.hpp, answered through make_reply()) or data (publish_topic). `done` (a
+// QoS 1/2 acknowledgement, may be empty) is taken on every path: it runs once the record is
+// committed, or in order with the others when nothing was stored.
+// REQUIRES: the referenced arguments outlive the await.
+boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
+                                             const std::string& topic, const std::string& payload,
+                                             const MakeReply& make_reply,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client);
+
+// The read check at delivery: whether `subscriber` may receive `m`, a record of device
+// m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by
+// itself). Every subscriber checks here before queueing the message. Pure; any thread.
+inline bool may_receive(const platform::Principal& subscriber, const broker::Message& m) {
+  return platform::may_read(subscriber, m.origin);
+}
 
 }  // namespace plugmq::service

@@ -24,6 +24,7 @@
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/service/context.hpp"
+#include "plugmq/service/publish.hpp"
 #include "plugmq/store/db.hpp"
 
 namespace plugmq::service::testing {
@@ -107,7 +108,7 @@ class Recorder : public broker::Sink {
   explicit Recorder(platform::Principal who) : who_(std::move(who)) {}
 
   void deliver(const broker::Message& msg) override {
-    if (!platform::may_read(who_, msg.origin)) return;
+    if (!may_receive(who_, msg)) return;
     const auto* p = reinterpret_cast<const std::uint8_t*>(msg.packet->data());
     auto r = codec::decode(std::span(p, msg.packet->size()), 1 << 28);
     ASSERT_EQ(r.status, codec::DecodeStatus::kComplete);
