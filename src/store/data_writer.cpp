@@ -22,7 +22,7 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
       db_(Db::open(db_file)),
       data_(db_),
       wal_writeback_(db_file.string() + "-wal") {
-  // Checkpointing in the committing thread cuts ingest by more than half (bench/README.md), so
+  // Checkpointing in the committing thread halves ingest (docs/decisions/004-store-layout.md), so
   // the store thread runs passive checkpoints every second (net::StoreWorker). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still
   // checkpoints itself once the WAL passes 64 MiB (in pages of this database's size): that

@@ -271,7 +271,7 @@ const std::vector<std::vector<std::string_view>>& migrations() {
       // 9: the per-series index holds runs, not records. Keeping data_epoch_series current cost
       // a second b-tree insert per record, scattered over one insertion point per active series:
       // at 20,000 msgs/s from 50 publishers, half of the writer's work and most of the pages
-      // each commit wrote, and the delivery latency's p99 doubled (bench/README.md). A run is
+      // each commit wrote, and delivery p99 doubled (docs/decisions/012-series-runs.md). A run is
       // what one transaction inserted for one series: its first and last (at, id) positions in
       // the channel, and the earliest expiry among its records. A series read probes its runs
       // newest first and reads each run's range of the channel's table, keeping that series'

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "plugmq/base/utf8.hpp"
 #include "plugmq/codec/packet.hpp"
 
 namespace plugmq::codec {
@@ -109,7 +110,7 @@ std::string encode(const Packet& p);
 std::size_t encode_remaining_length(std::size_t len, std::uint8_t out[4]);
 
 // Well-formed UTF-8, no U+0000, no surrogates, no overlong forms.
-bool valid_utf8(std::string_view s);
+inline bool valid_utf8(std::string_view s) { return base::valid_utf8(s, base::Nul::kRejected); }
 
 // A topic name a client may PUBLISH to: 1..65535 bytes, valid UTF-8, no + or #.
 bool valid_topic(std::string_view topic);

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "plugmq/base/utf8.hpp"
+
 namespace plugmq::platform {
 
 enum class TopicKind {
@@ -53,7 +55,9 @@ bool valid_hwid(std::string_view hwid);
 
 // Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points above U+10FFFF),
 // the same rule nlohmann::json applies, so a string that passes never makes dump() throw.
-bool valid_utf8(std::string_view s) noexcept;
+inline bool valid_utf8(std::string_view s) noexcept {
+  return base::valid_utf8(s, base::Nul::kAllowed);
+}
 
 // The parts of an enrollment topic (SPEC 5): MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS.
 // PASS is everything after the fixed levels, so it may itself contain '/'. Nothing when the

@@ -2,7 +2,7 @@
 //
 // SQLite writes a commit's pages to the WAL, and a checkpoint's pages to the database, in one
 // call that no caller can interrupt: at 20,000 msgs/s a commit of the data writer holds its
-// core for about half a millisecond (bench/README.md, "Pacing SQLite's writes"). This VFS
+// core for about half a millisecond (docs/decisions/014-paced-vfs.md). This VFS
 // wraps the platform's default one and, before each write to a file, calls the calling
 // thread's pacer if it has set one; the pacer may yield the core. Everything else goes to the
 // wrapped VFS unchanged, so files, locks and shared memory are those of the default VFS and
@@ -39,7 +39,7 @@ class ScopedWritePacer {
 class Pacer {
  public:
   // The data writer's and the checkpoint's stretch: offering the core every 10, 20 or 50 us
-  // gave the same fixed-rate p99; not offering it at all, 4-5x that (bench/README.md).
+  // gave the same fixed-rate p99; not offering it, 4-5x that (docs/decisions/009-writer-yield.md).
   static constexpr std::chrono::microseconds kEvery{50};
 
   explicit Pacer(std::chrono::microseconds every = kEvery) : every_(every) { restart(); }

@@ -4,7 +4,7 @@
 // The data writer appends every commit to the WAL without syncing it (synchronous=NORMAL);
 // the pages then sit in the page cache until a checkpoint syncs the WAL, once a second, and
 // several MB reach the disk in one burst. On a virtual machine such a burst can pause the
-// virtual CPUs for tens of ms (bench/README.md, "Spreading the WAL's write-out"). kick()
+// virtual CPUs for tens of ms (docs/decisions/010-wal-writeback.md). kick()
 // after each commit asks the kernel to start writing what that commit added
 // (sync_file_range(SYNC_FILE_RANGE_WRITE): no wait, no flush of the disk's cache), so the
 // checkpoint's fsync finds little left to do. Durability is unchanged: that still comes from

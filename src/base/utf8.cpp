@@ -1,15 +1,15 @@
-// UTF-8 validation for MQTT string fields [MQTT-1.5.3-1] [MQTT-1.5.3-2].
+// UTF-8 validation [MQTT-1.5.3-1] [MQTT-1.5.3-2].
 //
-// Every topic of every PUBLISH goes through here, so the common all-ASCII case is checked eight
+// Every topic and payload of every PUBLISH goes through here, so the common all-ASCII case is checked eight
 // bytes at a time; multi-byte sequences follow the Unicode well-formedness table (Unicode 15,
 // table 3-7), which rules out overlong forms, surrogates and code points above U+10FFFF.
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
-#include "plugmq/codec/codec.hpp"
+#include "plugmq/base/utf8.hpp"
 
-namespace plugmq::codec {
+namespace plugmq::base {
 namespace {
 
 constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
@@ -19,24 +19,26 @@ constexpr bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
 }  // namespace
 
-bool valid_utf8(std::string_view s) {
+bool valid_utf8(std::string_view s, Nul nul) noexcept {
+  const bool nul_ok = nul == Nul::kAllowed;
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* const end = p + s.size();
   while (p != end) {
-    // Fast path: eight ASCII bytes, none of them NUL. memcpy keeps the load aligned-agnostic.
+    // Fast path: eight ASCII bytes (none of them NUL, unless allowed). memcpy keeps the load
+    // aligned-agnostic.
     while (end - p >= 8) {
       std::uint64_t w;
       std::memcpy(&w, p, sizeof w);
       if ((w & kHighBits) != 0) break;
       // With no high bit set this is non-zero exactly when some byte is zero. [MQTT-1.5.3-2]
-      if (((w - kLowBits) & ~w & kHighBits) != 0) return false;
+      if (!nul_ok && ((w - kLowBits) & ~w & kHighBits) != 0) return false;
       p += 8;
     }
     if (p == end) break;
 
     const unsigned char c = *p;
     if (c < 0x80) {
-      if (c == 0) return false;  // U+0000 [MQTT-1.5.3-2]
+      if (c == 0 && !nul_ok) return false;  // U+0000 [MQTT-1.5.3-2]
       ++p;
       continue;
     }
@@ -75,4 +77,4 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-}  // namespace plugmq::codec
+}  // namespace plugmq::base

@@ -1,16 +1,20 @@
-// valid_utf8: well-formed UTF-8 per Unicode table 3-7, and no U+0000 [MQTT-1.5.3-1]
-// [MQTT-1.5.3-2].
+// valid_utf8: well-formed UTF-8 per Unicode table 3-7, and U+0000 only where allowed
+// [MQTT-1.5.3-1] [MQTT-1.5.3-2].
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
 
-#include "plugmq/codec/codec.hpp"
+#include "plugmq/base/utf8.hpp"
 
-namespace plugmq::codec {
+namespace plugmq::base {
 namespace {
 
 using std::string_literals::operator""s;
+
+// The MQTT rule: no U+0000.
+bool valid_utf8(std::string_view s) { return base::valid_utf8(s, Nul::kRejected); }
+bool valid_with_nul(std::string_view s) { return base::valid_utf8(s, Nul::kAllowed); }
 
 struct Case {
   std::string bytes;
@@ -73,6 +77,14 @@ TEST(Utf8, Table) {
   for (const Case& c : kCases) EXPECT_EQ(valid_utf8(c.bytes), c.valid) << c.why;
 }
 
+// Allowing U+0000 changes nothing else: every other answer of the table stands.
+TEST(Utf8, TableWithNulAllowed) {
+  for (const Case& c : kCases) {
+    const bool has_nul = c.bytes.find('\0') != std::string::npos;
+    EXPECT_EQ(valid_with_nul(c.bytes), c.valid || has_nul) << c.why;
+  }
+}
+
 // The ASCII fast path reads eight bytes at a time: check every position of a bad byte across
 // two words and a tail, so neither the word loop nor the byte loop can miss it.
 TEST(Utf8, MQTT_1_5_3_2_NulAtEveryPosition) {
@@ -82,6 +94,7 @@ TEST(Utf8, MQTT_1_5_3_2_NulAtEveryPosition) {
       EXPECT_TRUE(valid_utf8(s));
       s[at] = '\0';
       EXPECT_FALSE(valid_utf8(s)) << len << "@" << at;
+      EXPECT_TRUE(valid_with_nul(s)) << len << "@" << at;
     }
   }
 }
@@ -92,6 +105,7 @@ TEST(Utf8, BadByteAtEveryPosition) {
       std::string s(len, 'a');
       s[at] = '\xFF';
       EXPECT_FALSE(valid_utf8(s)) << len << "@" << at;
+      EXPECT_FALSE(valid_with_nul(s)) << len << "@" << at;
       s[at] = '\x80';
       EXPECT_FALSE(valid_utf8(s)) << len << "@" << at;
     }
@@ -117,4 +131,4 @@ TEST(Utf8, LongValidText) {
 }
 
 }  // namespace
-}  // namespace plugmq::codec
+}  // namespace plugmq::base

@@ -1,0 +1,28 @@
+// How the admin commands print records: JSON (--json) and one line of text each.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "plugmq/app/args.hpp"
+#include "plugmq/store/fleet.hpp"
+#include "plugmq/store/identity.hpp"
+
+namespace plugmq::app {
+
+// Whether the command was given --json.
+bool wants_json(const Args& a);
+
+// "2024-01-02T03:04:05.678Z" for ms since the epoch (UTC, proleptic Gregorian).
+std::string iso_time(std::int64_t ms);
+
+nlohmann::json account_json(const store::Account& a);
+// `props` is DataStore::props_raw text.
+nlohmann::json device_json(const store::Device& d, const std::string& props);
+void print_device_text(const store::Device& d, const std::string& props);
+nlohmann::json template_json(const store::Template& t);
+void print_template_text(const store::Template& t);
+nlohmann::json serial_json(const store::Serial& s);
+
+}  // namespace plugmq::app
