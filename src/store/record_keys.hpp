@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "plugmq/base/topic_filter.hpp"
 #include "plugmq/platform/ids.hpp"
-#include "plugmq/platform/topic.hpp"
 
 namespace plugmq::store::detail {
 
@@ -83,7 +83,7 @@ bool run_within(const RunRange& run, const Pos& lower, const Pos& upper, Pos& lo
 // A channel mask (platform::valid_channel_mask) against a channel: MQTT filter matching, with
 // '$' an ordinary character.
 inline bool mask_matches(std::string_view mask, std::string_view channel) {
-  return platform::filter_matches(mask, channel, platform::DollarTopics::kPlain);
+  return base::filter_matches(mask, channel, base::DollarTopics::kPlain);
 }
 
 // Channels that can match a mask lie in [lo, hi): the literal levels before the first

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/topic.hpp"
 #include "plugmq/store/data.hpp"
 #include "record_planner.hpp"
 #include "record_statements.hpp"

@@ -37,19 +37,6 @@ bool valid_channel(std::string_view channel);
 // A channel mask: like a channel, but a level may be '+' and the last level may be '#'.
 bool valid_channel_mask(std::string_view mask);
 
-// Whether a filter that begins with a wildcard matches a topic that begins with '$'.
-enum class DollarTopics {
-  kHidden,  // MQTT topics: it does not [MQTT-4.7.2-1]
-  kPlain,   // data channels: '$' is an ordinary character there
-};
-
-// MQTT filter matching by levels (MQTT 3.1.1 section 4.7): '+' is one level, possibly empty; a
-// last '#' is every remaining level, including none ("a/#" matches "a") [MQTT-4.7.1-2]. Used
-// for channel masks against channels (kPlain) and as the reference the broker's topic trie is
-// tested against. No allocation.
-bool filter_matches(std::string_view filter, std::string_view topic,
-                    DollarTopics dollar = DollarTopics::kHidden);
-
 // A HWID: 1..128 bytes of UTF-8, no '/', '+', '#', no control characters (SPEC 1).
 bool valid_hwid(std::string_view hwid);
 

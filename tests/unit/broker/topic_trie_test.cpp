@@ -7,16 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "../base/filter_cases.hpp"
+#include "plugmq/base/topic_filter.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
-#include "plugmq/platform/topic.hpp"
-#include "../platform/filter_cases.hpp"
 
 namespace plugmq::broker {
 namespace {
 
-using platform::filter_matches;
-using platform::testing::kFilterCases;
+using base::filter_matches;
+using base::testing::kFilterCases;
 
 struct FakeSink : Sink {
   std::vector<std::string> got;

@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "filter_cases.hpp"
-
 namespace plugmq::platform {
 namespace {
 
@@ -183,19 +181,6 @@ TEST(EnrollTopic, MalformedShapesAreRejected) {
                           "mod-x/thing/+", "mod-x/thing/#", "+/thing/p", "mod-x/data/p"}) {
     EXPECT_FALSE(parse_enroll_topic(bad)) << bad;
   }
-}
-
-TEST(FilterMatches, Table) {
-  for (const auto& c : testing::kFilterCases) {
-    EXPECT_EQ(filter_matches(c.filter, c.topic), c.match) << c.filter << " ~ " << c.topic;
-  }
-}
-
-// Channels are not MQTT topics: a channel may begin with '$', and a mask's wildcards match it.
-TEST(FilterMatches, DollarChannelsArePlain) {
-  EXPECT_TRUE(filter_matches("#", "$x/y", DollarTopics::kPlain));
-  EXPECT_TRUE(filter_matches("+/y", "$x/y", DollarTopics::kPlain));
-  EXPECT_FALSE(filter_matches("#", "$x/y"));
 }
 
 }  // namespace

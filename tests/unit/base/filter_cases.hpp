@@ -1,8 +1,8 @@
-// MQTT filter matching cases shared by the platform's filter_matches tests and the broker's
+// MQTT filter matching cases shared by the base filter_matches tests and the broker's
 // topic trie tests (the trie must agree with filter_matches on each).
 #pragma once
 
-namespace plugmq::platform::testing {
+namespace plugmq::base::testing {
 
 struct FilterCase {
   const char* filter;
@@ -43,4 +43,4 @@ inline const FilterCase kFilterCases[] = {
     {"dev-0123456789abcdef01234567/data/#", "dev-ffffffffffffffffffffffff/data/a", false},
 };
 
-}  // namespace plugmq::platform::testing
+}  // namespace plugmq::base::testing
