@@ -188,25 +188,4 @@ void TopicTrie::match_node(const Node* node, std::string_view rest, bool done,
   if (it != node->children.end()) match_node(it->second.get(), rest, last, out);
 }
 
-bool filter_matches(std::string_view filter, std::string_view topic) {
-  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
-      (filter.front() == '+' || filter.front() == '#')) {
-    return false;  // [MQTT-4.7.2-1]
-  }
-  auto split = [](std::string_view s) {
-    std::vector<std::string_view> levels;
-    bool last = false;
-    while (!last) levels.push_back(next_level(s, last));
-    return levels;
-  };
-  auto f = split(filter);
-  auto t = split(topic);
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    if (f[i] == "#") return true;  // also matches the parent level [MQTT-4.7.1-2]
-    if (i >= t.size()) return false;
-    if (f[i] != "+" && f[i] != t[i]) return false;
-  }
-  return f.size() == t.size();
-}
-
 }  // namespace plugmq::broker

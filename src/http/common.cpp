@@ -7,6 +7,7 @@
 
 #include "handlers.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/json.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/publish.hpp"
@@ -46,7 +47,7 @@ Response store_failure(const std::exception& e, std::string_view what) {
   return error_response(500, "internal error");
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) { return platform::dump_json(j); }
 
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad) {
   auto it = obj.find(name);

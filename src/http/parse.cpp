@@ -6,18 +6,16 @@
 
 #include "plugmq/http/message.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/json.hpp"
 #include "plugmq/platform/payload.hpp"
 
 namespace plugmq::http {
 
 namespace {
 
-// Bounded like the payload decoder: nlohmann dumps recursively.
-constexpr int kMaxJsonDepth = 128;
 // The most of a parser's message a 400 repeats: it quotes the offending token, which may be as
 // long as the body.
 constexpr std::size_t kMaxParserMessage = 200;
-struct TooDeep {};
 
 // nlohmann's message without its "[json.exception.parse_error.101] " tag, at most
 // kMaxParserMessage bytes.
@@ -28,13 +26,6 @@ std::string parser_message(const nlohmann::json::exception& e) {
   }
   if (what.size() <= kMaxParserMessage) return std::string(what);
   return std::string(what.substr(0, kMaxParserMessage)) + "...";
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -134,7 +125,7 @@ Response json_response(int status, std::string body) {
 
 Response error_response(int status, std::string_view msg) {
   nlohmann::json j = {{"err", status}, {"msg", std::string(msg)}};
-  return json_response(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return json_response(status, platform::dump_json(j));
 }
 
 const char* reason_of(int status) {
@@ -167,8 +158,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;  // needs two more characters
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
+    const int hi = platform::hex_value(s[i + 1]);
+    const int lo = platform::hex_value(s[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out += static_cast<char>(hi << 4 | lo);
     i += 2;
@@ -288,15 +279,8 @@ std::optional<nlohmann::ordered_json> parse_json(std::string_view body, std::str
   using Json = nlohmann::ordered_json;
   std::string why;
   try {
-    // `depth` counts the arrays and objects around the event: one starting at kMaxJsonDepth
-    // would be one level too many.
-    return Json::parse(body, [](int depth, Json::parse_event_t event, Json&) {
-      const bool opens =
-          event == Json::parse_event_t::array_start || event == Json::parse_event_t::object_start;
-      if (opens && depth >= kMaxJsonDepth) throw TooDeep{};
-      return true;
-    });
-  } catch (const TooDeep&) {
+    return Json::parse(body, platform::json_depth_bound());
+  } catch (const platform::JsonTooDeep&) {
     why = "body is nested more than 128 levels deep";
   } catch (const Json::out_of_range& e) {
     // "[json.exception.out_of_range.406] number overflow parsing '1e999'"

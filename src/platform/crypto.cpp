@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "plugmq/platform/ids.hpp"
+
 namespace plugmq::platform {
 namespace {
 
@@ -32,13 +34,6 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
     out[2 * i + 1] = kHex[p[i] & 0xF];
   }
   return out;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool from_hex(std::string_view hex, std::vector<unsigned char>& out) {

@@ -6,6 +6,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "plugmq/platform/json.hpp"
+#include "plugmq/platform/saturating.hpp"
 #include "plugmq/platform/topic.hpp"
 
 namespace plugmq::platform {
@@ -15,35 +17,9 @@ namespace {
 // delivered data reads like what was published.
 using Json = nlohmann::ordered_json;
 
-// nlohmann parses iteratively but dumps recursively: a payload of a million '[' would overflow
-// the stack on dump(). Deeper documents than this are kept as text instead of parsed.
-constexpr int kMaxJsonDepth = 128;
-
-bool json_depth_ok(std::string_view s) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 std::string dump(const Json& j) {
   // Input was validated as UTF-8, so `replace` never fires; it only guarantees no exception.
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return dump_json(j);
 }
 
 // A JSON number as int64 (floats truncated toward zero); nothing for other types or when out
@@ -282,6 +258,13 @@ std::string delivery_json(const Record& r) {
   out.append(at, res.ptr);
   out += '}';
   return out;
+}
+
+std::optional<std::int64_t> expiry_of(const Envelope& e, int retention_days) {
+  if (e.expire_at) return e.expire_at;
+  if (e.ttl_s) return saturating_add(e.at, saturating_mul(*e.ttl_s, 1000));
+  if (retention_days > 0) return saturating_add(e.at, saturating_mul(retention_days, 86'400'000));
+  return std::nullopt;
 }
 
 }  // namespace plugmq::platform

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/json.hpp"
 
 namespace plugmq::platform {
 namespace {
@@ -99,7 +100,7 @@ std::string to_json(const PermFilter& p) {
   j["of"]["r"] = list_json(p.read);
   j["of"]["w"] = list_json(p.write);
   j["ctrl"] = p.ctrl;
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return dump_json(j);
 }
 
 std::optional<PermFilter> perm_from_json(std::string_view json, const PermFilter& base,

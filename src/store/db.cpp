@@ -7,13 +7,11 @@
 
 #include "plugmq/store/paced_vfs.hpp"
 #include "schema.hpp"
+#include "sqlite_error.hpp"
 
 namespace plugmq::store {
-namespace {
 
-// Admin commands and the server share the file: a writer waits this long for another
-// process's transaction before giving up with kBusy.
-constexpr int kBusyTimeoutMs = 5000;
+namespace detail {
 
 Error::Code code_of(int rc) {
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -24,14 +22,23 @@ Error::Code code_of(int rc) {
   return Error::Code::kDb;
 }
 
-// `rc` is an extended result code (switched on at open).
-[[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
+void fail(sqlite3* db, int rc, std::string_view context) {
   std::string msg = "sqlite: ";
   msg += context;
   msg += ": ";
   msg += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   throw Error(code_of(rc), msg);
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::code_of;
+
+// Admin commands and the server share the file: a writer waits this long for another
+// process's transaction before giving up with kBusy.
+constexpr int kBusyTimeoutMs = 5000;
 
 // Opens and configures a connection; the caller owns the handle.
 sqlite3* open_handle(const std::string& name, int extra_flags, const char* vfs) {
@@ -112,6 +119,19 @@ void Db::exec(std::string_view sql) {
 
 Stmt Db::prepare(std::string_view sql) { return Stmt(db_, sql); }
 
+std::int64_t Db::changes() const { return sqlite3_changes64(db_); }
+
+bool Db::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+Db::ReadTransaction::ReadTransaction(Db& db) : db_(db.in_transaction() ? nullptr : db.db_) {
+  if (db_ && sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) db_ = nullptr;
+}
+
+Db::ReadTransaction::~ReadTransaction() {
+  // Read only: COMMIT just ends it (and, unlike ROLLBACK, leaves the rollback hook alone).
+  if (db_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+}
+
 int Db::user_version() {
   Stmt s(db_, "PRAGMA user_version");
   s.step();
@@ -144,81 +164,5 @@ void Db::migrate() {
     }
   });
 }
-
-// ---- Stmt --------------------------------------------------------------------------------
-
-Stmt::Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-  if (rc != SQLITE_OK) fail(db, rc, "prepare");
-  if (!stmt_) throw Error(Error::Code::kDb, "sqlite: prepare: empty statement");
-}
-
-Stmt::Stmt(Stmt&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
-
-Stmt& Stmt::operator=(Stmt&& other) noexcept {
-  if (this != &other) {
-    sqlite3_finalize(stmt_);
-    db_ = std::exchange(other.db_, nullptr);
-    stmt_ = std::exchange(other.stmt_, nullptr);
-  }
-  return *this;
-}
-
-Stmt::~Stmt() { sqlite3_finalize(stmt_); }
-
-Stmt& Stmt::bind(int idx, std::string_view text) {
-  // A null pointer would bind SQL NULL; an empty string_view may well have one.
-  const char* p = text.data() ? text.data() : "";
-  const int rc = sqlite3_bind_text64(stmt_, idx, p, text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK) fail(db_, rc, "bind");
-  return *this;
-}
-
-Stmt& Stmt::bind(int idx, std::int64_t value) {
-  const int rc = sqlite3_bind_int64(stmt_, idx, value);
-  if (rc != SQLITE_OK) fail(db_, rc, "bind");
-  return *this;
-}
-
-Stmt& Stmt::bind_null(int idx) {
-  const int rc = sqlite3_bind_null(stmt_, idx);
-  if (rc != SQLITE_OK) fail(db_, rc, "bind");
-  return *this;
-}
-
-Stmt& Stmt::bind(int idx, const std::optional<std::string>& text) {
-  return text ? bind(idx, std::string_view(*text)) : bind_null(idx);
-}
-
-Stmt& Stmt::bind(int idx, const std::optional<std::int64_t>& value) {
-  return value ? bind(idx, *value) : bind_null(idx);
-}
-
-bool Stmt::step() {
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  // Reset so the statement releases its locks; keep the message first, reset may change it.
-  std::string msg = std::string("sqlite: step: ") + sqlite3_errmsg(db_);
-  sqlite3_reset(stmt_);
-  throw Error(code_of(rc), msg);
-}
-
-void Stmt::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
-
-std::string Stmt::text(int col) const {
-  const auto* p = sqlite3_column_text(stmt_, col);
-  if (!p) return {};
-  return std::string(reinterpret_cast<const char*>(p),
-                     static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
-}
-
-std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(stmt_, col); }
-
-bool Stmt::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
 }  // namespace plugmq::store

@@ -1,7 +1,5 @@
 #include "plugmq/store/fleet.hpp"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <exception>
 #include <future>
@@ -352,7 +350,7 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
             "WHERE id = ?2 AND status = 'reactivate'");
         u.bind(1, new_name).bind(2, r.id);
         u.step();
-        if (sqlite3_changes(db_.handle()) == 0) throw Refusal{403, "already enrolled"};
+        if (db_.changes() == 0) throw Refusal{403, "already enrolled"};
         r.auth = detail::renew_auth(db_, r.id);
         return;
       }
@@ -370,7 +368,7 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
           "UPDATE serials SET thing_id = ?1 WHERE model = ?2 AND hwid = ?3 AND thing_id IS NULL");
       u.bind(1, nd.device.id).bind(2, *model_id).bind(3, hwid);
       u.step();
-      if (sqlite3_changes(db_.handle()) == 0) throw Refusal{403, "already enrolled"};
+      if (db_.changes() == 0) throw Refusal{403, "already enrolled"};
       r.id = nd.device.id;
       r.auth = std::move(nd.auth);
     });
@@ -497,7 +495,7 @@ std::size_t Fleet::release_things(std::string_view controller_id,
     auto s = db_.prepare("DELETE FROM controls WHERE controller_id = ?1");
     s.bind(1, *id);
     s.step();
-    return static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+    return static_cast<std::size_t>(db_.changes());
   }
   std::size_t n = 0;
   db_.transaction([&] {
@@ -508,7 +506,7 @@ std::size_t Fleet::release_things(std::string_view controller_id,
       s.reset();
       s.bind(1, *id).bind(2, *thing);
       s.step();
-      n += static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+      n += static_cast<std::size_t>(db_.changes());
     }
   });
   return n;

@@ -1,7 +1,5 @@
 #include "plugmq/store/identity.hpp"
 
-#include <sqlite3.h>
-
 #include <map>
 
 #include "device_rows.hpp"
@@ -128,7 +126,7 @@ std::string renew_auth(Db& db, const std::string& device_id) {
   auto s = db.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
   s.bind(1, platform::sha256_hex(auth)).bind(2, device_id);
   s.step();
-  if (sqlite3_changes(db.handle()) == 0) {
+  if (db.changes() == 0) {
     throw Error(Error::Code::kNotFound, "no device " + device_id);
   }
   return auth;
@@ -194,7 +192,7 @@ Account Identity::set_account(std::string_view email, const std::optional<std::s
       "WHERE email = ?4");
   s.bind(1, hash).bind(2, days).bind(3, off).bind(4, mail);
   s.step();
-  if (sqlite3_changes(db_.handle()) == 0) {
+  if (db_.changes() == 0) {
     throw Error(Error::Code::kNotFound, "no account with email " + mail);
   }
   auto a = account_by_email(mail);
@@ -321,7 +319,7 @@ bool Identity::delete_device(std::string_view plug_id) {
   auto s = db_.prepare("DELETE FROM devices WHERE id = ?1");
   s.bind(1, *id);
   s.step();
-  return sqlite3_changes(db_.handle()) > 0;
+  return db_.changes() > 0;
 }
 
 std::optional<Device> Identity::device(std::string_view plug_id) {
@@ -381,7 +379,7 @@ Device Identity::set_device(std::string_view plug_id,
       "name = coalesce(?3, name) WHERE id = ?4");
   s.bind(1, perm_json).bind(2, status).bind(3, name).bind(4, *id);
   s.step();
-  if (sqlite3_changes(db_.handle()) == 0) {
+  if (db_.changes() == 0) {
     throw Error(Error::Code::kNotFound, "no device " + *id);
   }
   auto d = device(*id);

@@ -43,8 +43,4 @@ class TopicTrie {
   std::size_t count_ = 0;
 };
 
-// True when `filter` matches `topic` (reference implementation, used by tests and as
-// documentation of the rules, including [MQTT-4.7.2-1] for '$' topics).
-bool filter_matches(std::string_view filter, std::string_view topic);
-
 }  // namespace plugmq::broker

@@ -5,6 +5,8 @@
 // sort by creation time. A Plug-ID is a kind prefix ("dev-", "mod-", "com-") plus an OID.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,6 +35,18 @@ std::optional<std::string> normalize_plug_id(std::string_view s,
 
 // Checks `s` is 24 hex digits; returns it in lowercase.
 std::optional<std::string> normalize_oid(std::string_view s);
+
+// An OID as the store keeps it: 12 bytes, in the order its hex digits give.
+inline constexpr std::size_t kOidBytes = 12;
+using OidBytes = std::array<unsigned char, kOidBytes>;
+
+// The bytes of a 24-hex-digit OID (either case); nothing when malformed.
+std::optional<OidBytes> oid_bytes(std::string_view hex);
+// Lowercase hex for `bytes` (an OID's 12 bytes give its 24 digits).
+std::string oid_hex(std::string_view bytes);
+
+// The value of a hex digit (either case), or -1.
+int hex_value(char c);
 
 // `s` with ASCII letters in lowercase (Plug-IDs and emails compare case-insensitively).
 std::string lower_ascii(std::string_view s);

@@ -28,6 +28,10 @@ struct DecodedPayload {
   Envelope envelope;
 };
 
+// When a record expires (SPEC 7): its expire_at, else at + ttl, else at + the account's
+// retention (0 days = never: nothing). Saturates instead of overflowing.
+std::optional<std::int64_t> expiry_of(const Envelope& e, int retention_days);
+
 // Decodes a PUBLISH payload, in order: a JSON object with a "data" member (the envelope:
 // optional "at" as ms number, numeric string or ISO-8601 string, "ttl" seconds, "expire_at"
 // ms; unknown members ignored); any other JSON value (the data itself); valid UTF-8 text (a

@@ -1,20 +1,27 @@
-// Data records and additional properties in SQLite (SPEC 4 properties, SPEC 7).
+// Data records in SQLite (SPEC 7), and the way to a device's additional properties (SPEC 4).
 //
 // Records are appended by the DataWriter thread in large transactions; reads are newest first
 // by channel mask, publisher and time range, served by the table (each channel's records in time
-// order) and the per-series index of runs (migrations 7 and 9 in schema.cpp). Not thread-safe:
-// one DataStore per Db, per thread.
+// order) and the per-series index of runs: docs/storage.md describes the tables, the index and
+// the invariants the commit hook enforces.
+//
+// The implementation is split by part: record_writer.cpp (insert, flush), record_query.cpp and
+// record_planner.cpp (reads), record_retention.cpp (deletes), record_keys.hpp (positions, runs).
+// Not thread-safe: one DataStore per Db, per thread; it owns hooks on the Db's connection.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/property_store.hpp"
 
 namespace plugmq::store {
 
@@ -31,16 +38,15 @@ struct DataQuery {
   std::int64_t limit = 100;
 };
 
-// Result of a property request, ready to send back to the device (SPEC 4).
-struct PropReply {
-  int err = 0;       // 0, or 400 / 404 / 500
-  std::string msg;   // with err
-  std::string json;  // on success: "{...}" for get; empty for set
-};
+namespace detail {
+struct RecordStatements;
+struct SeriesState;
+struct RunKey;
+}  // namespace detail
 
 class DataStore {
  public:
-  // Records go into epochs of `epoch_records` inserts each (see migration 5 in schema.cpp):
+  // Records go into epochs of `epoch_records` inserts each (docs/storage.md, "Epochs"):
   // the fewer, the less of the per-series index one batch touches; the more, the fewer epochs
   // a history read probes. Tests use small epochs to exercise reads across many.
   static constexpr std::int64_t kEpochRecords = 65536;
@@ -53,7 +59,7 @@ class DataStore {
 
   // Appends one record. For speed, call it inside a transaction (Db::transaction), many per
   // transaction: the records of one series in a transaction make one run of the per-series
-  // index (migration 9 in schema.cpp), written by flush() when the transaction commits.
+  // index (docs/storage.md, "Runs"), written by flush() when the transaction commits.
   // Throws Error.
   void insert(const platform::Record& r);
 
@@ -96,47 +102,49 @@ class DataStore {
   // The data (JSON text) of the newest record of `of` on `channel`, if any.
   std::optional<std::string> last_value(std::string_view of, std::string_view channel);
 
-  // PUBLISH to P/ag/prop/set: `payload` must be a JSON object; each member sets a property to
-  // a static JSON value or to a link {"channel":"CH"}; a null member deletes the property.
-  // All members apply, or none (400 naming the bad member). The caller checked permissions.
-  PropReply props_set(std::string_view device_id, std::string_view payload);
-
-  // The checks of props_set() without the write: an error reply (400) for a payload it would
-  // refuse, else err 0.
-  static PropReply check_props(std::string_view payload);
-
-  // PUBLISH to P/ag/prop/get: an empty payload returns every property; a JSON array of names
-  // returns those that exist. Links are resolved to the last value on their channel (null when
-  // nothing was published there yet). 400 for any other payload.
-  PropReply props_get(std::string_view device_id, std::string_view payload);
-
-  // Every property of a device as stored (links as {"channel":"CH"}), as a JSON object text,
-  // for `plugmq device show`.
-  std::string props_raw(std::string_view device_id);
+  // The device properties (PropertyStore), for callers that hold a DataStore: property links
+  // resolve to this store's records.
+  PropertyStore& properties() { return props_; }
+  PropReply props_set(std::string_view device_id, std::string_view payload) {
+    return props_.set(device_id, payload);
+  }
+  static PropReply check_props(std::string_view payload) { return PropertyStore::check(payload); }
+  PropReply props_get(std::string_view device_id, std::string_view payload) {
+    return props_.get(device_id, payload);
+  }
+  std::string props_raw(std::string_view device_id) { return props_.raw(device_id); }
 
   // Records stored (all devices); for tests and figures.
   std::int64_t count();
 
  private:
-  struct Statements;
-  struct Series;
-  struct RunKey;
   // The series (of, channel) as this connection knows it, created (with its channel) when new.
-  Series& series(std::string_view of, std::string_view channel);
+  detail::SeriesState& series(std::string_view of, std::string_view channel);
   // Writes the run that `series` is inserting.
-  void write_run(Series& series);
+  void write_run(detail::SeriesState& series);
+  // Opens a new epoch when none is open or the open one is full, then widens its bounds (at,
+  // expiry) to cover `r`, before `r` is stored: reads never prune an epoch holding a record,
+  // and the sweeper never passes over one.
+  void prepare_epoch(const platform::Record& r);
+  // Adds the record just stored to its series' run, writing the run first when `r` cannot join it.
+  void extend_run(detail::SeriesState& series, const platform::Record& r,
+                  const platform::OidBytes& id);
   // Deletes up to `max_rows` of the rows of `run`'s series in its range (with `expired_at`, only
   // those expired then); once that leaves none to delete, the run goes or gets the earliest
   // expiry left in its range. Returns how many rows it deleted.
-  std::size_t delete_in_run(const RunKey& run, std::optional<std::int64_t> expired_at,
+  std::size_t delete_in_run(const detail::RunKey& run, std::optional<std::int64_t> expired_at,
                             std::size_t max_rows);
+  // One epoch's share of delete_expired(): deletes up to `max_rows` records expired at `now_ms`
+  // and returns how many. Once none is left to delete, the epoch's expiry bound is made exact.
+  std::size_t delete_expired_in(std::int64_t ep, std::int64_t now_ms, std::size_t max_rows);
+
   Db& db_;
-  Statements* st_;
+  std::unique_ptr<detail::RecordStatements> st_;
   std::int64_t epoch_records_;
+  PropertyStore props_;
 };
 
-// When a record expires (SPEC 7): its expire_at, else at + ttl, else at + the account's
-// retention (0 days = never: nullopt).
-std::optional<std::int64_t> expiry_of(const platform::Envelope& e, int retention_days);
+// Retention policy lives in platform; this name stays for the callers that use it from here.
+using platform::expiry_of;
 
 }  // namespace plugmq::store

@@ -12,9 +12,11 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "plugmq/store/statement.hpp"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace plugmq::store {
 
@@ -29,8 +31,6 @@ class Error : public std::runtime_error {
   Code code_;
 };
 
-class Stmt;
-
 class Db {
  public:
   // Opens (creating when missing) `file`, sets WAL, foreign keys, a busy timeout, and migrates
@@ -43,11 +43,17 @@ class Db {
   Db& operator=(Db&&) noexcept;
   ~Db();
 
+  // The connection, for the store's own statements and hooks.
   sqlite3* handle() const { return db_; }
 
   // Runs one or more statements without results. Throws Error.
   void exec(std::string_view sql);
   Stmt prepare(std::string_view sql);
+
+  // Rows changed by the last INSERT, UPDATE or DELETE.
+  std::int64_t changes() const;
+  // Inside a transaction (BEGIN ... not yet ended), this connection's or a savepoint's.
+  bool in_transaction() const;
 
   // Schema version after migration.
   int user_version();
@@ -67,6 +73,42 @@ class Db {
     exec("COMMIT");
   }
 
+  // Runs `fn` all-or-nothing: inside the caller's transaction as a savepoint, otherwise as a
+  // transaction() of its own (IMMEDIATE, so that it waits for another writer rather than fail
+  // when a read would upgrade). Rethrows what `fn` throws, after undoing its writes.
+  template <class F>
+  void savepoint(F&& fn) {
+    if (!in_transaction()) {
+      transaction(std::forward<F>(fn));
+      return;
+    }
+    exec("SAVEPOINT atomically");
+    try {
+      fn();
+    } catch (...) {
+      exec("ROLLBACK TO atomically");
+      exec("RELEASE atomically");
+      throw;
+    }
+    exec("RELEASE atomically");
+  }
+
+  // One read transaction while it lives: the statements of one call see one snapshot and take
+  // one WAL read lock instead of one each (per-statement locking cost more than the b-tree work
+  // of a 100-record read). Inside the caller's transaction it does nothing; when BEGIN fails
+  // (it cannot for a read), each statement reads on its own.
+  class [[nodiscard]] ReadTransaction {
+   public:
+    explicit ReadTransaction(Db& db);
+    ~ReadTransaction();
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+   private:
+    sqlite3* db_;  // null: nothing to end
+  };
+  ReadTransaction read_transaction() { return ReadTransaction(*this); }
+
   // What transaction() runs before each COMMIT (one callback; nullptr: none). DataStore writes
   // what it kept for the end of the transaction here. Throwing from it rolls back.
   void set_before_commit(void (*fn)(void*), void* arg) {
@@ -80,38 +122,6 @@ class Db {
   sqlite3* db_ = nullptr;
   void (*before_commit_)(void*) = nullptr;
   void* before_commit_arg_ = nullptr;
-};
-
-// A prepared statement. Bind indexes start at 1, column indexes at 0.
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql);
-  Stmt(Stmt&&) noexcept;
-  Stmt& operator=(Stmt&&) noexcept;
-  ~Stmt();
-
-  Stmt& bind(int idx, std::string_view text);
-  // Exact matches for std::string and literals, which otherwise convert equally well to
-  // std::string_view and std::optional<std::string> (an ambiguous call).
-  Stmt& bind(int idx, const std::string& text) { return bind(idx, std::string_view(text)); }
-  Stmt& bind(int idx, const char* text) { return bind(idx, std::string_view(text)); }
-  Stmt& bind(int idx, std::int64_t value);
-  Stmt& bind(int idx, int value) { return bind(idx, static_cast<std::int64_t>(value)); }
-  Stmt& bind_null(int idx);
-  Stmt& bind(int idx, const std::optional<std::string>& text);
-  Stmt& bind(int idx, const std::optional<std::int64_t>& value);
-
-  // true: a row is available; false: done. Throws Error (kExists on a UNIQUE violation).
-  bool step();
-  void reset();  // reset and clear bindings
-
-  std::string text(int col) const;
-  std::int64_t int64(int col) const;
-  bool is_null(int col) const;
-
- private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
 };
 
 }  // namespace plugmq::store

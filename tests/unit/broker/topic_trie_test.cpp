@@ -7,11 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "../base/filter_cases.hpp"
+#include "plugmq/base/topic_filter.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
 
 namespace plugmq::broker {
 namespace {
+
+using base::filter_matches;
+using base::testing::kFilterCases;
 
 struct FakeSink : Sink {
   std::vector<std::string> got;
@@ -20,53 +25,8 @@ struct FakeSink : Sink {
   void close(EndReason why) override { closed.push_back(why); }
 };
 
-struct Case {
-  const char* filter;
-  const char* topic;
-  bool match;
-};
-
-// The examples of MQTT 3.1.1 section 4.7 and the CloudPlugs topic shapes.
-const Case kCases[] = {
-    {"sport/tennis/player1/#", "sport/tennis/player1", true},
-    {"sport/tennis/player1/#", "sport/tennis/player1/ranking", true},
-    {"sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon", true},
-    {"sport/#", "sport", true},  // [MQTT-4.7.1-2]
-    {"#", "sport/tennis", true},
-    {"#", "/", true},
-    {"sport/tennis/+", "sport/tennis/player1", true},
-    {"sport/tennis/+", "sport/tennis/player1/ranking", false},
-    {"sport/+", "sport", false},
-    {"sport/+", "sport/", true},
-    {"+", "sport", true},
-    {"+", "/finance", false},
-    {"+/+", "/finance", true},
-    {"/+", "/finance", true},
-    {"+/tennis/#", "sport/tennis", true},
-    {"a/b", "a/b", true},
-    {"a/b", "a/b/c", false},
-    {"a/b", "a", false},
-    {"a//b", "a//b", true},
-    {"a/+/b", "a//b", true},
-    {"#", "$SYS/x", false},  // [MQTT-4.7.2-1]
-    {"+/monitor/Clients", "$SYS/monitor/Clients", false},
-    {"$SYS/#", "$SYS/x", true},
-    {"$SYS/monitor/+", "$SYS/monitor/Clients", true},
-    {"+/data/#", "dev-0123456789abcdef01234567/data/temp", true},
-    {"+/data/My/Sensor", "dev-0123456789abcdef01234567/data/My/Sensor", true},
-    {"+/data/My/Sensor", "dev-0123456789abcdef01234567/data/My/Sensor/x", false},
-    {"dev-0123456789abcdef01234567/data/#", "dev-0123456789abcdef01234567/data/a/b", true},
-    {"dev-0123456789abcdef01234567/data/#", "dev-ffffffffffffffffffffffff/data/a", false},
-};
-
-TEST(FilterMatches, Table) {
-  for (const auto& c : kCases) {
-    EXPECT_EQ(filter_matches(c.filter, c.topic), c.match) << c.filter << " ~ " << c.topic;
-  }
-}
-
 TEST(TopicTrie, AgreesWithFilterMatchesOnEveryCase) {
-  for (const auto& c : kCases) {
+  for (const auto& c : kFilterCases) {
     TopicTrie trie;
     FakeSink sink;
     trie.add(c.filter, &sink);
@@ -80,14 +40,14 @@ TEST(TopicTrie, AllFiltersTogether) {
   // Every filter in one trie, each with its own sink: the set matched for each topic is exactly
   // the set filter_matches() says.
   TopicTrie trie;
-  std::vector<FakeSink> sinks(std::size(kCases));
-  for (std::size_t i = 0; i < std::size(kCases); ++i) trie.add(kCases[i].filter, &sinks[i]);
-  for (const auto& c : kCases) {
+  std::vector<FakeSink> sinks(std::size(kFilterCases));
+  for (std::size_t i = 0; i < std::size(kFilterCases); ++i) trie.add(kFilterCases[i].filter, &sinks[i]);
+  for (const auto& c : kFilterCases) {
     std::vector<Sink*> out;
     trie.match(c.topic, out);
     std::vector<Sink*> expected;
-    for (std::size_t i = 0; i < std::size(kCases); ++i) {
-      if (filter_matches(kCases[i].filter, c.topic)) expected.push_back(&sinks[i]);
+    for (std::size_t i = 0; i < std::size(kFilterCases); ++i) {
+      if (filter_matches(kFilterCases[i].filter, c.topic)) expected.push_back(&sinks[i]);
     }
     std::sort(out.begin(), out.end());
     std::sort(expected.begin(), expected.end());

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -330,6 +332,42 @@ TEST(Payload, ScalarShortcutMatchesTheGeneralPath) {
     EXPECT_EQ(d.error, PayloadError::kNone) << p;
     EXPECT_EQ(d.envelope.data_json, general_path(p)) << "payload: " << p;
     EXPECT_EQ(d.envelope.at, kNow) << p;
+  }
+}
+
+// ---- expiry (SPEC 7) ----
+
+struct ExpiryCase {
+  std::int64_t at;
+  std::optional<std::int64_t> ttl_s, expire_at;
+  int retention_days;
+  std::optional<std::int64_t> want;
+};
+
+TEST(ExpiryOf, Table) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  const ExpiryCase cases[] = {
+      {1000, std::nullopt, std::nullopt, 30, 1000 + 30 * 86'400'000LL},
+      {1000, std::nullopt, std::nullopt, 0, std::nullopt},
+      {1000, 60, std::nullopt, 30, 61'000},
+      {1000, 60, std::nullopt, 0, 61'000},
+      {1000, 60, 5000, 30, 5000},  // expire_at wins over ttl
+      {1000, std::nullopt, 5000, 0, 5000},
+      {1000, 0, std::nullopt, 30, 1000},
+      {kMax - 10, 60, std::nullopt, 0, kMax},  // saturates
+      {kMax - 10, std::nullopt, std::nullopt, 30, kMax},
+      {1000, kMax, std::nullopt, 0, kMax},
+      {1000, kMin, std::nullopt, 0, kMin + 1000},  // the product saturates, then + at
+      {kMin, -1, std::nullopt, 0, kMin},
+  };
+  for (const auto& c : cases) {
+    Envelope e;
+    e.at = c.at;
+    e.ttl_s = c.ttl_s;
+    e.expire_at = c.expire_at;
+    EXPECT_EQ(expiry_of(e, c.retention_days), c.want)
+        << c.at << " " << c.ttl_s.value_or(-1) << " " << c.retention_days;
   }
 }
 

@@ -1,0 +1,277 @@
+// DataStore's writer side: the epochs, series and runs of the record index (docs/storage.md)
+// and the hooks that keep them consistent with the connection's transactions.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "plugmq/platform/saturating.hpp"
+#include "plugmq/store/data.hpp"
+#include "record_planner.hpp"
+#include "record_statements.hpp"
+
+namespace plugmq::store {
+
+using detail::OidBytes;
+using detail::SeriesState;
+using platform::saturating_add;
+
+namespace {
+
+// A run holds one series' records of one transaction whose times lie within this span; a
+// record further out starts another run. A series read scans each run's range of the channel,
+// other series' rows included, so a run spread over a long time (a publisher sending old
+// records, a writer catching up on a backlog) would cost a long scan.
+constexpr std::int64_t kRunSpanMs = 1000;
+// An epoch's `at` bounds are widened with this slack, so that records stamped with the current
+// time widen them about once a minute.
+constexpr std::int64_t kSlackMs = 60'000;
+
+constexpr auto kPersistent = Stmt::Lifetime::kPersistent;
+
+}  // namespace
+
+namespace detail {
+
+WriterStatements::WriterStatements(sqlite3* db)
+    : insert(db,
+             "INSERT INTO data (at, id, sid, ep, expire_at, data, cid) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             kPersistent),
+      at_add(db, "INSERT INTO data_at (id, at, cid) VALUES (?1, ?2, ?3)", kPersistent),
+      channel_add(db, "INSERT INTO channels (channel) VALUES (?1) ON CONFLICT DO NOTHING",
+                  kPersistent),
+      channel_get(db, "SELECT cid FROM channels WHERE channel = ?1", kPersistent),
+      series_add(db,
+                 "INSERT INTO series (of, channel, cid, first_ep, last_ep) "
+                 "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT DO NOTHING",
+                 kPersistent),
+      series_get(db, "SELECT sid, cid FROM series WHERE of = ?1 AND channel = ?2", kPersistent),
+      series_in_epoch(db, "UPDATE series SET last_ep = ?2 WHERE sid = ?1 AND last_ep < ?2",
+                      kPersistent),
+      epoch_last(db, "SELECT coalesce(max(ep), -1) FROM epochs", kPersistent),
+      epoch_widen(db,
+                  "INSERT INTO epochs (ep, min_at, max_at) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT (ep) DO UPDATE SET min_at = min(min_at, excluded.min_at), "
+                  "max_at = max(max_at, excluded.max_at)",
+                  kPersistent),
+      epoch_lower_exp(db,
+                      "UPDATE epochs SET min_exp = ?2 "
+                      "WHERE ep = ?1 AND (min_exp IS NULL OR min_exp > ?2)",
+                      kPersistent),
+      run_add(db,
+              "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              kPersistent) {}
+
+}  // namespace detail
+
+DataStore::DataStore(Db& db, std::int64_t epoch_records)
+    : db_(db), epoch_records_(std::max<std::int64_t>(epoch_records, 1)), props_(db, *this) {
+  detail::register_pick(db.handle());  // before the statements that call it are prepared
+  st_ = std::make_unique<detail::RecordStatements>(db.handle());
+  // Ingest keeps the current epoch's part of `runs` and the right edges of the other
+  // indexes hot; SQLite's default 2 MB cache would re-read them for every batch. Allocated as
+  // used.
+  db.exec("PRAGMA cache_size = -65536");
+  detail::WriterState* state = &st_->state;
+  sqlite3_rollback_hook(
+      db.handle(), [](void* st) { static_cast<detail::WriterState*>(st)->forget(); }, state);
+  // Runs are written at the end of each transaction: Db::transaction() does it, and a COMMIT
+  // that would leave one unwritten (a transaction begun and committed some other way) fails and
+  // rolls back rather than store records that series reads cannot find.
+  db.set_before_commit([](void* self) { static_cast<DataStore*>(self)->flush(); }, this);
+  sqlite3_commit_hook(
+      db.handle(),
+      [](void* st) { return static_cast<detail::WriterState*>(st)->pending.empty() ? 0 : 1; },
+      state);
+}
+
+DataStore::~DataStore() {
+  sqlite3_commit_hook(db_.handle(), nullptr, nullptr);
+  db_.set_before_commit(nullptr, nullptr);
+  sqlite3_rollback_hook(db_.handle(), nullptr, nullptr);
+}
+
+void DataStore::write_run(SeriesState& series) {
+  Stmt& add = st_->write.run_add;
+  auto use = add.use();
+  add.bind(1, series.run_ep);
+  add.bind(2, series.sid);
+  add.bind(3, series.hi_at);
+  add.bind_blob_static(4, series.hi_id.data(), series.hi_id.size());
+  add.bind(5, series.lo_at);
+  add.bind_blob_static(6, series.lo_id.data(), series.lo_id.size());
+  add.bind(7, series.min_exp);
+  add.step();
+  series.in_run = false;
+}
+
+void DataStore::flush() {
+  detail::WriterState& st = st_->state;
+  if (st.pending.empty()) return;
+  // Taken first: outside a transaction each run commits as it is written, and the commit hook
+  // refuses a COMMIT while runs are pending. Inside one, a failure rolls back, which forgets
+  // every series (and so what was taken here).
+  std::vector<SeriesState*> pending;
+  pending.swap(st.pending);
+  for (SeriesState* series : pending) series->queued = false;
+  for (SeriesState* series : pending) {
+    if (series->in_run) write_run(*series);
+  }
+  pending.clear();
+  if (st.pending.empty()) st.pending.swap(pending);  // keeps the capacity
+}
+
+SeriesState& DataStore::series(std::string_view of, std::string_view channel) {
+  detail::WriterState& st = st_->state;
+  detail::WriterStatements& w = st_->write;
+  std::string& key = st.key;
+  key.assign(of);
+  key += '\0';
+  key += channel;
+  if (auto it = st.sids.find(key); it != st.sids.end()) return it->second;
+  std::int64_t cid;
+  {
+    auto use = w.channel_add.use();
+    w.channel_add.bind_static(1, channel);
+    w.channel_add.step();
+  }
+  {
+    auto use = w.channel_get.use();
+    w.channel_get.bind_static(1, channel);
+    if (!w.channel_get.step()) throw Error(Error::Code::kDb, "channel row missing after insert");
+    cid = w.channel_get.int64(0);
+  }
+  {
+    auto use = w.series_add.use();
+    w.series_add.bind_static(1, of);
+    w.series_add.bind_static(2, channel);
+    w.series_add.bind(3, cid);
+    w.series_add.bind(4, st.ep);
+    w.series_add.step();
+  }
+  Stmt& get = w.series_get;
+  auto use = get.use();
+  get.bind_static(1, of);
+  get.bind_static(2, channel);
+  if (!get.step()) throw Error(Error::Code::kDb, "series row missing after insert");
+  return st.sids.emplace(key, SeriesState{get.int64(0), get.int64(1)}).first->second;
+}
+
+void DataStore::prepare_epoch(const platform::Record& r) {
+  detail::WriterState& st = st_->state;
+  detail::WriterStatements& w = st_->write;
+  if (st.ep < 0 || st.ep_records >= epoch_records_) {
+    // A new epoch: after every other one, including those of other connections.
+    auto use = w.epoch_last.use();
+    w.epoch_last.step();
+    st.ep = w.epoch_last.int64(0) + 1;
+    st.ep_records = 0;
+    st.ep_min = 0;
+    st.ep_max = -1;
+    st.ep_min_exp.reset();
+  }
+  if (r.at < st.ep_min || r.at > st.ep_max) {
+    const bool empty = st.ep_max < st.ep_min;
+    const std::int64_t lo = empty ? saturating_add(r.at, -kSlackMs)
+                                  : std::min(st.ep_min, saturating_add(r.at, -kSlackMs));
+    const std::int64_t hi = empty ? saturating_add(r.at, kSlackMs)
+                                  : std::max(st.ep_max, saturating_add(r.at, kSlackMs));
+    auto use = w.epoch_widen.use();
+    w.epoch_widen.bind(1, st.ep);
+    w.epoch_widen.bind(2, lo);
+    w.epoch_widen.bind(3, hi);
+    w.epoch_widen.step();
+    st.ep_min = lo;
+    st.ep_max = hi;
+  }
+  if (r.expire_at && (!st.ep_min_exp || *r.expire_at < *st.ep_min_exp)) {
+    auto use = w.epoch_lower_exp.use();
+    w.epoch_lower_exp.bind(1, st.ep);
+    w.epoch_lower_exp.bind(2, *r.expire_at);
+    w.epoch_lower_exp.step();
+    st.ep_min_exp = r.expire_at;
+  }
+}
+
+void DataStore::insert(const platform::Record& r) {
+  const OidBytes id = detail::oid_or_throw(r.id);
+  detail::WriterState& st = st_->state;
+  detail::WriterStatements& w = st_->write;
+  prepare_epoch(r);
+  SeriesState& series = this->series(r.of, r.channel);
+  if (series.marked_ep != st.ep) {
+    auto use = w.series_in_epoch.use();
+    w.series_in_epoch.bind(1, series.sid);
+    w.series_in_epoch.bind(2, st.ep);
+    w.series_in_epoch.step();
+    series.marked_ep = st.ep;
+  }
+  if (detail::floor_div(r.at, 1000) != detail::oid_seconds(id.data())) {
+    // Not findable through its OID's second: data_at places it.
+    auto use = w.at_add.use();
+    w.at_add.bind_blob_static(1, id.data(), id.size());
+    w.at_add.bind(2, r.at);
+    w.at_add.bind(3, series.cid);
+    w.at_add.step();
+  }
+  {
+    Stmt& s = w.insert;
+    auto use = s.use();
+    s.bind(1, r.at);
+    s.bind_blob_static(2, id.data(), id.size());
+    s.bind(3, series.sid);
+    s.bind(4, st.ep);
+    s.bind(5, r.expire_at);
+    s.bind_static(6, r.data_json);
+    s.bind(7, series.cid);
+    s.step();
+  }
+  ++st.ep_records;
+  extend_run(series, r, id);
+  // Outside a transaction the record has committed by now, alone: so does its run.
+  if (!db_.in_transaction()) flush();
+}
+
+void DataStore::extend_run(SeriesState& series, const platform::Record& r, const OidBytes& id) {
+  detail::WriterState& st = st_->state;
+  // The record joins its series' run, unless the run belongs to an earlier epoch or would
+  // spread over more than kRunSpanMs: then that run is written and a new one begins.
+  auto too_wide = [&] {
+    std::int64_t span;  // `at` is any 64-bit value a publisher sent
+    return __builtin_sub_overflow(std::max(series.hi_at, r.at), std::min(series.lo_at, r.at),
+                                  &span) ||
+           span > kRunSpanMs;
+  };
+  if (series.in_run && (series.run_ep != st.ep || too_wide())) write_run(series);
+  auto position_below = [](std::int64_t at_a, const OidBytes& id_a, std::int64_t at_b,
+                           const OidBytes& id_b) {
+    return at_a != at_b ? at_a < at_b : id_a < id_b;  // std::array compares bytes unsigned
+  };
+  if (!series.in_run) {
+    series.in_run = true;
+    series.run_ep = st.ep;
+    series.lo_at = series.hi_at = r.at;
+    series.lo_id = series.hi_id = id;
+    series.min_exp = r.expire_at;
+  } else {
+    if (position_below(r.at, id, series.lo_at, series.lo_id)) {
+      series.lo_at = r.at;
+      series.lo_id = id;
+    }
+    if (position_below(series.hi_at, series.hi_id, r.at, id)) {
+      series.hi_at = r.at;
+      series.hi_id = id;
+    }
+    if (r.expire_at && (!series.min_exp || *r.expire_at < *series.min_exp)) {
+      series.min_exp = r.expire_at;
+    }
+  }
+  if (!series.queued) {
+    series.queued = true;
+    st.pending.push_back(&series);
+  }
+}
+
+}  // namespace plugmq::store
