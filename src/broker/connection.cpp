@@ -1,10 +1,10 @@
 // The connection's dispatch by phase, its deadlines and its end. CONNECT, login and enrollment
 // are in handle_connect.cpp; SUBSCRIBE and UNSUBSCRIBE in handle_subscribe.cpp; the reaction
 // table in reaction.cpp.
+#include "plugmq/broker/connection.hpp"
+
 #include <algorithm>
 #include <string>
-
-#include "plugmq/broker/connection.hpp"
 
 namespace plugmq::broker {
 

@@ -51,7 +51,7 @@ void Connection::on_login(Role role, std::string_view identity, TimePoint now, A
   phase_ = Phase::kConnected;
   since_ = now;  // the keep alive runs from the CONNECT on
   claimed_ = true;
-  out.claim();  // closes an older connection of the pair [MQTT-3.1.4-2]
+  out.claim();             // closes an older connection of the pair [MQTT-3.1.4-2]
   out.deadline_changed();  // the keep alive replaces the CONNECT deadline
   out.send(codec::Connack{false, ConnackCode::kAccepted});
   std::string line = role == Role::kAccount ? "account login " : "device login ";
@@ -93,8 +93,7 @@ void Connection::on_enroll_packet(codec::Packet& p, Actions& out) {
   out.enroll(sub.subscriptions[0].filter, client_id_assigned_ ? std::string_view() : client_id());
 }
 
-void Connection::on_enrolled(bool ok, const std::string& topic, std::string payload,
-                             Actions& out) {
+void Connection::on_enrolled(bool ok, const std::string& topic, std::string payload, Actions& out) {
   if (closing()) return;
   codec::Publish reply;
   reply.topic = topic;

@@ -60,8 +60,7 @@ std::uint8_t Connection::subscribe(std::string_view filter, Actions& out) {
   return codec::kSubackFailure;  // unreachable
 }
 
-bool Connection::unsubscribe_some(codec::FilterCursor& at, std::uint16_t packet_id,
-                                  Actions& out) {
+bool Connection::unsubscribe_some(codec::FilterCursor& at, std::uint16_t packet_id, Actions& out) {
   if (closing()) return true;
   Turn turn;
   while (!at.done()) {

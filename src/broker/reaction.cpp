@@ -24,8 +24,9 @@ Reaction react(Violation v, Phase p) {
               "packet larger than max_packet_size ({} bytes); closing", nullptr};
     case Violation::kPacketTooLargeForPhase:
       return {std::nullopt, kViolation, LogLevel::kInfo,
-              p == Phase::kEnrolling ? "packet larger than any enrollment SUBSCRIBE ({} bytes); closing"
-                                     : "packet larger than any CONNECT ({} bytes); closing",
+              p == Phase::kEnrolling
+                  ? "packet larger than any enrollment SUBSCRIBE ({} bytes); closing"
+                  : "packet larger than any CONNECT ({} bytes); closing",
               nullptr};
     case Violation::kFirstPacketNotConnect:  // [MQTT-3.1.0-1]
       return {std::nullopt, kViolation, LogLevel::kInfo, "first packet is not CONNECT; closing",

@@ -155,8 +155,8 @@ asio::awaitable<void> Session<Stream>::input() {
     auto wait = backpressure();
     if (!co_await std::move(wait)) co_return;
     make_room(pending, limits);
-    auto read = stream_.async_read_some(
-        asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_), kUseTuple);
+    auto read = stream_.async_read_some(asio::buffer(rbuf_.data() + rend_, rbuf_.size() - rend_),
+                                        kUseTuple);
     auto [ec, n] = co_await std::move(read);
     if (ec || conn_.closing()) {
       conn_.end(EndReason::kClosedByPeer);

@@ -107,7 +107,7 @@ class Session final : public service::LiveSession,
   boost::asio::awaitable<void> perform(Io& io);
   boost::asio::awaitable<void> run_login(const codec::Connect& c);
   boost::asio::awaitable<void> run_enroll(const std::string& topic,
-                                         std::string_view serial_client_id);
+                                          std::string_view serial_client_id);
   boost::asio::awaitable<void> run_publish(codec::Publish& p, std::optional<codec::Packet>& ack);
   boost::asio::awaitable<void> run_subscribe(std::uint16_t packet_id,
                                              std::span<const std::uint8_t> filters, bool sub);

@@ -1,6 +1,9 @@
 // What a session's connection asks for, run against the server's services: the request of a
 // call (perform), a PUBLISH and the publish path it shares with the will (data or a property
-// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are in session_login.cpp.
+// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are
+// in session_login.cpp.
+#include "session_io.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/use_awaitable.hpp>
@@ -8,7 +11,6 @@
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/service/publish.hpp"
 #include "session.hpp"
-#include "session_io.hpp"
 #include "session_util.hpp"
 
 namespace plugmq::net {
@@ -111,15 +113,14 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   send(out);
 }
 
-#define PLUGMQ_SESSION_IO(S)                                                                   \
-  template asio::awaitable<void> Session<S>::perform(Io&);                                     \
-  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                      \
-                                                         std::optional<codec::Packet>&);       \
-  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                      \
-                                                           std::span<const std::uint8_t>, bool); \
-  template asio::awaitable<void> Session<S>::publish_data(const std::string&,                  \
-                                                          const std::string&,                  \
-                                                          store::DataWriter::Done&);           \
+#define PLUGMQ_SESSION_IO(S)                                                                      \
+  template asio::awaitable<void> Session<S>::perform(Io&);                                        \
+  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                         \
+                                                         std::optional<codec::Packet>&);          \
+  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                         \
+                                                           std::span<const std::uint8_t>, bool);  \
+  template asio::awaitable<void> Session<S>::publish_data(const std::string&, const std::string&, \
+                                                          store::DataWriter::Done&);              \
   template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)

@@ -8,13 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
-#include "session.hpp"
-#include "session_io.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/enrollment.hpp"
 #include "plugmq/store/fleet.hpp"
+#include "session.hpp"
+#include "session_io.hpp"
 
 namespace plugmq::net {
 
@@ -106,9 +106,10 @@ void log_refusal(LoginResult r, const std::string& peer, const std::string& addr
       return;
     case LoginResult::kBusy:
       if (auto t = platform::throttle_log("mqtt password checks full")) {
-        spdlog::warn("{} {}: more password checks queued than logins.max_queued_hashes; "
-                     "CONNACK 3{}",
-                     peer, client_id, t->suffix());
+        spdlog::warn(
+            "{} {}: more password checks queued than logins.max_queued_hashes; "
+            "CONNACK 3{}",
+            peer, client_id, t->suffix());
       }
       return;
     case LoginResult::kError:
@@ -140,9 +141,10 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
   const std::string& id = account ? principal_->account_id : principal_->device_id;
   if (!account && !conn_.closing()) {
     auto split = platform::split_client_id(client_id());
-    ctx_.store.post([id, cid = std::string(client_id()), name = split.name](service::StoreWorker::Repos& r) {
-      r.identity.record_login(id, cid, name);
-    });
+    ctx_.store.post(
+        [id, cid = std::string(client_id()), name = split.name](service::StoreWorker::Repos& r) {
+          r.identity.record_login(id, cid, name);
+        });
   }
   conn_.on_login(role, id, steady_clock::now(), io);
   settle(io);
@@ -201,7 +203,7 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
     by_device = std::move(found.device);
     status = account ? by_account.status : by_device.status;
     co_return service::Verdict{account ? by_account.check_hash : by_device.check_hash,
-                      status == store::LoginStatus::kBadCredentials};
+                               status == store::LoginStatus::kBadCredentials};
   };
   // A login that waits for a place in a limit or for a password check reads nothing meanwhile:
   // the thread's LoginGate place goes to a session with bytes to read.
@@ -213,12 +215,12 @@ asio::awaitable<LoginResult> Session<Stream>::check_login(const std::string& use
   // A device's place per address is its own: see service/attempt.hpp.
   const std::string name = platform::lower_ascii(user);
   const service::AttemptRun run{ctx_.login_limits(),
-                       ctx_.hashes,
-                       account ? address() : address() + '|' + name,
-                       (account ? "account:" : "device:") + name,
-                       pass,
-                       leave_gate,
-                       [this] { return !conn_.closing() && !ctx_.stopping; }};
+                                ctx_.hashes,
+                                account ? address() : address() + '|' + name,
+                                (account ? "account:" : "device:") + name,
+                                pass,
+                                leave_gate,
+                                [this] { return !conn_.closing() && !ctx_.stopping; }};
   service::Admission admission;
   try {
     auto attempt = service::run_attempt(run, step);
@@ -251,8 +253,8 @@ void Session<Stream>::become_device(store::Device& d) {
       info->controls == d.controls) {
     who = std::shared_ptr<const platform::Principal>(std::move(dir), info);
   } else {
-    who = std::make_shared<const platform::Principal>(platform::Principal{
-        d.account_id, d.id, std::move(d.perm), std::move(d.controls)});
+    who = std::make_shared<const platform::Principal>(
+        platform::Principal{d.account_id, d.id, std::move(d.perm), std::move(d.controls)});
   }
   std::lock_guard lock(mu_);
   principal_ = std::move(who);
@@ -260,7 +262,7 @@ void Session<Stream>::become_device(store::Device& d) {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
-                                                      std::string_view serial_client_id) {
+                                                  std::string_view serial_client_id) {
   // The topic holds the enroll password: it is never logged.
   const auto split = platform::split_client_id(serial_client_id);
   auto parsed = platform::parse_enroll_topic(topic);
@@ -268,7 +270,8 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
   store::EnrollResult result;
   if (!parsed) {
     result.err = 400;
-    result.msg = "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
+    result.msg =
+        "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
   } else {
     const auto& t = *parsed;
     const service::EnrollAttempt attempt{
@@ -277,10 +280,11 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
             (t.controller ? t.thing_hwid : split.hwid),
         t.pass, t.controller ? "wrong control password" : "wrong enroll password",
         [this] { return !conn_.closing() && !ctx_.stopping; }};
-    const service::EnrollStep step = [&t, &split](service::StoreWorker::Repos& r, const store::Secret& pass) {
-      return t.controller ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid,
-                                                      split.name)
-                          : r.fleet.enroll_thing(t.model, split.hwid, pass, split.name);
+    const service::EnrollStep step = [&t, &split](service::StoreWorker::Repos& r,
+                                                  const store::Secret& pass) {
+      return t.controller
+                 ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid, split.name)
+                 : r.fleet.enroll_thing(t.model, split.hwid, pass, split.name);
     };
     auto enroll = service::run_enrollment(ctx_, attempt, step);
     result = co_await std::move(enroll);
@@ -310,13 +314,13 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
 }
 
 // The members defined here, for both streams (session.cpp instantiates the rest).
-#define PLUGMQ_SESSION_LOGIN(S)                                                                \
-  template asio::awaitable<void> Session<S>::run_login(const codec::Connect&);                 \
-  template asio::awaitable<std::optional<LoginResult>> Session<S>::quick_login(                \
-      const std::string&, const std::string&, broker::Role&);                                  \
-  template asio::awaitable<LoginResult> Session<S>::check_login(                               \
-      const std::string&, const std::string&, bool, broker::Role&);                            \
-  template void Session<S>::become_device(store::Device&);                                     \
+#define PLUGMQ_SESSION_LOGIN(S)                                                 \
+  template asio::awaitable<void> Session<S>::run_login(const codec::Connect&);  \
+  template asio::awaitable<std::optional<LoginResult>> Session<S>::quick_login( \
+      const std::string&, const std::string&, broker::Role&);                   \
+  template asio::awaitable<LoginResult> Session<S>::check_login(                \
+      const std::string&, const std::string&, bool, broker::Role&);             \
+  template void Session<S>::become_device(store::Device&);                      \
   template asio::awaitable<void> Session<S>::run_enroll(const std::string&, std::string_view);
 PLUGMQ_SESSION_LOGIN(Socket)
 PLUGMQ_SESSION_LOGIN(TlsStream)

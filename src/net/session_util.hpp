@@ -17,8 +17,8 @@ namespace plugmq::net {
 inline constexpr auto kUseTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 // Logs what ended one of a session's coroutines with an exception; false when none did.
-inline bool log_failure(std::exception_ptr e, const std::string& peer,
-                        std::string_view client_id, const char* what) {
+inline bool log_failure(std::exception_ptr e, const std::string& peer, std::string_view client_id,
+                        const char* what) {
   if (!e) return false;
   try {
     std::rethrow_exception(e);

@@ -216,17 +216,17 @@ void Session<Stream>::refresh_from_directory() {
   principal_ = std::move(who);
 }
 
-#define PLUGMQ_SESSION_WRITE(S)                                                     \
-  template void Session<S>::spawn_writer();                                         \
-  template asio::awaitable<void> Session<S>::write_loop();                          \
-  template void Session<S>::deliver(const broker::Message&);                        \
-  template void Session<S>::send(Packet);                                           \
-  template void Session<S>::send(const codec::Packet&);                             \
-  template void Session<S>::close_after_flush();                                    \
-  template void Session<S>::wake_writer_locked();                                   \
-  template void Session<S>::close(EndReason);                                       \
-  template void Session<S>::close_stream();                                         \
-  template void Session<S>::directory_changed();                                    \
+#define PLUGMQ_SESSION_WRITE(S)                              \
+  template void Session<S>::spawn_writer();                  \
+  template asio::awaitable<void> Session<S>::write_loop();   \
+  template void Session<S>::deliver(const broker::Message&); \
+  template void Session<S>::send(Packet);                    \
+  template void Session<S>::send(const codec::Packet&);      \
+  template void Session<S>::close_after_flush();             \
+  template void Session<S>::wake_writer_locked();            \
+  template void Session<S>::close(EndReason);                \
+  template void Session<S>::close_stream();                  \
+  template void Session<S>::directory_changed();             \
   template void Session<S>::refresh_from_directory();
 PLUGMQ_SESSION_WRITE(Socket)
 PLUGMQ_SESSION_WRITE(TlsStream)

@@ -263,8 +263,7 @@ class Connection {
 
   void violate(Violation v, std::string_view detail, Actions& out);
   void on_connect(codec::Connect& c, Actions& out);
-  void on_connected_packet(codec::Packet& p, std::span<const std::uint8_t> filters,
-                           Actions& out);
+  void on_connected_packet(codec::Packet& p, std::span<const std::uint8_t> filters, Actions& out);
   void on_enroll_packet(codec::Packet& p, Actions& out);
   std::uint8_t subscribe(std::string_view filter, Actions& out);
   void refuse(codec::ConnackCode code, Actions& out);
@@ -277,10 +276,10 @@ class Connection {
   Phase phase_ = Phase::kAwaitConnect;
   Role role_ = Role::kNone;
   EndReason reason_ = EndReason::kClosedByPeer;  // meaningful once closing()
-  bool client_id_assigned_ : 1 = false;  // the client sent an empty one
-  bool enroll_used_ : 1 = false;         // an enrollment session answers one SUBSCRIBE
-  bool connect_arrived_ : 1 = false;     // on_connect_arrived(): the CONNECT deadline is met
-  bool claimed_ : 1 = false;             // claim() was asked
+  bool client_id_assigned_ : 1 = false;          // the client sent an empty one
+  bool enroll_used_ : 1 = false;                 // an enrollment session answers one SUBSCRIBE
+  bool connect_arrived_ : 1 = false;  // on_connect_arrived(): the CONNECT deadline is met
+  bool claimed_ : 1 = false;          // claim() was asked
 };
 
 }  // namespace plugmq::broker

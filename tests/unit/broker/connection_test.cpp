@@ -93,21 +93,20 @@ TEST_F(AwaitConnect, AConnectWaitingToBeReadMeetsTheDeadline) {
 }
 
 TEST_F(AwaitConnect, FirstPacketMustBeConnect) {  // [MQTT-3.1.0-1]
-  feed(conn, io, {0xC0, 0x00}, kT0);  // PINGREQ
+  feed(conn, io, {0xC0, 0x00}, kT0);              // PINGREQ
   expect_closed(EndReason::kProtocolViolation, Flush::kNo);
   EXPECT_EQ(last_log().message, "first packet is not CONNECT; closing");
   EXPECT_EQ(last_log().throttle, "mqtt first packet");
   EXPECT_TRUE(io.sent.empty());
 }
 
-TEST_F(AwaitConnect, UnsupportedProtocolLevelGetsConnack1) {  // [MQTT-3.1.2-2]
-  const Bytes connect_v3{
-      0x10, 0x0F,                              // CONNECT, remaining length 15
-      0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p',  // protocol name "MQIsdp" (3.1)
-      0x03,                                    // protocol level 3
-      0x02,                                    // flags: clean session
-      0x00, 0x3C,                              // keep alive 60
-      0x00, 0x01, 'c'};                        // client id "c"
+TEST_F(AwaitConnect, UnsupportedProtocolLevelGetsConnack1) {        // [MQTT-3.1.2-2]
+  const Bytes connect_v3{0x10, 0x0F,                                // CONNECT, remaining length 15
+                         0x00, 0x06, 'M', 'Q', 'I', 's', 'd', 'p',  // protocol name "MQIsdp" (3.1)
+                         0x03,                                      // protocol level 3
+                         0x02,                                      // flags: clean session
+                         0x00, 0x3C,                                // keep alive 60
+                         0x00, 0x01, 'c'};                          // client id "c"
   feed(conn, io, connect_v3, kT0);
   EXPECT_EQ(io.last<codec::Connack>().code, ConnackCode::kBadProtocolVersion);
   expect_closed(EndReason::kRefused, Flush::kFirst);
@@ -344,10 +343,10 @@ TEST_F(Connected, SecondConnectCloses) {  // [MQTT-3.1.0-2]
 
 TEST_F(Connected, ServerOnlyPacketsClose) {
   const Bytes server_only[] = {
-      {0x20, 0x02, 0x00, 0x00},  // CONNACK
+      {0x20, 0x02, 0x00, 0x00},        // CONNACK
       {0x90, 0x03, 0x00, 0x01, 0x00},  // SUBACK
-      {0xB0, 0x02, 0x00, 0x01},  // UNSUBACK
-      {0xD0, 0x00},              // PINGRESP
+      {0xB0, 0x02, 0x00, 0x01},        // UNSUBACK
+      {0xD0, 0x00},                    // PINGRESP
   };
   for (const auto& b : server_only) {
     Connection c;
@@ -372,7 +371,7 @@ TEST_F(Connected, MalformedPacketCloses) {
 
 TEST(ConnectionMalformed, EveryDecodeErrorClosesWithItsName) {
   const std::pair<codec::DecodeError, Bytes> table[] = {
-      {codec::DecodeError::kBadPacketType, {0xF0, 0x00}},  // type 15 is reserved
+      {codec::DecodeError::kBadPacketType, {0xF0, 0x00}},         // type 15 is reserved
       {codec::DecodeError::kBadFlags, {0x60, 0x02, 0x00, 0x01}},  // PUBREL flags must be 0010
       {codec::DecodeError::kBadRemainingLength,
        {0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}},  // a fifth remaining-length byte
@@ -382,7 +381,7 @@ TEST(ConnectionMalformed, EveryDecodeErrorClosesWithItsName) {
       {codec::DecodeError::kBadQos, {0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01}},  // QoS 3
       {codec::DecodeError::kBadTopic, {0x30, 0x05, 0x00, 0x03, 'a', '/', '+'}},  // wildcard
       {codec::DecodeError::kBadPacketId,
-       {0x82, 0x06, 0x00, 0x00, 0x00, 0x01, 'a', 0x00}},  // SUBSCRIBE, packet id 0
+       {0x82, 0x06, 0x00, 0x00, 0x00, 0x01, 'a', 0x00}},              // SUBSCRIBE, packet id 0
       {codec::DecodeError::kEmptyPayload, {0x82, 0x02, 0x00, 0x01}},  // SUBSCRIBE, no filter
   };
   for (const auto& [error, bytes] : table) {
@@ -409,13 +408,12 @@ TEST(ConnectionMalformed, BadConnectFlagsBeforeTheLogin) {
   Connection conn;
   FakeIo io;
   conn.on_accepted(kT0);
-  const Bytes connect_reserved{
-      0x10, 0x0D,                      // CONNECT, remaining length 13
-      0x00, 0x04, 'M', 'Q', 'T', 'T',  // protocol name
-      0x04,                            // protocol level 4
-      0x03,                            // flags: clean session and the reserved bit
-      0x00, 0x3C,                      // keep alive 60
-      0x00, 0x01, 'c'};                // client id "c"
+  const Bytes connect_reserved{0x10, 0x0D,                      // CONNECT, remaining length 13
+                               0x00, 0x04, 'M', 'Q', 'T', 'T',  // protocol name
+                               0x04,                            // protocol level 4
+                               0x03,              // flags: clean session and the reserved bit
+                               0x00, 0x3C,        // keep alive 60
+                               0x00, 0x01, 'c'};  // client id "c"
   feed(conn, io, connect_reserved, kT0);
   ASSERT_TRUE(io.closed);
   EXPECT_EQ(io.closed->first, EndReason::kProtocolViolation);
@@ -425,13 +423,12 @@ TEST(ConnectionMalformed, BadConnectFlagsBeforeTheLogin) {
 
 TEST_F(Connected, ConnectWithAnotherProtocolLevelIsMalformedNow) {
   log_in();
-  const Bytes connect_v5{
-      0x10, 0x0D,                          // CONNECT, remaining length 13
-      0x00, 0x04, 'M', 'Q', 'T', 'T',      // protocol name
-      0x05,                                // protocol level 5
-      0x02,                                // flags: clean session
-      0x00, 0x3C,                          // keep alive 60
-      0x00, 0x01, 'c'};                    // client id "c"
+  const Bytes connect_v5{0x10, 0x0D,                      // CONNECT, remaining length 13
+                         0x00, 0x04, 'M', 'Q', 'T', 'T',  // protocol name
+                         0x05,                            // protocol level 5
+                         0x02,                            // flags: clean session
+                         0x00, 0x3C,                      // keep alive 60
+                         0x00, 0x01, 'c'};                // client id "c"
   feed(conn, io, connect_v5, kT0 + 2s);
   expect_closed(EndReason::kProtocolViolation, Flush::kNo);
   EXPECT_TRUE(io.sent.size() == 1) << "no CONNACK 1 once connected";
@@ -588,8 +585,7 @@ TEST_F(Enrolling, OneSubscribeAsksForTheEnrollment) {
 TEST_F(Enrolling, AFailureRepliesThenCloses) {
   enroll_session();
   feed(conn, io, bytes_of(codec::Subscribe{3, {{"MODEL/thing/WRONG", 0}}}), kT0 + 2s);
-  conn.on_enrolled(false, "MODEL/thing/WRONG", R"({"err":401,"msg":"wrong enroll password"})",
-                   io);
+  conn.on_enrolled(false, "MODEL/thing/WRONG", R"({"err":401,"msg":"wrong enroll password"})", io);
   EXPECT_EQ(io.last<codec::Publish>().topic, "MODEL/thing/WRONG");
   expect_closed(EndReason::kEnrollDone, Flush::kFirst);
 }

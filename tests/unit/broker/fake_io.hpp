@@ -129,7 +129,8 @@ inline Bytes bytes_of(const codec::Packet& p) {
 }
 
 inline codec::Connect connect_packet(std::string client_id, std::optional<std::string> user,
-                                     std::optional<std::string> pass, std::uint16_t keep_alive = 60) {
+                                     std::optional<std::string> pass,
+                                     std::uint16_t keep_alive = 60) {
   codec::Connect c;
   c.client_id = std::move(client_id);
   c.username = std::move(user);
