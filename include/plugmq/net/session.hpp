@@ -160,10 +160,8 @@ class Session final : public service::LiveSession,
   boost::asio::awaitable<bool> on_connect(codec::Connect& c);
   // Checks a device's or an account's credentials within the login limits; on kOk sets
   // login_ and principal_.
-  boost::asio::awaitable<LoginResult> check_login(const std::string& user,
-                                                  const std::string& pass, bool account);
-  // Logged in as the device `d` (its permissions may move out of it).
-  void become_device(store::Device& d);
+  boost::asio::awaitable<LoginResult> check_login(const std::string& user, const std::string& pass,
+                                                  bool account);
   boost::asio::awaitable<bool> on_publish(codec::Publish& p);
   // Handle their filters in turns (kFiltersPerTurn), read from rbuf_ (codec::FilterCursor).
   boost::asio::awaitable<bool> on_subscribe(std::uint16_t packet_id,
