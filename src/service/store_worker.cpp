@@ -92,7 +92,7 @@ void StoreWorker::checkpoint() {
   // The data writer's connection does not checkpoint (it would stall ingest); copying the WAL
   // back into the database happens here, once a refresh period, without blocking anyone.
   // Copying a second of commits at 20,000 msgs/s takes about 2 ms of CPU; like the data
-  // writer's work, it offers the core between the pages it writes (store/paced_vfs.hpp).
+  // writer's work, it offers the core between the pages it writes (os/paced_vfs.hpp).
   os::Pacer pacer;
   os::ScopedWritePacer paced(&os::Pacer::pace_writes, &pacer);
   try {

@@ -149,7 +149,7 @@ DataWriter::Next DataWriter::wait_for_work(std::unique_lock<std::mutex>& lock) {
 }
 
 void DataWriter::run() {
-  // In the background while it keeps up (platform/thread_priority.hpp): a network thread that
+  // In the background while it keeps up (os/thread_priority.hpp): a network thread that
   // wakes up during a batch gets the core at once. Behind, it takes its full share again.
   os::ThreadPriority priority;
   bool stuck_reported = false;
