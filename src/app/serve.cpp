@@ -17,7 +17,7 @@
 #include "plugmq/app/config.hpp"
 #include "plugmq/http/listener.hpp"
 #include "plugmq/net/server.hpp"
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
 
 namespace plugmq::app {
 
@@ -58,7 +58,7 @@ std::string fd_count(std::uint64_t n) {
 void fit_connections_to_fd_limit(service::ServerOptions& options) {
   const std::uint64_t wanted = options.max_connections;
   const std::uint64_t reserve = net::Server::reserved_fds(options);
-  const auto fit = platform::fit_fd_limit(wanted, reserve);
+  const auto fit = os::fit_fd_limit(wanted, reserve);
   if (!fit) {
     spdlog::warn("cannot read the open-files limit (RLIMIT_NOFILE): {}", std::strerror(errno));
     return;

@@ -12,6 +12,7 @@
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/login.hpp"
 
 namespace plugmq::http {
 
@@ -94,38 +95,34 @@ Login hybrid_login(service::ReadPool::Repos& r, const std::string& id,
 // is an identifier, not a secret; the secret is never logged.
 std::optional<Response> login_refusal(service::Admission admission, store::LoginStatus status,
                                       const std::string& peer, const std::string& name) {
-  switch (admission) {
-    case service::Admission::kLimited:
+  switch (service::login_outcome(admission, status)) {
+    case service::LoginOutcome::kOk:
+      return std::nullopt;
+    case service::LoginOutcome::kLimited:
       if (auto t = platform::throttle_log("http login limited", peer)) {
         spdlog::info("http {}: too many failed logins from this address or for {}; 429{}", peer,
                      name, t->suffix());
       }
       return error_response(429, "too many failed logins from this address or for this "
                                  "identity; try again later");
-    case service::Admission::kBusy:
+    case service::LoginOutcome::kBusy:
       if (auto t = platform::throttle_log("http password checks full")) {
         spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503{}",
                      peer, t->suffix());
       }
       return error_response(503, "the server is busy checking passwords; try again later");
-    case service::Admission::kAbandoned:
+    case service::LoginOutcome::kAbandoned:
       return error_response(503, "the server is stopping");
-    case service::Admission::kWrongSecret:
-      status = store::LoginStatus::kBadCredentials;
+    case service::LoginOutcome::kDisabled:
+      return error_response(403, "device or account disabled");
+    case service::LoginOutcome::kBadCredentials:
+    case service::LoginOutcome::kError:
       break;
-    case service::Admission::kChecked:
-      break;
   }
-  if (status == store::LoginStatus::kDisabled) {
-    return error_response(403, "device or account disabled");
+  if (auto t = platform::throttle_log("http bad credentials", peer)) {
+    spdlog::info("http {}: bad credentials for {}{}", peer, name, t->suffix());
   }
-  if (status != store::LoginStatus::kOk) {
-    if (auto t = platform::throttle_log("http bad credentials", peer)) {
-      spdlog::info("http {}: bad credentials for {}{}", peer, name, t->suffix());
-    }
-    return detail::need_auth("wrong credentials");
-  }
-  return std::nullopt;
+  return detail::need_auth("wrong credentials");
 }
 
 }  // namespace

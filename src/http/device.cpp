@@ -41,20 +41,8 @@ Response enroll_reply(const store::EnrollResult& r, int status) {
 }
 
 void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
-  if (r.ok()) {
-    call.ctx.counters.enrolled++;
-    spdlog::info("http {}: enrolled {} {}", call.req.peer_address, what, r.id);
-    return;
-  }
-  call.ctx.counters.enroll_failed++;
-  if (r.err == 500) {
-    spdlog::error("http {}: enrollment failed: {}", call.req.peer_address, r.log_detail);
-  } else {
-    if (auto t = platform::throttle_log("http enrollment refused", call.req.peer_address)) {
-      spdlog::info("http {}: enrollment refused: {} {}{}", call.req.peer_address, r.err, r.msg,
-                   t->suffix());
-    }
-  }
+  service::record_enrollment(call.ctx, r, "http " + call.req.peer_address, what, "",
+                             "http enrollment refused", call.req.peer_address);
 }
 
 // Sets properties on the writer (where every property write happens, in order with the data),

@@ -11,7 +11,7 @@
 
 #include "plugmq/net/accept_error.hpp"
 #include "session.hpp"
-#include "plugmq/platform/thread_name.hpp"
+#include "plugmq/os/thread_name.hpp"
 #include "plugmq/service/admission.hpp"
 #include "tls.hpp"
 
@@ -64,7 +64,7 @@ void Server::start() {
   }
   for (auto& ioc : iocs_) {
     threads_.emplace_back([&ioc, n = threads_.size()] {
-      platform::name_this_thread("pq-io-" + std::to_string(n));
+      os::name_this_thread("pq-io-" + std::to_string(n));
       for (;;) {
         try {
           ioc->run();

@@ -117,18 +117,11 @@ class Session final : public service::LiveSession,
   boost::asio::awaitable<bool> next_turn();
   void log(broker::LogLevel level, const char* throttle, std::string_view message);
 
-  // Checks a device's or an account's credentials within the login limits (session_login.cpp);
-  // on kOk sets principal_ and `role`.
+  // Checks a device's or an account's credentials (service::login); on kOk sets principal_
+  // and `role` (session_login.cpp).
   boost::asio::awaitable<broker::LoginResult> check_login(const std::string& user,
                                                           const std::string& pass, bool account,
                                                           broker::Role& role);
-  // A device login's one store task (its auth code); nothing when it needs the two-step check
-  // of check_login (a prototype with a password of its own).
-  boost::asio::awaitable<std::optional<broker::LoginResult>> quick_login(const std::string& user,
-                                                                         const std::string& pass,
-                                                                         broker::Role& role);
-  // Logged in as the device `d` (its permissions may move out of it).
-  void become_device(store::Device& d);
   // Re-reads permissions and status from the directory (session thread).
   void refresh_from_directory();
 

@@ -7,8 +7,8 @@
 #include <boost/asio/post.hpp>
 
 #include "plugmq/platform/log_throttle.hpp"
-#include "plugmq/platform/thread_name.hpp"
-#include "plugmq/store/paced_vfs.hpp"
+#include "plugmq/os/thread_name.hpp"
+#include "plugmq/os/paced_vfs.hpp"
 
 namespace plugmq::service {
 
@@ -28,7 +28,7 @@ StoreWorker::~StoreWorker() { stop(); }
 void StoreWorker::start() {
   asio::co_spawn(ioc_, refresh_loop(), asio::detached);
   thread_ = std::thread([this] {
-    platform::name_this_thread("pq-store");
+    os::name_this_thread("pq-store");
     ioc_.run();
   });
 }
@@ -92,9 +92,9 @@ void StoreWorker::checkpoint() {
   // The data writer's connection does not checkpoint (it would stall ingest); copying the WAL
   // back into the database happens here, once a refresh period, without blocking anyone.
   // Copying a second of commits at 20,000 msgs/s takes about 2 ms of CPU; like the data
-  // writer's work, it offers the core between the pages it writes (store/paced_vfs.hpp).
-  store::Pacer pacer;
-  store::ScopedWritePacer paced(&store::Pacer::pace_writes, &pacer);
+  // writer's work, it offers the core between the pages it writes (os/paced_vfs.hpp).
+  os::Pacer pacer;
+  os::ScopedWritePacer paced(&os::Pacer::pace_writes, &pacer);
   try {
     db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
   } catch (const std::exception& e) {

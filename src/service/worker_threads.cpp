@@ -1,6 +1,6 @@
 #include "plugmq/service/worker_threads.hpp"
 
-#include "plugmq/platform/thread_name.hpp"
+#include "plugmq/os/thread_name.hpp"
 
 namespace plugmq::service {
 
@@ -11,7 +11,7 @@ void WorkerThreads::start(const std::string& name, const std::function<void(unsi
           ioc_.get_executor());
   for (unsigned i = 0; i < count_; ++i) {
     threads_.emplace_back([this, name, init, i] {
-      platform::name_this_thread(name + "-" + std::to_string(i));
+      os::name_this_thread(name + "-" + std::to_string(i));
       if (init) init(i);
       ioc_.run();
     });

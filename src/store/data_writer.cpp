@@ -8,8 +8,8 @@
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
-#include "plugmq/platform/thread_name.hpp"
-#include "plugmq/platform/thread_priority.hpp"
+#include "plugmq/os/thread_name.hpp"
+#include "plugmq/os/thread_priority.hpp"
 
 namespace plugmq::store {
 
@@ -42,8 +42,8 @@ DataWriter::~DataWriter() { stop(); }
 void DataWriter::start() {
   next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
   thread_ = std::thread([this] {
-    platform::name_this_thread("pq-writer");
-    set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
+    os::name_this_thread("pq-writer");
+    os::set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
     run();
   });
 }
@@ -149,9 +149,9 @@ DataWriter::Next DataWriter::wait_for_work(std::unique_lock<std::mutex>& lock) {
 }
 
 void DataWriter::run() {
-  // In the background while it keeps up (platform/thread_priority.hpp): a network thread that
+  // In the background while it keeps up (os/thread_priority.hpp): a network thread that
   // wakes up during a batch gets the core at once. Behind, it takes its full share again.
-  platform::ThreadPriority priority;
+  os::ThreadPriority priority;
   bool stuck_reported = false;
   const auto update_priority = [&] {
     const bool behind = backlog_.load(std::memory_order_relaxed) > options_.max_batch;

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
 #include "plugmq/service/context.hpp"
 #include "plugmq/service/options.hpp"
 
@@ -98,7 +98,7 @@ class Server {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::condition_variable stopped_cv_;
-  platform::SpareFd spare_fd_;  // for accept errors; acceptor_context() only
+  os::SpareFd spare_fd_;  // for accept errors; acceptor_context() only
 };
 
 }  // namespace plugmq::net

@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "plugmq/service/context.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -36,5 +37,31 @@ boost::asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const E
 inline bool counts_as_failure(const store::EnrollResult& r) {
   return !r.ok() && !r.needs_check() && r.err != 429 && r.err != 500 && r.err != 503;
 }
+
+// Counts an enrollment's outcome (counters.enrolled, counters.enroll_failed) and logs it,
+// as "{who}: enrolled {what} {id}{detail}"; a refusal at most every few seconds per `address`
+// (`site` names the log throttle: one per protocol), a store failure always, as an error.
+void record_enrollment(Context& ctx, const store::EnrollResult& r, std::string_view who,
+                       std::string_view what, std::string_view detail, std::string_view site,
+                       const std::string& address);
+
+// What an MQTT enrollment session publishes back on its enrollment topic.
+struct EnrollReply {
+  bool ok = false;
+  std::string json;  // {"id":...,"auth":...}, or {"err":...,"msg":...}
+};
+
+// An MQTT enrollment session's one SUBSCRIBE (SPEC 5): `topic` is "MODEL/thing/PASS" or
+// "MODEL/ctrl/THING_HWID/PASS" (it holds a password: never logged), `client_id` the session's
+// ("HWID" or "HWID/NAME"; empty when the server assigned it). Enrolls within the limits, while
+// `wanted` holds; counts and logs the outcome (prefixed by `log_peer` and `log_client`); a new
+// device joins the directory at once.
+// REQUIRES: the referenced arguments outlive the await.
+boost::asio::awaitable<EnrollReply> enroll_by_topic(Context& ctx, const std::string& topic,
+                                                    const std::string& client_id,
+                                                    const std::string& address,
+                                                    const std::function<bool()>& wanted,
+                                                    const std::string& log_peer,
+                                                    std::string_view log_client);
 
 }  // namespace plugmq::service

@@ -28,8 +28,8 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
-#include "plugmq/store/paced_vfs.hpp"
-#include "plugmq/store/writeback.hpp"
+#include "plugmq/os/paced_vfs.hpp"
+#include "plugmq/os/writeback.hpp"
 
 namespace plugmq::store {
 
@@ -115,7 +115,7 @@ class DataWriter {
   const DataWriterOptions options_;
   Db db_;
   DataStore data_;
-  Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
+  os::Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
   std::mutex mu_;
   std::condition_variable cv_;
   // Network threads append here; the writer swaps the whole vector out, so a push only moves
@@ -134,7 +134,7 @@ class DataWriter {
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
-  Pacer pacer_;
+  os::Pacer pacer_;
   std::thread thread_;
 };
 

@@ -1,4 +1,4 @@
-#include "plugmq/store/writeback.hpp"
+#include "plugmq/os/writeback.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,7 +6,7 @@
 
 #include <utility>
 
-namespace plugmq::store {
+namespace plugmq::os {
 
 Writeback::Writeback(std::filesystem::path file, std::chrono::milliseconds min_interval)
     : file_(std::move(file)), min_interval_(min_interval) {}
@@ -55,4 +55,4 @@ bool Writeback::kick() {
 #endif
 }
 
-}  // namespace plugmq::store
+}  // namespace plugmq::os

@@ -1,4 +1,4 @@
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <limits>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 
 namespace {
 
@@ -66,4 +66,4 @@ bool SpareFd::restore() {
   return fd_ >= 0;
 }
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

@@ -18,7 +18,7 @@
 #include <chrono>
 #include <filesystem>
 
-namespace plugmq::store {
+namespace plugmq::os {
 
 class Writeback {
  public:
@@ -43,4 +43,4 @@ class Writeback {
   std::chrono::steady_clock::time_point last_{};
 };
 
-}  // namespace plugmq::store
+}  // namespace plugmq::os

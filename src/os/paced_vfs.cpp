@@ -1,11 +1,11 @@
-#include "plugmq/store/paced_vfs.hpp"
+#include "plugmq/os/paced_vfs.hpp"
 
 #include <sqlite3.h>
 
 #include <cstddef>
 #include <thread>
 
-namespace plugmq::store {
+namespace plugmq::os {
 
 namespace {
 
@@ -226,4 +226,4 @@ const char* paced_vfs_name() {
   return name;
 }
 
-}  // namespace plugmq::store
+}  // namespace plugmq::os

@@ -7,11 +7,11 @@
 
 #include <string>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 
 inline void name_this_thread(std::string name) {
   if (name.size() > 15) name.resize(15);
   pthread_setname_np(pthread_self(), name.c_str());
 }
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

@@ -1,4 +1,4 @@
-#include "plugmq/platform/thread_priority.hpp"
+#include "plugmq/os/thread_priority.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 
 namespace {
 
@@ -65,4 +65,4 @@ bool ThreadPriority::set_background(bool background) {
   return true;
 }
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

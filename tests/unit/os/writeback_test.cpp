@@ -1,4 +1,4 @@
-#include "plugmq/store/writeback.hpp"
+#include "plugmq/os/writeback.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -15,13 +15,13 @@
 
 #include "temp_dir.hpp"
 
-namespace plugmq::store {
+namespace plugmq::os {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-using testing::TempDir;
+using plugmq::testing::TempDir;
 
 void write_file(const fs::path& p, std::size_t bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -98,4 +98,4 @@ TEST(Writeback, StartsTheWriteOutOfDirtyPages) {
 }
 
 }  // namespace
-}  // namespace plugmq::store
+}  // namespace plugmq::os

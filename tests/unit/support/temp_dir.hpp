@@ -1,4 +1,4 @@
-// Helper for store tests that need real files.
+// For tests that need real files.
 #pragma once
 
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-namespace plugmq::store::testing {
+namespace plugmq::testing {
 
 // A fresh directory under the system's temporary one, removed with everything in it when the
 // test ends, whether it passed or not.
@@ -31,4 +31,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace plugmq::store::testing
+}  // namespace plugmq::testing

@@ -1,4 +1,4 @@
-#include "plugmq/platform/thread_priority.hpp"
+#include "plugmq/os/thread_priority.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -6,7 +6,7 @@
 
 #include <thread>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 namespace {
 
 int nice_of_this_thread() { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); }
@@ -79,4 +79,4 @@ TEST(ThreadPriority, NotUsableAtTheLowestPriority) {
 }
 
 }  // namespace
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

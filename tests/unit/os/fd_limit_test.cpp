@@ -1,4 +1,4 @@
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 
 #include "no_free_fds.hpp"
 
-namespace plugmq::platform {
+namespace plugmq::os {
 namespace {
 
 constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
@@ -99,4 +99,4 @@ TEST(SpareFd, IsADescriptorWhenNoneAreLeft) {
 }
 
 }  // namespace
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

@@ -11,7 +11,7 @@
 
 #include <chrono>
 
-namespace plugmq::store {
+namespace plugmq::os {
 
 // Called before each write SQLite makes from the thread that set it. It runs inside SQLite's
 // C code, so it must not throw.
@@ -59,4 +59,4 @@ class Pacer {
 // default). nullptr when it could not be registered: then the default VFS is used.
 const char* paced_vfs_name();
 
-}  // namespace plugmq::store
+}  // namespace plugmq::os

@@ -12,7 +12,7 @@
 
 #include <sys/types.h>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 
 // Whether a soft RLIMIT_NICE of `rlimit_nice` lets a thread without CAP_SYS_NICE set its nice
 // value to `nice` (-20 to 19).
@@ -38,4 +38,4 @@ class ThreadPriority {
   bool background_ = false;
 };
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::os

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace plugmq::platform {
+namespace plugmq::os {
 
 // RLIMIT_NOFILE; "unlimited" reads as UINT64_MAX.
 struct FdLimit {
@@ -63,4 +63,4 @@ class SpareFd {
   int fd_ = -1;
 };
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::os
