@@ -139,4 +139,46 @@ inline codec::Connect connect_packet(std::string client_id, std::optional<std::s
   return c;
 }
 
+using Flush = Actions::Flush;
+
+// A connection accepted at kT0 (and the I/O side that drives it).
+struct ConnectionFixture : ::testing::Test {
+  ConnectionFixture() { conn.on_accepted(kT0); }
+
+  // CONNECT with credentials, then the login answered for `role` at `at`.
+  void log_in(Role role = Role::kDevice, std::optional<codec::Will> will = std::nullopt,
+              std::uint16_t keep_alive = 60, TimePoint at = kT0 + 1s) {
+    auto c = connect_packet("cid", "dev-1", "secret", keep_alive);
+    c.will = std::move(will);
+    feed(conn, io, bytes_of(c), at);
+    ASSERT_EQ(conn.phase(), Phase::kLoggingIn);
+    conn.on_login(role, role == Role::kAccount ? "acct-1" : "dev-1", at, io);
+    ASSERT_EQ(conn.phase(), Phase::kConnected);
+  }
+
+  void enroll_session(std::string client_id = "model-hwid") {
+    feed(conn, io, bytes_of(connect_packet(std::move(client_id), std::nullopt, std::nullopt)),
+         kT0 + 1s);
+    ASSERT_EQ(conn.phase(), Phase::kEnrolling);
+  }
+
+  // The connection ended with `why`; `flush`: after its last packet was written.
+  void expect_closed(EndReason why, Flush flush) {
+    EXPECT_TRUE(conn.closing());
+    EXPECT_EQ(conn.end_reason(), why);
+    ASSERT_TRUE(io.closed);
+    EXPECT_EQ(io.closed->first, why);
+    EXPECT_EQ(io.closed->second, flush);
+  }
+
+  const LogLine& last_log() {
+    static const LogLine none{};
+    EXPECT_FALSE(io.logs.empty());
+    return io.logs.empty() ? none : io.logs.back();
+  }
+
+  FakeIo io;
+  Connection conn;
+};
+
 }  // namespace plugmq::broker::testing
