@@ -20,22 +20,18 @@ void Router::unsubscribe(const std::string& account_id, std::string_view filter,
   if (it->second->empty()) by_account_.erase(it);
 }
 
-std::size_t Router::route(const Message& msg) const {
-  // Reused per thread: no allocation per message once warm.
+const std::vector<Sink*>& Router::match(const std::string& account_id,
+                                        std::string_view topic) const {
   thread_local std::vector<Sink*> matched;
   matched.clear();
-  std::shared_lock lock(mu_);
-  auto it = by_account_.find(msg.origin.account_id);
-  if (it == by_account_.end()) return 0;
-  it->second->match(msg.topic, matched);
+  auto it = by_account_.find(account_id);
+  if (it == by_account_.end()) return matched;
+  it->second->match(topic, matched);
   if (matched.size() > 1) {
     std::sort(matched.begin(), matched.end());
     matched.erase(std::unique(matched.begin(), matched.end()), matched.end());
   }
-  // Delivering under the shared lock keeps every Sink alive: a session unsubscribes (exclusive
-  // lock) before it is destroyed. Sink::deliver never blocks.
-  for (Sink* s : matched) s->deliver(msg);
-  return matched.size();
+  return matched;
 }
 
 std::size_t Router::subscription_count() const {

@@ -84,7 +84,7 @@ class Connection final : public service::LiveSession,
   }
 
   // Never subscribes: nothing is ever delivered.
-  void deliver(const broker::Message&) override {}
+  void deliver(const service::Message&) override {}
   void directory_changed() override {}
 
   void close(broker::EndReason) override {

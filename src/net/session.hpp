@@ -26,7 +26,7 @@
 
 #include "packet_queue.hpp"
 #include "plugmq/broker/connection.hpp"
-#include "plugmq/broker/message.hpp"
+#include "plugmq/broker/sink.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
@@ -57,7 +57,7 @@ class Session final : public service::LiveSession,
   // it ends.
   void start();
 
-  void deliver(const broker::Message& msg) override;
+  void deliver(const service::Message& msg) override;
   void close(broker::EndReason why) override;
   void directory_changed() override;
   void watchdog_expired() override { check_watchdog(); }

@@ -105,7 +105,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
 }
 
 template <class Stream>
-void Session<Stream>::deliver(const broker::Message& msg) {
+void Session<Stream>::deliver(const service::Message& msg) {
   std::lock_guard lock(mu_);
   if (closed_ || !service::may_receive(*principal_, msg)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
@@ -219,7 +219,7 @@ void Session<Stream>::refresh_from_directory() {
 #define PLUGMQ_SESSION_WRITE(S)                              \
   template void Session<S>::spawn_writer();                  \
   template asio::awaitable<void> Session<S>::write_loop();   \
-  template void Session<S>::deliver(const broker::Message&); \
+  template void Session<S>::deliver(const service::Message&); \
   template void Session<S>::send(Packet);                    \
   template void Session<S>::send(const codec::Packet&);      \
   template void Session<S>::close_after_flush();             \

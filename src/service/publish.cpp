@@ -57,7 +57,10 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   auto packet = std::make_shared<std::string>();
   codec::encode(out, *packet);
   ctx.counters.published++;
-  ctx.router.route(broker::Message{out.topic, target, std::move(packet)});
+  // Every sink in the router is a session (LiveSession): sessions are what subscribe.
+  const Message msg{out.topic, target, std::move(packet)};
+  ctx.router.route(target.account_id, msg.topic,
+                   [&msg](broker::Sink& s) { static_cast<LiveSession&>(s).deliver(msg); });
   std::string id = record.id;
   ctx.writer.push(std::move(record), std::exchange(done, nullptr));
   return id;

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "plugmq/broker/message.hpp"
+#include "plugmq/broker/sink.hpp"
 
 namespace plugmq::broker {
 

@@ -1,4 +1,4 @@
-// Routes data messages to subscribers.
+// Finds the subscribers of a published topic.
 //
 // Subscriptions are partitioned by account: devices never reach across accounts (SPEC 6), so a
 // message is only ever matched against its own account's trie. Thread-safe: many concurrent
@@ -13,7 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "plugmq/broker/message.hpp"
+#include "plugmq/broker/sink.hpp"
 #include "plugmq/broker/topic_trie.hpp"
 
 namespace plugmq::broker {
@@ -24,14 +24,26 @@ class Router {
   void subscribe(const std::string& account_id, std::string_view filter, Sink* sink);
   void unsubscribe(const std::string& account_id, std::string_view filter, Sink* sink);
 
-  // Delivers `msg` once to every sink of `msg.origin.account_id` with a matching filter
-  // (several matching filters still deliver once [MQTT-3.3.5-1]). Returns how many sinks were
-  // offered the message.
-  std::size_t route(const Message& msg) const;
+  // Calls deliver(sink) once for every sink of `account_id` with a filter matching `topic`
+  // (several matching filters still deliver once [MQTT-3.3.5-1]); returns how many it called.
+  // The calls are made under the shared lock, which keeps every sink alive (a sink unsubscribes,
+  // under the exclusive lock, before it is destroyed): `deliver` must not block nor subscribe.
+  template <class Deliver>
+  std::size_t route(const std::string& account_id, std::string_view topic,
+                    Deliver&& deliver) const {
+    std::shared_lock lock(mu_);
+    const std::vector<Sink*>& matched = match(account_id, topic);
+    for (Sink* s : matched) deliver(*s);
+    return matched.size();
+  }
 
   std::size_t subscription_count() const;
 
  private:
+  // The sinks of `account_id` matching `topic`, each once, in a vector reused per thread (no
+  // allocation per message once warm). REQUIRES: mu_ held.
+  const std::vector<Sink*>& match(const std::string& account_id, std::string_view topic) const;
+
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<TopicTrie>> by_account_;
 };

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "plugmq/broker/message.hpp"
+#include "plugmq/broker/sink.hpp"
 
 namespace plugmq::broker {
 

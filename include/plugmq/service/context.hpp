@@ -10,6 +10,7 @@
 #include "plugmq/service/attempt.hpp"
 #include "plugmq/service/directory.hpp"
 #include "plugmq/service/hash_pool.hpp"
+#include "plugmq/service/message.hpp"
 #include "plugmq/service/options.hpp"
 #include "plugmq/service/rate_limiter.hpp"
 #include "plugmq/service/read_pool.hpp"
@@ -35,6 +36,10 @@ struct Counters {
 // A connection as the server sees it: a subscriber that also follows admin changes.
 class LiveSession : public broker::Sink {
  public:
+  // A message the router matched to one of this session's filters: checked (may_receive) and
+  // queued, or dropped. Called from the publishing thread under the router's shared lock:
+  // thread-safe, never blocks.
+  virtual void deliver(const Message& msg) = 0;
   // The device directory was rebuilt: re-read this session's permissions and status (SPEC 6:
   // changes reach live sessions within 5 s). Any thread; returns at once.
   virtual void directory_changed() = 0;

@@ -19,11 +19,11 @@
 #include <string>
 #include <string_view>
 
-#include "plugmq/broker/message.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/context.hpp"
+#include "plugmq/service/message.hpp"
 #include "plugmq/service/properties.hpp"
 #include "plugmq/store/data_writer.hpp"
 
@@ -88,7 +88,7 @@ boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Princ
 // The read check at delivery: whether `subscriber` may receive `m`, a record of device
 // m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by
 // itself). Every subscriber checks here before queueing the message. Pure; any thread.
-inline bool may_receive(const platform::Principal& subscriber, const broker::Message& m) {
+inline bool may_receive(const platform::Principal& subscriber, const Message& m) {
   return platform::may_read(subscriber, m.origin);
 }
 

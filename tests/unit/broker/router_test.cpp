@@ -10,18 +10,18 @@ namespace plugmq::broker {
 namespace {
 
 struct CountingSink final : Sink {
-  void deliver(const Message& m) override {
-    ++delivered;
-    last_topic = std::string(m.topic);
-  }
   void close(EndReason) override {}
   int delivered = 0;
   std::string last_topic;
 };
 
+// Routes `topic` in `account`, counting on each sink it is delivered to.
 std::size_t route(Router& r, const std::string& account, std::string_view topic) {
-  const platform::Target origin{account, "dev-1", "rw"};
-  return r.route(Message{topic, origin, std::make_shared<const std::string>("packet")});
+  return r.route(account, topic, [topic](Sink& s) {
+    auto& sink = static_cast<CountingSink&>(s);
+    ++sink.delivered;
+    sink.last_topic = std::string(topic);
+  });
 }
 
 TEST(Router, DeliversOnceWhateverTheMatchingFilters) {  // [MQTT-3.3.5-1]

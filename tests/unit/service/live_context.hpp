@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "plugmq/broker/message.hpp"
+#include "plugmq/broker/sink.hpp"
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/service/context.hpp"
@@ -99,7 +99,7 @@ class LiveContext {
 
 // A subscriber that keeps what it is offered (topic and payload of the PUBLISH) when its
 // principal may read the origin, as a session does.
-class Recorder : public broker::Sink {
+class Recorder : public LiveSession {
  public:
   struct Got {
     std::string topic;
@@ -107,7 +107,7 @@ class Recorder : public broker::Sink {
   };
   explicit Recorder(platform::Principal who) : who_(std::move(who)) {}
 
-  void deliver(const broker::Message& msg) override {
+  void deliver(const service::Message& msg) override {
     if (!may_receive(who_, msg)) return;
     const auto* p = reinterpret_cast<const std::uint8_t*>(msg.packet->data());
     auto r = codec::decode(std::span(p, msg.packet->size()), 1 << 28);
@@ -117,6 +117,7 @@ class Recorder : public broker::Sink {
     got_.push_back({pub.topic, pub.payload});
   }
   void close(broker::EndReason) override {}
+  void directory_changed() override {}
 
   std::vector<Got> got() {
     std::lock_guard lock(mu_);

@@ -18,7 +18,7 @@ const std::string kStranger = "dev-00000000000000000000000003";
 bool receives(const platform::Principal& who, const platform::Target& origin) {
   auto packet = std::make_shared<const std::string>("encoded");
   const std::string topic = origin.device_id + "/data/t";
-  return may_receive(who, broker::Message{topic, origin, packet});
+  return may_receive(who, service::Message{topic, origin, packet});
 }
 
 TEST(MayReceive, AnAccountLoginReceivesItsOwnAccountOnly) {

@@ -8,7 +8,7 @@ namespace plugmq::service {
 namespace {
 
 struct FakeSession : LiveSession {
-  void deliver(const broker::Message&) override {}
+  void deliver(const service::Message&) override {}
   void close(broker::EndReason why) override { closed.push_back(why); }
   void directory_changed() override { ++changes; }
   std::vector<broker::EndReason> closed;
