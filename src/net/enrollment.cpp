@@ -6,9 +6,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-store::EnrollResult refusal(int err, std::string msg) {
+using platform::EnrollOutcome;
+
+store::EnrollResult refusal(EnrollOutcome outcome, std::string msg) {
   store::EnrollResult r;
-  r.err = err;
+  r.outcome = outcome;
   r.msg = std::move(msg);
   return r;
 }
@@ -33,7 +35,7 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     auto attempt = run_attempt(run, on_store);
     admission = co_await std::move(attempt);
   } catch (const std::exception& e) {
-    result = refusal(500, "internal error");
+    result = refusal(EnrollOutcome::kFailed, "internal error");
     result.log_detail = e.what();
     co_return result;
   }
@@ -41,14 +43,17 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     case Admission::kChecked:
       break;
     case Admission::kWrongSecret:
-      co_return refusal(401, a.wrong_pass);
+      co_return refusal(EnrollOutcome::kWrongPassword, a.wrong_pass);
     case Admission::kLimited:
-      co_return refusal(429, "too many failed enrollment attempts from this address or for "
-                             "this serial; try again later");
+      co_return refusal(EnrollOutcome::kTooManyAttempts,
+                        "too many failed enrollment attempts from this address or for this "
+                        "serial; try again later");
     case Admission::kBusy:
-      co_return refusal(503, "the server is busy checking passwords; try again later");
+      co_return refusal(EnrollOutcome::kBusy,
+                        "the server is busy checking passwords; try again later");
     case Admission::kAbandoned:
-      co_return refusal(503, "the enrollment session ended or the server is stopping");
+      co_return refusal(EnrollOutcome::kBusy,
+                        "the enrollment session ended or the server is stopping");
   }
   co_return result;
 }

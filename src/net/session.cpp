@@ -18,6 +18,7 @@
 #include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/data.hpp"
@@ -686,8 +687,8 @@ asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTo
   ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
                          device = parsed.plug_id](store::DataStore& data) {
     auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
-    if (r.err != 0) {
-      self->reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
+    if (!r.ok()) {
+      self->reply(topic, platform::error_reply(r.outcome, r.msg));
     } else {
       self->reply(topic, std::move(r.json));  // empty for a successful set
     }

@@ -12,6 +12,7 @@
 #include "plugmq/net/session.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/fleet.hpp"
 
@@ -318,7 +319,7 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
   bool controller = parsed && parsed->controller;
   store::EnrollResult result;
   if (!parsed) {
-    result.err = 400;
+    result.outcome = platform::EnrollOutcome::kMalformed;
     result.msg = "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS";
   } else {
     const auto& t = *parsed;
@@ -337,28 +338,28 @@ asio::awaitable<bool> Session<Stream>::on_enroll_packet(codec::Packet& p) {
     result = co_await std::move(enroll);
   }
 
-  nlohmann::json reply;
+  std::string reply;
   if (result.ok()) {
-    reply = {{"id", result.id}, {"auth", result.auth}};
+    reply = nlohmann::json{{"id", result.id}, {"auth", result.auth}}.dump();
     ctx_.counters.enrolled++;
     ctx_.store.request_reload();  // the new device joins the directory now, not in a second
     spdlog::info("{} {}: enrolled {} {} (HWID {})", peer_, client_id(),
                  controller ? "controller" : "thing", result.id, split.hwid);
   } else {
-    reply = {{"err", result.err}, {"msg", result.msg}};
+    reply = platform::error_reply(result.outcome, result.msg);
     ctx_.counters.enroll_failed++;
-    if (result.err == 500) {
+    if (result.outcome == platform::EnrollOutcome::kFailed) {
       spdlog::error("{} {}: enrollment failed: {}", peer_, client_id(), result.log_detail);
     } else {
       if (auto t = platform::throttle_log("mqtt enrollment refused", address())) {
-        spdlog::info("{} {}: enrollment refused: {} {}{}", peer_, client_id(), result.err,
-                     result.msg, t->suffix());
+        spdlog::info("{} {}: enrollment refused: {} {}{}", peer_, client_id(),
+                     platform::reply_code(result.outcome), result.msg, t->suffix());
       }
     }
   }
   codec::Publish out;
   out.topic = topic;
-  out.payload = reply.dump();
+  out.payload = std::move(reply);
   send(out);
   if (!result.ok()) {
     // The seed: after a failure the server closes the connection once the reply is out.

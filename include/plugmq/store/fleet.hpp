@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/secret.hpp"
@@ -45,24 +46,25 @@ struct SerialSpec {
   std::optional<std::string> control_pass;
 };
 
-// The outcome of an enrollment: err 0 and id/auth on success, else one of the SPEC 5 codes
-// (400, 401, 403, 404, 500) with a short message safe to send to the device.
+// The outcome of an enrollment: kOk and id/auth on success, else why (SPEC 5) with a short
+// message safe to send to the device. The edges turn it into a reply: platform::error_reply for
+// MQTT, http's status table for HTTP.
 struct EnrollResult {
-  int err = 0;
+  platform::EnrollOutcome outcome = platform::EnrollOutcome::kOk;
   std::string msg;
   std::string id;
   std::string auth;  // in clear, only here: stored as a hash
-  // For err 500 only: the cause (e.g. a database error), for the server's log. Never send it
+  // For kFailed only: the cause (e.g. a database error), for the server's log. Never send it
   // to the device. The enroll_* functions report failures this way rather than throwing.
   std::string log_detail;
   // Controllers: a new device was created (false: an existing controller of that HWID got a new
   // auth code, or, for control_thing, a thing was added).
   bool created = false;
   // Set when the password was offered deferred: the stored hash to check it against off the
-  // store thread before offering it again verified (store/secret.hpp). err is 0 then.
+  // store thread before offering it again verified (store/secret.hpp). outcome is kOk then.
   std::string check_hash;
   bool needs_check() const { return !check_hash.empty(); }
-  bool ok() const { return err == 0 && !needs_check(); }
+  bool ok() const { return outcome == platform::EnrollOutcome::kOk && !needs_check(); }
 };
 
 class Fleet {

@@ -16,6 +16,7 @@ namespace plugmq::store {
 namespace {
 
 using platform::DeviceKind;
+using platform::EnrollOutcome;
 using platform::PermFilter;
 
 using testing::error_of;
@@ -44,7 +45,7 @@ class FleetTest : public ::testing::Test {
   EnrollResult enrolled_thing(const std::string& hwid) {
     fleet_.add_serial(model_.id, {hwid, "enroll-" + hwid, "control-" + hwid});
     auto r = fleet_.enroll_thing(model_.id, hwid, "enroll-" + hwid, "");
-    EXPECT_TRUE(r.ok()) << r.err << " " << r.msg;
+    EXPECT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
     return r;
   }
 
@@ -226,7 +227,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   EXPECT_FALSE(list[2].control_enabled);
   // The parallel hashing kept each password with its serial.
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-4", "pass-a4", "").ok());
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").outcome, EnrollOutcome::kWrongPassword);
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-5", "pass-a5", "").ok());
 
   const std::vector<SerialSpec> bad_third = {{"B-1", "pass-b1", std::nullopt},
@@ -294,8 +295,8 @@ TEST_F(FleetTest, EnrollThing) {
   fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
   const auto before = platform::now_ms();
   auto r = fleet_.enroll_thing(upper(model_.id), "SN-1", "enroll-pass", "Kitchen");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
-  EXPECT_EQ(r.err, 0);
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
+  EXPECT_EQ(r.outcome, EnrollOutcome::kOk);
   EXPECT_TRUE(platform::normalize_plug_id(r.id, platform::IdKind::kDevice));
   EXPECT_EQ(r.auth.size(), 32u);
 
@@ -349,35 +350,35 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
   for (const std::string& model :
        std::vector<std::string>{"mod-zz", std::string("dev-") + model_.id.substr(4), "", "x"}) {
     auto r = fleet_.enroll_thing(model, "SN-1", "enroll-pass", "");
-    EXPECT_EQ(r.err, 400) << model;
+    EXPECT_EQ(r.outcome, EnrollOutcome::kMalformed) << model;
     EXPECT_FALSE(r.ok());
     EXPECT_TRUE(r.id.empty());
     EXPECT_TRUE(r.auth.empty());
   }
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").err, 400);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").outcome, EnrollOutcome::kMalformed);
 
   // 404: unknown model, then a HWID not registered in it (even with a wrong password).
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);
   const auto t2 = fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing));
-  EXPECT_EQ(fleet_.enroll_thing(t2.id, "SN-1", "enroll-pass", "").err, 404);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-2", "wrong", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_thing(t2.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-2", "wrong", "").outcome, EnrollOutcome::kUnknown);
 
   // 401: wrong password, including ones no serial could have.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").err, 404);  // HWIDs are exact
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);  // HWIDs are exact
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 account disabled (right password).
   ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
   auto disabled = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
-  EXPECT_EQ(disabled.err, 403);
+  EXPECT_EQ(disabled.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(disabled.msg, "account")) << disabled.msg;
   // ...but a wrong password still says 401.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
   ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
   EXPECT_TRUE(ids_.devices().empty());
 
@@ -385,13 +386,13 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   ASSERT_TRUE(first.ok());
   auto again = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
-  EXPECT_EQ(again.err, 403);
+  EXPECT_EQ(again.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(again.msg, "already enrolled")) << again.msg;
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kOk);
   // A disabled thing is enrolled too.
   ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.devices().size(), 1u);
 }
 
@@ -403,10 +404,10 @@ TEST_F(FleetTest, ReactivateThing) {
   custom.ctrl = "r";
   ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt);
   // A reactivated thing still needs its password.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
 
   auto second = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "New");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_EQ(second.id, first.id);
   EXPECT_NE(second.auth, first.auth);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kBadCredentials);
@@ -418,12 +419,12 @@ TEST_F(FleetTest, ReactivateThing) {
   EXPECT_EQ(d->perm, custom);  // the operator's change stays
   EXPECT_EQ(ids_.devices().size(), 1u);
   // Once only.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
 
   // Reactivation in a disabled account is refused.
   ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt);
   ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.device(first.id)->status, "reactivate");
 }
 
@@ -449,7 +450,7 @@ TEST_F(FleetTest, EnrollController) {
   auto thing = enrolled_thing("SN-1");
   const auto before = platform::now_ms();
   auto r = fleet_.enroll_controller(upper(model_.id), "SN-1", "control-SN-1", "PHONE-1", "Phone");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
   EXPECT_NE(r.id, thing.id);
   EXPECT_EQ(r.auth.size(), 32u);
 
@@ -494,7 +495,7 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto first = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "Phone");
   ASSERT_TRUE(first.ok());
   auto second = fleet_.enroll_controller(model_.id, "SN-2", "control-SN-2", "PHONE", "Renamed");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_EQ(second.id, first.id);
   EXPECT_NE(second.auth, first.auth);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kBadCredentials);
@@ -560,22 +561,22 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   const std::string unknown_model = "mod-000000000000000000000000";
 
   // 400
-  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").err, 400);
+  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kMalformed);
   EXPECT_EQ(
-      fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "").err,
-      400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").err, 400);
+      fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "").outcome,
+      EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").outcome, EnrollOutcome::kMalformed);
 
   // 404: unknown model, unregistered thing, thing not enrolled yet.
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").err, 404);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").outcome, EnrollOutcome::kUnknown);
   auto not_yet = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(not_yet.err, 404);
+  EXPECT_EQ(not_yet.outcome, EnrollOutcome::kUnknown);
   EXPECT_TRUE(contains(not_yet.msg, "not enrolled")) << not_yet.msg;
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome, EnrollOutcome::kUnknown);
 
   auto t1 = fleet_.enroll_thing(model_.id, "SN-1", "enroll-1", "");
   auto t2 = fleet_.enroll_thing(model_.id, "SN-2", "enroll-2", "");
@@ -584,14 +585,14 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 
   // 403 control disabled: no control password registered (whatever the password)...
   auto no_pass = fleet_.enroll_controller(model_.id, "SN-2", "control-1", "PHONE", "");
-  EXPECT_EQ(no_pass.err, 403);
+  EXPECT_EQ(no_pass.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(no_pass.msg, "control disabled")) << no_pass.msg;
   // ...or the thing's perm.ctrl is "" (checked before the password).
   PermFilter closed = platform::default_perm(DeviceKind::kThing);
   closed.ctrl = "";
   ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").err, 403);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").err, 403);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome, EnrollOutcome::kNotAllowed);
   // "r" still allows control.
   closed.ctrl = "r";
   ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
@@ -599,19 +600,19 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   // 403 thing disabled, account disabled.
   ids_.set_device(t1.id, std::nullopt, std::string("disabled"), std::nullopt);
   auto thing_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(thing_off.err, 403);
+  EXPECT_EQ(thing_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(thing_off.msg, "thing disabled")) << thing_off.msg;
   ids_.set_device(t1.id, std::nullopt, std::string("ok"), std::nullopt);
   ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
   auto account_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(account_off.err, 403);
+  EXPECT_EQ(account_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(account_off.msg, "account disabled")) << account_off.msg;
   ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
 
   // 401 wrong control password (the enroll password is not the control password).
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
 
   // Nothing was created so far.
   EXPECT_EQ(ids_.devices().size(), 2u);
@@ -619,10 +620,10 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 
   // A disabled existing controller is refused, and keeps its auth code and things.
   auto c = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  ASSERT_TRUE(c.ok()) << c.err << " " << c.msg;
+  ASSERT_TRUE(c.ok()) << platform::reply_code(c.outcome) << " " << c.msg;
   ids_.set_device(c.id, std::nullopt, std::string("disabled"), std::nullopt);
   auto off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(off.err, 403);
+  EXPECT_EQ(off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(off.msg, "controller disabled")) << off.msg;
   EXPECT_TRUE(off.id.empty());
   EXPECT_TRUE(off.auth.empty());
@@ -637,7 +638,7 @@ TEST_F(FleetTest, DatabaseFailureIs500WithDetailForTheLog) {
   db_.exec("BEGIN");
   auto r = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   db_.exec("ROLLBACK");
-  EXPECT_EQ(r.err, 500);
+  EXPECT_EQ(r.outcome, EnrollOutcome::kFailed);
   EXPECT_EQ(r.msg, "internal error");
   EXPECT_FALSE(r.log_detail.empty());
   EXPECT_TRUE(r.auth.empty());
@@ -676,7 +677,8 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     for (int i = 0; i < 5; ++i) {
       const std::string hwid = "SN-" + std::to_string(i);
       auto r = fleet.enroll_thing(model.id, hwid, "enroll-" + hwid, "");
-      EXPECT_TRUE(r.ok()) << hwid << ": " << r.err << " " << r.msg << " (" << r.log_detail << ")";
+      EXPECT_TRUE(r.ok()) << hwid << ": " << platform::reply_code(r.outcome) << " " << r.msg
+                          << " (" << r.log_detail << ")";
     }
     done = true;
     other.join();
@@ -768,7 +770,7 @@ TEST_F(FleetTest, ControlThingAddsWithoutNewAuth) {
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
   auto r = fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
   EXPECT_EQ(r.id, ctrl.id);
   EXPECT_TRUE(r.auth.empty());
   EXPECT_EQ(ids_.check_device_login(ctrl.id, ctrl.auth).status, LoginStatus::kOk);
@@ -785,22 +787,22 @@ TEST_F(FleetTest, ControlThingErrors) {
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
   EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2",
-                                 "control-SN-2").err, 404);
-  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").err, 403);  // a thing
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").err, 400);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").err, 404);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").err, 404);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").err, 401);
+                                 "control-SN-2").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").outcome, EnrollOutcome::kNotAllowed);  // a thing
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").outcome, EnrollOutcome::kWrongPassword);
 
   // A thing of another account, with the right password, stays out of reach.
   const auto other = ids_.add_account("other@example.com", "secret2");
   const auto t = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
   fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"});
   ASSERT_TRUE(fleet_.enroll_thing(t.id, "O-1", "enroll-o1", "").ok());
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").err, 403);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").outcome, EnrollOutcome::kNotAllowed);
 
   ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").err, 403);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").outcome, EnrollOutcome::kNotAllowed);
 }
 
 TEST_F(FleetTest, ReleaseThings) {

@@ -86,20 +86,21 @@ TEST_F(TwoStepTest, EnrollThing) {
   const Template t = fleet_.add_template(a.id, "t", platform::default_perm(platform::DeviceKind::kThing));
   fleet_.add_serial(t.id, {"hw-1", "enroll-pass", std::nullopt});
   // Checks before the password come first, as in one step.
-  EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-unknown", Secret::deferred("enroll-pass"), "").err, 404);
+  EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-unknown", Secret::deferred("enroll-pass"), "").outcome,
+            platform::EnrollOutcome::kUnknown);
   auto first = fleet_.enroll_thing(t.id, "hw-1", Secret::deferred("enroll-pass"), "");
   ASSERT_TRUE(first.needs_check());
   EXPECT_FALSE(first.ok());
-  EXPECT_EQ(first.err, 0);
+  EXPECT_EQ(first.outcome, platform::EnrollOutcome::kOk);
   auto second =
       fleet_.enroll_thing(t.id, "hw-1", Secret::verified("enroll-pass", first.check_hash), "");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_FALSE(second.needs_check());
   // Verified against a hash the serial does not have: 401.
   fleet_.add_serial(t.id, {"hw-2", "enroll-pass", std::nullopt});
   EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-2", Secret::verified("enroll-pass", first.check_hash), "")
-                .err,
-            401);
+                .outcome,
+            platform::EnrollOutcome::kWrongPassword);
 }
 
 }  // namespace
