@@ -137,7 +137,7 @@ int cmd_template(const std::string& verb, const Args& args) {
   store::Fleet fleet(db);
   if (verb == "add") {
     auto account = account_or_fail(id, args.require("account"));
-    auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm);
+    auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm).value();
     if (wants_json(args)) {
       std::cout << template_json(t).dump() << "\n";
     } else {
@@ -212,7 +212,7 @@ int cmd_serial(const std::string& verb, const Args& args) {
     }
     std::vector<store::SerialSpec> plain;
     for (auto& s : specs) plain.push_back(std::move(s.spec));
-    const auto added = fleet.add_serials(t.id, plain);
+    const auto added = fleet.add_serials(t.id, plain).value();
     if (wants_json(args)) {
       std::cout << json{{"model", t.id}, {"added", added}}.dump() << "\n";
     } else {
@@ -225,7 +225,7 @@ int cmd_serial(const std::string& verb, const Args& args) {
                          args.get("control-pass")};
   auto db = open_db(args);
   store::Fleet fleet(db);
-  const auto s = fleet.add_serial(model, spec);
+  const auto s = fleet.add_serial(model, spec).value();
   if (wants_json(args)) {
     std::cout << json{{"model", s.model}, {"hwid", s.hwid}, {"control", s.control_enabled}}.dump()
               << "\n";

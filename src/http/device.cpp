@@ -59,8 +59,7 @@ void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) 
   } else {
     if (auto t = platform::throttle_log("http enrollment refused", call.req.peer_address)) {
       spdlog::info("http {}: enrollment refused: {} {}{}", call.req.peer_address,
-                   platform::reply_code(r.outcome), r.msg,
-                   t->suffix());
+                   platform::reply_code(r.outcome), r.msg, t->suffix());
     }
   }
 }

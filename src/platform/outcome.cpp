@@ -8,24 +8,36 @@ namespace plugmq::platform {
 
 int reply_code(PropOutcome outcome) {
   switch (outcome) {
-    case PropOutcome::kOk: return 0;
-    case PropOutcome::kBadPayload: return 400;
-    case PropOutcome::kUnknownDevice: return 404;
-    case PropOutcome::kFailed: return 500;
+    case PropOutcome::kOk:
+      return 0;
+    case PropOutcome::kBadPayload:
+      return 400;
+    case PropOutcome::kUnknownDevice:
+      return 404;
+    case PropOutcome::kFailed:
+      return 500;
   }
   return 500;
 }
 
 int reply_code(EnrollOutcome outcome) {
   switch (outcome) {
-    case EnrollOutcome::kOk: return 0;
-    case EnrollOutcome::kMalformed: return 400;
-    case EnrollOutcome::kWrongPassword: return 401;
-    case EnrollOutcome::kNotAllowed: return 403;
-    case EnrollOutcome::kUnknown: return 404;
-    case EnrollOutcome::kTooManyAttempts: return 429;
-    case EnrollOutcome::kFailed: return 500;
-    case EnrollOutcome::kBusy: return 503;
+    case EnrollOutcome::kOk:
+      return 0;
+    case EnrollOutcome::kMalformed:
+      return 400;
+    case EnrollOutcome::kWrongPassword:
+      return 401;
+    case EnrollOutcome::kNotAllowed:
+      return 403;
+    case EnrollOutcome::kUnknown:
+      return 404;
+    case EnrollOutcome::kTooManyAttempts:
+      return 429;
+    case EnrollOutcome::kFailed:
+      return 500;
+    case EnrollOutcome::kBusy:
+      return 503;
   }
   return 500;
 }

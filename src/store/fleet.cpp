@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "device_rows.hpp"
+#include "expected.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -182,27 +183,29 @@ EnrollResult guarded(F&& fn) {
 
 // ---- templates ---------------------------------------------------------------------------
 
-Template Fleet::add_template(std::string_view account_id, std::string_view name,
-                             const platform::PermFilter& thing_perm) {
-  detail::check_name(name);
-  check_perm(thing_perm);
-  Identity ids(db_);
-  auto account = ids.account_by_id(account_id);
-  if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
+Result<Template> Fleet::add_template(std::string_view account_id, std::string_view name,
+                                     const platform::PermFilter& thing_perm) {
+  return detail::as_result([&] {
+    detail::check_name(name);
+    check_perm(thing_perm);
+    Identity ids(db_);
+    auto account = ids.account_by_id(account_id);
+    if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
 
-  Template t;
-  t.id = platform::new_plug_id(platform::IdKind::kModel);
-  t.account_id = account->id;
-  t.name = std::string(name);
-  t.thing_perm = thing_perm;
-  t.created_at = platform::now_ms();
-  auto s = db_.prepare(
-      "INSERT INTO templates (id, account_id, name, thing_perm, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
-  s.bind(1, t.id).bind(2, t.account_id).bind(3, t.name).bind(4, platform::to_json(t.thing_perm));
-  s.bind(5, t.created_at);
-  s.step();
-  return t;
+    Template t;
+    t.id = platform::new_plug_id(platform::IdKind::kModel);
+    t.account_id = account->id;
+    t.name = std::string(name);
+    t.thing_perm = thing_perm;
+    t.created_at = platform::now_ms();
+    auto s = db_.prepare(
+        "INSERT INTO templates (id, account_id, name, thing_perm, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind(1, t.id).bind(2, t.account_id).bind(3, t.name).bind(4, platform::to_json(t.thing_perm));
+    s.bind(5, t.created_at);
+    s.step();
+    return t;
+  });
 }
 
 std::optional<Template> Fleet::template_by_id(std::string_view model) {
@@ -232,57 +235,62 @@ std::vector<Template> Fleet::templates(const std::optional<std::string>& account
 
 // ---- serials -----------------------------------------------------------------------------
 
-Serial Fleet::add_serial(std::string_view model, const SerialSpec& spec) {
-  auto t = template_by_id(model);
-  if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
-  Serial out;
-  out.model = t->id;
-  out.hwid = spec.hwid;
-  out.control_enabled = spec.control_pass.has_value();
-  out.created_at = platform::now_ms();
-  try {
-    check_spec(spec);
-    insert_serial(db_, t->id, hash_spec(spec), out.created_at);
-  } catch (const Error& e) {
-    throw Error(e.code(), "hwid " + quote_for_message(spec.hwid) + ": " + e.what());
-  }
-  return out;
+Result<Serial> Fleet::add_serial(std::string_view model, const SerialSpec& spec) {
+  return detail::as_result([&] {
+    auto t = template_by_id(model);
+    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
+    Serial out;
+    out.model = t->id;
+    out.hwid = spec.hwid;
+    out.control_enabled = spec.control_pass.has_value();
+    out.created_at = platform::now_ms();
+    try {
+      check_spec(spec);
+      insert_serial(db_, t->id, hash_spec(spec), out.created_at);
+    } catch (const Error& e) {
+      throw Error(e.code(), "hwid " + quote_for_message(spec.hwid) + ": " + e.what());
+    }
+    return out;
+  });
 }
 
-std::size_t Fleet::add_serials(std::string_view model, const std::vector<SerialSpec>& specs) {
-  auto t = template_by_id(model);
-  if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
-  auto where = [&](std::size_t i) {
-    return "serial " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (hwid " +
-           quote_for_message(specs[i].hwid) + "): ";
-  };
-  // Everything that can be checked without the database first, so a bad entry costs no
-  // hashing; duplicates inside the batch too, for a message naming both positions.
-  std::map<std::string_view, std::size_t> seen;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    try {
-      check_spec(specs[i]);
-    } catch (const Error& e) {
-      throw Error(e.code(), where(i) + e.what());
-    }
-    auto [it, fresh] = seen.emplace(specs[i].hwid, i);
-    if (!fresh) {
-      throw Error(Error::Code::kExists,
-                  where(i) + "repeats serial " + std::to_string(it->second + 1) + " of the batch");
-    }
-  }
-  const auto hashed = hash_all(specs);
-  const std::int64_t now = platform::now_ms();
-  db_.transaction([&] {
-    for (std::size_t i = 0; i < hashed.size(); ++i) {
+Result<std::size_t> Fleet::add_serials(std::string_view model,
+                                       const std::vector<SerialSpec>& specs) {
+  return detail::as_result([&] {
+    auto t = template_by_id(model);
+    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
+    auto where = [&](std::size_t i) {
+      return "serial " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (hwid " +
+             quote_for_message(specs[i].hwid) + "): ";
+    };
+    // Everything that can be checked without the database first, so a bad entry costs no
+    // hashing; duplicates inside the batch too, for a message naming both positions.
+    std::map<std::string_view, std::size_t> seen;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
       try {
-        insert_serial(db_, t->id, hashed[i], now);
+        check_spec(specs[i]);
       } catch (const Error& e) {
         throw Error(e.code(), where(i) + e.what());
       }
+      auto [it, fresh] = seen.emplace(specs[i].hwid, i);
+      if (!fresh) {
+        throw Error(Error::Code::kExists, where(i) + "repeats serial " +
+                                              std::to_string(it->second + 1) + " of the batch");
+      }
     }
+    const auto hashed = hash_all(specs);
+    const std::int64_t now = platform::now_ms();
+    db_.transaction([&] {
+      for (std::size_t i = 0; i < hashed.size(); ++i) {
+        try {
+          insert_serial(db_, t->id, hashed[i], now);
+        } catch (const Error& e) {
+          throw Error(e.code(), where(i) + e.what());
+        }
+      }
+    });
+    return specs.size();
   });
-  return specs.size();
 }
 
 std::vector<Serial> Fleet::serials(std::string_view model) {
@@ -323,7 +331,8 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
         "LEFT JOIN devices d ON d.id = s.thing_id WHERE t.id = ?1");
     s.bind(1, *model_id).bind(2, hwid);
     if (!s.step()) return refused(EnrollOutcome::kUnknown, "unknown model");
-    if (s.is_null(3)) return refused(EnrollOutcome::kUnknown, "serial not registered in this model");
+    if (s.is_null(3))
+      return refused(EnrollOutcome::kUnknown, "serial not registered in this model");
     const std::string account_id = s.text(0);
     const std::string perm_json = s.text(1);
     const bool account_disabled = s.int64(2) != 0;
@@ -393,7 +402,8 @@ ControlGrant check_control(Db& db, std::string_view model, std::string_view thin
                            const Secret& pass) {
   auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
   if (!model_id) throw Refusal{EnrollOutcome::kMalformed, "malformed model"};
-  if (!platform::valid_hwid(thing_hwid)) throw Refusal{EnrollOutcome::kMalformed, "malformed thing HWID"};
+  if (!platform::valid_hwid(thing_hwid))
+    throw Refusal{EnrollOutcome::kMalformed, "malformed thing HWID"};
   auto s = db.prepare(
       "SELECT t.account_id, a.disabled, s.hwid, s.control_hash, s.thing_id "
       "FROM templates t JOIN accounts a ON a.id = t.account_id "
@@ -405,7 +415,8 @@ ControlGrant check_control(Db& db, std::string_view model, std::string_view thin
   std::optional<Device> thing;
   if (!s.is_null(4)) thing = ids.device(s.text(4));
   if (!thing) throw Refusal{EnrollOutcome::kUnknown, "thing not enrolled yet"};
-  if (s.is_null(3) || thing->perm.ctrl.empty()) throw Refusal{EnrollOutcome::kNotAllowed, "control disabled"};
+  if (s.is_null(3) || thing->perm.ctrl.empty())
+    throw Refusal{EnrollOutcome::kNotAllowed, "control disabled"};
   if (thing->status == "disabled") throw Refusal{EnrollOutcome::kNotAllowed, "thing disabled"};
   if (s.int64(1) != 0) throw Refusal{EnrollOutcome::kNotAllowed, "account disabled"};
   check_pass(pass, s.text(3), "wrong control password");
@@ -427,8 +438,10 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
     if (!model_id) return refused(EnrollOutcome::kMalformed, "malformed model");
-    if (!platform::valid_hwid(thing_hwid)) return refused(EnrollOutcome::kMalformed, "malformed thing HWID");
-    if (!platform::valid_hwid(controller_hwid)) return refused(EnrollOutcome::kMalformed, "malformed HWID");
+    if (!platform::valid_hwid(thing_hwid))
+      return refused(EnrollOutcome::kMalformed, "malformed thing HWID");
+    if (!platform::valid_hwid(controller_hwid))
+      return refused(EnrollOutcome::kMalformed, "malformed HWID");
     const ControlGrant grant = check_control(db_, *model_id, thing_hwid, pass);
 
     EnrollResult r;
@@ -439,7 +452,8 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
           "AND hwid = ?2 ORDER BY created_at, id LIMIT 1");
       c.bind(1, grant.account_id).bind(2, controller_hwid);
       if (c.step()) {
-        if (c.text(1) == "disabled") throw Refusal{EnrollOutcome::kNotAllowed, "controller disabled"};
+        if (c.text(1) == "disabled")
+          throw Refusal{EnrollOutcome::kNotAllowed, "controller disabled"};
         r.id = c.text(0);
         // A controller has nothing to re-enroll: "reactivate" on it just means "ok". NAME
         // only names a controller that has none, as at login.
@@ -478,7 +492,8 @@ EnrollResult Fleet::control_thing(std::string_view controller_id, std::string_vi
     if (controller->kind != DeviceKind::kController) {
       return refused(EnrollOutcome::kNotAllowed, "only a controller can take control of a thing");
     }
-    if (controller->status == "disabled") return refused(EnrollOutcome::kNotAllowed, "controller disabled");
+    if (controller->status == "disabled")
+      return refused(EnrollOutcome::kNotAllowed, "controller disabled");
     const ControlGrant grant = check_control(db_, model, thing_hwid, pass);
     // Devices never reach across accounts (SPEC 6), whatever password they know.
     if (grant.account_id != controller->account_id) {

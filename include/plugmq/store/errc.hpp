@@ -9,6 +9,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <string>
 #include <type_traits>
 
 namespace plugmq::store {
@@ -27,9 +28,21 @@ inline boost::system::error_code make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), store_category()};
 }
 
-// A value, or the error_code of why there is none.
+// An expected failure: why, and a message naming what failed (safe to show to whoever asked:
+// an operator's command, an HTTP client).
+struct Failure {
+  Errc code;
+  std::string message;
+  boost::system::error_code error_code() const { return make_error_code(code); }
+};
+
+// A value, or the Failure of why there is none. value() on a failure throws store::Error with
+// its code and message, for callers to whom any failure is fatal (admin commands).
 template <class T>
-using Result = boost::system::result<T>;
+using Result = boost::system::result<T, Failure>;
+
+// What Result::value() throws (found by argument-dependent lookup).
+[[noreturn]] void throw_exception_from_error(const Failure& f, const boost::source_location& loc);
 
 }  // namespace plugmq::store
 

@@ -19,6 +19,7 @@
 #include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/secret.hpp"
 
 namespace plugmq::store {
@@ -72,19 +73,19 @@ class Fleet {
   explicit Fleet(Db& db) : db_(db) {}
 
   // A template in the account; things it enrolls get `thing_perm` (default: r = w = [],
-  // ctrl "rw"). Throws Error kNotFound (account) / kInvalid (name over 256 bytes or not UTF-8).
-  Template add_template(std::string_view account_id, std::string_view name,
-                        const platform::PermFilter& thing_perm);
+  // ctrl "rw"). Fails with kNotFound (account) / kInvalid (name over 256 bytes or not UTF-8).
+  Result<Template> add_template(std::string_view account_id, std::string_view name,
+                                const platform::PermFilter& thing_perm);
   std::optional<Template> template_by_id(std::string_view model);  // case-insensitive
   std::vector<Template> templates(const std::optional<std::string>& account_id = std::nullopt);
 
-  // Registers one serial. Throws Error: kNotFound (model), kInvalid (HWID not valid per
+  // Registers one serial. Fails with kNotFound (model), kInvalid (HWID not valid per
   // platform::valid_hwid, passwords outside 4..128 bytes), kExists (HWID already registered in
-  // that model).
-  Serial add_serial(std::string_view model, const SerialSpec& spec);
-  // Registers many in one transaction: all or none. Throws as add_serial, with the message
-  // naming the offending HWID (and its position, 1-based).
-  std::size_t add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
+  // that model); the message names the HWID.
+  Result<Serial> add_serial(std::string_view model, const SerialSpec& spec);
+  // Registers many in one transaction: all or none. Fails as add_serial, with the message
+  // naming the offending HWID and its position (1-based).
+  Result<std::size_t> add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
   std::vector<Serial> serials(std::string_view model);
 
   // SPEC 5, thing: `model` and `pass` as found in the topic MODEL/thing/PASS, `hwid` and `name`

@@ -33,9 +33,11 @@ class ApiTest : public ::testing::Test {
     other_ = ids.add_account("other@example.com", "other-pass", 0).id;
     proto_ = ids.add_prototype(account_, "proto");
     stranger_ = ids.add_prototype(other_, "stranger");
-    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing)).id;
-    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"});
-    fleet.add_serial(model_, {"SN-2", "enroll-2", "control-2"});
+    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
+                 .value()
+                 .id;
+    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"}).value();
+    fleet.add_serial(model_, {"SN-2", "enroll-2", "control-2"}).value();
     live_.start();
     api_ = std::make_unique<Api>(live_.ctx());
   }

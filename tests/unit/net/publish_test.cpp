@@ -28,8 +28,10 @@ class PublishTest : public ::testing::Test {
     other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
     proto_ = ids.add_prototype(account_, "proto").device;
     stranger_ = ids.add_prototype(other_account_, "stranger").device;
-    auto model = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
-    fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt});
+    auto model =
+        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
+            .value();
+    fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt}).value();
     thing_id_ = fleet.enroll_thing(model.id, "SN-1", "enroll1", "").id;
     live_.start();
   }

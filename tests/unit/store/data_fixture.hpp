@@ -27,7 +27,7 @@ inline std::string oid(std::uint32_t second, std::uint32_t n) {
 }
 
 inline Record rec(std::string id, std::string of, std::string channel, std::int64_t at,
-           std::string data = "1", std::optional<std::int64_t> expire_at = std::nullopt) {
+                  std::string data = "1", std::optional<std::int64_t> expire_at = std::nullopt) {
   return Record{std::move(id), std::move(of), std::move(channel), std::move(data), at, expire_at};
 }
 

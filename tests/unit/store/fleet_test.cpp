@@ -38,12 +38,13 @@ class FleetTest : public ::testing::Test {
   void SetUp() override {
     account_ = ids_.add_account("maker@example.com", "secret1");
     model_ =
-        fleet_.add_template(account_.id, "Sensor v1", platform::default_perm(DeviceKind::kThing));
+        fleet_.add_template(account_.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
+            .value();
   }
 
   // A thing registered with an enroll password and a control password, then enrolled.
   EnrollResult enrolled_thing(const std::string& hwid) {
-    fleet_.add_serial(model_.id, {hwid, "enroll-" + hwid, "control-" + hwid});
+    fleet_.add_serial(model_.id, {hwid, "enroll-" + hwid, "control-" + hwid}).value();
     auto r = fleet_.enroll_thing(model_.id, hwid, "enroll-" + hwid, "");
     EXPECT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
     return r;
@@ -61,7 +62,7 @@ class FleetTest : public ::testing::Test {
 TEST_F(FleetTest, AddTemplate) {
   const auto before = platform::now_ms();
   const Template t =
-      fleet_.add_template(account_.id, "Lamp", platform::default_perm(DeviceKind::kThing));
+      fleet_.add_template(account_.id, "Lamp", platform::default_perm(DeviceKind::kThing)).value();
   EXPECT_TRUE(platform::normalize_plug_id(t.id, platform::IdKind::kModel));
   EXPECT_EQ(t.account_id, account_.id);
   EXPECT_EQ(t.name, "Lamp");
@@ -84,7 +85,7 @@ TEST_F(FleetTest, AddTemplateCustomPermAndEmptyName) {
   PermFilter perm = platform::default_perm(DeviceKind::kThing);
   perm.ctrl = "r";
   perm.read = std::nullopt;  // its things read the whole account
-  const Template t = fleet_.add_template(account_.id, "", perm);
+  const Template t = fleet_.add_template(account_.id, "", perm).value();
   auto found = fleet_.template_by_id(t.id);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->name, "");
@@ -96,25 +97,30 @@ TEST_F(FleetTest, AddTemplateCustomPermAndEmptyName) {
 
 TEST_F(FleetTest, AddTemplateErrors) {
   const auto perm = platform::default_perm(DeviceKind::kThing);
-  EXPECT_EQ(error_of([&] { fleet_.add_template("com-000000000000000000000000", "x", perm); }),
+  EXPECT_EQ(
+      error_of([&] { fleet_.add_template("com-000000000000000000000000", "x", perm).value(); }),
+      Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { fleet_.add_template("maker@example.com", "x", perm).value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { fleet_.add_template("maker@example.com", "x", perm); }),
-            Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, std::string(257, 'n'), perm); }),
-            Error::Code::kInvalid);
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "\xff", perm); }),
+  EXPECT_EQ(
+      error_of([&] { fleet_.add_template(account_.id, std::string(257, 'n'), perm).value(); }),
+      Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "\xff", perm).value(); }),
             Error::Code::kInvalid);
   PermFilter bad = perm;
   bad.ctrl = "w";
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "x", bad); }), Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "x", bad).value(); }),
+            Error::Code::kInvalid);
   // 256 bytes is fine.
-  EXPECT_NO_THROW(fleet_.add_template(account_.id, std::string(256, 'n'), perm));
+  EXPECT_NO_THROW(fleet_.add_template(account_.id, std::string(256, 'n'), perm).value());
 }
 
 TEST_F(FleetTest, ListTemplates) {
   const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t2 = fleet_.add_template(other.id, "B", platform::default_perm(DeviceKind::kThing));
-  const auto t3 = fleet_.add_template(account_.id, "C", platform::default_perm(DeviceKind::kThing));
+  const auto t2 =
+      fleet_.add_template(other.id, "B", platform::default_perm(DeviceKind::kThing)).value();
+  const auto t3 =
+      fleet_.add_template(account_.id, "C", platform::default_perm(DeviceKind::kThing)).value();
 
   auto all = fleet_.templates();
   ASSERT_EQ(all.size(), 3u);
@@ -132,13 +138,14 @@ TEST_F(FleetTest, ListTemplates) {
 // ---- serials ----
 
 TEST_F(FleetTest, AddSerial) {
-  const Serial s = fleet_.add_serial(upper(model_.id), {"SN-0001", "enroll-pass", "ctrl-pass"});
+  const Serial s =
+      fleet_.add_serial(upper(model_.id), {"SN-0001", "enroll-pass", "ctrl-pass"}).value();
   EXPECT_EQ(s.model, model_.id);
   EXPECT_EQ(s.hwid, "SN-0001");
   EXPECT_TRUE(s.control_enabled);
   EXPECT_TRUE(s.thing_id.empty());
 
-  const Serial n = fleet_.add_serial(model_.id, {"SN-0002", "enroll-pass", std::nullopt});
+  const Serial n = fleet_.add_serial(model_.id, {"SN-0002", "enroll-pass", std::nullopt}).value();
   EXPECT_FALSE(n.control_enabled);
 
   auto list = fleet_.serials(model_.id);
@@ -151,7 +158,7 @@ TEST_F(FleetTest, AddSerial) {
 }
 
 TEST_F(FleetTest, PasswordsAreStoredHashed) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"}).value();
   auto s = db_.prepare("SELECT enroll_hash, control_hash FROM serials");
   ASSERT_TRUE(s.step());
   EXPECT_FALSE(contains(s.text(0), "enroll-pass"));
@@ -160,56 +167,74 @@ TEST_F(FleetTest, PasswordsAreStoredHashed) {
   EXPECT_EQ(s.text(1).rfind("pbkdf2-sha256$", 0), 0u);
 }
 
+// Registration failures are values: the code and the message; value() throws them as Error.
+TEST_F(FleetTest, RegistrationFailuresAreResults) {
+  ASSERT_TRUE(fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}));
+  const auto again = fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kExists);
+  EXPECT_EQ(again.error().error_code(), make_error_code(Errc::kExists));
+  EXPECT_EQ(again.error().error_code().category().name(), std::string("plugmq.store"));
+  EXPECT_EQ(again.error().message.rfind("hwid \"SN-1\": ", 0), 0u) << again.error().message;
+  EXPECT_EQ(error_of([&] { again.value(); }), Error::Code::kExists);
+  const auto none = fleet_.add_template("com-000000000000000000000000", "x",
+                                        platform::default_perm(DeviceKind::kThing));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kNotFound);
+}
+
 TEST_F(FleetTest, AddSerialErrors) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt}).value();
             }),
             Error::Code::kExists);
   // The same HWID in another template is another serial.
-  const auto t2 = fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing));
-  EXPECT_NO_THROW(fleet_.add_serial(t2.id, {"SN-1", "enroll-pass", std::nullopt}));
+  const auto t2 =
+      fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing)).value();
+  EXPECT_NO_THROW(fleet_.add_serial(t2.id, {"SN-1", "enroll-pass", std::nullopt}).value());
 
+  EXPECT_EQ(
+      error_of([&] {
+        fleet_.add_serial("mod-000000000000000000000000", {"SN-2", "pass1", std::nullopt}).value();
+      }),
+      Error::Code::kNotFound);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial("mod-000000000000000000000000", {"SN-2", "pass1", std::nullopt});
-            }),
-            Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] {
-              fleet_.add_serial("nonsense", {"SN-2", "pass1", std::nullopt});
+              fleet_.add_serial("nonsense", {"SN-2", "pass1", std::nullopt}).value();
             }),
             Error::Code::kNotFound);
   for (const std::string& hwid :
        std::vector<std::string>{"", "a/b", "a+b", "a#b", "tab\there", std::string(129, 'h')}) {
     EXPECT_EQ(error_of([&] {
-                fleet_.add_serial(model_.id, {hwid, "pass1", std::nullopt});
+                fleet_.add_serial(model_.id, {hwid, "pass1", std::nullopt}).value();
               }),
               Error::Code::kInvalid)
         << hwid;
   }
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "abc", std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-2", "abc", std::nullopt}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", std::string(129, 'p'), std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-2", std::string(129, 'p'), std::nullopt}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "pass1", "abc"});
+              fleet_.add_serial(model_.id, {"SN-2", "pass1", "abc"}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "pass1", std::string(129, 'c')});
+              fleet_.add_serial(model_.id, {"SN-2", "pass1", std::string(129, 'c')}).value();
             }),
             Error::Code::kInvalid);
   // A password error never echoes the password.
   EXPECT_FALSE(contains(message_of([&] {
-                          fleet_.add_serial(model_.id, {"SN-2", "pass1", "xyz"});
+                          fleet_.add_serial(model_.id, {"SN-2", "pass1", "xyz"}).value();
                         }),
                         "xyz"));
   // Bounds are inclusive.
   EXPECT_NO_THROW(
-      fleet_.add_serial(model_.id, {std::string(128, 'h'), "abcd", std::string(128, 'c')}));
+      fleet_.add_serial(model_.id, {std::string(128, 'h'), "abcd", std::string(128, 'c')}).value());
   EXPECT_EQ(fleet_.serials(model_.id).size(), 2u);
 }
 
@@ -219,7 +244,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                         {"A-3", "pass-a3", std::nullopt},
                                         {"A-4", "pass-a4", "ctrl-a4"},
                                         {"A-5", "pass-a5", std::nullopt}};
-  EXPECT_EQ(fleet_.add_serials(model_.id, good), 5u);
+  EXPECT_EQ(fleet_.add_serials(model_.id, good).value(), 5u);
   auto list = fleet_.serials(model_.id);
   ASSERT_EQ(list.size(), 5u);
   EXPECT_EQ(list[1].hwid, "A-2");
@@ -227,7 +252,8 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   EXPECT_FALSE(list[2].control_enabled);
   // The parallel hashing kept each password with its serial.
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-4", "pass-a4", "").ok());
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").outcome,
+            EnrollOutcome::kWrongPassword);
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-5", "pass-a5", "").ok());
 
   const std::vector<SerialSpec> bad_third = {{"B-1", "pass-b1", std::nullopt},
@@ -235,7 +261,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                              {"B/3", "pass-b3", std::nullopt},
                                              {"B-4", "pass-b4", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, bad_third);
+    fleet_.add_serials(model_.id, bad_third).value();
     FAIL() << "accepted an invalid HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kInvalid);
@@ -247,7 +273,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   const std::vector<SerialSpec> bad_pass = {{"C-1", "pass-c1", std::nullopt},
                                             {"C-2", "pass-c2", std::nullopt},
                                             {"C-3", "abc", std::nullopt}};
-  auto msg = message_of([&] { fleet_.add_serials(model_.id, bad_pass); });
+  auto msg = message_of([&] { fleet_.add_serials(model_.id, bad_pass).value(); });
   EXPECT_TRUE(contains(msg, "serial 3 of 3")) << msg;
   EXPECT_TRUE(contains(msg, "\"C-3\"")) << msg;
 
@@ -256,7 +282,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                           {"D-2", "pass-d2", std::nullopt},
                                           {"A-3", "pass-d3", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, dup_db);
+    fleet_.add_serials(model_.id, dup_db).value();
     FAIL() << "accepted a registered HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kExists);
@@ -270,7 +296,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                              {"E-2", "pass-e2", std::nullopt},
                                              {"E-1", "pass-e3", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, dup_batch);
+    fleet_.add_serials(model_.id, dup_batch).value();
     FAIL() << "accepted a repeated HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kExists);
@@ -279,20 +305,22 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   }
   EXPECT_EQ(fleet_.serials(model_.id).size(), 5u);
 
-  EXPECT_EQ(error_of([&] { fleet_.add_serials("mod-000000000000000000000000", good); }),
+  EXPECT_EQ(error_of([&] { fleet_.add_serials("mod-000000000000000000000000", good).value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(fleet_.add_serials(model_.id, {}), 0u);
+  EXPECT_EQ(fleet_.add_serials(model_.id, {}).value(), 0u);
 }
 
 TEST_F(FleetTest, InvalidHwidIsEscapedInMessages) {
-  auto msg = message_of([&] { fleet_.add_serial(model_.id, {"a\nb\xff", "pass1", std::nullopt}); });
+  auto msg = message_of([&] {
+    fleet_.add_serial(model_.id, {"a\nb\xff", "pass1", std::nullopt}).value();
+  });
   EXPECT_TRUE(contains(msg, "\"a\\x0ab\\xff\"")) << msg;
 }
 
 // ---- thing enrollment ----
 
 TEST_F(FleetTest, EnrollThing) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   const auto before = platform::now_ms();
   auto r = fleet_.enroll_thing(upper(model_.id), "SN-1", "enroll-pass", "Kitchen");
   ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
@@ -325,8 +353,8 @@ TEST_F(FleetTest, EnrollThingGetsTemplatePerm) {
   PermFilter perm = platform::default_perm(DeviceKind::kThing);
   perm.ctrl = "";
   perm.read = std::nullopt;
-  const auto t = fleet_.add_template(account_.id, "Private", perm);
-  fleet_.add_serial(t.id, {"P-1", "pass1", std::nullopt});
+  const auto t = fleet_.add_template(account_.id, "Private", perm).value();
+  fleet_.add_serial(t.id, {"P-1", "pass1", std::nullopt}).value();
   auto r = fleet_.enroll_thing(t.id, "P-1", "pass1", "");
   ASSERT_TRUE(r.ok());
   auto d = ids_.device(r.id);
@@ -336,14 +364,14 @@ TEST_F(FleetTest, EnrollThingGetsTemplatePerm) {
 }
 
 TEST_F(FleetTest, EnrollThingBadNameIsIgnored) {
-  fleet_.add_serial(model_.id, {"SN-1", "pass1", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "pass1", std::nullopt}).value();
   auto r = fleet_.enroll_thing(model_.id, "SN-1", "pass1", std::string(257, 'n'));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(ids_.device(r.id)->name, "");
 }
 
 TEST_F(FleetTest, EnrollThingErrorsInOrder) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   const std::string unknown_model = "mod-000000000000000000000000";
 
   // 400 first: even an unknown model with a bad HWID is malformed.
@@ -355,21 +383,29 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
     EXPECT_TRUE(r.id.empty());
     EXPECT_TRUE(r.auth.empty());
   }
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").outcome,
+            EnrollOutcome::kMalformed);
 
   // 404: unknown model, then a HWID not registered in it (even with a wrong password).
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);
-  const auto t2 = fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing));
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kUnknown);
+  const auto t2 =
+      fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing)).value();
   EXPECT_EQ(fleet_.enroll_thing(t2.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-2", "wrong", "").outcome, EnrollOutcome::kUnknown);
 
   // 401: wrong password, including ones no serial could have.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "", "").outcome, EnrollOutcome::kWrongPassword);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").outcome, EnrollOutcome::kWrongPassword);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);  // HWIDs are exact
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kUnknown);  // HWIDs are exact
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 account disabled (right password).
@@ -378,7 +414,8 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
   EXPECT_EQ(disabled.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(disabled.msg, "account")) << disabled.msg;
   // ...but a wrong password still says 401.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
   ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
   EXPECT_TRUE(ids_.devices().empty());
 
@@ -388,23 +425,26 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
   auto again = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   EXPECT_EQ(again.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(again.msg, "already enrolled")) << again.msg;
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kOk);
   // A disabled thing is enrolled too.
   ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.devices().size(), 1u);
 }
 
 TEST_F(FleetTest, ReactivateThing) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "Old");
   ASSERT_TRUE(first.ok());
   PermFilter custom = platform::default_perm(DeviceKind::kThing);
   custom.ctrl = "r";
   ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt);
   // A reactivated thing still needs its password.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
 
   auto second = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "New");
   ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
@@ -419,17 +459,19 @@ TEST_F(FleetTest, ReactivateThing) {
   EXPECT_EQ(d->perm, custom);  // the operator's change stays
   EXPECT_EQ(ids_.devices().size(), 1u);
   // Once only.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
 
   // Reactivation in a disabled account is refused.
   ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt);
   ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.device(first.id)->status, "reactivate");
 }
 
 TEST_F(FleetTest, DeletedThingFreesItsSerial) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"}).value();
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   ASSERT_TRUE(first.ok());
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "ctrl-pass", "PHONE", "");
@@ -487,8 +529,8 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto b = enrolled_thing("SN-2");
   // Another template of the same account: same controller.
   const auto t2 =
-      fleet_.add_template(account_.id, "Other", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t2.id, {"X-1", "enroll-x1", "control-x1"});
+      fleet_.add_template(account_.id, "Other", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t2.id, {"X-1", "enroll-x1", "control-x1"}).value();
   auto c = fleet_.enroll_thing(t2.id, "X-1", "enroll-x1", "");
   ASSERT_TRUE(c.ok());
 
@@ -521,8 +563,9 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   ASSERT_TRUE(tablet.ok());
   EXPECT_NE(tablet.id, first.id);
   const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t3 = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t3.id, {"O-1", "enroll-o1", "control-o1"});
+  const auto t3 =
+      fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t3.id, {"O-1", "enroll-o1", "control-o1"}).value();
   auto o = fleet_.enroll_thing(t3.id, "O-1", "enroll-o1", "");
   ASSERT_TRUE(o.ok());
   auto foreign = fleet_.enroll_controller(t3.id, "O-1", "control-o1", "PHONE", "");
@@ -556,27 +599,35 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
 }
 
 TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-1", "control-1"});
-  fleet_.add_serial(model_.id, {"SN-2", "enroll-2", std::nullopt});  // control disabled
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-1", "control-1"}).value();
+  fleet_.add_serial(model_.id, {"SN-2", "enroll-2", std::nullopt}).value();  // control disabled
   const std::string unknown_model = "mod-000000000000000000000000";
 
   // 400
-  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(
-      fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "").outcome,
-      EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").outcome, EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "")
+                .outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").outcome,
+            EnrollOutcome::kMalformed);
 
   // 404: unknown model, unregistered thing, thing not enrolled yet.
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kUnknown);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
   auto not_yet = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
   EXPECT_EQ(not_yet.outcome, EnrollOutcome::kUnknown);
   EXPECT_TRUE(contains(not_yet.msg, "not enrolled")) << not_yet.msg;
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
 
   auto t1 = fleet_.enroll_thing(model_.id, "SN-1", "enroll-1", "");
   auto t2 = fleet_.enroll_thing(model_.id, "SN-2", "enroll-2", "");
@@ -591,8 +642,10 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   PermFilter closed = platform::default_perm(DeviceKind::kThing);
   closed.ctrl = "";
   ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").outcome, EnrollOutcome::kNotAllowed);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome,
+            EnrollOutcome::kNotAllowed);
   // "r" still allows control.
   closed.ctrl = "r";
   ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
@@ -610,9 +663,12 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
 
   // 401 wrong control password (the enroll password is not the control password).
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
 
   // Nothing was created so far.
   EXPECT_EQ(ids_.devices().size(), 2u);
@@ -632,7 +688,7 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 }
 
 TEST_F(FleetTest, DatabaseFailureIs500WithDetailForTheLog) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   // A second writer holding the lock would make BEGIN IMMEDIATE wait; simpler: an open
   // transaction makes the nested BEGIN fail.
   db_.exec("BEGIN");
@@ -658,10 +714,11 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     Fleet fleet(db);
     const Account account = ids.add_account("maker@example.com", "secret1");
     const Template model =
-        fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing));
+        fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
+            .value();
     for (int i = 0; i < 5; ++i) {
       const std::string hwid = "SN-" + std::to_string(i);
-      fleet.add_serial(model.id, {hwid, "enroll-" + hwid, std::nullopt});
+      fleet.add_serial(model.id, {hwid, "enroll-" + hwid, std::nullopt}).value();
     }
     db.exec("CREATE TABLE scratch (x INTEGER)");
 
@@ -677,8 +734,8 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     for (int i = 0; i < 5; ++i) {
       const std::string hwid = "SN-" + std::to_string(i);
       auto r = fleet.enroll_thing(model.id, hwid, "enroll-" + hwid, "");
-      EXPECT_TRUE(r.ok()) << hwid << ": " << platform::reply_code(r.outcome) << " " << r.msg
-                          << " (" << r.log_detail << ")";
+      EXPECT_TRUE(r.ok()) << hwid << ": " << platform::reply_code(r.outcome) << " " << r.msg << " ("
+                          << r.log_detail << ")";
     }
     done = true;
     other.join();
@@ -724,8 +781,10 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));
-    auto t = fleet.add_template("com-000000000000000000000001", "",
-                                platform::default_perm(DeviceKind::kThing));
+    auto t = fleet
+                 .add_template("com-000000000000000000000001", "",
+                               platform::default_perm(DeviceKind::kThing))
+                 .value();
     EXPECT_EQ(fleet.templates().size(), 1u);
   }
   std::filesystem::remove_all(dir);
@@ -736,8 +795,8 @@ TEST(FleetSchema, DeletingAnAccountDeletesItsTemplatesAndSerials) {
   Identity ids(db);
   Fleet fleet(db);
   auto a = ids.add_account("a@b.c", "secret1");
-  auto t = fleet.add_template(a.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet.add_serial(t.id, {"SN-1", "pass1", std::nullopt});
+  auto t = fleet.add_template(a.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet.add_serial(t.id, {"SN-1", "pass1", std::nullopt}).value();
   auto del = db.prepare("DELETE FROM accounts WHERE id = ?1");
   del.bind(1, a.id);
   del.step();
@@ -783,26 +842,35 @@ TEST_F(FleetTest, ControlThingAddsWithoutNewAuth) {
 TEST_F(FleetTest, ControlThingErrors) {
   auto a = enrolled_thing("SN-1");
   enrolled_thing("SN-2");
-  fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt});  // never enrolled
+  fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt}).value();  // never enrolled
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
-  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2",
-                                 "control-SN-2").outcome, EnrollOutcome::kUnknown);
-  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").outcome, EnrollOutcome::kNotAllowed);  // a thing
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").outcome, EnrollOutcome::kMalformed);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").outcome, EnrollOutcome::kUnknown);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").outcome, EnrollOutcome::kUnknown);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2", "control-SN-2")
+                .outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kNotAllowed);  // a thing
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").outcome,
+            EnrollOutcome::kWrongPassword);
 
   // A thing of another account, with the right password, stays out of reach.
   const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"});
+  const auto t =
+      fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"}).value();
   ASSERT_TRUE(fleet_.enroll_thing(t.id, "O-1", "enroll-o1", "").ok());
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").outcome,
+            EnrollOutcome::kNotAllowed);
 
   ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").outcome, EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kNotAllowed);
 }
 
 TEST_F(FleetTest, ReleaseThings) {

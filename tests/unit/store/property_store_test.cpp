@@ -12,6 +12,8 @@
 namespace plugmq::store {
 namespace {
 
+using platform::PropOutcome;
+using platform::Record;
 using testing::channels_of;
 using testing::count_rows;
 using testing::DataTest;
@@ -21,8 +23,6 @@ using testing::oid;
 using testing::plug_ids;
 using testing::rec;
 using testing::V;
-using platform::PropOutcome;
-using platform::Record;
 
 TEST_F(DataTest, PropsSetAndGet) {
   auto r = data_.props_set(dev1_, R"({ "temp" : 21.5, "loc": {"y": 2, "x": 1}, "on": true })");
@@ -77,7 +77,8 @@ TEST_F(DataTest, PropsSetIsAllOrNothing) {
   EXPECT_NE(r.msg.find("property \"l\""), std::string::npos) << r.msg;
   EXPECT_EQ(data_.props_raw(dev1_), R"({"keep":1})");
   // 256 bytes is fine.
-  EXPECT_EQ(data_.props_set(dev1_, R"({")" + std::string(256, 'n') + R"(":1})").outcome, PropOutcome::kOk);
+  EXPECT_EQ(data_.props_set(dev1_, R"({")" + std::string(256, 'n') + R"(":1})").outcome,
+            PropOutcome::kOk);
 }
 
 TEST_F(DataTest, PropsAllOrNothingInsideATransaction) {
@@ -100,8 +101,10 @@ TEST_F(DataTest, PropsGetRefusesBadPayloads) {
 }
 
 TEST_F(DataTest, PropsUnknownDevice) {
-  EXPECT_EQ(data_.props_set("dev-000000000000000000000000", R"({"a":1})").outcome, PropOutcome::kUnknownDevice);
-  EXPECT_EQ(data_.props_get("dev-000000000000000000000000", "").outcome, PropOutcome::kUnknownDevice);
+  EXPECT_EQ(data_.props_set("dev-000000000000000000000000", R"({"a":1})").outcome,
+            PropOutcome::kUnknownDevice);
+  EXPECT_EQ(data_.props_get("dev-000000000000000000000000", "").outcome,
+            PropOutcome::kUnknownDevice);
   EXPECT_EQ(data_.props_raw("dev-000000000000000000000000"), "{}");
 }
 
@@ -145,7 +148,8 @@ TEST_F(DataTest, DeletingADeviceDeletesItsProperties) {
 }
 
 TEST_F(DataTest, CheckProps) {
-  EXPECT_EQ(DataStore::check_props(R"({"a":1,"b":{"channel":"x/y"},"c":null})").outcome, PropOutcome::kOk);
+  EXPECT_EQ(DataStore::check_props(R"({"a":1,"b":{"channel":"x/y"},"c":null})").outcome,
+            PropOutcome::kOk);
   EXPECT_EQ(DataStore::check_props("[1]").outcome, PropOutcome::kBadPayload);
   EXPECT_EQ(DataStore::check_props(R"({"":1})").outcome, PropOutcome::kBadPayload);
   EXPECT_EQ(DataStore::check_props(R"({"l":{"channel":"a/+"}})").outcome, PropOutcome::kBadPayload);

@@ -83,8 +83,9 @@ TEST_F(TwoStepTest, PrototypeWithAPassword) {
 
 TEST_F(TwoStepTest, EnrollThing) {
   const Account a = ids_.add_account("m@example.com", "account-pass");
-  const Template t = fleet_.add_template(a.id, "t", platform::default_perm(platform::DeviceKind::kThing));
-  fleet_.add_serial(t.id, {"hw-1", "enroll-pass", std::nullopt});
+  const Template t =
+      fleet_.add_template(a.id, "t", platform::default_perm(platform::DeviceKind::kThing)).value();
+  fleet_.add_serial(t.id, {"hw-1", "enroll-pass", std::nullopt}).value();
   // Checks before the password come first, as in one step.
   EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-unknown", Secret::deferred("enroll-pass"), "").outcome,
             platform::EnrollOutcome::kUnknown);
@@ -97,7 +98,7 @@ TEST_F(TwoStepTest, EnrollThing) {
   ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_FALSE(second.needs_check());
   // Verified against a hash the serial does not have: 401.
-  fleet_.add_serial(t.id, {"hw-2", "enroll-pass", std::nullopt});
+  fleet_.add_serial(t.id, {"hw-2", "enroll-pass", std::nullopt}).value();
   EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-2", Secret::verified("enroll-pass", first.check_hash), "")
                 .outcome,
             platform::EnrollOutcome::kWrongPassword);
