@@ -165,8 +165,9 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
                                   perm](net::StoreWorker::Repos& r) {
       std::optional<std::string_view> p;
       if (pass) p = *pass;
-      auto nd = r.identity.add_prototype(account, n, h, p);
-      if (perm) nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt);
+      auto nd = r.identity.add_prototype(account, n, h, p).value();
+      if (perm)
+        nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt).value();
       store.reload_directory();  // see kReloadNow
       return nd;
     });
@@ -390,7 +391,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
           perm = platform::perm_from_json(*perm_json, current->perm, &why);
           if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
         }
-        auto d = r.identity.set_device(plug, perm, status, name);
+        auto d = r.identity.set_device(plug, perm, status, name).value();
         store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
         return d;
       });

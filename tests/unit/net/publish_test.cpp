@@ -24,10 +24,10 @@ class PublishTest : public ::testing::Test {
     store::Identity ids(db);
     store::Fleet fleet(db);
     // Retention 0 (forever): records dated in the past are not swept away during a test.
-    account_ = ids.add_account("a@example.com", "secret1", 0).id;
-    other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
-    proto_ = ids.add_prototype(account_, "proto").device;
-    stranger_ = ids.add_prototype(other_account_, "stranger").device;
+    account_ = ids.add_account("a@example.com", "secret1", 0).value().id;
+    other_account_ = ids.add_account("b@example.com", "secret2", 0).value().id;
+    proto_ = ids.add_prototype(account_, "proto").value().device;
+    stranger_ = ids.add_prototype(other_account_, "stranger").value().device;
     auto model =
         fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
             .value();
@@ -117,7 +117,7 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
-    late = ids.add_prototype(account_, "late").device.id;
+    late = ids.add_prototype(account_, "late").value().device.id;
   }
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;

@@ -36,7 +36,7 @@ std::string upper(std::string s) {
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    account_ = ids_.add_account("maker@example.com", "secret1");
+    account_ = ids_.add_account("maker@example.com", "secret1").value();
     model_ =
         fleet_.add_template(account_.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
             .value();
@@ -116,7 +116,7 @@ TEST_F(FleetTest, AddTemplateErrors) {
 }
 
 TEST_F(FleetTest, ListTemplates) {
-  const auto other = ids_.add_account("other@example.com", "secret2");
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
   const auto t2 =
       fleet_.add_template(other.id, "B", platform::default_perm(DeviceKind::kThing)).value();
   const auto t3 =
@@ -409,14 +409,14 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 account disabled (right password).
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
   auto disabled = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   EXPECT_EQ(disabled.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(disabled.msg, "account")) << disabled.msg;
   // ...but a wrong password still says 401.
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
             EnrollOutcome::kWrongPassword);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, false).value();
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 already enrolled, and the first enrollment's auth keeps working.
@@ -429,7 +429,7 @@ TEST_F(FleetTest, EnrollThingErrorsInOrder) {
             EnrollOutcome::kWrongPassword);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kOk);
   // A disabled thing is enrolled too.
-  ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
             EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.devices().size(), 1u);
@@ -441,7 +441,7 @@ TEST_F(FleetTest, ReactivateThing) {
   ASSERT_TRUE(first.ok());
   PermFilter custom = platform::default_perm(DeviceKind::kThing);
   custom.ctrl = "r";
-  ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt);
+  ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt).value();
   // A reactivated thing still needs its password.
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
             EnrollOutcome::kWrongPassword);
@@ -463,8 +463,8 @@ TEST_F(FleetTest, ReactivateThing) {
             EnrollOutcome::kNotAllowed);
 
   // Reactivation in a disabled account is refused.
-  ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
+  ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt).value();
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
   EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
             EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.device(first.id)->status, "reactivate");
@@ -562,7 +562,7 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto tablet = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "TABLET", "");
   ASSERT_TRUE(tablet.ok());
   EXPECT_NE(tablet.id, first.id);
-  const auto other = ids_.add_account("other@example.com", "secret2");
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
   const auto t3 =
       fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
   fleet_.add_serial(t3.id, {"O-1", "enroll-o1", "control-o1"}).value();
@@ -574,7 +574,7 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   EXPECT_EQ(ids_.device(foreign.id)->account_id, other.id);
 
   // A prototype with that HWID is not the controller.
-  ids_.add_prototype(account_.id, "proto", "PROTO-HW");
+  ids_.add_prototype(account_.id, "proto", "PROTO-HW").value();
   auto p = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PROTO-HW", "");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(ids_.device(p.id)->kind, DeviceKind::kController);
@@ -641,26 +641,26 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   // ...or the thing's perm.ctrl is "" (checked before the password).
   PermFilter closed = platform::default_perm(DeviceKind::kThing);
   closed.ctrl = "";
-  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
+  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt).value();
   EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").outcome,
             EnrollOutcome::kNotAllowed);
   EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome,
             EnrollOutcome::kNotAllowed);
   // "r" still allows control.
   closed.ctrl = "r";
-  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
+  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt).value();
 
   // 403 thing disabled, account disabled.
-  ids_.set_device(t1.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(t1.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   auto thing_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
   EXPECT_EQ(thing_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(thing_off.msg, "thing disabled")) << thing_off.msg;
-  ids_.set_device(t1.id, std::nullopt, std::string("ok"), std::nullopt);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
+  ids_.set_device(t1.id, std::nullopt, std::string("ok"), std::nullopt).value();
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
   auto account_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
   EXPECT_EQ(account_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(account_off.msg, "account disabled")) << account_off.msg;
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, false).value();
 
   // 401 wrong control password (the enroll password is not the control password).
   EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").outcome,
@@ -677,7 +677,7 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
   // A disabled existing controller is refused, and keeps its auth code and things.
   auto c = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
   ASSERT_TRUE(c.ok()) << platform::reply_code(c.outcome) << " " << c.msg;
-  ids_.set_device(c.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(c.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   auto off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
   EXPECT_EQ(off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(off.msg, "controller disabled")) << off.msg;
@@ -712,7 +712,7 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     Db db = Db::open(file);
     Identity ids(db);
     Fleet fleet(db);
-    const Account account = ids.add_account("maker@example.com", "secret1");
+    const Account account = ids.add_account("maker@example.com", "secret1").value();
     const Template model =
         fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
             .value();
@@ -794,7 +794,7 @@ TEST(FleetSchema, DeletingAnAccountDeletesItsTemplatesAndSerials) {
   Db db = Db::open_memory();
   Identity ids(db);
   Fleet fleet(db);
-  auto a = ids.add_account("a@b.c", "secret1");
+  auto a = ids.add_account("a@b.c", "secret1").value();
   auto t = fleet.add_template(a.id, "", platform::default_perm(DeviceKind::kThing)).value();
   fleet.add_serial(t.id, {"SN-1", "pass1", std::nullopt}).value();
   auto del = db.prepare("DELETE FROM accounts WHERE id = ?1");
@@ -860,7 +860,7 @@ TEST_F(FleetTest, ControlThingErrors) {
             EnrollOutcome::kWrongPassword);
 
   // A thing of another account, with the right password, stays out of reach.
-  const auto other = ids_.add_account("other@example.com", "secret2");
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
   const auto t =
       fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
   fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"}).value();
@@ -868,7 +868,7 @@ TEST_F(FleetTest, ControlThingErrors) {
   EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").outcome,
             EnrollOutcome::kNotAllowed);
 
-  ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").outcome,
             EnrollOutcome::kNotAllowed);
 }
