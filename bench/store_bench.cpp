@@ -97,7 +97,7 @@ struct Generator {
     r.of = devices[k % kDevices];
     r.channel = channels[(k / kDevices) % kChannelCount];
     r.at = base_ms + k;
-    // As the server stamps them: the OID in the second of `at` (net/publish.cpp).
+    // As the server stamps them: the OID in the second of `at` (service/publish.cpp).
     r.id = plugmq::platform::new_oid(r.at / 1000);
     r.expire_at = r.at + kThirtyDaysMs;
     // 64 bytes of JSON.

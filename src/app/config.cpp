@@ -139,21 +139,21 @@ class Section {
   }
 
   // ADDR:PORT, or "off": the listener is off (an empty optional inside).
-  std::optional<std::optional<net::Endpoint>> endpoint_or_off(std::string_view key) const {
+  std::optional<std::optional<service::Endpoint>> endpoint_or_off(std::string_view key) const {
     const ojson* v = find(key);
     if (!v) return std::nullopt;
     if (v->is_string() && v->get_ref<const std::string&>() == kOff) {
-      return std::optional<net::Endpoint>();
+      return std::optional<service::Endpoint>();
     }
     if (!v->is_string()) bad(key, "a string \"ADDR:PORT\" or \"off\"", *v);
     try {
-      return std::optional<net::Endpoint>(parse_endpoint(v->get_ref<const std::string&>()));
+      return std::optional<service::Endpoint>(parse_endpoint(v->get_ref<const std::string&>()));
     } catch (const std::invalid_argument& e) {
       bad(key, std::string("ADDR:PORT or \"off\" (") + e.what() + ")", *v);
     }
   }
 
-  std::optional<net::Endpoint> endpoint(std::string_view key) const {
+  std::optional<service::Endpoint> endpoint(std::string_view key) const {
     const ojson* v = find(key);
     if (!v) return std::nullopt;
     if (!v->is_string()) bad(key, "a string \"ADDR:PORT\"", *v);
@@ -249,7 +249,7 @@ Config parse(std::string_view text, const Source& src) {
 
   Config cfg;
   cfg.source = src.name;
-  net::ServerOptions& o = cfg.server;
+  service::ServerOptions& o = cfg.server;
   const Section top(src, root, "",
                     {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
                      "limits", "enrollment", "logins", "retention", "storage"});
@@ -351,8 +351,8 @@ Config parse(std::string_view text, const Source& src) {
   return cfg;
 }
 
-std::optional<net::Endpoint> endpoint_or_off_flag(const std::string& flag,
-                                                 const std::string& text) {
+std::optional<service::Endpoint> endpoint_or_off_flag(const std::string& flag,
+                                                      const std::string& text) {
   if (text == kOff) return std::nullopt;
   try {
     return parse_endpoint(text);
@@ -362,7 +362,7 @@ std::optional<net::Endpoint> endpoint_or_off_flag(const std::string& flag,
   }
 }
 
-net::Endpoint endpoint_flag(const std::string& flag, const std::string& text) {
+service::Endpoint endpoint_flag(const std::string& flag, const std::string& text) {
   try {
     return parse_endpoint(text);
   } catch (const std::invalid_argument& e) {
@@ -407,12 +407,12 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) 
   return std::nullopt;
 }
 
-net::Endpoint parse_endpoint(std::string_view text) {
+service::Endpoint parse_endpoint(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
     throw std::invalid_argument("an address, a colon and a port");
   }
-  net::Endpoint ep;
+  service::Endpoint ep;
   ep.address = std::string(text.substr(0, colon));
   if (ep.address.size() >= 2 && ep.address.front() == '[' && ep.address.back() == ']') {
     ep.address = ep.address.substr(1, ep.address.size() - 2);
@@ -430,7 +430,7 @@ net::Endpoint parse_endpoint(std::string_view text) {
   return ep;
 }
 
-std::string to_string(const net::Endpoint& ep) {
+std::string to_string(const service::Endpoint& ep) {
   const bool v6 = ep.address.find(':') != std::string::npos;
   return (v6 ? "[" + ep.address + "]" : ep.address) + ":" + std::to_string(ep.port);
 }
@@ -472,7 +472,7 @@ std::filesystem::path data_dir_from(const Args& args, const Config& config) {
 
 Config serve_config(const Args& args) {
   Config cfg = config_from(args);
-  net::ServerOptions& o = cfg.server;
+  service::ServerOptions& o = cfg.server;
   if (auto m = args.get("mqtt")) o.mqtt = endpoint_flag("mqtt", *m);
   if (auto m = args.get("mqtts")) o.mqtts.listen = endpoint_flag("mqtts", *m);
   if (auto h = args.get("http")) o.http.listen = endpoint_or_off_flag("http", *h);
@@ -515,7 +515,7 @@ Config serve_config(const Args& args) {
 nlohmann::ordered_json to_json(const Config& c) {
   using std::chrono::duration_cast;
   using std::chrono::seconds;
-  const net::ServerOptions& o = c.server;
+  const service::ServerOptions& o = c.server;
   ojson j;
   if (c.data_dir) j["data_dir"] = c.data_dir->string();
   j["log_level"] = c.log_level;
@@ -524,7 +524,7 @@ nlohmann::ordered_json to_json(const Config& c) {
   j["mqtts"] = {{"listen", to_string(o.mqtts.listen)},
                 {"cert", o.mqtts.cert.string()},
                 {"key", o.mqtts.key.string()}};
-  auto listen = [](const std::optional<net::Endpoint>& ep) {
+  auto listen = [](const std::optional<service::Endpoint>& ep) {
     return ep ? to_string(*ep) : std::string(kOff);
   };
   j["http"] = {{"listen", listen(o.http.listen)},

@@ -17,11 +17,36 @@
 #include "plugmq/app/config.hpp"
 #include "plugmq/http/listener.hpp"
 #include "plugmq/net/server.hpp"
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
 
 namespace plugmq::app {
 
 namespace {
+
+// The HTTP listeners run on the MQTT server's io threads, context and TLS context (SPEC 10).
+class ServerHost final : public http::Host {
+ public:
+  explicit ServerHost(net::Server& server) : server_(server) {}
+
+  service::Context& context() override { return server_.context(); }
+  boost::asio::io_context& acceptor_context() override { return server_.acceptor_context(); }
+  boost::asio::io_context& next_context() override { return server_.next_context(); }
+  std::shared_ptr<boost::asio::ssl::context> tls_context() override {
+    return server_.tls_context();
+  }
+  std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
+                       const service::Endpoint& ep) override {
+    return net::Server::listen(acceptor, name, ep);
+  }
+  boost::asio::awaitable<void> accept_failed(boost::asio::ip::tcp::acceptor& acceptor,
+                                             const boost::system::error_code& ec,
+                                             const char* listener) override {
+    return server_.accept_failed(acceptor, ec, listener);
+  }
+
+ private:
+  net::Server& server_;
+};
 
 std::string fd_count(std::uint64_t n) {
   return n == std::numeric_limits<std::uint64_t>::max() ? "unlimited" : std::to_string(n);
@@ -30,10 +55,10 @@ std::string fd_count(std::uint64_t n) {
 // Every connection is a file descriptor: the open-files limit goes up as far as max_connections
 // needs, and where the hard limit stops it, max_connections comes down to what fits, said once.
 // Past max_connections a connection is closed at once; past the limit it would hang.
-void fit_connections_to_fd_limit(net::ServerOptions& options) {
+void fit_connections_to_fd_limit(service::ServerOptions& options) {
   const std::uint64_t wanted = options.max_connections;
   const std::uint64_t reserve = net::Server::reserved_fds(options);
-  const auto fit = platform::fit_fd_limit(wanted, reserve);
+  const auto fit = os::fit_fd_limit(wanted, reserve);
   if (!fit) {
     spdlog::warn("cannot read the open-files limit (RLIMIT_NOFILE): {}", std::strerror(errno));
     return;
@@ -78,7 +103,7 @@ void write_ready_file(const std::string& path, const net::Server& server,
 
 // SIGHUP: the TLS certificate and key are loaded again; a failure keeps the old ones and the
 // server keeps serving.
-void reload_tls(net::Server& server, const net::TlsOptions& tls) {
+void reload_tls(net::Server& server, const service::TlsOptions& tls) {
   if (!tls.enabled()) {
     spdlog::info("SIGHUP received: no TLS certificate configured, nothing to reload");
     return;
@@ -98,7 +123,7 @@ int cmd_serve(const Args& args) {
     throw UsageError("unexpected argument '" + args.positional[0] + "'");
   }
   Config config = serve_config(args);
-  const net::ServerOptions& options = config.server;
+  const service::ServerOptions& options = config.server;
   if (options.mqtts.enabled()) {
     try {
       net::Server::check_tls(options.mqtts);
@@ -139,8 +164,8 @@ int cmd_serve(const Args& args) {
   fit_connections_to_fd_limit(config.server);
 
   net::Server server(options);
-  // The REST API runs on the server's io threads, context and TLS context (SPEC 10).
-  http::Listener api(server);
+  ServerHost host(server);
+  http::Listener api(host);
   try {
     server.start();
     api.start();

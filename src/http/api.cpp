@@ -12,6 +12,7 @@
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/login.hpp"
 
 namespace plugmq::http {
 
@@ -41,7 +42,7 @@ struct Login {
   std::string identity;  // whose password check_hash is, for the rate limit per identity
 };
 
-Login device_login(net::ReadPool::Repos& r, const std::string& id, const store::Secret& auth) {
+Login device_login(service::ReadPool::Repos& r, const std::string& id, const store::Secret& auth) {
   Login out;
   auto login = r.identity.check_device_login(id, auth);
   out.status = login.status;
@@ -54,7 +55,7 @@ Login device_login(net::ReadPool::Repos& r, const std::string& id, const store::
   return out;
 }
 
-Login account_login(net::ReadPool::Repos& r, const std::string& email,
+Login account_login(service::ReadPool::Repos& r, const std::string& email,
                     const store::Secret& password) {
   Login out;
   auto login = r.identity.check_account_login(email, password);
@@ -67,7 +68,8 @@ Login account_login(net::ReadPool::Repos& r, const std::string& email,
 }
 
 // X-Plug-Id + X-Plug-Master: the device, if the password is its account's.
-Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const store::Secret& password) {
+Login hybrid_login(service::ReadPool::Repos& r, const std::string& id,
+                   const store::Secret& password) {
   Login out;
   auto device = r.identity.device(id);
   std::optional<store::Account> account;
@@ -91,48 +93,44 @@ Login hybrid_login(net::ReadPool::Repos& r, const std::string& id, const store::
 
 // The response that refuses a login, logged once here; nothing for a login that passed. The name
 // is an identifier, not a secret; the secret is never logged.
-std::optional<Response> login_refusal(net::Admission admission, store::LoginStatus status,
+std::optional<Response> login_refusal(service::Admission admission, store::LoginStatus status,
                                       const std::string& peer, const std::string& name) {
-  switch (admission) {
-    case net::Admission::kLimited:
+  switch (service::login_outcome(admission, status)) {
+    case service::LoginOutcome::kOk:
+      return std::nullopt;
+    case service::LoginOutcome::kLimited:
       if (auto t = platform::throttle_log("http login limited", peer)) {
         spdlog::info("http {}: too many failed logins from this address or for {}; 429{}", peer,
                      name, t->suffix());
       }
       return error_response(429, "too many failed logins from this address or for this "
                                  "identity; try again later");
-    case net::Admission::kBusy:
+    case service::LoginOutcome::kBusy:
       if (auto t = platform::throttle_log("http password checks full")) {
         spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503{}",
                      peer, t->suffix());
       }
       return error_response(503, "the server is busy checking passwords; try again later");
-    case net::Admission::kAbandoned:
+    case service::LoginOutcome::kAbandoned:
       return error_response(503, "the server is stopping");
-    case net::Admission::kWrongSecret:
-      status = store::LoginStatus::kBadCredentials;
+    case service::LoginOutcome::kDisabled:
+      return error_response(403, "device or account disabled");
+    case service::LoginOutcome::kBadCredentials:
+    case service::LoginOutcome::kError:
       break;
-    case net::Admission::kChecked:
-      break;
   }
-  if (status == store::LoginStatus::kDisabled) {
-    return error_response(403, "device or account disabled");
+  if (auto t = platform::throttle_log("http bad credentials", peer)) {
+    spdlog::info("http {}: bad credentials for {}{}", peer, name, t->suffix());
   }
-  if (status != store::LoginStatus::kOk) {
-    if (auto t = platform::throttle_log("http bad credentials", peer)) {
-      spdlog::info("http {}: bad credentials for {}{}", peer, name, t->suffix());
-    }
-    return detail::need_auth("wrong credentials");
-  }
-  return std::nullopt;
+  return detail::need_auth("wrong credentials");
 }
 
 }  // namespace
 
 struct Api::Impl {
-  explicit Impl(net::Context& c) : ctx(c) {}
+  explicit Impl(service::Context& c) : ctx(c) {}
 
-  net::Context& ctx;
+  service::Context& ctx;
   std::mutex mu;
   struct Cached {
     Caller caller;
@@ -165,7 +163,7 @@ struct Api::Impl {
                                bool& needs_auth);
 };
 
-Api::Api(net::Context& ctx) : impl_(std::make_unique<Impl>(ctx)) {}
+Api::Api(service::Context& ctx) : impl_(std::make_unique<Impl>(ctx)) {}
 Api::~Api() = default;
 
 asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
@@ -216,8 +214,8 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   }
   if (!caller) {
     Login login;
-    const net::AttemptStep step = [&](std::string hash) -> asio::awaitable<net::Verdict> {
-      auto op = ctx.readers.run([kind, name, secret, hash](net::ReadPool::Repos& r) {
+    const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
+      auto op = ctx.readers.run([kind, name, secret, hash](service::ReadPool::Repos& r) {
         const auto offered = store::Secret::offered(secret, hash);
         switch (kind) {
           case Caller::Kind::kDevice:
@@ -229,12 +227,12 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
         }
       });
       login = co_await std::move(op);
-      co_return net::Verdict{login.check_hash,
-                             login.status == store::LoginStatus::kBadCredentials, login.identity};
+      co_return service::Verdict{
+          login.check_hash, login.status == store::LoginStatus::kBadCredentials, login.identity};
     };
-    // A device's place per address is its own: see net/attempt.hpp.
+    // A device's place per address is its own: see service/attempt.hpp.
     const std::string lower = platform::lower_ascii(name);
-    const net::AttemptRun run{
+    const service::AttemptRun run{
         ctx.login_limits(),
         ctx.hashes,
         kind == Caller::Kind::kDevice ? req.peer_address + '|' + lower : req.peer_address,
@@ -242,9 +240,9 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
         secret,
         {},
         [this] { return !ctx.stopping; }};
-    net::Admission admission;
+    service::Admission admission;
     try {
-      auto op = net::run_attempt(run, step);
+      auto op = service::run_attempt(run, step);
       admission = co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::error("http {}: login lookup failed: {}", req.peer_address, e.what());

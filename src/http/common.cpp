@@ -2,17 +2,17 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "handlers.hpp"
 #include "outcome_status.hpp"
-#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/json.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/publish.hpp"
+#include "plugmq/service/resume.hpp"
 
 namespace plugmq::http::detail {
 
@@ -55,19 +55,6 @@ std::optional<std::string> string_member(const Json& obj, const char* name, bool
   return it->get<std::string>();
 }
 
-asio::awaitable<std::optional<platform::Target>> target_of(Call& call, const net::Directory& dir,
-                                                           const std::string& id) {
-  auto plug_id = platform::normalize_plug_id(id, platform::IdKind::kDevice);
-  if (!plug_id) co_return std::nullopt;
-  std::optional<platform::Target> self;
-  if (!call.caller.who.device_id.empty()) {
-    self = platform::Target{call.caller.who.account_id, call.caller.who.device_id,
-                            call.caller.who.perm.ctrl};
-  }
-  auto op = net::find_target(call.ctx, dir, *plug_id, self ? &*self : nullptr);
-  co_return co_await std::move(op);
-}
-
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
     Call& call, const std::vector<std::string>& of, bool write, Response& error) {
   const auto dir = call.ctx.directory.get();
@@ -78,7 +65,7 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
   std::vector<std::string> out;
   if (!of.empty()) {
     for (const auto& id : of) {
-      auto lookup = target_of(call, *dir, id);
+      auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
       auto t = co_await std::move(lookup);
       if (!t) {
         error = error_response(404, "unknown device " + id);
@@ -124,15 +111,18 @@ asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
   co_return out;
 }
 
-asio::awaitable<void> writer_room(net::Context& ctx) {
-  const auto ex = co_await asio::this_coro::executor;
-  while (ctx.writer.congested() && !ctx.stopping) {
-    asio::steady_timer pause(ex, std::chrono::milliseconds(5));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+asio::awaitable<void> writer_room(service::Context& ctx) {
+  if (!ctx.writer.congested() || ctx.stopping) co_return;
+  auto room = asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+      [&ctx](auto handler) {
+        auto resume = service::resume_on_own_executor<bool>(std::move(handler));
+        ctx.writer.when_room([resume = std::move(resume)] { resume(true); });
+      },
+      asio::use_awaitable);
+  co_await std::move(room);
 }
 
-void purge_records(net::Context& ctx, const std::string& device) {
+void purge_records(service::Context& ctx, const std::string& device) {
   // Each task deletes one short batch and queues the next, so records published meanwhile are
   // written between the batches: a long history never stalls ingest.
   struct Purge {

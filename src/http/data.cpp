@@ -1,5 +1,5 @@
 // `/iot/data…` and `/iot/channel…`: publishing, history reads, deleting records, channel
-// names (SPEC 10). Publishing goes through net/publish.hpp, the path MQTT publishes take.
+// names (SPEC 10). Publishing goes through service/publish.hpp, the path MQTT publishes take.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,10 +8,10 @@
 #include <set>
 
 #include "handlers.hpp"
-#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/publish.hpp"
 
 namespace plugmq::http::detail {
 
@@ -295,7 +295,7 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
   std::map<std::string, platform::Target> targets;
   for (const auto& entry : entries) {
     if (targets.count(entry.of)) continue;
-    auto lookup = target_of(call, *dir, entry.of);
+    auto lookup = service::find_target(call.ctx, *dir, entry.of, call.caller.who);
     auto target = co_await std::move(lookup);
     if (!target) co_return error_response(404, "unknown device " + entry.of);
     if (!platform::may_write(call.caller.who, *target)) {
@@ -323,9 +323,9 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
               asio::post(ex, [state] { std::move(state->handler)(state->ok.load()); });
             }
           };
-          ids.push_back(net::publish_record(call.ctx, *dir, targets.at(entry.of),
-                                            std::move(entry.channel), std::move(entry.envelope),
-                                            done));
+          ids.push_back(service::publish_record(call.ctx, *dir, targets.at(entry.of),
+                                                std::move(entry.channel), std::move(entry.envelope),
+                                                done));
         }
       },
       asio::use_awaitable);
@@ -346,7 +346,7 @@ asio::awaitable<Response> get_data(Call& call, const std::string& mask) {
   h.q.of = std::move(*of);
   try {
     auto op = call.ctx.readers.run(
-        [h](net::ReadPool::Repos& r) { return records_json(read_history(r.data, h)); });
+        [h](service::ReadPool::Repos& r) { return records_json(read_history(r.data, h)); });
     auto json = co_await std::move(op);
     co_return json_response(200, std::move(json));
   } catch (const std::exception& e) {
@@ -365,7 +365,7 @@ asio::awaitable<Response> get_channels(Call& call, const std::string& mask) {
   h.q.of = std::move(*of);
   try {
     auto op = call.ctx.readers.run(
-        [h](net::ReadPool::Repos& r) { return dump(Json(read_channels(r.data, h))); });
+        [h](service::ReadPool::Repos& r) { return dump(Json(read_channels(r.data, h))); });
     auto json = co_await std::move(op);
     co_return json_response(200, std::move(json));
   } catch (const std::exception& e) {

@@ -4,11 +4,12 @@
 
 #include "handlers.hpp"
 #include "outcome_status.hpp"
-#include "plugmq/net/enrollment.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/enrollment.hpp"
+#include "plugmq/service/publish.hpp"
 #include "plugmq/store/fleet.hpp"
 
 namespace plugmq::http::detail {
@@ -48,20 +49,8 @@ Response enroll_reply(const store::EnrollResult& r, int status) {
 }
 
 void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
-  if (r.ok()) {
-    call.ctx.counters.enrolled++;
-    spdlog::info("http {}: enrolled {} {}", call.req.peer_address, what, r.id);
-    return;
-  }
-  call.ctx.counters.enroll_failed++;
-  if (r.outcome == platform::EnrollOutcome::kFailed) {
-    spdlog::error("http {}: enrollment failed: {}", call.req.peer_address, r.log_detail);
-  } else {
-    if (auto t = platform::throttle_log("http enrollment refused", call.req.peer_address)) {
-      spdlog::info("http {}: enrollment refused: {} {}{}", call.req.peer_address,
-                   platform::reply_code(r.outcome), r.msg, t->suffix());
-    }
-  }
+  service::record_enrollment(call.ctx, r, "http " + call.req.peer_address, what, "",
+                             "http enrollment refused", call.req.peer_address);
 }
 
 // Sets properties on the writer (where every property write happens, in order with the data),
@@ -117,17 +106,17 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
   if (bad) co_return error;
   // Coroutine arguments are lvalues: GCC 12 destroys the temporaries of a co_await
   // full-expression twice.
-  const net::EnrollAttempt attempt{call.req.peer_address,
-                                   "thing:" + platform::lower_ascii(*model) + '/' + *hwid, *pass,
-                                   "wrong enroll password"};
-  const net::EnrollStep step = [&store = call.ctx.store, m = *model, h = *hwid,
-                                n = name.value_or("")](net::StoreWorker::Repos& repos,
-                                                       const store::Secret& p) {
+  const service::EnrollAttempt attempt{call.req.peer_address,
+                                       "thing:" + platform::lower_ascii(*model) + '/' + *hwid,
+                                       *pass, "wrong enroll password"};
+  const service::EnrollStep step = [&store = call.ctx.store, m = *model, h = *hwid,
+                                    n = name.value_or("")](service::StoreWorker::Repos& repos,
+                                                           const store::Secret& p) {
     auto r = repos.fleet.enroll_thing(m, h, p, n);
     if (r.ok()) store.reload_directory();  // see kReloadNow
     return r;
   };
-  auto op = net::run_enrollment(call.ctx, attempt, step);
+  auto op = service::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, "thing");
   if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
@@ -162,7 +151,7 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
                                   n = *name, h = hwid.value_or(""), pass,
-                                  perm](net::StoreWorker::Repos& r) {
+                                  perm](service::StoreWorker::Repos& r) {
       std::optional<std::string_view> p;
       if (pass) p = *pass;
       auto nd = r.identity.add_prototype(account, n, h, p).value();
@@ -249,11 +238,11 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   if (auto refused = co_await std::move(check)) co_return *refused;
 
   const bool adding = call.caller.is_device();
-  net::EnrollStep step;
+  service::EnrollStep step;
   if (adding) {
     // An enrolled controller takes control of one more thing; its credentials stay.
     step = [&store = call.ctx.store, id = call.caller.who.device_id, m = *model, c = *ctrl](
-               net::StoreWorker::Repos& repos, const store::Secret& p) {
+               service::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return unknown_thing();
       auto r = repos.fleet.control_thing(id, m, *thing, p);
@@ -264,7 +253,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
     // Without a HWID of its own, the controller gets a new one (and so is a new controller).
     step = [&store = call.ctx.store, m = *model, c = *ctrl,
             own_hwid = hwid.value_or("ctrl-" + platform::new_oid()),
-            n = name.value_or("")](net::StoreWorker::Repos& repos, const store::Secret& p) {
+            n = name.value_or("")](service::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return unknown_thing();
       auto r = repos.fleet.enroll_controller(m, *thing, p, own_hwid, n);
@@ -272,10 +261,10 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
       return r;
     };
   }
-  const net::EnrollAttempt attempt{call.req.peer_address,
-                                   "ctrl:" + platform::lower_ascii(*model) + '/' + *ctrl, *pass,
-                                   "wrong control password"};
-  auto op = net::run_enrollment(call.ctx, attempt, step);
+  const service::EnrollAttempt attempt{call.req.peer_address,
+                                       "ctrl:" + platform::lower_ascii(*model) + '/' + *ctrl, *pass,
+                                       "wrong control password"};
+  auto op = service::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, adding ? "thing for controller" : "controller");
   if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
@@ -306,7 +295,7 @@ asio::awaitable<Response> delete_devices(Call& call) {
   std::vector<std::string> deleted;
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
-                                  ids = *ids](net::StoreWorker::Repos& r) {
+                                  ids = *ids](service::StoreWorker::Repos& r) {
       std::vector<std::string> gone;
       for (const auto& id : ids) {
         auto d = r.identity.device(id);
@@ -330,14 +319,14 @@ asio::awaitable<Response> delete_devices(Call& call) {
 
 asio::awaitable<Response> get_device(Call& call, const std::string& id) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_read(call.caller.who, *target)) {
     co_return error_response(403, "no permission to read this device");
   }
   try {
-    auto op = call.ctx.readers.run([plug = target->device_id](net::ReadPool::Repos& r) {
+    auto op = call.ctx.readers.run([plug = target->device_id](service::ReadPool::Repos& r) {
       std::optional<std::pair<store::Device, std::string>> out;
       if (auto d = r.identity.device(plug)) out.emplace(std::move(*d), r.data.props_raw(plug));
       return out;
@@ -355,7 +344,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   auto body = object_body(call, error);
   if (!body) co_return error;
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {
@@ -381,20 +370,20 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   const std::string plug = target->device_id;
   if (name || status || perm_json) {
     try {
-      auto op = call.ctx.store.run([&store = call.ctx.store, plug, name, status,
-                                    perm_json](net::StoreWorker::Repos& r) {
-        std::optional<platform::PermFilter> perm;
-        if (perm_json) {
-          auto current = r.identity.device(plug);
-          if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
-          std::string why;
-          perm = platform::perm_from_json(*perm_json, current->perm, &why);
-          if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
-        }
-        auto d = r.identity.set_device(plug, perm, status, name).value();
-        store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
-        return d;
-      });
+      auto op = call.ctx.store.run(
+          [&store = call.ctx.store, plug, name, status, perm_json](service::StoreWorker::Repos& r) {
+            std::optional<platform::PermFilter> perm;
+            if (perm_json) {
+              auto current = r.identity.device(plug);
+              if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
+              std::string why;
+              perm = platform::perm_from_json(*perm_json, current->perm, &why);
+              if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
+            }
+            auto d = r.identity.set_device(plug, perm, status, name).value();
+            store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
+            return d;
+          });
       auto updated = co_await std::move(op);
       (void)updated;
     } catch (const std::exception& e) {
@@ -412,7 +401,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
 
 asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   const bool itself = target->device_id == call.caller.who.device_id;
@@ -446,7 +435,7 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   }
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, plug = target->device_id,
-                                  things](net::StoreWorker::Repos& r) {
+                                  things](service::StoreWorker::Repos& r) {
       auto d = r.identity.device(plug);
       if (!d) throw store::Error(store::Error::Code::kNotFound, "unknown device");
       if (d->kind != platform::DeviceKind::kController) {
@@ -466,7 +455,7 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
 asio::awaitable<Response> get_props(Call& call, const std::string& id,
                                     const std::optional<std::string>& name) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_read(call.caller.who, *target)) {
@@ -475,9 +464,10 @@ asio::awaitable<Response> get_props(Call& call, const std::string& id,
   const std::string request = name ? dump(Json::array({*name})) : std::string();
   store::PropReply r;
   try {
-    auto op = call.ctx.readers.run([plug = target->device_id, request](net::ReadPool::Repos& rp) {
-      return rp.data.props_get(plug, request);
-    });
+    auto op =
+        call.ctx.readers.run([plug = target->device_id, request](service::ReadPool::Repos& rp) {
+          return rp.data.props_get(plug, request);
+        });
     r = co_await std::move(op);
   } catch (const std::exception& e) {
     co_return store_failure(e, "reading properties");
@@ -517,7 +507,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
     co_return error_response(400, "body must be a JSON object (or null: delete every property)");
   }
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {
@@ -552,7 +542,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
 asio::awaitable<Response> delete_prop(Call& call, const std::string& id,
                                       const std::string& name) {
   const auto dir = call.ctx.directory.get();
-  auto lookup = target_of(call, *dir, id);
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);
   if (!target) co_return error_response(404, "unknown device");
   if (!platform::may_write(call.caller.who, *target)) {

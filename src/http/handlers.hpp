@@ -19,8 +19,8 @@
 
 #include "plugmq/http/message.hpp"
 #include "plugmq/http/parse.hpp"
-#include "plugmq/net/context.hpp"
 #include "plugmq/platform/permissions.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/identity.hpp"
 
@@ -50,7 +50,7 @@ struct Caller {
 };
 
 struct Call {
-  net::Context& ctx;
+  service::Context& ctx;
   const Request& req;
   const Target& target;
   std::string method;  // after X-HTTP-Method-Override
@@ -78,12 +78,6 @@ std::string dump(const Json& j);
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad);
 
 // ---- who may do what -----------------------------------------------------------------------
-
-// Device `id` (a Plug-ID as sent) as a permission target for the caller: net::find_target with
-// the caller's own device as `self`. Nothing for a malformed or unknown device.
-boost::asio::awaitable<std::optional<platform::Target>> target_of(Call& call,
-                                                                  const net::Directory& dir,
-                                                                  const std::string& id);
 
 // The devices whose data the caller may read (write = false) or write: the ones listed in `of`
 // (404 for an unknown one, 403 for one it may not), or, when `of` is empty, every device of
@@ -121,12 +115,12 @@ boost::asio::awaitable<std::invoke_result_t<F, store::DataStore&>> on_writer(
 }
 
 // Waits while the data writer is over its high-water mark (SPEC 7: publishers are slowed,
-// records are never dropped).
-boost::asio::awaitable<void> writer_room(net::Context& ctx);
+// records are never dropped): until the writer says it has room, or the server stops.
+boost::asio::awaitable<void> writer_room(service::Context& ctx);
 
 // Deletes every record of `device` in batches on the writer, between ingest batches; returns at
 // once (the batches follow each other on the writer thread).
-void purge_records(net::Context& ctx, const std::string& device);
+void purge_records(service::Context& ctx, const std::string& device);
 
 // ---- handlers ------------------------------------------------------------------------------
 

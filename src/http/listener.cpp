@@ -16,9 +16,9 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "plugmq/net/admission.hpp"
 #include "plugmq/http/api.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/admission.hpp"
 
 namespace plugmq::http {
 
@@ -49,10 +49,10 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // One HTTP connection: a coroutine on one io thread, requests answered in order.
 template <class Stream>
-class Connection final : public net::LiveSession,
+class Connection final : public service::LiveSession,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(Stream stream, std::shared_ptr<Api> api, net::Context& ctx, std::string peer,
+  Connection(Stream stream, std::shared_ptr<Api> api, service::Context& ctx, std::string peer,
              std::string address, std::shared_ptr<const void> keep)
       : keep_(std::move(keep)),
         stream_(std::move(stream)),
@@ -99,7 +99,7 @@ class Connection final : public net::LiveSession,
   }
 
  private:
-  const net::HttpOptions& options() const { return ctx_.options.http; }
+  const service::HttpOptions& options() const { return ctx_.options.http; }
 
   asio::awaitable<void> serve() {
     auto& tcp_layer = beast::get_lowest_layer(stream_);
@@ -232,7 +232,7 @@ class Connection final : public net::LiveSession,
   std::shared_ptr<const void> keep_;  // a TLS connection's context
   Stream stream_;
   std::shared_ptr<Api> api_;
-  net::Context& ctx_;
+  service::Context& ctx_;
   const std::string peer_;
   const std::string address_;
   asio::any_io_executor ex_;
@@ -242,9 +242,9 @@ class Connection final : public net::LiveSession,
 }  // namespace
 
 struct Listener::Impl {
-  explicit Impl(net::Server& s) : server(s), api(std::make_shared<Api>(s.context())) {}
+  explicit Impl(Host& s) : server(s), api(std::make_shared<Api>(s.context())) {}
 
-  net::Server& server;
+  Host& server;
   std::shared_ptr<Api> api;
   std::optional<tcp::acceptor> http_acceptor, https_acceptor;
   std::mutex mu;
@@ -268,7 +268,7 @@ struct Listener::Impl {
 };
 
 asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool tls) {
-  net::Context& ctx = server.context();
+  service::Context& ctx = server.context();
   for (;;) {
     auto& ioc = server.next_context();
     auto [ec, socket] = co_await acceptor.async_accept(ioc, kUseTuple);
@@ -279,7 +279,7 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
       co_await std::move(recover);
       continue;
     }
-    auto admitted = net::admit(ctx, socket, "http ");
+    auto admitted = service::admit(ctx, socket, "http ");
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     std::string address = std::move(admitted->address);
@@ -300,7 +300,7 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
   }
 }
 
-Listener::Listener(net::Server& server) : impl_(std::make_unique<Impl>(server)) {}
+Listener::Listener(Host& host) : impl_(std::make_unique<Impl>(host)) {}
 
 Listener::~Listener() { stop(); }
 
@@ -308,11 +308,11 @@ void Listener::start() {
   const auto& opts = impl_->server.context().options;
   if (opts.http.listen) {
     auto& a = impl_->http_acceptor.emplace(impl_->server.acceptor_context());
-    http_port_ = net::Server::listen(a, "http", *opts.http.listen);
+    http_port_ = impl_->server.listen(a, "http", *opts.http.listen);
   }
   if (opts.mqtts.enabled() && opts.http.tls_listen) {
     auto& a = impl_->https_acceptor.emplace(impl_->server.acceptor_context());
-    https_port_ = net::Server::listen(a, "https", *opts.http.tls_listen);
+    https_port_ = impl_->server.listen(a, "https", *opts.http.tls_listen);
   }
   if (impl_->http_acceptor) impl_->spawn(*impl_->http_acceptor, false);
   if (impl_->https_acceptor) impl_->spawn(*impl_->https_acceptor, true);

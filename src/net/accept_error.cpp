@@ -39,7 +39,7 @@ std::string why(const boost::system::error_code& ec, const Shed& shed) {
 
 // One waiting connection taken with the spare's descriptor and closed. Returns the errno of a
 // failed accept, 0 on success.
-int close_one(int listen_fd, platform::SpareFd& spare) {
+int close_one(int listen_fd, os::SpareFd& spare) {
   spare.release();
   const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   const int err = fd < 0 ? errno : 0;
@@ -50,7 +50,7 @@ int close_one(int listen_fd, platform::SpareFd& spare) {
 
 }  // namespace
 
-Shed shed_waiting(asio::ip::tcp::acceptor& acceptor, platform::SpareFd& spare) {
+Shed shed_waiting(asio::ip::tcp::acceptor& acceptor, os::SpareFd& spare) {
   Shed shed;
   boost::system::error_code ec;
   acceptor.native_non_blocking(true, ec);  // an empty queue must not block the thread
@@ -78,8 +78,8 @@ Shed shed_waiting(asio::ip::tcp::acceptor& acceptor, platform::SpareFd& spare) {
 
 asio::awaitable<void> recover_from_accept_error(asio::ip::tcp::acceptor& acceptor,
                                                 const boost::system::error_code& ec,
-                                                platform::SpareFd& spare, Counters& counters,
-                                                const char* listener) {
+                                                os::SpareFd& spare,
+                                                service::Counters& counters, const char* listener) {
   Shed shed;
   if (out_of_descriptors(ec)) {
     shed = shed_waiting(acceptor, spare);

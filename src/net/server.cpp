@@ -10,9 +10,9 @@
 #include <chrono>
 
 #include "plugmq/net/accept_error.hpp"
-#include "plugmq/net/admission.hpp"
 #include "plugmq/net/session.hpp"
-#include "plugmq/platform/thread_name.hpp"
+#include "plugmq/os/thread_name.hpp"
+#include "plugmq/service/admission.hpp"
 #include "tls.hpp"
 
 namespace plugmq::net {
@@ -20,18 +20,19 @@ namespace plugmq::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-Server::Server(ServerOptions options) : ctx_(std::make_unique<Context>(std::move(options))) {}
+Server::Server(service::ServerOptions options)
+    : ctx_(std::make_unique<service::Context>(std::move(options))) {}
 
 Server::~Server() {
   stop();
 }
 
-unsigned Server::io_thread_count(const ServerOptions& options) {
+unsigned Server::io_thread_count(const service::ServerOptions& options) {
   return options.io_threads != 0 ? options.io_threads
                                  : std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::uint64_t Server::reserved_fds(const ServerOptions& options) {
+std::uint64_t Server::reserved_fds(const service::ServerOptions& options) {
   constexpr std::uint64_t kFixed = 40;       // streams, listeners, database files, spare, ...
   constexpr std::uint64_t kPerIoThread = 3;  // epoll, its wake-up eventfd, its timerfd
   constexpr std::uint64_t kPerReader = 2;    // a database connection: the file and its WAL
@@ -63,7 +64,7 @@ void Server::start() {
   }
   for (auto& ioc : iocs_) {
     threads_.emplace_back([&ioc, n = threads_.size()] {
-      platform::name_this_thread("pq-io-" + std::to_string(n));
+      os::name_this_thread("pq-io-" + std::to_string(n));
       for (;;) {
         try {
           ioc->run();
@@ -77,7 +78,8 @@ void Server::start() {
   }
 }
 
-std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name, const Endpoint& ep) {
+std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name,
+                             const service::Endpoint& ep) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(ep.address, ec);
   if (ec) {
@@ -109,7 +111,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       co_await std::move(recover);
       continue;
     }
-    auto admitted = net::admit(*ctx_, socket, "");
+    auto admitted = service::admit(*ctx_, socket, "");
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     if (tls) {
@@ -144,6 +146,7 @@ void Server::stop() {
     });
     ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
     ctx_->cancel_waiting_attempts();
+    ctx_->writer.wake_room_waiters();  // requests waiting for room go on, as they end
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -184,9 +187,7 @@ std::shared_ptr<asio::ssl::context> Server::tls_context() {
   return tls_ctx_;
 }
 
-void Server::check_tls(const TlsOptions& tls) {
-  detail::make_tls_context(tls);
-}
+void Server::check_tls(const service::TlsOptions& tls) { detail::make_tls_context(tls); }
 
 void Server::reload_tls() {
   if (!ctx_->options.mqtts.enabled()) return;

@@ -12,15 +12,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <nlohmann/json.hpp>
 
 #include "plugmq/codec/codec.hpp"
-#include "plugmq/net/publish.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
-#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/publish.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
 
@@ -107,7 +105,7 @@ class Turn {
 }  // namespace
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, Context& ctx, std::string peer,
+Session<Stream>::Session(Stream stream, service::Context& ctx, std::string peer,
                          std::shared_ptr<const void> keep)
     : keep_(std::move(keep)), stream_(std::move(stream)), ctx_(ctx), peer_(std::move(peer)) {}
 
@@ -241,10 +239,18 @@ asio::awaitable<void> Session<Stream>::input() {
     }
 
     // Backpressure from the store: while the data writer is behind, publishers are not read
-    // (SPEC 7: records are never dropped to keep up).
+    // (SPEC 7: records are never dropped to keep up). The writer says when it has room, on
+    // the same timer as our own queue (ending the session wakes it too).
     while (publisher_ && ctx_.writer.congested() && !end_reason_) {
-      Timer pause(executor(), std::chrono::milliseconds(5));
-      co_await pause.async_wait(kUseTuple);
+      auto& drained = extras().drained;
+      if (!drained) drained.emplace(executor());
+      drained->expires_at(steady_clock::time_point::max());
+      ctx_.writer.when_room([weak = this->weak_from_this()] {
+        if (auto self = weak.lock()) {
+          asio::post(self->executor(), [self] { self->extras().drained->cancel(); });
+        }
+      });
+      co_await drained->async_wait(kUseTuple);
     }
     if (end_reason_) co_return;
 
@@ -637,63 +643,17 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload,
                                                     store::DataWriter::Done& done) {
-  // Every way out without a stored record still runs `done`, in order with the others.
-  struct AckInOrder {
-    store::DataWriter& writer;
-    store::DataWriter::Done& done;
-    ~AckInOrder() {
-      if (done) writer.push_done(std::exchange(done, nullptr));
-    }
-  } ack_in_order{ctx_.writer, done};
-
-  auto parsed = platform::parse_topic(topic);
-  if (parsed.kind == platform::TopicKind::kPropSet ||
-      parsed.kind == platform::TopicKind::kPropGet) {
-    co_await property_request(parsed, topic, payload, done);
-    co_return;
-  }
-  // Data: the publish path shared with HTTP (net/publish.hpp). The session's own device is
-  // passed as a target, since it may be newer than the directory snapshot.
-  // A copy of the pointer: a directory refresh may replace principal_ during the await.
+  // The publish path shared with HTTP (service/publish.hpp). A copy of the pointer: a
+  // directory refresh may replace principal_ during the await.
   const auto who = principal_;
-  const platform::Target self{who->account_id, who->device_id, who->perm.ctrl};
-  auto op = publish_topic(ctx_, *who, who->device_id.empty() ? nullptr : &self, parsed, topic,
-                          payload, done, peer_, client_id());
-  co_await std::move(op);
-}
-
-template <class Stream>
-asio::awaitable<void> Session<Stream>::property_request(const platform::ParsedTopic& parsed,
-                                                        const std::string& topic,
-                                                        const std::string& payload,
-                                                        store::DataWriter::Done& done) {
-  ctx_.counters.prop_requests++;
-  const bool set = parsed.kind == platform::TopicKind::kPropSet;
-  const auto dir = ctx_.directory.get();
-  const auto who = principal_;  // a directory refresh may replace principal_ during the await
-  auto target = co_await target_of(*dir, parsed.plug_id);
-  auto refuse = [&](int err, const char* msg) {
-    nlohmann::json j = {{"err", err}, {"msg", msg}};
-    reply(topic, j.dump());
-    if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  const service::MakeReply reply_to = [this] {
+    return [self = this->shared_from_this()](std::string topic, std::string payload) {
+      self->reply(topic, std::move(payload));
+    };
   };
-  if (!target) co_return refuse(404, "unknown device");
-  if (set ? !platform::may_write(*who, *target) : !platform::may_read(*who, *target)) {
-    co_return refuse(403, set ? "no permission to write this device's properties"
-                              : "no permission to read this device's properties");
-  }
-  // On the writer thread, after the records queued before it: a link then resolves to every
-  // value this session published earlier.
-  ctx_.writer.push_task([self = this->shared_from_this(), set, topic, payload,
-                         device = parsed.plug_id](store::DataStore& data) {
-    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
-    if (!r.ok()) {
-      self->reply(topic, platform::error_reply(r.outcome, r.msg));
-    } else {
-      self->reply(topic, std::move(r.json));  // empty for a successful set
-    }
-  });
-  if (done) ctx_.writer.push_done(std::exchange(done, nullptr));
+  auto op =
+      service::publish_message(ctx_, *who, topic, payload, reply_to, done, peer_, client_id());
+  co_await std::move(op);
 }
 
 template <class Stream>
@@ -704,23 +664,6 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   out.topic = topic;
   out.payload = std::move(payload);
   send(out);
-}
-
-template <class Stream>
-asio::awaitable<std::optional<platform::Target>> Session<Stream>::target_of(
-    const Directory& dir, const std::string& plug_id) {
-  // The directory first, also for the session's own device: its "ctrl" decides what its
-  // controllers may do, and an operator may have changed it since this session logged in.
-  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
-  if (plug_id == principal_->device_id) {
-    co_return platform::Target{principal_->account_id, plug_id, principal_->perm.ctrl};
-  }
-  // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup =
-      ctx_.store.run([plug_id](StoreWorker::Repos& r) { return r.identity.device(plug_id); });
-  auto device = co_await std::move(lookup);
-  if (!device) co_return std::nullopt;
-  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
 }
 
 template <class Stream>
@@ -817,7 +760,7 @@ void Session<Stream>::refresh_from_directory() {
     return;
   }
   if (login_ != LoginKind::kDevice) return;
-  const DeviceInfo* info = dir->find(principal_->device_id);
+  const service::DeviceInfo* info = dir->find(principal_->device_id);
   if (info == nullptr) return;  // created after this snapshot was taken
   if (info->disabled) {
     revoke("device");
@@ -832,7 +775,7 @@ void Session<Stream>::refresh_from_directory() {
 template <class Stream>
 void Session<Stream>::deliver(const broker::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !platform::may_read(*principal_, msg.origin)) return;
+  if (closed_ || !service::may_receive(*principal_, msg)) return;
   if (queue_.size() >= ctx_.options.queue_max_messages ||
       queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
     // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.

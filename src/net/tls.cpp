@@ -19,7 +19,7 @@ std::string fail(const char* what, const std::filesystem::path& file,
 
 }  // namespace
 
-std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& tls) {
+std::shared_ptr<ssl::context> make_tls_context(const service::TlsOptions& tls) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                    ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |

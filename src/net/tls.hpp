@@ -5,12 +5,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
 
-#include "plugmq/net/options.hpp"
+#include "plugmq/service/options.hpp"
 
 namespace plugmq::net::detail {
 
 // Throws std::runtime_error naming the file and OpenSSL's reason when the certificate or key
 // cannot be read, or the key does not belong to the certificate.
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsOptions& tls);
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const service::TlsOptions& tls);
 
 }  // namespace plugmq::net::detail

@@ -8,8 +8,8 @@
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
-#include "plugmq/platform/thread_name.hpp"
-#include "plugmq/platform/thread_priority.hpp"
+#include "plugmq/os/thread_name.hpp"
+#include "plugmq/os/thread_priority.hpp"
 
 namespace plugmq::store {
 
@@ -23,7 +23,7 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
       data_(db_),
       wal_writeback_(db_file.string() + "-wal") {
   // Checkpointing in the committing thread halves ingest (docs/decisions/004-store-layout.md), so
-  // the store thread runs passive checkpoints every second (net::StoreWorker). Those cannot
+  // the store thread runs passive checkpoints every second (service::StoreWorker). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still
   // checkpoints itself once the WAL passes 64 MiB (in pages of this database's size): that
   // bounds the WAL under sustained load. After a reset the file is truncated back to 64 MiB.
@@ -42,8 +42,8 @@ DataWriter::~DataWriter() { stop(); }
 void DataWriter::start() {
   next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
   thread_ = std::thread([this] {
-    platform::name_this_thread("pq-writer");
-    set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
+    os::name_this_thread("pq-writer");
+    os::set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
     run();
   });
 }
@@ -55,8 +55,42 @@ void DataWriter::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
-  stopped_ = true;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  wake_room_waiters();
+}
+
+void DataWriter::when_room(std::function<void()> room) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopped_) {
+      // Before reading the backlog: a batch that drains it after this read sees the flag.
+      room_wanted_.store(true);
+      if (backlog_.load() > options_.high_water) {
+        room_waiters_.push_back(std::move(room));
+        return;
+      }
+      room_wanted_.store(!room_waiters_.empty());
+    }
+  }
+  room();
+}
+
+void DataWriter::wake_room_waiters() {
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    waiters.swap(room_waiters_);
+    room_wanted_.store(false);
+  }
+  for (auto& room : waiters) room();
+}
+
+void DataWriter::signal_room() {
+  if (!room_wanted_.load() || congested()) return;
+  wake_room_waiters();
 }
 
 void DataWriter::push(platform::Record record, Done done) {
@@ -115,9 +149,9 @@ DataWriter::Next DataWriter::wait_for_work(std::unique_lock<std::mutex>& lock) {
 }
 
 void DataWriter::run() {
-  // In the background while it keeps up (platform/thread_priority.hpp): a network thread that
+  // In the background while it keeps up (os/thread_priority.hpp): a network thread that
   // wakes up during a batch gets the core at once. Behind, it takes its full share again.
-  platform::ThreadPriority priority;
+  os::ThreadPriority priority;
   bool stuck_reported = false;
   const auto update_priority = [&] {
     const bool behind = backlog_.load(std::memory_order_relaxed) > options_.max_batch;
@@ -158,7 +192,8 @@ void DataWriter::run() {
       }
       update_priority();
       write_batch(first, last);
-      backlog_.fetch_sub(static_cast<std::size_t>(last - first), std::memory_order_relaxed);
+      backlog_.fetch_sub(static_cast<std::size_t>(last - first));
+      signal_room();
       first = last;
     }
     // The records are freed here, outside the lock. A vector grown by a burst is not kept.

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "plugmq/store/paced_vfs.hpp"
+#include "plugmq/os/paced_vfs.hpp"
 #include "schema.hpp"
 #include "sqlite_error.hpp"
 
@@ -64,7 +64,7 @@ sqlite3* open_handle(const std::string& name, int extra_flags, const char* vfs) 
 // ---- Db ----------------------------------------------------------------------------------
 
 Db Db::open(const std::filesystem::path& file) {
-  Db db(open_handle(file.string(), 0, paced_vfs_name()));
+  Db db(open_handle(file.string(), 0, os::paced_vfs_name()));
   // WAL: readers (admin commands, queries) never block the writer thread and vice versa.
   // synchronous=NORMAL in WAL mode is still crash-consistent; a power loss may drop the last
   // commits, a process crash (kill -9) loses nothing committed.

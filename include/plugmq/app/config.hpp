@@ -17,7 +17,7 @@
 #include <string_view>
 
 #include "plugmq/app/args.hpp"
-#include "plugmq/net/options.hpp"
+#include "plugmq/service/options.hpp"
 #include "plugmq/store/identity.hpp"
 
 namespace plugmq::app {
@@ -32,7 +32,7 @@ class ConfigError : public UsageError {
 struct Config {
   // Listeners, threads, limits, timeouts. Its data_dir is left empty: see data_dir below and
   // serve_config().
-  net::ServerOptions server;
+  service::ServerOptions server;
   std::optional<std::filesystem::path> data_dir;      // "data_dir"; unset: the SPEC 8 default
   std::string log_level = "info";                     // one of kLogLevels
   int retention_days = store::kDefaultRetentionDays;  // for accounts created without one
@@ -47,8 +47,8 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
 // ADDR:PORT with ADDR an IP address (IPv6 in brackets: [::]:1883) and PORT 0..65535 (0: any free
 // port). Throws std::invalid_argument with a short reason ("the port must be 0..65535") that
 // callers put after the option or key they were reading.
-net::Endpoint parse_endpoint(std::string_view text);
-std::string to_string(const net::Endpoint& ep);
+service::Endpoint parse_endpoint(std::string_view text);
+std::string to_string(const service::Endpoint& ep);
 
 // Parses configuration text; `source` names it in messages (the file's path). Relative paths in
 // it (data_dir, mqtts.cert, mqtts.key) are relative to `base`. Throws ConfigError. Does not

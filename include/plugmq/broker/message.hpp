@@ -11,8 +11,9 @@
 namespace plugmq::broker {
 
 // One routed data message. `packet` is the complete QoS 0 PUBLISH, encoded once and shared
-// by every subscriber's queue. `origin` is the device the data belongs to; subscribers check
-// their read permission against it at delivery (SPEC 6: permissions apply per message).
+// by every subscriber's queue. `origin` is the device the data belongs to; each subscriber
+// checks its read permission against it at delivery (SPEC 6: permissions apply per message),
+// with service::may_receive (service/publish.hpp), before queueing the packet.
 struct Message {
   std::string_view topic;
   const platform::Target& origin;

@@ -3,8 +3,8 @@
 // Api::handle() authenticates the request (four header pairs, SPEC 10), applies
 // X-HTTP-Method-Override, routes `/iot/device…`, `/iot/data…` and `/iot/channel…`, and answers
 // every failure with its status and {"err":STATUS,"msg":"..."}. It works on the server's
-// net::Context exactly as MQTT sessions do: permissions through platform::may_read/may_write
-// and the directory, publishes through net/publish.hpp, identity changes on the StoreWorker,
+// service::Context exactly as MQTT sessions do: permissions through platform::may_read/may_write
+// and the directory, publishes through service/publish.hpp, identity changes on the StoreWorker,
 // data and property writes on the DataWriter, reads on the ReadPool. SQLite never runs on the
 // calling (io) thread.
 //
@@ -16,13 +16,13 @@
 #include <memory>
 
 #include "plugmq/http/message.hpp"
-#include "plugmq/net/context.hpp"
+#include "plugmq/service/context.hpp"
 
 namespace plugmq::http {
 
 class Api {
  public:
-  explicit Api(net::Context& ctx);
+  explicit Api(service::Context& ctx);
   ~Api();
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;

@@ -5,7 +5,7 @@
 // started, an idle keep-alive connection closed after http.idle_timeout, bodies over
 // http.max_body_bytes answered 413 (without reading them when the client asked
 // "Expect: 100-continue"). Connections count against limits.max_connections with the MQTT
-// ones, and end with the server (net::SessionSet).
+// ones, and end with the server (service::SessionSet).
 //
 // start() binds; stop() closes the listeners (the server's stop() then ends the connections).
 // Both from the thread that owns the Listener.
@@ -15,14 +15,14 @@
 #include <memory>
 #include <optional>
 
-#include "plugmq/net/server.hpp"
+#include "plugmq/http/host.hpp"
 
 namespace plugmq::http {
 
 class Listener {
  public:
-  // REQUIRES: the server outlives this listener.
-  explicit Listener(net::Server& server);
+  // REQUIRES: the host outlives this listener.
+  explicit Listener(Host& host);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;

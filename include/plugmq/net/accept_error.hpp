@@ -13,8 +13,8 @@
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 
-#include "plugmq/net/context.hpp"
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
+#include "plugmq/service/context.hpp"
 
 namespace plugmq::net {
 
@@ -25,13 +25,14 @@ struct Shed {
 
 // Takes the connections waiting on `acceptor` with `spare`'s descriptor and closes them, until
 // none is waiting (or a bound, to share the thread). Call on the acceptor's thread.
-Shed shed_waiting(boost::asio::ip::tcp::acceptor& acceptor, platform::SpareFd& spare);
+Shed shed_waiting(boost::asio::ip::tcp::acceptor& acceptor, os::SpareFd& spare);
 
 // The accept loop's answer to `ec` (not operation_aborted) on `acceptor`; `listener` names it
 // in the log ("mqtt", "http"). Call on the acceptor's thread, the spare's only user.
 boost::asio::awaitable<void> recover_from_accept_error(boost::asio::ip::tcp::acceptor& acceptor,
                                                        const boost::system::error_code& ec,
-                                                       platform::SpareFd& spare, Counters& counters,
+                                                       os::SpareFd& spare,
+                                                       service::Counters& counters,
                                                        const char* listener);
 
 }  // namespace plugmq::net

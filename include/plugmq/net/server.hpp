@@ -5,30 +5,30 @@
 // from any thread, once or more.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
-#include "plugmq/net/context.hpp"
-#include "plugmq/net/options.hpp"
-#include "plugmq/platform/fd_limit.hpp"
+#include "plugmq/os/fd_limit.hpp"
+#include "plugmq/service/context.hpp"
+#include "plugmq/service/options.hpp"
 
 namespace plugmq::net {
 
 class Server {
  public:
   // Opens the database in options.data_dir (throws store::Error).
-  explicit Server(ServerOptions options);
+  explicit Server(service::ServerOptions options);
   ~Server();
 
   // Binds the listeners (throws std::system_error naming the address) and starts the threads.
@@ -42,17 +42,17 @@ class Server {
   void reload_tls();
   // Throws std::runtime_error naming the file if the certificate or key cannot be loaded or do
   // not match (for --check-config; start() does the same).
-  static void check_tls(const TlsOptions& tls);
+  static void check_tls(const service::TlsOptions& tls);
 
   void stop();
   // Blocks until stop() has completed.
   void wait();
 
-  const Counters& counters() const { return ctx_->counters; }
+  const service::Counters& counters() const { return ctx_->counters; }
 
   // For listeners of other protocols that run on this server (the HTTP API): its context, its
   // io threads and its TLS context. Valid from start() until the server is destroyed.
-  Context& context() { return *ctx_; }
+  service::Context& context() { return *ctx_; }
   // The io context that runs accept loops.
   boost::asio::io_context& acceptor_context() { return *iocs_.at(0); }
   // The io context for a new connection: round robin over the io threads. Thread-safe.
@@ -62,7 +62,7 @@ class Server {
 
   // Binds and listens (throws std::system_error naming the listener); returns the port.
   static std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
-                              const Endpoint& ep);
+                              const service::Endpoint& ep);
 
   // What an accept loop on acceptor_context() does when accepting fails (accept_error.hpp);
   // `listener` names it in the log.
@@ -71,12 +71,12 @@ class Server {
                                              const char* listener);
 
   // The io threads `options` asks for (io_threads, or one per core when 0).
-  static unsigned io_thread_count(const ServerOptions& options);
+  static unsigned io_thread_count(const service::ServerOptions& options);
   // File descriptors the server keeps open besides its connections, which the open-files
   // limit must leave room for: 40 (standard streams, listeners, the database's files, the
   // signal pipe, a spare for accept errors, files opened for a moment), 3 per io thread (its
   // event loop) and 2 per read thread (its database connection).
-  static std::uint64_t reserved_fds(const ServerOptions& options);
+  static std::uint64_t reserved_fds(const service::ServerOptions& options);
 
  private:
   using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
@@ -84,7 +84,7 @@ class Server {
 
   // Members are destroyed in reverse order: io contexts (and the sessions their handlers
   // hold) before the context those sessions refer to.
-  std::unique_ptr<Context> ctx_;
+  std::unique_ptr<service::Context> ctx_;
   std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
   std::vector<Work> work_;
   std::vector<std::thread> threads_;
@@ -98,7 +98,7 @@ class Server {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::condition_variable stopped_cv_;
-  platform::SpareFd spare_fd_;  // for accept errors; acceptor_context() only
+  os::SpareFd spare_fd_;  // for accept errors; acceptor_context() only
 };
 
 }  // namespace plugmq::net

@@ -35,13 +35,13 @@
 #include "plugmq/broker/message.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/packet.hpp"
-#include "plugmq/net/context.hpp"
 #include "plugmq/net/filter_set.hpp"
 #include "plugmq/net/login_gate.hpp"
 #include "plugmq/net/small_mutex.hpp"
 #include "plugmq/net/watchdog.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/context.hpp"
 #include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::net {
@@ -98,7 +98,7 @@ enum class LoginResult : std::uint8_t {
 };
 
 template <class Stream>
-class Session final : public LiveSession,
+class Session final : public service::LiveSession,
                       public Watched,
                       public std::enable_shared_from_this<Session<Stream>> {
  public:
@@ -107,7 +107,8 @@ class Session final : public LiveSession,
   // `peer` is "address:port" for logs; the address alone keys the enrollment rate limit.
   // `keep` is held for the session's life (a TLS session's context, which a reload may
   // replace).
-  Session(Stream stream, Context& ctx, std::string peer, std::shared_ptr<const void> keep = {});
+  Session(Stream stream, service::Context& ctx, std::string peer,
+          std::shared_ptr<const void> keep = {});
   ~Session() override;
 
   // Starts the connection on its executor; the pending handlers keep the session alive until
@@ -159,10 +160,8 @@ class Session final : public LiveSession,
   boost::asio::awaitable<bool> on_connect(codec::Connect& c);
   // Checks a device's or an account's credentials within the login limits; on kOk sets
   // login_ and principal_.
-  boost::asio::awaitable<LoginResult> check_login(const std::string& user,
-                                                  const std::string& pass, bool account);
-  // Logged in as the device `d` (its permissions may move out of it).
-  void become_device(store::Device& d);
+  boost::asio::awaitable<LoginResult> check_login(const std::string& user, const std::string& pass,
+                                                  bool account);
   boost::asio::awaitable<bool> on_publish(codec::Publish& p);
   // Handle their filters in turns (kFiltersPerTurn), read from rbuf_ (codec::FilterCursor).
   boost::asio::awaitable<bool> on_subscribe(std::uint16_t packet_id,
@@ -185,17 +184,7 @@ class Session final : public LiveSession,
   // `done` is taken (left empty) on every path.
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
                                             store::DataWriter::Done& done);
-  // P/ag/prop/set and P/ag/prop/get: answered to this session alone on `topic`.
-  boost::asio::awaitable<void> property_request(const platform::ParsedTopic& parsed,
-                                                const std::string& topic,
-                                                const std::string& payload,
-                                                store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
-  // The device P as a permission target: the directory, this session's own device, or (for a
-  // device created in the last moments) the store.
-  // REQUIRES: `dir` outlives the await (the caller holds the snapshot).
-  boost::asio::awaitable<std::optional<platform::Target>> target_of(const Directory& dir,
-                                                                    const std::string& plug_id);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
   void send(Packet p);
@@ -229,7 +218,7 @@ class Session final : public LiveSession,
                                            std::shared_ptr<const void>, NoKeep>
       keep_;
   Stream stream_;
-  Context& ctx_;
+  service::Context& ctx_;
   const std::string peer_;
   // The registry key (broker::Registry::key): the identity and the client id. Set at CONNECT,
   // and with the identity at the login; unchanged while registered.

@@ -9,8 +9,8 @@
 // Anything someone waits for (a PUBACK, an HTTP reply, a property request) commits at once,
 // together with what is queued before it. Records are never dropped: when the backlog
 // passes the high-water mark, congested() turns true and sessions stop reading their sockets
-// until it drains. Between batches the writer deletes expired records in small batches.
-// Thread-safe.
+// until it drains (when_room() tells them). Between batches the writer deletes expired records in
+// small batches. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -28,8 +28,8 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
-#include "plugmq/store/paced_vfs.hpp"
-#include "plugmq/store/writeback.hpp"
+#include "plugmq/os/paced_vfs.hpp"
+#include "plugmq/os/writeback.hpp"
 
 namespace plugmq::store {
 
@@ -68,6 +68,14 @@ class DataWriter {
 
   // The backlog is over the high-water mark: stop reading publishers.
   bool congested() const { return backlog_.load(std::memory_order_relaxed) > options_.high_water; }
+  // Runs `room` once the backlog is no longer over the high-water mark: at once, on the calling
+  // thread, when it is not now; else on the writer thread as soon as a batch brings it under
+  // (and at the latest in stop() or wake_room_waiters()). Keep `room` short and non-blocking:
+  // post to your own executor. Replaces polling congested() for whoever must wait for room.
+  void when_room(std::function<void()> room);
+  // Runs every callback waiting for room now, congested or not (the server is stopping: nobody
+  // waits for the writer any more).
+  void wake_room_waiters();
   std::size_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
 
   std::uint64_t written() const { return written_.load(); }
@@ -90,6 +98,8 @@ class DataWriter {
   // Writes items [first, last) in one transaction, then runs their callbacks in order.
   void write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last);
   void sweep();
+  // After a batch left the backlog: runs the callbacks waiting for room when there is.
+  void signal_room();
   // Inserting a batch is the writer's longest stretch of work: the 2,000 records of one
   // commit interval at 20,000 msgs/s take several ms, and the COMMIT that writes their pages
   // to the WAL about half a ms more. On a machine with few cores, the network threads and
@@ -105,7 +115,7 @@ class DataWriter {
   const DataWriterOptions options_;
   Db db_;
   DataStore data_;
-  Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
+  os::Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
   std::mutex mu_;
   std::condition_variable cv_;
   // Network threads append here; the writer swaps the whole vector out, so a push only moves
@@ -116,10 +126,15 @@ class DataWriter {
   bool stopping_ = false;  // stop() was called: finish the queue and exit
   bool stopped_ = false;   // the thread exits (or has): enqueue refuses
   std::atomic<std::size_t> backlog_{0};
+  // Callbacks waiting for room (under mu_), and whether there are any (for the writer, which
+  // then takes the lock after a batch; seq_cst with backlog_, so that a waiter that saw no
+  // room is seen by the batch that makes some).
+  std::vector<std::function<void()>> room_waiters_;
+  std::atomic<bool> room_wanted_{false};
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
-  Pacer pacer_;
+  os::Pacer pacer_;
   std::thread thread_;
 };
 

@@ -5,7 +5,7 @@
 // The server must not compute those on its store thread, which serves every device login and
 // enrollment, so it checks in two steps. It offers the secret `deferred`: where a slow hash
 // would have to be computed, the store answers "needs a check" with the stored hash instead,
-// and the server checks the secret against it on a pool of its own (net::HashPool). It then
+// and the server checks the secret against it on a pool of its own (service::HashPool). It then
 // offers the secret again, `verified` against that hash: the store accepts it only while it
 // still keeps that very hash, so a password changed meanwhile does not let the old one in.
 // Admin commands and tests offer secrets `direct`: checked on the spot, however slow.

@@ -50,8 +50,8 @@ std::string parse_error(const std::string& text) {
 
 // Every setting of two configurations, compared one by one so a failure names it.
 void expect_same(const Config& a, const Config& b) {
-  const net::ServerOptions& x = a.server;
-  const net::ServerOptions& y = b.server;
+  const service::ServerOptions& x = a.server;
+  const service::ServerOptions& y = b.server;
   EXPECT_EQ(a.data_dir, b.data_dir);
   EXPECT_EQ(a.log_level, b.log_level);
   EXPECT_EQ(a.retention_days, b.retention_days);
@@ -78,7 +78,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.login_failures_per_identity, y.login_failures_per_identity);
   EXPECT_EQ(x.hash_threads, y.hash_threads);
   EXPECT_EQ(x.max_queued_hashes, y.max_queued_hashes);
-  auto same_listen = [](const std::optional<net::Endpoint>& p, const std::optional<net::Endpoint>& q) {
+  auto same_listen = [](const std::optional<service::Endpoint>& p,
+                        const std::optional<service::Endpoint>& q) {
     if (p.has_value() != q.has_value()) return false;
     return !p || (p->address == q->address && p->port == q->port);
   };
@@ -123,7 +124,7 @@ Args serve_args(std::map<std::string, std::string> values) {
 
 TEST(ConfigDefaults, BuiltInDefaultsAreTheServerDefaults) {
   const Config c;
-  const net::ServerOptions o;
+  const service::ServerOptions o;
   EXPECT_FALSE(c.data_dir);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.retention_days, 30);
@@ -216,7 +217,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
     "storage": { "commit_interval_ms": 0 }
   })",
                                 "test.json");
-  const net::ServerOptions& o = c.server;
+  const service::ServerOptions& o = c.server;
   EXPECT_EQ(c.data_dir, fs::path("/srv/plugmq"));
   EXPECT_EQ(c.log_level, "warn");
   EXPECT_EQ(o.io_threads, 3u);

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../net/live_context.hpp"
+#include "../service/live_context.hpp"
 #include "plugmq/http/parse.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -18,8 +18,8 @@ namespace {
 
 using Json = nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-using net::testing::LiveContext;
-using net::testing::Recorder;
+using service::testing::LiveContext;
+using service::testing::Recorder;
 
 class ApiTest : public ::testing::Test {
  protected:

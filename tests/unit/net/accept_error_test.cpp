@@ -10,7 +10,7 @@
 #include <chrono>
 #include <optional>
 
-#include "../platform/no_free_fds.hpp"
+#include "no_free_fds.hpp"
 
 namespace plugmq::net {
 namespace {
@@ -32,7 +32,7 @@ struct Listening {
   // Runs recover_from_accept_error to its end for `failure`, or, when none is given, for what
   // accepting the next connection fails with. Returns the error it recovered from.
   boost::system::error_code recover(std::optional<boost::system::error_code> failure,
-                                    platform::SpareFd& spare, Counters& counters) {
+                                    os::SpareFd& spare, service::Counters& counters) {
     bool done = false;
     asio::co_spawn(
         ioc,
@@ -62,7 +62,7 @@ bool closed_by_server(tcp::socket& client) {
 
 TEST(AcceptError, NothingWaitingNothingClosed) {
   Listening l;
-  platform::SpareFd spare;
+  os::SpareFd spare;
   const Shed shed = shed_waiting(l.acceptor, spare);
   EXPECT_EQ(shed.closed, 0u);
   EXPECT_FALSE(shed.stuck);
@@ -72,17 +72,17 @@ TEST(AcceptError, NothingWaitingNothingClosed) {
 TEST(AcceptError, WithoutASpareTheLoopMustPause) {
   Listening l;
   auto client = l.connect();
-  platform::SpareFd spare;
+  os::SpareFd spare;
   spare.release();
   EXPECT_TRUE(shed_waiting(l.acceptor, spare).stuck);
 }
 
 TEST(AcceptError, OutOfDescriptorsTheWaitingConnectionsAreClosedAtOnce) {
   Listening l;
-  platform::SpareFd spare;
+  os::SpareFd spare;
   auto first = l.connect();
   auto second = l.connect();
-  Counters counters;
+  service::Counters counters;
   boost::system::error_code failure;
   {
     plugmq::testing::NoFreeFds none;
@@ -99,8 +99,8 @@ TEST(AcceptError, OutOfDescriptorsTheWaitingConnectionsAreClosedAtOnce) {
 
 TEST(AcceptError, AnyOtherErrorPausesTheLoop) {
   Listening l;
-  platform::SpareFd spare;
-  Counters counters;
+  os::SpareFd spare;
+  service::Counters counters;
   const auto started = std::chrono::steady_clock::now();
   l.recover(asio::error::no_buffer_space, spare, counters);
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(100));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -136,6 +137,61 @@ TEST(DataWriter, CongestedWhileTheBacklogIsOverTheHighWaterMark) {
   EXPECT_FALSE(writer.congested());
   EXPECT_EQ(writer.backlog(), 0u);
   EXPECT_EQ(writer.written(), 101u);
+}
+
+TEST(DataWriter, WhenRoomRunsAtOnceWithoutCongestion) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.high_water = 100;
+  DataWriter writer(tmp.file(), options);
+  for (int i = 0; i < 100; ++i) writer.push(record(i));
+  bool ran = false;
+  writer.when_room([&] { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
+TEST(DataWriter, WhenRoomRunsOnTheWriterThreadOnceTheBacklogDrains) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.high_water = 100;
+  options.max_batch = 10;  // the backlog drains batch by batch
+  DataWriter writer(tmp.file(), options);
+  for (int i = 0; i < 150; ++i) writer.push(record(i));
+  ASSERT_TRUE(writer.congested());
+  std::promise<std::pair<std::thread::id, std::size_t>> ran;  // thread, backlog then
+  int calls = 0;
+  writer.when_room([&] {
+    ++calls;
+    ran.set_value({std::this_thread::get_id(), writer.backlog()});
+  });
+  auto when = ran.get_future();
+  EXPECT_EQ(when.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  writer.start();
+  ASSERT_EQ(when.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  auto [thread, backlog] = when.get();
+  EXPECT_NE(thread, std::this_thread::get_id());
+  EXPECT_LE(backlog, options.high_water);
+  writer.stop();
+  EXPECT_EQ(calls, 1);  // once
+  EXPECT_EQ(writer.written(), 150u);
+}
+
+TEST(DataWriter, StopAndWakeRoomWaitersRunTheWaitingCallbacks) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.high_water = 10;
+  DataWriter writer(tmp.file(), options);
+  for (int i = 0; i < 20; ++i) writer.push(record(i));
+  int woken = 0;
+  writer.when_room([&] { ++woken; });
+  writer.wake_room_waiters();  // congested still, but nobody is to wait any more
+  EXPECT_EQ(woken, 1);
+  writer.when_room([&] { ++woken; });
+  EXPECT_EQ(woken, 1);
+  writer.stop();  // never started: nothing drains, the waiter still runs
+  EXPECT_EQ(woken, 2);
+  writer.when_room([&] { ++woken; });  // after stop: at once
+  EXPECT_EQ(woken, 3);
 }
 
 // Polls `cond` until it holds or `limit` passes; true if it held.

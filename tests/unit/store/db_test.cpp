@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using testing::TempDir;
+using plugmq::testing::TempDir;
 
 int table_count(Db& db, const char* name) {
   auto s = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1");

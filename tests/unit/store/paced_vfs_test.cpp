@@ -1,4 +1,4 @@
-#include "plugmq/store/paced_vfs.hpp"
+#include "plugmq/os/paced_vfs.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -12,7 +12,9 @@
 namespace plugmq::store {
 namespace {
 
-using testing::TempDir;
+using os::paced_vfs_name;
+using os::ScopedWritePacer;
+using plugmq::testing::TempDir;
 
 // Counts the calls of the pacer it installs on the constructing thread while it lives.
 struct CountingPacer {

@@ -22,7 +22,7 @@ using testing::plug_ids;
 using testing::rec;
 using testing::V;
 
-using testing::TempDir;
+using plugmq::testing::TempDir;
 
 // A database file at schema `version` (the first migrations only), with `rows` (SQL) in it.
 void write_old_database(const std::filesystem::path& file, std::size_t version,

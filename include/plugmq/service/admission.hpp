@@ -1,0 +1,49 @@
+// What every listener (MQTT, MQTTS, HTTP, HTTPS) does with a freshly accepted socket: count it,
+// refuse it past max_connections (logged at most every 10 s per listener, naming the key; the
+// next line says how many were not), or take it in.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <optional>
+#include <string>
+
+#include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/context.hpp"
+
+namespace plugmq::service {
+
+struct Admitted {
+  std::string peer;     // "address:port", for logs
+  std::string address;  // the address alone (rate limits)
+};
+
+// Counts the connection. Past ctx.options.max_connections the socket is closed and nothing is
+// returned; otherwise it gets TCP_NODELAY and counts as open (the session must decrement
+// ctx.counters.connections when it ends). `listener` prefixes the refusal's log line ("http ",
+// or "" for MQTT).
+template <class Socket>  // a tcp socket, whatever its executor
+std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener) {
+  ctx.counters.accepted++;
+  if (ctx.counters.connections >= ctx.options.max_connections) {
+    ctx.counters.refused++;
+    if (auto t = platform::throttle_log("connection refused", listener)) {
+      spdlog::warn("{}connection refused: limit of {} connections reached (max_connections){}",
+                   listener, ctx.options.max_connections, t->suffix());
+    }
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  Admitted a;
+  a.address = ec ? std::string("?") : remote.address().to_string();
+  a.peer = a.address + ":" + (ec ? std::string("?") : std::to_string(remote.port()));
+  socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  ctx.counters.connections++;
+  return a;
+}
+
+}  // namespace plugmq::service

@@ -1,0 +1,145 @@
+// Services shared by every session of a server. Thread-safe as a whole.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "plugmq/broker/registry.hpp"
+#include "plugmq/broker/router.hpp"
+#include "plugmq/service/attempt.hpp"
+#include "plugmq/service/directory.hpp"
+#include "plugmq/service/hash_pool.hpp"
+#include "plugmq/service/options.hpp"
+#include "plugmq/service/rate_limiter.hpp"
+#include "plugmq/service/read_pool.hpp"
+#include "plugmq/service/store_worker.hpp"
+#include "plugmq/store/data_writer.hpp"
+
+namespace plugmq::service {
+
+struct Counters {
+  std::atomic<std::uint64_t> connections{0};    // open now
+  std::atomic<std::uint64_t> accepted{0};       // since start
+  std::atomic<std::uint64_t> refused{0};        // over max_connections
+  std::atomic<std::uint64_t> published{0};      // accepted data publishes
+  std::atomic<std::uint64_t> denied{0};         // publishes dropped for lack of permission
+  std::atomic<std::uint64_t> invalid{0};        // publishes to topics that are not ours
+  std::atomic<std::uint64_t> binary{0};         // publishes dropped for non-UTF-8 payloads
+  std::atomic<std::uint64_t> queue_drops{0};    // deliveries lost to full outgoing queues
+  std::atomic<std::uint64_t> enrolled{0};       // successful enrollments
+  std::atomic<std::uint64_t> prop_requests{0};  // ag/prop/set and ag/prop/get
+  std::atomic<std::uint64_t> enroll_failed{0};  // failed enrollments
+};
+
+// A connection as the server sees it: a subscriber that also follows admin changes.
+class LiveSession : public broker::Sink {
+ public:
+  // The device directory was rebuilt: re-read this session's permissions and status (SPEC 6:
+  // changes reach live sessions within 5 s). Any thread; returns at once.
+  virtual void directory_changed() = 0;
+
+ private:
+  friend class SessionSet;
+  // The SessionSet's links (under its lock): a list through the sessions themselves, so
+  // that being in it allocates nothing.
+  LiveSession* prev_ = nullptr;
+  LiveSession* next_ = nullptr;
+};
+
+// Every live session, so that shutdown and directory changes reach them all. A session
+// leaves (remove) before it is destroyed, and calls made under the lock only schedule work.
+class SessionSet {
+ public:
+  void add(LiveSession* s) {
+    std::lock_guard lock(mu_);
+    if (listed(s)) return;
+    s->prev_ = nullptr;
+    s->next_ = head_;
+    if (head_ != nullptr) head_->prev_ = s;
+    head_ = s;
+    ++size_;
+  }
+  void remove(LiveSession* s) {
+    std::lock_guard lock(mu_);
+    if (!listed(s)) return;
+    if (s->prev_ != nullptr) {
+      s->prev_->next_ = s->next_;
+    } else {
+      head_ = s->next_;
+    }
+    if (s->next_ != nullptr) s->next_->prev_ = s->prev_;
+    s->prev_ = s->next_ = nullptr;
+    --size_;
+  }
+  void close_all(broker::EndReason why) {
+    std::lock_guard lock(mu_);
+    for (auto* s = head_; s != nullptr; s = s->next_) s->close(why);
+  }
+  void directory_changed() {
+    std::lock_guard lock(mu_);
+    for (auto* s = head_; s != nullptr; s = s->next_) s->directory_changed();
+  }
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return size_;
+  }
+
+ private:
+  // REQUIRES: mu_ held.
+  bool listed(const LiveSession* s) const { return s->prev_ != nullptr || head_ == s; }
+
+  mutable std::mutex mu_;
+  LiveSession* head_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct Context {
+  static store::DataWriterOptions writer_options(const ServerOptions& o) {
+    store::DataWriterOptions w;
+    w.commit_interval = o.commit_interval;
+    return w;
+  }
+
+  explicit Context(ServerOptions o)
+      : options(std::move(o)),
+        store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
+        writer(options.data_dir / "plugmq.db", writer_options(options)),
+        readers(options.data_dir / "plugmq.db", options.read_threads),
+        enroll_per_address(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
+        enroll_per_serial(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
+        login_per_address(options.login_failures_per_address, std::chrono::minutes(1)),
+        login_per_identity(options.login_failures_per_identity, std::chrono::minutes(1)),
+        hashes(options.hash_threads, options.max_queued_hashes) {
+    store.on_reload([this] { sessions.directory_changed(); });
+  }
+
+  // The limits of enrollments (MQTT and HTTP share them) and of logins (service/attempt.hpp).
+  AttemptLimits enroll_limits() { return {enroll_per_address, enroll_per_serial}; }
+  AttemptLimits login_limits() { return {login_per_address, login_per_identity}; }
+  // Refuses the attempts waiting for a place in a limit (the server is stopping).
+  void cancel_waiting_attempts() {
+    for (auto* l :
+         {&enroll_per_address, &enroll_per_serial, &login_per_address, &login_per_identity}) {
+      l->cancel_waiting();
+    }
+  }
+
+  const ServerOptions options;
+  DirectoryHolder directory;
+  StoreWorker store;         // identities: logins, enrollment, the directory
+  store::DataWriter writer;  // data records and properties
+  ReadPool readers;          // read-only store work for HTTP requests
+  broker::Router router;
+  broker::Registry registry;
+  RateLimiter enroll_per_address;  // failed enrollments per client address
+  RateLimiter enroll_per_serial;   // ... per serial (MODEL/HWID)
+  RateLimiter login_per_address;   // failed logins per client address
+  RateLimiter login_per_identity;  // ... per account or password prototype
+  HashPool hashes;                 // people's passwords are checked here
+  SessionSet sessions;
+  Counters counters;
+  std::atomic<bool> stopping{false};
+};
+
+}  // namespace plugmq::service

@@ -1,0 +1,95 @@
+// The one publish path: an MQTT PUBLISH (or Last Will) and an HTTP `PUT /iot/data` both come
+// through here, so a record is checked, stored and delivered the same way whatever protocol
+// brought it (SPEC 4 and 10).
+//
+//   find_target + platform::may_write   who may write device P (the same code for both)
+//   publish_record                      record -> Router (MQTT subscribers) + DataWriter (store)
+//   publish_topic                       the MQTT form: topic + payload, then the two above
+//   publish_message                     an MQTT PUBLISH or Last Will: property request or data
+//   may_receive                         the read check each subscriber makes at delivery
+//
+// Everything runs on the caller's io thread; the store is reached only through the StoreWorker
+// (an unknown device) and the DataWriter queue.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "plugmq/broker/message.hpp"
+#include "plugmq/platform/payload.hpp"
+#include "plugmq/platform/permissions.hpp"
+#include "plugmq/platform/topic.hpp"
+#include "plugmq/service/context.hpp"
+#include "plugmq/service/properties.hpp"
+#include "plugmq/store/data_writer.hpp"
+
+namespace plugmq::service {
+
+// The device `plug_id` (a Plug-ID as sent, in any case) as a permission target for `who`: from
+// the directory snapshot; else `who`'s own device when it is that device (a session's own
+// device may be newer than the snapshot); else from the store (a device created since the last
+// refresh). Nothing for a malformed Plug-ID or an unknown device. MQTT and HTTP both look a
+// target up here.
+// REQUIRES: `dir` and `who` outlive the await.
+boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx,
+                                                                    const Directory& dir,
+                                                                    const std::string& plug_id,
+                                                                    const platform::Principal& who);
+
+// A record for device `target` on `channel`, built from `envelope` (the account's retention
+// from `dir` sets its expiry), routed to every matching subscriber (who each check their read
+// permission) and queued for the store; `done` (taken, may be empty) runs once it is committed.
+// No permission check here: the caller did it (find_target + platform::may_write).
+// Returns the new record's OID.
+// REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID.
+std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
+                           std::string channel, platform::Envelope envelope,
+                           store::DataWriter::Done& done);
+
+enum class PublishStatus {
+  kStored,        // routed and queued for the store
+  kInvalidTopic,  // not a data topic, or "/data/CH" without a device login
+  kDenied,        // unknown device, or no write permission
+  kBinary,        // payload is not UTF-8
+  kBadEnvelope,   // an envelope with a malformed at/ttl/expire_at
+};
+
+// An MQTT data publish (SPEC 4): `parsed` is platform::parse_topic(topic) of kind kData (any
+// other kind is kInvalidTopic); its empty Plug-ID ("/data/CH") means `who`'s own device. Checks
+// permission, decodes `payload`, then publish_record(). Refusals are counted and logged. `done` is
+// taken on every path: with the record, or (when nothing was stored) queued behind the records
+// before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
+// logs. REQUIRES: the referenced arguments outlive the await.
+boost::asio::awaitable<PublishStatus> publish_topic(
+    Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
+    const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
+    const std::string& log_peer, std::string_view log_client);
+
+// Makes the callback that answers the publisher alone; asked only for a publish that gets an
+// answer (a property request), so that a data publish builds none.
+using MakeReply = std::function<Reply()>;
+
+// What an MQTT session publishes (a PUBLISH, or its Last Will) from `who`: a property request
+// (service/properties.hpp, answered through make_reply()) or data (publish_topic). `done` (a
+// QoS 1/2 acknowledgement, may be empty) is taken on every path: it runs once the record is
+// committed, or in order with the others when nothing was stored.
+// REQUIRES: the referenced arguments outlive the await.
+boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
+                                             const std::string& topic, const std::string& payload,
+                                             const MakeReply& make_reply,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client);
+
+// The read check at delivery: whether `subscriber` may receive `m`, a record of device
+// m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by
+// itself). Every subscriber checks here before queueing the message. Pure; any thread.
+inline bool may_receive(const platform::Principal& subscriber, const broker::Message& m) {
+  return platform::may_read(subscriber, m.origin);
+}
+
+}  // namespace plugmq::service

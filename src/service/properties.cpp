@@ -1,0 +1,46 @@
+#include "plugmq/service/properties.hpp"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "plugmq/platform/outcome.hpp"
+#include "plugmq/service/ack_in_order.hpp"
+#include "plugmq/service/publish.hpp"
+#include "plugmq/store/data.hpp"
+
+namespace plugmq::service {
+
+namespace asio = boost::asio;
+
+asio::awaitable<void> property_request(Context& ctx, const platform::Principal& who,
+                                       const platform::ParsedTopic& parsed,
+                                       const std::string& topic, const std::string& payload,
+                                       Reply reply, store::DataWriter::Done& done) {
+  AckInOrder ack_in_order{ctx.writer, done};
+  ctx.counters.prop_requests++;
+  const bool set = parsed.kind == platform::TopicKind::kPropSet;
+  const auto dir = ctx.directory.get();
+  auto lookup = find_target(ctx, *dir, parsed.plug_id, who);
+  auto target = co_await std::move(lookup);
+  auto refuse = [&](int err, const char* msg) {
+    reply(topic, nlohmann::json{{"err", err}, {"msg", msg}}.dump());
+  };
+  if (!target) co_return refuse(404, "unknown device");
+  if (set ? !platform::may_write(who, *target) : !platform::may_read(who, *target)) {
+    co_return refuse(403, set ? "no permission to write this device's properties"
+                              : "no permission to read this device's properties");
+  }
+  // On the writer thread, after the records queued before it: a link then resolves to every
+  // value the requester published earlier.
+  ctx.writer.push_task([reply = std::move(reply), set, topic, payload,
+                        device = parsed.plug_id](store::DataStore& data) {
+    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
+    if (!r.ok()) {
+      reply(topic, platform::error_reply(r.outcome, r.msg));
+    } else {
+      reply(topic, std::move(r.json));  // empty for a successful set
+    }
+  });
+}
+
+}  // namespace plugmq::service

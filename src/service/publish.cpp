@@ -1,0 +1,132 @@
+#include "plugmq/service/publish.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <utility>
+
+#include "plugmq/codec/codec.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/service/ack_in_order.hpp"
+#include "plugmq/store/data.hpp"
+
+namespace plugmq::service {
+
+namespace asio = boost::asio;
+
+asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const Directory& dir,
+                                                             const std::string& plug_id,
+                                                             const platform::Principal& who) {
+  // The directory first, also for the caller's own device: its "ctrl" decides what its
+  // controllers may do, and an operator may have changed it since the caller logged in. Its
+  // keys are lowercase Plug-IDs, so an id found as sent needs no normalizing (the common case).
+  if (const auto* d = dir.find(plug_id)) co_return d->target(plug_id);
+  auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+  if (!id) co_return std::nullopt;
+  if (const auto* d = dir.find(*id)) co_return d->target(*id);
+  if (!who.device_id.empty() && *id == who.device_id) {
+    co_return platform::Target{who.account_id, who.device_id, who.perm.ctrl};
+  }
+  // Not in the snapshot: possibly created by an admin command since the last refresh.
+  auto lookup = ctx.store.run([id = *id](StoreWorker::Repos& r) { return r.identity.device(id); });
+  auto device = co_await std::move(lookup);
+  if (!device) co_return std::nullopt;
+  co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
+}
+
+std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
+                           std::string channel, platform::Envelope envelope,
+                           store::DataWriter::Done& done) {
+  platform::Record record;
+  // The OID's second is the second of `at` when the server stamped it (the common case, which
+  // the store finds by id without an index entry of its own), else the current one.
+  const std::int64_t now = platform::now_ms();
+  const std::int64_t stamp = envelope.at <= now && now - envelope.at < 1000 ? envelope.at : now;
+  record.id = platform::new_oid(stamp / 1000);
+  record.of = target.device_id;
+  record.channel = std::move(channel);
+  record.at = envelope.at;
+  record.expire_at = store::expiry_of(envelope, dir.retention_days(target.account_id));
+  record.data_json = std::move(envelope.data_json);
+
+  codec::Publish out;
+  out.topic.reserve(record.of.size() + 6 + record.channel.size());
+  out.topic.append(record.of).append("/data/").append(record.channel);
+  out.payload = platform::delivery_json(record);
+  auto packet = std::make_shared<std::string>();
+  codec::encode(out, *packet);
+  ctx.counters.published++;
+  ctx.router.route(broker::Message{out.topic, target, std::move(packet)});
+  std::string id = record.id;
+  ctx.writer.push(std::move(record), std::exchange(done, nullptr));
+  return id;
+}
+
+asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
+                                             platform::ParsedTopic& parsed,
+                                             const std::string& topic, const std::string& payload,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client) {
+  AckInOrder ack_in_order{ctx.writer, done};
+
+  if (parsed.kind != platform::TopicKind::kData) {
+    ctx.counters.invalid++;
+    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client, topic);
+    co_return PublishStatus::kInvalidTopic;
+  }
+  const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
+  if (plug_id.empty()) {
+    ctx.counters.invalid++;
+    spdlog::debug("{} {}: '/data/' topics need a device login", log_peer, log_client);
+    co_return PublishStatus::kInvalidTopic;
+  }
+  // One directory snapshot per publish serves the target and its account's retention.
+  const auto dir = ctx.directory.get();
+  auto lookup = find_target(ctx, *dir, plug_id, who);
+  auto target = co_await std::move(lookup);
+  if (!target || !platform::may_write(who, *target)) {
+    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
+    ctx.counters.denied++;
+    spdlog::debug("{} {}: publish to '{}' denied", log_peer, log_client, topic);
+    co_return PublishStatus::kDenied;
+  }
+  auto decoded = platform::decode_payload(payload, platform::now_ms());
+  if (decoded.error == platform::PayloadError::kBinary) {
+    ctx.counters.binary++;
+    if (auto t = platform::throttle_log("publish: binary payload", log_peer)) {
+      spdlog::warn("{} {}: binary payload on '{}' dropped{}", log_peer, log_client, topic,
+                   t->suffix());
+    }
+    co_return PublishStatus::kBinary;
+  }
+  if (decoded.error != platform::PayloadError::kNone) {
+    ctx.counters.invalid++;
+    if (auto t = platform::throttle_log("publish: bad envelope", log_peer)) {
+      spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at){}", log_peer, log_client,
+                   topic, t->suffix());
+    }
+    co_return PublishStatus::kBadEnvelope;
+  }
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), done);
+  co_return PublishStatus::kStored;
+}
+
+asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
+                                      const std::string& topic, const std::string& payload,
+                                      const MakeReply& make_reply, store::DataWriter::Done& done,
+                                      const std::string& log_peer, std::string_view log_client) {
+  AckInOrder ack_in_order{ctx.writer, done};
+  auto parsed = platform::parse_topic(topic);
+  if (parsed.kind == platform::TopicKind::kPropSet ||
+      parsed.kind == platform::TopicKind::kPropGet) {
+    auto op = property_request(ctx, who, parsed, topic, payload, make_reply(), done);
+    co_await std::move(op);
+    co_return;
+  }
+  auto op = publish_topic(ctx, who, parsed, topic, payload, done, log_peer, log_client);
+  co_await std::move(op);
+}
+
+}  // namespace plugmq::service

@@ -1,0 +1,249 @@
+// The shared publish path (service/publish.hpp) that MQTT sessions and HTTP requests both use.
+#include "plugmq/service/publish.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "live_context.hpp"
+#include "plugmq/store/data.hpp"
+#include "plugmq/store/fleet.hpp"
+#include "plugmq/store/identity.hpp"
+
+namespace plugmq::service {
+namespace {
+
+using testing::LiveContext;
+using testing::Recorder;
+namespace asio = boost::asio;
+
+class PublishTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    store::Fleet fleet(db);
+    // Retention 0 (forever): records dated in the past are not swept away during a test.
+    account_ = ids.add_account("a@example.com", "secret1", 0).value().id;
+    other_account_ = ids.add_account("b@example.com", "secret2", 0).value().id;
+    proto_ = ids.add_prototype(account_, "proto").value().device;
+    stranger_ = ids.add_prototype(other_account_, "stranger").value().device;
+    auto model =
+        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
+            .value();
+    fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt}).value();
+    thing_id_ = fleet.enroll_thing(model.id, "SN-1", "enroll1", "").id;
+    live_.start();
+  }
+
+  platform::Principal device_principal(const store::Device& d) {
+    return platform::Principal{d.account_id, d.id, d.perm, {}};
+  }
+
+  PublishStatus publish(const platform::Principal& who, const std::string& topic,
+                        const std::string& payload, store::DataWriter::Done& done) {
+    auto parsed = platform::parse_topic(topic);
+    const std::string peer = "test", client = "client";
+    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, done, peer, client);
+    return live_.run(std::move(op));
+  }
+
+  std::vector<platform::Record> stored(const std::string& mask) {
+    live_.flush();
+    auto db = store::Db::open(live_.db_file());
+    store::DataStore data(db);
+    store::DataQuery q;
+    q.mask = mask;
+    return data.query(q);
+  }
+
+  LiveContext live_;
+  std::string account_, other_account_, thing_id_;
+  store::Device proto_, stranger_;
+};
+
+TEST_F(PublishTest, StoresAndDeliversTheRecordSubscribersAndTheStoreShare) {
+  Recorder sub(platform::Principal{account_, "", {}, {}});  // an account login
+  live_.ctx().router.subscribe(account_, "+/data/#", &sub);
+  store::DataWriter::Done none;
+  auto status = publish(device_principal(proto_), proto_.id + "/data/temp",
+                        R"({"data":21.5,"at":1700000000000})", none);
+  EXPECT_EQ(status, PublishStatus::kStored);
+  auto got = sub.got();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].topic, proto_.id + "/data/temp");
+  auto j = nlohmann::json::parse(got[0].payload);
+  EXPECT_EQ(j["data"], 21.5);
+  EXPECT_EQ(j["at"], 1700000000000);
+  auto records = stored("temp");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id, j["id"]);
+  EXPECT_EQ(records[0].of, proto_.id);
+  EXPECT_EQ(platform::delivery_json(records[0]), got[0].payload);
+  EXPECT_EQ(live_.ctx().counters.published, 1u);
+  live_.ctx().router.unsubscribe(account_, "+/data/#", &sub);
+}
+
+TEST_F(PublishTest, OwnDeviceFormUsesTheLoggedInDevice) {
+  store::DataWriter::Done none;
+  EXPECT_EQ(publish(device_principal(proto_), "/data/x", "1", none), PublishStatus::kStored);
+  auto records = stored("x");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].of, proto_.id);
+  // An account login has no device of its own.
+  EXPECT_EQ(publish(platform::Principal{account_, "", {}, {}}, "/data/x", "1", none),
+            PublishStatus::kInvalidTopic);
+}
+
+TEST_F(PublishTest, DeniedAcrossAccountsAndWithoutWritePermission) {
+  Recorder sub(platform::Principal{other_account_, "", {}, {}});
+  live_.ctx().router.subscribe(other_account_, "#", &sub);
+  store::DataWriter::Done none;
+  // A prototype of account a may write every device of a, never one of b.
+  EXPECT_EQ(publish(device_principal(proto_), stranger_.id + "/data/t", "1", none),
+            PublishStatus::kDenied);
+  // A thing (w = []) may write only itself.
+  platform::Principal thing{
+      account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
+  EXPECT_EQ(publish(thing, proto_.id + "/data/t", "1", none), PublishStatus::kDenied);
+  EXPECT_EQ(publish(thing, thing_id_ + "/data/t", "1", none), PublishStatus::kStored);
+  EXPECT_TRUE(sub.got().empty());
+  EXPECT_EQ(live_.ctx().counters.denied, 2u);
+  EXPECT_EQ(stored("t").size(), 1u);
+  live_.ctx().router.unsubscribe(other_account_, "#", &sub);
+}
+
+TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
+  std::string late;
+  {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    late = ids.add_prototype(account_, "late").value().device.id;
+  }
+  ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
+  store::DataWriter::Done none;
+  EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none), PublishStatus::kStored);
+}
+
+std::optional<platform::Target> find(LiveContext& live, const std::string& plug_id,
+                                     const platform::Principal& who) {
+  auto dir = live.ctx().directory.get();
+  auto op = find_target(live.ctx(), *dir, plug_id, who);
+  return live.run(std::move(op));
+}
+
+TEST_F(PublishTest, FindTargetReadsTheDirectoryInAnyCase) {
+  const platform::Principal account{account_, "", {}, {}};
+  auto t = find(live_, proto_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  EXPECT_EQ(t->account_id, account_);
+  // A Plug-ID as a client may send it (HTTP paths and bodies): normalized to the stored form.
+  std::string upper = proto_.id;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  t = find(live_, upper, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, proto_.id);
+  // Another account's device is still a target (may_write/may_read then refuse it).
+  t = find(live_, stranger_.id, account);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetPrefersTheDirectoryToTheCallersCopy) {
+  // The caller's principal is older than the snapshot: the snapshot's "ctrl" wins.
+  const std::string current = live_.ctx().directory.get()->find(proto_.id)->perm.ctrl;
+  platform::Principal stale = device_principal(proto_);
+  stale.perm.ctrl = current == "r" ? "rw" : "r";
+  auto t = find(live_, proto_.id, stale);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->ctrl, current);
+}
+
+TEST_F(PublishTest, FindTargetFallsBackToTheCallersOwnDeviceThenTheStore) {
+  // A device the snapshot and the store do not know, logged in as itself: its own copy.
+  const std::string unseen = platform::new_plug_id(platform::IdKind::kDevice);
+  platform::Principal self{account_, unseen, {}, {}};
+  self.perm.ctrl = "r";
+  auto t = find(live_, unseen, self);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->device_id, unseen);
+  EXPECT_EQ(t->ctrl, "r");
+  // Someone else asking about it: unknown.
+  EXPECT_FALSE(find(live_, unseen, device_principal(proto_)));
+  // Created since the snapshot: from the store.
+  std::string late;
+  {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    late = ids.add_prototype(other_account_, "late").value().device.id;
+  }
+  t = find(live_, late, device_principal(proto_));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->account_id, other_account_);
+}
+
+TEST_F(PublishTest, FindTargetRefusesMalformedPlugIds) {
+  const platform::Principal account{account_, "", {}, {}};
+  EXPECT_FALSE(find(live_, "", account));
+  EXPECT_FALSE(find(live_, "dev-short", account));
+  EXPECT_FALSE(find(live_, "mod-" + proto_.id.substr(4), account));  // a model, not a device
+}
+
+TEST_F(PublishTest, PayloadsThatAreNotStored) {
+  store::DataWriter::Done none;
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", std::string("\xff\xfe", 2), none),
+      PublishStatus::kBinary);
+  EXPECT_EQ(
+      publish(device_principal(proto_), proto_.id + "/data/t", R"({"data":1,"at":true})", none),
+      PublishStatus::kBadEnvelope);
+  EXPECT_EQ(publish(device_principal(proto_), proto_.id + "/other/t", "1", none),
+            PublishStatus::kInvalidTopic);
+  EXPECT_TRUE(stored("#").empty());
+}
+
+TEST_F(PublishTest, DoneRunsOnEveryPathInOrder) {
+  std::vector<int> order;  // appended on the writer thread only
+  std::vector<bool> oks;
+  auto done_for = [&](int i) -> store::DataWriter::Done {
+    return [&, i](bool ok) {
+      order.push_back(i);
+      oks.push_back(ok);
+    };
+  };
+  const std::vector<std::pair<std::string, std::string>> publishes = {
+      {proto_.id + "/data/a", "1"},                     // stored
+      {stranger_.id + "/data/a", "2"},                  // denied
+      {proto_.id + "/data/a", std::string("\xff", 1)},  // binary
+      {proto_.id + "/data/a", "4"},                     // stored
+  };
+  for (std::size_t i = 0; i < publishes.size(); ++i) {
+    auto done = done_for(static_cast<int>(i));
+    publish(device_principal(proto_), publishes[i].first, publishes[i].second, done);
+    EXPECT_FALSE(done) << "publish " << i << " did not take its callback";
+  }
+  live_.flush();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(oks, (std::vector<bool>{true, true, true, true}));
+}
+
+TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
+  auto dir = live_.ctx().directory.get();
+  platform::Envelope env;
+  env.data_json = R"({"v":1})";
+  env.at = platform::now_ms();
+  env.ttl_s = 60;
+  store::DataWriter::Done none;
+  const auto* info = dir->find(proto_.id);
+  ASSERT_NE(info, nullptr);
+  auto id = publish_record(live_.ctx(), *dir, info->target(proto_.id), "c/d", env, none);
+  auto records = stored("c/#");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id, id);
+  EXPECT_EQ(records[0].data_json, R"({"v":1})");
+  EXPECT_EQ(records[0].expire_at, env.at + 60000);
+}
+
+}  // namespace
+}  // namespace plugmq::service
