@@ -106,11 +106,11 @@ std::vector<Device> prepare(const fs::path& dir, std::int64_t records) {
   }
   auto db = plugmq::store::Db::open(db_file);
   plugmq::store::Identity ids(db);
-  const auto account = ids.add_account(kEmail, kPassword, 0);
+  const auto account = ids.add_account(kEmail, kPassword, 0).value();
   std::vector<Device> devices;
   db.transaction([&] {
     for (int i = 0; i < kDevices; ++i) {
-      auto nd = ids.add_prototype(account.id, "bench-" + std::to_string(i));
+      auto nd = ids.add_prototype(account.id, "bench-" + std::to_string(i)).value();
       devices.push_back({nd.device.id, nd.auth});
     }
   });

@@ -77,14 +77,15 @@ int cmd_account(const std::string& verb, const Args& args) {
     expect_positional(args, 1, "EMAIL");
     auto retention = args.get_int("retention-days", 0, 36500);
     account = id.add_account(args.positional[0], args.require("password"),
-                             static_cast<int>(retention.value_or(config.retention_days)));
+                             static_cast<int>(retention.value_or(config.retention_days)))
+                  .value();
   } else {
     expect_positional(args, 1, "EMAIL");
     auto retention = args.get_int("retention-days", 0, 36500);
     std::optional<int> r;
     if (retention) r = static_cast<int>(*retention);
-    account =
-        id.set_account(args.positional[0], args.get("password"), r, args.get_bool("disabled"));
+    account = id.set_account(args.positional[0], args.get("password"), r, args.get_bool("disabled"))
+                  .value();
   }
   if (wants_json(args)) {
     std::cout << account_json(account).dump() << "\n";
@@ -101,7 +102,8 @@ int cmd_prototype(const std::string&, const Args& args) {
   auto db = open_db(args);
   store::Identity id(db);
   auto account = account_or_fail(id, args.require("account"));
-  auto created = id.add_prototype(account.id, args.require("name"), args.get("hwid").value_or(""));
+  auto created =
+      id.add_prototype(account.id, args.require("name"), args.get("hwid").value_or("")).value();
   if (wants_json(args)) {
     std::cout << json{{"id", created.device.id}, {"auth", created.auth}}.dump() << "\n";
   } else {
@@ -137,7 +139,7 @@ int cmd_template(const std::string& verb, const Args& args) {
   store::Fleet fleet(db);
   if (verb == "add") {
     auto account = account_or_fail(id, args.require("account"));
-    auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm);
+    auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm).value();
     if (wants_json(args)) {
       std::cout << template_json(t).dump() << "\n";
     } else {
@@ -212,7 +214,7 @@ int cmd_serial(const std::string& verb, const Args& args) {
     }
     std::vector<store::SerialSpec> plain;
     for (auto& s : specs) plain.push_back(std::move(s.spec));
-    const auto added = fleet.add_serials(t.id, plain);
+    const auto added = fleet.add_serials(t.id, plain).value();
     if (wants_json(args)) {
       std::cout << json{{"model", t.id}, {"added", added}}.dump() << "\n";
     } else {
@@ -225,7 +227,7 @@ int cmd_serial(const std::string& verb, const Args& args) {
                          args.get("control-pass")};
   auto db = open_db(args);
   store::Fleet fleet(db);
-  const auto s = fleet.add_serial(model, spec);
+  const auto s = fleet.add_serial(model, spec).value();
   if (wants_json(args)) {
     std::cout << json{{"model", s.model}, {"hwid", s.hwid}, {"control", s.control_enabled}}.dump()
               << "\n";
@@ -274,7 +276,7 @@ int cmd_device(const std::string& verb, const Args& args) {
     if (auto s = args.get("status"); s && *s != "ok" && *s != "disabled" && *s != "reactivate") {
       throw UsageError("--status takes ok, disabled or reactivate, got '" + *s + "'");
     }
-    device = id.set_device(plug_id, perm, args.get("status"), args.get("name"));
+    device = id.set_device(plug_id, perm, args.get("status"), args.get("name")).value();
   }
   const std::string props = store::DataStore(db).props_raw(device.id);
   if (wants_json(args)) {

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "handlers.hpp"
+#include "outcome_status.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/json.hpp"
 #include "plugmq/platform/log_throttle.hpp"
@@ -29,17 +30,12 @@ Response need_auth(std::string_view msg) {
 }
 
 Response store_failure(const std::exception& e, std::string_view what) {
-  if (const auto* se = dynamic_cast<const store::Error*>(&e)) {
-    switch (se->code()) {
-      case store::Error::Code::kInvalid:
-        return error_response(400, se->what());
-      case store::Error::Code::kNotFound:
-        return error_response(404, se->what());
-      case store::Error::Code::kExists:
-        return error_response(409, se->what());
-      default:
-        break;
-    }
+  // Called from the handler of `e`: rethrowing it finds a store::Error by type.
+  try {
+    throw;
+  } catch (const store::Error& se) {
+    if (auto status = client_status_of(se.code())) return error_response(*status, se.what());
+  } catch (...) {
   }
   if (auto t = platform::throttle_log("http store failure")) {
     spdlog::error("http: {} failed: {}{}", what, e.what(), t->suffix());

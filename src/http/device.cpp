@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers.hpp"
+#include "outcome_status.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
@@ -34,6 +35,13 @@ Json device_info(const store::Device& d, const std::string& props_raw) {
   if (d.kind == platform::DeviceKind::kController) out["controls"] = d.controls;
   out["props"] = Json::parse(props_raw);
   return out;
+}
+
+store::EnrollResult unknown_thing() {
+  store::EnrollResult r;
+  r.outcome = platform::EnrollOutcome::kUnknown;
+  r.msg = "unknown thing";
+  return r;
 }
 
 Response enroll_reply(const store::EnrollResult& r, int status) {
@@ -76,8 +84,8 @@ std::optional<std::string> props_member(const Json& body, Response& error, bool&
   if (it == body.end() || it->is_null()) return std::nullopt;
   std::string text = dump(*it);
   auto check = store::DataStore::check_props(text);
-  if (check.err != 0) {
-    error = error_response(check.err, "props: " + check.msg);
+  if (!check.ok()) {
+    error = error_response(status_of(check.outcome), "props: " + check.msg);
     bad = true;
     return std::nullopt;
   }
@@ -111,11 +119,11 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
   auto op = service::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, "thing");
-  if (!r.ok()) co_return error_response(r.err, r.msg);
+  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
   if (props) {
     auto op = set_props(call, r.id, *props);
     auto set = co_await std::move(op);
-    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+    if (!set.ok()) co_return error_response(status_of(set.outcome), "props: " + set.msg);
   }
   co_return enroll_reply(r, 200);
 }
@@ -146,8 +154,9 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
                                   perm](service::StoreWorker::Repos& r) {
       std::optional<std::string_view> p;
       if (pass) p = *pass;
-      auto nd = r.identity.add_prototype(account, n, h, p);
-      if (perm) nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt);
+      auto nd = r.identity.add_prototype(account, n, h, p).value();
+      if (perm)
+        nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt).value();
       store.reload_directory();  // see kReloadNow
       return nd;
     });
@@ -160,7 +169,7 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   if (props) {
     auto op = set_props(call, created.device.id, *props);
     auto set = co_await std::move(op);
-    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+    if (!set.ok()) co_return error_response(status_of(set.outcome), "props: " + set.msg);
   }
   co_return json_response(201, dump(Json{{"id", created.device.id}, {"auth", created.auth}}));
 }
@@ -235,7 +244,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
     step = [&store = call.ctx.store, id = call.caller.who.device_id, m = *model, c = *ctrl](
                service::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
-      if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
+      if (!thing) return unknown_thing();
       auto r = repos.fleet.control_thing(id, m, *thing, p);
       if (r.ok()) store.reload_directory();  // see kReloadNow
       return r;
@@ -246,7 +255,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
             own_hwid = hwid.value_or("ctrl-" + platform::new_oid()),
             n = name.value_or("")](service::StoreWorker::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
-      if (!thing) return store::EnrollResult{404, "unknown thing", {}, {}, {}};
+      if (!thing) return unknown_thing();
       auto r = repos.fleet.enroll_controller(m, *thing, p, own_hwid, n);
       if (r.ok()) store.reload_directory();  // see kReloadNow
       return r;
@@ -258,7 +267,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   auto op = service::run_enrollment(call.ctx, attempt, step);
   store::EnrollResult r = co_await std::move(op);
   enroll_outcome(call, r, adding ? "thing for controller" : "controller");
-  if (!r.ok()) co_return error_response(r.err, r.msg);
+  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
   if (!adding) co_return enroll_reply(r, r.created ? 201 : 200);
   // The controller keeps its credentials: a device login gets them back (client libraries
   // store what this call returns), a login with the account's password gets nothing to store.
@@ -371,7 +380,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
               perm = platform::perm_from_json(*perm_json, current->perm, &why);
               if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
             }
-            auto d = r.identity.set_device(plug, perm, status, name);
+            auto d = r.identity.set_device(plug, perm, status, name).value();
             store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
             return d;
           });
@@ -384,7 +393,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   if (props) {
     auto op = set_props(call, plug, *props);
     auto set = co_await std::move(op);
-    if (set.err != 0) co_return error_response(set.err, "props: " + set.msg);
+    if (!set.ok()) co_return error_response(status_of(set.outcome), "props: " + set.msg);
   }
   auto info = get_device(call, plug);
   co_return co_await std::move(info);
@@ -463,7 +472,7 @@ asio::awaitable<Response> get_props(Call& call, const std::string& id,
   } catch (const std::exception& e) {
     co_return store_failure(e, "reading properties");
   }
-  if (r.err != 0) co_return error_response(r.err, r.msg);
+  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
   if (!name) co_return json_response(200, std::move(r.json));
   // One property: its value; null when it is not set (as a link with no data yet).
   auto all = Json::parse(r.json);
@@ -508,7 +517,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
   if (!name && body->is_null()) {
     auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
       auto all = data.props_get(plug, "");
-      if (all.err != 0) return all;
+      if (!all.ok()) return all;
       Json none = Json::object();
       const Json current = Json::parse(all.json);
       for (const auto& [n, v] : current.items()) none[n] = nullptr;
@@ -526,7 +535,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
     auto op = set_props(call, target->device_id, text);
     r = co_await std::move(op);
   }
-  if (r.err != 0) co_return error_response(r.err, r.msg);
+  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
   co_return json_response(200, "null");
 }
 
@@ -544,7 +553,7 @@ asio::awaitable<Response> delete_prop(Call& call, const std::string& id,
   const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
   auto op = set_props(call, target->device_id, text);
   auto r = co_await std::move(op);
-  if (r.err != 0) co_return error_response(r.err, r.msg);
+  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
   co_return json_response(200, "null");
 }
 

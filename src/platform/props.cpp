@@ -37,8 +37,8 @@ PropSet parse_prop_set(std::string_view payload) {
       out.changes.push_back({name, std::nullopt});
     } else if (auto channel = link_channel(value)) {
       if (!valid_channel(*channel)) {
-        return set_error("property " + quote_json(name) + ": link channel " +
-                         quote_json(*channel) + " is not a valid channel");
+        return set_error("property " + quote_json(name) + ": link channel " + quote_json(*channel) +
+                         " is not a valid channel");
       }
       out.changes.push_back({name, dump_json(OrderedJson{{"channel", *channel}})});
     } else {

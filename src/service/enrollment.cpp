@@ -6,6 +6,7 @@
 
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/topic.hpp"
 
 namespace plugmq::service {
@@ -14,9 +15,11 @@ namespace asio = boost::asio;
 
 namespace {
 
-store::EnrollResult refusal(int err, std::string msg) {
+using platform::EnrollOutcome;
+
+store::EnrollResult refusal(EnrollOutcome outcome, std::string msg) {
   store::EnrollResult r;
-  r.err = err;
+  r.outcome = outcome;
   r.msg = std::move(msg);
   return r;
 }
@@ -46,7 +49,7 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     auto attempt = run_attempt(run, on_store);
     admission = co_await std::move(attempt);
   } catch (const std::exception& e) {
-    result = refusal(500, "internal error");
+    result = refusal(EnrollOutcome::kFailed, "internal error");
     result.log_detail = e.what();
     co_return result;
   }
@@ -54,15 +57,17 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
     case Admission::kChecked:
       break;
     case Admission::kWrongSecret:
-      co_return refusal(401, a.wrong_pass);
+      co_return refusal(EnrollOutcome::kWrongPassword, a.wrong_pass);
     case Admission::kLimited:
-      co_return refusal(429,
+      co_return refusal(EnrollOutcome::kTooManyAttempts,
                         "too many failed enrollment attempts from this address or for "
                         "this serial; try again later");
     case Admission::kBusy:
-      co_return refusal(503, "the server is busy checking passwords; try again later");
+      co_return refusal(EnrollOutcome::kBusy,
+                        "the server is busy checking passwords; try again later");
     case Admission::kAbandoned:
-      co_return refusal(503, "the enrollment session ended or the server is stopping");
+      co_return refusal(EnrollOutcome::kBusy,
+                        "the enrollment session ended or the server is stopping");
   }
   co_return result;
 }
@@ -76,10 +81,11 @@ void record_enrollment(Context& ctx, const store::EnrollResult& r, std::string_v
     return;
   }
   ctx.counters.enroll_failed++;
-  if (r.err == 500) {
+  if (r.outcome == EnrollOutcome::kFailed) {
     spdlog::error("{}: enrollment failed: {}", who, r.log_detail);
   } else if (auto t = platform::throttle_log(site, address)) {
-    spdlog::info("{}: enrollment refused: {} {}{}", who, r.err, r.msg, t->suffix());
+    spdlog::info("{}: enrollment refused: {} {}{}", who, platform::reply_code(r.outcome), r.msg,
+                 t->suffix());
   }
 }
 
@@ -94,7 +100,8 @@ asio::awaitable<EnrollReply> enroll_by_topic(Context& ctx, const std::string& to
   store::EnrollResult result;
   if (!parsed) {
     result = refusal(
-        400, "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS");
+        EnrollOutcome::kMalformed,
+        "malformed enrollment topic: expected MODEL/thing/PASS or MODEL/ctrl/THING_HWID/PASS");
   } else {
     const auto& t = *parsed;
     const EnrollAttempt attempt{
@@ -119,7 +126,7 @@ asio::awaitable<EnrollReply> enroll_by_topic(Context& ctx, const std::string& to
   EnrollReply reply;
   reply.ok = result.ok();
   reply.json = result.ok() ? nlohmann::json{{"id", result.id}, {"auth", result.auth}}.dump()
-                           : nlohmann::json{{"err", result.err}, {"msg", result.msg}}.dump();
+                           : platform::error_reply(result.outcome, result.msg);
   co_return reply;
 }
 

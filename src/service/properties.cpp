@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/service/publish.hpp"
 #include "plugmq/store/data.hpp"
@@ -34,8 +35,8 @@ asio::awaitable<void> property_request(Context& ctx, const platform::Principal& 
   ctx.writer.push_task([reply = std::move(reply), set, topic, payload,
                         device = parsed.plug_id](store::DataStore& data) {
     auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
-    if (r.err != 0) {
-      reply(topic, nlohmann::json{{"err", r.err}, {"msg", r.msg}}.dump());
+    if (!r.ok()) {
+      reply(topic, platform::error_reply(r.outcome, r.msg));
     } else {
       reply(topic, std::move(r.json));  // empty for a successful set
     }

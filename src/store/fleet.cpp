@@ -7,12 +7,15 @@
 #include <thread>
 
 #include "device_rows.hpp"
+#include "expected.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/store/identity.hpp"
 
 namespace plugmq::store {
+using platform::EnrollOutcome;
+
 namespace {
 
 using platform::DeviceKind;
@@ -122,7 +125,7 @@ void insert_serial(Db& db, const std::string& model, const HashedSerial& h, std:
 
 // An enrollment refused: thrown inside a transaction to roll it back.
 struct Refusal {
-  int err;
+  EnrollOutcome outcome;
   std::string msg;
 };
 
@@ -131,7 +134,7 @@ struct NeedsCheck {
   std::string hash;
 };
 
-// Throws Refusal{401, wrong} or NeedsCheck unless `pass` matches `stored`.
+// Throws Refusal{kWrongPassword, wrong} or NeedsCheck unless `pass` matches `stored`.
 void check_pass(const Secret& pass, std::string_view stored, const char* wrong) {
   switch (match_secret(pass, stored)) {
     case SecretMatch::kYes:
@@ -139,13 +142,13 @@ void check_pass(const Secret& pass, std::string_view stored, const char* wrong) 
     case SecretMatch::kNeedsCheck:
       throw NeedsCheck{std::string(stored)};
     case SecretMatch::kNo:
-      throw Refusal{401, wrong};
+      throw Refusal{EnrollOutcome::kWrongPassword, wrong};
   }
 }
 
-EnrollResult refused(int err, std::string msg) {
+EnrollResult refused(EnrollOutcome outcome, std::string msg) {
   EnrollResult r;
-  r.err = err;
+  r.outcome = outcome;
   r.msg = std::move(msg);
   return r;
 }
@@ -157,20 +160,20 @@ std::string usable_name(std::string_view name) {
   return std::string(name);
 }
 
-// Runs an enrollment: a Refusal becomes its error code; any other failure (database busy or
-// broken) becomes 500, with the cause kept for the server's log, never for the device.
+// Runs an enrollment: a Refusal becomes its outcome; any other failure (database busy or
+// broken) becomes kFailed, with the cause kept for the server's log, never for the device.
 template <class F>
 EnrollResult guarded(F&& fn) {
   try {
     return fn();
   } catch (const Refusal& r) {
-    return refused(r.err, r.msg);
+    return refused(r.outcome, r.msg);
   } catch (NeedsCheck& n) {
     EnrollResult r;
     r.check_hash = std::move(n.hash);
     return r;
   } catch (const std::exception& e) {
-    EnrollResult r = refused(500, "internal error");
+    EnrollResult r = refused(EnrollOutcome::kFailed, "internal error");
     r.log_detail = e.what();
     return r;
   }
@@ -180,27 +183,29 @@ EnrollResult guarded(F&& fn) {
 
 // ---- templates ---------------------------------------------------------------------------
 
-Template Fleet::add_template(std::string_view account_id, std::string_view name,
-                             const platform::PermFilter& thing_perm) {
-  detail::check_name(name);
-  check_perm(thing_perm);
-  Identity ids(db_);
-  auto account = ids.account_by_id(account_id);
-  if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
+Result<Template> Fleet::add_template(std::string_view account_id, std::string_view name,
+                                     const platform::PermFilter& thing_perm) {
+  return detail::as_result([&] {
+    detail::check_name(name);
+    check_perm(thing_perm);
+    Identity ids(db_);
+    auto account = ids.account_by_id(account_id);
+    if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
 
-  Template t;
-  t.id = platform::new_plug_id(platform::IdKind::kModel);
-  t.account_id = account->id;
-  t.name = std::string(name);
-  t.thing_perm = thing_perm;
-  t.created_at = platform::now_ms();
-  auto s = db_.prepare(
-      "INSERT INTO templates (id, account_id, name, thing_perm, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5)");
-  s.bind(1, t.id).bind(2, t.account_id).bind(3, t.name).bind(4, platform::to_json(t.thing_perm));
-  s.bind(5, t.created_at);
-  s.step();
-  return t;
+    Template t;
+    t.id = platform::new_plug_id(platform::IdKind::kModel);
+    t.account_id = account->id;
+    t.name = std::string(name);
+    t.thing_perm = thing_perm;
+    t.created_at = platform::now_ms();
+    auto s = db_.prepare(
+        "INSERT INTO templates (id, account_id, name, thing_perm, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind(1, t.id).bind(2, t.account_id).bind(3, t.name).bind(4, platform::to_json(t.thing_perm));
+    s.bind(5, t.created_at);
+    s.step();
+    return t;
+  });
 }
 
 std::optional<Template> Fleet::template_by_id(std::string_view model) {
@@ -230,57 +235,62 @@ std::vector<Template> Fleet::templates(const std::optional<std::string>& account
 
 // ---- serials -----------------------------------------------------------------------------
 
-Serial Fleet::add_serial(std::string_view model, const SerialSpec& spec) {
-  auto t = template_by_id(model);
-  if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
-  Serial out;
-  out.model = t->id;
-  out.hwid = spec.hwid;
-  out.control_enabled = spec.control_pass.has_value();
-  out.created_at = platform::now_ms();
-  try {
-    check_spec(spec);
-    insert_serial(db_, t->id, hash_spec(spec), out.created_at);
-  } catch (const Error& e) {
-    throw Error(e.code(), "hwid " + quote_for_message(spec.hwid) + ": " + e.what());
-  }
-  return out;
+Result<Serial> Fleet::add_serial(std::string_view model, const SerialSpec& spec) {
+  return detail::as_result([&] {
+    auto t = template_by_id(model);
+    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
+    Serial out;
+    out.model = t->id;
+    out.hwid = spec.hwid;
+    out.control_enabled = spec.control_pass.has_value();
+    out.created_at = platform::now_ms();
+    try {
+      check_spec(spec);
+      insert_serial(db_, t->id, hash_spec(spec), out.created_at);
+    } catch (const Error& e) {
+      throw Error(e.code(), "hwid " + quote_for_message(spec.hwid) + ": " + e.what());
+    }
+    return out;
+  });
 }
 
-std::size_t Fleet::add_serials(std::string_view model, const std::vector<SerialSpec>& specs) {
-  auto t = template_by_id(model);
-  if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
-  auto where = [&](std::size_t i) {
-    return "serial " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (hwid " +
-           quote_for_message(specs[i].hwid) + "): ";
-  };
-  // Everything that can be checked without the database first, so a bad entry costs no
-  // hashing; duplicates inside the batch too, for a message naming both positions.
-  std::map<std::string_view, std::size_t> seen;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    try {
-      check_spec(specs[i]);
-    } catch (const Error& e) {
-      throw Error(e.code(), where(i) + e.what());
-    }
-    auto [it, fresh] = seen.emplace(specs[i].hwid, i);
-    if (!fresh) {
-      throw Error(Error::Code::kExists,
-                  where(i) + "repeats serial " + std::to_string(it->second + 1) + " of the batch");
-    }
-  }
-  const auto hashed = hash_all(specs);
-  const std::int64_t now = platform::now_ms();
-  db_.transaction([&] {
-    for (std::size_t i = 0; i < hashed.size(); ++i) {
+Result<std::size_t> Fleet::add_serials(std::string_view model,
+                                       const std::vector<SerialSpec>& specs) {
+  return detail::as_result([&] {
+    auto t = template_by_id(model);
+    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
+    auto where = [&](std::size_t i) {
+      return "serial " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (hwid " +
+             quote_for_message(specs[i].hwid) + "): ";
+    };
+    // Everything that can be checked without the database first, so a bad entry costs no
+    // hashing; duplicates inside the batch too, for a message naming both positions.
+    std::map<std::string_view, std::size_t> seen;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
       try {
-        insert_serial(db_, t->id, hashed[i], now);
+        check_spec(specs[i]);
       } catch (const Error& e) {
         throw Error(e.code(), where(i) + e.what());
       }
+      auto [it, fresh] = seen.emplace(specs[i].hwid, i);
+      if (!fresh) {
+        throw Error(Error::Code::kExists, where(i) + "repeats serial " +
+                                              std::to_string(it->second + 1) + " of the batch");
+      }
     }
+    const auto hashed = hash_all(specs);
+    const std::int64_t now = platform::now_ms();
+    db_.transaction([&] {
+      for (std::size_t i = 0; i < hashed.size(); ++i) {
+        try {
+          insert_serial(db_, t->id, hashed[i], now);
+        } catch (const Error& e) {
+          throw Error(e.code(), where(i) + e.what());
+        }
+      }
+    });
+    return specs.size();
   });
-  return specs.size();
 }
 
 std::vector<Serial> Fleet::serials(std::string_view model) {
@@ -309,8 +319,8 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
                                  const Secret& pass, std::string_view name) {
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
-    if (!model_id) return refused(400, "malformed model");
-    if (!platform::valid_hwid(hwid)) return refused(400, "malformed HWID");
+    if (!model_id) return refused(EnrollOutcome::kMalformed, "malformed model");
+    if (!platform::valid_hwid(hwid)) return refused(EnrollOutcome::kMalformed, "malformed HWID");
 
     // The template, its account, the serial (NULL columns when not registered) and the thing
     // it enrolled (NULL when none).
@@ -320,8 +330,9 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
         "LEFT JOIN serials s ON s.model = t.id AND s.hwid = ?2 "
         "LEFT JOIN devices d ON d.id = s.thing_id WHERE t.id = ?1");
     s.bind(1, *model_id).bind(2, hwid);
-    if (!s.step()) return refused(404, "unknown model");
-    if (s.is_null(3)) return refused(404, "serial not registered in this model");
+    if (!s.step()) return refused(EnrollOutcome::kUnknown, "unknown model");
+    if (s.is_null(3))
+      return refused(EnrollOutcome::kUnknown, "serial not registered in this model");
     const std::string account_id = s.text(0);
     const std::string perm_json = s.text(1);
     const bool account_disabled = s.int64(2) != 0;
@@ -334,8 +345,8 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
     // server's data writer commits many times during the password check.
     s.reset();
     check_pass(pass, enroll_hash, "wrong enroll password");
-    if (thing_id && !reactivate) return refused(403, "already enrolled");
-    if (account_disabled) return refused(403, "account disabled");
+    if (thing_id && !reactivate) return refused(EnrollOutcome::kNotAllowed, "already enrolled");
+    if (account_disabled) return refused(EnrollOutcome::kNotAllowed, "account disabled");
 
     EnrollResult r;
     const std::string new_name = usable_name(name);
@@ -350,7 +361,7 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
             "WHERE id = ?2 AND status = 'reactivate'");
         u.bind(1, new_name).bind(2, r.id);
         u.step();
-        if (db_.changes() == 0) throw Refusal{403, "already enrolled"};
+        if (db_.changes() == 0) throw Refusal{EnrollOutcome::kNotAllowed, "already enrolled"};
         r.auth = detail::renew_auth(db_, r.id);
         return;
       }
@@ -368,13 +379,15 @@ EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
           "UPDATE serials SET thing_id = ?1 WHERE model = ?2 AND hwid = ?3 AND thing_id IS NULL");
       u.bind(1, nd.device.id).bind(2, *model_id).bind(3, hwid);
       u.step();
-      if (db_.changes() == 0) throw Refusal{403, "already enrolled"};
+      if (db_.changes() == 0) throw Refusal{EnrollOutcome::kNotAllowed, "already enrolled"};
       r.id = nd.device.id;
       r.auth = std::move(nd.auth);
     });
     return r;
   });
 }
+
+using platform::EnrollOutcome;
 
 namespace {
 
@@ -388,22 +401,24 @@ struct ControlGrant {
 ControlGrant check_control(Db& db, std::string_view model, std::string_view thing_hwid,
                            const Secret& pass) {
   auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
-  if (!model_id) throw Refusal{400, "malformed model"};
-  if (!platform::valid_hwid(thing_hwid)) throw Refusal{400, "malformed thing HWID"};
+  if (!model_id) throw Refusal{EnrollOutcome::kMalformed, "malformed model"};
+  if (!platform::valid_hwid(thing_hwid))
+    throw Refusal{EnrollOutcome::kMalformed, "malformed thing HWID"};
   auto s = db.prepare(
       "SELECT t.account_id, a.disabled, s.hwid, s.control_hash, s.thing_id "
       "FROM templates t JOIN accounts a ON a.id = t.account_id "
       "LEFT JOIN serials s ON s.model = t.id AND s.hwid = ?2 WHERE t.id = ?1");
   s.bind(1, *model_id).bind(2, thing_hwid);
-  if (!s.step()) throw Refusal{404, "unknown model"};
-  if (s.is_null(2)) throw Refusal{404, "serial not registered in this model"};
+  if (!s.step()) throw Refusal{EnrollOutcome::kUnknown, "unknown model"};
+  if (s.is_null(2)) throw Refusal{EnrollOutcome::kUnknown, "serial not registered in this model"};
   Identity ids(db);
   std::optional<Device> thing;
   if (!s.is_null(4)) thing = ids.device(s.text(4));
-  if (!thing) throw Refusal{404, "thing not enrolled yet"};
-  if (s.is_null(3) || thing->perm.ctrl.empty()) throw Refusal{403, "control disabled"};
-  if (thing->status == "disabled") throw Refusal{403, "thing disabled"};
-  if (s.int64(1) != 0) throw Refusal{403, "account disabled"};
+  if (!thing) throw Refusal{EnrollOutcome::kUnknown, "thing not enrolled yet"};
+  if (s.is_null(3) || thing->perm.ctrl.empty())
+    throw Refusal{EnrollOutcome::kNotAllowed, "control disabled"};
+  if (thing->status == "disabled") throw Refusal{EnrollOutcome::kNotAllowed, "thing disabled"};
+  if (s.int64(1) != 0) throw Refusal{EnrollOutcome::kNotAllowed, "account disabled"};
   check_pass(pass, s.text(3), "wrong control password");
   return {s.text(0), thing->id};
 }
@@ -422,9 +437,11 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
                                       std::string_view name) {
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
-    if (!model_id) return refused(400, "malformed model");
-    if (!platform::valid_hwid(thing_hwid)) return refused(400, "malformed thing HWID");
-    if (!platform::valid_hwid(controller_hwid)) return refused(400, "malformed HWID");
+    if (!model_id) return refused(EnrollOutcome::kMalformed, "malformed model");
+    if (!platform::valid_hwid(thing_hwid))
+      return refused(EnrollOutcome::kMalformed, "malformed thing HWID");
+    if (!platform::valid_hwid(controller_hwid))
+      return refused(EnrollOutcome::kMalformed, "malformed HWID");
     const ControlGrant grant = check_control(db_, *model_id, thing_hwid, pass);
 
     EnrollResult r;
@@ -435,7 +452,8 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
           "AND hwid = ?2 ORDER BY created_at, id LIMIT 1");
       c.bind(1, grant.account_id).bind(2, controller_hwid);
       if (c.step()) {
-        if (c.text(1) == "disabled") throw Refusal{403, "controller disabled"};
+        if (c.text(1) == "disabled")
+          throw Refusal{EnrollOutcome::kNotAllowed, "controller disabled"};
         r.id = c.text(0);
         // A controller has nothing to re-enroll: "reactivate" on it just means "ok". NAME
         // only names a controller that has none, as at login.
@@ -470,15 +488,16 @@ EnrollResult Fleet::control_thing(std::string_view controller_id, std::string_vi
     auto id = platform::normalize_plug_id(controller_id, platform::IdKind::kDevice);
     std::optional<Device> controller;
     if (id) controller = Identity(db_).device(*id);
-    if (!controller) return refused(404, "unknown controller");
+    if (!controller) return refused(EnrollOutcome::kUnknown, "unknown controller");
     if (controller->kind != DeviceKind::kController) {
-      return refused(403, "only a controller can take control of a thing");
+      return refused(EnrollOutcome::kNotAllowed, "only a controller can take control of a thing");
     }
-    if (controller->status == "disabled") return refused(403, "controller disabled");
+    if (controller->status == "disabled")
+      return refused(EnrollOutcome::kNotAllowed, "controller disabled");
     const ControlGrant grant = check_control(db_, model, thing_hwid, pass);
     // Devices never reach across accounts (SPEC 6), whatever password they know.
     if (grant.account_id != controller->account_id) {
-      return refused(403, "that thing belongs to another account");
+      return refused(EnrollOutcome::kNotAllowed, "that thing belongs to another account");
     }
     add_control(db_, controller->id, grant.thing_id);
     EnrollResult r;

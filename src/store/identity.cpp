@@ -3,6 +3,7 @@
 #include <map>
 
 #include "device_rows.hpp"
+#include "expected.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
@@ -146,58 +147,64 @@ std::vector<std::string> controls_of(Db& db, const std::string& controller_id) {
 
 // ---- accounts ----------------------------------------------------------------------------
 
-Account Identity::add_account(std::string_view email, std::string_view password,
-                              int retention_days) {
-  const std::string mail = lower_ascii(email);
-  check_email(mail);
-  check_password(password);
-  check_retention(retention_days);
+Result<Account> Identity::add_account(std::string_view email, std::string_view password,
+                                      int retention_days) {
+  return detail::as_result([&] {
+    const std::string mail = lower_ascii(email);
+    check_email(mail);
+    check_password(password);
+    check_retention(retention_days);
 
-  Account a;
-  a.id = platform::new_plug_id(platform::IdKind::kAccount);
-  a.email = mail;
-  a.retention_days = retention_days;
-  a.created_at = platform::now_ms();
-  auto s = db_.prepare(
-      "INSERT INTO accounts (id, email, password_hash, retention_days, disabled, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, 0, ?5)");
-  s.bind(1, a.id).bind(2, a.email).bind(3, platform::hash_secret(password));
-  s.bind(4, a.retention_days).bind(5, a.created_at);
-  try {
-    s.step();
-  } catch (const Error& e) {
-    if (e.code() == Error::Code::kExists) {
-      throw Error(Error::Code::kExists, "account " + mail + " already exists");
+    Account a;
+    a.id = platform::new_plug_id(platform::IdKind::kAccount);
+    a.email = mail;
+    a.retention_days = retention_days;
+    a.created_at = platform::now_ms();
+    auto s = db_.prepare(
+        "INSERT INTO accounts (id, email, password_hash, retention_days, disabled, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, 0, ?5)");
+    s.bind(1, a.id).bind(2, a.email).bind(3, platform::hash_secret(password));
+    s.bind(4, a.retention_days).bind(5, a.created_at);
+    try {
+      s.step();
+    } catch (const Error& e) {
+      if (e.code() == Error::Code::kExists) {
+        throw Error(Error::Code::kExists, "account " + mail + " already exists");
+      }
+      throw;
     }
-    throw;
-  }
-  return a;
+    return a;
+  });
 }
 
-Account Identity::set_account(std::string_view email, const std::optional<std::string>& password,
-                              std::optional<int> retention_days, std::optional<bool> disabled) {
-  const std::string mail = lower_ascii(email);
-  if (password) check_password(*password);
-  if (retention_days) check_retention(*retention_days);
+Result<Account> Identity::set_account(std::string_view email,
+                                      const std::optional<std::string>& password,
+                                      std::optional<int> retention_days,
+                                      std::optional<bool> disabled) {
+  return detail::as_result([&] {
+    const std::string mail = lower_ascii(email);
+    if (password) check_password(*password);
+    if (retention_days) check_retention(*retention_days);
 
-  std::optional<std::string> hash;
-  if (password) hash = platform::hash_secret(*password);
-  std::optional<std::int64_t> days, off;
-  if (retention_days) days = *retention_days;
-  if (disabled) off = *disabled ? 1 : 0;
+    std::optional<std::string> hash;
+    if (password) hash = platform::hash_secret(*password);
+    std::optional<std::int64_t> days, off;
+    if (retention_days) days = *retention_days;
+    if (disabled) off = *disabled ? 1 : 0;
 
-  auto s = db_.prepare(
-      "UPDATE accounts SET password_hash = coalesce(?1, password_hash), "
-      "retention_days = coalesce(?2, retention_days), disabled = coalesce(?3, disabled) "
-      "WHERE email = ?4");
-  s.bind(1, hash).bind(2, days).bind(3, off).bind(4, mail);
-  s.step();
-  if (db_.changes() == 0) {
-    throw Error(Error::Code::kNotFound, "no account with email " + mail);
-  }
-  auto a = account_by_email(mail);
-  if (!a) throw Error(Error::Code::kNotFound, "no account with email " + mail);
-  return *a;
+    auto s = db_.prepare(
+        "UPDATE accounts SET password_hash = coalesce(?1, password_hash), "
+        "retention_days = coalesce(?2, retention_days), disabled = coalesce(?3, disabled) "
+        "WHERE email = ?4");
+    s.bind(1, hash).bind(2, days).bind(3, off).bind(4, mail);
+    s.step();
+    if (db_.changes() == 0) {
+      throw Error(Error::Code::kNotFound, "no account with email " + mail);
+    }
+    auto a = account_by_email(mail);
+    if (!a) throw Error(Error::Code::kNotFound, "no account with email " + mail);
+    return *a;
+  });
 }
 
 std::optional<Account> Identity::account_by_email(std::string_view email) {
@@ -284,31 +291,34 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, const Secret&
   return out;
 }
 
-NewDevice Identity::add_prototype(std::string_view account_id, std::string_view name,
-                                  std::string_view hwid, std::optional<std::string_view> pass) {
-  if (!hwid.empty() && !platform::valid_hwid(hwid)) {
-    invalid("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
-  }
-  check_name(name);
-  if (pass) check_password(*pass);
-  auto account = account_by_id(account_id);
-  if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
+Result<NewDevice> Identity::add_prototype(std::string_view account_id, std::string_view name,
+                                          std::string_view hwid,
+                                          std::optional<std::string_view> pass) {
+  return detail::as_result([&] {
+    if (!hwid.empty() && !platform::valid_hwid(hwid)) {
+      invalid("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
+    }
+    check_name(name);
+    if (pass) check_password(*pass);
+    auto account = account_by_id(account_id);
+    if (!account) throw Error(Error::Code::kNotFound, "no account " + std::string(account_id));
 
-  Device d;
-  d.account_id = account->id;
-  d.kind = DeviceKind::kPrototype;
-  d.name = std::string(name);
-  d.hwid = std::string(hwid);
-  d.perm = platform::default_perm(DeviceKind::kPrototype);
-  NewDevice nd = detail::insert_device(db_, std::move(d));
-  if (pass) {
-    // A password a person chose: a slow salted hash, like the account passwords.
-    auto s = db_.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
-    s.bind(1, platform::hash_secret(*pass)).bind(2, nd.device.id);
-    s.step();
-    nd.auth = std::string(*pass);
-  }
-  return nd;
+    Device d;
+    d.account_id = account->id;
+    d.kind = DeviceKind::kPrototype;
+    d.name = std::string(name);
+    d.hwid = std::string(hwid);
+    d.perm = platform::default_perm(DeviceKind::kPrototype);
+    NewDevice nd = detail::insert_device(db_, std::move(d));
+    if (pass) {
+      // A password a person chose: a slow salted hash, like the account passwords.
+      auto s = db_.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
+      s.bind(1, platform::hash_secret(*pass)).bind(2, nd.device.id);
+      s.step();
+      nd.auth = std::string(*pass);
+    }
+    return nd;
+  });
 }
 
 bool Identity::delete_device(std::string_view plug_id) {
@@ -360,31 +370,33 @@ std::vector<Device> Identity::devices(const std::optional<std::string>& account_
   return out;
 }
 
-Device Identity::set_device(std::string_view plug_id,
-                            const std::optional<platform::PermFilter>& perm,
-                            const std::optional<std::string>& status,
-                            const std::optional<std::string>& name) {
-  if (status) check_status(*status);
-  if (name) check_name(*name);
-  if (perm && perm->ctrl != "rw" && perm->ctrl != "r" && !perm->ctrl.empty()) {
-    invalid("perm: ctrl must be \"rw\", \"r\" or \"\"");
-  }
-  auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
-  if (!id) throw Error(Error::Code::kNotFound, "no device " + std::string(plug_id));
+Result<Device> Identity::set_device(std::string_view plug_id,
+                                    const std::optional<platform::PermFilter>& perm,
+                                    const std::optional<std::string>& status,
+                                    const std::optional<std::string>& name) {
+  return detail::as_result([&] {
+    if (status) check_status(*status);
+    if (name) check_name(*name);
+    if (perm && perm->ctrl != "rw" && perm->ctrl != "r" && !perm->ctrl.empty()) {
+      invalid("perm: ctrl must be \"rw\", \"r\" or \"\"");
+    }
+    auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+    if (!id) throw Error(Error::Code::kNotFound, "no device " + std::string(plug_id));
 
-  std::optional<std::string> perm_json;
-  if (perm) perm_json = platform::to_json(*perm);
-  auto s = db_.prepare(
-      "UPDATE devices SET perm = coalesce(?1, perm), status = coalesce(?2, status), "
-      "name = coalesce(?3, name) WHERE id = ?4");
-  s.bind(1, perm_json).bind(2, status).bind(3, name).bind(4, *id);
-  s.step();
-  if (db_.changes() == 0) {
-    throw Error(Error::Code::kNotFound, "no device " + *id);
-  }
-  auto d = device(*id);
-  if (!d) throw Error(Error::Code::kNotFound, "no device " + *id);
-  return *d;
+    std::optional<std::string> perm_json;
+    if (perm) perm_json = platform::to_json(*perm);
+    auto s = db_.prepare(
+        "UPDATE devices SET perm = coalesce(?1, perm), status = coalesce(?2, status), "
+        "name = coalesce(?3, name) WHERE id = ?4");
+    s.bind(1, perm_json).bind(2, status).bind(3, name).bind(4, *id);
+    s.step();
+    if (db_.changes() == 0) {
+      throw Error(Error::Code::kNotFound, "no device " + *id);
+    }
+    auto d = device(*id);
+    if (!d) throw Error(Error::Code::kNotFound, "no device " + *id);
+    return *d;
+  });
 }
 
 void Identity::record_login(std::string_view plug_id, std::string_view client_id,

@@ -13,7 +13,11 @@
 namespace plugmq::store {
 namespace {
 
-PropReply prop_error(int err, std::string msg) { return PropReply{err, std::move(msg), {}}; }
+using platform::PropOutcome;
+
+PropReply prop_error(PropOutcome outcome, std::string msg) {
+  return PropReply{outcome, std::move(msg), {}};
+}
 
 void log_failure(std::string_view what, std::string_view device_id, const std::exception& e) {
   const std::string key = "properties: " + std::string(what) + " failed";
@@ -45,7 +49,7 @@ PropertyStore::~PropertyStore() = default;
 
 PropReply PropertyStore::check(std::string_view payload) {
   auto request = platform::parse_prop_set(payload);
-  if (!request.ok()) return prop_error(400, std::move(request.error));
+  if (!request.ok()) return prop_error(PropOutcome::kBadPayload, std::move(request.error));
   return {};
 }
 
@@ -58,9 +62,9 @@ bool PropertyStore::device_exists(std::string_view device_id) {
 PropReply PropertyStore::set(std::string_view device_id, std::string_view payload) {
   // Check every member before writing any: all or nothing.
   const auto request = platform::parse_prop_set(payload);
-  if (!request.ok()) return prop_error(400, request.error);
+  if (!request.ok()) return prop_error(PropOutcome::kBadPayload, request.error);
   try {
-    if (!device_exists(device_id)) return prop_error(404, "unknown device");
+    if (!device_exists(device_id)) return prop_error(PropOutcome::kUnknownDevice, "unknown device");
     db_.savepoint([&] {
       for (const auto& c : request.changes) {
         Stmt& s = c.value ? st_->put : st_->remove;
@@ -73,21 +77,21 @@ PropReply PropertyStore::set(std::string_view device_id, std::string_view payloa
     });
   } catch (const std::exception& e) {
     log_failure("set", device_id, e);
-    return prop_error(500, "internal error");
+    return prop_error(PropOutcome::kFailed, "internal error");
   }
   return {};
 }
 
 PropReply PropertyStore::get(std::string_view device_id, std::string_view payload) {
   auto request = platform::parse_prop_get(payload);
-  if (!request.ok()) return prop_error(400, std::move(request.error));
+  if (!request.ok()) return prop_error(PropOutcome::kBadPayload, std::move(request.error));
   try {
     auto txn = db_.read_transaction();
-    if (!device_exists(device_id)) return prop_error(404, "unknown device");
-    return PropReply{0, {}, read(device_id, request.names)};
+    if (!device_exists(device_id)) return prop_error(PropOutcome::kUnknownDevice, "unknown device");
+    return PropReply{PropOutcome::kOk, {}, read(device_id, request.names)};
   } catch (const std::exception& e) {
     log_failure("get", device_id, e);
-    return prop_error(500, "internal error");
+    return prop_error(PropOutcome::kFailed, "internal error");
   }
 }
 

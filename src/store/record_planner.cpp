@@ -111,7 +111,6 @@ bool window_of(QueryStatements& st, const DataQuery& q, const std::vector<std::i
   return lower < upper;
 }
 
-
 // The epochs that may hold records with lower.at <= at <= upper.at, the newest bound first.
 std::vector<EpochBound> epochs_between(QueryStatements& st, const Pos& lower, const Pos& upper) {
   std::vector<EpochBound> out;
@@ -122,7 +121,6 @@ std::vector<EpochBound> epochs_between(QueryStatements& st, const Pos& lower, co
   while (epochs_in.step()) out.push_back({epochs_in.int64(0), epochs_in.int64(1)});
   return out;
 }
-
 
 namespace {
 
@@ -142,9 +140,8 @@ std::vector<SeriesKey> series_under(Stmt& series_of, const Ofs& ofs, std::string
   series_of.bind_static(3, range.hi);
   while (series_of.step()) {
     if (!mask_matches(mask, series_of.text_view(1))) continue;
-    out.push_back({series_of.int64(0), series_of.int64(4),
-                   std::string(series_of.text_view(1)), series_of.int64(2),
-                   series_of.int64(3)});
+    out.push_back({series_of.int64(0), series_of.int64(4), std::string(series_of.text_view(1)),
+                   series_of.int64(2), series_of.int64(3)});
   }
   return out;
 }
@@ -163,13 +160,11 @@ void bind_runs_of(Stmt& runs, std::int64_t sid, std::int64_t ep, const Pos& lowe
   runs.bind_blob_static(6, upper.id.data(), upper.id.size());
 }
 
-
 // The run in the current row of a statement whose columns `c`.. are hi_at, hi_id, lo_at, lo_id.
 RunRange run_at(const Stmt& s, int c) {
   return {Pos{s.int64(c + 2), std::string(s.blob_view(c + 3))},
           Pos{s.int64(c), std::string(s.blob_view(c + 1))}};
 }
-
 
 // Binds Statements::scan_run (or a statement with the same first six parameters): series
 // `sid`'s rows of channel `cid` with lo < (at, id) < hi, newest first. `lo` and `hi` must
@@ -193,7 +188,6 @@ void bind_channel_scan(Stmt& scan, std::int64_t cid, const Pos& lower, const Pos
   scan.bind(5, cid);
 }
 
-
 // The channels that match `mask` (within `range`), whoever published them, sorted by name.
 std::vector<ChannelKey> channels_matching(QueryStatements& st, std::string_view mask,
                                           const ChannelRange& range) {
@@ -209,7 +203,6 @@ std::vector<ChannelKey> channels_matching(QueryStatements& st, std::string_view 
   }
   return out;
 }
-
 
 // The channels under q.mask with the publishers' series on them (q.of), or every channel under
 // the mask with no series listed (any publisher), sorted by channel.
@@ -238,8 +231,8 @@ std::vector<ChannelPart> parts_of(QueryStatements& st, const DataQuery& q) {
       while (series_on.step()) {
         ++seen;
         if (ofs.count(series_on.text_view(1)) == 0) continue;
-        part.series.push_back({series_on.int64(0), c.cid, c.channel, series_on.int64(2),
-                               series_on.int64(3)});
+        part.series.push_back(
+            {series_on.int64(0), c.cid, c.channel, series_on.int64(2), series_on.int64(3)});
       }
       if (seen > budget) break;
       if (!part.series.empty()) parts.push_back(std::move(part));

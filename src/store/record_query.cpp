@@ -116,8 +116,8 @@ std::optional<Pos> scan_picked(QueryStatements& st, const ChannelPart& part, std
 
 // 3. One series in one epoch: its runs newest first, each run's rows newest first, below
 // `probe_upper`.
-void probe_runs(QueryStatements& st, const ChannelPart& part, const SeriesKey& key,
-                std::int64_t ep, const Pos& probe_upper, Newest& best) {
+void probe_runs(QueryStatements& st, const ChannelPart& part, const SeriesKey& key, std::int64_t ep,
+                const Pos& probe_upper, Newest& best) {
   Stmt& runs = st.runs_of;
   auto use_runs = runs.use();
   const Pos plo = best.lower();

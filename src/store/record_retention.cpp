@@ -164,7 +164,8 @@ std::size_t DataStore::delete_expired_in(std::int64_t ep, std::int64_t now_ms,
     st.runs_due.bind(2, now_ms);
     st.runs_due.bind(3, kRunsPerPass);
     while (st.runs_due.step()) {
-      runs.push_back({ep, st.runs_due.int64(0), st.runs_due.int64(1), detail::run_at(st.runs_due, 2)});
+      runs.push_back(
+          {ep, st.runs_due.int64(0), st.runs_due.int64(1), detail::run_at(st.runs_due, 2)});
     }
   }
   for (const RunKey& run : runs) {

@@ -28,8 +28,8 @@ struct JsonTooDeep {};
 template <class Json = OrderedJson>
 auto json_depth_bound() {
   return [](int depth, typename Json::parse_event_t event, Json&) {
-    const bool opens = event == Json::parse_event_t::array_start ||
-                       event == Json::parse_event_t::object_start;
+    const bool opens =
+        event == Json::parse_event_t::array_start || event == Json::parse_event_t::object_start;
     if (opens && depth >= kMaxJsonDepth) throw JsonTooDeep{};
     return true;
   };

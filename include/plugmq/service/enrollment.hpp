@@ -35,7 +35,9 @@ boost::asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const E
 
 // Whether a refused enrollment counts against the limits: a guess, not a server's trouble.
 inline bool counts_as_failure(const store::EnrollResult& r) {
-  return !r.ok() && !r.needs_check() && r.err != 429 && r.err != 500 && r.err != 503;
+  using platform::EnrollOutcome;
+  return !r.ok() && !r.needs_check() && r.outcome != EnrollOutcome::kTooManyAttempts &&
+         r.outcome != EnrollOutcome::kFailed && r.outcome != EnrollOutcome::kBusy;
 }
 
 // Counts an enrollment's outcome (counters.enrolled, counters.enroll_failed) and logs it,

@@ -14,18 +14,21 @@
 #include <string_view>
 #include <utility>
 
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/statement.hpp"
 
 struct sqlite3;
 
 namespace plugmq::store {
 
-// Every store failure. `code` lets callers map it to a user-facing reaction.
+// A store failure thrown: an unexpected one (kDb, kBusy) or, where a function has not become a
+// Result yet, an expected one. `code` lets callers map it to a user-facing reaction.
 class Error : public std::runtime_error {
  public:
-  enum class Code { kNotFound, kExists, kInvalid, kBusy, kDb };
+  using Code = Errc;
   Error(Code code, const std::string& what) : std::runtime_error(what), code_(code) {}
   Code code() const { return code_; }
+  boost::system::error_code error_code() const { return make_error_code(code_); }
 
  private:
   Code code_;

@@ -16,8 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/secret.hpp"
 
 namespace plugmq::store {
@@ -45,24 +47,25 @@ struct SerialSpec {
   std::optional<std::string> control_pass;
 };
 
-// The outcome of an enrollment: err 0 and id/auth on success, else one of the SPEC 5 codes
-// (400, 401, 403, 404, 500) with a short message safe to send to the device.
+// The outcome of an enrollment: kOk and id/auth on success, else why (SPEC 5) with a short
+// message safe to send to the device. The edges turn it into a reply: platform::error_reply for
+// MQTT, http's status table for HTTP.
 struct EnrollResult {
-  int err = 0;
+  platform::EnrollOutcome outcome = platform::EnrollOutcome::kOk;
   std::string msg;
   std::string id;
   std::string auth;  // in clear, only here: stored as a hash
-  // For err 500 only: the cause (e.g. a database error), for the server's log. Never send it
+  // For kFailed only: the cause (e.g. a database error), for the server's log. Never send it
   // to the device. The enroll_* functions report failures this way rather than throwing.
   std::string log_detail;
   // Controllers: a new device was created (false: an existing controller of that HWID got a new
   // auth code, or, for control_thing, a thing was added).
   bool created = false;
   // Set when the password was offered deferred: the stored hash to check it against off the
-  // store thread before offering it again verified (store/secret.hpp). err is 0 then.
+  // store thread before offering it again verified (store/secret.hpp). outcome is kOk then.
   std::string check_hash;
   bool needs_check() const { return !check_hash.empty(); }
-  bool ok() const { return err == 0 && !needs_check(); }
+  bool ok() const { return outcome == platform::EnrollOutcome::kOk && !needs_check(); }
 };
 
 class Fleet {
@@ -70,19 +73,19 @@ class Fleet {
   explicit Fleet(Db& db) : db_(db) {}
 
   // A template in the account; things it enrolls get `thing_perm` (default: r = w = [],
-  // ctrl "rw"). Throws Error kNotFound (account) / kInvalid (name over 256 bytes or not UTF-8).
-  Template add_template(std::string_view account_id, std::string_view name,
-                        const platform::PermFilter& thing_perm);
+  // ctrl "rw"). Fails with kNotFound (account) / kInvalid (name over 256 bytes or not UTF-8).
+  Result<Template> add_template(std::string_view account_id, std::string_view name,
+                                const platform::PermFilter& thing_perm);
   std::optional<Template> template_by_id(std::string_view model);  // case-insensitive
   std::vector<Template> templates(const std::optional<std::string>& account_id = std::nullopt);
 
-  // Registers one serial. Throws Error: kNotFound (model), kInvalid (HWID not valid per
+  // Registers one serial. Fails with kNotFound (model), kInvalid (HWID not valid per
   // platform::valid_hwid, passwords outside 4..128 bytes), kExists (HWID already registered in
-  // that model).
-  Serial add_serial(std::string_view model, const SerialSpec& spec);
-  // Registers many in one transaction: all or none. Throws as add_serial, with the message
-  // naming the offending HWID (and its position, 1-based).
-  std::size_t add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
+  // that model); the message names the HWID.
+  Result<Serial> add_serial(std::string_view model, const SerialSpec& spec);
+  // Registers many in one transaction: all or none. Fails as add_serial, with the message
+  // naming the offending HWID and its position (1-based).
+  Result<std::size_t> add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
   std::vector<Serial> serials(std::string_view model);
 
   // SPEC 5, thing: `model` and `pass` as found in the topic MODEL/thing/PASS, `hwid` and `name`

@@ -13,6 +13,7 @@
 
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/secret.hpp"
 
 namespace plugmq::store {
@@ -69,15 +70,15 @@ class Identity {
  public:
   explicit Identity(Db& db) : db_(db) {}
 
-  // Emails are compared case-insensitively and stored lowercase. Throws Error: kInvalid for a
+  // Emails are compared case-insensitively and stored lowercase. Fails with kInvalid for a
   // malformed email (needs one '@', 3..254 bytes), a password outside 4..128 bytes or a
   // negative retention; kExists when the email is taken.
-  Account add_account(std::string_view email, std::string_view password,
-                      int retention_days = kDefaultRetentionDays);
+  Result<Account> add_account(std::string_view email, std::string_view password,
+                              int retention_days = kDefaultRetentionDays);
 
-  // Changes the given fields. Throws Error kNotFound / kInvalid.
-  Account set_account(std::string_view email, const std::optional<std::string>& password,
-                      std::optional<int> retention_days, std::optional<bool> disabled);
+  // Changes the given fields. Fails with kNotFound / kInvalid.
+  Result<Account> set_account(std::string_view email, const std::optional<std::string>& password,
+                              std::optional<int> retention_days, std::optional<bool> disabled);
 
   std::optional<Account> account_by_email(std::string_view email);
   std::optional<Account> account_by_id(std::string_view id);
@@ -96,10 +97,10 @@ class Identity {
   // Creates a prototype (default permissions) in the account. `hwid` may be empty; when set
   // it must be a valid HWID. With `pass` (4..128 bytes), that password is the device's auth
   // code (stored as a slow salted hash, as it is a person's choice) instead of a generated one.
-  // Throws Error kNotFound (account) / kInvalid.
-  NewDevice add_prototype(std::string_view account_id, std::string_view name,
-                          std::string_view hwid = {},
-                          std::optional<std::string_view> pass = std::nullopt);
+  // Fails with kNotFound (account) / kInvalid.
+  Result<NewDevice> add_prototype(std::string_view account_id, std::string_view name,
+                                  std::string_view hwid = {},
+                                  std::optional<std::string_view> pass = std::nullopt);
 
   // Deletes a device (unenroll): with it go its properties and the controls to or from it; a
   // thing's serial can enroll again. Its data records stay until DataStore::delete_of removes
@@ -110,11 +111,12 @@ class Identity {
   // All devices, or those of one account, oldest first.
   std::vector<Device> devices(const std::optional<std::string>& account_id = std::nullopt);
 
-  // Changes the given fields. `status` must be "ok", "disabled" or "reactivate". Throws
-  // Error kNotFound / kInvalid.
-  Device set_device(std::string_view plug_id, const std::optional<platform::PermFilter>& perm,
-                    const std::optional<std::string>& status,
-                    const std::optional<std::string>& name);
+  // Changes the given fields. `status` must be "ok", "disabled" or "reactivate". Fails with
+  // kNotFound / kInvalid.
+  Result<Device> set_device(std::string_view plug_id,
+                            const std::optional<platform::PermFilter>& perm,
+                            const std::optional<std::string>& status,
+                            const std::optional<std::string>& name);
 
   // Records a login: the client id last seen, and `name` as the device's name when it has
   // none yet (empty `name` changes nothing).

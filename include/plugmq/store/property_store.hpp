@@ -10,17 +10,20 @@
 #include <string_view>
 #include <vector>
 
+#include "plugmq/platform/outcome.hpp"
 #include "plugmq/store/db.hpp"
 
 namespace plugmq::store {
 
 class DataStore;
 
-// Result of a property request, ready to send back to the device (SPEC 4).
+// Result of a property request (SPEC 4). The edges turn an outcome into a reply:
+// platform::error_reply for MQTT, http's status table for HTTP.
 struct PropReply {
-  int err = 0;       // 0, or 400 / 404 / 500
-  std::string msg;   // with err
+  platform::PropOutcome outcome = platform::PropOutcome::kOk;
+  std::string msg;   // why, when not kOk; safe to send to the device
   std::string json;  // on success: "{...}" for get; empty for set
+  bool ok() const { return outcome == platform::PropOutcome::kOk; }
 };
 
 class PropertyStore {
@@ -33,16 +36,16 @@ class PropertyStore {
 
   // PUBLISH to P/ag/prop/set: `payload` must be a JSON object; each member sets a property to
   // a static JSON value or to a link {"channel":"CH"}; a null member deletes the property.
-  // All members apply, or none (400 naming the bad member). The caller checked permissions.
+  // All members apply, or none (kBadPayload naming the bad member). The caller checked permissions.
   PropReply set(std::string_view device_id, std::string_view payload);
 
-  // The checks of set() without the write: an error reply (400) for a payload it would refuse,
-  // else err 0.
+  // The checks of set() without the write: kBadPayload for a payload it would refuse, else kOk.
   static PropReply check(std::string_view payload);
 
   // PUBLISH to P/ag/prop/get: an empty payload returns every property; a JSON array of names
   // returns those that exist. Links are resolved to the last value on their channel (null when
-  // nothing was published there yet). 400 for any other payload.
+  // nothing was published there yet). kBadPayload for any other payload; kUnknownDevice; kFailed
+  // when the database fails (logged).
   PropReply get(std::string_view device_id, std::string_view payload);
 
   // Every property of a device as stored (links as {"channel":"CH"}), as a JSON object text,

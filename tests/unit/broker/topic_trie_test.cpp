@@ -40,7 +40,8 @@ TEST(TopicTrie, AllFiltersTogether) {
   // the set filter_matches() says.
   TopicTrie trie;
   std::vector<FakeSink> sinks(std::size(kFilterCases));
-  for (std::size_t i = 0; i < std::size(kFilterCases); ++i) trie.add(kFilterCases[i].filter, &sinks[i]);
+  for (std::size_t i = 0; i < std::size(kFilterCases); ++i)
+    trie.add(kFilterCases[i].filter, &sinks[i]);
   for (const auto& c : kFilterCases) {
     std::vector<Sink*> out;
     trie.match(c.topic, out);

@@ -29,13 +29,15 @@ class ApiTest : public ::testing::Test {
     store::Identity ids(db);
     store::Fleet fleet(db);
     // Retention 0 (forever): the records of these tests, dated in 1970, are not swept away.
-    account_ = ids.add_account("owner@example.com", "owner-pass", 0).id;
-    other_ = ids.add_account("other@example.com", "other-pass", 0).id;
-    proto_ = ids.add_prototype(account_, "proto");
-    stranger_ = ids.add_prototype(other_, "stranger");
-    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing)).id;
-    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"});
-    fleet.add_serial(model_, {"SN-2", "enroll-2", "control-2"});
+    account_ = ids.add_account("owner@example.com", "owner-pass", 0).value().id;
+    other_ = ids.add_account("other@example.com", "other-pass", 0).value().id;
+    proto_ = ids.add_prototype(account_, "proto").value();
+    stranger_ = ids.add_prototype(other_, "stranger").value();
+    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
+                 .value()
+                 .id;
+    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"}).value();
+    fleet.add_serial(model_, {"SN-2", "enroll-2", "control-2"}).value();
     live_.start();
     api_ = std::make_unique<Api>(live_.ctx());
   }
@@ -137,8 +139,9 @@ TEST_F(ApiTest, EveryAuthenticationModeAndItsFailures) {
 TEST_F(ApiTest, DisabledDeviceIs403) {
   {
     auto db = store::Db::open(live_.db_file());
-    store::Identity(db).set_device(proto_.device.id, std::nullopt, std::string("disabled"),
-                                   std::nullopt);
+    store::Identity(db)
+        .set_device(proto_.device.id, std::nullopt, std::string("disabled"), std::nullopt)
+        .value();
   }
   expect_error(call("GET", "/iot/device/" + proto_.device.id, "", as(proto_)), 403);
 }

@@ -21,10 +21,11 @@ class EnrollmentTest : public ::testing::Test {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
     store::Fleet fleet(db);
-    const auto account = ids.add_account("a@example.com", "secret1", 0).id;
-    model_ =
-        fleet.add_template(account, "m", platform::default_perm(platform::DeviceKind::kThing)).id;
-    fleet.add_serial(model_, {"SN-1", "enroll1", std::nullopt});
+    const auto account = ids.add_account("a@example.com", "secret1", 0).value().id;
+    model_ = fleet.add_template(account, "m", platform::default_perm(platform::DeviceKind::kThing))
+                 .value()
+                 .id;
+    fleet.add_serial(model_, {"SN-1", "enroll1", std::nullopt}).value();
     live_.start();
   }
 

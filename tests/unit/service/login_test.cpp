@@ -31,8 +31,8 @@ class LoginTest : public ::testing::Test {
   void SetUp() override {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
-    account_ = ids.add_account("a@example.com", "secret1", 0).id;
-    auto proto = ids.add_prototype(account_, "proto");
+    account_ = ids.add_account("a@example.com", "secret1", 0).value().id;
+    auto proto = ids.add_prototype(account_, "proto").value();
     device_ = proto.device.id;
     auth_ = proto.auth;
     live_.start();

@@ -34,11 +34,11 @@ class PropertiesTest : public ::testing::Test {
   void SetUp() override {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
-    account_ = ids.add_account("a@example.com", "secret1", 0).id;
-    const auto other = ids.add_account("b@example.com", "secret2", 0).id;
-    auto proto = ids.add_prototype(account_, "proto").device;
+    account_ = ids.add_account("a@example.com", "secret1", 0).value().id;
+    const auto other = ids.add_account("b@example.com", "secret2", 0).value().id;
+    auto proto = ids.add_prototype(account_, "proto").value().device;
     proto_ = platform::Principal{proto.account_id, proto.id, proto.perm, {}};
-    stranger_ = ids.add_prototype(other, "stranger").device.id;
+    stranger_ = ids.add_prototype(other, "stranger").value().device.id;
     live_.start();
   }
 

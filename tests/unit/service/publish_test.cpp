@@ -24,13 +24,14 @@ class PublishTest : public ::testing::Test {
     store::Identity ids(db);
     store::Fleet fleet(db);
     // Retention 0 (forever): records dated in the past are not swept away during a test.
-    account_ = ids.add_account("a@example.com", "secret1", 0).id;
-    other_account_ = ids.add_account("b@example.com", "secret2", 0).id;
-    proto_ = ids.add_prototype(account_, "proto").device;
-    stranger_ = ids.add_prototype(other_account_, "stranger").device;
+    account_ = ids.add_account("a@example.com", "secret1", 0).value().id;
+    other_account_ = ids.add_account("b@example.com", "secret2", 0).value().id;
+    proto_ = ids.add_prototype(account_, "proto").value().device;
+    stranger_ = ids.add_prototype(other_account_, "stranger").value().device;
     auto model =
-        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing));
-    fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt});
+        fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
+            .value();
+    fleet.add_serial(model.id, {"SN-1", "enroll1", std::nullopt}).value();
     thing_id_ = fleet.enroll_thing(model.id, "SN-1", "enroll1", "").id;
     live_.start();
   }
@@ -117,7 +118,7 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
-    late = ids.add_prototype(account_, "late").device.id;
+    late = ids.add_prototype(account_, "late").value().device.id;
   }
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;
@@ -175,7 +176,7 @@ TEST_F(PublishTest, FindTargetFallsBackToTheCallersOwnDeviceThenTheStore) {
   {
     auto db = store::Db::open(live_.db_file());
     store::Identity ids(db);
-    late = ids.add_prototype(other_account_, "late").device.id;
+    late = ids.add_prototype(other_account_, "late").value().device.id;
   }
   t = find(live_, late, device_principal(proto_));
   ASSERT_TRUE(t);

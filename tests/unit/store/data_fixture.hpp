@@ -27,7 +27,7 @@ inline std::string oid(std::uint32_t second, std::uint32_t n) {
 }
 
 inline Record rec(std::string id, std::string of, std::string channel, std::int64_t at,
-           std::string data = "1", std::optional<std::int64_t> expire_at = std::nullopt) {
+                  std::string data = "1", std::optional<std::int64_t> expire_at = std::nullopt) {
   return Record{std::move(id), std::move(of), std::move(channel), std::move(data), at, expire_at};
 }
 
@@ -70,9 +70,9 @@ inline std::int64_t count_rows(Db& db, const std::string& sql) {
 class DataTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto account = ids_.add_account("a@b.c", "secret1");
-    dev1_ = ids_.add_prototype(account.id, "one").device.id;
-    dev2_ = ids_.add_prototype(account.id, "two").device.id;
+    const auto account = ids_.add_account("a@b.c", "secret1").value();
+    dev1_ = ids_.add_prototype(account.id, "one").value().device.id;
+    dev2_ = ids_.add_prototype(account.id, "two").value().device.id;
   }
 
   void insert_all(const std::vector<Record>& rs) {

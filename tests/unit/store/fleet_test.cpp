@@ -16,6 +16,7 @@ namespace plugmq::store {
 namespace {
 
 using platform::DeviceKind;
+using platform::EnrollOutcome;
 using platform::PermFilter;
 
 using testing::error_of;
@@ -35,16 +36,17 @@ std::string upper(std::string s) {
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    account_ = ids_.add_account("maker@example.com", "secret1");
+    account_ = ids_.add_account("maker@example.com", "secret1").value();
     model_ =
-        fleet_.add_template(account_.id, "Sensor v1", platform::default_perm(DeviceKind::kThing));
+        fleet_.add_template(account_.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
+            .value();
   }
 
   // A thing registered with an enroll password and a control password, then enrolled.
   EnrollResult enrolled_thing(const std::string& hwid) {
-    fleet_.add_serial(model_.id, {hwid, "enroll-" + hwid, "control-" + hwid});
+    fleet_.add_serial(model_.id, {hwid, "enroll-" + hwid, "control-" + hwid}).value();
     auto r = fleet_.enroll_thing(model_.id, hwid, "enroll-" + hwid, "");
-    EXPECT_TRUE(r.ok()) << r.err << " " << r.msg;
+    EXPECT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
     return r;
   }
 
@@ -60,7 +62,7 @@ class FleetTest : public ::testing::Test {
 TEST_F(FleetTest, AddTemplate) {
   const auto before = platform::now_ms();
   const Template t =
-      fleet_.add_template(account_.id, "Lamp", platform::default_perm(DeviceKind::kThing));
+      fleet_.add_template(account_.id, "Lamp", platform::default_perm(DeviceKind::kThing)).value();
   EXPECT_TRUE(platform::normalize_plug_id(t.id, platform::IdKind::kModel));
   EXPECT_EQ(t.account_id, account_.id);
   EXPECT_EQ(t.name, "Lamp");
@@ -83,7 +85,7 @@ TEST_F(FleetTest, AddTemplateCustomPermAndEmptyName) {
   PermFilter perm = platform::default_perm(DeviceKind::kThing);
   perm.ctrl = "r";
   perm.read = std::nullopt;  // its things read the whole account
-  const Template t = fleet_.add_template(account_.id, "", perm);
+  const Template t = fleet_.add_template(account_.id, "", perm).value();
   auto found = fleet_.template_by_id(t.id);
   ASSERT_TRUE(found);
   EXPECT_EQ(found->name, "");
@@ -95,25 +97,30 @@ TEST_F(FleetTest, AddTemplateCustomPermAndEmptyName) {
 
 TEST_F(FleetTest, AddTemplateErrors) {
   const auto perm = platform::default_perm(DeviceKind::kThing);
-  EXPECT_EQ(error_of([&] { fleet_.add_template("com-000000000000000000000000", "x", perm); }),
+  EXPECT_EQ(
+      error_of([&] { fleet_.add_template("com-000000000000000000000000", "x", perm).value(); }),
+      Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { fleet_.add_template("maker@example.com", "x", perm).value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { fleet_.add_template("maker@example.com", "x", perm); }),
-            Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, std::string(257, 'n'), perm); }),
-            Error::Code::kInvalid);
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "\xff", perm); }),
+  EXPECT_EQ(
+      error_of([&] { fleet_.add_template(account_.id, std::string(257, 'n'), perm).value(); }),
+      Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "\xff", perm).value(); }),
             Error::Code::kInvalid);
   PermFilter bad = perm;
   bad.ctrl = "w";
-  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "x", bad); }), Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { fleet_.add_template(account_.id, "x", bad).value(); }),
+            Error::Code::kInvalid);
   // 256 bytes is fine.
-  EXPECT_NO_THROW(fleet_.add_template(account_.id, std::string(256, 'n'), perm));
+  EXPECT_NO_THROW(fleet_.add_template(account_.id, std::string(256, 'n'), perm).value());
 }
 
 TEST_F(FleetTest, ListTemplates) {
-  const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t2 = fleet_.add_template(other.id, "B", platform::default_perm(DeviceKind::kThing));
-  const auto t3 = fleet_.add_template(account_.id, "C", platform::default_perm(DeviceKind::kThing));
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
+  const auto t2 =
+      fleet_.add_template(other.id, "B", platform::default_perm(DeviceKind::kThing)).value();
+  const auto t3 =
+      fleet_.add_template(account_.id, "C", platform::default_perm(DeviceKind::kThing)).value();
 
   auto all = fleet_.templates();
   ASSERT_EQ(all.size(), 3u);
@@ -131,13 +138,14 @@ TEST_F(FleetTest, ListTemplates) {
 // ---- serials ----
 
 TEST_F(FleetTest, AddSerial) {
-  const Serial s = fleet_.add_serial(upper(model_.id), {"SN-0001", "enroll-pass", "ctrl-pass"});
+  const Serial s =
+      fleet_.add_serial(upper(model_.id), {"SN-0001", "enroll-pass", "ctrl-pass"}).value();
   EXPECT_EQ(s.model, model_.id);
   EXPECT_EQ(s.hwid, "SN-0001");
   EXPECT_TRUE(s.control_enabled);
   EXPECT_TRUE(s.thing_id.empty());
 
-  const Serial n = fleet_.add_serial(model_.id, {"SN-0002", "enroll-pass", std::nullopt});
+  const Serial n = fleet_.add_serial(model_.id, {"SN-0002", "enroll-pass", std::nullopt}).value();
   EXPECT_FALSE(n.control_enabled);
 
   auto list = fleet_.serials(model_.id);
@@ -150,7 +158,7 @@ TEST_F(FleetTest, AddSerial) {
 }
 
 TEST_F(FleetTest, PasswordsAreStoredHashed) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"}).value();
   auto s = db_.prepare("SELECT enroll_hash, control_hash FROM serials");
   ASSERT_TRUE(s.step());
   EXPECT_FALSE(contains(s.text(0), "enroll-pass"));
@@ -159,56 +167,74 @@ TEST_F(FleetTest, PasswordsAreStoredHashed) {
   EXPECT_EQ(s.text(1).rfind("pbkdf2-sha256$", 0), 0u);
 }
 
+// Registration failures are values: the code and the message; value() throws them as Error.
+TEST_F(FleetTest, RegistrationFailuresAreResults) {
+  ASSERT_TRUE(fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}));
+  const auto again = fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kExists);
+  EXPECT_EQ(again.error().error_code(), make_error_code(Errc::kExists));
+  EXPECT_EQ(again.error().error_code().category().name(), std::string("plugmq.store"));
+  EXPECT_EQ(again.error().message.rfind("hwid \"SN-1\": ", 0), 0u) << again.error().message;
+  EXPECT_EQ(error_of([&] { again.value(); }), Error::Code::kExists);
+  const auto none = fleet_.add_template("com-000000000000000000000000", "x",
+                                        platform::default_perm(DeviceKind::kThing));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kNotFound);
+}
+
 TEST_F(FleetTest, AddSerialErrors) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-1", "other-pass", std::nullopt}).value();
             }),
             Error::Code::kExists);
   // The same HWID in another template is another serial.
-  const auto t2 = fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing));
-  EXPECT_NO_THROW(fleet_.add_serial(t2.id, {"SN-1", "enroll-pass", std::nullopt}));
+  const auto t2 =
+      fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing)).value();
+  EXPECT_NO_THROW(fleet_.add_serial(t2.id, {"SN-1", "enroll-pass", std::nullopt}).value());
 
+  EXPECT_EQ(
+      error_of([&] {
+        fleet_.add_serial("mod-000000000000000000000000", {"SN-2", "pass1", std::nullopt}).value();
+      }),
+      Error::Code::kNotFound);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial("mod-000000000000000000000000", {"SN-2", "pass1", std::nullopt});
-            }),
-            Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] {
-              fleet_.add_serial("nonsense", {"SN-2", "pass1", std::nullopt});
+              fleet_.add_serial("nonsense", {"SN-2", "pass1", std::nullopt}).value();
             }),
             Error::Code::kNotFound);
   for (const std::string& hwid :
        std::vector<std::string>{"", "a/b", "a+b", "a#b", "tab\there", std::string(129, 'h')}) {
     EXPECT_EQ(error_of([&] {
-                fleet_.add_serial(model_.id, {hwid, "pass1", std::nullopt});
+                fleet_.add_serial(model_.id, {hwid, "pass1", std::nullopt}).value();
               }),
               Error::Code::kInvalid)
         << hwid;
   }
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "abc", std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-2", "abc", std::nullopt}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", std::string(129, 'p'), std::nullopt});
+              fleet_.add_serial(model_.id, {"SN-2", std::string(129, 'p'), std::nullopt}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "pass1", "abc"});
+              fleet_.add_serial(model_.id, {"SN-2", "pass1", "abc"}).value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(error_of([&] {
-              fleet_.add_serial(model_.id, {"SN-2", "pass1", std::string(129, 'c')});
+              fleet_.add_serial(model_.id, {"SN-2", "pass1", std::string(129, 'c')}).value();
             }),
             Error::Code::kInvalid);
   // A password error never echoes the password.
   EXPECT_FALSE(contains(message_of([&] {
-                          fleet_.add_serial(model_.id, {"SN-2", "pass1", "xyz"});
+                          fleet_.add_serial(model_.id, {"SN-2", "pass1", "xyz"}).value();
                         }),
                         "xyz"));
   // Bounds are inclusive.
   EXPECT_NO_THROW(
-      fleet_.add_serial(model_.id, {std::string(128, 'h'), "abcd", std::string(128, 'c')}));
+      fleet_.add_serial(model_.id, {std::string(128, 'h'), "abcd", std::string(128, 'c')}).value());
   EXPECT_EQ(fleet_.serials(model_.id).size(), 2u);
 }
 
@@ -218,7 +244,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                         {"A-3", "pass-a3", std::nullopt},
                                         {"A-4", "pass-a4", "ctrl-a4"},
                                         {"A-5", "pass-a5", std::nullopt}};
-  EXPECT_EQ(fleet_.add_serials(model_.id, good), 5u);
+  EXPECT_EQ(fleet_.add_serials(model_.id, good).value(), 5u);
   auto list = fleet_.serials(model_.id);
   ASSERT_EQ(list.size(), 5u);
   EXPECT_EQ(list[1].hwid, "A-2");
@@ -226,7 +252,8 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   EXPECT_FALSE(list[2].control_enabled);
   // The parallel hashing kept each password with its serial.
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-4", "pass-a4", "").ok());
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "A-5", "pass-a4", "").outcome,
+            EnrollOutcome::kWrongPassword);
   EXPECT_TRUE(fleet_.enroll_thing(model_.id, "A-5", "pass-a5", "").ok());
 
   const std::vector<SerialSpec> bad_third = {{"B-1", "pass-b1", std::nullopt},
@@ -234,7 +261,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                              {"B/3", "pass-b3", std::nullopt},
                                              {"B-4", "pass-b4", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, bad_third);
+    fleet_.add_serials(model_.id, bad_third).value();
     FAIL() << "accepted an invalid HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kInvalid);
@@ -246,7 +273,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   const std::vector<SerialSpec> bad_pass = {{"C-1", "pass-c1", std::nullopt},
                                             {"C-2", "pass-c2", std::nullopt},
                                             {"C-3", "abc", std::nullopt}};
-  auto msg = message_of([&] { fleet_.add_serials(model_.id, bad_pass); });
+  auto msg = message_of([&] { fleet_.add_serials(model_.id, bad_pass).value(); });
   EXPECT_TRUE(contains(msg, "serial 3 of 3")) << msg;
   EXPECT_TRUE(contains(msg, "\"C-3\"")) << msg;
 
@@ -255,7 +282,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                           {"D-2", "pass-d2", std::nullopt},
                                           {"A-3", "pass-d3", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, dup_db);
+    fleet_.add_serials(model_.id, dup_db).value();
     FAIL() << "accepted a registered HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kExists);
@@ -269,7 +296,7 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
                                              {"E-2", "pass-e2", std::nullopt},
                                              {"E-1", "pass-e3", std::nullopt}};
   try {
-    fleet_.add_serials(model_.id, dup_batch);
+    fleet_.add_serials(model_.id, dup_batch).value();
     FAIL() << "accepted a repeated HWID";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kExists);
@@ -278,24 +305,26 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   }
   EXPECT_EQ(fleet_.serials(model_.id).size(), 5u);
 
-  EXPECT_EQ(error_of([&] { fleet_.add_serials("mod-000000000000000000000000", good); }),
+  EXPECT_EQ(error_of([&] { fleet_.add_serials("mod-000000000000000000000000", good).value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(fleet_.add_serials(model_.id, {}), 0u);
+  EXPECT_EQ(fleet_.add_serials(model_.id, {}).value(), 0u);
 }
 
 TEST_F(FleetTest, InvalidHwidIsEscapedInMessages) {
-  auto msg = message_of([&] { fleet_.add_serial(model_.id, {"a\nb\xff", "pass1", std::nullopt}); });
+  auto msg = message_of([&] {
+    fleet_.add_serial(model_.id, {"a\nb\xff", "pass1", std::nullopt}).value();
+  });
   EXPECT_TRUE(contains(msg, "\"a\\x0ab\\xff\"")) << msg;
 }
 
 // ---- thing enrollment ----
 
 TEST_F(FleetTest, EnrollThing) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   const auto before = platform::now_ms();
   auto r = fleet_.enroll_thing(upper(model_.id), "SN-1", "enroll-pass", "Kitchen");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
-  EXPECT_EQ(r.err, 0);
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
+  EXPECT_EQ(r.outcome, EnrollOutcome::kOk);
   EXPECT_TRUE(platform::normalize_plug_id(r.id, platform::IdKind::kDevice));
   EXPECT_EQ(r.auth.size(), 32u);
 
@@ -324,8 +353,8 @@ TEST_F(FleetTest, EnrollThingGetsTemplatePerm) {
   PermFilter perm = platform::default_perm(DeviceKind::kThing);
   perm.ctrl = "";
   perm.read = std::nullopt;
-  const auto t = fleet_.add_template(account_.id, "Private", perm);
-  fleet_.add_serial(t.id, {"P-1", "pass1", std::nullopt});
+  const auto t = fleet_.add_template(account_.id, "Private", perm).value();
+  fleet_.add_serial(t.id, {"P-1", "pass1", std::nullopt}).value();
   auto r = fleet_.enroll_thing(t.id, "P-1", "pass1", "");
   ASSERT_TRUE(r.ok());
   auto d = ids_.device(r.id);
@@ -335,78 +364,90 @@ TEST_F(FleetTest, EnrollThingGetsTemplatePerm) {
 }
 
 TEST_F(FleetTest, EnrollThingBadNameIsIgnored) {
-  fleet_.add_serial(model_.id, {"SN-1", "pass1", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "pass1", std::nullopt}).value();
   auto r = fleet_.enroll_thing(model_.id, "SN-1", "pass1", std::string(257, 'n'));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(ids_.device(r.id)->name, "");
 }
 
 TEST_F(FleetTest, EnrollThingErrorsInOrder) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   const std::string unknown_model = "mod-000000000000000000000000";
 
   // 400 first: even an unknown model with a bad HWID is malformed.
   for (const std::string& model :
        std::vector<std::string>{"mod-zz", std::string("dev-") + model_.id.substr(4), "", "x"}) {
     auto r = fleet_.enroll_thing(model, "SN-1", "enroll-pass", "");
-    EXPECT_EQ(r.err, 400) << model;
+    EXPECT_EQ(r.outcome, EnrollOutcome::kMalformed) << model;
     EXPECT_FALSE(r.ok());
     EXPECT_TRUE(r.id.empty());
     EXPECT_TRUE(r.auth.empty());
   }
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").err, 400);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN/1", "enroll-pass", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN/1", "wrong", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "", "enroll-pass", "").outcome,
+            EnrollOutcome::kMalformed);
 
   // 404: unknown model, then a HWID not registered in it (even with a wrong password).
-  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").err, 404);
-  const auto t2 = fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing));
-  EXPECT_EQ(fleet_.enroll_thing(t2.id, "SN-1", "enroll-pass", "").err, 404);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-2", "wrong", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_thing(unknown_model, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kUnknown);
+  const auto t2 =
+      fleet_.add_template(account_.id, "B", platform::default_perm(DeviceKind::kThing)).value();
+  EXPECT_EQ(fleet_.enroll_thing(t2.id, "SN-1", "enroll-pass", "").outcome, EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-2", "wrong", "").outcome, EnrollOutcome::kUnknown);
 
   // 401: wrong password, including ones no serial could have.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").err, 401);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").err, 404);  // HWIDs are exact
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "", "").outcome, EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", std::string(200, 'p'), "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "sn-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kUnknown);  // HWIDs are exact
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 account disabled (right password).
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
   auto disabled = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
-  EXPECT_EQ(disabled.err, 403);
+  EXPECT_EQ(disabled.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(disabled.msg, "account")) << disabled.msg;
   // ...but a wrong password still says 401.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, false).value();
   EXPECT_TRUE(ids_.devices().empty());
 
   // 403 already enrolled, and the first enrollment's auth keeps working.
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   ASSERT_TRUE(first.ok());
   auto again = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
-  EXPECT_EQ(again.err, 403);
+  EXPECT_EQ(again.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(again.msg, "already enrolled")) << again.msg;
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kOk);
   // A disabled thing is enrolled too.
-  ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  ids_.set_device(first.id, std::nullopt, std::string("disabled"), std::nullopt).value();
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.devices().size(), 1u);
 }
 
 TEST_F(FleetTest, ReactivateThing) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "Old");
   ASSERT_TRUE(first.ok());
   PermFilter custom = platform::default_perm(DeviceKind::kThing);
   custom.ctrl = "r";
-  ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt);
+  ids_.set_device(first.id, custom, std::string("reactivate"), std::nullopt).value();
   // A reactivated thing still needs its password.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "wrong-pass", "").outcome,
+            EnrollOutcome::kWrongPassword);
 
   auto second = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "New");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_EQ(second.id, first.id);
   EXPECT_NE(second.auth, first.auth);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kBadCredentials);
@@ -418,17 +459,19 @@ TEST_F(FleetTest, ReactivateThing) {
   EXPECT_EQ(d->perm, custom);  // the operator's change stays
   EXPECT_EQ(ids_.devices().size(), 1u);
   // Once only.
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
 
   // Reactivation in a disabled account is refused.
-  ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
-  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").err, 403);
+  ids_.set_device(first.id, std::nullopt, std::string("reactivate"), std::nullopt).value();
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
+  EXPECT_EQ(fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "").outcome,
+            EnrollOutcome::kNotAllowed);
   EXPECT_EQ(ids_.device(first.id)->status, "reactivate");
 }
 
 TEST_F(FleetTest, DeletedThingFreesItsSerial) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", "ctrl-pass"}).value();
   auto first = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   ASSERT_TRUE(first.ok());
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "ctrl-pass", "PHONE", "");
@@ -449,7 +492,7 @@ TEST_F(FleetTest, EnrollController) {
   auto thing = enrolled_thing("SN-1");
   const auto before = platform::now_ms();
   auto r = fleet_.enroll_controller(upper(model_.id), "SN-1", "control-SN-1", "PHONE-1", "Phone");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
   EXPECT_NE(r.id, thing.id);
   EXPECT_EQ(r.auth.size(), 32u);
 
@@ -486,15 +529,15 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto b = enrolled_thing("SN-2");
   // Another template of the same account: same controller.
   const auto t2 =
-      fleet_.add_template(account_.id, "Other", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t2.id, {"X-1", "enroll-x1", "control-x1"});
+      fleet_.add_template(account_.id, "Other", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t2.id, {"X-1", "enroll-x1", "control-x1"}).value();
   auto c = fleet_.enroll_thing(t2.id, "X-1", "enroll-x1", "");
   ASSERT_TRUE(c.ok());
 
   auto first = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "Phone");
   ASSERT_TRUE(first.ok());
   auto second = fleet_.enroll_controller(model_.id, "SN-2", "control-SN-2", "PHONE", "Renamed");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_EQ(second.id, first.id);
   EXPECT_NE(second.auth, first.auth);
   EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kBadCredentials);
@@ -519,9 +562,10 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto tablet = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "TABLET", "");
   ASSERT_TRUE(tablet.ok());
   EXPECT_NE(tablet.id, first.id);
-  const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t3 = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t3.id, {"O-1", "enroll-o1", "control-o1"});
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
+  const auto t3 =
+      fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t3.id, {"O-1", "enroll-o1", "control-o1"}).value();
   auto o = fleet_.enroll_thing(t3.id, "O-1", "enroll-o1", "");
   ASSERT_TRUE(o.ok());
   auto foreign = fleet_.enroll_controller(t3.id, "O-1", "control-o1", "PHONE", "");
@@ -530,7 +574,7 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   EXPECT_EQ(ids_.device(foreign.id)->account_id, other.id);
 
   // A prototype with that HWID is not the controller.
-  ids_.add_prototype(account_.id, "proto", "PROTO-HW");
+  ids_.add_prototype(account_.id, "proto", "PROTO-HW").value();
   auto p = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PROTO-HW", "");
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(ids_.device(p.id)->kind, DeviceKind::kController);
@@ -555,27 +599,35 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
 }
 
 TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-1", "control-1"});
-  fleet_.add_serial(model_.id, {"SN-2", "enroll-2", std::nullopt});  // control disabled
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-1", "control-1"}).value();
+  fleet_.add_serial(model_.id, {"SN-2", "enroll-2", std::nullopt}).value();  // control disabled
   const std::string unknown_model = "mod-000000000000000000000000";
 
   // 400
-  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").err, 400);
-  EXPECT_EQ(
-      fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "").err,
-      400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").err, 400);
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").err, 400);
+  EXPECT_EQ(fleet_.enroll_controller("mod-zz", "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller("dev-" + model_.id.substr(4), "SN-1", "control-1", "PHONE", "")
+                .outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN/1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PH/ONE", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "", "").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "x", "PH#", "").outcome,
+            EnrollOutcome::kMalformed);
 
   // 404: unknown model, unregistered thing, thing not enrolled yet.
-  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").err, 404);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_controller(unknown_model, "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-9", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
   auto not_yet = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(not_yet.err, 404);
+  EXPECT_EQ(not_yet.outcome, EnrollOutcome::kUnknown);
   EXPECT_TRUE(contains(not_yet.msg, "not enrolled")) << not_yet.msg;
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").err, 404);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome,
+            EnrollOutcome::kUnknown);
 
   auto t1 = fleet_.enroll_thing(model_.id, "SN-1", "enroll-1", "");
   auto t2 = fleet_.enroll_thing(model_.id, "SN-2", "enroll-2", "");
@@ -584,34 +636,39 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 
   // 403 control disabled: no control password registered (whatever the password)...
   auto no_pass = fleet_.enroll_controller(model_.id, "SN-2", "control-1", "PHONE", "");
-  EXPECT_EQ(no_pass.err, 403);
+  EXPECT_EQ(no_pass.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(no_pass.msg, "control disabled")) << no_pass.msg;
   // ...or the thing's perm.ctrl is "" (checked before the password).
   PermFilter closed = platform::default_perm(DeviceKind::kThing);
   closed.ctrl = "";
-  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").err, 403);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").err, 403);
+  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt).value();
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "").outcome,
+            EnrollOutcome::kNotAllowed);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong", "PHONE", "").outcome,
+            EnrollOutcome::kNotAllowed);
   // "r" still allows control.
   closed.ctrl = "r";
-  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt);
+  ids_.set_device(t1.id, closed, std::nullopt, std::nullopt).value();
 
   // 403 thing disabled, account disabled.
-  ids_.set_device(t1.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(t1.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   auto thing_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(thing_off.err, 403);
+  EXPECT_EQ(thing_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(thing_off.msg, "thing disabled")) << thing_off.msg;
-  ids_.set_device(t1.id, std::nullopt, std::string("ok"), std::nullopt);
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, true);
+  ids_.set_device(t1.id, std::nullopt, std::string("ok"), std::nullopt).value();
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, true).value();
   auto account_off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(account_off.err, 403);
+  EXPECT_EQ(account_off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(account_off.msg, "account disabled")) << account_off.msg;
-  ids_.set_account(account_.email, std::nullopt, std::nullopt, false);
+  ids_.set_account(account_.email, std::nullopt, std::nullopt, false).value();
 
   // 401 wrong control password (the enroll password is not the control password).
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").err, 401);
-  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").err, 401);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "wrong-pass", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "enroll-1", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
+  EXPECT_EQ(fleet_.enroll_controller(model_.id, "SN-1", "", "PHONE", "").outcome,
+            EnrollOutcome::kWrongPassword);
 
   // Nothing was created so far.
   EXPECT_EQ(ids_.devices().size(), 2u);
@@ -619,10 +676,10 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 
   // A disabled existing controller is refused, and keeps its auth code and things.
   auto c = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  ASSERT_TRUE(c.ok()) << c.err << " " << c.msg;
-  ids_.set_device(c.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ASSERT_TRUE(c.ok()) << platform::reply_code(c.outcome) << " " << c.msg;
+  ids_.set_device(c.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   auto off = fleet_.enroll_controller(model_.id, "SN-1", "control-1", "PHONE", "");
-  EXPECT_EQ(off.err, 403);
+  EXPECT_EQ(off.outcome, EnrollOutcome::kNotAllowed);
   EXPECT_TRUE(contains(off.msg, "controller disabled")) << off.msg;
   EXPECT_TRUE(off.id.empty());
   EXPECT_TRUE(off.auth.empty());
@@ -631,13 +688,13 @@ TEST_F(FleetTest, EnrollControllerErrorsInOrder) {
 }
 
 TEST_F(FleetTest, DatabaseFailureIs500WithDetailForTheLog) {
-  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt});
+  fleet_.add_serial(model_.id, {"SN-1", "enroll-pass", std::nullopt}).value();
   // A second writer holding the lock would make BEGIN IMMEDIATE wait; simpler: an open
   // transaction makes the nested BEGIN fail.
   db_.exec("BEGIN");
   auto r = fleet_.enroll_thing(model_.id, "SN-1", "enroll-pass", "");
   db_.exec("ROLLBACK");
-  EXPECT_EQ(r.err, 500);
+  EXPECT_EQ(r.outcome, EnrollOutcome::kFailed);
   EXPECT_EQ(r.msg, "internal error");
   EXPECT_FALSE(r.log_detail.empty());
   EXPECT_TRUE(r.auth.empty());
@@ -655,12 +712,13 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     Db db = Db::open(file);
     Identity ids(db);
     Fleet fleet(db);
-    const Account account = ids.add_account("maker@example.com", "secret1");
+    const Account account = ids.add_account("maker@example.com", "secret1").value();
     const Template model =
-        fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing));
+        fleet.add_template(account.id, "Sensor v1", platform::default_perm(DeviceKind::kThing))
+            .value();
     for (int i = 0; i < 5; ++i) {
       const std::string hwid = "SN-" + std::to_string(i);
-      fleet.add_serial(model.id, {hwid, "enroll-" + hwid, std::nullopt});
+      fleet.add_serial(model.id, {hwid, "enroll-" + hwid, std::nullopt}).value();
     }
     db.exec("CREATE TABLE scratch (x INTEGER)");
 
@@ -676,7 +734,8 @@ TEST(FleetConcurrency, EnrollWhileAnotherConnectionCommits) {
     for (int i = 0; i < 5; ++i) {
       const std::string hwid = "SN-" + std::to_string(i);
       auto r = fleet.enroll_thing(model.id, hwid, "enroll-" + hwid, "");
-      EXPECT_TRUE(r.ok()) << hwid << ": " << r.err << " " << r.msg << " (" << r.log_detail << ")";
+      EXPECT_TRUE(r.ok()) << hwid << ": " << platform::reply_code(r.outcome) << " " << r.msg << " ("
+                          << r.log_detail << ")";
     }
     done = true;
     other.join();
@@ -722,8 +781,10 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));
-    auto t = fleet.add_template("com-000000000000000000000001", "",
-                                platform::default_perm(DeviceKind::kThing));
+    auto t = fleet
+                 .add_template("com-000000000000000000000001", "",
+                               platform::default_perm(DeviceKind::kThing))
+                 .value();
     EXPECT_EQ(fleet.templates().size(), 1u);
   }
   std::filesystem::remove_all(dir);
@@ -733,9 +794,9 @@ TEST(FleetSchema, DeletingAnAccountDeletesItsTemplatesAndSerials) {
   Db db = Db::open_memory();
   Identity ids(db);
   Fleet fleet(db);
-  auto a = ids.add_account("a@b.c", "secret1");
-  auto t = fleet.add_template(a.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet.add_serial(t.id, {"SN-1", "pass1", std::nullopt});
+  auto a = ids.add_account("a@b.c", "secret1").value();
+  auto t = fleet.add_template(a.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet.add_serial(t.id, {"SN-1", "pass1", std::nullopt}).value();
   auto del = db.prepare("DELETE FROM accounts WHERE id = ?1");
   del.bind(1, a.id);
   del.step();
@@ -768,7 +829,7 @@ TEST_F(FleetTest, ControlThingAddsWithoutNewAuth) {
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
   auto r = fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2");
-  ASSERT_TRUE(r.ok()) << r.err << " " << r.msg;
+  ASSERT_TRUE(r.ok()) << platform::reply_code(r.outcome) << " " << r.msg;
   EXPECT_EQ(r.id, ctrl.id);
   EXPECT_TRUE(r.auth.empty());
   EXPECT_EQ(ids_.check_device_login(ctrl.id, ctrl.auth).status, LoginStatus::kOk);
@@ -781,26 +842,35 @@ TEST_F(FleetTest, ControlThingAddsWithoutNewAuth) {
 TEST_F(FleetTest, ControlThingErrors) {
   auto a = enrolled_thing("SN-1");
   enrolled_thing("SN-2");
-  fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt});  // never enrolled
+  fleet_.add_serial(model_.id, {"SN-3", "enroll-3", std::nullopt}).value();  // never enrolled
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(ctrl.ok());
-  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2",
-                                 "control-SN-2").err, 404);
-  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").err, 403);  // a thing
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").err, 400);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").err, 404);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").err, 404);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").err, 401);
+  EXPECT_EQ(fleet_.control_thing("dev-000000000000000000000000", model_.id, "SN-2", "control-SN-2")
+                .outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(a.id, model_.id, "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kNotAllowed);  // a thing
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, "garbage", "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kMalformed);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-9", "control-SN-2").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "whatever").outcome,
+            EnrollOutcome::kUnknown);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "wrong-pass").outcome,
+            EnrollOutcome::kWrongPassword);
 
   // A thing of another account, with the right password, stays out of reach.
-  const auto other = ids_.add_account("other@example.com", "secret2");
-  const auto t = fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing));
-  fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"});
+  const auto other = ids_.add_account("other@example.com", "secret2").value();
+  const auto t =
+      fleet_.add_template(other.id, "", platform::default_perm(DeviceKind::kThing)).value();
+  fleet_.add_serial(t.id, {"O-1", "enroll-o1", "control-o1"}).value();
   ASSERT_TRUE(fleet_.enroll_thing(t.id, "O-1", "enroll-o1", "").ok());
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").err, 403);
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, t.id, "O-1", "control-o1").outcome,
+            EnrollOutcome::kNotAllowed);
 
-  ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt);
-  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").err, 403);
+  ids_.set_device(ctrl.id, std::nullopt, std::string("disabled"), std::nullopt).value();
+  EXPECT_EQ(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").outcome,
+            EnrollOutcome::kNotAllowed);
 }
 
 TEST_F(FleetTest, ReleaseThings) {

@@ -29,7 +29,7 @@ using testing::message_of;
 
 TEST_F(IdentityTest, AddAccount) {
   const auto before = platform::now_ms();
-  const Account a = ids_.add_account("Alice@Example.COM", "secret1", 7);
+  const Account a = ids_.add_account("Alice@Example.COM", "secret1", 7).value();
   EXPECT_TRUE(platform::normalize_plug_id(a.id, platform::IdKind::kAccount));
   EXPECT_EQ(a.email, "alice@example.com");
   EXPECT_EQ(a.retention_days, 7);
@@ -51,12 +51,27 @@ TEST_F(IdentityTest, AddAccount) {
 }
 
 TEST_F(IdentityTest, AddAccountDefaultRetention) {
-  EXPECT_EQ(ids_.add_account("a@b.c", "pass").retention_days, kDefaultRetentionDays);
-  EXPECT_EQ(ids_.add_account("d@e.f", "pass", 0).retention_days, 0);
+  EXPECT_EQ(ids_.add_account("a@b.c", "pass").value().retention_days, kDefaultRetentionDays);
+  EXPECT_EQ(ids_.add_account("d@e.f", "pass", 0).value().retention_days, 0);
+}
+
+// Expected failures are values, with the code and a message for whoever asked.
+TEST_F(IdentityTest, FailuresAreResults) {
+  ASSERT_TRUE(ids_.add_account("a@b.c", "secret1"));
+  const auto taken = ids_.add_account("A@B.C", "other");
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, Errc::kExists);
+  const auto bad = ids_.add_account("no-at-sign", "secret1");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::kInvalid);
+  EXPECT_FALSE(bad.error().message.empty());
+  const auto nobody = ids_.add_prototype("com-000000000000000000000000", "p");
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().code, Errc::kNotFound);
 }
 
 TEST_F(IdentityTest, PasswordIsNotStoredInClear) {
-  ids_.add_account("a@b.c", "hunter22");
+  ids_.add_account("a@b.c", "hunter22").value();
   auto s = db_.prepare("SELECT password_hash FROM accounts");
   ASSERT_TRUE(s.step());
   const std::string hash = s.text(0);
@@ -65,8 +80,8 @@ TEST_F(IdentityTest, PasswordIsNotStoredInClear) {
 }
 
 TEST_F(IdentityTest, DuplicateEmail) {
-  ids_.add_account("a@b.c", "pass");
-  EXPECT_EQ(error_of([&] { ids_.add_account("A@B.C", "other"); }), Error::Code::kExists);
+  ids_.add_account("a@b.c", "pass").value();
+  EXPECT_EQ(error_of([&] { ids_.add_account("A@B.C", "other").value(); }), Error::Code::kExists);
   EXPECT_EQ(ids_.accounts().size(), 1u);
 }
 
@@ -90,52 +105,55 @@ TEST_F(IdentityTest, InvalidAccount) {
            Case{"a@b.c", std::string(129, 'p'), 30, "password"},
            Case{"a@b.c", "pass", -1, "retention"},
        }) {
-    const std::string msg = message_of([&] { ids_.add_account(c.email, c.password, c.retention); });
+    const std::string msg =
+        message_of([&] { ids_.add_account(c.email, c.password, c.retention).value(); });
     EXPECT_NE(msg.find(c.field), std::string::npos) << c.email << ": " << msg;
-    EXPECT_EQ(error_of([&] { ids_.add_account(c.email, c.password, c.retention); }),
+    EXPECT_EQ(error_of([&] { ids_.add_account(c.email, c.password, c.retention).value(); }),
               Error::Code::kInvalid);
   }
   EXPECT_TRUE(ids_.accounts().empty());
-  EXPECT_EQ(message_of([&] { ids_.add_account("a@b.c", "abc"); }), "password must be 4..128 bytes");
+  EXPECT_EQ(message_of([&] { ids_.add_account("a@b.c", "abc").value(); }),
+            "password must be 4..128 bytes");
 }
 
 TEST_F(IdentityTest, SetAccount) {
-  const Account a = ids_.add_account("a@b.c", "old-pass");
-  Account b = ids_.set_account("A@b.c", std::nullopt, 0, std::nullopt);
+  const Account a = ids_.add_account("a@b.c", "old-pass").value();
+  Account b = ids_.set_account("A@b.c", std::nullopt, 0, std::nullopt).value();
   EXPECT_EQ(b.id, a.id);
   EXPECT_EQ(b.retention_days, 0);
   EXPECT_FALSE(b.disabled);
   EXPECT_EQ(ids_.check_account_login("a@b.c", "old-pass").status, LoginStatus::kOk);
 
-  b = ids_.set_account("a@b.c", std::string("new-pass"), std::nullopt, true);
+  b = ids_.set_account("a@b.c", std::string("new-pass"), std::nullopt, true).value();
   EXPECT_EQ(b.retention_days, 0);
   EXPECT_TRUE(b.disabled);
   EXPECT_EQ(ids_.check_account_login("a@b.c", "old-pass").status, LoginStatus::kBadCredentials);
   EXPECT_EQ(ids_.check_account_login("a@b.c", "new-pass").status, LoginStatus::kDisabled);
 
-  b = ids_.set_account("a@b.c", std::nullopt, std::nullopt, false);
+  b = ids_.set_account("a@b.c", std::nullopt, std::nullopt, false).value();
   EXPECT_FALSE(b.disabled);
   EXPECT_EQ(ids_.check_account_login("a@b.c", "new-pass").status, LoginStatus::kOk);
 
   // No fields: a no-op that still reports the account.
-  EXPECT_EQ(ids_.set_account("a@b.c", std::nullopt, std::nullopt, std::nullopt).id, a.id);
+  EXPECT_EQ(ids_.set_account("a@b.c", std::nullopt, std::nullopt, std::nullopt).value().id, a.id);
 }
 
 TEST_F(IdentityTest, SetAccountErrors) {
-  ids_.add_account("a@b.c", "pass");
-  EXPECT_EQ(error_of([&] { ids_.set_account("x@y.z", std::nullopt, 1, std::nullopt); }),
+  ids_.add_account("a@b.c", "pass").value();
+  EXPECT_EQ(error_of([&] { ids_.set_account("x@y.z", std::nullopt, 1, std::nullopt).value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { ids_.set_account("a@b.c", std::string("abc"), 1, std::nullopt); }),
-            Error::Code::kInvalid);
-  EXPECT_EQ(error_of([&] { ids_.set_account("a@b.c", std::nullopt, -5, std::nullopt); }),
+  EXPECT_EQ(
+      error_of([&] { ids_.set_account("a@b.c", std::string("abc"), 1, std::nullopt).value(); }),
+      Error::Code::kInvalid);
+  EXPECT_EQ(error_of([&] { ids_.set_account("a@b.c", std::nullopt, -5, std::nullopt).value(); }),
             Error::Code::kInvalid);
   EXPECT_EQ(ids_.account_by_email("a@b.c")->retention_days, kDefaultRetentionDays);
 }
 
 TEST_F(IdentityTest, AccountsOldestFirst) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto b = ids_.add_account("b@b.c", "pass");
-  const auto c = ids_.add_account("c@b.c", "pass");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto b = ids_.add_account("b@b.c", "pass").value();
+  const auto c = ids_.add_account("c@b.c", "pass").value();
   const auto all = ids_.accounts();
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].id, a.id);
@@ -144,7 +162,7 @@ TEST_F(IdentityTest, AccountsOldestFirst) {
 }
 
 TEST_F(IdentityTest, AccountLogin) {
-  const auto a = ids_.add_account("a@b.c", "right");
+  const auto a = ids_.add_account("a@b.c", "right").value();
   auto login = ids_.check_account_login("A@B.C", "right");
   EXPECT_EQ(login.status, LoginStatus::kOk);
   EXPECT_EQ(login.account.id, a.id);
@@ -155,8 +173,8 @@ TEST_F(IdentityTest, AccountLogin) {
 }
 
 TEST_F(IdentityTest, DisabledAccountLogin) {
-  ids_.add_account("a@b.c", "right");
-  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  ids_.add_account("a@b.c", "right").value();
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true).value();
   EXPECT_EQ(ids_.check_account_login("a@b.c", "right").status, LoginStatus::kDisabled);
   // Without the password nobody learns the account is disabled.
   EXPECT_EQ(ids_.check_account_login("a@b.c", "wrong").status, LoginStatus::kBadCredentials);
@@ -165,9 +183,9 @@ TEST_F(IdentityTest, DisabledAccountLogin) {
 // ---- devices ----
 
 TEST_F(IdentityTest, AddPrototype) {
-  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
   const auto before = platform::now_ms();
-  const NewDevice nd = ids_.add_prototype(a.id, "Kitchen", "00:11:22:33:44:55");
+  const NewDevice nd = ids_.add_prototype(a.id, "Kitchen", "00:11:22:33:44:55").value();
   const Device& d = nd.device;
   EXPECT_TRUE(platform::normalize_plug_id(d.id, platform::IdKind::kDevice));
   EXPECT_EQ(d.account_id, a.id);
@@ -201,34 +219,34 @@ TEST_F(IdentityTest, AddPrototype) {
 }
 
 TEST_F(IdentityTest, AddPrototypeWithoutHwid) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nd = ids_.add_prototype(a.id, "");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nd = ids_.add_prototype(a.id, "").value();
   EXPECT_EQ(nd.device.hwid, "");
   EXPECT_EQ(nd.device.name, "");
-  EXPECT_NE(nd.auth, ids_.add_prototype(a.id, "").auth);
+  EXPECT_NE(nd.auth, ids_.add_prototype(a.id, "").value().auth);
 }
 
 TEST_F(IdentityTest, AddPrototypeErrors) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  EXPECT_EQ(error_of([&] { ids_.add_prototype("com-000000000000000000000000", "x"); }),
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  EXPECT_EQ(error_of([&] { ids_.add_prototype("com-000000000000000000000000", "x").value(); }),
             Error::Code::kNotFound);
-  EXPECT_EQ(error_of([&] { ids_.add_prototype("bogus", "x"); }), Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { ids_.add_prototype("bogus", "x").value(); }), Error::Code::kNotFound);
   for (const std::string& hwid :
        {std::string("a/b"), std::string("a+b"), std::string("a#"), std::string("tab\there"),
         std::string(129, 'h'), std::string("\xff")}) {
-    const auto msg = message_of([&] { ids_.add_prototype(a.id, "x", hwid); });
+    const auto msg = message_of([&] { ids_.add_prototype(a.id, "x", hwid).value(); });
     EXPECT_NE(msg.find("hwid"), std::string::npos) << msg;
   }
-  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, std::string(300, 'n')); }),
+  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, std::string(300, 'n')).value(); }),
             Error::Code::kInvalid);
   EXPECT_TRUE(ids_.devices().empty());
   // Uppercase account ids work like any Plug-ID.
-  EXPECT_NO_THROW(ids_.add_prototype("COM-" + a.id.substr(4), "x"));
+  EXPECT_NO_THROW(ids_.add_prototype("COM-" + a.id.substr(4), "x").value());
 }
 
 TEST_F(IdentityTest, DeviceLogin) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nd = ids_.add_prototype(a.id, "p");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nd = ids_.add_prototype(a.id, "p").value();
   auto login = ids_.check_device_login(nd.device.id, nd.auth);
   EXPECT_EQ(login.status, LoginStatus::kOk);
   EXPECT_EQ(login.device.id, nd.device.id);
@@ -254,75 +272,80 @@ TEST_F(IdentityTest, DeviceLogin) {
 }
 
 TEST_F(IdentityTest, DeviceLoginDisabledAndReactivate) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nd = ids_.add_prototype(a.id, "p");
-  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt);
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nd = ids_.add_prototype(a.id, "p").value();
+  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kDisabled);
   EXPECT_EQ(ids_.check_device_login(nd.device.id, "wrong").status, LoginStatus::kBadCredentials);
 
-  ids_.set_device(nd.device.id, std::nullopt, std::string("reactivate"), std::nullopt);
+  ids_.set_device(nd.device.id, std::nullopt, std::string("reactivate"), std::nullopt).value();
   const auto login = ids_.check_device_login(nd.device.id, nd.auth);
   EXPECT_EQ(login.status, LoginStatus::kOk);
   EXPECT_EQ(login.device.status, "reactivate");
 
-  ids_.set_device(nd.device.id, std::nullopt, std::string("ok"), std::nullopt);
-  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  ids_.set_device(nd.device.id, std::nullopt, std::string("ok"), std::nullopt).value();
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true).value();
   EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kDisabled);
-  ids_.set_account("a@b.c", std::nullopt, std::nullopt, false);
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, false).value();
   EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).status, LoginStatus::kOk);
 }
 
 TEST_F(IdentityTest, SetDevice) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nd = ids_.add_prototype(a.id, "old");
-  const auto other = ids_.add_prototype(a.id, "other");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nd = ids_.add_prototype(a.id, "old").value();
+  const auto other = ids_.add_prototype(a.id, "other").value();
   const PermFilter perm{std::vector<std::string>{other.device.id}, std::vector<std::string>{}, "r"};
 
-  Device d = ids_.set_device(nd.device.id, perm, std::nullopt, std::nullopt);
+  Device d = ids_.set_device(nd.device.id, perm, std::nullopt, std::nullopt).value();
   EXPECT_EQ(d.perm, perm);
   EXPECT_EQ(d.name, "old");
   EXPECT_EQ(d.status, "ok");
   EXPECT_EQ(ids_.device(nd.device.id)->perm, perm);
   EXPECT_EQ(ids_.check_device_login(nd.device.id, nd.auth).device.perm, perm);
 
-  d = ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::string("new"));
+  d = ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::string("new"))
+          .value();
   EXPECT_EQ(d.perm, perm);
   EXPECT_EQ(d.name, "new");
   EXPECT_EQ(d.status, "disabled");
 
   std::string upper = nd.device.id;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-  d = ids_.set_device(upper, std::nullopt, std::nullopt, std::string(""));
+  d = ids_.set_device(upper, std::nullopt, std::nullopt, std::string("")).value();
   EXPECT_EQ(d.name, "");
   EXPECT_EQ(ids_.device(upper)->id, nd.device.id);
 }
 
 TEST_F(IdentityTest, SetDeviceErrors) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nd = ids_.add_prototype(a.id, "p");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nd = ids_.add_prototype(a.id, "p").value();
   EXPECT_EQ(error_of([&] {
               ids_.set_device(platform::new_plug_id(platform::IdKind::kDevice), std::nullopt,
-                              std::string("ok"), std::nullopt);
+                              std::string("ok"), std::nullopt)
+                  .value();
             }),
             Error::Code::kNotFound);
-  EXPECT_EQ(
-      error_of([&] { ids_.set_device("junk", std::nullopt, std::nullopt, std::string("n")); }),
-      Error::Code::kNotFound);
-  const auto msg = message_of(
-      [&] { ids_.set_device(nd.device.id, std::nullopt, std::string("gone"), std::nullopt); });
+  EXPECT_EQ(error_of([&] {
+              ids_.set_device("junk", std::nullopt, std::nullopt, std::string("n")).value();
+            }),
+            Error::Code::kNotFound);
+  const auto msg = message_of([&] {
+    ids_.set_device(nd.device.id, std::nullopt, std::string("gone"), std::nullopt).value();
+  });
   EXPECT_NE(msg.find("status"), std::string::npos) << msg;
   EXPECT_EQ(error_of([&] {
               ids_.set_device(nd.device.id, PermFilter{std::nullopt, std::nullopt, "x"},
-                              std::nullopt, std::nullopt);
+                              std::nullopt, std::nullopt)
+                  .value();
             }),
             Error::Code::kInvalid);
   EXPECT_EQ(ids_.device(nd.device.id)->status, "ok");
 }
 
 TEST_F(IdentityTest, RecordLogin) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto nameless = ids_.add_prototype(a.id, "");
-  const auto named = ids_.add_prototype(a.id, "Mine");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto nameless = ids_.add_prototype(a.id, "").value();
+  const auto named = ids_.add_prototype(a.id, "Mine").value();
 
   ids_.record_login(nameless.device.id, "hw1/Kitchen", "Kitchen");
   auto d = ids_.device(nameless.device.id);
@@ -337,7 +360,7 @@ TEST_F(IdentityTest, RecordLogin) {
   ids_.record_login(named.device.id, "hw2/Other", "Other");
   EXPECT_EQ(ids_.device(named.device.id)->name, "Mine");
 
-  const auto third = ids_.add_prototype(a.id, "");
+  const auto third = ids_.add_prototype(a.id, "").value();
   ids_.record_login(third.device.id, "hw3", "");  // empty name changes nothing
   d = ids_.device(third.device.id);
   EXPECT_EQ(d->last_client_id, "hw3");
@@ -353,11 +376,11 @@ TEST_F(IdentityTest, RecordLogin) {
 }
 
 TEST_F(IdentityTest, DevicesFilteringAndOrder) {
-  const auto a = ids_.add_account("a@b.c", "pass");
-  const auto b = ids_.add_account("b@b.c", "pass");
-  const auto a1 = ids_.add_prototype(a.id, "a1");
-  const auto b1 = ids_.add_prototype(b.id, "b1");
-  const auto a2 = ids_.add_prototype(a.id, "a2");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto b = ids_.add_account("b@b.c", "pass").value();
+  const auto a1 = ids_.add_prototype(a.id, "a1").value();
+  const auto b1 = ids_.add_prototype(b.id, "b1").value();
+  const auto a2 = ids_.add_prototype(a.id, "a2").value();
 
   auto ids_of = [](const std::vector<Device>& v) {
     std::vector<std::string> out;
@@ -385,8 +408,8 @@ TEST(IdentityFile, ReopenedDatabaseKeepsData) {
   {
     Db db = Db::open(file);
     Identity ids(db);
-    const auto a = ids.add_account("a@b.c", "pass", 3);
-    nd = ids.add_prototype(a.id, "p", "hw");
+    const auto a = ids.add_account("a@b.c", "pass", 3).value();
+    nd = ids.add_prototype(a.id, "p", "hw").value();
     ids.record_login(nd.device.id, "hw/p", "p");
   }
   {
@@ -425,34 +448,34 @@ TEST_F(IdentityTest, AdminVersionCountsDirectoryChangesOnly) {
     v = now;
     return changed;
   };
-  const auto a = ids_.add_account("a@b.c", "pass");
+  const auto a = ids_.add_account("a@b.c", "pass").value();
   EXPECT_TRUE(bumped()) << "account added";
-  const auto nd = ids_.add_prototype(a.id, "x");
+  const auto nd = ids_.add_prototype(a.id, "x").value();
   EXPECT_TRUE(bumped()) << "device added";
-  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt);
+  ids_.set_device(nd.device.id, std::nullopt, std::string("disabled"), std::nullopt).value();
   EXPECT_TRUE(bumped()) << "device status";
   PermFilter read_none;
   read_none.read = std::vector<std::string>{};
-  ids_.set_device(nd.device.id, read_none, std::nullopt, std::nullopt);
+  ids_.set_device(nd.device.id, read_none, std::nullopt, std::nullopt).value();
   EXPECT_TRUE(bumped()) << "device perm";
-  ids_.set_device(nd.device.id, read_none, std::nullopt, std::string("renamed"));
+  ids_.set_device(nd.device.id, read_none, std::nullopt, std::string("renamed")).value();
   EXPECT_FALSE(bumped()) << "the same perm, a new name";
-  ids_.set_account("a@b.c", std::nullopt, 9, std::nullopt);
+  ids_.set_account("a@b.c", std::nullopt, 9, std::nullopt).value();
   EXPECT_TRUE(bumped()) << "account retention";
-  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true);
+  ids_.set_account("a@b.c", std::nullopt, std::nullopt, true).value();
   EXPECT_TRUE(bumped()) << "account disabled";
 
   ids_.record_login(nd.device.id, "client", "name");
   EXPECT_FALSE(bumped()) << "a login";
-  ids_.set_account("a@b.c", std::string("other-pass"), std::nullopt, std::nullopt);
+  ids_.set_account("a@b.c", std::string("other-pass"), std::nullopt, std::nullopt).value();
   EXPECT_FALSE(bumped()) << "a password";
   db_.exec("DELETE FROM devices");
   EXPECT_TRUE(bumped()) << "device deleted";
 }
 
 TEST_F(IdentityTest, PrototypeWithItsOwnPassword) {
-  const auto a = ids_.add_account("a@example.com", "secret1");
-  auto nd = ids_.add_prototype(a.id, "p", "", std::string_view("my-password"));
+  const auto a = ids_.add_account("a@example.com", "secret1").value();
+  auto nd = ids_.add_prototype(a.id, "p", "", std::string_view("my-password")).value();
   EXPECT_EQ(nd.auth, "my-password");
   EXPECT_EQ(ids_.check_device_login(nd.device.id, "my-password").status, LoginStatus::kOk);
   EXPECT_EQ(ids_.check_device_login(nd.device.id, "my-passwore").status,
@@ -462,7 +485,7 @@ TEST_F(IdentityTest, PrototypeWithItsOwnPassword) {
   s.bind(1, nd.device.id);
   ASSERT_TRUE(s.step());
   EXPECT_TRUE(s.text(0).starts_with("pbkdf2-sha256$"));
-  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, "p", "", std::string_view("abc")); }),
+  EXPECT_EQ(error_of([&] { ids_.add_prototype(a.id, "p", "", std::string_view("abc")).value(); }),
             Error::Code::kInvalid);
 }
 
@@ -474,8 +497,8 @@ std::string upper_id(std::string s) {
 }
 
 TEST_F(IdentityTest, DeleteDevice) {
-  const auto a = ids_.add_account("a@example.com", "secret1");
-  auto nd = ids_.add_prototype(a.id, "p");
+  const auto a = ids_.add_account("a@example.com", "secret1").value();
+  auto nd = ids_.add_prototype(a.id, "p").value();
   db_.exec("INSERT INTO props (device_id, name, value) VALUES ('" + nd.device.id + "', 'x', '1')");
   EXPECT_TRUE(ids_.delete_device(upper_id(nd.device.id)));
   EXPECT_FALSE(ids_.device(nd.device.id));

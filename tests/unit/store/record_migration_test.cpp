@@ -11,6 +11,7 @@
 namespace plugmq::store {
 namespace {
 
+using platform::Record;
 using testing::channels_of;
 using testing::count_rows;
 using testing::DataTest;
@@ -20,7 +21,6 @@ using testing::oid;
 using testing::plug_ids;
 using testing::rec;
 using testing::V;
-using platform::Record;
 
 using plugmq::testing::TempDir;
 

@@ -1,5 +1,3 @@
-#include "plugmq/store/data.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,10 +7,12 @@
 #include <set>
 
 #include "data_fixture.hpp"
+#include "plugmq/store/data.hpp"
 
 namespace plugmq::store {
 namespace {
 
+using platform::Record;
 using testing::channels_of;
 using testing::count_rows;
 using testing::DataTest;
@@ -22,7 +22,6 @@ using testing::oid;
 using testing::plug_ids;
 using testing::rec;
 using testing::V;
-using platform::Record;
 
 // ---- records ----
 

@@ -38,7 +38,7 @@ class TwoStepTest : public ::testing::Test {
 };
 
 TEST_F(TwoStepTest, AccountLogin) {
-  ids_.add_account("a@example.com", "right-pass");
+  ids_.add_account("a@example.com", "right-pass").value();
   auto first = ids_.check_account_login("a@example.com", Secret::deferred("right-pass"));
   ASSERT_EQ(first.status, LoginStatus::kNeedsCheck);
   ASSERT_TRUE(platform::verify_secret("right-pass", first.check_hash));
@@ -48,7 +48,7 @@ TEST_F(TwoStepTest, AccountLogin) {
   EXPECT_EQ(second.account.email, "a@example.com");
 
   // The password changes between the two steps: the old check no longer lets anyone in.
-  ids_.set_account("a@example.com", std::string("new-pass"), std::nullopt, std::nullopt);
+  ids_.set_account("a@example.com", std::string("new-pass"), std::nullopt, std::nullopt).value();
   auto stale =
       ids_.check_account_login("a@example.com", Secret::verified("right-pass", first.check_hash));
   EXPECT_EQ(stale.status, LoginStatus::kBadCredentials);
@@ -67,8 +67,8 @@ TEST_F(TwoStepTest, UnknownEmailNeedsACheckLikeAKnownOne) {
 }
 
 TEST_F(TwoStepTest, PrototypeWithAPassword) {
-  const Account a = ids_.add_account("p@example.com", "account-pass");
-  const NewDevice d = ids_.add_prototype(a.id, "proto", "", std::string_view("proto-pass"));
+  const Account a = ids_.add_account("p@example.com", "account-pass").value();
+  const NewDevice d = ids_.add_prototype(a.id, "proto", "", std::string_view("proto-pass")).value();
   auto first = ids_.check_device_login(d.device.id, Secret::deferred("proto-pass"));
   ASSERT_EQ(first.status, LoginStatus::kNeedsCheck);
   auto second =
@@ -76,30 +76,32 @@ TEST_F(TwoStepTest, PrototypeWithAPassword) {
   EXPECT_EQ(second.status, LoginStatus::kOk);
   EXPECT_EQ(second.device.id, d.device.id);
   // A generated auth code is checked in one step.
-  const NewDevice g = ids_.add_prototype(a.id, "generated");
+  const NewDevice g = ids_.add_prototype(a.id, "generated").value();
   EXPECT_EQ(ids_.check_device_login(g.device.id, Secret::deferred(g.auth)).status,
             LoginStatus::kOk);
 }
 
 TEST_F(TwoStepTest, EnrollThing) {
-  const Account a = ids_.add_account("m@example.com", "account-pass");
-  const Template t = fleet_.add_template(a.id, "t", platform::default_perm(platform::DeviceKind::kThing));
-  fleet_.add_serial(t.id, {"hw-1", "enroll-pass", std::nullopt});
+  const Account a = ids_.add_account("m@example.com", "account-pass").value();
+  const Template t =
+      fleet_.add_template(a.id, "t", platform::default_perm(platform::DeviceKind::kThing)).value();
+  fleet_.add_serial(t.id, {"hw-1", "enroll-pass", std::nullopt}).value();
   // Checks before the password come first, as in one step.
-  EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-unknown", Secret::deferred("enroll-pass"), "").err, 404);
+  EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-unknown", Secret::deferred("enroll-pass"), "").outcome,
+            platform::EnrollOutcome::kUnknown);
   auto first = fleet_.enroll_thing(t.id, "hw-1", Secret::deferred("enroll-pass"), "");
   ASSERT_TRUE(first.needs_check());
   EXPECT_FALSE(first.ok());
-  EXPECT_EQ(first.err, 0);
+  EXPECT_EQ(first.outcome, platform::EnrollOutcome::kOk);
   auto second =
       fleet_.enroll_thing(t.id, "hw-1", Secret::verified("enroll-pass", first.check_hash), "");
-  ASSERT_TRUE(second.ok()) << second.err << " " << second.msg;
+  ASSERT_TRUE(second.ok()) << platform::reply_code(second.outcome) << " " << second.msg;
   EXPECT_FALSE(second.needs_check());
   // Verified against a hash the serial does not have: 401.
-  fleet_.add_serial(t.id, {"hw-2", "enroll-pass", std::nullopt});
+  fleet_.add_serial(t.id, {"hw-2", "enroll-pass", std::nullopt}).value();
   EXPECT_EQ(fleet_.enroll_thing(t.id, "hw-2", Secret::verified("enroll-pass", first.check_hash), "")
-                .err,
-            401);
+                .outcome,
+            platform::EnrollOutcome::kWrongPassword);
 }
 
 }  // namespace
