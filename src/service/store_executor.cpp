@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-
 #include <cassert>
 
 #include "plugmq/os/paced_vfs.hpp"
@@ -44,8 +43,8 @@ void StoreExecutor::start() {
 }
 
 void StoreExecutor::stop() {
-  // The refresh timer is the store thread's only wait; once it is cancelled, the thread ends
-  // after the queued work.
+  // The refresh loop waits on its timer for as long as it runs: cancelled, it ends, and the
+  // store thread then stops after the work queued before.
   asio::post(serial_.context(), [this] { refresh_timer_.cancel(); });
   readers_.stop();
   serial_.stop();

@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "plugmq/service/directory.hpp"

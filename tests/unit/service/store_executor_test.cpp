@@ -146,22 +146,22 @@ TEST_F(StoreExecutorTest, ReadsRunWhileTheStoreThreadIsBusy) {
   auto waits_for = [](std::future<void>& f) {
     return f.wait_for(10s) == std::future_status::ready;
   };
-  asio::io_context ioc;
-  auto blocked = asio::co_spawn(
-      ioc, exec_->run([&](StoreExecutor::Repos&) { return waits_for(read_future); }),
-      asio::use_future);
-  auto a = asio::co_spawn(ioc, exec_->read([&](StoreExecutor::ReadRepos&) {
+  auto store_task = exec_->run([&](StoreExecutor::Repos&) { return waits_for(read_future); });
+  auto read_a = exec_->read([&](StoreExecutor::ReadRepos&) {
     first.set_value();
     return waits_for(second_ran);
-  }),
-                          asio::use_future);
-  auto b = asio::co_spawn(ioc, exec_->read([&](StoreExecutor::ReadRepos&) {
+  });
+  auto read_b = exec_->read([&](StoreExecutor::ReadRepos&) {
     second.set_value();
     const bool both = waits_for(first_ran);
     read_ran.set_value();
     return both;
-  }),
-                          asio::use_future);
+  });
+  // Awaited side by side: each operation starts when its coroutine first runs.
+  asio::io_context ioc;
+  auto blocked = asio::co_spawn(ioc, std::move(store_task), asio::use_future);
+  auto a = asio::co_spawn(ioc, std::move(read_a), asio::use_future);
+  auto b = asio::co_spawn(ioc, std::move(read_b), asio::use_future);
   ioc.run();
   EXPECT_TRUE(blocked.get());
   EXPECT_TRUE(a.get());
