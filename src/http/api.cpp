@@ -42,7 +42,7 @@ struct Login {
   std::string identity;  // whose password check_hash is, for the rate limit per identity
 };
 
-Login device_login(service::ReadPool::Repos& r, const std::string& id, const store::Secret& auth) {
+Login device_login(service::StoreExecutor::ReadRepos& r, const std::string& id, const store::Secret& auth) {
   Login out;
   auto login = r.identity.check_device_login(id, auth);
   out.status = login.status;
@@ -55,7 +55,7 @@ Login device_login(service::ReadPool::Repos& r, const std::string& id, const sto
   return out;
 }
 
-Login account_login(service::ReadPool::Repos& r, const std::string& email,
+Login account_login(service::StoreExecutor::ReadRepos& r, const std::string& email,
                     const store::Secret& password) {
   Login out;
   auto login = r.identity.check_account_login(email, password);
@@ -68,7 +68,7 @@ Login account_login(service::ReadPool::Repos& r, const std::string& email,
 }
 
 // X-Plug-Id + X-Plug-Master: the device, if the password is its account's.
-Login hybrid_login(service::ReadPool::Repos& r, const std::string& id,
+Login hybrid_login(service::StoreExecutor::ReadRepos& r, const std::string& id,
                    const store::Secret& password) {
   Login out;
   auto device = r.identity.device(id);
@@ -215,7 +215,7 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   if (!caller) {
     Login login;
     const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
-      auto op = ctx.readers.run([kind, name, secret, hash](service::ReadPool::Repos& r) {
+      auto op = ctx.store.read([kind, name, secret, hash](service::StoreExecutor::ReadRepos& r) {
         const auto offered = store::Secret::offered(secret, hash);
         switch (kind) {
           case Caller::Kind::kDevice:

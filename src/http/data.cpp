@@ -345,8 +345,8 @@ asio::awaitable<Response> get_data(Call& call, const std::string& mask) {
   if (of->empty()) co_return json_response(200, "[]");
   h.q.of = std::move(*of);
   try {
-    auto op = call.ctx.readers.run(
-        [h](service::ReadPool::Repos& r) { return records_json(read_history(r.data, h)); });
+    auto op = call.ctx.store.read(
+        [h](service::StoreExecutor::ReadRepos& r) { return records_json(read_history(r.data, h)); });
     auto json = co_await std::move(op);
     co_return json_response(200, std::move(json));
   } catch (const std::exception& e) {
@@ -364,8 +364,8 @@ asio::awaitable<Response> get_channels(Call& call, const std::string& mask) {
   if (of->empty()) co_return json_response(200, "[]");
   h.q.of = std::move(*of);
   try {
-    auto op = call.ctx.readers.run(
-        [h](service::ReadPool::Repos& r) { return dump(Json(read_channels(r.data, h))); });
+    auto op = call.ctx.store.read(
+        [h](service::StoreExecutor::ReadRepos& r) { return dump(Json(read_channels(r.data, h))); });
     auto json = co_await std::move(op);
     co_return json_response(200, std::move(json));
   } catch (const std::exception& e) {

@@ -110,7 +110,7 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
                                        "thing:" + platform::lower_ascii(*model) + '/' + *hwid,
                                        *pass, "wrong enroll password"};
   const service::EnrollStep step = [&store = call.ctx.store, m = *model, h = *hwid,
-                                    n = name.value_or("")](service::StoreWorker::Repos& repos,
+                                    n = name.value_or("")](service::StoreExecutor::Repos& repos,
                                                            const store::Secret& p) {
     auto r = repos.fleet.enroll_thing(m, h, p, n);
     if (r.ok()) store.reload_directory();  // see kReloadNow
@@ -151,7 +151,7 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
                                   n = *name, h = hwid.value_or(""), pass,
-                                  perm](service::StoreWorker::Repos& r) {
+                                  perm](service::StoreExecutor::Repos& r) {
       std::optional<std::string_view> p;
       if (pass) p = *pass;
       auto nd = r.identity.add_prototype(account, n, h, p).value();
@@ -174,7 +174,7 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   co_return json_response(201, dump(Json{{"id", created.device.id}, {"auth", created.auth}}));
 }
 
-// A thing of MODEL named by its HWID or its Plug-ID: its HWID. Runs on the StoreWorker.
+// A thing of MODEL named by its HWID or its Plug-ID: its HWID. Runs on the store thread.
 std::optional<std::string> thing_hwid(store::Identity& ids, const std::string& model,
                                       const std::string& ctrl) {
   if (!platform::normalize_plug_id(ctrl, platform::IdKind::kDevice)) return ctrl;
@@ -242,7 +242,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   if (adding) {
     // An enrolled controller takes control of one more thing; its credentials stay.
     step = [&store = call.ctx.store, id = call.caller.who.device_id, m = *model, c = *ctrl](
-               service::StoreWorker::Repos& repos, const store::Secret& p) {
+               service::StoreExecutor::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return unknown_thing();
       auto r = repos.fleet.control_thing(id, m, *thing, p);
@@ -253,7 +253,7 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
     // Without a HWID of its own, the controller gets a new one (and so is a new controller).
     step = [&store = call.ctx.store, m = *model, c = *ctrl,
             own_hwid = hwid.value_or("ctrl-" + platform::new_oid()),
-            n = name.value_or("")](service::StoreWorker::Repos& repos, const store::Secret& p) {
+            n = name.value_or("")](service::StoreExecutor::Repos& repos, const store::Secret& p) {
       auto thing = thing_hwid(repos.identity, m, c);
       if (!thing) return unknown_thing();
       auto r = repos.fleet.enroll_controller(m, *thing, p, own_hwid, n);
@@ -295,7 +295,7 @@ asio::awaitable<Response> delete_devices(Call& call) {
   std::vector<std::string> deleted;
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
-                                  ids = *ids](service::StoreWorker::Repos& r) {
+                                  ids = *ids](service::StoreExecutor::Repos& r) {
       std::vector<std::string> gone;
       for (const auto& id : ids) {
         auto d = r.identity.device(id);
@@ -326,7 +326,7 @@ asio::awaitable<Response> get_device(Call& call, const std::string& id) {
     co_return error_response(403, "no permission to read this device");
   }
   try {
-    auto op = call.ctx.readers.run([plug = target->device_id](service::ReadPool::Repos& r) {
+    auto op = call.ctx.store.read([plug = target->device_id](service::StoreExecutor::ReadRepos& r) {
       std::optional<std::pair<store::Device, std::string>> out;
       if (auto d = r.identity.device(plug)) out.emplace(std::move(*d), r.data.props_raw(plug));
       return out;
@@ -371,7 +371,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   if (name || status || perm_json) {
     try {
       auto op = call.ctx.store.run(
-          [&store = call.ctx.store, plug, name, status, perm_json](service::StoreWorker::Repos& r) {
+          [&store = call.ctx.store, plug, name, status, perm_json](service::StoreExecutor::Repos& r) {
             std::optional<platform::PermFilter> perm;
             if (perm_json) {
               auto current = r.identity.device(plug);
@@ -435,7 +435,7 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   }
   try {
     auto op = call.ctx.store.run([&store = call.ctx.store, plug = target->device_id,
-                                  things](service::StoreWorker::Repos& r) {
+                                  things](service::StoreExecutor::Repos& r) {
       auto d = r.identity.device(plug);
       if (!d) throw store::Error(store::Error::Code::kNotFound, "unknown device");
       if (d->kind != platform::DeviceKind::kController) {
@@ -465,7 +465,7 @@ asio::awaitable<Response> get_props(Call& call, const std::string& id,
   store::PropReply r;
   try {
     auto op =
-        call.ctx.readers.run([plug = target->device_id, request](service::ReadPool::Repos& rp) {
+        call.ctx.store.read([plug = target->device_id, request](service::StoreExecutor::ReadRepos& rp) {
           return rp.data.props_get(plug, request);
         });
     r = co_await std::move(op);

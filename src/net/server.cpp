@@ -56,7 +56,6 @@ void Server::start() {
 
   ctx_->store.start();
   ctx_->writer.start();
-  ctx_->readers.start();
   ctx_->hashes.start();
   asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
   if (mqtts_acceptor_) {
@@ -156,7 +155,6 @@ void Server::stop() {
     for (auto& t : threads_) t.join();
     threads_.clear();
   }
-  ctx_->readers.stop();
   ctx_->hashes.stop();
   // Every record queued before the sessions ended is written before exit (SPEC 7).
   ctx_->writer.stop();

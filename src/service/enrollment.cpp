@@ -30,7 +30,7 @@ asio::awaitable<store::EnrollResult> run_enrollment(Context& ctx, const EnrollAt
                                                     const EnrollStep& step) {
   store::EnrollResult result;
   const AttemptStep on_store = [&](std::string hash) -> asio::awaitable<Verdict> {
-    auto op = ctx.store.run([&step, pass = a.pass, hash](StoreWorker::Repos& r) {
+    auto op = ctx.store.run([&step, pass = a.pass, hash](StoreExecutor::Repos& r) {
       return step(r, store::Secret::offered(pass, hash));
     });
     result = co_await std::move(op);
@@ -109,7 +109,7 @@ asio::awaitable<EnrollReply> enroll_by_topic(Context& ctx, const std::string& to
         (t.controller ? "ctrl:" : "thing:") + platform::lower_ascii(t.model) + '/' +
             (t.controller ? t.thing_hwid : split.hwid),
         t.pass, t.controller ? "wrong control password" : "wrong enroll password", wanted};
-    const EnrollStep step = [&t, &split](StoreWorker::Repos& r, const store::Secret& pass) {
+    const EnrollStep step = [&t, &split](StoreExecutor::Repos& r, const store::Secret& pass) {
       return t.controller
                  ? r.fleet.enroll_controller(t.model, t.thing_hwid, pass, split.hwid, split.name)
                  : r.fleet.enroll_thing(t.model, split.hwid, pass, split.name);

@@ -87,7 +87,7 @@ asio::awaitable<Login> login(Context& ctx, const LoginRequest& req) {
     // reconnecting fleet's logins stay dense in memory). A prototype with a password of its
     // own goes on to the two-step check below.
     auto quick = ctx.store.run_fresh([&limiter = ctx.login_per_address, address = req.address,
-                                      user = req.user, pass = req.pass](StoreWorker::Repos& r) {
+                                      user = req.user, pass = req.pass](StoreExecutor::Repos& r) {
       return quick_device_login(limiter, address, user, pass, r.identity);
     });
     std::optional<store::DeviceLogin> found;
@@ -109,7 +109,7 @@ asio::awaitable<Login> login(Context& ctx, const LoginRequest& req) {
   // The store's check, with the password deferred and then verified (service/attempt.hpp).
   const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
     auto lookup = ctx.store.run_fresh(
-        [account, user = req.user, pass = req.pass, hash](StoreWorker::Repos& r) {
+        [account, user = req.user, pass = req.pass, hash](StoreExecutor::Repos& r) {
           const auto secret = store::Secret::offered(pass, hash);
           return account ? LoginLookup{r.identity.check_account_login(user, secret), {}}
                          : LoginLookup{{}, r.identity.check_device_login(user, secret)};

@@ -29,7 +29,7 @@ asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const
     co_return platform::Target{who.account_id, who.device_id, who.perm.ctrl};
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup = ctx.store.run([id = *id](StoreWorker::Repos& r) { return r.identity.device(id); });
+  auto lookup = ctx.store.run([id = *id](StoreExecutor::Repos& r) { return r.identity.device(id); });
   auto device = co_await std::move(lookup);
   if (!device) co_return std::nullopt;
   co_return platform::Target{device->account_id, device->id, device->perm.ctrl};

@@ -11,7 +11,7 @@ void WorkerThreads::start(const std::string& name, const std::function<void(unsi
           ioc_.get_executor());
   for (unsigned i = 0; i < count_; ++i) {
     threads_.emplace_back([this, name, init, i] {
-      os::name_this_thread(name + "-" + std::to_string(i));
+      os::name_this_thread(naming_ == Naming::kPlain ? name : name + "-" + std::to_string(i));
       if (init) init(i);
       ioc_.run();
     });

@@ -4,9 +4,9 @@
 // X-HTTP-Method-Override, routes `/iot/device…`, `/iot/data…` and `/iot/channel…`, and answers
 // every failure with its status and {"err":STATUS,"msg":"..."}. It works on the server's
 // service::Context exactly as MQTT sessions do: permissions through platform::may_read/may_write
-// and the directory, publishes through service/publish.hpp, identity changes on the StoreWorker,
-// data and property writes on the DataWriter, reads on the ReadPool. SQLite never runs on the
-// calling (io) thread.
+// and the directory, publishes through service/publish.hpp, identity changes on the
+// StoreExecutor's store thread, data and property writes on the DataWriter, reads on the
+// StoreExecutor's reader threads. SQLite never runs on the calling (io) thread.
 //
 // Thread-safe: one Api serves every connection of every io thread.
 #pragma once

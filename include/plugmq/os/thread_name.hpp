@@ -1,7 +1,7 @@
 #pragma once
 // Names the calling thread (at most 15 characters, the rest is cut), so that `top -H`, `ps -L`,
 // perf and gdb show which of the server's threads is which: pq-io-N (network), pq-writer (data
-// writer), pq-store (store worker), pq-read-N (read pool).
+// writer), pq-store (store thread), pq-read-N (reader threads).
 
 #include <pthread.h>
 

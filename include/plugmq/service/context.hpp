@@ -13,8 +13,7 @@
 #include "plugmq/service/message.hpp"
 #include "plugmq/service/options.hpp"
 #include "plugmq/service/rate_limiter.hpp"
-#include "plugmq/service/read_pool.hpp"
-#include "plugmq/service/store_worker.hpp"
+#include "plugmq/service/store_executor.hpp"
 #include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::service {
@@ -108,9 +107,9 @@ struct Context {
 
   explicit Context(ServerOptions o)
       : options(std::move(o)),
-        store(options.data_dir / "plugmq.db", directory, options.directory_refresh),
+        store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
+              options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
-        readers(options.data_dir / "plugmq.db", options.read_threads),
         enroll_per_address(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
         enroll_per_serial(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
         login_per_address(options.login_failures_per_address, std::chrono::minutes(1)),
@@ -132,9 +131,8 @@ struct Context {
 
   const ServerOptions options;
   DirectoryHolder directory;
-  StoreWorker store;         // identities: logins, enrollment, the directory
+  StoreExecutor store;       // identities (logins, enrollment, the directory); HTTP reads
   store::DataWriter writer;  // data records and properties
-  ReadPool readers;          // read-only store work for HTTP requests
   broker::Router router;
   broker::Registry registry;
   RateLimiter enroll_per_address;  // failed enrollments per client address

@@ -15,7 +15,7 @@ namespace plugmq::service {
 
 // The store's part: Fleet::enroll_thing, enroll_controller or control_thing with the password
 // as offered. Runs on the store thread (twice when the password is checked in between).
-using EnrollStep = std::function<store::EnrollResult(StoreWorker::Repos&, const store::Secret&)>;
+using EnrollStep = std::function<store::EnrollResult(StoreExecutor::Repos&, const store::Secret&)>;
 
 struct EnrollAttempt {
   std::string address;  // the client's, without the port

@@ -41,7 +41,7 @@ struct ServerOptions {
   HttpOptions http;
   std::filesystem::path data_dir;
   unsigned io_threads = 0;    // 0: one per core
-  unsigned read_threads = 2;  // ReadPool threads (and SQLite read connections)
+  unsigned read_threads = 2;  // reader threads (and SQLite read connections)
   std::size_t max_connections = 100000;
   std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
   // Filters one session may hold; a SUBSCRIBE past it gets 0x80 for each further new filter.

@@ -8,8 +8,8 @@
 //   publish_message                     an MQTT PUBLISH or Last Will: property request or data
 //   may_receive                         the read check each subscriber makes at delivery
 //
-// Everything runs on the caller's io thread; the store is reached only through the StoreWorker
-// (an unknown device) and the DataWriter queue.
+// Everything runs on the caller's io thread; the store is reached only through the
+// StoreExecutor (an unknown device) and the DataWriter queue.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -1,5 +1,6 @@
-// An io_context and the named threads that run it: the pools of blocking work (ReadPool, the
-// HashPool) post their work to context(). stop() lets the queued work finish, then joins.
+// An io_context and the named threads that run it: the threads of blocking work (the
+// StoreExecutor's, the HashPool's) post their work to context(). stop() lets the queued work
+// finish, then joins.
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,13 +15,19 @@ namespace plugmq::service {
 
 class WorkerThreads {
  public:
-  explicit WorkerThreads(unsigned threads)
-      : count_(threads == 0 ? 1 : threads), ioc_(static_cast<int>(count_)) {}
+  // How start() names the threads: NAME-0, NAME-1..., or (kPlain) one thread named NAME, for
+  // a role that is one thread.
+  enum class Naming { kNumbered, kPlain };
+
+  explicit WorkerThreads(unsigned threads, Naming naming = Naming::kNumbered)
+      : count_(threads == 0 || naming == Naming::kPlain ? 1 : threads),
+        naming_(naming),
+        ioc_(static_cast<int>(count_)) {}
   ~WorkerThreads() { stop(); }
   WorkerThreads(const WorkerThreads&) = delete;
   WorkerThreads& operator=(const WorkerThreads&) = delete;
 
-  // Starts the threads, named NAME-0, NAME-1...; thread i first runs `init(i)` when given.
+  // Starts the threads, named as Naming says; thread i first runs `init(i)` when given.
   // Does nothing when they run.
   void start(const std::string& name, const std::function<void(unsigned)>& init = {});
   // Finishes the queued work, then joins the threads. Idempotent.
@@ -31,6 +38,7 @@ class WorkerThreads {
 
  private:
   const unsigned count_;
+  const Naming naming_;
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;

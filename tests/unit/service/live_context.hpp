@@ -42,7 +42,6 @@ class LiveContext {
     if (ctx_) {
       ctx_->writer.stop();
       ctx_->store.stop();
-      ctx_->readers.stop();
       ctx_->hashes.stop();
       ctx_.reset();
     }
@@ -57,7 +56,6 @@ class LiveContext {
     ctx_ = std::make_unique<Context>(options_);
     ctx_->store.start();
     ctx_->writer.start();
-    ctx_->readers.start();
     ctx_->hashes.start();
     return *ctx_;
   }

@@ -1,67 +1,83 @@
-#include "plugmq/service/store_worker.hpp"
+#include "plugmq/service/store_executor.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <cassert>
 
-#include "plugmq/platform/log_throttle.hpp"
-#include "plugmq/os/thread_name.hpp"
 #include "plugmq/os/paced_vfs.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::service {
 
 namespace asio = boost::asio;
 
-StoreWorker::StoreWorker(const std::filesystem::path& db_file, DirectoryHolder& directory,
-                         std::chrono::milliseconds refresh_every)
-    : db_(store::Db::open(db_file)),
-      repos_(db_),
+namespace {
+// The reader thread's connection, set when the thread starts.
+thread_local StoreExecutor::ReadRepos* tls_reader = nullptr;
+}  // namespace
+
+StoreExecutor::StoreExecutor(const std::filesystem::path& db_file, DirectoryHolder& directory,
+                             std::chrono::milliseconds refresh_every, unsigned read_threads)
+    : store_(std::make_unique<Connection<Repos>>(db_file)),
       directory_(directory),
-      refresh_every_(refresh_every) {
+      refresh_every_(refresh_every),
+      readers_(read_threads) {
+  for (unsigned i = 0; i < readers_.size(); ++i) {
+    reader_connections_.push_back(std::make_unique<Connection<ReadRepos>>(db_file));
+  }
   reload_directory();
 }
 
-StoreWorker::~StoreWorker() { stop(); }
+StoreExecutor::~StoreExecutor() { stop(); }
 
-void StoreWorker::start() {
-  asio::co_spawn(ioc_, refresh_loop(), asio::detached);
-  thread_ = std::thread([this] {
-    os::name_this_thread("pq-store");
-    ioc_.run();
-  });
+void StoreExecutor::start() {
+  if (started_) return;
+  started_ = true;
+  asio::co_spawn(serial_.context(), refresh_loop(), asio::detached);
+  serial_.start("pq-store");
+  readers_.start("pq-read", [this](unsigned i) { tls_reader = &reader_connections_[i]->repos; });
 }
 
-void StoreWorker::stop() {
-  if (!thread_.joinable()) return;
-  asio::post(ioc_, [this] { refresh_timer_.cancel(); });
-  thread_.join();
+void StoreExecutor::stop() {
+  // The refresh loop waits on its timer for as long as it runs: cancelled, it ends, and the
+  // store thread then stops after the work queued before.
+  asio::post(serial_.context(), [this] { refresh_timer_.cancel(); });
+  readers_.stop();
+  serial_.stop();
 }
 
-void StoreWorker::log_failure(const std::exception& e) {
+StoreExecutor::ReadRepos& StoreExecutor::current_reader() {
+  assert(tls_reader != nullptr && "StoreExecutor::read() work runs on reader threads only");
+  return *tls_reader;
+}
+
+void StoreExecutor::log_failure(const std::exception& e) {
   if (auto t = platform::throttle_log("store: task failed")) {
     spdlog::error("store: {}{}", e.what(), t->suffix());
   }
 }
 
-std::int64_t StoreWorker::admin_version() {
+std::int64_t StoreExecutor::admin_version() {
   // Bumped by triggers on accounts, devices and controls (schema migration 4), whoever
   // commits: admin commands in other processes, enrollments here. Data records leave it alone.
-  auto stmt = db_.prepare("SELECT n FROM admin_version");
+  auto stmt = store_->db.prepare("SELECT n FROM admin_version");
   if (!stmt.step()) throw store::Error(store::Error::Code::kDb, "admin_version row missing");
   return stmt.int64(0);
 }
 
-void StoreWorker::reload_directory() {
+void StoreExecutor::reload_directory() {
   seen_admin_version_ = admin_version();
   auto dir = std::make_shared<Directory>();
   dir->version = ++generation_;
-  for (const auto& a : repos_.identity.accounts()) {
+  for (const auto& a : store_->repos.identity.accounts()) {
     dir->account_disabled[a.id] = a.disabled;
     dir->account_retention[a.id] = a.retention_days;
   }
-  for (auto& d : repos_.identity.devices()) {
+  for (auto& d : store_->repos.identity.devices()) {
     DeviceInfo info;
     info.account_id = d.account_id;
     info.device_id = d.id;
@@ -69,7 +85,7 @@ void StoreWorker::reload_directory() {
     info.disabled = d.status == "disabled" || dir->account_disabled[d.account_id];
     dir->devices.emplace(std::move(d.id), std::move(info));
   }
-  for (auto& [controller, thing] : repos_.fleet.all_controls()) {
+  for (auto& [controller, thing] : store_->repos.fleet.all_controls()) {
     auto it = dir->devices.find(controller);
     if (it != dir->devices.end()) it->second.controls.push_back(std::move(thing));
   }
@@ -78,7 +94,7 @@ void StoreWorker::reload_directory() {
   if (on_reload_) on_reload_();
 }
 
-void StoreWorker::refresh_if_changed() {
+void StoreExecutor::refresh_if_changed() {
   try {
     if (admin_version() != seen_admin_version_) reload_directory();
   } catch (const std::exception& e) {
@@ -88,7 +104,7 @@ void StoreWorker::refresh_if_changed() {
   }
 }
 
-void StoreWorker::checkpoint() {
+void StoreExecutor::checkpoint() {
   // The data writer's connection does not checkpoint (it would stall ingest); copying the WAL
   // back into the database happens here, once a refresh period, without blocking anyone.
   // Copying a second of commits at 20,000 msgs/s takes about 2 ms of CPU; like the data
@@ -96,7 +112,7 @@ void StoreWorker::checkpoint() {
   os::Pacer pacer;
   os::ScopedWritePacer paced(&os::Pacer::pace_writes, &pacer);
   try {
-    db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
+    store_->db.exec("PRAGMA wal_checkpoint(PASSIVE)");
   } catch (const std::exception& e) {
     if (auto t = platform::throttle_log("store: checkpoint failed")) {
       spdlog::warn("WAL checkpoint failed: {}{}", e.what(), t->suffix());
@@ -104,7 +120,7 @@ void StoreWorker::checkpoint() {
   }
 }
 
-asio::awaitable<void> StoreWorker::refresh_loop() {
+asio::awaitable<void> StoreExecutor::refresh_loop() {
   for (;;) {
     refresh_timer_.expires_after(refresh_every_);
     auto [ec] = co_await refresh_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
