@@ -107,7 +107,7 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
   if (!account && !conn_.closing()) {
     auto split = platform::split_client_id(client_id());
     ctx_.store.post(
-        [id, cid = std::string(client_id()), name = split.name](service::StoreWorker::Repos& r) {
+        [id, cid = std::string(client_id()), name = split.name](service::StoreExecutor::Repos& r) {
           r.identity.record_login(id, cid, name);
         });
   }

@@ -23,7 +23,7 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
       data_(db_),
       wal_writeback_(db_file.string() + "-wal") {
   // Checkpointing in the committing thread halves ingest (docs/decisions/004-store-layout.md), so
-  // the store thread runs passive checkpoints every second (service::StoreWorker). Those cannot
+  // the store thread runs passive checkpoints every second (service::StoreExecutor). Those cannot
   // reset the WAL while this thread appends without pause, so this connection still
   // checkpoints itself once the WAL passes 64 MiB (in pages of this database's size): that
   // bounds the WAL under sustained load. After a reset the file is truncated back to 64 MiB.

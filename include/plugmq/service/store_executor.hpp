@@ -223,7 +223,4 @@ class StoreExecutor {
   boost::asio::steady_timer refresh_timer_{serial_.context()};
 };
 
-// The name the network layer's store tasks use for their argument type (StoreWorker::Repos).
-using StoreWorker = StoreExecutor;
-
 }  // namespace plugmq::service
