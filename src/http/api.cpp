@@ -125,6 +125,39 @@ std::optional<Response> login_refusal(service::Admission admission, store::Login
   return detail::need_auth("wrong credentials");
 }
 
+// A request's credentials, as (kind, name, secret).
+struct Credentials {
+  Caller::Kind kind = Caller::Kind::kNone;  // kNone: the request has none
+  std::string name;
+  std::string secret;
+};
+
+// The credentials in `req`'s headers (X-Plug-Id with X-Plug-Auth or X-Plug-Master,
+// X-Plug-Email with X-Plug-Master, or Basic), or the 401 for malformed or incomplete ones.
+std::optional<Response> credentials_of(const Request& req, Credentials& out) {
+  const std::string* id = req.header("X-Plug-Id");
+  const std::string* auth = req.header("X-Plug-Auth");
+  const std::string* email = req.header("X-Plug-Email");
+  const std::string* master = req.header("X-Plug-Master");
+  const std::string* basic = req.header("Authorization");
+  if (id && auth) {
+    out = {Caller::Kind::kDevice, *id, *auth};
+  } else if (id && master) {
+    out = {Caller::Kind::kHybrid, *id, *master};
+  } else if (email && master) {
+    out = {Caller::Kind::kAccount, *email, *master};
+  } else if (basic) {
+    auto creds = basic_credentials(*basic);
+    if (!creds) return detail::need_auth("malformed Authorization header (Basic expected)");
+    out = {Caller::Kind::kAccount, std::move(creds->first), std::move(creds->second)};
+  } else if (id || auth || email || master) {
+    return detail::need_auth(
+        "incomplete credentials: X-Plug-Id with X-Plug-Auth or X-Plug-Master, or X-Plug-Email "
+        "with X-Plug-Master");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Api::Impl {
@@ -155,6 +188,14 @@ struct Api::Impl {
   }
 
   asio::awaitable<std::optional<Response>> authenticate(Call& call);
+  // Checks `c` against the store within the login limits: the caller into `out`, or the
+  // response that refuses the request.
+  asio::awaitable<std::optional<Response>> log_in(const Request& req, const Credentials& c,
+                                                  Caller& out);
+  // The caller's permissions and disabled flags as the directory has them now (SPEC 6: an
+  // operator's change reaches every request within the directory's refresh); the 403 when
+  // the device or its account is disabled.
+  std::optional<Response> apply_directory(Caller& caller);
   // authenticate(), and a 401 for a request without credentials.
   asio::awaitable<std::optional<Response>> require_auth(Call& call);
   asio::awaitable<Response> route(Call& call);
@@ -168,111 +209,92 @@ Api::~Api() = default;
 
 asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   if (call.authenticated) co_return std::nullopt;
-  const Request& req = call.req;
-  const std::string* id = req.header("X-Plug-Id");
-  const std::string* auth = req.header("X-Plug-Auth");
-  const std::string* email = req.header("X-Plug-Email");
-  const std::string* master = req.header("X-Plug-Master");
-  const std::string* basic = req.header("Authorization");
-
-  // The credentials, as (kind, name, secret).
-  Caller::Kind kind = Caller::Kind::kNone;
-  std::string name, secret;
-  if (id && auth) {
-    kind = Caller::Kind::kDevice;
-    name = *id;
-    secret = *auth;
-  } else if (id && master) {
-    kind = Caller::Kind::kHybrid;
-    name = *id;
-    secret = *master;
-  } else if (email && master) {
-    kind = Caller::Kind::kAccount;
-    name = *email;
-    secret = *master;
-  } else if (basic) {
-    auto creds = basic_credentials(*basic);
-    if (!creds) co_return detail::need_auth("malformed Authorization header (Basic expected)");
-    kind = Caller::Kind::kAccount;
-    name = std::move(creds->first);
-    secret = std::move(creds->second);
-  } else if (id || auth || email || master) {
-    co_return detail::need_auth(
-        "incomplete credentials: X-Plug-Id with X-Plug-Auth or X-Plug-Master, or X-Plug-Email "
-        "with X-Plug-Master");
-  } else {
+  Credentials creds;
+  if (auto refused = credentials_of(call.req, creds)) co_return refused;
+  if (creds.kind == Caller::Kind::kNone) {
     call.authenticated = true;  // no credentials: the caller is nobody
     co_return std::nullopt;
   }
-
-  const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(kind)) + '\n' +
-                                               name + '\n' + secret);
+  const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(creds.kind)) +
+                                               '\n' + creds.name + '\n' + creds.secret);
   std::optional<Caller> caller = cached(key);
   if (caller && !caller->who.device_id.empty() &&
       ctx.directory.get()->find(caller->who.device_id) == nullptr) {
     caller.reset();  // a device the directory no longer knows may have been deleted: check again
   }
   if (!caller) {
-    Login login;
-    const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
-      auto op = ctx.store.read([kind, name, secret, hash](service::StoreExecutor::ReadRepos& r) {
-        const auto offered = store::Secret::offered(secret, hash);
-        switch (kind) {
-          case Caller::Kind::kDevice:
-            return device_login(r, name, offered);
-          case Caller::Kind::kHybrid:
-            return hybrid_login(r, name, offered);
-          default:
-            return account_login(r, name, offered);
-        }
-      });
-      login = co_await std::move(op);
-      co_return service::Verdict{
-          login.check_hash, login.status == store::LoginStatus::kBadCredentials, login.identity};
-    };
-    // A device's place per address is its own: see service/attempt.hpp.
-    const std::string lower = platform::lower_ascii(name);
-    const service::AttemptRun run{
-        ctx.login_limits(),
-        ctx.hashes,
-        kind == Caller::Kind::kDevice ? req.peer_address + '|' + lower : req.peer_address,
-        (kind == Caller::Kind::kAccount ? "account:" : "device:") + lower,
-        secret,
-        {},
-        [this] { return !ctx.stopping; }};
-    service::Admission admission;
-    try {
-      auto op = service::run_attempt(run, step);
-      admission = co_await std::move(op);
-    } catch (const std::exception& e) {
-      spdlog::error("http {}: login lookup failed: {}", req.peer_address, e.what());
-      co_return error_response(500, "internal error");
-    }
-    if (auto refused = login_refusal(admission, login.status, req.peer_address, name)) {
-      co_return std::move(*refused);
-    }
-    if (kind == Caller::Kind::kDevice) login.caller.auth = secret;
-    remember(key, login.caller);
-    caller = std::move(login.caller);
+    Caller fresh;
+    auto op = log_in(call.req, creds, fresh);
+    if (auto refused = co_await std::move(op)) co_return refused;
+    remember(key, fresh);
+    caller = std::move(fresh);
   }
-
-  // Permissions and the disabled flags as the directory has them now (SPEC 6: an operator's
-  // change reaches every request within the directory's refresh).
-  const auto dir = ctx.directory.get();
-  if (auto it = dir->account_disabled.find(caller->who.account_id);
-      it != dir->account_disabled.end() && it->second) {
-    co_return error_response(403, "device or account disabled");
-  }
-  if (!caller->who.device_id.empty()) {
-    if (const auto* info = dir->find(caller->who.device_id)) {
-      if (info->disabled) co_return error_response(403, "device or account disabled");
-      caller->who.perm = info->perm;
-      caller->who.controls = info->controls;
-    }
-  }
+  if (auto refused = apply_directory(*caller)) co_return refused;
   call.caller = std::move(*caller);
   call.authenticated = true;
   co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<Response>> Api::Impl::log_in(const Request& req,
+                                                          const Credentials& c, Caller& out) {
+  Login login;
+  const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
+    auto op = ctx.store.read([kind = c.kind, name = c.name, secret = c.secret,
+                              hash](service::StoreExecutor::ReadRepos& r) {
+      const auto offered = store::Secret::offered(secret, hash);
+      switch (kind) {
+        case Caller::Kind::kDevice:
+          return device_login(r, name, offered);
+        case Caller::Kind::kHybrid:
+          return hybrid_login(r, name, offered);
+        default:
+          return account_login(r, name, offered);
+      }
+    });
+    login = co_await std::move(op);
+    co_return service::Verdict{
+        login.check_hash, login.status == store::LoginStatus::kBadCredentials, login.identity};
+  };
+  // A device's place per address is its own: see service/attempt.hpp.
+  const std::string lower = platform::lower_ascii(c.name);
+  const service::AttemptRun run{
+      ctx.login_limits(),
+      ctx.hashes,
+      c.kind == Caller::Kind::kDevice ? req.peer_address + '|' + lower : req.peer_address,
+      (c.kind == Caller::Kind::kAccount ? "account:" : "device:") + lower,
+      c.secret,
+      {},
+      [this] { return !ctx.stopping; }};
+  service::Admission admission;
+  try {
+    auto op = service::run_attempt(run, step);
+    admission = co_await std::move(op);
+  } catch (const std::exception& e) {
+    spdlog::error("http {}: login lookup failed: {}", req.peer_address, e.what());
+    co_return error_response(500, "internal error");
+  }
+  if (auto refused = login_refusal(admission, login.status, req.peer_address, c.name)) {
+    co_return std::move(*refused);
+  }
+  if (c.kind == Caller::Kind::kDevice) login.caller.auth = c.secret;
+  out = std::move(login.caller);
+  co_return std::nullopt;
+}
+
+std::optional<Response> Api::Impl::apply_directory(Caller& caller) {
+  const auto dir = ctx.directory.get();
+  if (auto it = dir->account_disabled.find(caller.who.account_id);
+      it != dir->account_disabled.end() && it->second) {
+    return error_response(403, "device or account disabled");
+  }
+  if (!caller.who.device_id.empty()) {
+    if (const auto* info = dir->find(caller.who.device_id)) {
+      if (info->disabled) return error_response(403, "device or account disabled");
+      caller.who.perm = info->perm;
+      caller.who.controls = info->controls;
+    }
+  }
+  return std::nullopt;
 }
 
 asio::awaitable<Response> Api::handle(const Request& req) {

@@ -226,76 +226,88 @@ struct Commits {
 
 }  // namespace
 
-asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>& channel) {
-  if (channel && !platform::valid_channel(*channel)) {
-    co_return error_response(400, "invalid channel \"" + *channel +
-                                      "\": 1..200 bytes, levels separated by '/', no wildcard");
+namespace {
+
+// One record of a PUT /iot/data body: into `out`, or the 400 that refuses it. `where` names the
+// record in an array ("record 3: "), `channel` is the URL's.
+std::optional<Response> read_entry(const Json& e, const std::string& where,
+                                   const std::optional<std::string>& channel,
+                                   const platform::Principal& who, std::int64_t now, Entry& out) {
+  if (!e.is_object() || !e.contains("data")) {
+    return error_response(400, where + "a record is an object with a \"data\" member");
   }
+  bool bad = false;
+  auto own_channel = string_member(e, "channel", bad);
+  if (bad || (own_channel && !platform::valid_channel(*own_channel))) {
+    return error_response(400, where + "\"channel\" must be a channel (no wildcard)");
+  }
+  if (own_channel) {
+    out.channel = std::move(*own_channel);
+  } else if (channel) {
+    out.channel = *channel;
+  } else {
+    return error_response(400, where + "no channel: PUT /iot/data/CHANNEL, or \"channel\" "
+                                       "in each record");
+  }
+  auto of = string_member(e, "of", bad);
+  if (of) {
+    auto id = platform::normalize_plug_id(*of, platform::IdKind::kDevice);
+    if (!id) return error_response(400, where + "\"of\" must be a device Plug-ID");
+    out.of = std::move(*id);
+  } else if (bad) {
+    return error_response(400, where + "\"of\" must be a device Plug-ID");
+  } else if (!who.device_id.empty()) {
+    out.of = who.device_id;
+  } else {
+    return error_response(400, where + "an account publishes as one of its devices: give "
+                                       "\"of\"");
+  }
+  auto decoded = platform::decode_envelope(e, now);
+  if (decoded.error != platform::PayloadError::kNone) {
+    return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
+  }
+  out.envelope = std::move(decoded.envelope);
+  return std::nullopt;
+}
+
+// The records of a PUT /iot/data body (one object or an array of them): into `out`, or the
+// response that refuses the whole call.
+std::optional<Response> read_entries(const Call& call, const std::optional<std::string>& channel,
+                                     std::vector<Entry>& out, bool& single) {
   std::string why;
   auto body = parse_json(call.req.body, &why);
-  if (!body) co_return error_response(400, why);
-  const bool single = body->is_object();
+  if (!body) return error_response(400, why);
+  single = body->is_object();
   if (!single && !body->is_array()) {
-    co_return error_response(400, "body must be a record {\"data\":...} or an array of them");
+    return error_response(400, "body must be a record {\"data\":...} or an array of them");
   }
   const std::size_t count = single ? 1 : body->size();
-  if (count == 0) co_return error_response(400, "no records to publish");
+  if (count == 0) return error_response(400, "no records to publish");
   const std::size_t max = call.ctx.options.http.max_records_per_publish;
   if (count > max) {
-    co_return error_response(413, std::to_string(count) + " records in one call; at most " +
-                                      std::to_string(max) + " (http.max_records_per_publish)");
+    return error_response(413, std::to_string(count) + " records in one call; at most " +
+                                   std::to_string(max) + " (http.max_records_per_publish)");
   }
-
-  std::vector<Entry> entries;
-  entries.reserve(count);
+  out.reserve(count);
   const auto now = platform::now_ms();
   for (std::size_t i = 0; i < count; ++i) {
     const Json& e = single ? *body : (*body)[i];
     const std::string where = single ? std::string() : "record " + std::to_string(i + 1) + ": ";
-    if (!e.is_object() || !e.contains("data")) {
-      co_return error_response(400, where + "a record is an object with a \"data\" member");
-    }
     Entry entry;
-    bool bad = false;
-    auto own_channel = string_member(e, "channel", bad);
-    if (bad || (own_channel && !platform::valid_channel(*own_channel))) {
-      co_return error_response(400, where + "\"channel\" must be a channel (no wildcard)");
-    }
-    if (own_channel) {
-      entry.channel = std::move(*own_channel);
-    } else if (channel) {
-      entry.channel = *channel;
-    } else {
-      co_return error_response(400, where + "no channel: PUT /iot/data/CHANNEL, or \"channel\" "
-                                            "in each record");
-    }
-    auto of = string_member(e, "of", bad);
-    if (of) {
-      auto id = platform::normalize_plug_id(*of, platform::IdKind::kDevice);
-      if (!id) co_return error_response(400, where + "\"of\" must be a device Plug-ID");
-      entry.of = std::move(*id);
-    } else if (bad) {
-      co_return error_response(400, where + "\"of\" must be a device Plug-ID");
-    } else if (!call.caller.who.device_id.empty()) {
-      entry.of = call.caller.who.device_id;
-    } else {
-      co_return error_response(400, where + "an account publishes as one of its devices: give "
-                                            "\"of\"");
-    }
-    auto decoded = platform::decode_envelope(e, now);
-    if (decoded.error != platform::PayloadError::kNone) {
-      co_return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
-    }
-    entry.envelope = std::move(decoded.envelope);
-    entries.push_back(std::move(entry));
+    if (auto refused = read_entry(e, where, channel, call.caller.who, now, entry)) return refused;
+    out.push_back(std::move(entry));
   }
+  return std::nullopt;
+}
 
-  // The same permission check as an MQTT publish, once per publishing device.
-  const auto dir = call.ctx.directory.get();
-  std::map<std::string, platform::Target> targets;
+// The same permission check as an MQTT publish, once per publishing device: the targets by
+// Plug-ID into `targets`, or the 404 or 403 that refuses the call.
+asio::awaitable<std::optional<Response>> check_targets(
+    Call& call, const service::Directory& dir, const std::vector<Entry>& entries,
+    std::map<std::string, platform::Target>& targets) {
   for (const auto& entry : entries) {
     if (targets.count(entry.of)) continue;
-    auto lookup = service::find_target(call.ctx, *dir, entry.of, call.caller.who);
+    auto lookup = service::find_target(call.ctx, dir, entry.of, call.caller.who);
     auto target = co_await std::move(lookup);
     if (!target) co_return error_response(404, "unknown device " + entry.of);
     if (!platform::may_write(call.caller.who, *target)) {
@@ -304,12 +316,16 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
     }
     targets.emplace(entry.of, *target);
   }
+  co_return std::nullopt;
+}
 
-  auto room = writer_room(call.ctx);
-  co_await std::move(room);
-  // Routed to MQTT subscribers at once, answered once every record is committed (as a QoS 1
-  // PUBACK is): the ids returned are records that survive a crash.
-  std::vector<std::string> ids;
+// Publishes every entry: routed to MQTT subscribers at once, done once every record is
+// committed (as a QoS 1 PUBACK is), so the ids in `ids` are records that survive a crash.
+// Whether all were stored.
+asio::awaitable<bool> publish_entries(Call& call, const service::Directory& dir,
+                                      std::vector<Entry>& entries,
+                                      const std::map<std::string, platform::Target>& targets,
+                                      std::vector<std::string>& ids) {
   ids.reserve(entries.size());
   auto committed = asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
       [&](auto handler) {
@@ -323,14 +339,37 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
               asio::post(ex, [state] { std::move(state->handler)(state->ok.load()); });
             }
           };
-          ids.push_back(service::publish_record(call.ctx, *dir, targets.at(entry.of),
+          ids.push_back(service::publish_record(call.ctx, dir, targets.at(entry.of),
                                                 std::move(entry.channel), std::move(entry.envelope),
                                                 done));
         }
       },
       asio::use_awaitable);
-  const bool ok = co_await std::move(committed);
-  if (!ok) co_return error_response(500, "the records could not be stored");
+  co_return co_await std::move(committed);
+}
+
+}  // namespace
+
+asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>& channel) {
+  if (channel && !platform::valid_channel(*channel)) {
+    co_return error_response(400, "invalid channel \"" + *channel +
+                                      "\": 1..200 bytes, levels separated by '/', no wildcard");
+  }
+  std::vector<Entry> entries;
+  bool single = false;
+  if (auto refused = read_entries(call, channel, entries, single)) co_return *refused;
+
+  const auto dir = call.ctx.directory.get();
+  std::map<std::string, platform::Target> targets;
+  auto check = check_targets(call, *dir, entries, targets);
+  if (auto refused = co_await std::move(check)) co_return *refused;
+
+  auto room = writer_room(call.ctx);
+  co_await std::move(room);
+  std::vector<std::string> ids;
+  auto publish = publish_entries(call, *dir, entries, targets, ids);
+  const bool stored = co_await std::move(publish);
+  if (!stored) co_return error_response(500, "the records could not be stored");
   if (single) co_return json_response(200, dump(Json(ids[0])));
   co_return json_response(200, dump(Json(ids)));
 }
