@@ -11,7 +11,6 @@
 
 #include "output.hpp"
 #include "plugmq/app/config.hpp"
-#include "serials_csv.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
@@ -21,6 +20,7 @@
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
+#include "serials_csv.hpp"
 
 namespace plugmq::app {
 
@@ -56,7 +56,6 @@ store::Template template_or_fail(store::Fleet& fleet, const std::string& model) 
   if (!t) throw store::Error(store::Error::Code::kNotFound, "no template " + model);
   return *t;
 }
-
 
 }  // namespace
 
@@ -250,10 +249,10 @@ int cmd_device(const std::string& verb, const Args& args) {
     // One small query per device: a primary-key range each.
     if (wants_json(args)) {
       json out = json::array();
-      for (const auto& d : devices) out.push_back(device_json(d, data.props_raw(d.id)));
+      for (const auto& d : devices) out.push_back(device_json(d, data.properties().raw(d.id)));
       std::cout << out.dump() << "\n";
     } else {
-      for (const auto& d : devices) print_device_text(d, data.props_raw(d.id));
+      for (const auto& d : devices) print_device_text(d, data.properties().raw(d.id));
     }
     return 0;
   }
@@ -278,7 +277,7 @@ int cmd_device(const std::string& verb, const Args& args) {
     }
     device = id.set_device(plug_id, perm, args.get("status"), args.get("name")).value();
   }
-  const std::string props = store::DataStore(db).props_raw(device.id);
+  const std::string props = store::DataStore(db).properties().raw(device.id);
   if (wants_json(args)) {
     std::cout << device_json(device, props).dump() << "\n";
   } else {

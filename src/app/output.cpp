@@ -45,7 +45,7 @@ json account_json(const store::Account& a) {
           {"created_at", a.created_at}};
 }
 
-// `props` is DataStore::props_raw text.
+// `props` is PropertyStore::raw text.
 json device_json(const store::Device& d, const std::string& props) {
   json out = {{"id", d.id},
               {"kind", std::string(platform::to_string(d.kind))},

@@ -18,7 +18,7 @@ bool wants_json(const Args& a);
 std::string iso_time(std::int64_t ms);
 
 nlohmann::json account_json(const store::Account& a);
-// `props` is DataStore::props_raw text.
+// `props` is PropertyStore::raw text.
 nlohmann::json device_json(const store::Device& d, const std::string& props);
 void print_device_text(const store::Device& d, const std::string& props);
 nlohmann::json template_json(const store::Template& t);

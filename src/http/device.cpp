@@ -54,11 +54,11 @@ void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) 
 }
 
 // Sets properties on the writer (where every property write happens, in order with the data),
-// after DataStore::check_props accepted them.
+// after PropertyStore::check accepted them.
 asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
                                             const std::string& payload) {
   auto op = on_writer(call.ctx.writer, [id, payload](store::DataStore& data) {
-    return data.props_set(id, payload);
+    return data.properties().set(id, payload);
   });
   co_return co_await std::move(op);
 }
@@ -78,12 +78,12 @@ std::optional<Json> object_body(Call& call, Response& error) {
   return body;
 }
 
-// The optional "props" member: its JSON text once DataStore::check_props accepted it.
+// The optional "props" member: its JSON text once PropertyStore::check accepted it.
 std::optional<std::string> props_member(const Json& body, Response& error, bool& bad) {
   auto it = body.find("props");
   if (it == body.end() || it->is_null()) return std::nullopt;
   std::string text = dump(*it);
-  auto check = store::DataStore::check_props(text);
+  auto check = store::PropertyStore::check(text);
   if (!check.ok()) {
     error = error_response(status_of(check.outcome), "props: " + check.msg);
     bad = true;
@@ -99,7 +99,8 @@ asio::awaitable<Response> enroll_thing(Call& call, const Json& body) {
   auto pass = string_member(body, "pass", bad);
   auto name = string_member(body, "name", bad);
   if (bad || !model || !hwid || !pass) {
-    co_return error_response(400, "enrolling a thing needs \"model\", \"hwid\" and \"pass\" strings");
+    co_return error_response(400,
+                             "enrolling a thing needs \"model\", \"hwid\" and \"pass\" strings");
   }
   Response error;
   auto props = props_member(body, error, bad);
@@ -134,14 +135,15 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   auto hwid = string_member(body, "hwid", bad);
   auto pass = string_member(body, "pass", bad);
   if (bad || !name) {
-    co_return error_response(400, "a prototype needs a \"name\" string; \"hwid\" and \"pass\" "
-                                  "are strings when given");
+    co_return error_response(400,
+                             "a prototype needs a \"name\" string; \"hwid\" and \"pass\" "
+                             "are strings when given");
   }
   std::optional<platform::PermFilter> perm;
   if (auto it = body.find("perm"); it != body.end() && !it->is_null()) {
     std::string why;
-    perm = platform::perm_from_json(dump(*it), platform::default_perm(platform::DeviceKind::kPrototype),
-                                    &why);
+    perm = platform::perm_from_json(dump(*it),
+                                    platform::default_perm(platform::DeviceKind::kPrototype), &why);
     if (!perm) co_return error_response(400, "perm: " + why);
   }
   Response error;
@@ -209,12 +211,14 @@ asio::awaitable<Response> post_device(Call& call, const Authenticate& auth) {
   auto check = auth(call);
   if (auto refused = co_await std::move(check)) co_return *refused;
   if (call.caller.kind == Caller::Kind::kNone) {
-    co_return need_auth("creating a prototype needs the account's credentials "
-                        "(enrolling a thing needs \"model\", \"hwid\" and \"pass\")");
+    co_return need_auth(
+        "creating a prototype needs the account's credentials "
+        "(enrolling a thing needs \"model\", \"hwid\" and \"pass\")");
   }
   if (!call.caller.master()) {
-    co_return error_response(403, "creating a prototype needs the account's password "
-                                  "(X-Plug-Master or Basic)");
+    co_return error_response(403,
+                             "creating a prototype needs the account's password "
+                             "(X-Plug-Master or Basic)");
   }
   auto op = create_prototype(call, *body);
   co_return co_await std::move(op);
@@ -231,8 +235,9 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   auto hwid = string_member(*body, "hwid", bad);
   auto name = string_member(*body, "name", bad);
   if (bad || !model || !ctrl || !pass) {
-    co_return error_response(400, "controlling a thing needs \"model\", \"ctrl\" and \"pass\" "
-                                  "strings; \"hwid\" and \"name\" are strings when given");
+    co_return error_response(400,
+                             "controlling a thing needs \"model\", \"ctrl\" and \"pass\" "
+                             "strings; \"hwid\" and \"name\" are strings when given");
   }
   auto check = auth(call);
   if (auto refused = co_await std::move(check)) co_return *refused;
@@ -280,8 +285,9 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
 asio::awaitable<Response> delete_devices(Call& call) {
   auto ids = plug_id_list(call.req.body);
   if (!ids) {
-    co_return error_response(400, "body must be a Plug-ID, a comma-separated list of them or a "
-                                  "JSON array of them");
+    co_return error_response(400,
+                             "body must be a Plug-ID, a comma-separated list of them or a "
+                             "JSON array of them");
   }
   if (!call.caller.master()) {
     // A device may unenroll itself, nothing else.
@@ -328,7 +334,8 @@ asio::awaitable<Response> get_device(Call& call, const std::string& id) {
   try {
     auto op = call.ctx.store.read([plug = target->device_id](service::StoreExecutor::ReadRepos& r) {
       std::optional<std::pair<store::Device, std::string>> out;
-      if (auto d = r.identity.device(plug)) out.emplace(std::move(*d), r.data.props_raw(plug));
+      if (auto d = r.identity.device(plug))
+        out.emplace(std::move(*d), r.data.properties().raw(plug));
       return out;
     });
     auto found = co_await std::move(op);
@@ -362,28 +369,29 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   // What a device may read and write, and whether it may log in, are the account's decisions:
   // a device cannot widen its own permissions.
   if ((perm_json || status) && !call.caller.master()) {
-    co_return error_response(403, "changing perm or status needs the account's password "
-                                  "(X-Plug-Master or Basic)");
+    co_return error_response(403,
+                             "changing perm or status needs the account's password "
+                             "(X-Plug-Master or Basic)");
   }
   auto props = props_member(*body, error, bad);
   if (bad) co_return error;
   const std::string plug = target->device_id;
   if (name || status || perm_json) {
     try {
-      auto op = call.ctx.store.run(
-          [&store = call.ctx.store, plug, name, status, perm_json](service::StoreExecutor::Repos& r) {
-            std::optional<platform::PermFilter> perm;
-            if (perm_json) {
-              auto current = r.identity.device(plug);
-              if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
-              std::string why;
-              perm = platform::perm_from_json(*perm_json, current->perm, &why);
-              if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
-            }
-            auto d = r.identity.set_device(plug, perm, status, name).value();
-            store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
-            return d;
-          });
+      auto op = call.ctx.store.run([&store = call.ctx.store, plug, name, status,
+                                    perm_json](service::StoreExecutor::Repos& r) {
+        std::optional<platform::PermFilter> perm;
+        if (perm_json) {
+          auto current = r.identity.device(plug);
+          if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
+          std::string why;
+          perm = platform::perm_from_json(*perm_json, current->perm, &why);
+          if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
+        }
+        auto d = r.identity.set_device(plug, perm, status, name).value();
+        store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
+        return d;
+      });
       auto updated = co_await std::move(op);
       (void)updated;
     } catch (const std::exception& e) {
@@ -406,8 +414,9 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   if (!target) co_return error_response(404, "unknown device");
   const bool itself = target->device_id == call.caller.who.device_id;
   if (!itself && !(call.caller.master() && target->account_id == call.caller.who.account_id)) {
-    co_return error_response(403, "only the controller itself, or its account, releases its "
-                                  "things");
+    co_return error_response(403,
+                             "only the controller itself, or its account, releases its "
+                             "things");
   }
   // Which things: none given (or null) means all; a Plug-ID list in any of its forms, or an
   // object {"controlled": LIST} as client libraries send it.
@@ -429,8 +438,9 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   if (!list_text.empty()) {
     things = plug_id_list(list_text);
     if (!things) {
-      co_return error_response(400, "body must be null, Plug-IDs (one, comma-separated or a "
-                                    "JSON array) or {\"controlled\": those}");
+      co_return error_response(400,
+                               "body must be null, Plug-IDs (one, comma-separated or a "
+                               "JSON array) or {\"controlled\": those}");
     }
   }
   try {
@@ -464,9 +474,9 @@ asio::awaitable<Response> get_props(Call& call, const std::string& id,
   const std::string request = name ? dump(Json::array({*name})) : std::string();
   store::PropReply r;
   try {
-    auto op =
-        call.ctx.store.read([plug = target->device_id, request](service::StoreExecutor::ReadRepos& rp) {
-          return rp.data.props_get(plug, request);
+    auto op = call.ctx.store.read(
+        [plug = target->device_id, request](service::StoreExecutor::ReadRepos& rp) {
+          return rp.data.properties().get(plug, request);
         });
     r = co_await std::move(op);
   } catch (const std::exception& e) {
@@ -516,12 +526,12 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
   store::PropReply r;
   if (!name && body->is_null()) {
     auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
-      auto all = data.props_get(plug, "");
+      auto all = data.properties().get(plug, "");
       if (!all.ok()) return all;
       Json none = Json::object();
       const Json current = Json::parse(all.json);
       for (const auto& [n, v] : current.items()) none[n] = nullptr;
-      return data.props_set(plug, dump(none));
+      return data.properties().set(plug, dump(none));
     });
     r = co_await std::move(op);
   } else {
@@ -539,8 +549,7 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
   co_return json_response(200, "null");
 }
 
-asio::awaitable<Response> delete_prop(Call& call, const std::string& id,
-                                      const std::string& name) {
+asio::awaitable<Response> delete_prop(Call& call, const std::string& id, const std::string& name) {
   const auto dir = call.ctx.directory.get();
   auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);

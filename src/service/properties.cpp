@@ -34,7 +34,7 @@ asio::awaitable<void> property_request(Context& ctx, const platform::Principal& 
   // value the requester published earlier.
   ctx.writer.push_task([reply = std::move(reply), set, topic, payload,
                         device = parsed.plug_id](store::DataStore& data) {
-    auto r = set ? data.props_set(device, payload) : data.props_get(device, payload);
+    auto r = set ? data.properties().set(device, payload) : data.properties().get(device, payload);
     if (!r.ok()) {
       reply(topic, platform::error_reply(r.outcome, r.msg));
     } else {

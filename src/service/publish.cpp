@@ -29,7 +29,8 @@ asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const
     co_return platform::Target{who.account_id, who.device_id, who.perm.ctrl};
   }
   // Not in the snapshot: possibly created by an admin command since the last refresh.
-  auto lookup = ctx.store.run([id = *id](StoreExecutor::Repos& r) { return r.identity.device(id); });
+  auto lookup =
+      ctx.store.run([id = *id](StoreExecutor::Repos& r) { return r.identity.device(id); });
   auto device = co_await std::move(lookup);
   if (!device) co_return std::nullopt;
   co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
@@ -47,7 +48,7 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   record.of = target.device_id;
   record.channel = std::move(channel);
   record.at = envelope.at;
-  record.expire_at = store::expiry_of(envelope, dir.retention_days(target.account_id));
+  record.expire_at = platform::expiry_of(envelope, dir.retention_days(target.account_id));
   record.data_json = std::move(envelope.data_json);
 
   codec::Publish out;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "plugmq/platform/permissions.hpp"
+#include "plugmq/store/identity.hpp"
 
 namespace plugmq::service {
 
@@ -33,7 +34,7 @@ struct Directory {
 
   int retention_days(const std::string& account_id) const {
     auto it = account_retention.find(account_id);
-    return it == account_retention.end() ? 30 : it->second;
+    return it == account_retention.end() ? store::kDefaultRetentionDays : it->second;
   }
 
   const DeviceInfo* find(const std::string& id) const {

@@ -105,14 +105,6 @@ class DataStore {
   // The device properties (PropertyStore), for callers that hold a DataStore: property links
   // resolve to this store's records.
   PropertyStore& properties() { return props_; }
-  PropReply props_set(std::string_view device_id, std::string_view payload) {
-    return props_.set(device_id, payload);
-  }
-  static PropReply check_props(std::string_view payload) { return PropertyStore::check(payload); }
-  PropReply props_get(std::string_view device_id, std::string_view payload) {
-    return props_.get(device_id, payload);
-  }
-  std::string props_raw(std::string_view device_id) { return props_.raw(device_id); }
 
   // Records stored (all devices); for tests and figures.
   std::int64_t count();
@@ -145,6 +137,5 @@ class DataStore {
 };
 
 // Retention policy lives in platform; this name stays for the callers that use it from here.
-using platform::expiry_of;
 
 }  // namespace plugmq::store

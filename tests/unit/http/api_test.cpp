@@ -315,7 +315,7 @@ TEST_F(ApiTest, Properties) {
   live_.flush();
   auto db = store::Db::open(live_.db_file());
   store::DataStore data(db);
-  EXPECT_EQ(Json::parse(data.props_get(proto_.device.id, "").json),
+  EXPECT_EQ(Json::parse(data.properties().get(proto_.device.id, "").json),
             (Json{{"a/b", true}, {"floor", 2}, {"last", nullptr}}));
   expect_error(call("PATCH", base, "[1]", as(proto_)), 400);
   expect_error(call("PATCH", base + "x", "{bad", as(proto_)), 400);

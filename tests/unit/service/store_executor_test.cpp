@@ -89,7 +89,7 @@ TEST_F(StoreExecutorTest, TasksSeeTheDatabase) {
   }());
   auto read = run_here([this]() -> asio::awaitable<std::size_t> {
     auto op = exec_->read([](StoreExecutor::ReadRepos& r) {
-      r.data.props_raw("nobody");
+      r.data.properties().raw("nobody");
       return r.identity.accounts().size();
     });
     co_return co_await std::move(op);
