@@ -149,7 +149,7 @@ asio::awaitable<void> Session<Stream>::input() {
     }
   }
   if constexpr (!Transport::kIdleWait) rbuf_.resize(kInitialReadBuffer);
-  const auto limits = connection_limits(ctx_.options);
+  const auto& limits = ctx_.connection_limits;
   std::size_t pending = 0;  // bytes waiting on the socket, when known
   for (;;) {
     auto wait = backpressure();
@@ -242,7 +242,7 @@ asio::awaitable<bool> Session<Stream>::backpressure() {
 
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::apply_buffered() {
-  const auto limits = connection_limits(ctx_.options);
+  const auto& limits = ctx_.connection_limits;
   while (rbegin_ < rend_) {
     // The filters of a SUBSCRIBE or UNSUBSCRIBE stay in rbuf_, which is left alone until the
     // packet is done (an enrollment session's one SUBSCRIBE is decoded).
@@ -338,7 +338,7 @@ bool Session<Stream>::connect_arrived() {
     const std::size_t size = codec::packet_size(std::span(head.data(), have));
     boost::system::error_code ec;
     const std::size_t waiting = socket.available(ec);
-    const std::size_t limit = conn_.packet_limit(connection_limits(ctx_.options));
+    const std::size_t limit = conn_.packet_limit(ctx_.connection_limits);
     return size != 0 && size <= limit + 5 && !ec && buffered + waiting >= size;
   }
 }

@@ -14,16 +14,12 @@
 
 namespace plugmq::net {
 
-inline broker::ConnectionLimits connection_limits(const service::ServerOptions& o) {
-  return {o.max_packet_size, o.max_subscriptions, o.connect_timeout, o.enroll_timeout};
-}
-
 template <class Stream>
 class Session<Stream>::Io final : public broker::Actions {
  public:
   enum class Ask : std::uint8_t { kNone, kLogin, kEnroll, kPublish, kSubscribe, kUnsubscribe };
 
-  explicit Io(Session& s) : s_(s), limits_(connection_limits(s.ctx_.options)) {}
+  explicit Io(Session& s) : s_(s) {}
 
   void send(const codec::Packet& p) override { s_.send(p); }
   void close(broker::EndReason, Flush flush) override {
@@ -71,7 +67,7 @@ class Session<Stream>::Io final : public broker::Actions {
   }
 
   std::string new_client_id() override { return "auto-" + platform::new_oid(); }
-  const broker::ConnectionLimits& limits() const override { return limits_; }
+  const broker::ConnectionLimits& limits() const override { return s_.ctx_.connection_limits; }
 
   // What the connection asked for (each valid while the packet or the connection it points
   // into is).
@@ -88,7 +84,6 @@ class Session<Stream>::Io final : public broker::Actions {
 
  private:
   Session& s_;
-  const broker::ConnectionLimits limits_;
 };
 
 }  // namespace plugmq::net

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <mutex>
 
+#include "plugmq/broker/connection.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
 #include "plugmq/service/attempt.hpp"
@@ -107,6 +108,8 @@ struct Context {
 
   explicit Context(ServerOptions o)
       : options(std::move(o)),
+        connection_limits{options.max_packet_size, options.max_subscriptions,
+                          options.connect_timeout, options.enroll_timeout},
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
               options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
@@ -130,6 +133,8 @@ struct Context {
   }
 
   const ServerOptions options;
+  // What every MQTT connection follows (broker::Connection), made once from the options.
+  const broker::ConnectionLimits connection_limits;
   DirectoryHolder directory;
   StoreExecutor store;       // identities (logins, enrollment, the directory); HTTP reads
   store::DataWriter writer;  // data records and properties
