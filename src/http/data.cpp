@@ -486,7 +486,9 @@ asio::awaitable<Response> delete_data(Call& call, const std::string& mask) {
         auto op = on_writer(call.ctx.writer, [ids, h](store::DataStore& data) {
           return data.delete_ids(ids, h.q.of, h.q.mask);
         });
-        total = co_await std::move(op);
+        auto deleted = co_await std::move(op);
+        if (!deleted) co_return failure_response(deleted.error(), "deleting data");
+        total = *deleted;
       } else {
         // In short batches on the writer, so that a large deletion never stalls ingest.
         std::vector<std::optional<std::int64_t>> ats;

@@ -21,6 +21,7 @@
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/property_store.hpp"
 
 namespace plugmq::store {
@@ -95,9 +96,10 @@ class DataStore {
   std::size_t delete_matching(const DataQuery& q, std::size_t max_rows);
 
   // Deletes the records with these ids (OIDs) whose channel matches `mask` and whose publisher
-  // is in `of` (empty: any); returns how many. Throws Error kInvalid for a malformed id.
-  std::size_t delete_ids(const std::vector<std::string>& ids, const std::vector<std::string>& of,
-                         std::string_view mask);
+  // is in `of` (empty: any); returns how many. Fails with kInvalid, deleting nothing, for a
+  // malformed id (not 24 hex digits) or mask. Throws Error when the database fails.
+  Result<std::size_t> delete_ids(const std::vector<std::string>& ids,
+                                 const std::vector<std::string>& of, std::string_view mask);
 
   // The data (JSON text) of the newest record of `of` on `channel`, if any.
   std::optional<std::string> last_value(std::string_view of, std::string_view channel);
