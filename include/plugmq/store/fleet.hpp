@@ -5,6 +5,8 @@
 // and, optionally, a control password (none: control disabled); both are stored only as
 // platform::hash_secret hashes. A thing enrolls once (again only when an operator marked it
 // "reactivate"); controllers enroll per thing and accumulate the things they control.
+// Expected failures are values: Result ("Fails with") for registrations, an EnrollResult's
+// outcome for enrollments; the others throw Error only when the database is busy or fails.
 // Not thread-safe: one Fleet per Db, per thread.
 #pragma once
 
