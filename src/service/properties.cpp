@@ -6,6 +6,7 @@
 #include "plugmq/platform/outcome.hpp"
 #include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/service/publish.hpp"
+#include "plugmq/service/reply.hpp"
 #include "plugmq/store/data.hpp"
 
 namespace plugmq::service {
@@ -36,7 +37,7 @@ asio::awaitable<void> property_request(Context& ctx, const platform::Principal& 
                         device = parsed.plug_id](store::DataStore& data) {
     auto r = set ? data.properties().set(device, payload) : data.properties().get(device, payload);
     if (!r.ok()) {
-      reply(topic, platform::error_reply(r.outcome, r.msg));
+      reply(topic, error_reply(r.outcome, r.msg));
     } else {
       reply(topic, std::move(r.json));  // empty for a successful set
     }

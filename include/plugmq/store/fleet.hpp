@@ -50,8 +50,8 @@ struct SerialSpec {
 };
 
 // The outcome of an enrollment: kOk and id/auth on success, else why (SPEC 5) with a short
-// message safe to send to the device. The edges turn it into a reply: platform::error_reply for
-// MQTT, http's status table for HTTP.
+// message safe to send to the device. The edges turn it into a reply: service/reply.hpp's table
+// for MQTT, http/outcome_status's for HTTP.
 struct EnrollResult {
   platform::EnrollOutcome outcome = platform::EnrollOutcome::kOk;
   std::string msg;
