@@ -15,6 +15,8 @@ int reply_code(PropOutcome outcome) {
       return 0;
     case PropOutcome::kBadPayload:
       return 400;
+    case PropOutcome::kNotAllowed:
+      return 403;
     case PropOutcome::kUnknownDevice:
       return 404;
     case PropOutcome::kFailed:

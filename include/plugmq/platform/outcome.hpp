@@ -8,6 +8,7 @@ namespace plugmq::platform {
 enum class PropOutcome {
   kOk,
   kBadPayload,     // not a set or get request the device may send
+  kNotAllowed,     // the requester may not write (set) or read (get) that device's properties
   kUnknownDevice,  // no such device
   kFailed,         // the server failed (database): nothing applied
 };

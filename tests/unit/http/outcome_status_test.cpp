@@ -21,6 +21,7 @@ using store::Errc;
 TEST(OutcomeStatus, PropertyOutcomes) {
   EXPECT_EQ(status_of(PropOutcome::kOk), 200);
   EXPECT_EQ(status_of(PropOutcome::kBadPayload), 400);
+  EXPECT_EQ(status_of(PropOutcome::kNotAllowed), 403);
   EXPECT_EQ(status_of(PropOutcome::kUnknownDevice), 404);
   EXPECT_EQ(status_of(PropOutcome::kFailed), 500);
 }

@@ -14,6 +14,7 @@ using platform::PropOutcome;
 TEST(Reply, PropertyOutcomes) {
   EXPECT_EQ(reply_code(PropOutcome::kOk), 0);
   EXPECT_EQ(reply_code(PropOutcome::kBadPayload), 400);
+  EXPECT_EQ(reply_code(PropOutcome::kNotAllowed), 403);
   EXPECT_EQ(reply_code(PropOutcome::kUnknownDevice), 404);
   EXPECT_EQ(reply_code(PropOutcome::kFailed), 500);
 }
