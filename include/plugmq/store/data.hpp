@@ -142,6 +142,4 @@ class DataStore {
   PropertyStore props_;
 };
 
-// Retention policy lives in platform; this name stays for the callers that use it from here.
-
 }  // namespace plugmq::store
