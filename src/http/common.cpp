@@ -29,14 +29,15 @@ Response need_auth(std::string_view msg) {
   return r;
 }
 
-Response store_failure(const std::exception& e, std::string_view what) {
-  // Called from the handler of `e`: rethrowing it finds a store::Error by type.
-  try {
-    throw;
-  } catch (const store::Error& se) {
-    if (auto status = client_status_of(se.code())) return error_response(*status, se.what());
-  } catch (...) {
+Response failure_response(const store::Failure& f, std::string_view what) {
+  if (auto status = client_status_of(f.code)) return error_response(*status, f.message);
+  if (auto t = platform::throttle_log("http store failure")) {
+    spdlog::error("http: {} failed: {}{}", what, f.message, t->suffix());
   }
+  return error_response(500, "internal error");
+}
+
+Response store_failure(const std::exception& e, std::string_view what) {
   if (auto t = platform::throttle_log("http store failure")) {
     spdlog::error("http: {} failed: {}{}", what, e.what(), t->suffix());
   }

@@ -348,6 +348,111 @@ asio::awaitable<bool> publish_entries(Call& call, const service::Directory& dir,
   co_return co_await std::move(committed);
 }
 
+// The values of a DELETE /iot/data member into `out`: a string (one value or comma-separated),
+// a whole number, or an array of those; none when absent or null. False for any other type.
+bool list_member(const Json& body, const char* name, std::vector<std::string>& out) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return true;
+  std::vector<const Json*> values;
+  if (it->is_array()) {
+    for (const auto& v : *it) values.push_back(&v);
+  } else {
+    values.push_back(&*it);
+  }
+  for (const Json* v : values) {
+    if (v->is_number_integer() || v->is_number_unsigned()) {
+      out.push_back(std::to_string(v->get<std::int64_t>()));
+      continue;
+    }
+    if (!v->is_string()) return false;
+    const auto& s = v->get_ref<const std::string&>();
+    std::size_t pos = 0;
+    for (;;) {
+      const auto comma = std::min(s.find(',', pos), s.size());
+      std::string item = s.substr(pos, comma - pos);
+      if (!item.empty()) out.push_back(std::move(item));
+      if (comma == s.size()) break;
+      pos = comma + 1;
+    }
+  }
+  return true;
+}
+
+// What a DELETE /iot/data selects: the records with these ids (when any: the bounds are then
+// ignored), or those the query selects (one query per `at`).
+struct Deletion {
+  History h;                     // the mask, the publishers asked for, the bounds
+  std::vector<std::string> ids;  // record ids, normalized
+};
+
+// The body of a DELETE /iot/data into `d`, or the 400 that refuses it.
+std::optional<Response> parse_deletion(const Call& call, const std::string& mask, Deletion& d) {
+  if (auto bad = bad_mask(mask)) return bad;
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) return error_response(400, why);
+  if (!body->is_object()) return error_response(400, "body must be a JSON object");
+  std::vector<std::string> id_items, of_items, at_items, before_items, after_items;
+  if (!list_member(*body, "id", id_items) || !list_member(*body, "of", of_items) ||
+      !list_member(*body, "at", at_items) || !list_member(*body, "before", before_items) ||
+      !list_member(*body, "after", after_items) || before_items.size() > 1 ||
+      after_items.size() > 1) {
+    return error_response(400, "id, of and at are strings, comma-separated strings or "
+                               "arrays; before and after one time or record id");
+  }
+  if (id_items.empty() && at_items.empty() && before_items.empty() && after_items.empty()) {
+    return error_response(400, "say which records: one of \"id\", \"before\", \"after\" or "
+                               "\"at\" is required");
+  }
+  History& h = d.h;
+  h.q.mask = mask;
+  if (auto bad = parse_of(of_items, h.of)) return bad;
+  if (!before_items.empty()) {
+    if (auto bad = set_bound(h.q, before_items[0], true)) return bad;
+  }
+  if (!after_items.empty()) {
+    if (auto bad = set_bound(h.q, after_items[0], false)) return bad;
+  }
+  if (auto bad = add_ats(at_items, h.ats)) return bad;
+  for (const auto& item : id_items) {
+    auto oid = platform::normalize_oid(item);
+    if (!oid) return error_response(400, "id: \"" + item + "\" is not a record id");
+    d.ids.push_back(*oid);
+  }
+  return std::nullopt;
+}
+
+// Deletes the records of `d.ids` among those of d.h.q's publishers under its mask, on the
+// writer; how many went.
+asio::awaitable<store::Result<std::size_t>> delete_by_ids(Call& call, const Deletion& d) {
+  auto op = on_writer(call.ctx.writer, [ids = d.ids, q = d.h.q](store::DataStore& data) {
+    return data.delete_ids(ids, q.of, q.mask);
+  });
+  co_return co_await std::move(op);
+}
+
+// Deletes the records `h` selects (one query per `at`), in short batches on the writer so that
+// a large deletion never stalls ingest; how many went.
+asio::awaitable<std::size_t> delete_by_query(Call& call, const History& h) {
+  std::vector<std::optional<std::int64_t>> ats;
+  for (auto at : h.ats) ats.emplace_back(at);
+  if (ats.empty()) ats.emplace_back(std::nullopt);
+  std::size_t total = 0;
+  for (const auto& at : ats) {
+    store::DataQuery q = h.q;
+    q.at = at;
+    for (;;) {
+      auto op = on_writer(call.ctx.writer, [q](store::DataStore& data) {
+        return data.delete_matching(q, kDeleteBatch);
+      });
+      const std::size_t n = co_await std::move(op);
+      total += n;
+      if (n < kDeleteBatch) break;
+    }
+  }
+  co_return total;
+}
+
 }  // namespace
 
 asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>& channel) {
@@ -413,103 +518,28 @@ asio::awaitable<Response> get_channels(Call& call, const std::string& mask) {
 }
 
 asio::awaitable<Response> delete_data(Call& call, const std::string& mask) {
-  if (auto bad = bad_mask(mask)) co_return *bad;
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) co_return error_response(400, why);
-  if (!body->is_object()) co_return error_response(400, "body must be a JSON object");
-  // Strings (one value or comma-separated) or arrays of them.
-  auto items = [&](const char* name, std::vector<std::string>& out) -> bool {
-    auto it = body->find(name);
-    if (it == body->end() || it->is_null()) return true;
-    std::vector<const Json*> values;
-    if (it->is_array()) {
-      for (const auto& v : *it) values.push_back(&v);
-    } else {
-      values.push_back(&*it);
-    }
-    for (const Json* v : values) {
-      if (v->is_number_integer() || v->is_number_unsigned()) {
-        out.push_back(std::to_string(v->get<std::int64_t>()));
-        continue;
-      }
-      if (!v->is_string()) return false;
-      const auto& s = v->get_ref<const std::string&>();
-      std::size_t pos = 0;
-      for (;;) {
-        const auto comma = std::min(s.find(',', pos), s.size());
-        std::string item = s.substr(pos, comma - pos);
-        if (!item.empty()) out.push_back(std::move(item));
-        if (comma == s.size()) break;
-        pos = comma + 1;
-      }
-    }
-    return true;
-  };
-  std::vector<std::string> id_items, of_items, at_items, before_items, after_items;
-  if (!items("id", id_items) || !items("of", of_items) || !items("at", at_items) ||
-      !items("before", before_items) || !items("after", after_items) ||
-      before_items.size() > 1 || after_items.size() > 1) {
-    co_return error_response(400, "id, of and at are strings, comma-separated strings or "
-                                  "arrays; before and after one time or record id");
-  }
-  if (id_items.empty() && at_items.empty() && before_items.empty() && after_items.empty()) {
-    co_return error_response(400, "say which records: one of \"id\", \"before\", \"after\" or "
-                                  "\"at\" is required");
-  }
-  History h;
-  h.q.mask = mask;
-  if (auto bad = parse_of(of_items, h.of)) co_return *bad;
-  if (!before_items.empty()) {
-    if (auto bad = set_bound(h.q, before_items[0], true)) co_return *bad;
-  }
-  if (!after_items.empty()) {
-    if (auto bad = set_bound(h.q, after_items[0], false)) co_return *bad;
-  }
-  if (auto bad = add_ats(at_items, h.ats)) co_return *bad;
-  std::vector<std::string> ids;
-  for (const auto& item : id_items) {
-    auto oid = platform::normalize_oid(item);
-    if (!oid) co_return error_response(400, "id: \"" + item + "\" is not a record id");
-    ids.push_back(*oid);
-  }
-
+  Deletion d;
+  if (auto bad = parse_deletion(call, mask, d)) co_return *bad;
   Response refused;
-  auto allowed = allowed_devices(call, h.of, true, refused);
+  auto allowed = allowed_devices(call, d.h.of, true, refused);
   auto of = co_await std::move(allowed);
   if (!of) co_return refused;
-  std::size_t total = 0;
-  if (!of->empty()) {
-    h.q.of = std::move(*of);
-    try {
-      if (!ids.empty()) {
-        auto op = on_writer(call.ctx.writer, [ids, h](store::DataStore& data) {
-          return data.delete_ids(ids, h.q.of, h.q.mask);
-        });
-        total = co_await std::move(op);
-      } else {
-        // In short batches on the writer, so that a large deletion never stalls ingest.
-        std::vector<std::optional<std::int64_t>> ats;
-        for (auto at : h.ats) ats.emplace_back(at);
-        if (ats.empty()) ats.emplace_back(std::nullopt);
-        for (const auto& at : ats) {
-          store::DataQuery q = h.q;
-          q.at = at;
-          for (;;) {
-            auto op = on_writer(call.ctx.writer, [q](store::DataStore& data) {
-              return data.delete_matching(q, kDeleteBatch);
-            });
-            const std::size_t n = co_await std::move(op);
-            total += n;
-            if (n < kDeleteBatch) break;
-          }
-        }
-      }
-    } catch (const std::exception& e) {
-      co_return store_failure(e, "deleting data");
+  if (of->empty()) co_return json_response(202, "0");
+  d.h.q.of = std::move(*of);
+  store::Result<std::size_t> total;
+  try {
+    if (!d.ids.empty()) {
+      auto op = delete_by_ids(call, d);
+      total = co_await std::move(op);
+    } else {
+      auto op = delete_by_query(call, d.h);
+      total = co_await std::move(op);
     }
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "deleting data");
   }
-  co_return json_response(202, std::to_string(total));
+  if (!total) co_return failure_response(total.error(), "deleting data");
+  co_return json_response(202, std::to_string(*total));
 }
 
 }  // namespace plugmq::http::detail

@@ -149,23 +149,30 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
   Response error;
   auto props = props_member(body, error, bad);
   if (bad) co_return error;
-  store::NewDevice created;
+  store::Result<store::NewDevice> made;
   try {
-    auto op = call.ctx.store.run([&store = call.ctx.store, account = call.caller.who.account_id,
-                                  n = *name, h = hwid.value_or(""), pass,
-                                  perm](service::StoreExecutor::Repos& r) {
-      std::optional<std::string_view> p;
-      if (pass) p = *pass;
-      auto nd = r.identity.add_prototype(account, n, h, p).value();
-      if (perm)
-        nd.device = r.identity.set_device(nd.device.id, perm, std::nullopt, std::nullopt).value();
-      store.reload_directory();  // see kReloadNow
-      return nd;
-    });
-    created = co_await std::move(op);
+    auto op = call.ctx.store.run(
+        [&store = call.ctx.store, account = call.caller.who.account_id, n = *name,
+         h = hwid.value_or(""), pass,
+         perm](service::StoreExecutor::Repos& r) -> store::Result<store::NewDevice> {
+          std::optional<std::string_view> p;
+          if (pass) p = *pass;
+          auto nd = r.identity.add_prototype(account, n, h, p);
+          if (!nd) return nd;
+          if (perm) {
+            auto d = r.identity.set_device(nd->device.id, perm, std::nullopt, std::nullopt);
+            if (!d) return d.error();
+            nd->device = std::move(*d);
+          }
+          store.reload_directory();  // see kReloadNow
+          return nd;
+        });
+    made = co_await std::move(op);
   } catch (const std::exception& e) {
     co_return store_failure(e, "creating a prototype");
   }
+  if (!made) co_return failure_response(made.error(), "creating a prototype");
+  const store::NewDevice& created = *made;
   spdlog::info("http {}: prototype {} created in {}", call.req.peer_address, created.device.id,
                call.caller.who.account_id);
   if (props) {
@@ -377,26 +384,28 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   if (bad) co_return error;
   const std::string plug = target->device_id;
   if (name || status || perm_json) {
+    store::Result<store::Device> updated;
     try {
-      auto op = call.ctx.store.run([&store = call.ctx.store, plug, name, status,
-                                    perm_json](service::StoreExecutor::Repos& r) {
-        std::optional<platform::PermFilter> perm;
-        if (perm_json) {
-          auto current = r.identity.device(plug);
-          if (!current) throw store::Error(store::Error::Code::kNotFound, "unknown device");
-          std::string why;
-          perm = platform::perm_from_json(*perm_json, current->perm, &why);
-          if (!perm) throw store::Error(store::Error::Code::kInvalid, "perm: " + why);
-        }
-        auto d = r.identity.set_device(plug, perm, status, name).value();
-        store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
-        return d;
-      });
-      auto updated = co_await std::move(op);
-      (void)updated;
+      auto op =
+          call.ctx.store.run([&store = call.ctx.store, plug, name, status, perm_json](
+                                 service::StoreExecutor::Repos& r) -> store::Result<store::Device> {
+            std::optional<platform::PermFilter> perm;
+            if (perm_json) {
+              auto current = r.identity.device(plug);
+              if (!current) return store::Failure{store::Errc::kNotFound, "unknown device"};
+              std::string why;
+              perm = platform::perm_from_json(*perm_json, current->perm, &why);
+              if (!perm) return store::Failure{store::Errc::kInvalid, "perm: " + why};
+            }
+            auto d = r.identity.set_device(plug, perm, status, name);
+            if (d) store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)
+            return d;
+          });
+      updated = co_await std::move(op);
     } catch (const std::exception& e) {
       co_return store_failure(e, "modifying a device");
     }
+    if (!updated) co_return failure_response(updated.error(), "modifying a device");
   }
   if (props) {
     auto op = set_props(call, plug, *props);
@@ -443,23 +452,26 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
                                "JSON array) or {\"controlled\": those}");
     }
   }
+  store::Result<std::size_t> released;
   try {
-    auto op = call.ctx.store.run([&store = call.ctx.store, plug = target->device_id,
-                                  things](service::StoreExecutor::Repos& r) {
-      auto d = r.identity.device(plug);
-      if (!d) throw store::Error(store::Error::Code::kNotFound, "unknown device");
-      if (d->kind != platform::DeviceKind::kController) {
-        throw store::Error(store::Error::Code::kInvalid, plug + " is not a controller");
-      }
-      auto n = r.fleet.release_things(plug, things);
-      if (n > 0) store.reload_directory();  // see kReloadNow
-      return n;
-    });
-    auto n = co_await std::move(op);
-    co_return json_response(200, std::to_string(n));
+    auto op =
+        call.ctx.store.run([&store = call.ctx.store, plug = target->device_id, things](
+                               service::StoreExecutor::Repos& r) -> store::Result<std::size_t> {
+          auto d = r.identity.device(plug);
+          if (!d) return store::Failure{store::Errc::kNotFound, "unknown device"};
+          if (d->kind != platform::DeviceKind::kController) {
+            return store::Failure{store::Errc::kInvalid, plug + " is not a controller"};
+          }
+          auto n = r.fleet.release_things(plug, things);
+          if (n > 0) store.reload_directory();  // see kReloadNow
+          return n;
+        });
+    released = co_await std::move(op);
   } catch (const std::exception& e) {
     co_return store_failure(e, "releasing things");
   }
+  if (!released) co_return failure_response(released.error(), "releasing things");
+  co_return json_response(200, std::to_string(*released));
 }
 
 asio::awaitable<Response> get_props(Call& call, const std::string& id,

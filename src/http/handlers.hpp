@@ -22,6 +22,7 @@
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/service/context.hpp"
 #include "plugmq/store/data.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/identity.hpp"
 
 namespace plugmq::http::detail {
@@ -66,7 +67,12 @@ using Authenticate = std::function<boost::asio::awaitable<std::optional<Response
 
 // 401 asking for credentials (with WWW-Authenticate, so browsers and curl know to send Basic).
 Response need_auth(std::string_view msg = "authentication required");
-// A store failure: kInvalid 400, kNotFound 404, kExists 409, anything else 500 (logged).
+// An expected failure (a store::Result's error, or a check of the handler's own in a store
+// task): its status by client_status_of (kInvalid 400, kNotFound 404, kExists 409) and its
+// message. A Failure of kBusy or kDb is answered as store_failure answers an exception.
+Response failure_response(const store::Failure& f, std::string_view what);
+// What the store threw (the database failing, or a bug): 500, logged (throttled) without
+// telling the client the cause. Expected failures are values: failure_response.
 Response store_failure(const std::exception& e, std::string_view what);
 std::string dump(const Json& j);
 

@@ -8,6 +8,8 @@ int status_of(platform::PropOutcome outcome) {
       return 200;
     case platform::PropOutcome::kBadPayload:
       return 400;
+    case platform::PropOutcome::kNotAllowed:
+      return 403;
     case platform::PropOutcome::kUnknownDevice:
       return 404;
     case platform::PropOutcome::kFailed:

@@ -1,6 +1,8 @@
-// The one table from store and domain outcomes to HTTP statuses (module-private). MQTT replies
-// have their own table (platform::reply_code); the numbers agree where both protocols carry the
-// same outcome.
+// The one table at the HTTP edge from store and domain outcomes to HTTP statuses
+// (module-private): handlers answer a store::Result's Failure through failure_response
+// (handlers.hpp), which asks client_status_of, and an enrollment's or a property request's
+// outcome through status_of. MQTT replies have their own one table (service/reply.hpp); the
+// numbers agree where both protocols carry the same outcome.
 #pragma once
 
 #include <optional>

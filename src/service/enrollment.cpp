@@ -8,6 +8,7 @@
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/outcome.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/reply.hpp"
 
 namespace plugmq::service {
 
@@ -84,8 +85,7 @@ void record_enrollment(Context& ctx, const store::EnrollResult& r, std::string_v
   if (r.outcome == EnrollOutcome::kFailed) {
     spdlog::error("{}: enrollment failed: {}", who, r.log_detail);
   } else if (auto t = platform::throttle_log(site, address)) {
-    spdlog::info("{}: enrollment refused: {} {}{}", who, platform::reply_code(r.outcome), r.msg,
-                 t->suffix());
+    spdlog::info("{}: enrollment refused: {} {}{}", who, reply_code(r.outcome), r.msg, t->suffix());
   }
 }
 
@@ -126,7 +126,7 @@ asio::awaitable<EnrollReply> enroll_by_topic(Context& ctx, const std::string& to
   EnrollReply reply;
   reply.ok = result.ok();
   reply.json = result.ok() ? nlohmann::json{{"id", result.id}, {"auth", result.auth}}.dump()
-                           : platform::error_reply(result.outcome, result.msg);
+                           : error_reply(result.outcome, result.msg);
   co_return reply;
 }
 

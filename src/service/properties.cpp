@@ -1,11 +1,11 @@
 #include "plugmq/service/properties.hpp"
 
-#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "plugmq/platform/outcome.hpp"
 #include "plugmq/service/ack_in_order.hpp"
 #include "plugmq/service/publish.hpp"
+#include "plugmq/service/reply.hpp"
 #include "plugmq/store/data.hpp"
 
 namespace plugmq::service {
@@ -22,13 +22,14 @@ asio::awaitable<void> property_request(Context& ctx, const platform::Principal& 
   const auto dir = ctx.directory.get();
   auto lookup = find_target(ctx, *dir, parsed.plug_id, who);
   auto target = co_await std::move(lookup);
-  auto refuse = [&](int err, const char* msg) {
-    reply(topic, nlohmann::json{{"err", err}, {"msg", msg}}.dump());
+  auto refuse = [&](platform::PropOutcome outcome, const char* msg) {
+    reply(topic, error_reply(outcome, msg));
   };
-  if (!target) co_return refuse(404, "unknown device");
+  if (!target) co_return refuse(platform::PropOutcome::kUnknownDevice, "unknown device");
   if (set ? !platform::may_write(who, *target) : !platform::may_read(who, *target)) {
-    co_return refuse(403, set ? "no permission to write this device's properties"
-                              : "no permission to read this device's properties");
+    co_return refuse(platform::PropOutcome::kNotAllowed,
+                     set ? "no permission to write this device's properties"
+                         : "no permission to read this device's properties");
   }
   // On the writer thread, after the records queued before it: a link then resolves to every
   // value the requester published earlier.
@@ -36,7 +37,7 @@ asio::awaitable<void> property_request(Context& ctx, const platform::Principal& 
                         device = parsed.plug_id](store::DataStore& data) {
     auto r = set ? data.properties().set(device, payload) : data.properties().get(device, payload);
     if (!r.ok()) {
-      reply(topic, platform::error_reply(r.outcome, r.msg));
+      reply(topic, error_reply(r.outcome, r.msg));
     } else {
       reply(topic, std::move(r.json));  // empty for a successful set
     }

@@ -21,6 +21,8 @@ void check_name(std::string_view name);
 NewDevice insert_device(Db& db, Device d);
 
 // Gives an existing device a new auth code (the old one stops working) and returns it.
+// REQUIRES: the device exists: the caller found it in the transaction it runs this in (a
+// missing one throws Error kNotFound, which the enrollment reports as kFailed).
 std::string renew_auth(Db& db, const std::string& device_id);
 
 // The things a controller controls, oldest first.

@@ -265,10 +265,22 @@ std::size_t DataStore::delete_matching(const DataQuery& q, std::size_t max_rows)
   return n;
 }
 
-std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
-                                  const std::vector<std::string>& of, std::string_view mask) {
+Result<std::size_t> DataStore::delete_ids(const std::vector<std::string>& ids,
+                                          const std::vector<std::string>& of,
+                                          std::string_view mask) {
+  const auto refuse = [](std::string message) -> Result<std::size_t> {
+    return Failure{Errc::kInvalid, std::move(message)};
+  };
   if (!platform::valid_channel_mask(mask)) {
-    throw Error(Error::Code::kInvalid, "invalid channel mask: " + std::string(mask));
+    return refuse("invalid channel mask: " + std::string(mask));
+  }
+  // Every id is checked before anything is deleted.
+  std::vector<OidBytes> keys;
+  keys.reserve(ids.size());
+  for (const auto& hex : ids) {
+    auto key = platform::oid_bytes(hex);
+    if (!key) return refuse("record id must be 24 hex digits: " + hex);
+    keys.push_back(*key);
   }
   std::set<std::string> allowed;
   for (const auto& o : of) allowed.insert(platform::lower_ascii(o));
@@ -279,8 +291,7 @@ std::size_t DataStore::delete_ids(const std::vector<std::string>& ids,
     DataQuery under;
     under.mask = mask;
     const std::vector<std::int64_t> cids = detail::cids_of(detail::parts_of(read, under));
-    for (const auto& hex : ids) {
-      const OidBytes id = detail::oid_or_throw(hex);
+    for (const OidBytes& id : keys) {
       const auto found = detail::locate(read, id, cids, false);
       if (!found) continue;
       {

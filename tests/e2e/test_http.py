@@ -307,6 +307,25 @@ class DevicesTest(HttpTestCase):
         # Nothing of this was stored.
         self.assertEqual(self.server.data_get("x", of=[self.proto["id"], thing["id"]]), [])
 
+    def test_what_the_store_refuses_is_a_400_with_its_message(self):
+        """An argument the store refuses (a store::Failure of kInvalid) and a property request it
+        refuses (kBadPayload): 400 in the error form, saying why, and nothing changed."""
+        path = f"/iot/device/{self.proto['id']}"
+        body = self.assertError(self.req("POST", "/iot/device", {"name": "p", "hwid": "a/b"},
+                                         account_headers(self.acct)), 400)
+        self.assertIn("hwid", body["msg"])
+        body = self.assertError(self.req("PATCH", path, {"status": "sleeping"},
+                                         basic_headers(self.acct)), 400)
+        self.assertIn("status", body["msg"])
+        body = self.assertError(self.req("DELETE", path, "null", basic_headers(self.acct)), 400)
+        self.assertIn("not a controller", body["msg"])
+        body = self.assertError(self.req("PATCH", path + "/", {"l": {"channel": "a/#"}},
+                                         device_headers(self.proto)), 400)
+        self.assertIn("link channel", body["msg"])
+        self.assertEqual(self.server.cli("device", "show", self.proto["id"])["status"], "ok")
+        self.assertEqual(self.assertOk(self.req("GET", path + "/",
+                                                headers=device_headers(self.proto))), {})
+
     def test_thing_enrollment_errors_are_the_spec_5_codes(self):
         model = self.server.make_template(self.acct["email"])["id"]
         s = self.new_serial(model)

@@ -7,6 +7,9 @@
 //
 // The implementation is split by part: record_writer.cpp (insert, flush), record_query.cpp and
 // record_planner.cpp (reads), record_retention.cpp (deletes), record_keys.hpp (positions, runs).
+// A caller's malformed argument is a Failure value where the store checks it (delete_ids) and a
+// violated REQUIRES, thrown as Error kInvalid, where the caller must have checked it (a query's
+// mask and id bounds). Error is otherwise the database busy or failing (kBusy, kDb).
 // Not thread-safe: one DataStore per Db, per thread; it owns hooks on the Db's connection.
 #pragma once
 
@@ -21,6 +24,7 @@
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/errc.hpp"
 #include "plugmq/store/property_store.hpp"
 
 namespace plugmq::store {
@@ -70,7 +74,8 @@ class DataStore {
   void flush();
 
   // Records matching `q`, newest first (by at, then by id), at most q.limit after q.offset.
-  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  // REQUIRES: platform::valid_channel_mask(q.mask), and q.before_id and q.after_id, when set,
+  // are record ids (24 hex digits); a violation throws Error kInvalid. Throws Error.
   std::vector<platform::Record> query(const DataQuery& q);
 
   // Deletes up to `max_rows` records whose expiry is at or before `now_ms`; returns how many.
@@ -85,19 +90,20 @@ class DataStore {
 
   // The distinct channels with at least one record matching `q` (mask, publishers, time and id
   // bounds), sorted by name, at most q.limit after q.offset.
-  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  // REQUIRES: as query(). Throws Error.
   std::vector<std::string> channels(const DataQuery& q);
 
   // Deletes up to `max_rows` of the records `q` selects (newest first; q.offset and q.limit are
   // ignored); returns how many. Call it until it returns less than `max_rows`: small batches
   // keep each transaction short (through DataWriter::push_task, between ingest batches).
-  // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
+  // REQUIRES: as query(). Throws Error.
   std::size_t delete_matching(const DataQuery& q, std::size_t max_rows);
 
   // Deletes the records with these ids (OIDs) whose channel matches `mask` and whose publisher
-  // is in `of` (empty: any); returns how many. Throws Error kInvalid for a malformed id.
-  std::size_t delete_ids(const std::vector<std::string>& ids, const std::vector<std::string>& of,
-                         std::string_view mask);
+  // is in `of` (empty: any); returns how many. Fails with kInvalid, deleting nothing, for a
+  // malformed id (not 24 hex digits) or mask. Throws Error when the database fails.
+  Result<std::size_t> delete_ids(const std::vector<std::string>& ids,
+                                 const std::vector<std::string>& of, std::string_view mask);
 
   // The data (JSON text) of the newest record of `of` on `channel`, if any.
   std::optional<std::string> last_value(std::string_view of, std::string_view channel);
@@ -135,7 +141,5 @@ class DataStore {
   std::int64_t epoch_records_;
   PropertyStore props_;
 };
-
-// Retention policy lives in platform; this name stays for the callers that use it from here.
 
 }  // namespace plugmq::store

@@ -21,8 +21,9 @@ struct sqlite3;
 
 namespace plugmq::store {
 
-// A store failure thrown: an unexpected one (kDb, kBusy) or, where a function has not become a
-// Result yet, an expected one. `code` lets callers map it to a user-facing reaction.
+// A store failure thrown: the database busy or failing (kBusy, kDb), a violated REQUIRES, or an
+// expected Failure that a caller to whom every failure is fatal took with Result::value() (admin
+// commands). `code` lets callers map it to a user-facing reaction.
 class Error : public std::runtime_error {
  public:
   using Code = Errc;

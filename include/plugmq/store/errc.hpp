@@ -1,10 +1,12 @@
 // The store's error codes, as a boost::system error category ("plugmq.store"), and the result
 // type of store functions whose failures are expected outcomes.
 //
-// Expected outcomes (a missing row, a duplicate, an invalid argument, a lock held by another
-// process) are values: Result<T> holds either a T or an error_code of this category. Broken
-// databases and programmer errors remain exceptions (store::Error, which carries the same code).
-// Thread-safe.
+// Expected outcomes (a missing row, a duplicate, an invalid argument from a caller) are values:
+// Result<T> holds either a T or the Failure (a code of this category and a message) of why
+// not. What is not expected remains an exception (store::Error, which carries the same codes):
+// the database busy past its timeout (kBusy) or failing (kDb), and a violated REQUIRES (a
+// caller's bug, whatever its code). Each edge maps a Failure once: http/outcome_status for
+// HTTP, app/run_main's exit status for admin commands. Thread-safe.
 #pragma once
 
 #include <boost/system/error_code.hpp>

@@ -5,6 +5,8 @@
 // and, optionally, a control password (none: control disabled); both are stored only as
 // platform::hash_secret hashes. A thing enrolls once (again only when an operator marked it
 // "reactivate"); controllers enroll per thing and accumulate the things they control.
+// Expected failures are values: Result ("Fails with") for registrations, an EnrollResult's
+// outcome for enrollments; the others throw Error only when the database is busy or fails.
 // Not thread-safe: one Fleet per Db, per thread.
 #pragma once
 
@@ -48,8 +50,8 @@ struct SerialSpec {
 };
 
 // The outcome of an enrollment: kOk and id/auth on success, else why (SPEC 5) with a short
-// message safe to send to the device. The edges turn it into a reply: platform::error_reply for
-// MQTT, http's status table for HTTP.
+// message safe to send to the device. The edges turn it into a reply: service/reply.hpp's table
+// for MQTT, http/outcome_status's for HTTP.
 struct EnrollResult {
   platform::EnrollOutcome outcome = platform::EnrollOutcome::kOk;
   std::string msg;

@@ -1,7 +1,9 @@
 // Accounts and devices: the identity repository (SPEC 1, 3, 6, 8).
 //
 // Secrets are never stored in clear: account passwords with platform::hash_secret, device
-// auth codes with platform::sha256_hex. Not thread-safe: one Identity per Db, per thread.
+// auth codes with platform::sha256_hex. Expected failures are Result values ("Fails with");
+// every function throws Error only when the database is busy or fails (kBusy, kDb). Not
+// thread-safe: one Identity per Db, per thread.
 #pragma once
 
 #include <cstdint>

@@ -18,7 +18,8 @@ namespace plugmq::store {
 class DataStore;
 
 // Result of a property request (SPEC 4). The edges turn an outcome into a reply:
-// platform::error_reply for MQTT, http's status table for HTTP.
+// service/reply.hpp's table for MQTT, http/outcome_status's for HTTP. The store never answers
+// kNotAllowed: the caller checked permissions.
 struct PropReply {
   platform::PropOutcome outcome = platform::PropOutcome::kOk;
   std::string msg;   // why, when not kOk; safe to send to the device

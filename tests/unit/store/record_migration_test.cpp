@@ -200,8 +200,8 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
     EXPECT_EQ(data.channels(mask("#")), (std::vector<std::string>{"a", "b/t"}));
     EXPECT_EQ(data.last_value(dev, "b/t"), "0");  // at 74,565,000 (record 3 is at 103)
     // By id, only under the mask.
-    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "a"), 0u);
-    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "b/+"), 2u);
+    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "a").value(), 0u);
+    EXPECT_EQ(data.delete_ids({oid(0x12345, 0), oid(0x12345, 3)}, {}, "b/+").value(), 2u);
     EXPECT_EQ(data.delete_expired(1003, 100), 2u);  // records 1 and 2 (5 at 1005, 4 never)
     EXPECT_EQ(ids_of(data.query(mask("#"))),
               (V{oid(0x12346, 0), oid(0x12345, 4), oid(0x12345, 5)}));

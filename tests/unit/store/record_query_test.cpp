@@ -452,7 +452,7 @@ TEST_F(DataTest, FoundByIdInAndOutOfTheirSecond) {
   q.before_id.reset();
   q.after_id = oid(5, 3);
   EXPECT_EQ(ids_of(data_.query(q)), (V{oid(5, 4), oid(5, 2), oid(5, 1)}));
-  EXPECT_EQ(data_.delete_ids({oid(5, 2), oid(5, 4), oid(5, 5)}, {}, "#"), 3u);
+  EXPECT_EQ(data_.delete_ids({oid(5, 2), oid(5, 4), oid(5, 5)}, {}, "#").value(), 3u);
   EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(5, 1), oid(5, 3)}));
   EXPECT_EQ(count_moved(), 1);  // data_at entries go with their records
   EXPECT_EQ(data_.delete_of(dev1_, 10), 2u);

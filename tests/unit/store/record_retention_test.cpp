@@ -154,11 +154,32 @@ TEST_F(DataTest, DeleteIds) {
       rec(oid(3, 0), dev1_, "b", 30),
   });
   // Only dev1's records on channels under the mask go.
-  EXPECT_EQ(data_.delete_ids({oid(1, 0), oid(2, 0), oid(3, 0), oid(9, 0)}, {dev1_}, "a"), 1u);
+  EXPECT_EQ(data_.delete_ids({oid(1, 0), oid(2, 0), oid(3, 0), oid(9, 0)}, {dev1_}, "a").value(),
+            1u);
   EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(3, 0), oid(2, 0)}));
-  EXPECT_EQ(data_.delete_ids({oid(2, 0), oid(3, 0)}, {}, "#"), 2u);
+  EXPECT_EQ(data_.delete_ids({oid(2, 0), oid(3, 0)}, {}, "#").value(), 2u);
   EXPECT_EQ(data_.count(), 0);
-  EXPECT_THROW(data_.delete_ids({"nothex"}, {}, "#"), Error);
+  const auto malformed = data_.delete_ids({"nothex"}, {}, "#");
+  ASSERT_TRUE(malformed.has_error());
+  EXPECT_EQ(malformed.error().code, Errc::kInvalid);
+}
+
+// A malformed id or mask is a failure value, and nothing is deleted: not even the records named
+// by the well-formed ids before it.
+TEST_F(DataTest, DeleteIdsRefusesMalformedIdsAndMasks) {
+  insert_all({
+      rec(oid(1, 0), dev1_, "a", 10),
+      rec(oid(2, 0), dev1_, "a", 20),
+  });
+  const auto bad_id = data_.delete_ids({oid(1, 0), "nothex", oid(2, 0)}, {}, "#");
+  ASSERT_TRUE(bad_id.has_error());
+  EXPECT_EQ(bad_id.error().code, Errc::kInvalid);
+  EXPECT_EQ(bad_id.error().message, "record id must be 24 hex digits: nothex");
+  const auto bad_mask = data_.delete_ids({oid(1, 0)}, {}, "a/#/b");
+  ASSERT_TRUE(bad_mask.has_error());
+  EXPECT_EQ(bad_mask.error().code, Errc::kInvalid);
+  EXPECT_EQ(bad_mask.error().message, "invalid channel mask: a/#/b");
+  EXPECT_EQ(ids_of(data_.query(mask("#"))), (V{oid(2, 0), oid(1, 0)}));
 }
 
 }  // namespace

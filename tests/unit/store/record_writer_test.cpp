@@ -229,7 +229,7 @@ TEST_F(DataTest, OverlappingRunsReadEachRecordOnce) {
 TEST_F(DataTest, ARunOfOneRecordGoesWithIt) {
   for (std::uint32_t i = 0; i < 4; ++i) insert_all({rec(oid(1, i), dev1_, "t", 10 + i)});
   EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM runs"), 4);
-  EXPECT_EQ(data_.delete_ids({oid(1, 3)}, {}, "#"), 1u);
+  EXPECT_EQ(data_.delete_ids({oid(1, 3)}, {}, "#").value(), 1u);
   auto newest = mask("t");
   newest.of = {dev1_};
   newest.at = 12;

@@ -1,10 +1,13 @@
-#include "plugmq/platform/outcome.hpp"
+#include "plugmq/service/reply.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "plugmq/platform/json.hpp"
 
-namespace plugmq::platform {
+namespace plugmq::service {
+
+using platform::EnrollOutcome;
+using platform::PropOutcome;
 
 int reply_code(PropOutcome outcome) {
   switch (outcome) {
@@ -12,6 +15,8 @@ int reply_code(PropOutcome outcome) {
       return 0;
     case PropOutcome::kBadPayload:
       return 400;
+    case PropOutcome::kNotAllowed:
+      return 403;
     case PropOutcome::kUnknownDevice:
       return 404;
     case PropOutcome::kFailed:
@@ -43,7 +48,7 @@ int reply_code(EnrollOutcome outcome) {
 }
 
 std::string error_reply(int code, std::string_view msg) {
-  return dump_json(nlohmann::json{{"err", code}, {"msg", std::string(msg)}});
+  return platform::dump_json(nlohmann::json{{"err", code}, {"msg", std::string(msg)}});
 }
 
-}  // namespace plugmq::platform
+}  // namespace plugmq::service
