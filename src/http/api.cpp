@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "handlers.hpp"
+#include "outcome_status.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
@@ -42,7 +43,8 @@ struct Login {
   std::string identity;  // whose password check_hash is, for the rate limit per identity
 };
 
-Login device_login(service::StoreExecutor::ReadRepos& r, const std::string& id, const store::Secret& auth) {
+Login device_login(service::StoreExecutor::ReadRepos& r, const std::string& id,
+                   const store::Secret& auth) {
   Login out;
   auto login = r.identity.check_device_login(id, auth);
   out.status = login.status;
@@ -95,7 +97,8 @@ Login hybrid_login(service::StoreExecutor::ReadRepos& r, const std::string& id,
 // is an identifier, not a secret; the secret is never logged.
 std::optional<Response> login_refusal(service::Admission admission, store::LoginStatus status,
                                       const std::string& peer, const std::string& name) {
-  switch (service::login_outcome(admission, status)) {
+  const service::LoginOutcome outcome = service::login_outcome(admission, status);
+  switch (outcome) {
     case service::LoginOutcome::kOk:
       return std::nullopt;
     case service::LoginOutcome::kLimited:
@@ -103,18 +106,20 @@ std::optional<Response> login_refusal(service::Admission admission, store::Login
         spdlog::info("http {}: too many failed logins from this address or for {}; 429{}", peer,
                      name, t->suffix());
       }
-      return error_response(429, "too many failed logins from this address or for this "
-                                 "identity; try again later");
+      return error_response(status_of(outcome),
+                            "too many failed logins from this address or for this "
+                            "identity; try again later");
     case service::LoginOutcome::kBusy:
       if (auto t = platform::throttle_log("http password checks full")) {
         spdlog::warn("http {}: more password checks queued than logins.max_queued_hashes; 503{}",
                      peer, t->suffix());
       }
-      return error_response(503, "the server is busy checking passwords; try again later");
+      return error_response(status_of(outcome),
+                            "the server is busy checking passwords; try again later");
     case service::LoginOutcome::kAbandoned:
-      return error_response(503, "the server is stopping");
+      return error_response(status_of(outcome), "the server is stopping");
     case service::LoginOutcome::kDisabled:
-      return error_response(403, "device or account disabled");
+      return error_response(status_of(outcome), "device or account disabled");
     case service::LoginOutcome::kBadCredentials:
     case service::LoginOutcome::kError:
       break;
@@ -215,8 +220,8 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
     call.authenticated = true;  // no credentials: the caller is nobody
     co_return std::nullopt;
   }
-  const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(creds.kind)) +
-                                               '\n' + creds.name + '\n' + creds.secret);
+  const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(creds.kind)) + '\n' +
+                                               creds.name + '\n' + creds.secret);
   std::optional<Caller> caller = cached(key);
   if (caller && !caller->who.device_id.empty() &&
       ctx.directory.get()->find(caller->who.device_id) == nullptr) {
@@ -235,8 +240,8 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<Response>> Api::Impl::log_in(const Request& req,
-                                                          const Credentials& c, Caller& out) {
+asio::awaitable<std::optional<Response>> Api::Impl::log_in(const Request& req, const Credentials& c,
+                                                           Caller& out) {
   Login login;
   const service::AttemptStep step = [&](std::string hash) -> asio::awaitable<service::Verdict> {
     auto op = ctx.store.read([kind = c.kind, name = c.name, secret = c.secret,
@@ -252,8 +257,8 @@ asio::awaitable<std::optional<Response>> Api::Impl::log_in(const Request& req,
       }
     });
     login = co_await std::move(op);
-    co_return service::Verdict{
-        login.check_hash, login.status == store::LoginStatus::kBadCredentials, login.identity};
+    co_return service::Verdict{login.check_hash,
+                               login.status == store::LoginStatus::kBadCredentials, login.identity};
   };
   // A device's place per address is its own: see service/attempt.hpp.
   const std::string lower = platform::lower_ascii(c.name);

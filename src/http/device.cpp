@@ -144,7 +144,7 @@ asio::awaitable<Response> create_prototype(Call& call, const Json& body) {
     std::string why;
     perm = platform::perm_from_json(dump(*it),
                                     platform::default_perm(platform::DeviceKind::kPrototype), &why);
-    if (!perm) co_return error_response(400, "perm: " + why);
+    if (!perm) co_return error_response(400, why);
   }
   Response error;
   auto props = props_member(body, error, bad);
@@ -395,7 +395,7 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
               if (!current) return store::Failure{store::Errc::kNotFound, "unknown device"};
               std::string why;
               perm = platform::perm_from_json(*perm_json, current->perm, &why);
-              if (!perm) return store::Failure{store::Errc::kInvalid, "perm: " + why};
+              if (!perm) return store::Failure{store::Errc::kInvalid, why};
             }
             auto d = r.identity.set_device(plug, perm, status, name);
             if (d) store.reload_directory();  // see kReloadNow; live sessions follow (SPEC 6)

@@ -40,6 +40,24 @@ int status_of(platform::EnrollOutcome outcome) {
   return 500;
 }
 
+int status_of(service::LoginOutcome outcome) {
+  switch (outcome) {
+    case service::LoginOutcome::kOk:
+      return 200;
+    case service::LoginOutcome::kBadCredentials:
+    case service::LoginOutcome::kError:
+      return 401;
+    case service::LoginOutcome::kDisabled:
+      return 403;
+    case service::LoginOutcome::kLimited:
+      return 429;
+    case service::LoginOutcome::kBusy:
+    case service::LoginOutcome::kAbandoned:
+      return 503;
+  }
+  return 500;
+}
+
 std::optional<int> client_status_of(store::Errc errc) {
   switch (errc) {
     case store::Errc::kInvalid:

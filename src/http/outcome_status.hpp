@@ -8,12 +8,15 @@
 #include <optional>
 
 #include "plugmq/platform/outcome.hpp"
+#include "plugmq/service/login.hpp"
 #include "plugmq/store/errc.hpp"
 
 namespace plugmq::http {
 
 int status_of(platform::PropOutcome outcome);
 int status_of(platform::EnrollOutcome outcome);
+// A refused login (never kOk): 401, 403, 429 or 503.
+int status_of(service::LoginOutcome outcome);
 // The status that tells the client what it did wrong; nothing for a server failure (kBusy,
 // kDb: a 500 that is logged, without the cause).
 std::optional<int> client_status_of(store::Errc errc);

@@ -37,6 +37,16 @@ TEST(OutcomeStatus, EnrollmentOutcomes) {
   EXPECT_EQ(status_of(EnrollOutcome::kBusy), 503);
 }
 
+TEST(OutcomeStatus, LoginOutcomes) {
+  using service::LoginOutcome;
+  EXPECT_EQ(status_of(LoginOutcome::kBadCredentials), 401);
+  EXPECT_EQ(status_of(LoginOutcome::kError), 401);
+  EXPECT_EQ(status_of(LoginOutcome::kDisabled), 403);
+  EXPECT_EQ(status_of(LoginOutcome::kLimited), 429);
+  EXPECT_EQ(status_of(LoginOutcome::kBusy), 503);
+  EXPECT_EQ(status_of(LoginOutcome::kAbandoned), 503);
+}
+
 TEST(OutcomeStatus, StoreCodes) {
   EXPECT_EQ(client_status_of(Errc::kInvalid), 400);
   EXPECT_EQ(client_status_of(Errc::kNotFound), 404);
