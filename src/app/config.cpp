@@ -27,6 +27,7 @@ constexpr long long kMinPacketSize = 64;
 constexpr long long kMaxPacketSize = 268'435'455;  // the largest MQTT remaining length
 constexpr long long kMaxQueueMessages = 10'000'000;
 constexpr long long kMaxSubscriptions = 1'000'000;
+constexpr long long kMaxInflight = 65535;  // the packet ids
 constexpr long long kMinQueueBytes = 1024;
 constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
@@ -252,7 +253,7 @@ Config parse(std::string_view text, const Source& src) {
   service::ServerOptions& o = cfg.server;
   const Section top(src, root, "",
                     {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
-                     "limits", "enrollment", "logins", "retention", "storage"});
+                     "limits", "sessions", "enrollment", "logins", "retention", "storage"});
   if (auto d = top.string("data_dir", false)) cfg.data_dir = src.resolve(*d);
   if (auto l = top.string("log_level", true)) {
     if (!parse_log_level(*l)) {
@@ -314,6 +315,9 @@ Config parse(std::string_view text, const Source& src) {
     if (auto n = limits->integer("connect_timeout_s", 1, kMaxTimeoutS)) {
       o.connect_timeout = std::chrono::seconds(*n);
     }
+  }
+  if (auto sessions = top.section("sessions", {"max_inflight"})) {
+    if (auto n = sessions->integer("max_inflight", 1, kMaxInflight)) o.max_inflight = *n;
   }
   if (auto enroll = top.section("enrollment", {"session_timeout_s", "attempts_per_minute"})) {
     if (auto n = enroll->integer("session_timeout_s", 1, kMaxTimeoutS)) {
@@ -495,6 +499,7 @@ Config serve_config(const Args& args) {
   if (auto n = args.get_int("max-subscriptions", 1, kMaxSubscriptions)) {
     o.max_subscriptions = *n;
   }
+  if (auto n = args.get_int("max-inflight", 1, kMaxInflight)) o.max_inflight = *n;
   if (auto n = args.get_int("enroll-timeout", 1, kMaxTimeoutS)) {
     o.enroll_timeout = std::chrono::seconds(*n);
   }
@@ -541,6 +546,7 @@ nlohmann::ordered_json to_json(const Config& c) {
       {"queue_max_bytes", o.queue_max_bytes},
       {"slow_subscriber_timeout_s", duration_cast<seconds>(o.slow_subscriber_timeout).count()},
       {"connect_timeout_s", duration_cast<seconds>(o.connect_timeout).count()}};
+  j["sessions"] = {{"max_inflight", o.max_inflight}};
   j["enrollment"] = {{"session_timeout_s", duration_cast<seconds>(o.enroll_timeout).count()},
                      {"attempts_per_minute", o.enroll_attempts_per_minute}};
   j["logins"] = {{"failures_per_address", o.login_failures_per_address},
