@@ -27,6 +27,7 @@ constexpr long long kMinPacketSize = 64;
 constexpr long long kMaxPacketSize = 268'435'455;  // the largest MQTT remaining length
 constexpr long long kMaxQueueMessages = 10'000'000;
 constexpr long long kMaxSubscriptions = 1'000'000;
+constexpr long long kMaxInflight = 65535;  // the packet ids
 constexpr long long kMinQueueBytes = 1024;
 constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
@@ -321,6 +322,13 @@ void parse_limits(const Section& top, service::ServerOptions& o) {
   }
 }
 
+// "sessions": MQTT sessions' QoS 1/2 delivery.
+void parse_sessions(const Section& top, service::ServerOptions& o) {
+  auto sessions = top.section("sessions", {"max_inflight"});
+  if (!sessions) return;
+  if (auto n = sessions->integer("max_inflight", 1, kMaxInflight)) o.max_inflight = *n;
+}
+
 // "enrollment" and "logins".
 void parse_attempts(const Section& top, service::ServerOptions& o) {
   if (auto enroll = top.section("enrollment", {"session_timeout_s", "attempts_per_minute"})) {
@@ -371,11 +379,12 @@ Config parse(std::string_view text, const Source& src) {
   cfg.source = src.name;
   const Section top(src, root, "",
                     {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
-                     "limits", "enrollment", "logins", "retention", "storage"});
+                     "limits", "sessions", "enrollment", "logins", "retention", "storage"});
   parse_top(top, cfg);
   parse_mqtt(top, cfg.server);
   parse_http(top, cfg.server.http);
   parse_limits(top, cfg.server);
+  parse_sessions(top, cfg.server);
   parse_attempts(top, cfg.server);
   parse_storage(top, cfg);
   return cfg;
@@ -525,6 +534,7 @@ Config serve_config(const Args& args) {
   if (auto n = args.get_int("max-subscriptions", 1, kMaxSubscriptions)) {
     o.max_subscriptions = *n;
   }
+  if (auto n = args.get_int("max-inflight", 1, kMaxInflight)) o.max_inflight = *n;
   if (auto n = args.get_int("enroll-timeout", 1, kMaxTimeoutS)) {
     o.enroll_timeout = std::chrono::seconds(*n);
   }
@@ -571,6 +581,7 @@ nlohmann::ordered_json to_json(const Config& c) {
       {"queue_max_bytes", o.queue_max_bytes},
       {"slow_subscriber_timeout_s", duration_cast<seconds>(o.slow_subscriber_timeout).count()},
       {"connect_timeout_s", duration_cast<seconds>(o.connect_timeout).count()}};
+  j["sessions"] = {{"max_inflight", o.max_inflight}};
   j["enrollment"] = {{"session_timeout_s", duration_cast<seconds>(o.enroll_timeout).count()},
                      {"attempts_per_minute", o.enroll_attempts_per_minute}};
   j["logins"] = {{"failures_per_address", o.login_failures_per_address},

@@ -64,6 +64,8 @@ with every key and its default: config/plugmq.json).
   --max-packet-size BYTES largest accepted packet (default 1048576)
   --max-subscriptions N   topic filters one session may hold; a SUBSCRIBE past it gets
                           0x80 for each further filter (default 1000)
+  --max-inflight N        unacknowledged QoS 1/2 messages sent to one session at a time;
+                          the rest wait in order (default 32)
   --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
   --enroll-attempts N     failed enrollments allowed per client address and per serial per
                           minute; past that, attempts get error 429 (default 10)

@@ -36,6 +36,7 @@ const std::map<std::string, Subcommand>& subcommands() {
          {"max-connections", true},
          {"max-packet-size", true},
          {"max-subscriptions", true},
+         {"max-inflight", true},
          {"enroll-timeout", true},
          {"enroll-attempts", true},
          {"login-failures", true},

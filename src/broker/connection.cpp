@@ -84,16 +84,8 @@ void Connection::on_packet(codec::Packet& p, std::span<const std::uint8_t> filte
 void Connection::on_connected_packet(codec::Packet& p, std::span<const std::uint8_t> filters,
                                      Actions& out) {
   switch (codec::type_of(p)) {
-    case PacketType::kPublish: {
-      // The decoder already closed on wildcards in the topic [MQTT-3.3.2-2]. QoS 1: PUBACK once
-      // the record is durably stored (SPEC 4). QoS 2 is acknowledged the same way with PUBREC;
-      // the record was routed at once.
-      auto& pub = std::get<codec::Publish>(p);
-      std::optional<codec::Packet> ack;
-      if (pub.qos == 1) ack = codec::Puback{pub.packet_id};
-      if (pub.qos == 2) ack = codec::Pubrec{pub.packet_id};
-      return out.publish(pub, std::move(ack));
-    }
+    case PacketType::kPublish:
+      return on_publish(std::get<codec::Publish>(p), out);
     case PacketType::kSubscribe:
       return out.subscribe(std::get<codec::Subscribe>(p).packet_id, filters);
     case PacketType::kUnsubscribe:
@@ -101,12 +93,10 @@ void Connection::on_connected_packet(codec::Packet& p, std::span<const std::uint
     case PacketType::kPingreq:
       return out.send(codec::Pingresp{});
     case PacketType::kPubrel:
-      // QoS 2 publishes were delivered on arrival; complete the handshake.
-      return out.send(codec::Pubcomp{std::get<codec::Pubrel>(p).packet_id});
     case PacketType::kPuback:
     case PacketType::kPubrec:
     case PacketType::kPubcomp:
-      return;  // only QoS 0 is sent, so there is nothing to acknowledge; tolerated
+      return on_ack(p, out);
     case PacketType::kDisconnect:
       end(EndReason::kDisconnect);  // no will [MQTT-3.14.4-3]
       return out.close(EndReason::kDisconnect, Actions::Flush::kNo);

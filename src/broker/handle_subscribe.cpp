@@ -30,25 +30,27 @@ bool Connection::subscribe_some(codec::FilterCursor& at, codec::Suback& ack, Act
   while (!at.done()) {
     std::uint8_t qos;
     const std::string_view filter = at.next(qos);
-    ack.return_codes.push_back(subscribe(filter, out));
+    ack.return_codes.push_back(subscribe(filter, qos, out));
     if (turn.over_after(filter.size()) && !at.done()) return false;
   }
   out.send(ack);
   return true;
 }
 
-std::uint8_t Connection::subscribe(std::string_view filter, Actions& out) {
+std::uint8_t Connection::subscribe(std::string_view filter, std::uint8_t qos, Actions& out) {
   if (!codec::valid_filter(filter)) return codec::kSubackFailure;
   // Permissions are applied per message at delivery (SPEC 4), so every valid filter is
-  // granted, up to max_subscriptions; QoS 0 is the highest delivered.
+  // granted, up to max_subscriptions, at the QoS asked for (the decoder refused QoS 3): each
+  // message is delivered at min(its QoS, this) [MQTT-3.8.4-6].
   auto& x = extras();
   const std::size_t limit = out.limits().max_subscriptions;
-  switch (x.filters.add(filter, limit)) {
+  switch (x.filters.add(filter, qos, limit)) {
     case FilterSet::Added::kNew:
-      out.route_add(filter);
-      return 0;
+    case FilterSet::Added::kRegranted:  // the new QoS replaces the old [MQTT-3.8.4-3]
+      out.route_add(filter, qos);
+      return qos;
     case FilterSet::Added::kHeld:
-      return 0;  // [MQTT-3.8.4-3]
+      return qos;
     case FilterSet::Added::kOverLimit:
       if (!std::exchange(x.limit_logged, true)) {
         out.log(LogLevel::kInfo, nullptr,

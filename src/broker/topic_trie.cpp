@@ -28,25 +28,30 @@ std::string_view next_level(std::string_view& rest, bool& last) {
   return level;
 }
 
-// The sinks whose filter ends at one node, in a vector that match() appends. A few are
-// found by a scan; past kIndexFrom, an index (sink -> position) keeps add and remove O(1), so a
-// filter that many sessions share costs each of them no more than a filter of its own.
+// The sinks whose filter ends at one node, with their granted QoS, in a vector that match()
+// appends. A few are found by a scan; past kIndexFrom, an index (sink -> position) keeps add and
+// remove O(1), so a filter that many sessions share costs each of them no more than a filter of
+// its own.
 class SinkList {
  public:
-  void append_to(std::vector<Sink*>& out) const {
+  void append_to(std::vector<Subscriber>& out) const {
     out.insert(out.end(), list_.begin(), list_.end());
   }
   bool empty() const { return list_.empty(); }
 
-  bool add(Sink* sink) {
-    if (find(sink) != kNone) return false;
-    list_.push_back(sink);
+  // True when `sink` was not here; else its QoS is replaced.
+  bool add(Sink* sink, std::uint8_t qos) {
+    if (const std::size_t i = find(sink); i != kNone) {
+      list_[i] = Subscriber(sink, qos);
+      return false;
+    }
+    list_.emplace_back(sink, qos);
     if (index_) {
       index_->emplace(sink, static_cast<std::uint32_t>(list_.size() - 1));
     } else if (list_.size() > kIndexFrom) {
       index_ = std::make_unique<Index>();
       for (std::size_t i = 0; i < list_.size(); ++i) {
-        index_->emplace(list_[i], static_cast<std::uint32_t>(i));
+        index_->emplace(list_[i].sink(), static_cast<std::uint32_t>(i));
       }
     }
     return true;
@@ -60,7 +65,7 @@ class SinkList {
     list_.pop_back();
     if (index_) {
       index_->erase(sink);
-      if (i < list_.size()) (*index_)[list_[i]] = static_cast<std::uint32_t>(i);
+      if (i < list_.size()) (*index_)[list_[i].sink()] = static_cast<std::uint32_t>(i);
       if (list_.size() <= kIndexFrom / 2) index_.reset();
     }
     return true;
@@ -76,11 +81,12 @@ class SinkList {
       auto it = index_->find(sink);
       return it == index_->end() ? kNone : it->second;
     }
-    auto it = std::find(list_.begin(), list_.end(), sink);
+    auto it =
+        std::find_if(list_.begin(), list_.end(), [sink](Subscriber s) { return s.sink() == sink; });
     return it == list_.end() ? kNone : static_cast<std::size_t>(it - list_.begin());
   }
 
-  std::vector<Sink*> list_;
+  std::vector<Subscriber> list_;
   std::unique_ptr<Index> index_;  // made past kIndexFrom sinks
 };
 
@@ -111,7 +117,7 @@ struct TopicTrie::Node {
 TopicTrie::TopicTrie() : root_(std::make_unique<Node>()) {}
 TopicTrie::~TopicTrie() = default;
 
-bool TopicTrie::add(std::string_view filter, Sink* sink) {
+bool TopicTrie::add(std::string_view filter, Sink* sink, std::uint8_t qos) {
   Node* node = root_.get();
   std::string_view rest = filter;
   bool last = false;
@@ -120,7 +126,7 @@ bool TopicTrie::add(std::string_view filter, Sink* sink) {
     if (!*slot) *slot = std::make_unique<Node>();
     node = slot->get();
   }
-  if (!node->sinks.add(sink)) return false;
+  if (!node->sinks.add(sink, qos)) return false;
   ++count_;
   return true;
 }
@@ -156,7 +162,7 @@ bool TopicTrie::remove(std::string_view filter, Sink* sink) {
   return true;
 }
 
-void TopicTrie::match(std::string_view topic, std::vector<Sink*>& out) const {
+void TopicTrie::match(std::string_view topic, std::vector<Subscriber>& out) const {
   // [MQTT-4.7.2-1]: filters starting with a wildcard do not match topics starting with '$'.
   const bool dollar = !topic.empty() && topic.front() == '$';
   const Node* root = root_.get();
@@ -174,7 +180,7 @@ void TopicTrie::match(std::string_view topic, std::vector<Sink*>& out) const {
 // `node` has consumed one level; `rest` is what follows and `done` tells whether the topic
 // ended with that level.
 void TopicTrie::match_node(const Node* node, std::string_view rest, bool done,
-                           std::vector<Sink*>& out) {
+                           std::vector<Subscriber>& out) {
   // "a/#" also matches "a" itself [MQTT-4.7.1-2].
   if (node->hash) node->hash->sinks.append_to(out);
   if (done) {

@@ -197,4 +197,32 @@ std::string encode(const Packet& p) {
   return out;
 }
 
+bool encode_publish_as(std::string_view qos0, std::uint8_t qos, std::uint16_t packet_id, bool dup,
+                       std::string& out) {
+  // The fixed header: type and flags, then the remaining length (1..4 bytes).
+  if (qos0.size() < 2 || (static_cast<std::uint8_t>(qos0[0]) & 0xFE) != 0x30) return false;
+  std::size_t remaining = 0;
+  std::size_t at = 1;
+  for (unsigned shift = 0;; shift += 7) {
+    if (at >= qos0.size() || shift > 21) return false;
+    const auto b = static_cast<std::uint8_t>(qos0[at++]);
+    remaining |= std::size_t{b & 0x7Fu} << shift;
+    if ((b & 0x80) == 0) break;
+  }
+  if (remaining != qos0.size() - at || remaining < 2) return false;
+  const std::size_t topic_end = at + 2 +
+                                ((std::size_t{static_cast<std::uint8_t>(qos0[at])} << 8) |
+                                 static_cast<std::uint8_t>(qos0[at + 1]));
+  if (topic_end > qos0.size()) return false;
+  const bool retain = (static_cast<std::uint8_t>(qos0[0]) & 0x01) != 0;
+  const auto flags =
+      static_cast<std::uint8_t>((dup ? 0x08 : 0x00) | ((qos & 0x03) << 1) | (retain ? 0x01 : 0x00));
+  Writer w(out);
+  if (!w.header(PacketType::kPublish, flags, remaining + kPacketIdSize)) return false;
+  w.raw(qos0.substr(at, topic_end - at));  // the topic, with its length
+  w.u16(packet_id);
+  w.raw(qos0.substr(topic_end));  // the payload
+  return true;
+}
+
 }  // namespace plugmq::codec

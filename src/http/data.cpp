@@ -341,7 +341,7 @@ asio::awaitable<bool> publish_entries(Call& call, const service::Directory& dir,
           };
           ids.push_back(service::publish_record(call.ctx, dir, targets.at(entry.of),
                                                 std::move(entry.channel), std::move(entry.envelope),
-                                                done));
+                                                service::kHttpQos, done));
         }
       },
       asio::use_awaitable);

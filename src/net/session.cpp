@@ -372,7 +372,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   if (io.will != nullptr && !ctx_.stopping) {
     try {
       store::DataWriter::Done none;
-      auto op = publish_data(io.will->topic, io.will->payload, none);
+      auto op = publish_data(io.will->topic, io.will->payload, io.will->qos, none);
       co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::warn("{} {}: will not published: {}", peer_, client_id(), e.what());
@@ -396,6 +396,7 @@ asio::awaitable<void> Session<Stream>::detach() {
     closed_ = true;
     queue_.release();
     released = std::exchange(queued_bytes_, 0);
+    handoff_.reset();  // QoS 1/2 deliveries not yet taken (clean session: they go)
   }
   if (released >= kTrimAfterBytes) trim_heap_soon(executor());
   // In turns, like an UNSUBSCRIBE: a session that held many filters leaves without holding up

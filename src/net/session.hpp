@@ -8,7 +8,10 @@
 // handler) and, unless its keep alive is 0, a slot in its thread's Watchdog. When bytes arrive,
 // input() (a coroutine) reads and applies them until the socket has nothing more, then the
 // session waits again. Outgoing packets go through a bounded queue of shared, once-encoded
-// packets; a write_loop() coroutine runs while it holds any, with gathered writes. The watchdog
+// packets; a write_loop() coroutine runs while it holds any, with gathered writes. QoS 1/2
+// deliveries are handed to the session's thread (an inbox under mu_, one post when it stops
+// being empty), where the connection gives them packet ids and sends them through its in-flight
+// window; until acknowledged they count against the queue limits. The watchdog
 // asks the connection for its deadline (the CONNECT's, keep alive, an enrollment's end) and adds
 // slow_subscriber_timeout. No packet holds the thread for long: the filters of a SUBSCRIBE or
 // UNSUBSCRIBE are handled in turns, between which the thread's other sessions run.
@@ -23,9 +26,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "packet_queue.hpp"
 #include "plugmq/broker/connection.hpp"
+#include "plugmq/broker/qos.hpp"
 #include "plugmq/broker/sink.hpp"
 #include "plugmq/codec/packet.hpp"
 #include "plugmq/net/login_gate.hpp"
@@ -66,6 +71,20 @@ class Session final : public service::LiveSession,
   // The broker::Actions of one call into the connection (session_io.hpp).
   class Io;
 
+  // Deliveries on their way to the connection's QoS 1/2 window, and what the QoS 1/2 messages
+  // not yet acknowledged count against the queue limits. Made with the first QoS 1/2 delivery,
+  // dropped once nothing is pending. Under mu_.
+  struct Handoff {
+    // In the order delivered; QoS 0 ones too while QoS 1/2 ones wait here, so that none
+    // overtakes another.
+    std::vector<broker::Outgoing> inbox;
+    std::size_t pending_messages = 0;  // in the inbox, waiting in the connection, or in flight
+    std::size_t pending_bytes = 0;     // their QoS 0 encodings' sizes
+    bool taking = false;               // the session thread works through a batch of the inbox
+    // QoS 0 deliveries may go straight to the queue: nothing handed off is ahead of them.
+    bool clear() const { return inbox.empty() && !taking; }
+  };
+
   void begin();
   // Reading: a handler waiting for the socket to be readable (Transport::kIdleWait), then
   // input().
@@ -84,6 +103,25 @@ class Session final : public service::LiveSession,
   // Decodes and applies the packets in rbuf_; false when reading must stop.
   boost::asio::awaitable<bool> apply_buffered();
   void after_input();
+  // Delivery (session_write.cpp). REQUIRES for the _locked ones: mu_ held.
+  // Whether a delivery of `size` bytes would take the queue, with the QoS 1/2 messages pending,
+  // past queue_max_messages or queue_max_bytes.
+  bool over_limit_locked(std::size_t size) const;
+  // Whether the queue and the pending QoS 1/2 messages are back under half the limits.
+  bool under_half_locked() const;
+  // A delivery dropped for the queue limits: counted, logged once, the slow-consumer clock run.
+  void drop_locked();
+  void hand_off_locked(const service::Message& msg);
+  // The session thread: feeds the inbox to the connection.
+  void take_inbox();
+  // A QoS 0 delivery that waited in the inbox goes to the queue.
+  void send_handed_off(Packet p);
+  // A QoS 1/2 message of `bytes` was acknowledged (Actions::acknowledged).
+  void acknowledged(std::size_t bytes);
+  // The `done` of a publish that gets `ack` once stored (or every earlier one is): the ack is
+  // queued, or the connection ends unacknowledged when the store failed.
+  store::DataWriter::Done ack_when_stored(codec::Packet ack);
+
   // Writing: write_loop() runs while the queue holds packets.
   void spawn_writer();
   boost::asio::awaitable<void> write_loop();
@@ -130,7 +168,7 @@ class Session final : public service::LiveSession,
   // others when nothing was stored (denied, invalid).
   // `done` is taken (left empty) on every path.
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
-                                            store::DataWriter::Done& done);
+                                            std::uint8_t qos, store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.
@@ -190,6 +228,7 @@ class Session final : public service::LiveSession,
   [[no_unique_address]] PacketQueue queue_;  // mu_ fits in its tail padding
   SmallMutex mu_;
   std::size_t queued_bytes_ = 0;
+  std::unique_ptr<Handoff> handoff_;  // QoS 1/2 deliveries; made on first use, under mu_
   // Since when deliveries have been dropped without the queue draining in between (a
   // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
   // while not. Under mu_.

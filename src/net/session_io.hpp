@@ -4,11 +4,13 @@
 // to run once the call has returned; a deadline change is noted for Session::settle().
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "session.hpp"
 
@@ -29,11 +31,23 @@ class Session<Stream>::Io final : public broker::Actions {
   }
   void claim() override { s_.ctx_.registry.claim(s_.conn_.key(), &s_); }
   void release() override { s_.ctx_.registry.release(s_.conn_.key(), &s_); }
-  void route_add(std::string_view filter) override {
-    s_.ctx_.router.subscribe(s_.principal_->account_id, filter, &s_);
+  void route_add(std::string_view filter, std::uint8_t qos) override {
+    s_.ctx_.router.subscribe(s_.principal_->account_id, filter, &s_, qos);
   }
   void route_remove(std::string_view filter) override {
     s_.ctx_.router.unsubscribe(s_.principal_->account_id, filter, &s_);
+  }
+  void send_publish(const std::shared_ptr<const std::string>& packet, std::uint8_t qos,
+                    std::uint16_t packet_id, bool dup) override {
+    // Encoded for this client (its packet id), one copy per message: decision 015.
+    auto bytes = std::make_shared<std::string>();
+    if (codec::encode_publish_as(*packet, qos, packet_id, dup, *bytes)) {
+      s_.send(Packet(std::move(bytes)));
+    }
+  }
+  void acknowledged(std::size_t bytes) override { s_.acknowledged(bytes); }
+  void ack_in_order(const codec::Packet& ack) override {
+    s_.ctx_.writer.push_done(s_.ack_when_stored(ack));
   }
   void publish_will(const codec::Will& w) override { will = &w; }
   void deadline_changed() override { rearm = true; }

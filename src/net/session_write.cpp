@@ -1,7 +1,9 @@
 // A session's writing side: its queue, the gathered writes, delivery from other sessions with
-// the slow-consumer policy, closing from any thread, and following the directory's changes.
+// the slow-consumer policy (QoS 1/2 deliveries handed to the session thread's connection),
+// closing from any thread, and following the directory's changes.
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +12,7 @@
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/service/publish.hpp"
 #include "session.hpp"
+#include "session_io.hpp"
 #include "session_util.hpp"
 
 namespace plugmq::net {
@@ -76,8 +79,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
         bytes += batch.back()->size();
       }
       queued_bytes_ -= bytes;
-      drained = queued_bytes_ <= ctx_.options.queue_max_bytes / 2 &&
-                queue_.size() <= ctx_.options.queue_max_messages / 2;
+      drained = under_half_locked();
       if (drained) overflowing_since_ = {};
     }
     if (drained && reader_waiting_) {
@@ -108,31 +110,135 @@ template <class Stream>
 void Session<Stream>::deliver(const service::Message& msg) {
   std::lock_guard lock(mu_);
   if (closed_ || !service::may_receive(*principal_, msg)) return;
-  if (queue_.size() >= ctx_.options.queue_max_messages ||
-      queued_bytes_ + msg.packet->size() > ctx_.options.queue_max_bytes) {
-    // A subscriber that cannot keep up loses QoS 0 messages; the publisher is never blocked.
-    // One that stays over the limit is disconnected, which frees its queue (SPEC 9).
-    if (dropped_ == 0) {
-      spdlog::warn(
-          "{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
-          "dropping messages",
-          peer_, client_id(), ctx_.options.queue_max_messages, ctx_.options.queue_max_bytes);
-    }
-    if (dropped_ != UINT32_MAX) ++dropped_;
-    ctx_.counters.queue_drops++;
-    if (overflowing_since_ == steady_clock::time_point{}) {
-      overflowing_since_ = steady_clock::now();
-      // The watchdog disconnects it once slow_subscriber_timeout has passed, whether or not
-      // more messages come (check_watchdog); the queue draining first clears it (write_loop).
-      if (auto self = this->weak_from_this().lock()) {
-        asio::post(executor(), [self] { self->check_watchdog(); });
-      }
-    }
+  if (over_limit_locked(msg.packet->size())) return drop_locked();
+  if (msg.qos == 0 && (!handoff_ || handoff_->clear())) {
+    // QoS 0: the shared packet is queued as it is.
+    queued_bytes_ += msg.packet->size();
+    queue_.push_back(msg.packet);
+    wake_writer_locked();
     return;
   }
-  queued_bytes_ += msg.packet->size();
-  queue_.push_back(msg.packet);
+  hand_off_locked(msg);
+}
+
+template <class Stream>
+bool Session<Stream>::over_limit_locked(std::size_t size) const {
+  std::size_t messages = queue_.size();
+  std::size_t bytes = queued_bytes_;
+  if (handoff_) {
+    messages += handoff_->pending_messages;
+    bytes += handoff_->pending_bytes;
+  }
+  return messages >= ctx_.options.queue_max_messages || bytes + size > ctx_.options.queue_max_bytes;
+}
+
+template <class Stream>
+bool Session<Stream>::under_half_locked() const {
+  std::size_t messages = queue_.size();
+  std::size_t bytes = queued_bytes_;
+  if (handoff_) {
+    messages += handoff_->pending_messages;
+    bytes += handoff_->pending_bytes;
+  }
+  return bytes <= ctx_.options.queue_max_bytes / 2 &&
+         messages <= ctx_.options.queue_max_messages / 2;
+}
+
+template <class Stream>
+void Session<Stream>::drop_locked() {
+  // A subscriber that cannot keep up (or does not acknowledge its QoS 1/2 messages) loses new
+  // messages; the publisher is never blocked. One that stays over the limit is disconnected,
+  // which frees its queue (SPEC 9).
+  if (dropped_ == 0) {
+    spdlog::warn(
+        "{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
+        "dropping messages",
+        peer_, client_id(), ctx_.options.queue_max_messages, ctx_.options.queue_max_bytes);
+  }
+  if (dropped_ != UINT32_MAX) ++dropped_;
+  ctx_.counters.queue_drops++;
+  if (overflowing_since_ == steady_clock::time_point{}) {
+    overflowing_since_ = steady_clock::now();
+    // The watchdog disconnects it once slow_subscriber_timeout has passed, whether or not
+    // more messages come (check_watchdog); the queue draining first clears it (write_loop,
+    // acknowledged).
+    if (auto self = this->weak_from_this().lock()) {
+      asio::post(executor(), [self] { self->check_watchdog(); });
+    }
+  }
+}
+
+template <class Stream>
+void Session<Stream>::hand_off_locked(const service::Message& msg) {
+  // Deliveries come from any thread, under the router's lock: the connection (the session
+  // thread's) takes them from the inbox, which one post wakes.
+  if (!handoff_) handoff_ = std::make_unique<Handoff>();
+  Handoff& h = *handoff_;
+  ++h.pending_messages;
+  h.pending_bytes += msg.packet->size();
+  h.inbox.push_back({msg.packet, msg.qos});
+  if (h.inbox.size() == 1 && !h.taking) {
+    asio::post(executor(), [self = this->shared_from_this()] { self->take_inbox(); });
+  }
+}
+
+template <class Stream>
+void Session<Stream>::take_inbox() {
+  std::vector<broker::Outgoing> batch;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (!handoff_) return;  // detached
+      if (handoff_->inbox.empty()) {
+        handoff_->taking = false;
+        return;
+      }
+      batch.swap(handoff_->inbox);
+      handoff_->taking = true;
+    }
+    Io io(*this);
+    for (auto& m : batch) {
+      if (m.qos == 0) {
+        send_handed_off(std::move(m.packet));
+      } else {
+        conn_.deliver(std::move(m), io);  // sent through the window (Io::send_publish)
+      }
+    }
+    batch.clear();
+  }
+}
+
+template <class Stream>
+void Session<Stream>::send_handed_off(Packet p) {
+  std::lock_guard lock(mu_);
+  if (closed_ || !handoff_) return;
+  --handoff_->pending_messages;
+  handoff_->pending_bytes -= p->size();
+  queued_bytes_ += p->size();
+  queue_.push_back(std::move(p));
   wake_writer_locked();
+}
+
+template <class Stream>
+void Session<Stream>::acknowledged(std::size_t bytes) {
+  std::lock_guard lock(mu_);
+  if (!handoff_) return;
+  Handoff& h = *handoff_;
+  h.pending_messages -= std::min<std::size_t>(h.pending_messages, 1);
+  h.pending_bytes -= std::min(h.pending_bytes, bytes);
+  if (under_half_locked()) overflowing_since_ = {};
+  if (h.pending_messages == 0 && h.clear()) handoff_.reset();  // between bursts: nothing held
+}
+
+template <class Stream>
+store::DataWriter::Done Session<Stream>::ack_when_stored(codec::Packet ack) {
+  return [self = this->shared_from_this(), ack = std::move(ack)](bool ok) {
+    if (ok) {
+      self->send(ack);
+    } else {
+      self->close(EndReason::kStoreFailed);  // unacknowledged: the client sends it again
+    }
+  };
 }
 
 template <class Stream>
@@ -216,17 +322,25 @@ void Session<Stream>::refresh_from_directory() {
   principal_ = std::move(who);
 }
 
-#define PLUGMQ_SESSION_WRITE(S)                              \
-  template void Session<S>::spawn_writer();                  \
-  template asio::awaitable<void> Session<S>::write_loop();   \
-  template void Session<S>::deliver(const service::Message&); \
-  template void Session<S>::send(Packet);                    \
-  template void Session<S>::send(const codec::Packet&);      \
-  template void Session<S>::close_after_flush();             \
-  template void Session<S>::wake_writer_locked();            \
-  template void Session<S>::close(EndReason);                \
-  template void Session<S>::close_stream();                  \
-  template void Session<S>::directory_changed();             \
+#define PLUGMQ_SESSION_WRITE(S)                                                \
+  template void Session<S>::spawn_writer();                                    \
+  template asio::awaitable<void> Session<S>::write_loop();                     \
+  template void Session<S>::deliver(const service::Message&);                  \
+  template bool Session<S>::over_limit_locked(std::size_t) const;              \
+  template bool Session<S>::under_half_locked() const;                         \
+  template void Session<S>::drop_locked();                                     \
+  template void Session<S>::hand_off_locked(const service::Message&);          \
+  template void Session<S>::take_inbox();                                      \
+  template void Session<S>::send_handed_off(Packet);                           \
+  template void Session<S>::acknowledged(std::size_t);                         \
+  template store::DataWriter::Done Session<S>::ack_when_stored(codec::Packet); \
+  template void Session<S>::send(Packet);                                      \
+  template void Session<S>::send(const codec::Packet&);                        \
+  template void Session<S>::close_after_flush();                               \
+  template void Session<S>::wake_writer_locked();                              \
+  template void Session<S>::close(EndReason);                                  \
+  template void Session<S>::close_stream();                                    \
+  template void Session<S>::directory_changed();                               \
   template void Session<S>::refresh_from_directory();
 PLUGMQ_SESSION_WRITE(Socket)
 PLUGMQ_SESSION_WRITE(TlsStream)

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -37,7 +38,7 @@ asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const
 }
 
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
-                           std::string channel, platform::Envelope envelope,
+                           std::string channel, platform::Envelope envelope, std::uint8_t qos,
                            store::DataWriter::Done& done) {
   platform::Record record;
   // The OID's second is the second of `at` when the server stamped it (the common case, which
@@ -58,10 +59,13 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   auto packet = std::make_shared<std::string>();
   codec::encode(out, *packet);
   ctx.counters.published++;
-  // Every sink in the router is a session (LiveSession): sessions are what subscribe.
-  const Message msg{out.topic, target, std::move(packet)};
-  ctx.router.route(target.account_id, msg.topic,
-                   [&msg](broker::Sink& s) { static_cast<LiveSession&>(s).deliver(msg); });
+  // Every sink in the router is a session (LiveSession): sessions are what subscribe. Each gets
+  // the message at min(its QoS, the highest QoS granted to the session's matching filters).
+  Message msg{out.topic, target, std::move(packet), qos};
+  ctx.router.route(target.account_id, msg.topic, [&msg](broker::Sink& s, std::uint8_t granted) {
+    msg.qos = std::min(msg.publish_qos, granted);
+    static_cast<LiveSession&>(s).deliver(msg);
+  });
   std::string id = record.id;
   ctx.writer.push(std::move(record), std::exchange(done, nullptr));
   return id;
@@ -70,7 +74,7 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
 asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
                                              platform::ParsedTopic& parsed,
                                              const std::string& topic, const std::string& payload,
-                                             store::DataWriter::Done& done,
+                                             std::uint8_t qos, store::DataWriter::Done& done,
                                              const std::string& log_peer,
                                              std::string_view log_client) {
   AckInOrder ack_in_order{ctx.writer, done};
@@ -113,14 +117,16 @@ asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Princ
     }
     co_return PublishStatus::kBadEnvelope;
   }
-  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), done);
+  publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), qos,
+                 done);
   co_return PublishStatus::kStored;
 }
 
 asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
                                       const std::string& topic, const std::string& payload,
-                                      const MakeReply& make_reply, store::DataWriter::Done& done,
-                                      const std::string& log_peer, std::string_view log_client) {
+                                      std::uint8_t qos, const MakeReply& make_reply,
+                                      store::DataWriter::Done& done, const std::string& log_peer,
+                                      std::string_view log_client) {
   AckInOrder ack_in_order{ctx.writer, done};
   auto parsed = platform::parse_topic(topic);
   if (parsed.kind == platform::TopicKind::kPropSet ||
@@ -129,7 +135,7 @@ asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& w
     co_await std::move(op);
     co_return;
   }
-  auto op = publish_topic(ctx, who, parsed, topic, payload, done, log_peer, log_client);
+  auto op = publish_topic(ctx, who, parsed, topic, payload, qos, done, log_peer, log_client);
   co_await std::move(op);
 }
 

@@ -198,14 +198,14 @@ class QosTest(ServerTestCase):
         p = c.expect(4)  # PUBACK
         self.assertEqual(p.raw, b"\x40\x02\x12\x34")
 
-    def test_suback_grants_qos0_for_qos1(self):
+    def test_suback_grants_the_qos_asked_for(self):
         a = self.a
         sub = self.paho_dev(a)
-        self.assertEqual(sub.subscribe(f"{a['id']}/data/#", qos=1), (0,))
-        self.assertEqual(sub.subscribe(f"{a['id']}/data/two", qos=2), (0,))
-        # Delivered at QoS 0 (the granted QoS).
+        self.assertEqual(sub.subscribe(f"{a['id']}/data/#", qos=1), (1,))
+        self.assertEqual(sub.subscribe(f"{a['id']}/data/two", qos=2), (2,))
+        # A QoS 1 publish to a QoS 0 subscription is delivered at QoS 0 (more in test_qos.py).
         c = self.raw_connected(a["id"], a["auth"])
-        self.assertEqual(c.subscribe([(f"{a['id']}/data/rawq", 1)], mid=7), [0])
+        self.assertEqual(c.subscribe([(f"{a['id']}/data/rawq", 0)], mid=7), [0])
         sub.publish(f"{a['id']}/data/rawq", "1", qos=1)
         p = c.expect(3)
         self.assertEqual(p.flags & 0x06, 0, f"delivered with QoS 0: {p.raw!r}")
@@ -218,7 +218,7 @@ class QosTest(ServerTestCase):
         c = self.raw_connected(a["id"], a["auth"])
         codes = c.subscribe([(f"{a['id']}/data/#", 0), ("a/#/b", 0), (f"{a['id']}/data/x+", 0),
                              ("#", 1), ("+/data/#/x", 0)], mid=42)
-        self.assertEqual(codes, [0, 0x80, 0x80, 0, 0x80])
+        self.assertEqual(codes, [0, 0x80, 0x80, 1, 0x80])
         c.ping()  # a refused filter is not a protocol violation
 
 

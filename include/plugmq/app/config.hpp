@@ -66,10 +66,11 @@ Config config_from(const Args& args);
 std::filesystem::path data_dir_from(const Args& args, const Config& config);
 
 // Everything `plugmq serve` runs with: the --config file (if any), then the flags (--mqtt,
-// --mqtts, --http, --https (ADDR:PORT or off), --tls-cert, --tls-key, --log-level, --io-threads, --max-connections,
-// --max-packet-size, --enroll-timeout, --enroll-attempts) over it; server.data_dir is set from
-// data_dir_from(). Throws UsageError (ConfigError for the file), also for a certificate without
-// a key or a key without a certificate.
+// --mqtts, --http, --https (ADDR:PORT or off), --tls-cert, --tls-key, --log-level, --io-threads,
+// --max-connections, --max-packet-size, --max-subscriptions, --max-inflight, --enroll-timeout,
+// --enroll-attempts, --login-failures, --login-failures-per-identity) over it; server.data_dir is
+// set from data_dir_from(). Throws UsageError (ConfigError for the file), also for a certificate
+// without a key or a key without a certificate.
 Config serve_config(const Args& args);
 
 // The configuration in the file's layout (without data_dir when unset): what --check-config

@@ -13,10 +13,13 @@
 // state and the registry key; what only some connections need (a will, subscriptions) is made
 // on first use (Extras). Nothing here allocates for an idle connection.
 //
-// QoS 1/2 state (in-flight windows, packet ids awaiting PUBACK/PUBREC/PUBREL) and a persistent
-// session's subscriptions belong in Extras too, made when the first one is needed; a stored
-// record's acknowledgement would then come back as an answer (the I/O side posts it to the
-// connection's thread) instead of the `ack` that Actions::publish carries today.
+// QoS 1/2 state (qos.hpp: the outbound window with its packet ids, the inbound QoS 2 ids awaiting
+// their PUBREL) is in Extras too, made with the first QoS 1/2 message and dropped once nothing is
+// pending. Outbound QoS 1/2 messages come in through deliver() (the I/O side hands them over from
+// the publishing threads), each with its shared QoS 0 encoding; the connection gives it a packet
+// id and asks for it to be sent (Actions::send_publish) while the window has room. A persistent
+// session's subscriptions (FilterSet keeps their QoS) and in-flight entries would be restored
+// into the same state.
 //
 // Thread-safety: none; one connection is used by one thread (its I/O side's).
 #pragma once
@@ -32,6 +35,7 @@
 
 #include "plugmq/broker/filter_set.hpp"
 #include "plugmq/broker/policy.hpp"
+#include "plugmq/broker/qos.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/codec/packet.hpp"
@@ -112,6 +116,8 @@ struct ConnectionLimits {
   std::size_t max_subscriptions = 1000;
   std::chrono::milliseconds connect_timeout{10000};  // from accept to the CONNECT
   std::chrono::milliseconds enroll_timeout{30000};   // from accept to an enrollment's end
+  // Unacknowledged QoS 1/2 messages sent to one client at a time (1..65535); more wait.
+  std::size_t max_inflight = 32;
 };
 
 // What a connection asks of its I/O side. Every call is made from inside a Connection member,
@@ -130,9 +136,22 @@ class Actions {
   virtual void claim() = 0;
   // Leave the registry (the entry is removed only if it is still this connection's).
   virtual void release() = 0;
-  // Add or remove a filter of this connection in the router (its account's).
-  virtual void route_add(std::string_view filter) = 0;
+  // Add a filter of this connection to the router (its account's) with its granted QoS, or
+  // change the QoS of one it holds; remove one.
+  virtual void route_add(std::string_view filter, std::uint8_t qos) = 0;
   virtual void route_remove(std::string_view filter) = 0;
+  // Queue a QoS 1/2 PUBLISH: `packet` (a message's shared QoS 0 encoding) at `qos` with
+  // `packet_id` and DUP `dup` (codec::encode_publish_as). Never dropped while the connection is
+  // open.
+  virtual void send_publish(const std::shared_ptr<const std::string>& packet, std::uint8_t qos,
+                            std::uint16_t packet_id, bool dup) = 0;
+  // The client acknowledged a QoS 1/2 message (PUBACK, or PUBREC for QoS 2) whose QoS 0 encoding
+  // is `bytes` long: it no longer counts against the session's queue limits.
+  virtual void acknowledged(std::size_t bytes) = 0;
+  // Queue `ack` once every earlier publish of this connection is acknowledged: behind the
+  // records being stored, in order with their PUBACKs and PUBRECs (a QoS 2 PUBLISH sent again
+  // before its PUBREL gets its PUBREC this way, without being stored or routed again).
+  virtual void ack_in_order(const codec::Packet& ack) = 0;
   // Publish the Last Will, as the connection's identity.
   virtual void publish_will(const codec::Will& will) = 0;
   // deadline() changed: the I/O side reads it again.
@@ -215,6 +234,11 @@ class Connection {
   // UNSUBACK was sent). `ack` collects the SUBACK's return codes across turns.
   bool subscribe_some(codec::FilterCursor& at, codec::Suback& ack, Actions& out);
   bool unsubscribe_some(codec::FilterCursor& at, std::uint16_t packet_id, Actions& out);
+  // A message for this client at QoS 1 or 2 (QoS 0 messages never come here: the I/O side
+  // queues them at once). Sent now, with a packet id of this connection's, while fewer than
+  // limits().max_inflight are unacknowledged; else it waits, in order, until acknowledgements
+  // make room. Dropped unless connected.
+  void deliver(Outgoing m, Actions& out);
 
   // When on_timer() is next due; max() for never.
   TimePoint deadline(TimePoint now, const ConnectionLimits& l) const;
@@ -251,21 +275,43 @@ class Connection {
   bool client_id_assigned() const { return client_id_assigned_; }
   bool has_will() const { return extras_ && extras_->will; }
   std::size_t filter_count() const { return extras_ ? extras_->filters.size() : 0; }
+  // The QoS granted to a filter this connection holds; nothing when it holds none such.
+  std::optional<std::uint8_t> granted_qos(std::string_view filter) const {
+    return extras_ ? extras_->filters.qos_of(filter) : std::nullopt;
+  }
+  // QoS 1/2 messages sent and not yet acknowledged, and those waiting behind them.
+  std::size_t in_flight() const { return qos_state() ? qos_state()->outbound.in_flight() : 0; }
+  std::size_t waiting() const { return qos_state() ? qos_state()->outbound.waiting() : 0; }
+  // Inbound QoS 2 packet ids whose PUBREC was promised and whose PUBREL has not come.
+  std::size_t awaiting_pubrel() const {
+    return qos_state() ? qos_state()->awaiting_pubrel.size() : 0;
+  }
 
  private:
   // What only some connections need, made on first use and kept.
   struct Extras {
     std::optional<codec::Will> will;
-    FilterSet filters;          // subscriptions, to leave the router at the end
-    bool limit_logged = false;  // a SUBSCRIBE went past max_subscriptions
+    FilterSet filters;              // subscriptions, to leave the router at the end
+    std::unique_ptr<QosState> qos;  // QoS 1/2 messages pending (qos() below)
+    bool limit_logged = false;      // a SUBSCRIBE went past max_subscriptions
   };
   Extras& extras();
+  // The QoS 1/2 state, made when first needed; drop_qos_if_idle() lets it go once nothing is
+  // pending, so a connection between bursts holds none.
+  QosState& qos();
+  const QosState* qos_state() const { return extras_ ? extras_->qos.get() : nullptr; }
+  void drop_qos_if_idle();
 
   void violate(Violation v, std::string_view detail, Actions& out);
   void on_connect(codec::Connect& c, Actions& out);
   void on_connected_packet(codec::Packet& p, std::span<const std::uint8_t> filters, Actions& out);
   void on_enroll_packet(codec::Packet& p, Actions& out);
-  std::uint8_t subscribe(std::string_view filter, Actions& out);
+  std::uint8_t subscribe(std::string_view filter, std::uint8_t qos, Actions& out);
+  // QoS 1/2 (handle_qos.cpp).
+  void on_publish(codec::Publish& pub, Actions& out);
+  void on_ack(const codec::Packet& p, Actions& out);
+  void send_waiting(Actions& out);
+  void unknown_ack(const char* what, std::uint16_t id, Actions& out);
   void refuse(codec::ConnackCode code, Actions& out);
 
   // The accept time; once logged in, when bytes last arrived (keep alive).

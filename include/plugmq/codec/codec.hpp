@@ -106,6 +106,14 @@ bool encode(const Packet& p, std::string& out);
 // Convenience: the wire form of `p` as a new string (empty on failure).
 std::string encode(const Packet& p);
 
+// Appends `qos0`, a complete QoS 0 PUBLISH as encode() writes it (the one a message is encoded
+// to once and shared by its subscribers), re-encoded at `qos` (1 or 2) with `packet_id` and the
+// DUP flag `dup`: the same topic, payload and RETAIN flag, in one reservation. Returns false,
+// appending nothing, when `qos0` is not a whole QoS 0 PUBLISH or the result does not fit the
+// wire format.
+bool encode_publish_as(std::string_view qos0, std::uint8_t qos, std::uint16_t packet_id, bool dup,
+                       std::string& out);
+
 // Writes the remaining-length varint; returns the number of bytes (1..4).
 std::size_t encode_remaining_length(std::size_t len, std::uint8_t out[4]);
 

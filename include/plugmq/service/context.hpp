@@ -111,7 +111,7 @@ struct Context {
   explicit Context(ServerOptions o)
       : options(std::move(o)),
         connection_limits{options.max_packet_size, options.max_subscriptions,
-                          options.connect_timeout, options.enroll_timeout},
+                          options.connect_timeout, options.enroll_timeout, options.max_inflight},
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
               options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),

@@ -46,9 +46,13 @@ struct ServerOptions {
   std::size_t max_packet_size = 1024 * 1024;  // bytes of remaining length
   // Filters one session may hold; a SUBSCRIBE past it gets 0x80 for each further new filter.
   std::size_t max_subscriptions = 1000;
-  // Per-session outgoing queue: QoS 0 data past either limit is dropped for that subscriber.
+  // Per-session outgoing queue, QoS 1/2 messages not yet acknowledged included: data past either
+  // limit is dropped for that subscriber.
   std::size_t queue_max_messages = 10000;
   std::size_t queue_max_bytes = 8 * 1024 * 1024;
+  // Unacknowledged QoS 1/2 messages sent to one session at a time (SPEC 11); the rest wait in
+  // order, counted in the queue above.
+  std::size_t max_inflight = 32;
   // A subscriber whose queue stays full (it keeps losing messages) this long is disconnected.
   std::chrono::milliseconds slow_subscriber_timeout{10000};
   std::chrono::milliseconds connect_timeout{10000};   // first packet must be CONNECT by then

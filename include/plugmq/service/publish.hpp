@@ -40,14 +40,17 @@ boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx
                                                                     const std::string& plug_id,
                                                                     const platform::Principal& who);
 
+// A record published over HTTP counts as QoS 1 (SPEC 11): stored before it is answered.
+inline constexpr std::uint8_t kHttpQos = 1;
+
 // A record for device `target` on `channel`, built from `envelope` (the account's retention
 // from `dir` sets its expiry), routed to every matching subscriber (who each check their read
-// permission) and queued for the store; `done` (taken, may be empty) runs once it is committed.
-// No permission check here: the caller did it (find_target + platform::may_write).
-// Returns the new record's OID.
-// REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID.
+// permission, and receive it at min(`qos`, their granted QoS)) and queued for the store; `done`
+// (taken, may be empty) runs once it is committed. No permission check here: the caller did it
+// (find_target + platform::may_write). Returns the new record's OID.
+// REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID; qos <= 2.
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
-                           std::string channel, platform::Envelope envelope,
+                           std::string channel, platform::Envelope envelope, std::uint8_t qos,
                            store::DataWriter::Done& done);
 
 enum class PublishStatus {
@@ -58,29 +61,31 @@ enum class PublishStatus {
   kBadEnvelope,   // an envelope with a malformed at/ttl/expire_at
 };
 
-// An MQTT data publish (SPEC 4): `parsed` is platform::parse_topic(topic) of kind kData (any
-// other kind is kInvalidTopic); its empty Plug-ID ("/data/CH") means `who`'s own device. Checks
-// permission, decodes `payload`, then publish_record(). Refusals are counted and logged. `done` is
+// An MQTT data publish (SPEC 4) at `qos`: `parsed` is platform::parse_topic(topic) of kind kData
+// (any other kind is kInvalidTopic); its empty Plug-ID ("/data/CH") means `who`'s own device.
+// Checks permission, decodes `payload`, then publish_record(). Refusals are counted and logged.
+// `done` is
 // taken on every path: with the record, or (when nothing was stored) queued behind the records
 // before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
 // logs. REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
-    const std::string& topic, const std::string& payload, store::DataWriter::Done& done,
-    const std::string& log_peer, std::string_view log_client);
+    const std::string& topic, const std::string& payload, std::uint8_t qos,
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
 
 // Makes the callback that answers the publisher alone; asked only for a publish that gets an
 // answer (a property request), so that a data publish builds none.
 using MakeReply = std::function<Reply()>;
 
-// What an MQTT session publishes (a PUBLISH, or its Last Will) from `who`: a property request
-// (service/properties.hpp, answered through make_reply()) or data (publish_topic). `done` (a
+// What an MQTT session publishes (a PUBLISH at its QoS, or its Last Will at the will's) from
+// `who`: a property request (service/properties.hpp, answered through make_reply()) or data
+// (publish_topic). `done` (a
 // QoS 1/2 acknowledgement, may be empty) is taken on every path: it runs once the record is
 // committed, or in order with the others when nothing was stored.
 // REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
                                              const std::string& topic, const std::string& payload,
-                                             const MakeReply& make_reply,
+                                             std::uint8_t qos, const MakeReply& make_reply,
                                              store::DataWriter::Done& done,
                                              const std::string& log_peer,
                                              std::string_view log_client);

@@ -67,6 +67,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.max_connections, y.max_connections);
   EXPECT_EQ(x.max_packet_size, y.max_packet_size);
   EXPECT_EQ(x.max_subscriptions, y.max_subscriptions);
+  EXPECT_EQ(x.max_inflight, y.max_inflight);
   EXPECT_EQ(x.queue_max_messages, y.queue_max_messages);
   EXPECT_EQ(x.queue_max_bytes, y.queue_max_bytes);
   EXPECT_EQ(x.slow_subscriber_timeout, y.slow_subscriber_timeout);
@@ -136,6 +137,7 @@ TEST(ConfigDefaults, BuiltInDefaultsAreTheServerDefaults) {
   EXPECT_EQ(c.server.max_connections, 100000u);
   EXPECT_EQ(c.server.max_packet_size, 1048576u);
   EXPECT_EQ(c.server.max_subscriptions, 1000u);
+  EXPECT_EQ(c.server.max_inflight, 32u);
   EXPECT_EQ(c.server.queue_max_messages, 10000u);
   EXPECT_EQ(c.server.queue_max_bytes, 8388608u);
   EXPECT_EQ(c.server.slow_subscriber_timeout, 10s);
@@ -210,6 +212,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
                 "queue_max_messages": 1,
                 "queue_max_bytes": 1024, "slow_subscriber_timeout_s": 3600,
                 "connect_timeout_s": 2 },
+    "sessions": { "max_inflight": 1 },
     "enrollment": { "session_timeout_s": 5, "attempts_per_minute": 1000000 },
     "logins": { "failures_per_address": 1, "failures_per_identity": 1000000, "hash_threads": 4,
                 "max_queued_hashes": 1 },
@@ -231,6 +234,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
   EXPECT_EQ(o.max_connections, 7u);
   EXPECT_EQ(o.max_packet_size, 64u);
   EXPECT_EQ(o.max_subscriptions, 3u);
+  EXPECT_EQ(o.max_inflight, 1u);
   EXPECT_EQ(o.queue_max_messages, 1u);
   EXPECT_EQ(o.queue_max_bytes, 1024u);
   EXPECT_EQ(o.slow_subscriber_timeout, 3600s);
@@ -254,6 +258,7 @@ TEST(ConfigParse, DefaultsRoundTrip) {
   EXPECT_EQ(j["mqtt"]["listen"], "0.0.0.0:1883");
   EXPECT_EQ(j["limits"]["slow_subscriber_timeout_s"], 10);
   EXPECT_EQ(j["storage"]["commit_interval_ms"], 100);
+  EXPECT_EQ(j["sessions"]["max_inflight"], 32);
   expect_same(parse_config(j.dump(), "x.json"), Config{});
 }
 
@@ -262,6 +267,7 @@ TEST(ConfigParse, LargestValuesFit) {
       R"({"limits": {"queue_max_bytes": 4294967296, "max_packet_size": 268435455,
                      "max_connections": 10000000, "queue_max_messages": 10000000,
                      "max_subscriptions": 1000000},
+          "sessions": {"max_inflight": 65535},
           "io_threads": 256, "retention": {"default_days": 36500},
           "storage": {"commit_interval_ms": 10000}})",
       "test.json");
@@ -269,6 +275,7 @@ TEST(ConfigParse, LargestValuesFit) {
   EXPECT_EQ(c.server.max_packet_size, 268435455u);
   EXPECT_EQ(c.server.max_connections, 10000000u);
   EXPECT_EQ(c.server.max_subscriptions, 1000000u);
+  EXPECT_EQ(c.server.max_inflight, 65535u);
   EXPECT_EQ(c.server.io_threads, 256u);
   EXPECT_EQ(c.retention_days, 36500);
   EXPECT_EQ(c.server.commit_interval, 10000ms);
@@ -320,6 +327,10 @@ TEST(ConfigErrors, OutOfRange) {
             R"(test.json: "limits.max_subscriptions" must be an integer 1..1000000, got 0)");
   EXPECT_EQ(parse_error(R"({"limits": {"max_subscriptions": 1000001}})"),
             R"(test.json: "limits.max_subscriptions" must be an integer 1..1000000, got 1000001)");
+  EXPECT_EQ(parse_error(R"({"sessions": {"max_inflight": 0}})"),
+            R"(test.json: "sessions.max_inflight" must be an integer 1..65535, got 0)");
+  EXPECT_EQ(parse_error(R"({"sessions": {"max_inflight": 65536}})"),
+            R"(test.json: "sessions.max_inflight" must be an integer 1..65535, got 65536)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_messages": 0}})"),
             R"(test.json: "limits.queue_max_messages" must be an integer 1..10000000, got 0)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_bytes": 1023}})"),
@@ -443,6 +454,7 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
                                {"mqtts", "127.0.0.1:8999"},
                                {"max-connections", "9"},
                                {"max-subscriptions", "12"},
+                               {"max-inflight", "5"},
                                {"enroll-timeout", "8"},
                                {"enroll-attempts", "4"},
                                {"login-failures", "6"},
@@ -455,6 +467,7 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
   EXPECT_EQ(c.server.mqtts.listen.port, 8999);
   EXPECT_EQ(c.server.max_connections, 9u);
   EXPECT_EQ(c.server.max_subscriptions, 12u);
+  EXPECT_EQ(c.server.max_inflight, 5u);
   EXPECT_EQ(c.server.max_packet_size, 1000u);  // no flag: the file's
   EXPECT_EQ(c.server.enroll_timeout, 8s);
   EXPECT_EQ(c.server.enroll_attempts_per_minute, 4u);
@@ -483,6 +496,10 @@ TEST(ServeConfig, BadFlagsAreUsageErrors) {
   EXPECT_NE(usage_error([] {
               serve_config(serve_args({{"max-subscriptions", "0"}}));
             }).find("--max-subscriptions"),
+            std::string::npos);
+  EXPECT_NE(usage_error([] {
+              serve_config(serve_args({{"max-inflight", "65536"}}));
+            }).find("--max-inflight"),
             std::string::npos);
   EXPECT_EQ(usage_error([] {
               serve_config(serve_args({{"config", ""}}));

@@ -414,7 +414,7 @@ TEST_F(Connected, SubscribeInTurns) {
   s.packet_id = 9;
   for (int i = 0; i < 600; ++i) s.subscriptions.push_back({"t/" + std::to_string(i), 0});
   s.subscriptions.push_back({"bad/#/x", 0});  // not a valid filter: 0x80
-  s.subscriptions.push_back({"t/1", 1});      // held already: granted, not added twice
+  s.subscriptions.push_back({"t/1", 1});      // held already: its QoS replaced, not added twice
   int turns = 0;
   feed(conn, io, bytes_of(s), kT0 + 2s, &turns);
   EXPECT_EQ(turns, 3);
@@ -423,8 +423,9 @@ TEST_F(Connected, SubscribeInTurns) {
   ASSERT_EQ(ack.return_codes.size(), 602u);
   EXPECT_EQ(ack.return_codes[599], 0);
   EXPECT_EQ(ack.return_codes[600], codec::kSubackFailure);
-  EXPECT_EQ(ack.return_codes[601], 0);
-  EXPECT_EQ(io.added.size(), 600u);
+  EXPECT_EQ(ack.return_codes[601], 1);
+  EXPECT_EQ(io.added.size(), 601u) << "t/1 again, at QoS 1";
+  EXPECT_EQ(conn.granted_qos("t/1"), 1);
   EXPECT_EQ(conn.filter_count(), 600u);
 }
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,8 +38,23 @@ class FakeIo final : public Actions {
   }
   void claim() override { ++claims; }
   void release() override { ++releases; }
-  void route_add(std::string_view f) override { added.emplace_back(f); }
+  void route_add(std::string_view f, std::uint8_t qos) override {
+    added.emplace_back(f);
+    granted.emplace_back(f, qos);
+  }
   void route_remove(std::string_view f) override { removed.emplace_back(f); }
+  void send_publish(const std::shared_ptr<const std::string>& packet, std::uint8_t qos,
+                    std::uint16_t packet_id, bool dup) override {
+    std::string wire;
+    EXPECT_TRUE(codec::encode_publish_as(*packet, qos, packet_id, dup, wire));
+    const auto* b = reinterpret_cast<const std::uint8_t*>(wire.data());
+    auto r = codec::decode(std::span(b, wire.size()), 1 << 28);
+    EXPECT_EQ(r.status, codec::DecodeStatus::kComplete);
+    sent.push_back(r.packet);
+    sent_publishes.emplace_back(wire.begin(), wire.end());
+  }
+  void acknowledged(std::size_t bytes) override { acked_bytes.push_back(bytes); }
+  void ack_in_order(const codec::Packet& ack) override { acks_in_order.push_back(ack); }
   void publish_will(const codec::Will& w) override { wills.push_back(w); }
   void deadline_changed() override { ++deadline_changes; }
   void log(LogLevel level, const char* throttle, std::string_view message) override {
@@ -73,11 +89,15 @@ class FakeIo final : public Actions {
 
   ConnectionLimits lim;
   std::vector<codec::Packet> sent;
+  std::vector<Bytes> sent_publishes;  // send_publish()'s, as written
   std::optional<std::pair<EndReason, Flush>> closed;
   int claims = 0;
   int releases = 0;
   int deadline_changes = 0;
   std::vector<std::string> added, removed;
+  std::vector<std::pair<std::string, std::uint8_t>> granted;  // route_add's, in order
+  std::vector<std::size_t> acked_bytes;                       // acknowledged()
+  std::vector<codec::Packet> acks_in_order;                   // ack_in_order()
   std::vector<codec::Will> wills;
   std::vector<LogLine> logs;
   std::optional<codec::Connect> login_asked;

@@ -24,12 +24,20 @@ struct FakeSink : Sink {
   void close(EndReason why) override { closed.push_back(why); }
 };
 
+// The sinks of `subscribers`, sorted.
+std::vector<Sink*> sinks_of(const std::vector<Subscriber>& subscribers) {
+  std::vector<Sink*> out;
+  for (Subscriber s : subscribers) out.push_back(s.sink());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 TEST(TopicTrie, AgreesWithFilterMatchesOnEveryCase) {
   for (const auto& c : kFilterCases) {
     TopicTrie trie;
     FakeSink sink;
-    trie.add(c.filter, &sink);
-    std::vector<Sink*> out;
+    trie.add(c.filter, &sink, 1);
+    std::vector<Subscriber> out;
     trie.match(c.topic, out);
     EXPECT_EQ(!out.empty(), c.match) << c.filter << " ~ " << c.topic;
   }
@@ -41,37 +49,45 @@ TEST(TopicTrie, AllFiltersTogether) {
   TopicTrie trie;
   std::vector<FakeSink> sinks(std::size(kFilterCases));
   for (std::size_t i = 0; i < std::size(kFilterCases); ++i)
-    trie.add(kFilterCases[i].filter, &sinks[i]);
+    trie.add(kFilterCases[i].filter, &sinks[i], static_cast<std::uint8_t>(i % 3));
   for (const auto& c : kFilterCases) {
-    std::vector<Sink*> out;
+    std::vector<Subscriber> out;
     trie.match(c.topic, out);
     std::vector<Sink*> expected;
     for (std::size_t i = 0; i < std::size(kFilterCases); ++i) {
       if (filter_matches(kFilterCases[i].filter, c.topic)) expected.push_back(&sinks[i]);
     }
-    std::sort(out.begin(), out.end());
     std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(out, expected) << c.topic;
+    EXPECT_EQ(sinks_of(out), expected) << c.topic;
+    for (Subscriber s : out) {
+      const auto i = static_cast<std::size_t>(static_cast<FakeSink*>(s.sink()) - sinks.data());
+      EXPECT_EQ(s.qos(), i % 3) << "each filter's own QoS";
+    }
   }
 }
 
 TEST(TopicTrie, AddIsIdempotentAndRemovePrunes) {
   TopicTrie trie;
   FakeSink a, b;
-  EXPECT_TRUE(trie.add("x/+/z", &a));
-  EXPECT_FALSE(trie.add("x/+/z", &a));
-  EXPECT_TRUE(trie.add("x/+/z", &b));
-  EXPECT_TRUE(trie.add("x/#", &a));
+  EXPECT_TRUE(trie.add("x/+/z", &a, 0));
+  EXPECT_FALSE(trie.add("x/+/z", &a, 2));  // held: only its QoS changes [MQTT-3.8.4-3]
+  EXPECT_TRUE(trie.add("x/+/z", &b, 1));
+  EXPECT_TRUE(trie.add("x/#", &a, 1));
   EXPECT_EQ(trie.size(), 3u);
+  std::vector<Subscriber> out;
+  trie.match("x/y/z", out);
+  std::sort(out.begin(), out.end());
+  std::vector<Subscriber> all{{&a, 1}, {&a, 2}, {&b, 1}};
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(out, all);
   EXPECT_FALSE(trie.remove("x/y/z", &a));
   EXPECT_TRUE(trie.remove("x/+/z", &a));
   EXPECT_FALSE(trie.remove("x/+/z", &a));
-  std::vector<Sink*> out;
+  out.clear();
   trie.match("x/y/z", out);
-  std::sort(out.begin(), out.end());
   std::vector<Sink*> want{&a, &b};
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(out, want);  // a through x/#, b through x/+/z
+  EXPECT_EQ(sinks_of(out), want);  // a through x/#, b through x/+/z
   EXPECT_TRUE(trie.remove("x/+/z", &b));
   EXPECT_TRUE(trie.remove("x/#", &a));
   EXPECT_TRUE(trie.empty());
@@ -85,8 +101,8 @@ TEST(TopicTrie, ManySinksOnOneFilterAreAddedAndRemovedInAnyOrder) {
   constexpr std::size_t kSinks = 50000;
   std::vector<FakeSink> sinks(kSinks);
   TopicTrie trie;
-  for (auto& s : sinks) EXPECT_TRUE(trie.add("+/data/#", &s));
-  for (auto& s : sinks) EXPECT_FALSE(trie.add("+/data/#", &s));  // held already
+  for (auto& s : sinks) EXPECT_TRUE(trie.add("+/data/#", &s, 0));
+  for (auto& s : sinks) EXPECT_FALSE(trie.add("+/data/#", &s, 1));  // held already
   EXPECT_EQ(trie.size(), kSinks);
   // Every other one leaves, from the middle out.
   for (std::size_t i = kSinks / 2; i < kSinks; i += 2) {
@@ -98,16 +114,16 @@ TEST(TopicTrie, ManySinksOnOneFilterAreAddedAndRemovedInAnyOrder) {
     }
   }
   EXPECT_EQ(trie.size(), kSinks / 2);
-  std::vector<Sink*> out;
+  std::vector<Subscriber> out;
   trie.match("d/data/t", out);
-  std::sort(out.begin(), out.end());
   std::vector<Sink*> want;
   for (std::size_t i = 1; i < kSinks; i += 2) want.push_back(&sinks[i]);
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(out, want);
+  EXPECT_EQ(sinks_of(out), want);
+  for (Subscriber s : out) EXPECT_EQ(s.qos(), 1);
   // Down to a few (the index goes) and up again (it comes back): still one entry per sink.
   for (std::size_t i = 7; i < kSinks; i += 2) EXPECT_TRUE(trie.remove("+/data/#", &sinks[i]));
-  for (std::size_t i = 0; i < 40; ++i) trie.add("+/data/#", &sinks[i]);
+  for (std::size_t i = 0; i < 40; ++i) trie.add("+/data/#", &sinks[i], 2);
   EXPECT_FALSE(trie.remove("+/data/#", &sinks[41]));
   out.clear();
   trie.match("d/data/t", out);
@@ -119,16 +135,17 @@ TEST(TopicTrie, ManySinksOnOneFilterAreAddedAndRemovedInAnyOrder) {
 
 // Routes `topic` in `account`, recording it on each sink it is delivered to.
 std::size_t route(const Router& router, const std::string& account, std::string_view topic) {
-  return router.route(account, topic,
-                      [topic](Sink& s) { static_cast<FakeSink&>(s).got.emplace_back(topic); });
+  return router.route(account, topic, [topic](Sink& s, std::uint8_t) {
+    static_cast<FakeSink&>(s).got.emplace_back(topic);
+  });
 }
 
 TEST(Router, DeliversOncePerSinkAndOnlyWithinTheAccount) {
   Router router;
   FakeSink mine, other;
-  router.subscribe("com-a", "+/data/#", &mine);
-  router.subscribe("com-a", "#", &mine);  // overlapping: still one delivery [MQTT-3.3.5-1]
-  router.subscribe("com-b", "#", &other);
+  router.subscribe("com-a", "+/data/#", &mine, 0);
+  router.subscribe("com-a", "#", &mine, 1);  // overlapping: still one delivery [MQTT-3.3.5-1]
+  router.subscribe("com-b", "#", &other, 0);
   EXPECT_EQ(route(router, "com-a", "dev-0/data/t"), 1u);
   EXPECT_EQ(mine.got.size(), 1u);
   EXPECT_TRUE(other.got.empty());

@@ -98,5 +98,47 @@ TEST(Encode, OutputDecodesBack) {
   EXPECT_TRUE(r.packet == Packet{s});
 }
 
+// ---- A shared QoS 0 PUBLISH re-encoded for one subscriber at QoS 1 or 2 ----
+
+TEST(EncodePublishAs, SameBytesAsEncodingAtThatQos) {
+  // Payload sizes around the remaining length's 1-, 2- and 3-byte forms.
+  for (std::size_t size : {0u, 1u, 100u, 117u, 118u, 119u, 16370u, 16371u, 16372u, 70000u}) {
+    for (std::uint8_t qos : {1, 2}) {
+      for (bool dup : {false, true}) {
+        for (bool retain : {false, true}) {
+          Publish p;
+          p.topic = "dev-1/data/t";
+          p.payload.assign(size, 'p');
+          p.retain = retain;
+          const std::string qos0 = encode(p);
+          p.qos = qos;
+          p.dup = dup;
+          p.packet_id = 0xBEEF;
+          std::string out = "x";
+          ASSERT_TRUE(encode_publish_as(qos0, qos, 0xBEEF, dup, out)) << size;
+          EXPECT_EQ(out, "x" + encode(p)) << size << " qos " << int(qos) << " dup " << dup;
+        }
+      }
+    }
+  }
+}
+
+TEST(EncodePublishAs, OnlyAWholeQos0Publish) {
+  Publish p;
+  p.topic = "t";
+  p.payload = "hello";
+  const std::string qos0 = encode(p);
+  std::string out;
+  EXPECT_FALSE(encode_publish_as(qos0.substr(0, qos0.size() - 1), 1, 1, false, out));  // cut
+  EXPECT_FALSE(encode_publish_as(qos0 + "x", 1, 1, false, out));  // trailing byte
+  p.qos = 1;
+  p.packet_id = 3;
+  EXPECT_FALSE(encode_publish_as(encode(p), 1, 1, false, out));          // QoS 1 already
+  EXPECT_FALSE(encode_publish_as(encode(Puback{3}), 1, 1, false, out));  // not a PUBLISH
+  EXPECT_FALSE(encode_publish_as(std::string("\x30\x01\x00", 3), 1, 1, false, out));
+  EXPECT_FALSE(encode_publish_as({}, 1, 1, false, out));
+  EXPECT_TRUE(out.empty());
+}
+
 }  // namespace
 }  // namespace plugmq::codec

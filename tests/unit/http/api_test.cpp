@@ -353,13 +353,14 @@ TEST_F(ApiTest, Unenroll) {
 
 TEST_F(ApiTest, PublishIsDeliveredToSubscribersAndStored) {
   Recorder sub(platform::Principal{account_, "", {}, {}});
-  live_.ctx().router.subscribe(account_, "+/data/temp", &sub);
+  live_.ctx().router.subscribe(account_, "+/data/temp", &sub, 2);
   auto r = call("PUT", "/iot/data/temp", R"({"data":21.5,"at":1700000000000})", as(proto_));
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string id = body(r);
   auto got = sub.got();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].topic, proto_.device.id + "/data/temp");
+  EXPECT_EQ(got[0].qos, 1) << "a record published over HTTP counts as QoS 1 (SPEC 11)";
   EXPECT_EQ(got[0].payload, R"({"id":")" + id + R"(","data":21.5,"at":1700000000000})");
   auto records = stored("temp");
   ASSERT_EQ(records.size(), 1u);

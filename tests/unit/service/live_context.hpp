@@ -95,13 +95,14 @@ class LiveContext {
   boost::asio::io_context ioc_{1};
 };
 
-// A subscriber that keeps what it is offered (topic and payload of the PUBLISH) when its
-// principal may read the origin, as a session does.
+// A subscriber that keeps what it is offered (topic and payload of the PUBLISH, the QoS to
+// deliver it at) when its principal may read the origin, as a session does.
 class Recorder : public LiveSession {
  public:
   struct Got {
     std::string topic;
     std::string payload;
+    int qos = 0;  // the QoS it was delivered at
   };
   explicit Recorder(platform::Principal who) : who_(std::move(who)) {}
 
@@ -112,7 +113,8 @@ class Recorder : public LiveSession {
     ASSERT_EQ(r.status, codec::DecodeStatus::kComplete);
     const auto& pub = std::get<codec::Publish>(r.packet);
     std::lock_guard lock(mu_);
-    got_.push_back({pub.topic, pub.payload});
+    EXPECT_EQ(pub.qos, 0) << "the shared encoding is QoS 0";
+    got_.push_back({pub.topic, pub.payload, msg.qos});
   }
   void close(broker::EndReason) override {}
   void directory_changed() override {}

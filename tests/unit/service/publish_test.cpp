@@ -41,10 +41,11 @@ class PublishTest : public ::testing::Test {
   }
 
   PublishStatus publish(const platform::Principal& who, const std::string& topic,
-                        const std::string& payload, store::DataWriter::Done& done) {
+                        const std::string& payload, store::DataWriter::Done& done,
+                        std::uint8_t qos = 0) {
     auto parsed = platform::parse_topic(topic);
     const std::string peer = "test", client = "client";
-    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, done, peer, client);
+    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, qos, done, peer, client);
     return live_.run(std::move(op));
   }
 
@@ -64,7 +65,7 @@ class PublishTest : public ::testing::Test {
 
 TEST_F(PublishTest, StoresAndDeliversTheRecordSubscribersAndTheStoreShare) {
   Recorder sub(platform::Principal{account_, "", {}, {}});  // an account login
-  live_.ctx().router.subscribe(account_, "+/data/#", &sub);
+  live_.ctx().router.subscribe(account_, "+/data/#", &sub, 0);
   store::DataWriter::Done none;
   auto status = publish(device_principal(proto_), proto_.id + "/data/temp",
                         R"({"data":21.5,"at":1700000000000})", none);
@@ -97,7 +98,7 @@ TEST_F(PublishTest, OwnDeviceFormUsesTheLoggedInDevice) {
 
 TEST_F(PublishTest, DeniedAcrossAccountsAndWithoutWritePermission) {
   Recorder sub(platform::Principal{other_account_, "", {}, {}});
-  live_.ctx().router.subscribe(other_account_, "#", &sub);
+  live_.ctx().router.subscribe(other_account_, "#", &sub, 0);
   store::DataWriter::Done none;
   // A prototype of account a may write every device of a, never one of b.
   EXPECT_EQ(publish(device_principal(proto_), stranger_.id + "/data/t", "1", none),
@@ -237,12 +238,38 @@ TEST_F(PublishTest, PublishRecordReturnsTheStoredId) {
   store::DataWriter::Done none;
   const auto* info = dir->find(proto_.id);
   ASSERT_NE(info, nullptr);
-  auto id = publish_record(live_.ctx(), *dir, info->target(proto_.id), "c/d", env, none);
+  auto id = publish_record(live_.ctx(), *dir, info->target(proto_.id), "c/d", env, 1, none);
   auto records = stored("c/#");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].id, id);
   EXPECT_EQ(records[0].data_json, R"({"v":1})");
   EXPECT_EQ(records[0].expire_at, env.at + 60000);
+}
+
+TEST_F(PublishTest, MQTT_3_8_4_6_DeliveredAtTheLowerOfPublishAndGrantedQos) {
+  Recorder at0(platform::Principal{account_, "", {}, {}});
+  Recorder at1(platform::Principal{account_, "", {}, {}});
+  Recorder at2(platform::Principal{account_, "", {}, {}});
+  auto& router = live_.ctx().router;
+  router.subscribe(account_, "+/data/#", &at0, 0);
+  router.subscribe(account_, "+/data/#", &at1, 1);
+  router.subscribe(account_, "+/data/#", &at2, 2);
+  router.subscribe(account_, "#", &at0, 1);  // overlapping: the highest matching QoS counts
+  store::DataWriter::Done none;
+  for (std::uint8_t qos : {0, 1, 2}) {
+    ASSERT_EQ(publish(device_principal(proto_), proto_.id + "/data/q", "1", none, qos),
+              PublishStatus::kStored);
+  }
+  auto qos_of = [](Recorder& r) {
+    std::vector<int> out;
+    for (const auto& g : r.got()) out.push_back(g.qos);
+    return out;
+  };
+  EXPECT_EQ(qos_of(at0), (std::vector<int>{0, 1, 1}));
+  EXPECT_EQ(qos_of(at1), (std::vector<int>{0, 1, 1}));
+  EXPECT_EQ(qos_of(at2), (std::vector<int>{0, 1, 2}));
+  for (auto* r : {&at0, &at1, &at2}) router.unsubscribe(account_, "+/data/#", r);
+  router.unsubscribe(account_, "#", &at0);
 }
 
 }  // namespace
