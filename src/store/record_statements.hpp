@@ -1,6 +1,7 @@
 // The record index's prepared statements and the writer's state (module-private), one struct
 // per part of DataStore: the writer (record_writer.cpp), the reads (record_query.cpp), the
-// deletes (record_retention.cpp), replay and retained messages (record_replay.cpp).
+// deletes (record_retention.cpp), replay and retained messages (record_replay.cpp,
+// record_retained.cpp).
 // docs/storage.md describes the tables.
 //
 // Owned by one DataStore, used on its thread.
@@ -55,8 +56,9 @@ struct QueryStatements {
 
 struct ReplayStatements {
   explicit ReplayStatements(sqlite3* db);
-  Stmt account_series, device_series, epochs_after, runs_in_epoch, runs_of_series, rows_in_run,
-      record_by_key, retained_of_account, retained_of_device, retained_count, last_seq;
+  Stmt account_series, device_series, series_after, max_sid, newest_ep, admin_version, epochs_after,
+      runs_in_epoch, runs_of_series, rows_in_run, record_by_key, retained_of_account,
+      retained_of_device, retained_count, last_seq;
 };
 
 struct RetentionStatements {

@@ -65,7 +65,27 @@ namespace detail {
 struct RecordStatements;
 struct SeriesState;
 struct RunKey;
+struct ReplayState;
 }  // namespace detail
+
+// What DataStore::replay() read for one session and reuses on its next call: the series its
+// filters select, and the positions it read ahead (kReadAhead, some 40 bytes each). A
+// session that replays much chunk by chunk keeps one, so that a chunk costs about what it
+// returns instead of a read of an epoch's runs. Plain memory, no connection: keep it with the
+// session and use it with any DataStore of the same database, one thread at a time.
+class ReplayCursor {
+ public:
+  static constexpr std::size_t kReadAhead = 16384;
+  // `read_ahead`: the positions a call reads ahead at least (tests use few).
+  explicit ReplayCursor(std::size_t read_ahead = kReadAhead);
+  ~ReplayCursor();
+  ReplayCursor(ReplayCursor&&) noexcept;
+  ReplayCursor& operator=(ReplayCursor&&) noexcept;
+
+ private:
+  friend class DataStore;
+  std::unique_ptr<detail::ReplayState> state_;
+};
 
 class DataStore {
  public:
@@ -106,12 +126,16 @@ class DataStore {
   // q.limit, each with its seq and qos. Call it again with after_seq = the last seq returned for
   // the next ones: nothing is missed or repeated, also while records are being stored, since
   // every record committed later has a higher seq (records stored before positions existed
-  // have none and are never replayed). Cost: the run rows of the matching series in each epoch
-  // it reads from (every run of the epoch for filters that match many series) plus one read
-  // per record returned, so a limit of a few thousand reads an epoch a few times at most.
+  // have none and are never replayed). Cost: the session's series, the run rows of those series
+  // in each epoch it reads from (every run of the epoch, when they are many) and one read per
+  // record returned. With `cursor`, the series and the positions read ahead are kept
+  // for the next call with the same account and filters: use one per session when replaying
+  // more than one chunk. Records of a device deleted or moved since the cursor read its series
+  // are skipped or still returned until the next device change: recheck the read permission.
   // REQUIRES: valid MQTT filters (wildcards as whole levels, '#' last). Throws Error (kInvalid
   // for a filter that is not).
   std::vector<platform::Record> replay(const ReplayQuery& q);
+  std::vector<platform::Record> replay(const ReplayQuery& q, ReplayCursor& cursor);
 
   // How many records replay(q) would return with no limit, counting up to q.limit (the
   // messages waiting for a session, capped). Reads no record data. Throws Error as replay().
@@ -172,6 +196,8 @@ class DataStore {
   detail::SeriesState& series(std::string_view of, std::string_view channel);
   // Writes the run that `series` is inserting.
   void write_run(detail::SeriesState& series);
+  // replay() with `s` kept from the last call.
+  std::vector<platform::Record> replay_with(const ReplayQuery& q, detail::ReplayState& s);
   // Opens a new epoch when none is open or the open one is full, then widens its bounds (at,
   // expiry) to cover `r`, before `r` is stored: reads never prune an epoch holding a record,
   // and the sweeper never passes over one.

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -117,25 +118,30 @@ TEST_F(ReplayTest, CountIsCapped) {
 
 // Chunk by chunk while records keep coming (a writer and a reader connection): every record of
 // QoS 1 or 2 of the account's selected topics once, in store order, whatever its time, run and
-// epoch. Small epochs read every run of an epoch; the default ones probe each series.
-class ReplayChunks : public ::testing::TestWithParam<std::int64_t> {};
+// epoch, also on channels and devices that appear meanwhile. Small epochs read every run of an
+// epoch; the default ones probe each series. Without a cursor, with one, and with one that
+// reads ahead a few positions only.
+class ReplayChunks : public ::testing::TestWithParam<std::tuple<std::int64_t, int>> {};
 
 TEST_P(ReplayChunks, NothingMissedOrRepeated) {
+  const auto [epoch_records, read_ahead] = GetParam();
   const plugmq::testing::TempDir dir("plugmq-replay-");
   const auto file = dir.path() / "plugmq.db";
   Db wdb = Db::open(file);
   Identity ids(wdb);
   const std::string account = ids.add_account("a@b.c", "secret1").value().id;
   const std::string other = ids.add_account("x@y.z", "secret2").value().id;
-  std::vector<std::string> devs;
+  const std::string stranger = ids.add_prototype(other, "o").value().device.id;
+  std::vector<std::string> devs = {stranger};
   for (int i = 0; i < 3; ++i) devs.push_back(ids.add_prototype(account, "d").value().device.id);
-  devs.push_back(ids.add_prototype(other, "o").value().device.id);
-  DataStore writer(wdb, GetParam());
+  DataStore writer(wdb, epoch_records);
   Db rdb = Db::open(file);
-  DataStore reader(rdb, GetParam());
+  DataStore reader(rdb, epoch_records);
+  std::optional<ReplayCursor> cursor;
+  if (read_ahead >= 0) cursor.emplace(static_cast<std::size_t>(read_ahead));
 
   std::mt19937 rng(5);
-  const std::vector<std::string> channels = {"temp", "a/b", "a/c"};
+  std::vector<std::string> channels = {"temp", "a/b", "a/c"};
   std::vector<std::pair<std::int64_t, std::string>> expected;  // seq, id
   std::uint32_t n = 0;
   auto insert_batch = [&] {
@@ -147,20 +153,21 @@ TEST_P(ReplayChunks, NothingMissedOrRepeated) {
         // Mostly now, sometimes long ago: runs of several records and runs of one.
         const std::int64_t at = rng() % 4 == 0 ? 1'000 + rng() % 100'000 : 50'000'000 + n;
         const int qos = static_cast<int>(rng() % 3);
-        const std::int64_t seq = writer.insert(qrec(oid(50'000 + n / 7, n), of, ch, at, qos));
-        const bool selected = ch != "a/c" || of == devs[0];  // "+/data/temp", "+/data/a/b", ...
-        if (qos > 0 && of != devs[3] && selected)
-          expected.emplace_back(seq, oid(50'000 + n / 7, n));
+        const std::string id = oid(50'000 + n / 7, n);
+        const std::int64_t seq = writer.insert(qrec(id, of, ch, at, qos));
+        const bool selected = ch != "a/c" || of == devs[1];
+        if (qos > 0 && of != stranger && selected) expected.emplace_back(seq, id);
       }
     });
   };
   std::vector<std::pair<std::int64_t, std::string>> got;
   std::int64_t position = 0;
   auto chunk = [&](std::int64_t upto) {
-    auto q = session(account, {"+/data/temp", "+/data/a/b", devs[0] + "/data/#"}, position);
+    auto q = session(account, {"+/data/temp", "+/data/a/b", devs[1] + "/data/#", "+/data/n/+"},
+                     position);
     q.upto_seq = upto;
     q.limit = 5;
-    const auto rs = reader.replay(q);
+    const auto rs = cursor ? reader.replay(q, *cursor) : reader.replay(q);
     for (const auto& r : rs) {
       EXPECT_GT(r.seq, position);
       EXPECT_LE(r.seq, upto);
@@ -170,6 +177,8 @@ TEST_P(ReplayChunks, NothingMissedOrRepeated) {
     return rs.size();
   };
   for (int round = 0; round < 60; ++round) {
+    if (round % 10 == 5) channels.push_back("n/" + std::to_string(round));  // new series
+    if (round == 30) devs.push_back(ids.add_prototype(account, "new").value().device.id);
     insert_batch();
     chunk(writer.last_seq());
     insert_batch();  // committed after the chunk's upto: for the next chunks
@@ -181,7 +190,26 @@ TEST_P(ReplayChunks, NothingMissedOrRepeated) {
   EXPECT_EQ(reader.replay_count(session(account, {"#"}, position)), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Epochs, ReplayChunks, ::testing::Values(4, DataStore::kEpochRecords));
+INSTANTIATE_TEST_SUITE_P(Epochs, ReplayChunks,
+                         ::testing::Combine(::testing::Values(4, DataStore::kEpochRecords),
+                                            ::testing::Values(-1, 16384, 7)));
+
+// A cursor follows its session: another account or other filters start afresh.
+TEST_F(ReplayTest, ACursorFollowsItsSession) {
+  insert_all({qrec(oid(1, 0), dev1_, "t", 1'000, 1), qrec(oid(1, 1), dev2_, "u", 1'000, 1),
+              qrec(oid(1, 2), other_, "t", 1'000, 1)});
+  ReplayCursor cursor;
+  EXPECT_EQ(ids_of(data_.replay(session(account_, {"#"}), cursor)), (V{oid(1, 0), oid(1, 1)}));
+  EXPECT_EQ(ids_of(data_.replay(session(account_, {"+/data/u"}), cursor)), V{oid(1, 1)});
+  EXPECT_EQ(ids_of(data_.replay(session(other_account_, {"#"}), cursor)), V{oid(1, 2)});
+  // Records deleted since they were read ahead are skipped.
+  auto q = session(account_, {"#"});
+  q.limit = 1;
+  EXPECT_EQ(ids_of(data_.replay(q, cursor)), V{oid(1, 0)});
+  EXPECT_EQ(data_.delete_of(dev2_, 10), 1u);
+  q.after_seq = 1;
+  EXPECT_EQ(ids_of(data_.replay(q, cursor)), V{});
+}
 
 }  // namespace
 }  // namespace plugmq::store
