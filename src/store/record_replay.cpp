@@ -188,8 +188,8 @@ class Counter final : public Sink {
 };
 
 // The run in the current row of `runs` (columns c.. hi_at, hi_id, lo_at, lo_id), of series
-// `sid` on channel `cid`, whose last record has position `run_seq`: its records in
-// (after, sink.upto()]. A run of one record is that record (its run goes with it); a longer
+// `sid` on channel `cid`, whose last record of QoS 1 or 2 has position `run_seq`: those records
+// in (after, sink.upto()]. A run of one record is that record (its run goes with it); a longer
 // one's rows are read from its range of the channel.
 void visit_run(ReplayStatements& st, std::int64_t cid, std::int64_t sid, const Stmt& runs, int c,
                std::int64_t run_seq, std::int64_t after, Sink& sink) {
@@ -320,34 +320,35 @@ ReplayStatements::ReplayStatements(sqlite3* db)
                    "SELECT ep, min_seq FROM epochs WHERE max_seq > ?1 AND min_seq <= ?2 "
                    "ORDER BY ep",
                    kPersistent),
-      // The runs of an epoch (of one series in it) that may hold records of QoS 1 or 2 with
-      // ?2 < seq <= ?3 (?3 < seq <= ?4).
+      // The runs of an epoch (of one series in it) that may hold records with ?2 < seq <= ?3
+      // (?3 < seq <= ?4); records of QoS 0 have no seq, runs of them alone neither.
       runs_in_epoch(db,
                     "SELECT sid, seq, seq_span, hi_at, hi_id, lo_at, lo_id FROM runs "
-                    "WHERE ep = ?1 AND seq > ?2 AND seq - seq_span <= ?3 AND qos >= 1",
+                    "WHERE ep = ?1 AND seq > ?2 AND seq - seq_span <= ?3",
                     kPersistent),
       runs_of_series(db,
                      "SELECT hi_at, hi_id, lo_at, lo_id, seq FROM runs WHERE ep = ?1 AND sid = ?2 "
-                     "AND seq > ?3 AND seq - seq_span <= ?4 AND qos >= 1",
+                     "AND seq > ?3 AND seq - seq_span <= ?4",
                      kPersistent),
       // scan_run's parameters, and ?7 < seq <= ?8.
       rows_in_run(db,
                   "SELECT at, id, seq FROM data WHERE cid = ?1 AND (at, id) > (?2, ?3) "
-                  "AND (at, id) < (?4, ?5) AND sid = ?6 AND seq > ?7 AND seq <= ?8 AND qos >= 1",
+                  "AND (at, id) < (?4, ?5) AND sid = ?6 AND seq > ?7 AND seq <= ?8",
                   kPersistent),
       record_by_key(db,
                     "SELECT data, expire_at, qos, seq FROM data WHERE cid = ?1 AND at = ?2 "
                     "AND id = ?3",
                     kPersistent),
       // Retained messages of an account's devices (of one of them): sid, cid, of, channel,
-      // the record's at and id.
+      // the record's at, id and seq.
       retained_of_account(db,
-                          "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id FROM devices d "
+                          "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id, r.seq FROM devices d "
                           "CROSS JOIN series s ON s.of = d.id CROSS JOIN retained r "
                           "ON r.sid = s.sid WHERE d.account_id = ?1",
                           kPersistent),
       retained_of_device(db,
-                         "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id FROM devices d "
+                         "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id, r.seq "
+                         "FROM devices d "
                          "CROSS JOIN series s ON s.of = d.id CROSS JOIN retained r "
                          "ON r.sid = s.sid WHERE d.id = ?2 AND d.account_id = ?1",
                          kPersistent),

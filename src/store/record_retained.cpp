@@ -19,7 +19,7 @@ std::vector<platform::Record> DataStore::retained(std::string_view account_id,
   auto txn = db_.read_transaction();
   detail::ReplayStatements& st = st_->replay;
   // Read into a list first: record_at() steps another statement. Columns: sid, cid, of,
-  // channel, the record's at and id.
+  // channel, the record's at, id and seq.
   std::vector<std::pair<detail::SeriesInfo, detail::Found>> entries;
   std::string topic;
   detail::for_account_series(
@@ -27,7 +27,7 @@ std::vector<platform::Record> DataStore::retained(std::string_view account_id,
         if (!detail::selected(filters, s.text_view(2), s.text_view(3), topic)) return;
         const std::string_view id = s.blob_view(5);
         if (id.size() != detail::kOidBytes) return;
-        detail::Found entry{0, s.int64(0), s.int64(4), {}};
+        detail::Found entry{s.int64(6), s.int64(0), s.int64(4), {}};
         std::copy(id.begin(), id.end(), entry.id.begin());
         entries.emplace_back(detail::SeriesInfo{s.int64(1), std::string(s.text_view(2)),
                                                 std::string(s.text_view(3)), 0, 0},
@@ -39,6 +39,7 @@ std::vector<platform::Record> DataStore::retained(std::string_view account_id,
     auto r = detail::record_at(st, series, entry.at, entry.id);
     if (!r) continue;
     r->retain = true;
+    r->seq = entry.seq;  // a QoS 0 record stores none
     out.push_back(std::move(*r));
   }
   std::sort(out.begin(), out.end(),

@@ -30,8 +30,8 @@ struct SeriesState {
   std::int64_t lo_at = 0, hi_at = 0;
   OidBytes lo_id{}, hi_id{};
   std::optional<std::int64_t> min_exp;
-  std::int64_t lo_seq = 0, hi_seq = 0;  // the run's first and last seq
-  int qos = 0;                          // the highest qos among its records
+  // The first and last position of its records of QoS 1 or 2 (none: all are QoS 0).
+  std::optional<std::int64_t> lo_seq, hi_seq;
 };
 
 // A run as the sweeper and delete_of() find it.

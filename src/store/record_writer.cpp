@@ -69,12 +69,13 @@ WriterStatements::WriterStatements(sqlite3* db)
                       kPersistent),
       epoch_seq(db, "UPDATE epochs SET max_seq = ?2 WHERE ep = ?1", kPersistent),
       run_add(db,
-              "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp, seq, seq_span, qos) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+              "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp, seq, seq_span) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
               kPersistent),
       retained_set(db,
-                   "INSERT INTO retained (sid, at, id) VALUES (?1, ?2, ?3) "
-                   "ON CONFLICT (sid) DO UPDATE SET at = excluded.at, id = excluded.id",
+                   "INSERT INTO retained (sid, at, id, seq) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (sid) DO UPDATE SET at = excluded.at, id = excluded.id, "
+                   "seq = excluded.seq",
                    kPersistent),
       retained_clear(db, "DELETE FROM retained WHERE sid = ?1", kPersistent) {}
 
@@ -91,13 +92,17 @@ DataStore::DataStore(Db& db, std::int64_t epoch_records)
   detail::WriterState* state = &st_->state;
   sqlite3_rollback_hook(
       db.handle(), [](void* st) { static_cast<detail::WriterState*>(st)->forget(); }, state);
-  // Runs are written at the end of each transaction: Db::transaction() does it, and a COMMIT
-  // that would leave one unwritten (a transaction begun and committed some other way) fails and
-  // rolls back rather than store records that series reads cannot find.
+  // Runs and the highest position are written at the end of each transaction:
+  // Db::transaction() does it, and a COMMIT that would leave them unwritten (a transaction begun
+  // and committed some other way) fails and rolls back rather than store records that series
+  // reads cannot find, or positions that the next transaction would take again.
   db.set_before_commit([](void* self) { static_cast<DataStore*>(self)->flush(); }, this);
   sqlite3_commit_hook(
       db.handle(),
-      [](void* st) { return static_cast<detail::WriterState*>(st)->pending.empty() ? 0 : 1; },
+      [](void* st) {
+        const auto* w = static_cast<detail::WriterState*>(st);
+        return w->pending.empty() && !w->seq_open ? 0 : 1;
+      },
       state);
 }
 
@@ -117,9 +122,9 @@ void DataStore::write_run(SeriesState& series) {
   add.bind(5, series.lo_at);
   add.bind_blob_static(6, series.lo_id.data(), series.lo_id.size());
   add.bind(7, series.min_exp);
+  // Bounds of the positions replay may want: NULL when every record of the run is QoS 0.
   add.bind(8, series.hi_seq);
-  add.bind(9, series.hi_seq - series.lo_seq);
-  add.bind(10, series.qos);
+  add.bind(9, series.hi_seq ? *series.hi_seq - *series.lo_seq : 0);
   add.step();
   series.in_run = false;
 }
@@ -296,18 +301,21 @@ std::int64_t DataStore::insert(const platform::Record& r) {
     s.bind(5, r.expire_at);
     s.bind_static(6, r.data_json);
     s.bind(7, series.cid);
-    s.bind(8, seq);
+    // Only replay reads a record's position, and it never wants a QoS 0 record: those store
+    // none (no payload byte instead of 3 to 5).
+    s.bind(8, r.qos > 0 ? std::optional<std::int64_t>(seq) : std::nullopt);
     s.bind(9, r.qos);
     s.step();
   }
   ++st.next_seq;
   ++st.ep_records;
   extend_run(series, r, id, seq);
-  if (r.retain) set_retained(series.sid, r, id);
+  if (r.retain) set_retained(series.sid, r, id, seq);
   return seq;
 }
 
-void DataStore::set_retained(std::int64_t sid, const platform::Record& r, const OidBytes& id) {
+void DataStore::set_retained(std::int64_t sid, const platform::Record& r, const OidBytes& id,
+                             std::int64_t seq) {
   detail::WriterStatements& w = st_->write;
   Stmt& s = r.data_json == kEmptyData ? w.retained_clear : w.retained_set;
   auto use = s.use();
@@ -315,6 +323,7 @@ void DataStore::set_retained(std::int64_t sid, const platform::Record& r, const 
   if (r.data_json != kEmptyData) {
     s.bind(2, r.at);
     s.bind_blob_static(3, id.data(), id.size());
+    s.bind(4, seq);
   }
   s.step();
 }
@@ -341,11 +350,9 @@ void DataStore::extend_run(SeriesState& series, const platform::Record& r, const
     series.lo_at = series.hi_at = r.at;
     series.lo_id = series.hi_id = id;
     series.min_exp = r.expire_at;
-    series.lo_seq = series.hi_seq = seq;
-    series.qos = r.qos;
+    series.lo_seq.reset();
+    series.hi_seq.reset();
   } else {
-    series.hi_seq = seq;  // a connection stores its records in seq order
-    series.qos = std::max(series.qos, r.qos);
     if (position_below(r.at, id, series.lo_at, series.lo_id)) {
       series.lo_at = r.at;
       series.lo_id = id;
@@ -357,6 +364,10 @@ void DataStore::extend_run(SeriesState& series, const platform::Record& r, const
     if (r.expire_at && (!series.min_exp || *r.expire_at < *series.min_exp)) {
       series.min_exp = r.expire_at;
     }
+  }
+  if (r.qos > 0) {  // a connection stores its records in seq order
+    if (!series.lo_seq) series.lo_seq = seq;
+    series.hi_seq = seq;
   }
   if (!series.queued) {
     series.queued = true;

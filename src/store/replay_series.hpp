@@ -71,8 +71,8 @@ struct Found {
   OidBytes id;
 };
 
-// The record at (series.cid, at, id) with the series' publisher and channel, its seq and qos;
-// nothing when it is gone.
+// The record at (series.cid, at, id) with the series' publisher and channel, its seq (0 for a
+// QoS 0 record: it stores none) and qos; nothing when it is gone.
 std::optional<platform::Record> record_at(ReplayStatements& st, const SeriesInfo& series,
                                           std::int64_t at, const OidBytes& id);
 

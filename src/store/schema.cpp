@@ -311,27 +311,28 @@ const std::vector<std::vector<std::string_view>>& migrations() {
       //   writes it back before COMMIT (DataStore::flush): one row write per transaction and no
       //   index. Epochs (disjoint seq ranges, in ep order) and runs carry seq bounds, so a
       //   replay goes epochs -> runs -> rows. What it costs ingest: the decision's figures.
-      // - `qos`, the publish QoS: replay skips QoS 0 records, and so skips runs whose highest
-      //   qos is 0. SQLite stores 0 and 1 in no payload byte.
-      // - Records stored before have no seq (NULL): older than every session.
+      // - `qos`, the publish QoS (0 and 1 take no payload byte). Replay never wants a QoS 0
+      //   record, so those store no seq (NULL), and a run's seq bounds cover its records of
+      //   QoS 1 and 2 only (NULL: none).
+      // - Records stored before have no seq either: older than every session.
       {
           "ALTER TABLE data ADD COLUMN seq INTEGER",
           "ALTER TABLE data ADD COLUMN qos INTEGER NOT NULL DEFAULT 0",
-          // A run's records have seq - seq_span <= seq <= seq; qos is the highest of theirs.
+          // A run's records of QoS 1 and 2 have seq - seq_span <= data.seq <= seq.
           "ALTER TABLE runs ADD COLUMN seq INTEGER",
           "ALTER TABLE runs ADD COLUMN seq_span INTEGER NOT NULL DEFAULT 0",
-          "ALTER TABLE runs ADD COLUMN qos INTEGER NOT NULL DEFAULT 0",
           // Every record of the epoch has min_seq <= seq <= max_seq.
           "ALTER TABLE epochs ADD COLUMN min_seq INTEGER",
           "ALTER TABLE epochs ADD COLUMN max_seq INTEGER",
-          // The retained message of topic OF/data/CHANNEL, i.e. of a series: the key of its
-          // record, whose data, qos and seq it shows. It expires with its record: a read skips
+          // The retained message of topic OF/data/CHANNEL, i.e. of a series: the key and seq of
+          // its record, whose data and qos it shows. It expires with its record: a read skips
           // an entry whose record is gone (it reads the record anyway), which costs the sweeper
           // and the deletes nothing; a trigger on data would cost them a lookup per record.
           R"(CREATE TABLE retained (
                sid INTEGER PRIMARY KEY,
                at INTEGER NOT NULL,
-               id BLOB NOT NULL))",
+               id BLOB NOT NULL,
+               seq INTEGER NOT NULL))",
           // Persistent sessions (clean session 0), by login identity (a device's Plug-ID or an
           // account's id) and client id. Subscriptions and in-flight messages are small JSON
           // arrays, so that saving a session is one row write. `position`: every matching

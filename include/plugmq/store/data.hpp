@@ -126,12 +126,13 @@ class DataStore {
   // q.limit, each with its seq and qos. Call it again with after_seq = the last seq returned for
   // the next ones: nothing is missed or repeated, also while records are being stored, since
   // every record committed later has a higher seq (records stored before positions existed
-  // have none and are never replayed). Cost: the session's series, the run rows of those series
-  // in each epoch it reads from (every run of the epoch, when they are many) and one read per
-  // record returned. With `cursor`, the series and the positions read ahead are kept
-  // for the next call with the same account and filters: use one per session when replaying
-  // more than one chunk. Records of a device deleted or moved since the cursor read its series
-  // are skipped or still returned until the next device change: recheck the read permission.
+  // have none and are never replayed). The account's devices are those of the call's snapshot;
+  // the caller still checks the session's read permission on each record (SPEC 11).
+  // Cost: the session's series, the run rows of those series in each epoch it reads from (every
+  // run of the epoch, when they are many) and one read per record returned; memory about
+  // 80 bytes x max(q.limit, read ahead) while it runs. With `cursor`, the series and the
+  // positions read ahead are kept for the next call with the same account and filters (read
+  // again after any device change): use one per session that replays more than one chunk.
   // REQUIRES: valid MQTT filters (wildcards as whole levels, '#' last). Throws Error (kInvalid
   // for a filter that is not).
   std::vector<platform::Record> replay(const ReplayQuery& q);
@@ -208,7 +209,8 @@ class DataStore {
   // Stores the open epoch's max_seq: the last seq this connection stored there.
   void write_epoch_seq();
   // Makes the record just stored its topic's retained message, or with data `""` removes it.
-  void set_retained(std::int64_t sid, const platform::Record& r, const platform::OidBytes& id);
+  void set_retained(std::int64_t sid, const platform::Record& r, const platform::OidBytes& id,
+                    std::int64_t seq);
   // Adds the record just stored to its series' run, writing the run first when `r` cannot join it.
   void extend_run(detail::SeriesState& series, const platform::Record& r,
                   const platform::OidBytes& id, std::int64_t seq);

@@ -37,10 +37,10 @@ TEST_F(DataTest, PositionsFollowInsertOrderNotTimeOrId) {
   EXPECT_EQ(data_.last_seq(), 0);
   std::vector<std::int64_t> seqs;
   db_.transaction([&] {
-    seqs.push_back(data_.insert(rec(oid(9, 0), dev1_, "t", 9'000)));
-    seqs.push_back(data_.insert(rec(oid(1, 0), dev2_, "t", -5)));  // older id and time
+    seqs.push_back(data_.insert(qrec(oid(9, 0), dev1_, "t", 9'000, 1)));
+    seqs.push_back(data_.insert(qrec(oid(1, 0), dev2_, "t", -5, 1)));  // older id and time
   });
-  seqs.push_back(data_.insert(rec(oid(5, 0), dev1_, "u", 5'000)));  // a transaction of its own
+  seqs.push_back(data_.insert(qrec(oid(5, 0), dev1_, "u", 5'000, 2)));  // a transaction of its own
   EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 3}));
   EXPECT_EQ(data_.last_seq(), 3);
   EXPECT_EQ(count_rows(db_, "SELECT seq FROM data WHERE id = x'" + oid(1, 0) + "'"), 2);
@@ -51,7 +51,9 @@ TEST_F(DataTest, QosIsStoredAndChecked) {
     for (int qos = 0; qos <= 2; ++qos) data_.insert(qrec(oid(1, qos), dev1_, "t", 1'000, qos));
   });
   EXPECT_EQ(count_rows(db_, "SELECT sum(qos) FROM data"), 3);
-  EXPECT_EQ(count_rows(db_, "SELECT max(qos) FROM runs"), 2);
+  // Only replay reads positions, and never of QoS 0 records: those store none.
+  EXPECT_EQ(count_rows(db_, "SELECT count(*) FROM data WHERE seq IS NULL AND qos = 0"), 1);
+  EXPECT_EQ(count_rows(db_, "SELECT count(seq) FROM data"), 2);
   for (int bad : {-1, 3}) {
     EXPECT_EQ(error_of([&] { data_.insert(qrec(oid(2, 0), dev1_, "t", 2'000, bad)); }),
               Error::Code::kInvalid);
@@ -93,15 +95,34 @@ TEST(DataPositions, EpochsAndRunsBoundTheirPositions) {
   const std::string a = "dev-0000000000000000000000a1";
   const std::string b = "dev-0000000000000000000000b1";
   db.transaction([&] {
-    for (std::uint32_t i = 0; i < 4; ++i) data.insert(rec(oid(1, i), i % 2 ? b : a, "t", 1'000));
+    for (std::uint32_t i = 0; i < 4; ++i)
+      data.insert(qrec(oid(1, i), i % 2 ? b : a, "t", 1'000, 1));
   });
-  db.transaction([&] { data.insert(rec(oid(2, 0), a, "t", 2'000)); });
+  db.transaction([&] { data.insert(qrec(oid(2, 0), a, "t", 2'000, 1)); });
   EXPECT_EQ(epoch_bounds(db), (Bounds{{1, 1, 3}, {2, 4, 5}}));
   auto runs = db.prepare("SELECT ep, seq - seq_span, seq FROM runs ORDER BY ep, seq");
   Bounds got;
   while (runs.step()) got.emplace_back(runs.int64(0), runs.int64(1), runs.int64(2));
   // Epoch 1: a's records 1 and 3 (one run), b's 2; epoch 2: b's 4, a's 5.
   EXPECT_EQ(got, (Bounds{{1, 2, 2}, {1, 1, 3}, {2, 4, 4}, {2, 5, 5}}));
+}
+
+// A run's bounds cover its records of QoS 1 and 2; a run of QoS 0 records alone has none.
+TEST_F(DataTest, RunBoundsCoverTheRecordsReplayWants) {
+  db_.transaction([&] {
+    data_.insert(qrec(oid(1, 0), dev1_, "t", 1'000, 0));  // seq 1
+    data_.insert(qrec(oid(1, 1), dev1_, "t", 1'001, 1));  // 2
+    data_.insert(qrec(oid(1, 2), dev2_, "t", 1'001, 0));  // 3
+    data_.insert(qrec(oid(1, 3), dev1_, "t", 1'002, 2));  // 4
+    data_.insert(qrec(oid(1, 4), dev1_, "t", 1'003, 0));  // 5
+  });
+  auto runs = db_.prepare("SELECT seq - seq_span, seq FROM runs ORDER BY sid");
+  ASSERT_TRUE(runs.step());
+  EXPECT_EQ(runs.int64(0), 2);
+  EXPECT_EQ(runs.int64(1), 4);
+  ASSERT_TRUE(runs.step());
+  EXPECT_TRUE(runs.is_null(1));
+  EXPECT_EQ(data_.last_seq(), 5);
 }
 
 // Two connections writing in turn (the server's writer and an admin command): positions

@@ -53,6 +53,20 @@ TEST_F(RetainedTest, ARetainedRecordIsItsTopicsRetainedMessage) {
   EXPECT_EQ(data_.retained_count(), 2);
 }
 
+// A retained record of QoS 0 (which stores no position) still shows its seq.
+TEST_F(RetainedTest, QosZeroRecordsAreRetainedToo) {
+  insert_all({qrec(oid(1, 0), dev1_, "u", 1'000, 1)});
+  Record r = retained_rec(oid(1, 1), dev1_, "t", 1'000, "7");
+  r.qos = 0;
+  std::int64_t seq = 0;
+  db_.transaction([&] { seq = data_.insert(r); });
+  const auto got = retained();
+  ASSERT_EQ(ids_of(got), V{oid(1, 1)});
+  EXPECT_EQ(got[0].seq, seq);
+  EXPECT_EQ(seq, 2);
+  EXPECT_EQ(got[0].qos, 0);
+}
+
 TEST_F(RetainedTest, AnEmptyPayloadRemovesIt) {
   insert_all(
       {retained_rec(oid(1, 0), dev1_, "t", 1'000), retained_rec(oid(1, 1), dev1_, "u", 1'000)});
