@@ -175,6 +175,57 @@ fs::path make_dir(const std::string& given) {
   return tmpl;
 }
 
+// Runs every replay of the bench over `records` records stored, up to position `upto`; prints
+// a line per figure and appends them to `json`. False when a replay returned other records
+// than those stored.
+bool run_replays(DataStore& data, long long records, std::int64_t upto,
+                 const std::vector<long long>& limits, std::string& json) {
+  bool ok = true;
+  auto report = [&](const std::string& what, const std::string& key, const Replayed& r,
+                    long long expected) {
+    std::printf("  %-44s %9lld records %6lld chunks %10.0f records/s\n", what.c_str(),
+                static_cast<long long>(r.records), static_cast<long long>(r.chunks), r.per_s());
+    json += ",\"" + key + "_per_s\":" + std::to_string(static_cast<long long>(r.per_s()));
+    if (r.records != expected || !r.ordered) {
+      std::fprintf(stderr, "replay_bench: %s returned %lld records (expected %lld)%s\n",
+                   what.c_str(), static_cast<long long>(r.records), expected,
+                   r.ordered ? "" : ", out of order");
+      ok = false;
+    }
+  };
+  for (long long limit : limits) {
+    report("\"#\", chunks of " + std::to_string(limit), "all_limit_" + std::to_string(limit),
+           replay_all(data, {"#"}, upto, limit), records);
+  }
+  const long long last = limits.back();
+  report("\"#\", chunks of " + std::to_string(last) + ", no cursor",
+         "all_no_cursor_limit_" + std::to_string(last), replay_all(data, {"#"}, upto, last, false),
+         records);
+  // How many of the records make() gives match.
+  auto expected = [&](auto matches) {
+    long long n = 0;
+    for (long long k = 0; k < records; ++k) n += matches(k) ? 1 : 0;
+    return n;
+  };
+  report("\"+/data/sensor/temp\", chunks of " + std::to_string(limits[0]), "one_channel",
+         replay_all(data, {"+/data/sensor/temp"}, upto, limits[0]),
+         expected([](long long k) { return (k / kDevices) % kChannelCount == 0; }));
+  report("\"DEV/data/#\" (one device), chunks of " + std::to_string(limits[0]), "one_device",
+         replay_all(data, {device_id(7) + "/data/#"}, upto, limits[0]),
+         expected([](long long k) { return k % kDevices == 7; }));
+  ReplayQuery q;
+  q.account_id = kAccount;
+  q.filters = {"#"};
+  q.limit = records;
+  const auto t = Clock::now();
+  const std::int64_t n = data.replay_count(q);
+  const double s = seconds_since(t);
+  std::printf("  %-44s %9lld records %17.0f records/s\n", "replay_count \"#\"",
+              static_cast<long long>(n), static_cast<double>(n) / s);
+  json += ",\"count_all_per_s\":" + std::to_string(static_cast<long long>(n / s));
+  return ok && n == records;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -212,54 +263,7 @@ int main(int argc, char** argv) {
   std::printf("replay_bench (SQLite %s): %lld records of QoS 1, 1,000 devices x 10 channels\n",
               sqlite3_libversion(), records);
   std::string json = "{\"records\":" + std::to_string(records);
-  bool ok = true;
-  auto report = [&](const std::string& what, const std::string& key, const Replayed& r,
-                    long long expected) {
-    std::printf("  %-44s %9lld records %6lld chunks %10.0f records/s\n", what.c_str(),
-                static_cast<long long>(r.records), static_cast<long long>(r.chunks), r.per_s());
-    json += ",\"" + key + "_per_s\":" + std::to_string(static_cast<long long>(r.per_s()));
-    if (r.records != expected || !r.ordered) {
-      std::fprintf(stderr, "replay_bench: %s returned %lld records (expected %lld)%s\n",
-                   what.c_str(), static_cast<long long>(r.records), expected,
-                   r.ordered ? "" : ", out of order");
-      ok = false;
-    }
-  };
-  for (long long limit : limits) {
-    report("\"#\", chunks of " + std::to_string(limit), "all_limit_" + std::to_string(limit),
-           replay_all(data, {"#"}, upto, limit), records);
-  }
-  {
-    const long long limit = limits.back();
-    report("\"#\", chunks of " + std::to_string(limit) + ", no cursor",
-           "all_no_cursor_limit_" + std::to_string(limit),
-           replay_all(data, {"#"}, upto, limit, false), records);
-  }
-  // How many of the records make() gives match.
-  auto expected = [&](auto matches) {
-    long long n = 0;
-    for (long long k = 0; k < records; ++k) n += matches(k) ? 1 : 0;
-    return n;
-  };
-  report("\"+/data/sensor/temp\", chunks of " + std::to_string(limits[0]), "one_channel",
-         replay_all(data, {"+/data/sensor/temp"}, upto, limits[0]),
-         expected([](long long k) { return (k / kDevices) % kChannelCount == 0; }));
-  report("\"DEV/data/#\" (one device), chunks of " + std::to_string(limits[0]), "one_device",
-         replay_all(data, {device_id(7) + "/data/#"}, upto, limits[0]),
-         expected([](long long k) { return k % kDevices == 7; }));
-  {
-    ReplayQuery q;
-    q.account_id = kAccount;
-    q.filters = {"#"};
-    q.limit = records;
-    const auto t = Clock::now();
-    const std::int64_t n = data.replay_count(q);
-    const double s = seconds_since(t);
-    std::printf("  %-44s %9lld records %17.0f records/s\n", "replay_count \"#\"",
-                static_cast<long long>(n), static_cast<double>(n) / s);
-    json += ",\"count_all_per_s\":" + std::to_string(static_cast<long long>(n / s));
-    ok = ok && n == records;
-  }
+  const bool ok = run_replays(data, records, upto, limits, json);
   std::printf("%s}\n", json.c_str());
   if (!flag(argc, argv, "keep")) {
     std::error_code ec;

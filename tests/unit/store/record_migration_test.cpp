@@ -6,6 +6,7 @@
 
 #include "../../../src/store/schema.hpp"
 #include "data_fixture.hpp"
+#include "plugmq/store/session_store.hpp"
 #include "temp_dir.hpp"
 
 namespace plugmq::store {
@@ -299,6 +300,15 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
   all.filters = {"#"};
   EXPECT_EQ(ids_of(data.replay(all)), V{oid(0x12346, 0)});
   EXPECT_EQ(data.replay_count(all), 1);
+  SessionStore sessions(db);
+  Session s;
+  s.identity = dev;
+  s.client_id = "c";
+  s.account_id = all.account_id;
+  s.subscriptions = {{"#", 1}};
+  ASSERT_TRUE(sessions.save(s));
+  EXPECT_EQ(SessionStore::waiting(data, s, 10), 1);  // the new record, not the old ones
+  EXPECT_EQ(sessions.list().size(), 1u);
   EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{oid(0x12346, 0)});
   auto q = mask("t");
   q.of = {dev};
@@ -308,7 +318,8 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
   EXPECT_EQ(data.delete_of(dev, 100), 2u);
   EXPECT_EQ(data.count(), 0);
   EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{});
-  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sessions"), 0);
+  ASSERT_TRUE(Identity(db).delete_device(dev));
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sessions"), 0);  // gone with the device
 }
 
 }  // namespace
