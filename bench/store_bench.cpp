@@ -5,7 +5,8 @@
 //   cmake --build build/rel --target store_bench
 //   build/rel/bench/store_bench [--records N] [--history-records M] [--queries Q]
 //                               [--sweep-records S] [--batch B] [--checkpoint thread|inline]
-//                               [--pragmas SQL] [--epoch E] [--channels C] [--dir DIR] [--keep]
+//                               [--pragmas SQL] [--epoch E] [--channels C] [--qos Q] [--dir DIR]
+//                               [--keep]
 //
 // Defaults: N = 2,000,000, M = 10,000,000, Q = 1000, S = 1,000,000 (at most M). Use e.g.
 // --records 200000 --history-records 500000 for a quick run. Databases are created in a fresh
@@ -16,6 +17,8 @@
 // --epoch sets the records per epoch of the per-series index (DataStore::kEpochRecords).
 // --channels C (at least 10) publishes on C channels instead of 10: the 10 named ones, then
 // "extra/10" and on (1,000 x C series; the table has one insertion point per channel).
+// --qos Q stores the records with publish QoS Q (default 0, as the seed's devices publish;
+// records of QoS 1 and 2 also store their position for persistent sessions' replay).
 //
 // What it measures, with realistic data (1,000 devices x 10 channels, 64-byte JSON payloads,
 // `at` increasing by 1 ms per record, expire_at = at + 30 days, OIDs made as the server makes
@@ -65,6 +68,7 @@ const char* const kChannels[] = {"sensor/temp", "sensor/hum", "sensor/press", "s
                                  "state/door",  "state/alarm"};
 constexpr int kNamedChannels = sizeof kChannels / sizeof kChannels[0];
 int kChannelCount = kNamedChannels;  // --channels: the named ones, then "extra/N"
+int kQos = 0;                        // --qos
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -100,6 +104,7 @@ struct Generator {
     // As the server stamps them: the OID in the second of `at` (service/publish.cpp).
     r.id = plugmq::platform::new_oid(r.at / 1000);
     r.expire_at = r.at + kThirtyDaysMs;
+    r.qos = kQos;
     // 64 bytes of JSON.
     char buf[80];
     const int n = std::snprintf(buf, sizeof buf, R"({"v":%.3f,"unit":"C","seq":%lld,"pad":")",
@@ -217,7 +222,7 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: store_bench [--records N] [--history-records M] [--queries Q] "
         "[--sweep-records S] [--batch B] [--checkpoint thread|inline] [--pragmas SQL] "
-        "[--epoch E] [--channels C] [--dir DIR] [--keep]\n");
+        "[--epoch E] [--channels C] [--qos Q] [--dir DIR] [--keep]\n");
     return 0;
   }
   const long long records = arg(argc, argv, "records", 2'000'000);
@@ -227,6 +232,7 @@ int main(int argc, char** argv) {
   const bool keep = flag(argc, argv, "keep");
   kBatch = static_cast<int>(arg(argc, argv, "batch", kBatch));
   kChannelCount = static_cast<int>(arg(argc, argv, "channels", kNamedChannels));
+  kQos = static_cast<int>(arg(argc, argv, "qos", 0));
   const std::string pragmas = arg_text(argc, argv, "pragmas");
   const long long epoch = arg(argc, argv, "epoch", DataStore::kEpochRecords);
   const bool inline_checkpoint = arg_text(argc, argv, "checkpoint") == "inline";
@@ -239,8 +245,9 @@ int main(int argc, char** argv) {
     if (!pragmas.empty()) db.exec(pragmas);
   };
   if (records <= 0 || history <= 0 || queries <= 0 || sweep < 0 || epoch <= 0 ||
-      kChannelCount < kNamedChannels) {
-    std::fprintf(stderr, "store_bench: counts must be positive, --channels at least 10\n");
+      kChannelCount < kNamedChannels || kQos < 0 || kQos > 2) {
+    std::fprintf(stderr,
+                 "store_bench: counts must be positive, --channels at least 10, --qos 0 to 2\n");
     return 2;
   }
 
