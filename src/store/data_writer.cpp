@@ -6,10 +6,10 @@
 #include <span>
 #include <string>
 
-#include "plugmq/platform/ids.hpp"
-#include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/os/thread_name.hpp"
 #include "plugmq/os/thread_priority.hpp"
+#include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/log_throttle.hpp"
 
 namespace plugmq::store {
 
@@ -35,6 +35,7 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
   }
   db_.exec("PRAGMA wal_autocheckpoint=" + std::to_string(kWalBytes / page));
   db_.exec("PRAGMA journal_size_limit=" + std::to_string(kWalBytes));
+  committed_seq_.store(data_.last_seq());
 }
 
 DataWriter::~DataWriter() { stop(); }
@@ -208,13 +209,16 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
   std::size_t records = 0;
   for (const auto& item : batch) records += item.record ? 1 : 0;
   bool ok = records == 0;
+  std::int64_t last_seq = 0;
   for (int attempt = 1; !ok && attempt <= kWriteAttempts; ++attempt) {
     try {
+      committed_.clear();
       db_.transaction([&] {
         pacer_.restart();
         for (const auto& item : batch) {
           if (!item.record) continue;
-          data_.insert(*item.record);
+          last_seq = data_.insert(*item.record);
+          if (on_committed_) committed_.push_back({last_seq, &*item.record});
           pace();
         }
       });
@@ -232,20 +236,44 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
   }
   if (ok) {
     written_ += records;
+    if (records > 0) report_committed(last_seq);
   } else {
     // Not acknowledged: QoS 1 publishers will send these again.
     failed_ += records;
   }
+  run_callbacks(batch, ok);
+}
+
+void DataWriter::report_committed(std::int64_t last_seq) {
+  if (last_seq > committed_seq_.load(std::memory_order_relaxed)) {
+    committed_seq_.store(last_seq, std::memory_order_release);
+  }
+  if (!on_committed_ || committed_.empty()) return;
+  try {
+    on_committed_(committed_);
+  } catch (const std::exception& e) {
+    if (auto t = platform::throttle_log("data writer: on_committed failed")) {
+      spdlog::error("data writer: the post-commit hook failed: {}{}", e.what(), t->suffix());
+    }
+  }
+  committed_.clear();
+}
+
+void DataWriter::run_callbacks(std::span<Item> batch, bool ok) {
   // In queue order: acknowledgements never overtake each other [MQTT-4.6.0-2].
   for (auto& item : batch) {
     if (item.done) item.done(ok);
-    if (item.task) {
-      try {
-        item.task(data_);
-      } catch (const std::exception& e) {
-        if (auto t = platform::throttle_log("data writer: task failed")) {
-          spdlog::error("data writer: task failed: {}{}", e.what(), t->suffix());
-        }
+    if (!item.task) continue;
+    try {
+      item.task(data_);
+      // A task may have stored records (or another process may have): raise the position.
+      const std::int64_t stored = data_.last_seq();
+      if (stored > committed_seq_.load(std::memory_order_relaxed)) {
+        committed_seq_.store(stored, std::memory_order_release);
+      }
+    } catch (const std::exception& e) {
+      if (auto t = platform::throttle_log("data writer: task failed")) {
+        spdlog::error("data writer: task failed: {}{}", e.what(), t->suffix());
       }
     }
   }

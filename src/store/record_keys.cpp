@@ -68,4 +68,17 @@ ChannelRange range_of(std::string_view mask) {
   }
 }
 
+bool valid_filter(std::string_view filter) {
+  if (filter.empty()) return false;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = filter.find('/', start);
+    const std::string_view level =
+        filter.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (level.find_first_of("+#") != std::string_view::npos && level.size() != 1) return false;
+    if (level == "#" && end != std::string_view::npos) return false;
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
 }  // namespace plugmq::store::detail

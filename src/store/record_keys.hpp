@@ -78,7 +78,11 @@ struct RunRange {
 // false when it is empty.
 bool run_within(const RunRange& run, const Pos& lower, const Pos& upper, Pos& lo, Pos& hi);
 
-// ---- channel masks ----
+// ---- MQTT filters and channel masks ----
+
+// An MQTT topic filter's shape: not empty, wildcards only as whole levels, '#' only last (MQTT
+// 3.1.1 section 4.7.1), what base::filter_matches requires.
+bool valid_filter(std::string_view filter);
 
 // A channel mask (platform::valid_channel_mask) against a channel: MQTT filter matching, with
 // '$' an ordinary character.

@@ -1,6 +1,8 @@
 // The record index's prepared statements and the writer's state (module-private), one struct
 // per part of DataStore: the writer (record_writer.cpp), the reads (record_query.cpp), the
-// deletes (record_retention.cpp). docs/storage.md describes the tables.
+// deletes (record_retention.cpp), replay and retained messages (record_replay.cpp,
+// record_retained.cpp).
+// docs/storage.md describes the tables.
 //
 // Owned by one DataStore, used on its thread.
 #pragma once
@@ -28,6 +30,8 @@ struct SeriesState {
   std::int64_t lo_at = 0, hi_at = 0;
   OidBytes lo_id{}, hi_id{};
   std::optional<std::int64_t> min_exp;
+  std::int64_t lo_seq = 0, hi_seq = 0;  // the run's first and last seq
+  int qos = 0;                          // the highest qos among its records
 };
 
 // A run as the sweeper and delete_of() find it.
@@ -41,13 +45,20 @@ struct RunKey {
 struct WriterStatements {
   explicit WriterStatements(sqlite3* db);
   Stmt insert, at_add, channel_add, channel_get, series_add, series_get, series_in_epoch,
-      epoch_last, epoch_widen, epoch_lower_exp, run_add;
+      epoch_last, epoch_widen, epoch_lower_exp, epoch_seq, run_add, retained_set, retained_clear;
 };
 
 struct QueryStatements {
   explicit QueryStatements(sqlite3* db);
   Stmt epochs_in, at_moved, at_in_channel, at_in_any, by_key, runs_of, scan_run, scan_channel,
       scan_channel_picked, series_of, series_on, channels_in, count;
+};
+
+struct ReplayStatements {
+  explicit ReplayStatements(sqlite3* db);
+  Stmt account_series, device_series, series_after, max_sid, newest_ep, admin_version, epochs_after,
+      runs_in_epoch, runs_of_series, rows_in_run, record_by_key, retained_of_account,
+      retained_of_device, retained_count, last_seq;
 };
 
 struct RetentionStatements {
@@ -71,18 +82,28 @@ struct WriterState {
   std::int64_t ep_records = 0;
   std::int64_t ep_min = 0, ep_max = -1;    // empty
   std::optional<std::int64_t> ep_min_exp;  // epochs.min_exp as stored for `ep`
+
+  // Positions (docs/storage.md, "Positions"). At the first insert of a transaction (and after
+  // each flush) the writer reads the newest epoch's max_seq: the highest seq stored, since every
+  // insert goes into the newest epoch. `seq_open`: it did, and has not written `ep`'s max_seq
+  // back yet (flush does). `next_seq`: the seq of the next record.
+  bool seq_open = false;
+  std::int64_t next_seq = 1;
+  std::int64_t ep_max_seq = 0;  // epochs.max_seq as stored for `ep`
   void forget() {
     pending.clear();
     sids.clear();
     ep = -1;
+    seq_open = false;
   }
 };
 
 struct RecordStatements {
-  explicit RecordStatements(sqlite3* db) : write(db), read(db), sweep(db) {}
+  explicit RecordStatements(sqlite3* db) : write(db), read(db), sweep(db), replay(db) {}
   WriterStatements write;
   QueryStatements read;
   RetentionStatements sweep;
+  ReplayStatements replay;
   WriterState state;
 };
 

@@ -1,8 +1,10 @@
-// DataStore's writer side: the epochs, series and runs of the record index (docs/storage.md)
-// and the hooks that keep them consistent with the connection's transactions.
+// DataStore's writer side: the epochs, series and runs of the record index, the records'
+// positions and the retained messages (docs/storage.md), and the hooks that keep them
+// consistent with the connection's transactions.
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "plugmq/platform/saturating.hpp"
@@ -26,6 +28,9 @@ constexpr std::int64_t kRunSpanMs = 1000;
 // An epoch's `at` bounds are widened with this slack, so that records stamped with the current
 // time widen them about once a minute.
 constexpr std::int64_t kSlackMs = 60'000;
+// The data of a retained publish with an empty payload, which removes its topic's retained
+// message instead [MQTT-3.3.1-10] (SPEC 11: such a record is stored with data "").
+constexpr std::string_view kEmptyData = "\"\"";
 
 constexpr auto kPersistent = Stmt::Lifetime::kPersistent;
 
@@ -35,8 +40,8 @@ namespace detail {
 
 WriterStatements::WriterStatements(sqlite3* db)
     : insert(db,
-             "INSERT INTO data (at, id, sid, ep, expire_at, data, cid) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+             "INSERT INTO data (at, id, sid, ep, expire_at, data, cid, seq, qos) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
              kPersistent),
       at_add(db, "INSERT INTO data_at (id, at, cid) VALUES (?1, ?2, ?3)", kPersistent),
       channel_add(db, "INSERT INTO channels (channel) VALUES (?1) ON CONFLICT DO NOTHING",
@@ -49,9 +54,12 @@ WriterStatements::WriterStatements(sqlite3* db)
       series_get(db, "SELECT sid, cid FROM series WHERE of = ?1 AND channel = ?2", kPersistent),
       series_in_epoch(db, "UPDATE series SET last_ep = ?2 WHERE sid = ?1 AND last_ep < ?2",
                       kPersistent),
-      epoch_last(db, "SELECT coalesce(max(ep), -1) FROM epochs", kPersistent),
+      // The newest epoch: it holds the highest seq stored.
+      epoch_last(db, "SELECT ep, max_seq FROM epochs ORDER BY ep DESC LIMIT 1", kPersistent),
+      // Creates the epoch (its first record has seq ?4) or widens its `at` bounds.
       epoch_widen(db,
-                  "INSERT INTO epochs (ep, min_at, max_at) VALUES (?1, ?2, ?3) "
+                  "INSERT INTO epochs (ep, min_at, max_at, min_seq, max_seq) "
+                  "VALUES (?1, ?2, ?3, ?4, ?4) "
                   "ON CONFLICT (ep) DO UPDATE SET min_at = min(min_at, excluded.min_at), "
                   "max_at = max(max_at, excluded.max_at)",
                   kPersistent),
@@ -59,10 +67,16 @@ WriterStatements::WriterStatements(sqlite3* db)
                       "UPDATE epochs SET min_exp = ?2 "
                       "WHERE ep = ?1 AND (min_exp IS NULL OR min_exp > ?2)",
                       kPersistent),
+      epoch_seq(db, "UPDATE epochs SET max_seq = ?2 WHERE ep = ?1", kPersistent),
       run_add(db,
-              "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-              kPersistent) {}
+              "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp, seq, seq_span, qos) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+              kPersistent),
+      retained_set(db,
+                   "INSERT INTO retained (sid, at, id) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (sid) DO UPDATE SET at = excluded.at, id = excluded.id",
+                   kPersistent),
+      retained_clear(db, "DELETE FROM retained WHERE sid = ?1", kPersistent) {}
 
 }  // namespace detail
 
@@ -103,6 +117,9 @@ void DataStore::write_run(SeriesState& series) {
   add.bind(5, series.lo_at);
   add.bind_blob_static(6, series.lo_id.data(), series.lo_id.size());
   add.bind(7, series.min_exp);
+  add.bind(8, series.hi_seq);
+  add.bind(9, series.hi_seq - series.lo_seq);
+  add.bind(10, series.qos);
   add.step();
   series.in_run = false;
 }
@@ -121,6 +138,40 @@ void DataStore::flush() {
   }
   pending.clear();
   if (st.pending.empty()) st.pending.swap(pending);  // keeps the capacity
+  if (st.seq_open) {
+    write_epoch_seq();
+    st.seq_open = false;  // the next insert reads the highest seq again
+  }
+}
+
+void DataStore::write_epoch_seq() {
+  detail::WriterState& st = st_->state;
+  const std::int64_t last = st.next_seq - 1;  // the last record this connection stored in `ep`
+  if (st.ep < 0 || last <= st.ep_max_seq) return;
+  Stmt& s = st_->write.epoch_seq;
+  auto use = s.use();
+  s.bind(1, st.ep);
+  s.bind(2, last);
+  s.step();
+  st.ep_max_seq = last;
+}
+
+void DataStore::open_positions() {
+  detail::WriterState& st = st_->state;
+  Stmt& newest = st_->write.epoch_last;
+  std::int64_t ep = -1, max_seq = 0;
+  {
+    auto use = newest.use();
+    if (newest.step()) {
+      ep = newest.int64(0);
+      max_seq = newest.optional_int64(1).value_or(0);  // NULL: no record has a seq yet
+    }
+  }
+  st.seq_open = true;
+  st.next_seq = max_seq + 1;
+  // Every insert goes into the newest epoch, so that its max_seq is the highest seq stored: once
+  // another connection opened a newer one, this connection opens the next.
+  if (st.ep != ep) st.ep = -1;
 }
 
 SeriesState& DataStore::series(std::string_view of, std::string_view channel) {
@@ -162,15 +213,22 @@ SeriesState& DataStore::series(std::string_view of, std::string_view channel) {
 void DataStore::prepare_epoch(const platform::Record& r) {
   detail::WriterState& st = st_->state;
   detail::WriterStatements& w = st_->write;
+  if (!st.seq_open) open_positions();
   if (st.ep < 0 || st.ep_records >= epoch_records_) {
-    // A new epoch: after every other one, including those of other connections.
-    auto use = w.epoch_last.use();
-    w.epoch_last.step();
-    st.ep = w.epoch_last.int64(0) + 1;
+    // A new epoch: after every other one, including those of other connections (the write
+    // lock is held: none can open one meanwhile). The full one gets its exact seq bound.
+    write_epoch_seq();
+    std::int64_t newest = -1;
+    {
+      auto use = w.epoch_last.use();
+      if (w.epoch_last.step()) newest = w.epoch_last.int64(0);
+    }
+    st.ep = newest + 1;
     st.ep_records = 0;
     st.ep_min = 0;
-    st.ep_max = -1;
+    st.ep_max = -1;  // empty: the widening below creates the row, with min_seq = max_seq = next
     st.ep_min_exp.reset();
+    st.ep_max_seq = st.next_seq;
   }
   if (r.at < st.ep_min || r.at > st.ep_max) {
     const bool empty = st.ep_max < st.ep_min;
@@ -182,6 +240,7 @@ void DataStore::prepare_epoch(const platform::Record& r) {
     w.epoch_widen.bind(1, st.ep);
     w.epoch_widen.bind(2, lo);
     w.epoch_widen.bind(3, hi);
+    w.epoch_widen.bind(4, st.next_seq);
     w.epoch_widen.step();
     st.ep_min = lo;
     st.ep_max = hi;
@@ -195,11 +254,22 @@ void DataStore::prepare_epoch(const platform::Record& r) {
   }
 }
 
-void DataStore::insert(const platform::Record& r) {
+std::int64_t DataStore::insert(const platform::Record& r) {
+  if (!db_.in_transaction()) {
+    // In a transaction of its own: reading the highest seq and storing the next one must not
+    // let another connection's commit in between.
+    std::int64_t seq = 0;
+    db_.transaction([&] { seq = insert(r); });
+    return seq;
+  }
+  if (r.qos < 0 || r.qos > 2) {
+    throw Error(Error::Code::kInvalid, "invalid qos " + std::to_string(r.qos) + " of " + r.id);
+  }
   const OidBytes id = detail::oid_or_throw(r.id);
   detail::WriterState& st = st_->state;
   detail::WriterStatements& w = st_->write;
   prepare_epoch(r);
+  const std::int64_t seq = st.next_seq;
   SeriesState& series = this->series(r.of, r.channel);
   if (series.marked_ep != st.ep) {
     auto use = w.series_in_epoch.use();
@@ -226,15 +296,31 @@ void DataStore::insert(const platform::Record& r) {
     s.bind(5, r.expire_at);
     s.bind_static(6, r.data_json);
     s.bind(7, series.cid);
+    s.bind(8, seq);
+    s.bind(9, r.qos);
     s.step();
   }
+  ++st.next_seq;
   ++st.ep_records;
-  extend_run(series, r, id);
-  // Outside a transaction the record has committed by now, alone: so does its run.
-  if (!db_.in_transaction()) flush();
+  extend_run(series, r, id, seq);
+  if (r.retain) set_retained(series.sid, r, id);
+  return seq;
 }
 
-void DataStore::extend_run(SeriesState& series, const platform::Record& r, const OidBytes& id) {
+void DataStore::set_retained(std::int64_t sid, const platform::Record& r, const OidBytes& id) {
+  detail::WriterStatements& w = st_->write;
+  Stmt& s = r.data_json == kEmptyData ? w.retained_clear : w.retained_set;
+  auto use = s.use();
+  s.bind(1, sid);
+  if (r.data_json != kEmptyData) {
+    s.bind(2, r.at);
+    s.bind_blob_static(3, id.data(), id.size());
+  }
+  s.step();
+}
+
+void DataStore::extend_run(SeriesState& series, const platform::Record& r, const OidBytes& id,
+                           std::int64_t seq) {
   detail::WriterState& st = st_->state;
   // The record joins its series' run, unless the run belongs to an earlier epoch or would
   // spread over more than kRunSpanMs: then that run is written and a new one begins.
@@ -255,7 +341,11 @@ void DataStore::extend_run(SeriesState& series, const platform::Record& r, const
     series.lo_at = series.hi_at = r.at;
     series.lo_id = series.hi_id = id;
     series.min_exp = r.expire_at;
+    series.lo_seq = series.hi_seq = seq;
+    series.qos = r.qos;
   } else {
+    series.hi_seq = seq;  // a connection stores its records in seq order
+    series.qos = std::max(series.qos, r.qos);
     if (position_below(r.at, id, series.lo_at, series.lo_id)) {
       series.lo_at = r.at;
       series.lo_id = id;

@@ -6,8 +6,7 @@ namespace {
 // The records of a schema-5 table whose `at` is not within the second of their OID (SPEC 1:
 // the first 4 bytes are Unix seconds, big-endian), into data_at. SQL has no blob-to-integer
 // conversion: the seconds are read from the hex digits of the id.
-#define PLUGMQ_HEX_DIGIT(i) \
-  "(instr('0123456789ABCDEF', substr(hex(id), " #i ", 1)) - 1)"
+#define PLUGMQ_HEX_DIGIT(i) "(instr('0123456789ABCDEF', substr(hex(id), " #i ", 1)) - 1)"
 constexpr const char* kDataAtBackfill =
     "INSERT INTO data_at (id, at) SELECT id, at FROM data6 WHERE "
     "(CASE WHEN at >= 0 THEN at / 1000 ELSE (at - 999) / 1000 END) != "
@@ -301,6 +300,59 @@ const std::vector<std::vector<std::string_view>>& migrations() {
                  DELETE FROM data_at WHERE id = OLD.id;
                  DELETE FROM runs WHERE ep = OLD.ep AND sid = OLD.sid AND hi_at = OLD.at
                    AND hi_id = OLD.id AND lo_at = OLD.at AND lo_id = OLD.id;
+               END)",
+      },
+      // 10: positions, retained messages and persistent sessions (SPEC 11;
+      // docs/decisions/016-record-positions.md).
+      // - `seq`, a record's position: strictly increasing in commit order across every
+      //   connection that writes records. OIDs are made on network threads and `at` is the
+      //   publisher's, so neither orders commits. A transaction inserts into the newest epoch
+      //   (opening one after another connection's), reads its max_seq at its first insert and
+      //   writes it back before COMMIT (DataStore::flush): one row write per transaction and no
+      //   index. Epochs (disjoint seq ranges, in ep order) and runs carry seq bounds, so a
+      //   replay goes epochs -> runs -> rows. What it costs ingest: the decision's figures.
+      // - `qos`, the publish QoS: replay skips QoS 0 records, and so skips runs whose highest
+      //   qos is 0. SQLite stores 0 and 1 in no payload byte.
+      // - Records stored before have no seq (NULL): older than every session.
+      {
+          "ALTER TABLE data ADD COLUMN seq INTEGER",
+          "ALTER TABLE data ADD COLUMN qos INTEGER NOT NULL DEFAULT 0",
+          // A run's records have seq - seq_span <= seq <= seq; qos is the highest of theirs.
+          "ALTER TABLE runs ADD COLUMN seq INTEGER",
+          "ALTER TABLE runs ADD COLUMN seq_span INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE runs ADD COLUMN qos INTEGER NOT NULL DEFAULT 0",
+          // Every record of the epoch has min_seq <= seq <= max_seq.
+          "ALTER TABLE epochs ADD COLUMN min_seq INTEGER",
+          "ALTER TABLE epochs ADD COLUMN max_seq INTEGER",
+          // The retained message of topic OF/data/CHANNEL, i.e. of a series: the key of its
+          // record, whose data, qos and seq it shows. It expires with its record: a read skips
+          // an entry whose record is gone (it reads the record anyway), which costs the sweeper
+          // and the deletes nothing; a trigger on data would cost them a lookup per record.
+          R"(CREATE TABLE retained (
+               sid INTEGER PRIMARY KEY,
+               at INTEGER NOT NULL,
+               id BLOB NOT NULL))",
+          // Persistent sessions (clean session 0), by login identity (a device's Plug-ID or an
+          // account's id) and client id. Subscriptions and in-flight messages are small JSON
+          // arrays, so that saving a session is one row write. `position`: every matching
+          // record with seq <= position was handled, except those in flight.
+          R"(CREATE TABLE sessions (
+               identity TEXT NOT NULL,
+               client_id TEXT NOT NULL,
+               account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+               position INTEGER NOT NULL,
+               subscriptions TEXT NOT NULL,
+               inflight TEXT NOT NULL,
+               created_at INTEGER NOT NULL,
+               last_seen INTEGER NOT NULL,
+               PRIMARY KEY (identity, client_id)) WITHOUT ROWID)",
+          "CREATE INDEX sessions_account ON sessions(account_id)",
+          // A device's retained messages and sessions go with it (its records go through
+          // DataStore::delete_of, in batches).
+          R"(CREATE TRIGGER devices_deleted_sessions AFTER DELETE ON devices
+               BEGIN
+                 DELETE FROM retained WHERE sid IN (SELECT sid FROM series WHERE of = OLD.id);
+                 DELETE FROM sessions WHERE identity = OLD.id;
                END)",
       },
   };

@@ -56,6 +56,16 @@ struct Record {
   std::string data_json;  // compact JSON
   std::int64_t at = 0;
   std::optional<std::int64_t> expire_at;
+  // The QoS it was published with (0, 1 or 2; an HTTP publish counts as 1): persistent
+  // sessions keep the records of QoS 1 and 2 for replay (SPEC 11).
+  int qos = 0;
+  // Published with RETAIN 1: storing it makes it its topic's retained message, or, with data
+  // `""` (an empty payload), removes that topic's retained message (SPEC 11).
+  bool retain = false;
+  // Its position in the store (store::DataStore, docs/storage.md "Positions"): set on records
+  // read back by replay and retained reads; 0 before it is stored, and for records stored
+  // before positions existed. Ignored by inserts, which assign it.
+  std::int64_t seq = 0;
 };
 
 // The delivered PUBLISH payload: {"id":OID,"data":DATA,"at":MS}, compact.

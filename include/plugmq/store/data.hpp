@@ -1,17 +1,25 @@
-// Data records in SQLite (SPEC 7), and the way to a device's additional properties (SPEC 4).
+// Data records in SQLite (SPEC 7), their positions for persistent sessions and the retained
+// messages (SPEC 11), and the way to a device's additional properties (SPEC 4).
 //
 // Records are appended by the DataWriter thread in large transactions; reads are newest first
 // by channel mask, publisher and time range, served by the table (each channel's records in time
 // order) and the per-series index of runs: docs/storage.md describes the tables, the index and
 // the invariants the commit hook enforces.
 //
+// Every record gets a position, `seq`, when it is stored: strictly increasing in commit order
+// across every connection that writes records (the server's DataWriter, admin commands). A
+// persistent session keeps a position instead of a copy of what it missed, and replay() reads
+// what came after it (docs/decisions/016-record-positions.md).
+//
 // The implementation is split by part: record_writer.cpp (insert, flush), record_query.cpp and
-// record_planner.cpp (reads), record_retention.cpp (deletes), record_keys.hpp (positions, runs).
+// record_planner.cpp (reads), record_retention.cpp (deletes), record_replay.cpp (replay and
+// retained messages), record_keys.hpp (positions in the table, runs).
 // Not thread-safe: one DataStore per Db, per thread; it owns hooks on the Db's connection.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,11 +46,46 @@ struct DataQuery {
   std::int64_t limit = 100;
 };
 
+// What a persistent session missed (SPEC 11): the records of the account's devices, on topics
+// OF/data/CHANNEL matching any of the filters, published with QoS 1 or 2, with
+// after_seq < seq <= upto_seq.
+struct ReplayQuery {
+  std::string account_id;  // "com-…": only its devices' records
+  // MQTT topic filters, as subscribed ("+/data/#", "#"): those granted QoS 1 or 2, since a
+  // message a QoS 0 subscription gets is sent at QoS 0, which an offline session does not keep.
+  std::vector<std::string> filters;
+  std::int64_t after_seq = 0;  // the session's position (0: from the first record)
+  // The highest position to return: the writer's committed_seq() when the replay began, so that
+  // what the session gets live from then on is not replayed too.
+  std::int64_t upto_seq = std::numeric_limits<std::int64_t>::max();
+  std::int64_t limit = 1000;  // records at most (a count for replay_count())
+};
+
 namespace detail {
 struct RecordStatements;
 struct SeriesState;
 struct RunKey;
+struct ReplayState;
 }  // namespace detail
+
+// What DataStore::replay() read for one session and reuses on its next call: the series its
+// filters select, and the positions it read ahead (kReadAhead, some 40 bytes each). A
+// session that replays much chunk by chunk keeps one, so that a chunk costs about what it
+// returns instead of a read of an epoch's runs. Plain memory, no connection: keep it with the
+// session and use it with any DataStore of the same database, one thread at a time.
+class ReplayCursor {
+ public:
+  static constexpr std::size_t kReadAhead = 16384;
+  // `read_ahead`: the positions a call reads ahead at least (tests use few).
+  explicit ReplayCursor(std::size_t read_ahead = kReadAhead);
+  ~ReplayCursor();
+  ReplayCursor(ReplayCursor&&) noexcept;
+  ReplayCursor& operator=(ReplayCursor&&) noexcept;
+
+ private:
+  friend class DataStore;
+  std::unique_ptr<detail::ReplayState> state_;
+};
 
 class DataStore {
  public:
@@ -57,17 +100,56 @@ class DataStore {
   DataStore(const DataStore&) = delete;
   DataStore& operator=(const DataStore&) = delete;
 
-  // Appends one record. For speed, call it inside a transaction (Db::transaction), many per
-  // transaction: the records of one series in a transaction make one run of the per-series
-  // index (docs/storage.md, "Runs"), written by flush() when the transaction commits.
-  // Throws Error.
-  void insert(const platform::Record& r);
+  // Appends one record and returns its position (seq). For speed, call it inside a transaction
+  // (Db::transaction), many per transaction: the records of one series in a transaction make one
+  // run of the per-series index (docs/storage.md, "Runs"), written by flush() when the
+  // transaction commits, and the transaction reads and writes the highest position once.
+  // Outside a transaction it makes one of its own. With r.retain, the record becomes its topic's
+  // retained message, or with data `""` removes it, in the same transaction. r.seq is ignored.
+  // REQUIRES: a transaction that holds the write lock, or none (Db::transaction: BEGIN
+  // IMMEDIATE); in a deferred one, another connection's commit since its first read makes the
+  // insert fail with kBusy, and the transaction must roll back.
+  // Throws Error: kInvalid for a malformed id or a qos outside 0..2, kExists for an id stored.
+  std::int64_t insert(const platform::Record& r);
 
-  // Writes the runs of the records inserted in the current transaction. Db::transaction()
-  // calls it before COMMIT; a transaction committed otherwise must call it first (a COMMIT
-  // with runs left unwritten fails and rolls back). Reads call it too, so that they see the
-  // transaction's own records. Throws Error.
+  // Writes the runs of the records inserted in the current transaction, and the highest
+  // position. Db::transaction() calls it before COMMIT; a transaction committed otherwise must
+  // call it first (a COMMIT with runs left unwritten fails and rolls back). Reads call it too,
+  // so that they see the transaction's own records. Throws Error.
   void flush();
+
+  // The highest position stored (0: none; committed, or this connection's transaction's).
+  // Throws Error.
+  std::int64_t last_seq();
+
+  // What a persistent session missed: the records `q` selects, oldest first (by seq), at most
+  // q.limit, each with its seq and qos. Call it again with after_seq = the last seq returned for
+  // the next ones: nothing is missed or repeated, also while records are being stored, since
+  // every record committed later has a higher seq (records stored before positions existed
+  // have none and are never replayed). Cost: the session's series, the run rows of those series
+  // in each epoch it reads from (every run of the epoch, when they are many) and one read per
+  // record returned. With `cursor`, the series and the positions read ahead are kept
+  // for the next call with the same account and filters: use one per session when replaying
+  // more than one chunk. Records of a device deleted or moved since the cursor read its series
+  // are skipped or still returned until the next device change: recheck the read permission.
+  // REQUIRES: valid MQTT filters (wildcards as whole levels, '#' last). Throws Error (kInvalid
+  // for a filter that is not).
+  std::vector<platform::Record> replay(const ReplayQuery& q);
+  std::vector<platform::Record> replay(const ReplayQuery& q, ReplayCursor& cursor);
+
+  // How many records replay(q) would return with no limit, counting up to q.limit (the
+  // messages waiting for a session, capped). Reads no record data. Throws Error as replay().
+  std::int64_t replay_count(const ReplayQuery& q);
+
+  // The retained messages of the account's devices whose topic (OF/data/CHANNEL) matches any of
+  // `filters`, oldest first (by seq), each with its data, qos, seq and retain set. A retained
+  // message lasts as long as its record: once retention or a delete removed it, it is gone
+  // too, and so it is with its device. REQUIRES and throws as replay().
+  std::vector<platform::Record> retained(std::string_view account_id,
+                                         const std::vector<std::string>& filters);
+
+  // The retained messages stored, every account (their records still stored): for figures.
+  std::int64_t retained_count();
 
   // Records matching `q`, newest first (by at, then by id), at most q.limit after q.offset.
   // REQUIRES: platform::valid_channel_mask(q.mask). Throws Error.
@@ -114,13 +196,22 @@ class DataStore {
   detail::SeriesState& series(std::string_view of, std::string_view channel);
   // Writes the run that `series` is inserting.
   void write_run(detail::SeriesState& series);
+  // replay() with `s` kept from the last call.
+  std::vector<platform::Record> replay_with(const ReplayQuery& q, detail::ReplayState& s);
   // Opens a new epoch when none is open or the open one is full, then widens its bounds (at,
   // expiry) to cover `r`, before `r` is stored: reads never prune an epoch holding a record,
   // and the sweeper never passes over one.
   void prepare_epoch(const platform::Record& r);
+  // At the first insert of a transaction (and after a flush): reads the highest seq stored, the
+  // newest epoch's max_seq, and leaves this connection's epoch unless it is the newest.
+  void open_positions();
+  // Stores the open epoch's max_seq: the last seq this connection stored there.
+  void write_epoch_seq();
+  // Makes the record just stored its topic's retained message, or with data `""` removes it.
+  void set_retained(std::int64_t sid, const platform::Record& r, const platform::OidBytes& id);
   // Adds the record just stored to its series' run, writing the run first when `r` cannot join it.
   void extend_run(detail::SeriesState& series, const platform::Record& r,
-                  const platform::OidBytes& id);
+                  const platform::OidBytes& id, std::int64_t seq);
   // Deletes up to `max_rows` of the rows of `run`'s series in its range (with `expired_at`, only
   // those expired then); once that leaves none to delete, the run goes or gets the earliest
   // expiry left in its range. Returns how many rows it deleted.
@@ -135,7 +226,5 @@ class DataStore {
   std::int64_t epoch_records_;
   PropertyStore props_;
 };
-
-// Retention policy lives in platform; this name stays for the callers that use it from here.
 
 }  // namespace plugmq::store

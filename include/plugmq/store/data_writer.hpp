@@ -10,7 +10,8 @@
 // together with what is queued before it. Records are never dropped: when the backlog
 // passes the high-water mark, congested() turns true and sessions stop reading their sockets
 // until it drains (when_room() tells them). Between batches the writer deletes expired records in
-// small batches. Thread-safe.
+// small batches. After each commit it reports the records' positions (on_committed,
+// committed_seq) to whoever follows them: persistent sessions (SPEC 11). Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -22,24 +23,31 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
+#include "plugmq/os/paced_vfs.hpp"
+#include "plugmq/os/writeback.hpp"
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
-#include "plugmq/os/paced_vfs.hpp"
-#include "plugmq/os/writeback.hpp"
 
 namespace plugmq::store {
 
 struct DataWriterOptions {
-  std::size_t max_batch = 8192;       // records per transaction at most
+  std::size_t max_batch = 8192;  // records per transaction at most
   // Records without a callback wait at most this long for the next commit (0: commit at once).
   std::chrono::milliseconds commit_interval{100};
-  std::size_t high_water = 50000;     // backlog at which publishers are paused
+  std::size_t high_water = 50000;               // backlog at which publishers are paused
   std::chrono::milliseconds sweep_every{1000};  // how often expired records are looked for
-  std::size_t sweep_batch = 2000;     // rows deleted per sweep transaction
+  std::size_t sweep_batch = 2000;               // rows deleted per sweep transaction
+};
+
+// A record the writer committed, and the position the store gave it.
+struct CommittedRecord {
+  std::int64_t seq;
+  const platform::Record* record;  // valid during the on_committed call only
 };
 
 class DataWriter {
@@ -49,10 +57,18 @@ class DataWriter {
   using Done = std::function<void(bool ok)>;
   // A task runs on the writer thread, in queue order, inside no transaction.
   using Task = std::function<void(DataStore&)>;
+  // Called on the writer thread after each commit of records, with them in seq order, before
+  // their Done callbacks. Keep it short and non-blocking (post to an executor); what it throws is
+  // logged and ignored. Records a task inserts are not reported.
+  using OnCommitted = std::function<void(std::span<const CommittedRecord>)>;
 
   // Opens its own connection to `db_file` (throws Error).
   DataWriter(const std::filesystem::path& db_file, DataWriterOptions options = {});
   ~DataWriter();
+
+  // Sets the post-commit hook (none by default: then nothing is collected for it).
+  // REQUIRES: before start().
+  void on_committed(OnCommitted fn) { on_committed_ = std::move(fn); }
 
   void start();
   // Writes everything queued, runs the pending callbacks, stops the thread. Idempotent.
@@ -78,6 +94,12 @@ class DataWriter {
   void wake_room_waiters();
   std::size_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
 
+  // The highest position committed: read from the database when the writer is made, raised
+  // after each batch it commits and after each task (which may have stored records, or another
+  // process may have). Every record with a lower or equal seq is committed and visible to a
+  // read begun afterwards: replay up to it (ReplayQuery::upto_seq).
+  std::int64_t committed_seq() const { return committed_seq_.load(std::memory_order_acquire); }
+
   std::uint64_t written() const { return written_.load(); }
   std::uint64_t swept() const { return swept_.load(); }
   std::uint64_t failed() const { return failed_.load(); }
@@ -97,6 +119,10 @@ class DataWriter {
   void run();
   // Writes items [first, last) in one transaction, then runs their callbacks in order.
   void write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last);
+  // After a batch committed: the highest position, and the hook.
+  void report_committed(std::int64_t last_seq);
+  // The items' callbacks and tasks, in order, after their batch.
+  void run_callbacks(std::span<Item> batch, bool ok);
   void sweep();
   // After a batch left the backlog: runs the callbacks waiting for room when there is.
   void signal_room();
@@ -123,8 +149,8 @@ class DataWriter {
   std::vector<Item> queue_;
   std::size_t queued_records_ = 0;  // records in queue_
   std::size_t urgent_ = 0;          // items in queue_ someone waits for
-  bool stopping_ = false;  // stop() was called: finish the queue and exit
-  bool stopped_ = false;   // the thread exits (or has): enqueue refuses
+  bool stopping_ = false;           // stop() was called: finish the queue and exit
+  bool stopped_ = false;            // the thread exits (or has): enqueue refuses
   std::atomic<std::size_t> backlog_{0};
   // Callbacks waiting for room (under mu_), and whether there are any (for the writer, which
   // then takes the lock after a batch; seq_cst with backlog_, so that a waiter that saw no
@@ -132,6 +158,9 @@ class DataWriter {
   std::vector<std::function<void()>> room_waiters_;
   std::atomic<bool> room_wanted_{false};
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
+  std::atomic<std::int64_t> committed_seq_{0};
+  OnCommitted on_committed_;
+  std::vector<CommittedRecord> committed_;  // the batch's, for on_committed_ (writer thread)
   std::chrono::steady_clock::time_point next_sweep_;
   std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
   os::Pacer pacer_;

@@ -31,6 +31,20 @@ inline Record rec(std::string id, std::string of, std::string channel, std::int6
   return Record{std::move(id), std::move(of), std::move(channel), std::move(data), at, expire_at};
 }
 
+// A record published with `qos` (persistent sessions replay QoS 1 and 2).
+inline Record qrec(std::string id, std::string of, std::string channel, std::int64_t at, int qos,
+                   std::string data = "1") {
+  Record r = rec(std::move(id), std::move(of), std::move(channel), at, std::move(data));
+  r.qos = qos;
+  return r;
+}
+
+inline std::vector<std::int64_t> seqs_of(const std::vector<Record>& rs) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : rs) out.push_back(r.seq);
+  return out;
+}
+
 inline std::vector<std::string> ids_of(const std::vector<Record>& rs) {
   std::vector<std::string> out;
   for (const auto& r : rs) out.push_back(r.id);
@@ -71,6 +85,7 @@ class DataTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto account = ids_.add_account("a@b.c", "secret1").value();
+    account_ = account.id;
     dev1_ = ids_.add_prototype(account.id, "one").value().device.id;
     dev2_ = ids_.add_prototype(account.id, "two").value().device.id;
   }
@@ -84,6 +99,7 @@ class DataTest : public ::testing::Test {
   Db db_ = Db::open_memory();
   Identity ids_{db_};
   DataStore data_{db_};
+  std::string account_;  // dev1_'s and dev2_'s
   std::string dev1_, dev2_;
 };
 

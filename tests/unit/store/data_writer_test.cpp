@@ -296,5 +296,51 @@ TEST(DataWriter, PushAfterStopReportsFailureAtOnce) {
   EXPECT_FALSE(result);
 }
 
+// After each commit the hook gets the batch's records with their positions, in order and
+// before their callbacks; committed_seq() follows, and starts from what is stored.
+TEST(DataWriter, ReportsEachCommittedRecordsPosition) {
+  TempDb tmp;
+  {
+    Db db = Db::open(tmp.file());
+    DataStore data(db);
+    data.insert(record(-1));  // seq 1, before the writer
+  }
+  DataWriter writer(tmp.file(), DataWriterOptions{.max_batch = 64});
+  EXPECT_EQ(writer.committed_seq(), 1);
+  std::vector<std::pair<std::int64_t, std::string>> reported;  // writer thread only
+  std::vector<std::int64_t> seen_by_done;
+  writer.on_committed([&](std::span<const CommittedRecord> records) {
+    for (const auto& c : records) reported.emplace_back(c.seq, c.record->data_json);
+  });
+  writer.start();
+  for (int i = 0; i < 300; ++i) {
+    writer.push(record(i), [&](bool ok) {
+      EXPECT_TRUE(ok);
+      seen_by_done.push_back(static_cast<std::int64_t>(reported.size()));
+    });
+  }
+  writer.stop();
+  ASSERT_EQ(reported.size(), 300u);
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(reported[i].first, 2 + i);
+    EXPECT_EQ(reported[i].second, std::to_string(i));
+  }
+  ASSERT_EQ(seen_by_done.size(), 300u);
+  for (int i = 0; i < 300; ++i) EXPECT_GT(seen_by_done[i], i);  // its record reported first
+  EXPECT_EQ(writer.committed_seq(), 301);
+}
+
+// A task that stores records (or another process's commit) raises committed_seq() too.
+TEST(DataWriter, CommittedSeqFollowsTasks) {
+  TempDb tmp;
+  DataWriter writer(tmp.file());
+  writer.start();
+  EXPECT_EQ(writer.committed_seq(), 0);
+  writer.push_task([](DataStore& data) { data.insert(record(1)); });
+  writer.push(record(2));
+  writer.stop();
+  EXPECT_EQ(writer.committed_seq(), 2);
+}
+
 }  // namespace
 }  // namespace plugmq::store

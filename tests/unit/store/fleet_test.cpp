@@ -777,7 +777,7 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 9);
+    EXPECT_EQ(db.user_version(), 10);
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));

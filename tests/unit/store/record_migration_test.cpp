@@ -63,7 +63,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 9);
+    EXPECT_EQ(db.user_version(), 10);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -107,7 +107,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 9);
+    EXPECT_EQ(db.user_version(), 10);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -163,7 +163,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 9);
+    EXPECT_EQ(db.user_version(), 10);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -236,7 +236,7 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 9);
+  EXPECT_EQ(db.user_version(), 10);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
             0);
@@ -252,6 +252,63 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
   EXPECT_EQ(data.delete_of(dev, 100), 2u);
   EXPECT_EQ(ids_of(data.query(mask("t"))), (V{oid(0x12345, 5), oid(0x12345, 3)}));
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 2);  // records 3 and 5
+}
+
+// A database written before migration 10: its records have no position and are never
+// replayed; records stored after get positions from 1 in a new epoch, and everything else
+// reads, sweeps and deletes as before. Sessions and retained messages start empty.
+TEST(DataPositions, Version9DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v9-");
+  const auto file = dir.path() / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d9";
+  {
+    std::string sql =
+        "INSERT INTO accounts (id, email, password_hash, created_at) "
+        "VALUES ('com-0000000000000000000000a9', 'a@b.c', 'h', 1);"
+        "INSERT INTO devices (id, account_id, kind, perm, auth_hash, created_at) VALUES ('" +
+        dev + "', 'com-0000000000000000000000a9', 'prototype', '{}', 'h', 1);";
+    sql += "INSERT INTO channels (cid, channel) VALUES (1, 't');";
+    sql += "INSERT INTO series (sid, of, channel, cid, first_ep, last_ep) VALUES (1, '" + dev +
+           "', 't', 1, 1, 1);";
+    sql += "INSERT INTO epochs (ep, min_at, max_at, min_exp) VALUES (1, 0, 100000000, 1000);";
+    for (int i = 0; i < 3; ++i) {
+      const std::string at = std::to_string(74'565'000 + i * 10);
+      sql += "INSERT INTO data (cid, at, id, sid, ep, expire_at, data) VALUES (1, " + at + ", x'" +
+             oid(0x12345, i) + "', 1, 1, " + std::to_string(1000 + i) + ", '" + std::to_string(i) +
+             "');";
+      sql += "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp) VALUES (1, 1, " + at +
+             ", x'" + oid(0x12345, i) + "', " + at + ", x'" + oid(0x12345, i) + "', " +
+             std::to_string(1000 + i) + ");";
+    }
+    ASSERT_NO_FATAL_FAILURE(write_old_database(file, 9, sql));
+  }
+  Db db = Db::open(file);
+  EXPECT_EQ(db.user_version(), 10);
+  DataStore data(db);
+  EXPECT_EQ(data.last_seq(), 0);
+  Record fresh = rec(oid(0x12346, 0), dev, "t", 74'566'000, "new");
+  fresh.qos = 1;
+  fresh.retain = true;
+  EXPECT_EQ(data.insert(fresh), 1);
+  EXPECT_EQ(count_rows(db,
+                       "SELECT count(*) FROM epochs WHERE ep = 2 AND min_seq = 1 "
+                       "AND max_seq = 1"),
+            1);
+  ReplayQuery all;
+  all.account_id = "com-0000000000000000000000a9";
+  all.filters = {"#"};
+  EXPECT_EQ(ids_of(data.replay(all)), V{oid(0x12346, 0)});
+  EXPECT_EQ(data.replay_count(all), 1);
+  EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{oid(0x12346, 0)});
+  auto q = mask("t");
+  q.of = {dev};
+  EXPECT_EQ(ids_of(data.query(q)),
+            (V{oid(0x12346, 0), oid(0x12345, 2), oid(0x12345, 1), oid(0x12345, 0)}));
+  EXPECT_EQ(data.delete_expired(1001, 100), 2u);
+  EXPECT_EQ(data.delete_of(dev, 100), 2u);
+  EXPECT_EQ(data.count(), 0);
+  EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{});
+  EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sessions"), 0);
 }
 
 }  // namespace

@@ -1,0 +1,180 @@
+// SessionStore: persistent sessions (SPEC 11).
+#include "plugmq/store/session_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include "data_fixture.hpp"
+#include "plugmq/store/data.hpp"
+
+namespace plugmq::store {
+namespace {
+
+using testing::DataTest;
+using testing::oid;
+using testing::qrec;
+
+constexpr std::int64_t kDay = 86'400'000;
+
+class SessionTest : public DataTest {
+ protected:
+  Session session(std::string identity, std::string client_id) {
+    Session s;
+    s.identity = std::move(identity);
+    s.client_id = std::move(client_id);
+    s.account_id = account_;
+    s.subscriptions = {{"+/data/temp", 1}, {dev1_ + "/data/#", 2}};
+    s.position = 7;
+    s.inflight = {{5, 10, InflightState::kAwaitPuback}, {6, 11, InflightState::kAwaitPubcomp}};
+    s.created_at = 1'000;
+    s.last_seen = 2'000;
+    return s;
+  }
+  SessionStore sessions_{db_};
+};
+
+bool same(const Session& a, const Session& b) {
+  auto subs = [](const Session& s) {
+    std::vector<std::pair<std::string, int>> out;
+    for (const auto& sub : s.subscriptions) out.emplace_back(sub.filter, sub.qos);
+    return out;
+  };
+  auto inflight = [](const Session& s) {
+    std::vector<std::tuple<std::int64_t, int, int>> out;
+    for (const auto& m : s.inflight)
+      out.emplace_back(m.seq, m.packet_id, static_cast<int>(m.state));
+    return out;
+  };
+  return a.identity == b.identity && a.client_id == b.client_id && a.account_id == b.account_id &&
+         subs(a) == subs(b) && a.position == b.position && inflight(a) == inflight(b) &&
+         a.created_at == b.created_at && a.last_seen == b.last_seen;
+}
+
+TEST_F(SessionTest, SaveAndLoad) {
+  const Session s = session(dev1_, "client/1");
+  ASSERT_TRUE(sessions_.save(s));
+  auto loaded = sessions_.load(dev1_, "client/1");
+  ASSERT_TRUE(loaded);
+  EXPECT_TRUE(same(*loaded, s));
+  const auto missing = sessions_.load(dev1_, "other");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  EXPECT_FALSE(sessions_.load(dev2_, "client/1"));  // the key is identity and client id
+}
+
+// Saving replaces the whole state, except when the session began.
+TEST_F(SessionTest, SaveReplacesTheState) {
+  ASSERT_TRUE(sessions_.save(session(dev1_, "c")));
+  Session later = session(dev1_, "c");
+  later.subscriptions = {{"#", 0}};
+  later.inflight.clear();
+  later.position = 99;
+  later.created_at = 50'000;
+  later.last_seen = 60'000;
+  ASSERT_TRUE(sessions_.save(later));
+  auto loaded = sessions_.load(dev1_, "c").value();
+  later.created_at = 1'000;
+  EXPECT_TRUE(same(loaded, later));
+}
+
+TEST_F(SessionTest, SaveRefusesWhatItCannotStore) {
+  auto code = [&](auto change) {
+    Session s = session(dev1_, "c");
+    change(s);
+    auto saved = sessions_.save(s);
+    return saved ? Errc{} : saved.error().code;
+  };
+  EXPECT_EQ(code([](Session& s) { s.client_id.clear(); }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.identity.clear(); }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.subscriptions[0].qos = 3; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.subscriptions[0].filter = "a/#/b"; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.inflight[0].packet_id = 0; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.inflight[0].packet_id = 65536; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.inflight[0].state = static_cast<InflightState>(4); }),
+            Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.account_id = "com-000000000000000000000000"; }),
+            Errc::kNotFound);
+  EXPECT_TRUE(sessions_.list().empty());
+}
+
+TEST_F(SessionTest, Remove) {
+  ASSERT_TRUE(sessions_.save(session(dev1_, "c")));
+  EXPECT_TRUE(sessions_.remove(dev1_, "c"));
+  EXPECT_FALSE(sessions_.load(dev1_, "c"));
+  const auto again = sessions_.remove(dev1_, "c");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kNotFound);
+}
+
+TEST_F(SessionTest, ListAllOrByAccount) {
+  const std::string other_account = ids_.add_account("x@y.z", "secret2").value().id;
+  Session theirs = session(other_account, "dashboard");
+  theirs.account_id = other_account;
+  theirs.subscriptions = {{"#", 1}};
+  ASSERT_TRUE(sessions_.save(theirs));
+  ASSERT_TRUE(sessions_.save(session(dev2_, "b")));
+  ASSERT_TRUE(sessions_.save(session(dev1_, "z")));
+  ASSERT_TRUE(sessions_.save(session(dev1_, "a")));
+  auto keys = [](const std::vector<Session>& list) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& s : list) out.emplace_back(s.identity, s.client_id);
+    return out;
+  };
+  std::vector<std::pair<std::string, std::string>> mine = {
+      {dev1_, "a"}, {dev1_, "z"}, {dev2_, "b"}};
+  std::sort(mine.begin(), mine.end());
+  EXPECT_EQ(keys(sessions_.list(account_)), mine);
+  const auto all = sessions_.list();
+  EXPECT_EQ(all.size(), 4u);
+  const auto only_theirs = sessions_.list(other_account);
+  ASSERT_EQ(only_theirs.size(), 1u);
+  EXPECT_EQ(only_theirs[0].subscriptions.size(), 1u);
+  EXPECT_TRUE(same(only_theirs[0], theirs));
+}
+
+TEST_F(SessionTest, ExpireTheSessionsNotSeenForDays) {
+  Session old = session(dev1_, "old");
+  old.last_seen = 10 * kDay;
+  Session recent = session(dev1_, "recent");
+  recent.last_seen = 39 * kDay;
+  ASSERT_TRUE(sessions_.save(old));
+  ASSERT_TRUE(sessions_.save(recent));
+  EXPECT_EQ(sessions_.expire(0, 100 * kDay), 0);  // 0 days: never
+  EXPECT_EQ(sessions_.expire(30, 40 * kDay + 1), 1);
+  EXPECT_FALSE(sessions_.load(dev1_, "old"));
+  EXPECT_TRUE(sessions_.load(dev1_, "recent"));
+  EXPECT_EQ(sessions_.expire(30, 40 * kDay + 1), 0);
+}
+
+// A device's sessions go with it, and an account's with it.
+TEST_F(SessionTest, GoWithTheirDevice) {
+  ASSERT_TRUE(sessions_.save(session(dev1_, "c")));
+  ASSERT_TRUE(sessions_.save(session(dev2_, "c")));
+  ASSERT_TRUE(ids_.delete_device(dev1_));
+  EXPECT_FALSE(sessions_.load(dev1_, "c"));
+  EXPECT_TRUE(sessions_.load(dev2_, "c"));
+  db_.exec("DELETE FROM accounts WHERE id = '" + account_ + "'");
+  EXPECT_TRUE(sessions_.list().empty());
+}
+
+// The messages waiting: the in-flight ones, and the records after the position that the
+// subscriptions granted QoS 1 or 2 select, QoS 1 or 2 only; capped.
+TEST_F(SessionTest, MessagesWaiting) {
+  insert_all({qrec(oid(1, 0), dev1_, "temp", 1'000, 1), qrec(oid(1, 1), dev2_, "temp", 1'000, 1),
+              qrec(oid(1, 2), dev2_, "temp", 1'000, 0), qrec(oid(1, 3), dev2_, "other", 1'000, 2),
+              qrec(oid(1, 4), dev1_, "x", 1'000, 2)});
+  Session s = session(dev1_, "c");
+  s.position = 0;
+  s.inflight.clear();
+  // "+/data/temp": records 0 and 1 (2 is QoS 0); dev1_/data/#: 0 and 4.
+  EXPECT_EQ(SessionStore::waiting(data_, s, 100), 3);
+  s.position = 1;
+  EXPECT_EQ(SessionStore::waiting(data_, s, 100), 2);
+  s.inflight = {{1, 3, InflightState::kAwaitPuback}};
+  EXPECT_EQ(SessionStore::waiting(data_, s, 100), 3);
+  EXPECT_EQ(SessionStore::waiting(data_, s, 2), 2);
+  s.subscriptions = {{"#", 0}};  // QoS 0: nothing kept
+  EXPECT_EQ(SessionStore::waiting(data_, s, 100), 1);
+}
+
+}  // namespace
+}  // namespace plugmq::store
