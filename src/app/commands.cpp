@@ -7,7 +7,10 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "output.hpp"
 #include "plugmq/app/config.hpp"
@@ -160,68 +163,77 @@ int cmd_template(const std::string& verb, const Args& args) {
   return 0;
 }
 
-int cmd_serial(const std::string& verb, const Args& args) {
-  expect_positional(args, 1, "MODEL");
-  const std::string& model = args.positional[0];
-  if (verb == "list") {
-    for (const char* flag : {"hwid", "enroll-pass", "control-pass", "csv"}) {
-      if (args.has(flag)) throw UsageError(std::string("serial list takes no --") + flag);
-    }
-    auto db = open_db(args);
-    store::Fleet fleet(db);
-    const auto t = template_or_fail(fleet, model);
-    const auto serials = fleet.serials(t.id);
-    if (wants_json(args)) {
-      json out = json::array();
-      for (const auto& s : serials) out.push_back(serial_json(s));
-      std::cout << out.dump() << "\n";
-    } else {
-      for (const auto& s : serials) {
-        std::cout << s.hwid << "  control=" << (s.control_enabled ? "yes" : "no")
-                  << "  thing=" << (s.thing_id.empty() ? "-" : s.thing_id) << "\n";
-      }
-    }
-    return 0;
-  }
+namespace {
 
-  if (auto csv = args.get("csv")) {
-    for (const char* flag : {"hwid", "enroll-pass", "control-pass"}) {
-      if (args.has(flag))
-        throw UsageError(std::string("--csv and --") + flag + " exclude each other");
-    }
-    std::vector<CsvSerial> specs;
-    if (*csv == "-") {
-      specs = parse_serials_csv(std::cin, source_name(*csv));
-    } else {
-      std::ifstream in(*csv, std::ios::binary);
-      if (!in) throw std::runtime_error("cannot open " + *csv);
-      specs = parse_serials_csv(in, source_name(*csv));
-    }
-    auto db = open_db(args);
-    store::Fleet fleet(db);
-    const auto t = template_or_fail(fleet, model);
-    // Serials already registered, named by line (add_serials would only know the position).
-    std::set<std::string> registered;
-    for (const auto& s : fleet.serials(t.id)) registered.insert(s.hwid);
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      if (registered.count(specs[i].spec.hwid)) {
-        throw store::Error(store::Error::Code::kExists,
-                           source_name(*csv) + " line " + std::to_string(specs[i].line) +
-                               ": hwid " + json(specs[i].spec.hwid).dump() +
-                               " is already registered in " + t.id);
-      }
-    }
-    std::vector<store::SerialSpec> plain;
-    for (auto& s : specs) plain.push_back(std::move(s.spec));
-    const auto added = fleet.add_serials(t.id, plain).value();
-    if (wants_json(args)) {
-      std::cout << json{{"model", t.id}, {"added", added}}.dump() << "\n";
-    } else {
-      std::cout << "registered " << added << " serial(s) in " << t.id << "\n";
-    }
-    return 0;
+// serial list MODEL
+int list_serials(const std::string& model, const Args& args) {
+  for (const char* flag : {"hwid", "enroll-pass", "control-pass", "csv"}) {
+    if (args.has(flag)) throw UsageError(std::string("serial list takes no --") + flag);
   }
+  auto db = open_db(args);
+  store::Fleet fleet(db);
+  const auto t = template_or_fail(fleet, model);
+  const auto serials = fleet.serials(t.id);
+  if (wants_json(args)) {
+    json out = json::array();
+    for (const auto& s : serials) out.push_back(serial_json(s));
+    std::cout << out.dump() << "\n";
+  } else {
+    for (const auto& s : serials) {
+      std::cout << s.hwid << "  control=" << (s.control_enabled ? "yes" : "no")
+                << "  thing=" << (s.thing_id.empty() ? "-" : s.thing_id) << "\n";
+    }
+  }
+  return 0;
+}
 
+// The serials of a CSV file, or of stdin for "-".
+std::vector<CsvSerial> read_serials_csv(const std::string& csv) {
+  if (csv == "-") return parse_serials_csv(std::cin, source_name(csv));
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + csv);
+  return parse_serials_csv(in, source_name(csv));
+}
+
+// Serials already registered in template `t`, named by line (add_serials would only know the
+// position).
+void refuse_registered(store::Fleet& fleet, const store::Template& t,
+                       const std::vector<CsvSerial>& specs, const std::string& csv) {
+  std::set<std::string> registered;
+  for (const auto& s : fleet.serials(t.id)) registered.insert(s.hwid);
+  for (const auto& s : specs) {
+    if (registered.count(s.spec.hwid)) {
+      throw store::Error(store::Error::Code::kExists,
+                         source_name(csv) + " line " + std::to_string(s.line) + ": hwid " +
+                             json(s.spec.hwid).dump() + " is already registered in " + t.id);
+    }
+  }
+}
+
+// serial add MODEL --csv FILE
+int add_serials_csv(const std::string& model, const std::string& csv, const Args& args) {
+  for (const char* flag : {"hwid", "enroll-pass", "control-pass"}) {
+    if (args.has(flag))
+      throw UsageError(std::string("--csv and --") + flag + " exclude each other");
+  }
+  std::vector<CsvSerial> specs = read_serials_csv(csv);
+  auto db = open_db(args);
+  store::Fleet fleet(db);
+  const auto t = template_or_fail(fleet, model);
+  refuse_registered(fleet, t, specs, csv);
+  std::vector<store::SerialSpec> plain;
+  for (auto& s : specs) plain.push_back(std::move(s.spec));
+  const auto added = fleet.add_serials(t.id, plain).value();
+  if (wants_json(args)) {
+    std::cout << json{{"model", t.id}, {"added", added}}.dump() << "\n";
+  } else {
+    std::cout << "registered " << added << " serial(s) in " << t.id << "\n";
+  }
+  return 0;
+}
+
+// serial add MODEL --hwid H --enroll-pass P [--control-pass C]
+int add_serial(const std::string& model, const Args& args) {
   store::SerialSpec spec{args.require("hwid"), args.require("enroll-pass"),
                          args.get("control-pass")};
   auto db = open_db(args);
@@ -235,6 +247,16 @@ int cmd_serial(const std::string& verb, const Args& args) {
               << (s.control_enabled ? "enabled" : "disabled") << ")\n";
   }
   return 0;
+}
+
+}  // namespace
+
+int cmd_serial(const std::string& verb, const Args& args) {
+  expect_positional(args, 1, "MODEL");
+  const std::string& model = args.positional[0];
+  if (verb == "list") return list_serials(model, args);
+  if (auto csv = args.get("csv")) return add_serials_csv(model, *csv, args);
+  return add_serial(model, args);
 }
 
 int cmd_device(const std::string& verb, const Args& args) {
@@ -286,8 +308,41 @@ int cmd_device(const std::string& verb, const Args& args) {
   return 0;
 }
 
-int cmd_data(const std::string&, const Args& args) {
-  // Everything is checked before the database is opened (or created).
+namespace {
+
+// --of ID[,ID...]: device Plug-IDs, normalized.
+std::vector<std::string> parse_of(std::string_view list) {
+  std::vector<std::string> of;
+  for (;;) {
+    const auto comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    auto id = platform::normalize_plug_id(item, platform::IdKind::kDevice);
+    if (!id) throw UsageError("--of: '" + std::string(item) + "' is not a device Plug-ID");
+    of.push_back(*id);
+    if (comma == std::string_view::npos) return of;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+// --before / --after: a time (ms or ISO-8601) or a record id.
+void parse_bound(const Args& args, const char* flag, std::optional<std::int64_t>& time,
+                 std::optional<std::string>& id) {
+  auto v = args.get(flag);
+  if (!v) return;
+  if (auto oid = platform::normalize_oid(*v)) {
+    id = *oid;
+  } else if (auto ms = platform::parse_time_ms(*v)) {
+    time = *ms;
+  } else {
+    throw UsageError(std::string("--") + flag +
+                     " takes a time (ms since the epoch or ISO-8601) or a record id (24 hex "
+                     "digits), got '" +
+                     *v + "'");
+  }
+}
+
+// The query of data get, every flag checked.
+store::DataQuery data_query(const Args& args) {
   expect_positional(args, 1, "CHANNEL_MASK");
   store::DataQuery q;
   q.mask = args.positional[0];
@@ -296,41 +351,14 @@ int cmd_data(const std::string&, const Args& args) {
                      "': 1..200 bytes of UTF-8, levels separated by '/', none empty; a level may "
                      "be '+', the last may be '#'");
   }
-  if (auto of = args.get("of")) {
-    std::string_view rest = *of;
-    for (;;) {
-      const auto comma = rest.find(',');
-      const std::string_view item = rest.substr(0, comma);
-      auto id = platform::normalize_plug_id(item, platform::IdKind::kDevice);
-      if (!id) throw UsageError("--of: '" + std::string(item) + "' is not a device Plug-ID");
-      q.of.push_back(*id);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  // A time (ms or ISO-8601) or a record id.
-  auto bound = [&](const char* flag, std::optional<std::int64_t>& time,
-                   std::optional<std::string>& id) {
-    auto v = args.get(flag);
-    if (!v) return;
-    if (auto oid = platform::normalize_oid(*v)) {
-      id = *oid;
-    } else if (auto ms = platform::parse_time_ms(*v)) {
-      time = *ms;
-    } else {
-      throw UsageError(std::string("--") + flag +
-                       " takes a time (ms since the epoch or ISO-8601) or a record id (24 hex "
-                       "digits), got '" +
-                       *v + "'");
-    }
-  };
-  bound("before", q.before, q.before_id);
-  bound("after", q.after, q.after_id);
+  if (auto of = args.get("of")) q.of = parse_of(*of);
+  parse_bound(args, "before", q.before, q.before_id);
+  parse_bound(args, "after", q.after, q.after_id);
   q.limit = args.get_int("limit", 1, 10000).value_or(100);
+  return q;
+}
 
-  auto db = open_db(args);
-  store::DataStore data(db);
-  const auto records = data.query(q);
+void print_records(const Args& args, const std::vector<platform::Record>& records) {
   if (wants_json(args)) {
     // Built as text: the stored data is compact JSON already, and goes out exactly as stored.
     std::string out = "[";
@@ -348,6 +376,16 @@ int cmd_data(const std::string&, const Args& args) {
                 << "\n";
     }
   }
+}
+
+}  // namespace
+
+int cmd_data(const std::string&, const Args& args) {
+  // Everything is checked before the database is opened (or created).
+  const store::DataQuery q = data_query(args);
+  auto db = open_db(args);
+  store::DataStore data(db);
+  print_records(args, data.query(q));
   return 0;
 }
 

@@ -244,16 +244,9 @@ ojson parse_json(std::string_view text, const Source& src) {
   }
 }
 
-Config parse(std::string_view text, const Source& src) {
-  const ojson root = parse_json(text, src);
-  if (!root.is_object()) src.fail("the configuration must be a JSON object, got " + shown(root));
-
-  Config cfg;
-  cfg.source = src.name;
-  service::ServerOptions& o = cfg.server;
-  const Section top(src, root, "",
-                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
-                     "limits", "sessions", "enrollment", "logins", "retention", "storage"});
+// The top level's own keys: data_dir, log_level, io_threads.
+void parse_top(const Section& top, Config& cfg) {
+  const Source& src = top.source();
   if (auto d = top.string("data_dir", false)) cfg.data_dir = src.resolve(*d);
   if (auto l = top.string("log_level", true)) {
     if (!parse_log_level(*l)) {
@@ -262,9 +255,13 @@ Config parse(std::string_view text, const Source& src) {
     cfg.log_level = *l;
   }
   if (auto n = top.integer("io_threads", 0, kMaxIoThreads)) {
-    o.io_threads = static_cast<unsigned>(*n);
+    cfg.server.io_threads = static_cast<unsigned>(*n);
   }
+}
 
+// "mqtt" and "mqtts".
+void parse_mqtt(const Section& top, service::ServerOptions& o) {
+  const Source& src = top.source();
   if (auto mqtt = top.section("mqtt", {"listen"})) {
     if (auto ep = mqtt->endpoint("listen")) o.mqtt = *ep;
   }
@@ -273,52 +270,67 @@ Config parse(std::string_view text, const Source& src) {
     if (auto c = mqtts->string("cert", true)) o.mqtts.cert = src.resolve(*c);
     if (auto k = mqtts->string("key", true)) o.mqtts.key = src.resolve(*k);
   }
+}
+
+// "http" and "https".
+void parse_http(const Section& top, service::HttpOptions& o) {
   if (auto http = top.section("http", {"listen", "max_body_bytes", "max_records_per_publish",
-                                      "request_timeout_s", "idle_timeout_s"})) {
-    if (auto ep = http->endpoint_or_off("listen")) o.http.listen = *ep;
+                                       "request_timeout_s", "idle_timeout_s"})) {
+    if (auto ep = http->endpoint_or_off("listen")) o.listen = *ep;
     if (auto n = http->integer("max_body_bytes", kMinBodyBytes, kMaxBodyBytes)) {
-      o.http.max_body_bytes = *n;
+      o.max_body_bytes = *n;
     }
     if (auto n = http->integer("max_records_per_publish", 1, kMaxRecordsPerPublish)) {
-      o.http.max_records_per_publish = *n;
+      o.max_records_per_publish = *n;
     }
     if (auto n = http->integer("request_timeout_s", 1, kMaxTimeoutS)) {
-      o.http.request_timeout = std::chrono::seconds(*n);
+      o.request_timeout = std::chrono::seconds(*n);
     }
     if (auto n = http->integer("idle_timeout_s", 1, kMaxIdleTimeoutS)) {
-      o.http.idle_timeout = std::chrono::seconds(*n);
+      o.idle_timeout = std::chrono::seconds(*n);
     }
   }
   if (auto https = top.section("https", {"listen"})) {
-    if (auto ep = https->endpoint_or_off("listen")) o.http.tls_listen = *ep;
+    if (auto ep = https->endpoint_or_off("listen")) o.tls_listen = *ep;
   }
-  if (auto limits =
-          top.section("limits", {"max_connections", "max_packet_size", "max_subscriptions",
-                                 "queue_max_messages", "queue_max_bytes",
-                                 "slow_subscriber_timeout_s", "connect_timeout_s"})) {
-    if (auto n = limits->integer("max_connections", 1, kMaxConnections)) o.max_connections = *n;
-    if (auto n = limits->integer("max_packet_size", kMinPacketSize, kMaxPacketSize)) {
-      o.max_packet_size = *n;
-    }
-    if (auto n = limits->integer("max_subscriptions", 1, kMaxSubscriptions)) {
-      o.max_subscriptions = *n;
-    }
-    if (auto n = limits->integer("queue_max_messages", 1, kMaxQueueMessages)) {
-      o.queue_max_messages = *n;
-    }
-    if (auto n = limits->integer("queue_max_bytes", kMinQueueBytes, kMaxQueueBytes)) {
-      o.queue_max_bytes = *n;
-    }
-    if (auto n = limits->integer("slow_subscriber_timeout_s", 1, kMaxTimeoutS)) {
-      o.slow_subscriber_timeout = std::chrono::seconds(*n);
-    }
-    if (auto n = limits->integer("connect_timeout_s", 1, kMaxTimeoutS)) {
-      o.connect_timeout = std::chrono::seconds(*n);
-    }
+}
+
+// "limits": connections, packets, subscriptions and outgoing queues.
+void parse_limits(const Section& top, service::ServerOptions& o) {
+  auto limits = top.section(
+      "limits", {"max_connections", "max_packet_size", "max_subscriptions", "queue_max_messages",
+                 "queue_max_bytes", "slow_subscriber_timeout_s", "connect_timeout_s"});
+  if (!limits) return;
+  if (auto n = limits->integer("max_connections", 1, kMaxConnections)) o.max_connections = *n;
+  if (auto n = limits->integer("max_packet_size", kMinPacketSize, kMaxPacketSize)) {
+    o.max_packet_size = *n;
   }
-  if (auto sessions = top.section("sessions", {"max_inflight"})) {
-    if (auto n = sessions->integer("max_inflight", 1, kMaxInflight)) o.max_inflight = *n;
+  if (auto n = limits->integer("max_subscriptions", 1, kMaxSubscriptions)) {
+    o.max_subscriptions = *n;
   }
+  if (auto n = limits->integer("queue_max_messages", 1, kMaxQueueMessages)) {
+    o.queue_max_messages = *n;
+  }
+  if (auto n = limits->integer("queue_max_bytes", kMinQueueBytes, kMaxQueueBytes)) {
+    o.queue_max_bytes = *n;
+  }
+  if (auto n = limits->integer("slow_subscriber_timeout_s", 1, kMaxTimeoutS)) {
+    o.slow_subscriber_timeout = std::chrono::seconds(*n);
+  }
+  if (auto n = limits->integer("connect_timeout_s", 1, kMaxTimeoutS)) {
+    o.connect_timeout = std::chrono::seconds(*n);
+  }
+}
+
+// "sessions": MQTT sessions' QoS 1/2 delivery.
+void parse_sessions(const Section& top, service::ServerOptions& o) {
+  auto sessions = top.section("sessions", {"max_inflight"});
+  if (!sessions) return;
+  if (auto n = sessions->integer("max_inflight", 1, kMaxInflight)) o.max_inflight = *n;
+}
+
+// "enrollment" and "logins".
+void parse_attempts(const Section& top, service::ServerOptions& o) {
   if (auto enroll = top.section("enrollment", {"session_timeout_s", "attempts_per_minute"})) {
     if (auto n = enroll->integer("session_timeout_s", 1, kMaxTimeoutS)) {
       o.enroll_timeout = std::chrono::seconds(*n);
@@ -342,9 +354,13 @@ Config parse(std::string_view text, const Source& src) {
       o.max_queued_hashes = *n;
     }
   }
+}
+
+// "storage" and "retention".
+void parse_storage(const Section& top, Config& cfg) {
   if (auto storage = top.section("storage", {"commit_interval_ms"})) {
     if (auto n = storage->integer("commit_interval_ms", 0, kMaxCommitIntervalMs)) {
-      o.commit_interval = std::chrono::milliseconds(*n);
+      cfg.server.commit_interval = std::chrono::milliseconds(*n);
     }
   }
   if (auto retention = top.section("retention", {"default_days"})) {
@@ -352,6 +368,25 @@ Config parse(std::string_view text, const Source& src) {
       cfg.retention_days = static_cast<int>(*n);
     }
   }
+}
+
+// The sections are read in this order, so that of two errors the same one is always named.
+Config parse(std::string_view text, const Source& src) {
+  const ojson root = parse_json(text, src);
+  if (!root.is_object()) src.fail("the configuration must be a JSON object, got " + shown(root));
+
+  Config cfg;
+  cfg.source = src.name;
+  const Section top(src, root, "",
+                    {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
+                     "limits", "sessions", "enrollment", "logins", "retention", "storage"});
+  parse_top(top, cfg);
+  parse_mqtt(top, cfg.server);
+  parse_http(top, cfg.server.http);
+  parse_limits(top, cfg.server);
+  parse_sessions(top, cfg.server);
+  parse_attempts(top, cfg.server);
+  parse_storage(top, cfg);
   return cfg;
 }
 

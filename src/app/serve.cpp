@@ -116,6 +116,83 @@ void reload_tls(net::Server& server, const service::TlsOptions& tls) {
   }
 }
 
+// The certificate and key load and match, checked before anything starts (a configuration
+// error).
+void check_tls_files(const service::ServerOptions& options) {
+  if (!options.mqtts.enabled()) return;
+  try {
+    net::Server::check_tls(options.mqtts);
+  } catch (const std::exception& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+// serve --check-config: the configuration was read and checked; with --json, the settings it
+// gives.
+int print_config_check(const Args& args, Config& config) {
+  if (args.flags.count("json")) {
+    config.data_dir = config.server.data_dir;
+    nlohmann::ordered_json out;
+    out["ok"] = true;
+    out["source"] = config.source.empty() ? nlohmann::ordered_json(nullptr)
+                                          : nlohmann::ordered_json(config.source);
+    out["config"] = to_json(config);
+    std::cout << out.dump() << "\n";
+  } else {
+    std::cout << "configuration OK\n";
+  }
+  return 0;
+}
+
+void start_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("plugmq");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(*parse_log_level(level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+// Starts the MQTT server and the HTTP API; false (said, and both stopped) when a listener
+// cannot start.
+bool start_listeners(net::Server& server, http::Listener& api) {
+  try {
+    server.start();
+    api.start();
+    return true;
+  } catch (const std::system_error& e) {
+    spdlog::critical("{}", e.what());
+    api.stop();
+    server.stop();
+    return false;
+  }
+}
+
+// SIGINT, SIGTERM and SIGHUP, queued from construction on for wait(), SIGHUP included: its
+// default action would end the process.
+class Signals {
+ public:
+  Signals() : set_(ctx_, SIGINT, SIGTERM, SIGHUP) {}
+
+  // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile reloads the TLS certificate.
+  void wait(net::Server& server, const service::TlsOptions& tls) {
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+          if (ec) return;
+          if (sig == SIGHUP) {
+            reload_tls(server, tls);
+            set_.async_wait(on_signal);
+            return;
+          }
+          spdlog::info("signal {} received", sig);
+        };
+    set_.async_wait(on_signal);
+    ctx_.run();
+  }
+
+ private:
+  boost::asio::io_context ctx_{1};
+  boost::asio::signal_set set_;
+};
+
 }  // namespace
 
 int cmd_serve(const Args& args) {
@@ -124,37 +201,11 @@ int cmd_serve(const Args& args) {
   }
   Config config = serve_config(args);
   const service::ServerOptions& options = config.server;
-  if (options.mqtts.enabled()) {
-    try {
-      net::Server::check_tls(options.mqtts);
-    } catch (const std::exception& e) {
-      throw ConfigError(e.what());
-    }
-  }
-  if (args.flags.count("check-config")) {
-    if (args.flags.count("json")) {
-      config.data_dir = options.data_dir;
-      nlohmann::ordered_json out;
-      out["ok"] = true;
-      out["source"] = config.source.empty() ? nlohmann::ordered_json(nullptr)
-                                            : nlohmann::ordered_json(config.source);
-      out["config"] = to_json(config);
-      std::cout << out.dump() << "\n";
-    } else {
-      std::cout << "configuration OK\n";
-    }
-    return 0;
-  }
+  check_tls_files(options);
+  if (args.flags.count("check-config")) return print_config_check(args, config);
 
-  auto logger = spdlog::stderr_color_mt("plugmq");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(*parse_log_level(config.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-
-  // From here on these signals are queued for the loop below, SIGHUP included: its default
-  // action would end the process.
-  boost::asio::io_context signals_ctx(1);
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  start_logging(config.log_level);
+  Signals signals;
   signal(SIGPIPE, SIG_IGN);
 
   ensure_dir(options.data_dir);
@@ -166,29 +217,10 @@ int cmd_serve(const Args& args) {
   net::Server server(options);
   ServerHost host(server);
   http::Listener api(host);
-  try {
-    server.start();
-    api.start();
-  } catch (const std::system_error& e) {
-    spdlog::critical("{}", e.what());
-    api.stop();
-    server.stop();
-    return 1;
-  }
+  if (!start_listeners(server, api)) return 1;
   if (auto rf = args.get("ready-file")) write_ready_file(*rf, server, api);
 
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-          reload_tls(server, options.mqtts);
-          signals.async_wait(on_signal);
-          return;
-        }
-        spdlog::info("signal {} received", sig);
-      };
-  signals.async_wait(on_signal);
-  signals_ctx.run();
+  signals.wait(server, options.mqtts);
   api.stop();
   server.stop();
   return 0;

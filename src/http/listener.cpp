@@ -43,9 +43,7 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
-bool iequals(std::string_view a, std::string_view b) {
-  return beast::iequals(a, b);
-}
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
 
 // One HTTP connection: a coroutine on one io thread, requests answered in order.
 template <class Stream>
@@ -80,7 +78,7 @@ class Connection final : public service::LiveSession,
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
-    ctx_.counters.connections--;
+    ctx_.connection_ended();
   }
 
   // Never subscribes: nothing is ever delivered.
@@ -286,9 +284,8 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
     if (tls) {
       auto tls_ctx = server.tls_context();
       TlsStream stream(beast::tcp_stream(std::move(socket)), *tls_ctx);
-      auto c = std::make_shared<Connection<TlsStream>>(std::move(stream), api, ctx,
-                                                       std::move(peer), std::move(address),
-                                                       std::move(tls_ctx));
+      auto c = std::make_shared<Connection<TlsStream>>(std::move(stream), api, ctx, std::move(peer),
+                                                       std::move(address), std::move(tls_ctx));
       asio::co_spawn(
           ioc, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
     } else {

@@ -10,9 +10,9 @@
 #include <chrono>
 
 #include "plugmq/net/accept_error.hpp"
-#include "session.hpp"
 #include "plugmq/os/thread_name.hpp"
 #include "plugmq/service/admission.hpp"
+#include "session.hpp"
 #include "tls.hpp"
 
 namespace plugmq::net {
@@ -23,9 +23,7 @@ using tcp = asio::ip::tcp;
 Server::Server(service::ServerOptions options)
     : ctx_(std::make_unique<service::Context>(std::move(options))) {}
 
-Server::~Server() {
-  stop();
-}
+Server::~Server() { stop(); }
 
 unsigned Server::io_thread_count(const service::ServerOptions& options) {
   return options.io_threads != 0 ? options.io_threads
@@ -146,10 +144,8 @@ void Server::stop() {
     ctx_->sessions.close_all(broker::EndReason::kServerShutdown);
     ctx_->cancel_waiting_attempts();
     ctx_->writer.wake_room_waiters();  // requests waiting for room go on, as they end
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (ctx_->counters.connections > 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    // Sessions end on their io threads; after 5 s the threads stop, whatever is left open.
+    ctx_->wait_no_connections(std::chrono::steady_clock::now() + std::chrono::seconds(5));
     work_.clear();
     for (auto& ioc : iocs_) ioc->stop();
     for (auto& t : threads_) t.join();

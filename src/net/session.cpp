@@ -385,7 +385,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   } else {
     spdlog::debug("{}: connection ended before login: {}", peer_, why);
   }
-  ctx_.counters.connections--;
+  ctx_.connection_ended();
 }
 
 template <class Stream>

@@ -78,35 +78,37 @@ std::shared_ptr<const platform::Principal> device_principal(Context& ctx, store:
       platform::Principal{d.account_id, d.id, std::move(d.perm), std::move(d.controls)});
 }
 
-asio::awaitable<Login> login(Context& ctx, const LoginRequest& req) {
-  // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
-  // temporaries of a co_await full-expression twice.
-  const bool account = req.account();
-  if (!account) {
-    // A device's auth code: one store task, and nothing made on this thread but the task (a
-    // reconnecting fleet's logins stay dense in memory). A prototype with a password of its
-    // own goes on to the two-step check below.
-    auto quick = ctx.store.run_fresh([&limiter = ctx.login_per_address, address = req.address,
-                                      user = req.user, pass = req.pass](StoreExecutor::Repos& r) {
-      return quick_device_login(limiter, address, user, pass, r.identity);
-    });
-    std::optional<store::DeviceLogin> found;
-    try {
-      found = co_await std::move(quick);
-    } catch (const std::exception& e) {
-      co_return Login{LoginOutcome::kError, nullptr, e.what()};
-    }
-    if (!found) co_return refused(LoginOutcome::kLimited);
-    if (found->status == store::LoginStatus::kOk) {
-      co_return Login{LoginOutcome::kOk, device_principal(ctx, found->device), {}};
-    }
-    if (found->status != store::LoginStatus::kNeedsCheck) {
-      co_return refused(login_outcome(Admission::kChecked, found->status));
-    }
+namespace {
+
+// A device's auth code checked in one store task (quick_device_login). Not a coroutine: a
+// waiting login holds the store task's closure, no frame of its own.
+asio::awaitable<std::optional<store::DeviceLogin>> check_auth_code(Context& ctx,
+                                                                   const LoginRequest& req) {
+  return ctx.store.run_fresh([&limiter = ctx.login_per_address, address = req.address,
+                              user = req.user, pass = req.pass](StoreExecutor::Repos& r) {
+    return quick_device_login(limiter, address, user, pass, r.identity);
+  });
+}
+
+// The login that the auth code check `found` decides; nothing for a prototype with a password
+// of its own (kNeedsCheck), which goes on to the two-step check.
+std::optional<Login> auth_code_login(Context& ctx, std::optional<store::DeviceLogin>& found) {
+  if (!found) return refused(LoginOutcome::kLimited);
+  if (found->status == store::LoginStatus::kOk) {
+    return Login{LoginOutcome::kOk, device_principal(ctx, found->device), {}};
   }
+  if (found->status != store::LoginStatus::kNeedsCheck) {
+    return refused(login_outcome(Admission::kChecked, found->status));
+  }
+  return std::nullopt;
+}
+
+// An account's or a prototype's password: the store's check, with the password deferred and
+// then verified (service/attempt.hpp), within the login limits.
+asio::awaitable<Login> checked_login(Context& ctx, const LoginRequest& req) {
+  const bool account = req.account();
   LoginLookup found;
   store::LoginStatus status = store::LoginStatus::kBadCredentials;
-  // The store's check, with the password deferred and then verified (service/attempt.hpp).
   const AttemptStep step = [&](std::string hash) -> asio::awaitable<Verdict> {
     auto lookup = ctx.store.run_fresh(
         [account, user = req.user, pass = req.pass, hash](StoreExecutor::Repos& r) {
@@ -145,6 +147,27 @@ asio::awaitable<Login> login(Context& ctx, const LoginRequest& req) {
                     {}};
   }
   co_return Login{LoginOutcome::kOk, device_principal(ctx, found.device.device), {}};
+}
+
+}  // namespace
+
+asio::awaitable<Login> login(Context& ctx, const LoginRequest& req) {
+  // Awaitables are bound to a name before co_await, here and elsewhere: GCC 12 destroys the
+  // temporaries of a co_await full-expression twice.
+  if (!req.account()) {
+    // A device's auth code: one store task, and nothing made on this thread but the task (a
+    // reconnecting fleet's logins stay dense in memory).
+    auto quick = check_auth_code(ctx, req);
+    std::optional<store::DeviceLogin> found;
+    try {
+      found = co_await std::move(quick);
+    } catch (const std::exception& e) {
+      co_return Login{LoginOutcome::kError, nullptr, e.what()};
+    }
+    if (auto decided = auth_code_login(ctx, found)) co_return std::move(*decided);
+  }
+  auto checked = checked_login(ctx, req);
+  co_return co_await std::move(checked);
 }
 
 }  // namespace plugmq::service

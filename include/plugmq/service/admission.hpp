@@ -20,8 +20,8 @@ struct Admitted {
 };
 
 // Counts the connection. Past ctx.options.max_connections the socket is closed and nothing is
-// returned; otherwise it gets TCP_NODELAY and counts as open (the session must decrement
-// ctx.counters.connections when it ends). `listener` prefixes the refusal's log line ("http ",
+// returned; otherwise it gets TCP_NODELAY and counts as open (the session must call
+// ctx.connection_ended() when it ends). `listener` prefixes the refusal's log line ("http ",
 // or "" for MQTT).
 template <class Socket>  // a tcp socket, whatever its executor
 std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener) {

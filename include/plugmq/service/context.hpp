@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 
@@ -132,6 +134,18 @@ struct Context {
     }
   }
 
+  // A connection that admit() counted has ended: its session calls this once, as it ends.
+  void connection_ended() {
+    if (counters.connections.fetch_sub(1) != 1) return;
+    std::lock_guard lock(connections_mu_);
+    no_connections_.notify_all();
+  }
+  // Waits until no connection is open, or until `deadline`; whether none is.
+  bool wait_no_connections(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(connections_mu_);
+    return no_connections_.wait_until(lock, deadline, [this] { return counters.connections == 0; });
+  }
+
   const ServerOptions options;
   // What every MQTT connection follows (broker::Connection), made once from the options.
   const broker::ConnectionLimits connection_limits;
@@ -148,6 +162,11 @@ struct Context {
   SessionSet sessions;
   Counters counters;
   std::atomic<bool> stopping{false};
+
+ private:
+  // Signalled when the last open connection ends (connection_ended, wait_no_connections).
+  std::mutex connections_mu_;
+  std::condition_variable no_connections_;
 };
 
 }  // namespace plugmq::service
