@@ -1,7 +1,8 @@
 // What a session's connection asks for, run against the server's services: the request of a
 // call (perform), a PUBLISH and the publish path it shares with the will (data or a property
-// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are
-// in session_login.cpp.
+// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns, a SUBSCRIBE's retained
+// messages after its SUBACK (service/retained.hpp). Logins and enrollments are in
+// session_login.cpp.
 #include "session_io.hpp"
 
 #include <spdlog/spdlog.h>
@@ -68,11 +69,21 @@ asio::awaitable<void> Session<Stream>::run_subscribe(std::uint16_t packet_id,
   codec::FilterCursor at(filters, sub);
   codec::Suback ack;
   ack.packet_id = packet_id;
+  service::RetainedSender retained;
   for (;;) {
     Io io(*this);
+    io.retained = &retained;
     if (sub ? conn_.subscribe_some(at, ack, io) : conn_.unsubscribe_some(at, packet_id, io)) {
-      co_return;
+      break;
     }
+    auto pause = next_turn();
+    if (!co_await std::move(pause)) co_return;
+  }
+  // The SUBACK is queued: the retained messages of its filters follow [MQTT-3.3.1-6].
+  while (!retained.empty()) {
+    const auto who = principal_;  // a directory refresh may replace principal_ meanwhile
+    auto some = retained.send_some(ctx_, *who, *this);
+    if (co_await std::move(some)) break;
     auto pause = next_turn();
     if (!co_await std::move(pause)) co_return;
   }
