@@ -48,8 +48,10 @@ std::uint8_t Connection::subscribe(std::string_view filter, std::uint8_t qos, Ac
     case FilterSet::Added::kNew:
     case FilterSet::Added::kRegranted:  // the new QoS replaces the old [MQTT-3.8.4-3]
       out.route_add(filter, qos);
+      out.send_retained(filter, qos);
       return qos;
     case FilterSet::Added::kHeld:
+      out.send_retained(filter, qos);  // a subscription made again resends them [MQTT-3.8.4-3]
       return qos;
     case FilterSet::Added::kOverLimit:
       if (!std::exchange(x.limit_logged, true)) {

@@ -267,6 +267,12 @@ std::optional<Response> read_entry(const Json& e, const std::string& where,
     return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
   }
   out.envelope = std::move(decoded.envelope);
+  // "retain": true makes the record its topic's retained message, as an MQTT PUBLISH with
+  // RETAIN 1 does (SPEC 11); with data "" it removes that one.
+  if (auto it = e.find("retain"); it != e.end()) {
+    if (!it->is_boolean()) return error_response(400, where + "\"retain\" must be true or false");
+    out.envelope.retain = it->get<bool>();
+  }
   return std::nullopt;
 }
 

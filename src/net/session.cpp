@@ -372,7 +372,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   if (io.will != nullptr && !ctx_.stopping) {
     try {
       store::DataWriter::Done none;
-      auto op = publish_data(io.will->topic, io.will->payload, io.will->qos, none);
+      auto op = publish_data(io.will->topic, io.will->payload, io.will->qos, io.will->retain, none);
       co_await std::move(op);
     } catch (const std::exception& e) {
       spdlog::warn("{} {}: will not published: {}", peer_, client_id(), e.what());

@@ -168,7 +168,8 @@ class Session final : public service::LiveSession,
   // others when nothing was stored (denied, invalid).
   // `done` is taken (left empty) on every path.
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
-                                            std::uint8_t qos, store::DataWriter::Done& done);
+                                            std::uint8_t qos, bool retain,
+                                            store::DataWriter::Done& done);
   void reply(const std::string& topic, std::string payload);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.

@@ -1,7 +1,8 @@
 // What a session's connection asks for, run against the server's services: the request of a
 // call (perform), a PUBLISH and the publish path it shares with the will (data or a property
-// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns. Logins and enrollments are
-// in session_login.cpp.
+// request, service/publish.hpp), and SUBSCRIBE / UNSUBSCRIBE in turns, a SUBSCRIBE's retained
+// messages after its SUBACK (service/retained.hpp). Logins and enrollments are in
+// session_login.cpp.
 #include "session_io.hpp"
 
 #include <spdlog/spdlog.h>
@@ -57,7 +58,7 @@ asio::awaitable<void> Session<Stream>::run_publish(codec::Publish& p,
   store::DataWriter::Done done;
   if (ack) done = ack_when_stored(std::move(*ack));
   publisher_ = true;
-  auto op = publish_data(p.topic, p.payload, p.qos, done);
+  auto op = publish_data(p.topic, p.payload, p.qos, p.retain, done);
   co_await std::move(op);
 }
 
@@ -68,11 +69,21 @@ asio::awaitable<void> Session<Stream>::run_subscribe(std::uint16_t packet_id,
   codec::FilterCursor at(filters, sub);
   codec::Suback ack;
   ack.packet_id = packet_id;
+  service::RetainedSender retained;
   for (;;) {
     Io io(*this);
+    io.retained = &retained;
     if (sub ? conn_.subscribe_some(at, ack, io) : conn_.unsubscribe_some(at, packet_id, io)) {
-      co_return;
+      break;
     }
+    auto pause = next_turn();
+    if (!co_await std::move(pause)) co_return;
+  }
+  // The SUBACK is queued: the retained messages of its filters follow [MQTT-3.3.1-6].
+  while (!retained.empty()) {
+    const auto who = principal_;  // a directory refresh may replace principal_ meanwhile
+    auto some = retained.send_some(ctx_, *who, *this);
+    if (co_await std::move(some)) break;
     auto pause = next_turn();
     if (!co_await std::move(pause)) co_return;
   }
@@ -81,7 +92,7 @@ asio::awaitable<void> Session<Stream>::run_subscribe(std::uint16_t packet_id,
 template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload, std::uint8_t qos,
-                                                    store::DataWriter::Done& done) {
+                                                    bool retain, store::DataWriter::Done& done) {
   // The publish path shared with HTTP (service/publish.hpp). A copy of the pointer: a
   // directory refresh may replace principal_ during the await.
   const auto who = principal_;
@@ -90,8 +101,8 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
       self->reply(topic, std::move(payload));
     };
   };
-  auto op =
-      service::publish_message(ctx_, *who, topic, payload, qos, reply_to, done, peer_, client_id());
+  auto op = service::publish_message(ctx_, *who, topic, payload, qos, retain, reply_to, done, peer_,
+                                     client_id());
   co_await std::move(op);
 }
 
@@ -105,14 +116,14 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   send(out);
 }
 
-#define PLUGMQ_SESSION_IO(S)                                                                       \
-  template asio::awaitable<void> Session<S>::perform(Io&);                                         \
-  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                          \
-                                                         std::optional<codec::Packet>&);           \
-  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                          \
-                                                           std::span<const std::uint8_t>, bool);   \
-  template asio::awaitable<void> Session<S>::publish_data(const std::string&, const std::string&,  \
-                                                          std::uint8_t, store::DataWriter::Done&); \
+#define PLUGMQ_SESSION_IO(S)                                                                     \
+  template asio::awaitable<void> Session<S>::perform(Io&);                                       \
+  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                        \
+                                                         std::optional<codec::Packet>&);         \
+  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                        \
+                                                           std::span<const std::uint8_t>, bool); \
+  template asio::awaitable<void> Session<S>::publish_data(                                       \
+      const std::string&, const std::string&, std::uint8_t, bool, store::DataWriter::Done&);     \
   template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)

@@ -12,6 +12,7 @@
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/service/retained.hpp"
 #include "session.hpp"
 
 namespace plugmq::net {
@@ -36,6 +37,9 @@ class Session<Stream>::Io final : public broker::Actions {
   }
   void route_remove(std::string_view filter) override {
     s_.ctx_.router.unsubscribe(s_.principal_->account_id, filter, &s_);
+  }
+  void send_retained(std::string_view filter, std::uint8_t qos) override {
+    if (retained != nullptr) retained->add(filter, qos);  // sent after the SUBACK
   }
   void send_publish(const std::shared_ptr<const std::string>& packet, std::uint8_t qos,
                     std::uint16_t packet_id, bool dup) override {
@@ -94,6 +98,8 @@ class Session<Stream>::Io final : public broker::Actions {
   std::uint16_t packet_id = 0;
   std::span<const std::uint8_t> filters;
   const codec::Will* will = nullptr;
+  // Where a SUBSCRIBE's filters note their retained messages (Session::run_subscribe).
+  service::RetainedSender* retained = nullptr;
   bool rearm = false;
 
  private:

@@ -51,6 +51,10 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   record.at = envelope.at;
   record.expire_at = platform::expiry_of(envelope, dir.retention_days(target.account_id));
   record.data_json = std::move(envelope.data_json);
+  record.qos = qos;
+  // The store makes it its topic's retained message (data "": removes that one); subscribers
+  // get it live with RETAIN 0 [MQTT-3.3.1-9], as `out` is encoded.
+  record.retain = envelope.retain;
 
   codec::Publish out;
   out.topic.reserve(record.of.size() + 6 + record.channel.size());
@@ -71,12 +75,10 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   return id;
 }
 
-asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
-                                             platform::ParsedTopic& parsed,
-                                             const std::string& topic, const std::string& payload,
-                                             std::uint8_t qos, store::DataWriter::Done& done,
-                                             const std::string& log_peer,
-                                             std::string_view log_client) {
+asio::awaitable<PublishStatus> publish_topic(
+    Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
+    const std::string& topic, const std::string& payload, std::uint8_t qos, bool retain,
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client) {
   AckInOrder ack_in_order{ctx.writer, done};
 
   if (parsed.kind != platform::TopicKind::kData) {
@@ -117,6 +119,9 @@ asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Princ
     }
     co_return PublishStatus::kBadEnvelope;
   }
+  // An empty payload decodes to data "" (step 3), which is what a retained one stores to
+  // remove its topic's retained message [MQTT-3.3.1-10].
+  decoded.envelope.retain = retain;
   publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), qos,
                  done);
   co_return PublishStatus::kStored;
@@ -124,7 +129,7 @@ asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Princ
 
 asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
                                       const std::string& topic, const std::string& payload,
-                                      std::uint8_t qos, const MakeReply& make_reply,
+                                      std::uint8_t qos, bool retain, const MakeReply& make_reply,
                                       store::DataWriter::Done& done, const std::string& log_peer,
                                       std::string_view log_client) {
   AckInOrder ack_in_order{ctx.writer, done};
@@ -135,7 +140,8 @@ asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& w
     co_await std::move(op);
     co_return;
   }
-  auto op = publish_topic(ctx, who, parsed, topic, payload, qos, done, log_peer, log_client);
+  auto op =
+      publish_topic(ctx, who, parsed, topic, payload, qos, retain, done, log_peer, log_client);
   co_await std::move(op);
 }
 

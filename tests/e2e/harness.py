@@ -341,6 +341,8 @@ class Server:
 class Msg(NamedTuple):
     topic: str
     payload: bytes
+    retain: bool = False  # the PUBLISH's RETAIN flag (paho clients only)
+    qos: int = 0  # the QoS it was delivered at (paho clients only)
 
     @property
     def text(self) -> str:
@@ -357,9 +359,9 @@ class Collector:
         self._cond = threading.Condition()
         self.items: List[Msg] = []
 
-    def put(self, topic: str, payload: bytes) -> None:
+    def put(self, topic: str, payload: bytes, retain: bool = False, qos: int = 0) -> None:
         with self._cond:
-            self.items.append(Msg(topic, payload))
+            self.items.append(Msg(topic, payload, retain, qos))
             self._cond.notify_all()
 
     def matching(self, pred: Callable[[Msg], bool]) -> List[Msg]:
@@ -496,7 +498,7 @@ class PahoClient:
             self.connack_rc = rc
 
     def _on_message(self, client, userdata, message):
-        self.messages.put(message.topic, message.payload)
+        self.messages.put(message.topic, message.payload, bool(message.retain), message.qos)
 
     def _on_subscribe(self, client, userdata, mid, granted_qos):
         with self._lock:

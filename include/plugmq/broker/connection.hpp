@@ -140,6 +140,9 @@ class Actions {
   // change the QoS of one it holds; remove one.
   virtual void route_add(std::string_view filter, std::uint8_t qos) = 0;
   virtual void route_remove(std::string_view filter) = 0;
+  // A SUBSCRIBE granted `filter` at `qos`, new or again [MQTT-3.8.4-3]: once its SUBACK is
+  // queued, send the retained messages matching it, with RETAIN 1 [MQTT-3.3.1-6].
+  virtual void send_retained(std::string_view filter, std::uint8_t qos) = 0;
   // Queue a QoS 1/2 PUBLISH: `packet` (a message's shared QoS 0 encoding) at `qos` with
   // `packet_id` and DUP `dup` (codec::encode_publish_as). Never dropped while the connection is
   // open.

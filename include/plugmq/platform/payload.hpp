@@ -15,6 +15,9 @@ struct Envelope {
   std::int64_t at = 0;                 // ms since epoch
   std::optional<std::int64_t> ttl_s;   // seconds, when given
   std::optional<std::int64_t> expire_at;  // ms, when given (wins over ttl)
+  // The record becomes its topic's retained message (Record::retain): an MQTT PUBLISH's RETAIN
+  // flag, a will's, or an HTTP record's "retain" (SPEC 11). Never read from an MQTT payload.
+  bool retain = false;
 };
 
 enum class PayloadError {

@@ -44,8 +44,10 @@ boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx
 inline constexpr std::uint8_t kHttpQos = 1;
 
 // A record for device `target` on `channel`, built from `envelope` (the account's retention
-// from `dir` sets its expiry), routed to every matching subscriber (who each check their read
-// permission, and receive it at min(`qos`, their granted QoS)) and queued for the store; `done`
+// from `dir` sets its expiry; envelope.retain makes it its topic's retained message, SPEC 11),
+// published at `qos`, routed to every matching subscriber (who each check their read
+// permission, and receive it at min(`qos`, their granted QoS), with RETAIN 0) and queued for
+// the store; `done`
 // (taken, may be empty) runs once it is committed. No permission check here: the caller did it
 // (find_target + platform::may_write). Returns the new record's OID.
 // REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID; qos <= 2.
@@ -61,34 +63,35 @@ enum class PublishStatus {
   kBadEnvelope,   // an envelope with a malformed at/ttl/expire_at
 };
 
-// An MQTT data publish (SPEC 4) at `qos`: `parsed` is platform::parse_topic(topic) of kind kData
-// (any other kind is kInvalidTopic); its empty Plug-ID ("/data/CH") means `who`'s own device.
-// Checks permission, decodes `payload`, then publish_record(). Refusals are counted and logged.
+// An MQTT data publish (SPEC 4) at `qos`, with its RETAIN flag `retain`: `parsed` is
+// platform::parse_topic(topic) of kind kData (any other kind is kInvalidTopic); its empty
+// Plug-ID ("/data/CH") means `who`'s own device. Checks permission, decodes `payload` (empty:
+// data "", which with `retain` removes the topic's retained message), then publish_record().
+// Refusals are counted and logged.
 // `done` is
 // taken on every path: with the record, or (when nothing was stored) queued behind the records
 // before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
 // logs. REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
-    const std::string& topic, const std::string& payload, std::uint8_t qos,
+    const std::string& topic, const std::string& payload, std::uint8_t qos, bool retain,
     store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
 
 // Makes the callback that answers the publisher alone; asked only for a publish that gets an
 // answer (a property request), so that a data publish builds none.
 using MakeReply = std::function<Reply()>;
 
-// What an MQTT session publishes (a PUBLISH at its QoS, or its Last Will at the will's) from
+// What an MQTT session publishes (a PUBLISH at its QoS and RETAIN flag, or its Last Will at the
+// will's) from
 // `who`: a property request (service/properties.hpp, answered through make_reply()) or data
 // (publish_topic). `done` (a
 // QoS 1/2 acknowledgement, may be empty) is taken on every path: it runs once the record is
 // committed, or in order with the others when nothing was stored.
 // REQUIRES: the referenced arguments outlive the await.
-boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
-                                             const std::string& topic, const std::string& payload,
-                                             std::uint8_t qos, const MakeReply& make_reply,
-                                             store::DataWriter::Done& done,
-                                             const std::string& log_peer,
-                                             std::string_view log_client);
+boost::asio::awaitable<void> publish_message(
+    Context& ctx, const platform::Principal& who, const std::string& topic,
+    const std::string& payload, std::uint8_t qos, bool retain, const MakeReply& make_reply,
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
 
 // The read check at delivery: whether `subscriber` may receive `m`, a record of device
 // m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by

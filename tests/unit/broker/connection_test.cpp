@@ -444,6 +444,21 @@ TEST_F(Connected, SubscriptionsStopAtMaxSubscriptions) {
             1);
 }
 
+TEST_F(Connected, MQTT_3_3_1_6_GrantedFiltersAskForTheirRetainedMessages) {
+  io.lim.max_subscriptions = 2;
+  log_in();
+  feed(conn, io, bytes_of(codec::Subscribe{1, {{"a/#", 1}, {"bad/#/x", 0}, {"b", 2}}}), kT0 + 2s);
+  using Asked = std::vector<std::pair<std::string, std::uint8_t>>;
+  EXPECT_EQ(io.retained, (Asked{{"a/#", 1}, {"b", 2}})) << "not the refused filter";
+  // Subscribing again, at the same or another QoS, sends them again [MQTT-3.8.4-3]; a filter
+  // past max_subscriptions gets none.
+  io.retained.clear();
+  feed(conn, io, bytes_of(codec::Subscribe{2, {{"a/#", 1}, {"b", 0}, {"c", 0}}}), kT0 + 3s);
+  EXPECT_EQ(io.retained, (Asked{{"a/#", 1}, {"b", 0}}));
+  EXPECT_EQ(io.last<codec::Suback>().return_codes,
+            (std::vector<std::uint8_t>{1, 0, codec::kSubackFailure}));
+}
+
 TEST_F(Connected, UnsubscribeRemovesOnlyWhatIsHeld) {
   log_in();
   feed(conn, io, bytes_of(codec::Subscribe{1, {{"a/#", 0}, {"b", 0}}}), kT0 + 2s);

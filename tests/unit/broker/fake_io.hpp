@@ -43,6 +43,9 @@ class FakeIo final : public Actions {
     granted.emplace_back(f, qos);
   }
   void route_remove(std::string_view f) override { removed.emplace_back(f); }
+  void send_retained(std::string_view f, std::uint8_t qos) override {
+    retained.emplace_back(f, qos);
+  }
   void send_publish(const std::shared_ptr<const std::string>& packet, std::uint8_t qos,
                     std::uint16_t packet_id, bool dup) override {
     std::string wire;
@@ -96,6 +99,7 @@ class FakeIo final : public Actions {
   int deadline_changes = 0;
   std::vector<std::string> added, removed;
   std::vector<std::pair<std::string, std::uint8_t>> granted;  // route_add's, in order
+  std::vector<std::pair<std::string, std::uint8_t>> retained;  // send_retained's, in order
   std::vector<std::size_t> acked_bytes;                       // acknowledged()
   std::vector<codec::Packet> acks_in_order;                   // ack_in_order()
   std::vector<codec::Will> wills;

@@ -368,6 +368,28 @@ TEST_F(ApiTest, PublishIsDeliveredToSubscribersAndStored) {
   live_.ctx().router.unsubscribe(account_, "+/data/temp", &sub);
 }
 
+TEST_F(ApiTest, PublishWithRetainTrueSetsTheRetainedMessage) {
+  Recorder sub(platform::Principal{account_, "", {}, {}});
+  live_.ctx().router.subscribe(account_, "#", &sub, 2);
+  ASSERT_EQ(call("PUT", "/iot/data/r", R"({"data":1,"retain":true})", as(proto_)).status, 200);
+  ASSERT_EQ(call("PUT", "/iot/data/r", R"({"data":2,"retain":false})", as(proto_)).status, 200);
+  ASSERT_EQ(call("PUT", "/iot/data/s", R"({"data":3,"retain":true})", as(proto_)).status, 200);
+  ASSERT_EQ(call("PUT", "/iot/data/s", R"({"data":"","retain":true})", as(proto_)).status, 200);
+  live_.ctx().router.unsubscribe(account_, "#", &sub);
+  for (const auto& g : sub.got()) EXPECT_FALSE(g.retain) << "live deliveries: RETAIN 0";
+  EXPECT_EQ(sub.got().size(), 4u);
+  expect_error(call("PUT", "/iot/data/r", R"({"data":4,"retain":"yes"})", as(proto_)), 400);
+  expect_error(call("PUT", "/iot/data/r", R"({"data":4,"retain":1})", as(proto_)), 400);
+  live_.flush();
+  auto db = store::Db::open(live_.db_file());
+  store::DataStore data(db);
+  auto retained = data.retained(account_, {"#"});
+  ASSERT_EQ(retained.size(), 1u) << "r's first record; s's cleared by data \"\"";
+  EXPECT_EQ(retained[0].channel, "r");
+  EXPECT_EQ(retained[0].data_json, "1");
+  EXPECT_EQ(retained[0].qos, 1) << "an HTTP record counts as QoS 1";
+}
+
 TEST_F(ApiTest, PublishArraysChannelsInRecordsAndOf) {
   auto thing = enroll_thing();
   // The account publishes as its devices: "of" is required.

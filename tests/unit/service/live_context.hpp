@@ -103,6 +103,7 @@ class Recorder : public LiveSession {
     std::string topic;
     std::string payload;
     int qos = 0;  // the QoS it was delivered at
+    bool retain = false;
   };
   explicit Recorder(platform::Principal who) : who_(std::move(who)) {}
 
@@ -114,7 +115,7 @@ class Recorder : public LiveSession {
     const auto& pub = std::get<codec::Publish>(r.packet);
     std::lock_guard lock(mu_);
     EXPECT_EQ(pub.qos, 0) << "the shared encoding is QoS 0";
-    got_.push_back({pub.topic, pub.payload, msg.qos});
+    got_.push_back({pub.topic, pub.payload, msg.qos, pub.retain});
   }
   void close(broker::EndReason) override {}
   void directory_changed() override {}

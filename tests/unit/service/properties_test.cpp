@@ -53,7 +53,8 @@ class PropertiesTest : public ::testing::Test {
       });
     };
     const std::string peer = "test", client = "client";
-    auto op = publish_message(live_.ctx(), proto_, topic, payload, 1, reply_to, done, peer, client);
+    auto op = publish_message(live_.ctx(), proto_, topic, payload, 1, false, reply_to, done, peer,
+                              client);
     auto wrapped = finished(std::move(op));
     live_.run(std::move(wrapped));
     EXPECT_FALSE(done);
@@ -117,7 +118,8 @@ TEST_F(PropertiesTest, DataPublishesAskForNoReply) {
   };
   const std::string topic = proto_.device_id + "/data/t", payload = "1";
   const std::string peer = "test", client = "client";
-  auto op = publish_message(live_.ctx(), proto_, topic, payload, 0, reply_to, none, peer, client);
+  auto op =
+      publish_message(live_.ctx(), proto_, topic, payload, 0, false, reply_to, none, peer, client);
   auto wrapped = finished(std::move(op));
   live_.run(std::move(wrapped));
   EXPECT_EQ(live_.ctx().counters.published, 1u);

@@ -42,10 +42,11 @@ class PublishTest : public ::testing::Test {
 
   PublishStatus publish(const platform::Principal& who, const std::string& topic,
                         const std::string& payload, store::DataWriter::Done& done,
-                        std::uint8_t qos = 0) {
+                        std::uint8_t qos = 0, bool retain = false) {
     auto parsed = platform::parse_topic(topic);
     const std::string peer = "test", client = "client";
-    auto op = publish_topic(live_.ctx(), who, parsed, topic, payload, qos, done, peer, client);
+    auto op =
+        publish_topic(live_.ctx(), who, parsed, topic, payload, qos, retain, done, peer, client);
     return live_.run(std::move(op));
   }
 
