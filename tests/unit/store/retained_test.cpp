@@ -120,7 +120,7 @@ TEST_F(RetainedTest, GoesWithItsDeletedRecord) {
   insert_all({retained_rec(oid(1, 0), dev1_, "t", 1'000),
               retained_rec(oid(1, 1), dev1_, "u", 1'000),
               retained_rec(oid(1, 2), dev2_, "t", 1'000)});
-  EXPECT_EQ(data_.delete_ids({oid(1, 0)}, {}, "#"), 1u);
+  EXPECT_EQ(data_.delete_ids({oid(1, 0)}, {}, "#").value(), 1u);
   EXPECT_EQ(ids_of(retained()), (V{oid(1, 1), oid(1, 2)}));
   EXPECT_EQ(data_.delete_matching(mask("u"), 100), 1u);
   EXPECT_EQ(ids_of(retained()), V{oid(1, 2)});
