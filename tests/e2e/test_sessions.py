@@ -516,5 +516,27 @@ class RestartSessions(FreshServerTestCase, SessionTestCase):
         self.assertEqual(sub.data(), ["before", "after"])
 
 
+class MaxReplayTest(FreshServerTestCase, SessionTestCase):
+    server_args = ("--max-replay", "10")
+
+    def test_the_oldest_past_max_replay_are_skipped_and_counted(self):
+        self.acct = self.server.make_account()
+        self.pub_dev = self.server.make_prototype(self.acct["email"], "m-pub")
+        self.sub_dev = self.server.make_prototype(self.acct["email"], "m-sub")
+        t = self.topic()
+        sub = self.persistent()
+        sub.connect()
+        sub.subscribe(t, 1)
+        sub.disconnect()
+        self.publish_many(t, range(30))
+        offset = self.server.log_size()
+        self.assertTrue(sub.connect())
+        wait_for(lambda: len(sub.got) >= 10, what="the last 10")
+        self.assertEqual(sub.data(), list(range(20, 30)))
+        wait_for(lambda: "20 messages missed before position" in self.server.log_text(offset),
+                 what="the skipped messages logged")
+        self.assertIn("sessions.max_replay 10", self.server.log_text(offset))
+
+
 if __name__ == "__main__":
     unittest.main()
