@@ -28,6 +28,8 @@ constexpr long long kMaxPacketSize = 268'435'455;  // the largest MQTT remaining
 constexpr long long kMaxQueueMessages = 10'000'000;
 constexpr long long kMaxSubscriptions = 1'000'000;
 constexpr long long kMaxInflight = 65535;  // the packet ids
+constexpr long long kMaxExpiryDays = 36500;
+constexpr long long kMaxReplay = 1'000'000'000;
 constexpr long long kMinQueueBytes = 1024;
 constexpr long long kMaxQueueBytes = 4LL * 1024 * 1024 * 1024;
 constexpr long long kMaxTimeoutS = 3600;
@@ -324,9 +326,13 @@ void parse_limits(const Section& top, service::ServerOptions& o) {
 
 // "sessions": MQTT sessions' QoS 1/2 delivery.
 void parse_sessions(const Section& top, service::ServerOptions& o) {
-  auto sessions = top.section("sessions", {"max_inflight"});
+  auto sessions = top.section("sessions", {"max_inflight", "expiry_days", "max_replay"});
   if (!sessions) return;
   if (auto n = sessions->integer("max_inflight", 1, kMaxInflight)) o.max_inflight = *n;
+  if (auto n = sessions->integer("expiry_days", 0, kMaxExpiryDays)) {
+    o.session_expiry_days = static_cast<int>(*n);
+  }
+  if (auto n = sessions->integer("max_replay", 0, kMaxReplay)) o.max_replay = *n;
 }
 
 // "enrollment" and "logins".
@@ -535,6 +541,10 @@ Config serve_config(const Args& args) {
     o.max_subscriptions = *n;
   }
   if (auto n = args.get_int("max-inflight", 1, kMaxInflight)) o.max_inflight = *n;
+  if (auto n = args.get_int("session-expiry-days", 0, kMaxExpiryDays)) {
+    o.session_expiry_days = static_cast<int>(*n);
+  }
+  if (auto n = args.get_int("max-replay", 0, kMaxReplay)) o.max_replay = *n;
   if (auto n = args.get_int("enroll-timeout", 1, kMaxTimeoutS)) {
     o.enroll_timeout = std::chrono::seconds(*n);
   }
@@ -581,7 +591,9 @@ nlohmann::ordered_json to_json(const Config& c) {
       {"queue_max_bytes", o.queue_max_bytes},
       {"slow_subscriber_timeout_s", duration_cast<seconds>(o.slow_subscriber_timeout).count()},
       {"connect_timeout_s", duration_cast<seconds>(o.connect_timeout).count()}};
-  j["sessions"] = {{"max_inflight", o.max_inflight}};
+  j["sessions"] = {{"max_inflight", o.max_inflight},
+                   {"expiry_days", o.session_expiry_days},
+                   {"max_replay", o.max_replay}};
   j["enrollment"] = {{"session_timeout_s", duration_cast<seconds>(o.enroll_timeout).count()},
                      {"attempts_per_minute", o.enroll_attempts_per_minute}};
   j["logins"] = {{"failures_per_address", o.login_failures_per_address},

@@ -23,6 +23,8 @@ Commands:
   device show ID
   device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N]
   data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
+  session list [--account EMAIL]
+  session delete ID CLIENT_ID
 
 Options for every command:
   --config FILE    configuration file (JSON with comments; reference: config/plugmq.json).
@@ -66,6 +68,10 @@ with every key and its default: config/plugmq.json).
                           0x80 for each further filter (default 1000)
   --max-inflight N        unacknowledged QoS 1/2 messages sent to one session at a time;
                           the rest wait in order (default 32)
+  --session-expiry-days N a persistent session not resumed for N days is deleted; 0: never
+                          (default 30)
+  --max-replay N          a resumed persistent session replays at most N missed messages;
+                          older ones are skipped and counted; 0: no bound (default 1000000)
   --enroll-timeout S      an enrollment session is closed after S seconds (default 30)
   --enroll-attempts N     failed enrollments allowed per client address and per serial per
                           minute; past that, attempts get error 429 (default 10)
@@ -128,6 +134,20 @@ inline constexpr const char* kDeviceHelp = R"(Usage:
 
 --perm takes the permission filter {"of":{"r":LIST|null,"w":LIST|null},"ctrl":"rw"|"r"|""}
 (members left out keep their value). Changes apply to new logins at once.
+)";
+
+inline constexpr const char* kSessionHelp = R"(Usage:
+  plugmq session list [--account EMAIL]
+  plugmq session delete ID CLIENT_ID
+
+Persistent MQTT sessions (clean session 0), each of a login (a device's Plug-ID or an
+account's id) and a client id. list prints one line per session "ID  CLIENT_ID  online|offline
+LAST_SEEN  SUBSCRIPTIONS  WAITING", or with --json the array [{"id","client_id","account",
+"online","subscriptions":[{"filter","qos"}],"waiting","position","created_at","last_seen"}];
+"waiting" counts the messages it would get on its resume: its unacknowledged ones and the QoS
+1/2 records after its position that its subscriptions select (up to 1000000). delete removes a
+session: its client's next CONNECT with clean session 0 starts a new one (one connected now
+keeps its state until it disconnects, and saves it again then).
 )";
 
 inline constexpr const char* kDataHelp = R"(Usage:

@@ -94,4 +94,22 @@ json serial_json(const store::Serial& s) {
           {"thing", s.thing_id.empty() ? json(nullptr) : json(s.thing_id)}};
 }
 
+json session_json(const store::Session& s, std::int64_t waiting) {
+  json subs = json::array();
+  for (const auto& sub : s.subscriptions)
+    subs.push_back({{"filter", sub.filter}, {"qos", sub.qos}});
+  return {{"id", s.identity},       {"client_id", s.client_id},         {"account", s.account_id},
+          {"online", s.online},     {"subscriptions", std::move(subs)}, {"waiting", waiting},
+          {"position", s.position}, {"created_at", s.created_at},       {"last_seen", s.last_seen}};
+}
+
+void print_session_text(const store::Session& s, std::int64_t waiting) {
+  std::cout << s.identity << "  " << s.client_id << "  " << (s.online ? "online" : "offline")
+            << "  last_seen=" << iso_time(s.last_seen) << "  subscriptions=";
+  for (std::size_t i = 0; i < s.subscriptions.size(); ++i) {
+    std::cout << (i ? "," : "") << s.subscriptions[i].filter << ":" << s.subscriptions[i].qos;
+  }
+  std::cout << "  waiting=" << waiting << "\n";
+}
+
 }  // namespace plugmq::app

@@ -8,6 +8,7 @@
 #include "plugmq/app/args.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
+#include "plugmq/store/session_store.hpp"
 
 namespace plugmq::app {
 
@@ -24,5 +25,8 @@ void print_device_text(const store::Device& d, const std::string& props);
 nlohmann::json template_json(const store::Template& t);
 void print_template_text(const store::Template& t);
 nlohmann::json serial_json(const store::Serial& s);
+// A persistent session, with the messages waiting for it (SessionStore::waiting).
+nlohmann::json session_json(const store::Session& s, std::int64_t waiting);
+void print_session_text(const store::Session& s, std::int64_t waiting);
 
 }  // namespace plugmq::app

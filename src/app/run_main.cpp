@@ -37,6 +37,8 @@ const std::map<std::string, Subcommand>& subcommands() {
          {"max-packet-size", true},
          {"max-subscriptions", true},
          {"max-inflight", true},
+         {"session-expiry-days", true},
+         {"max-replay", true},
          {"enroll-timeout", true},
          {"enroll-attempts", true},
          {"login-failures", true},
@@ -53,14 +55,14 @@ const std::map<std::string, Subcommand>& subcommands() {
        {kSerialHelp,
         {"add", "list"},
         {{"hwid", true}, {"enroll-pass", true}, {"control-pass", true}, {"csv", true}}}},
-      {"prototype",
-       {kPrototypeHelp, {"add"}, {{"account", true}, {"name", true}, {"hwid", true}}}},
+      {"prototype", {kPrototypeHelp, {"add"}, {{"account", true}, {"name", true}, {"hwid", true}}}},
       {"device",
        {kDeviceHelp,
         {"list", "show", "set"},
         {{"account", true}, {"perm", true}, {"status", true}, {"name", true}}}},
       {"data",
        {kDataHelp, {"get"}, {{"of", true}, {"before", true}, {"after", true}, {"limit", true}}}},
+      {"session", {kSessionHelp, {"list", "delete"}, {{"account", true}}}},
   };
   return subs;
 }
@@ -73,6 +75,7 @@ int run(const std::string& cmd, const std::string& verb, const Args& args) {
   if (cmd == "template") return cmd_template(verb, args);
   if (cmd == "serial") return cmd_serial(verb, args);
   if (cmd == "data") return cmd_data(verb, args);
+  if (cmd == "session") return cmd_session(verb, args);
   return cmd_device(verb, args);
 }
 
@@ -130,4 +133,3 @@ int run_main(int argc, char** argv) {
 }
 
 }  // namespace plugmq::app
-

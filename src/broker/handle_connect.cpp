@@ -22,6 +22,7 @@ void Connection::on_connect(codec::Connect& c, Actions& out) {
     key_ = Registry::key({}, c.client_id);
   }
   keep_alive_ = c.keep_alive;
+  clean_session_ = c.clean_session;
   const bool no_user = !c.username || c.username->empty();
   const bool no_pass = !c.password || c.password->empty();
   if (no_user && no_pass) {
@@ -48,15 +49,23 @@ void Connection::on_login(Role role, std::string_view identity, TimePoint now, A
   if (phase_ != Phase::kLoggingIn) return;
   role_ = role;
   key_ = Registry::key(identity, client_id());
-  phase_ = Phase::kConnected;
-  since_ = now;  // the keep alive runs from the CONNECT on
   claimed_ = true;
-  out.claim();             // closes an older connection of the pair [MQTT-3.1.4-2]
-  out.deadline_changed();  // the keep alive replaces the CONNECT deadline
-  out.send(codec::Connack{false, ConnackCode::kAccepted});
+  out.claim();  // closes an older connection of the pair [MQTT-3.1.4-2]
   std::string line = role == Role::kAccount ? "account login " : "device login ";
   line.append(identity).append(" (keep alive ").append(std::to_string(keep_alive_)).append(" s)");
+  if (!clean_session_) line.append(", persistent session");
   out.log(LogLevel::kInfo, nullptr, line);
+  if (!clean_session_) return out.open_session();  // the CONNACK says whether it was found
+  on_session(false, now, out);
+}
+
+void Connection::on_session(bool present, TimePoint now, Actions& out) {
+  if (phase_ != Phase::kLoggingIn || role_ == Role::kNone) return;
+  phase_ = Phase::kConnected;
+  since_ = now;            // the keep alive runs from the CONNACK on
+  out.deadline_changed();  // the keep alive replaces the CONNECT deadline
+  // Session present only for a resumed session; clean session 1 never [MQTT-3.2.2-1, -2].
+  out.send(codec::Connack{present && !clean_session_, ConnackCode::kAccepted});
 }
 
 void Connection::on_login_refused(LoginResult r, Actions& out) {

@@ -40,6 +40,21 @@ void Connection::deliver(Outgoing m, Actions& out) {
   send_waiting(out);
 }
 
+void Connection::restore_inflight(OutboundWindow::InFlight f, Actions& out) {
+  if (phase_ != Phase::kConnected) return;
+  const std::uint16_t id = f.id;
+  if (f.stage == OutboundWindow::Stage::kPubcomp) {
+    f.packet.reset();
+    qos().outbound.restore(std::move(f));
+    return out.send(codec::Pubrel{id});  // PUBREC came: the PUBREL again [MQTT-4.4.0-1]
+  }
+  if (!f.packet) return;
+  auto packet = f.packet;
+  const std::uint8_t q = f.qos;
+  qos().outbound.restore(std::move(f));
+  out.send_publish(packet, q, id, true);
+}
+
 void Connection::send_waiting(Actions& out) {
   if (qos_state() == nullptr) return;
   auto& window = extras_->qos->outbound;
@@ -71,6 +86,7 @@ void Connection::on_ack(const codec::Packet& p, Actions& out) {
       const auto bytes = q ? q->outbound.on_pubrec(id) : std::nullopt;
       if (!bytes) return unknown_ack("PUBREC", id, out);
       if (*bytes > 0) out.acknowledged(*bytes);
+      out.window_changed();
       return out.send(codec::Pubrel{id});
     }
     case PacketType::kPubcomp: {
@@ -83,6 +99,7 @@ void Connection::on_ack(const codec::Packet& p, Actions& out) {
   }
   // A place in the window is free.
   send_waiting(out);
+  out.window_changed();
   drop_qos_if_idle();
 }
 

@@ -23,7 +23,10 @@ std::uint16_t OutboundWindow::next_free_id() {
   // the id given as the n-th comes round again as the (n + kPacketIds)-th. While the oldest
   // message in flight (the first) was given its id less than that long ago, the next id is
   // free: the common case costs nothing.
-  if (window_.empty() || ids_given_ + 1 < window_.front().seq + kPacketIds) return take_id();
+  // Restored messages hold ids out of turn: then too the ids in use are skipped.
+  if (restored_ == 0 && (window_.empty() || ids_given_ + 1 < window_.front().nth + kPacketIds)) {
+    return take_id();
+  }
   // A message has stayed unacknowledged for a whole round: skip the ids still in use.
   std::vector<std::uint16_t> in_use;
   in_use.reserve(window_.size());
@@ -47,7 +50,8 @@ const OutboundWindow::InFlight* OutboundWindow::send_next(std::size_t max) {
   Outgoing m = waiting_.take_front();
   InFlight f;
   f.id = next_free_id();
-  f.seq = ids_given_;
+  f.nth = ids_given_;
+  f.seq = m.seq;
   f.qos = m.qos;
   f.stage = m.qos == 1 ? Stage::kPuback : Stage::kPubrec;
   f.packet = std::move(m.packet);
@@ -55,11 +59,23 @@ const OutboundWindow::InFlight* OutboundWindow::send_next(std::size_t max) {
   return &window_[window_.size() - 1];
 }
 
+void OutboundWindow::restore(InFlight f) {
+  f.nth = 0;
+  next_id_ = f.id == kPacketIds ? 1 : static_cast<std::uint16_t>(f.id + 1);
+  window_.push_back(std::move(f));
+  ++restored_;
+}
+
+void OutboundWindow::erase_at(std::size_t i) {
+  if (window_[i].nth == 0) --restored_;
+  window_.erase(i);
+}
+
 std::optional<std::size_t> OutboundWindow::on_puback(std::uint16_t id) {
   const auto at = find(id);
   if (!at || window_[*at].stage != Stage::kPuback) return std::nullopt;
   const std::size_t bytes = window_[*at].packet->size();
-  window_.erase(*at);
+  erase_at(*at);
   return bytes;
 }
 
@@ -71,7 +87,8 @@ std::optional<std::size_t> OutboundWindow::on_pubrec(std::uint16_t id) {
   if (f.stage != Stage::kPubrec) return std::nullopt;
   // The client owns the message now: it is never sent again [MQTT-4.3.3-1], only its id stays
   // in use until PUBCOMP.
-  const std::size_t bytes = f.packet->size();
+  // A restored entry's packet may have been read again (it is at kPubrec).
+  const std::size_t bytes = f.packet ? f.packet->size() : 0;
   f.packet.reset();
   f.stage = Stage::kPubcomp;
   return bytes;
@@ -80,7 +97,7 @@ std::optional<std::size_t> OutboundWindow::on_pubrec(std::uint16_t id) {
 bool OutboundWindow::on_pubcomp(std::uint16_t id) {
   const auto at = find(id);
   if (!at || window_[*at].stage != Stage::kPubcomp) return false;
-  window_.erase(*at);
+  erase_at(*at);
   return true;
 }
 

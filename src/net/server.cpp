@@ -53,6 +53,7 @@ void Server::start() {
   }
 
   ctx_->store.start();
+  ctx_->dispatcher.start();
   ctx_->writer.start();
   ctx_->hashes.start();
   asio::co_spawn(*iocs_[0], accept_loop(*mqtt_acceptor_, false), asio::detached);
@@ -152,8 +153,10 @@ void Server::stop() {
     threads_.clear();
   }
   ctx_->hashes.stop();
-  // Every record queued before the sessions ended is written before exit (SPEC 7).
+  // Every record queued before the sessions ended is written before exit (SPEC 7), and so is
+  // every persistent session's state.
   ctx_->writer.stop();
+  ctx_->dispatcher.stop();
   ctx_->store.stop();
   spdlog::info("data: {} records written, {} expired records deleted{}", ctx_->writer.written(),
                ctx_->writer.swept(),

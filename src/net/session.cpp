@@ -278,8 +278,10 @@ void Session<Stream>::check_watchdog() {
       now >= conn_.deadline(now, io.limits()) && connect_arrived()) {
     conn_.on_connect_arrived();
   }
+  if (persist_) save_if_due(now);
   const auto slow = slow_deadline();
-  const auto due = std::min(conn_.deadline(now, io.limits()), slow);
+  auto due = std::min(conn_.deadline(now, io.limits()), slow);
+  if (persist_) due = std::min(due, persist_->save_due);
   if (due == steady_clock::time_point::max()) {
     watchdog().unwatch(*this);  // no deadline
     return;
@@ -356,7 +358,9 @@ void Session<Stream>::maybe_finish() {
   if (!flushing) close_stream();
   watchdog().unwatch(*this);
   if (drained_) drained_->cancel();
+  if (persist_ && persist_->wake) persist_->wake->cancel();
   if (flushing || reading_ || writer_active_) return;  // they call again when they end
+  if (persist_ && persist_->replaying) return;         // as does catch_up()
   finished_ = true;
   asio::co_spawn(executor(), finish(), [self = this->shared_from_this()](std::exception_ptr e) {
     log_failure(e, self->peer_, self->client_id(), "session end");
@@ -365,6 +369,7 @@ void Session<Stream>::maybe_finish() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::finish() {
+  if (persist_) end_persistent();  // its state saved before anything of it goes
   auto leave = detach();
   co_await std::move(leave);
   Io io(*this);

@@ -15,6 +15,9 @@
 // asks the connection for its deadline (the CONNECT's, keep alive, an enrollment's end) and adds
 // slow_subscriber_timeout. No packet holds the thread for long: the filters of a SUBSCRIBE or
 // UNSUBSCRIBE are handled in turns, between which the thread's other sessions run.
+// A persistent session (clean session 0) takes its QoS 1/2 messages from the dispatcher after
+// commit, resumes its stored state and replays what it missed (session_persist.cpp, with its
+// state in a PersistState made only for it).
 // Once the connection has ended and neither coroutine runs, finish() leaves the router and the
 // registry and publishes the will. deliver() and close() may be called from any thread. The
 // stream's differences (a TLS handshake, whether idle waits are possible) are its Transport's.
@@ -26,9 +29,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "packet_queue.hpp"
+#include "persist_state.hpp"
 #include "plugmq/broker/connection.hpp"
 #include "plugmq/broker/qos.hpp"
 #include "plugmq/broker/sink.hpp"
@@ -39,6 +44,7 @@
 #include "plugmq/platform/permissions.hpp"
 #include "plugmq/service/context.hpp"
 #include "plugmq/store/data_writer.hpp"
+#include "plugmq/store/session_store.hpp"
 #include "tcp_transport.hpp"
 #include "tls_transport.hpp"
 
@@ -63,6 +69,7 @@ class Session final : public service::LiveSession,
   void start();
 
   void deliver(const service::Message& msg) override;
+  void deliver_committed(const service::Message& msg, std::int64_t seq) override;
   void close(broker::EndReason why) override;
   void directory_changed() override;
   void watchdog_expired() override { check_watchdog(); }
@@ -111,7 +118,7 @@ class Session final : public service::LiveSession,
   bool under_half_locked() const;
   // A delivery dropped for the queue limits: counted, logged once, the slow-consumer clock run.
   void drop_locked();
-  void hand_off_locked(const service::Message& msg);
+  void hand_off_locked(const service::Message& msg, std::int64_t seq = 0);
   // The session thread: feeds the inbox to the connection.
   void take_inbox();
   // A QoS 0 delivery that waited in the inbox goes to the queue.
@@ -162,6 +169,52 @@ class Session final : public service::LiveSession,
                                                           broker::Role& role);
   // Re-reads permissions and status from the directory (session thread).
   void refresh_from_directory();
+
+  // Persistent sessions (session_persist.cpp, session_resume.cpp).
+  // Resumes or creates the session of key() (Actions::open_session): waits for its key, loads
+  // it, answers on_session(), restores and attaches it, and starts its catch-up.
+  boost::asio::awaitable<void> run_session();
+  // Waits for the key (SessionTable); false when the connection ended meanwhile (the key is
+  // then released).
+  boost::asio::awaitable<bool> acquire_key();
+  // After CONNACK: the subscriptions into the router (the dispatcher's attach) and the in-flight
+  // messages sent again; returns the watermark at attach.
+  std::int64_t restore_session(const store::Session& stored,
+                               std::vector<platform::Record>& inflight, bool found);
+  void restore_inflight(const store::Session& stored, std::vector<platform::Record>& records);
+  // A clean session 1 login with an explicit client id: its stored session goes [MQTT-3.1.2-6].
+  void discard_stored_session();
+  // A live record while catching up. REQUIRES: mu_ held.
+  void hold_locked(const service::Message& msg, std::int64_t seq);
+  // Starts catch_up() on the session thread unless it runs.
+  void start_catch_up();
+  boost::asio::awaitable<void> catch_up();
+  // sessions.max_replay: (from, to] is not replayed; its messages are counted and logged.
+  boost::asio::awaitable<void> skip_replay(std::int64_t from, std::int64_t to);
+  // Replays (from, to] into the connection in chunks; false when the connection ended.
+  boost::asio::awaitable<bool> replay_range(std::int64_t from, std::int64_t to);
+  // One replayed record: checked, and handed over at its QoS (`granted` caches it by topic).
+  void replay_one(const platform::Record& r, const service::Directory& dir,
+                  const std::vector<std::string>& filters,
+                  std::unordered_map<std::string, std::uint8_t>& granted);
+  // Waits until few messages wait for the window; false when the connection ended.
+  boost::asio::awaitable<bool> window_low();
+  // The end of a round: the held live records (after `to`) go to the connection; false when
+  // another round is due (they overflowed).
+  bool finish_round(std::int64_t to);
+  // Hands a replayed or held message to the connection, counted against the queue limits.
+  void deliver_stored(broker::Outgoing m);
+  // The position to save: every matching record up to it was handled or is in flight; `w` the
+  // dispatcher's watermark read before.
+  std::int64_t position(std::int64_t w);
+  store::Session snapshot(std::int64_t w, bool online);
+  // Saves through the data writer's task queue; `release` hands the key on once it is saved.
+  void save(store::Session s, bool release);
+  void mark_dirty();
+  // The periodic save, when due (check_watchdog).
+  void save_if_due(std::chrono::steady_clock::time_point now);
+  // At the end: detaches, saves and releases the key (or only releases it).
+  void end_persistent();
 
   // The publish path shared by PUBLISH and the Last Will: data is routed, stored, and `done`
   // (a QoS 1/2 acknowledgement) runs once the record is committed, or in order with the
@@ -220,6 +273,7 @@ class Session final : public service::LiveSession,
   bool close_after_flush_ : 1 = false;
   bool flushed_ : 1 = false;  // close_after_flush_: the queue was written out
   bool closed_ : 1 = false;
+  bool persistent_ : 1 = false;  // takes QoS 1/2 messages from the dispatcher (persist_)
   std::vector<std::uint8_t> rbuf_;
   std::uint32_t rbegin_ = 0, rend_ = 0;  // a packet is at most 268,435,460 bytes
   // The reader waits on it while the queue is over its limit; made on first use.
@@ -230,6 +284,8 @@ class Session final : public service::LiveSession,
   SmallMutex mu_;
   std::size_t queued_bytes_ = 0;
   std::unique_ptr<Handoff> handoff_;  // QoS 1/2 deliveries; made on first use, under mu_
+  // A persistent session's state; made when it resumes (session thread), and then kept.
+  std::unique_ptr<PersistState> persist_;
   // Since when deliveries have been dropped without the queue draining in between (a
   // subscriber that stays over its limit is disconnected by the watchdog: kSlowConsumer); zero
   // while not. Under mu_.

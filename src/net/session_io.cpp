@@ -26,6 +26,7 @@ asio::awaitable<void> Session<Stream>::perform(Io& io) {
   using Ask = typename Io::Ask;
   switch (io.ask) {
     case Ask::kNone:
+    case Ask::kSession:  // asked only by on_login (run_login)
       break;
     case Ask::kLogin: {
       auto op = run_login(*io.connect);

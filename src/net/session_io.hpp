@@ -20,7 +20,15 @@ namespace plugmq::net {
 template <class Stream>
 class Session<Stream>::Io final : public broker::Actions {
  public:
-  enum class Ask : std::uint8_t { kNone, kLogin, kEnroll, kPublish, kSubscribe, kUnsubscribe };
+  enum class Ask : std::uint8_t {
+    kNone,
+    kLogin,
+    kSession,
+    kEnroll,
+    kPublish,
+    kSubscribe,
+    kUnsubscribe
+  };
 
   explicit Io(Session& s) : s_(s) {}
 
@@ -34,9 +42,11 @@ class Session<Stream>::Io final : public broker::Actions {
   void release() override { s_.ctx_.registry.release(s_.conn_.key(), &s_); }
   void route_add(std::string_view filter, std::uint8_t qos) override {
     s_.ctx_.router.subscribe(s_.principal_->account_id, filter, &s_, qos);
+    if (s_.persist_) s_.mark_dirty();
   }
   void route_remove(std::string_view filter) override {
     s_.ctx_.router.unsubscribe(s_.principal_->account_id, filter, &s_);
+    if (s_.persist_) s_.mark_dirty();
   }
   void send_retained(std::string_view filter, std::uint8_t qos) override {
     if (retained != nullptr) retained->add(filter, qos);  // sent after the SUBACK
@@ -50,6 +60,16 @@ class Session<Stream>::Io final : public broker::Actions {
     }
   }
   void acknowledged(std::size_t bytes) override { s_.acknowledged(bytes); }
+  void window_changed() override {
+    auto* p = s_.persist_.get();
+    if (p == nullptr) return;
+    s_.mark_dirty();
+    // catch_up() reads the next chunk once few messages wait for the window.
+    if (p->waiting_window && s_.conn_.waiting() < PersistState::kLowWater && p->wake) {
+      p->waiting_window = false;
+      p->wake->cancel();
+    }
+  }
   void ack_in_order(const codec::Packet& ack) override {
     s_.ctx_.writer.push_done(s_.ack_when_stored(ack));
   }
@@ -63,6 +83,7 @@ class Session<Stream>::Io final : public broker::Actions {
     ask = Ask::kLogin;
     connect = &c;
   }
+  void open_session() override { ask = Ask::kSession; }
   void enroll(const std::string& t, std::string_view cid) override {
     ask = Ask::kEnroll;
     topic = &t;

@@ -113,6 +113,13 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
   }
   conn_.on_login(role, id, steady_clock::now(), io);
   settle(io);
+  if (io.ask == Io::Ask::kSession) {
+    auto resume = run_session();  // clean session 0: the CONNACK waits for the stored state
+    co_await std::move(resume);
+  } else if (!conn_.client_id_assigned() && !conn_.closing() &&
+             ctx_.session_table.maybe_stored(conn_.key())) {
+    discard_stored_session();  // clean session 1 [MQTT-3.1.2-6]
+  }
 }
 
 template <class Stream>

@@ -109,7 +109,8 @@ asio::awaitable<void> Session<Stream>::write_loop() {
 template <class Stream>
 void Session<Stream>::deliver(const service::Message& msg) {
   std::lock_guard lock(mu_);
-  if (closed_ || !service::may_receive(*principal_, msg)) return;
+  // A persistent session's QoS 1/2 messages come after commit (deliver_committed).
+  if (closed_ || (persistent_ && msg.qos > 0) || !service::may_receive(*principal_, msg)) return;
   if (over_limit_locked(msg.packet->size())) return drop_locked();
   if (msg.qos == 0 && (!handoff_ || handoff_->clear())) {
     // QoS 0: the shared packet is queued as it is.
@@ -169,14 +170,14 @@ void Session<Stream>::drop_locked() {
 }
 
 template <class Stream>
-void Session<Stream>::hand_off_locked(const service::Message& msg) {
+void Session<Stream>::hand_off_locked(const service::Message& msg, std::int64_t seq) {
   // Deliveries come from any thread, under the router's lock: the connection (the session
   // thread's) takes them from the inbox, which one post wakes.
   if (!handoff_) handoff_ = std::make_unique<Handoff>();
   Handoff& h = *handoff_;
   ++h.pending_messages;
   h.pending_bytes += msg.packet->size();
-  h.inbox.push_back({msg.packet, msg.qos});
+  h.inbox.push_back({msg.packet, msg.qos, seq});
   if (h.inbox.size() == 1 && !h.taking) {
     asio::post(executor(), [self = this->shared_from_this()] { self->take_inbox(); });
   }
@@ -189,7 +190,9 @@ void Session<Stream>::take_inbox() {
     {
       std::lock_guard lock(mu_);
       if (!handoff_) return;  // detached
-      if (handoff_->inbox.empty()) {
+      // A persistent session that ended keeps what it did not take: its position is saved
+      // before them.
+      if (handoff_->inbox.empty() || (persist_ && conn_.closing())) {
         handoff_->taking = false;
         return;
       }
@@ -201,6 +204,7 @@ void Session<Stream>::take_inbox() {
       if (m.qos == 0) {
         send_handed_off(std::move(m.packet));
       } else {
+        if (persist_ && m.seq > persist_->last_delivered) persist_->last_delivered = m.seq;
         conn_.deliver(std::move(m), io);  // sent through the window (Io::send_publish)
       }
     }
@@ -322,25 +326,25 @@ void Session<Stream>::refresh_from_directory() {
   principal_ = std::move(who);
 }
 
-#define PLUGMQ_SESSION_WRITE(S)                                                \
-  template void Session<S>::spawn_writer();                                    \
-  template asio::awaitable<void> Session<S>::write_loop();                     \
-  template void Session<S>::deliver(const service::Message&);                  \
-  template bool Session<S>::over_limit_locked(std::size_t) const;              \
-  template bool Session<S>::under_half_locked() const;                         \
-  template void Session<S>::drop_locked();                                     \
-  template void Session<S>::hand_off_locked(const service::Message&);          \
-  template void Session<S>::take_inbox();                                      \
-  template void Session<S>::send_handed_off(Packet);                           \
-  template void Session<S>::acknowledged(std::size_t);                         \
-  template store::DataWriter::Done Session<S>::ack_when_stored(codec::Packet); \
-  template void Session<S>::send(Packet);                                      \
-  template void Session<S>::send(const codec::Packet&);                        \
-  template void Session<S>::close_after_flush();                               \
-  template void Session<S>::wake_writer_locked();                              \
-  template void Session<S>::close(EndReason);                                  \
-  template void Session<S>::close_stream();                                    \
-  template void Session<S>::directory_changed();                               \
+#define PLUGMQ_SESSION_WRITE(S)                                                     \
+  template void Session<S>::spawn_writer();                                         \
+  template asio::awaitable<void> Session<S>::write_loop();                          \
+  template void Session<S>::deliver(const service::Message&);                       \
+  template bool Session<S>::over_limit_locked(std::size_t) const;                   \
+  template bool Session<S>::under_half_locked() const;                              \
+  template void Session<S>::drop_locked();                                          \
+  template void Session<S>::hand_off_locked(const service::Message&, std::int64_t); \
+  template void Session<S>::take_inbox();                                           \
+  template void Session<S>::send_handed_off(Packet);                                \
+  template void Session<S>::acknowledged(std::size_t);                              \
+  template store::DataWriter::Done Session<S>::ack_when_stored(codec::Packet);      \
+  template void Session<S>::send(Packet);                                           \
+  template void Session<S>::send(const codec::Packet&);                             \
+  template void Session<S>::close_after_flush();                                    \
+  template void Session<S>::wake_writer_locked();                                   \
+  template void Session<S>::close(EndReason);                                       \
+  template void Session<S>::close_stream();                                         \
+  template void Session<S>::directory_changed();                                    \
   template void Session<S>::refresh_from_directory();
 PLUGMQ_SESSION_WRITE(Socket)
 PLUGMQ_SESSION_WRITE(TlsStream)

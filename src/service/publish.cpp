@@ -37,6 +37,16 @@ asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const
   co_return platform::Target{device->account_id, device->id, device->perm.ctrl};
 }
 
+std::shared_ptr<const std::string> encode_delivery(const platform::Record& r) {
+  codec::Publish out;
+  out.topic.reserve(r.of.size() + 6 + r.channel.size());
+  out.topic.append(r.of).append("/data/").append(r.channel);
+  out.payload = platform::delivery_json(r);
+  auto packet = std::make_shared<std::string>();
+  codec::encode(out, *packet);
+  return packet;
+}
+
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
                            std::string channel, platform::Envelope envelope, std::uint8_t qos,
                            store::DataWriter::Done& done) {
@@ -51,7 +61,7 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   record.at = envelope.at;
   record.expire_at = platform::expiry_of(envelope, dir.retention_days(target.account_id));
   record.data_json = std::move(envelope.data_json);
-  record.qos = qos;
+  record.qos = qos;  // persistent sessions replay QoS 1 and 2 records (SPEC 11)
   // The store makes it its topic's retained message (data "": removes that one); subscribers
   // get it live with RETAIN 0 [MQTT-3.3.1-9], as `out` is encoded.
   record.retain = envelope.retain;

@@ -21,6 +21,7 @@ DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions o
     : options_(options),
       db_(Db::open(db_file)),
       data_(db_),
+      sessions_(db_),
       wal_writeback_(db_file.string() + "-wal") {
   // Checkpointing in the committing thread halves ingest (docs/decisions/004-store-layout.md), so
   // the store thread runs passive checkpoints every second (service::StoreExecutor). Those cannot
@@ -42,6 +43,7 @@ DataWriter::~DataWriter() { stop(); }
 
 void DataWriter::start() {
   next_sweep_ = std::chrono::steady_clock::now() + options_.sweep_every;
+  next_session_sweep_ = std::chrono::steady_clock::now();
   thread_ = std::thread([this] {
     os::name_this_thread("pq-writer");
     os::set_write_pacer([](void* self) noexcept { static_cast<DataWriter*>(self)->pace(); }, this);
@@ -101,6 +103,10 @@ void DataWriter::push(platform::Record record, Done done) {
 void DataWriter::push_done(Done done) { enqueue(Item{std::nullopt, std::move(done), {}}); }
 
 void DataWriter::push_task(Task task) { enqueue(Item{std::nullopt, {}, std::move(task)}); }
+
+void DataWriter::push_session_task(SessionTask task) {
+  push_task([this, task = std::move(task)](DataStore&) { task(sessions_); });
+}
 
 void DataWriter::enqueue(Item item) {
   const bool is_urgent = urgent(item);
@@ -291,9 +297,27 @@ void DataWriter::sweep() {
   }
   swept_ += n;
   if (n > 0) spdlog::debug("retention: deleted {} expired records", n);
+  sweep_sessions();
   // A full batch means more are waiting: sweep again after the next writes, not a second later.
   next_sweep_ = std::chrono::steady_clock::now() +
                 (n == options_.sweep_batch ? std::chrono::milliseconds(0) : options_.sweep_every);
+}
+
+void DataWriter::sweep_sessions() {
+  const auto now = std::chrono::steady_clock::now();
+  if (options_.session_expiry_days <= 0 || now < next_session_sweep_) return;
+  next_session_sweep_ = now + options_.session_sweep_every;
+  try {
+    const std::int64_t n = sessions_.expire(options_.session_expiry_days, platform::now_ms());
+    if (n > 0) {
+      spdlog::info("sessions: deleted {} persistent sessions not seen for {} days (expiry_days)", n,
+                   options_.session_expiry_days);
+    }
+  } catch (const std::exception& e) {
+    if (auto t = platform::throttle_log("data writer: session sweep failed")) {
+      spdlog::error("data writer: deleting expired sessions failed: {}{}", e.what(), t->suffix());
+    }
+  }
 }
 
 }  // namespace plugmq::store

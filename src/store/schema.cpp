@@ -356,6 +356,12 @@ const std::vector<std::vector<std::string_view>>& migrations() {
                  DELETE FROM sessions WHERE identity = OLD.id;
                END)",
       },
+      // 11: whether a session's client is connected to the server that saved it, for
+      // `plugmq session list` (another process). A server marks every session offline as it
+      // starts (one that was killed could not), and the expiry passes over online ones.
+      {
+          "ALTER TABLE sessions ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
+      },
   };
   return kMigrations;
 }

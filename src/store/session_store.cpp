@@ -16,8 +16,9 @@ constexpr auto kPersistent = Stmt::Lifetime::kPersistent;
 constexpr std::int64_t kDayMs = 86'400'000;
 
 // The columns every read of a session selects, in this order.
-#define PLUGMQ_SESSION_COLUMNS \
-  "identity, client_id, account_id, position, subscriptions, inflight, created_at, last_seen"
+#define PLUGMQ_SESSION_COLUMNS                                                                  \
+  "identity, client_id, account_id, position, subscriptions, inflight, created_at, last_seen, " \
+  "online"
 
 Failure invalid(std::string message) { return Failure{Errc::kInvalid, std::move(message)}; }
 
@@ -68,6 +69,7 @@ Session session_from(const Stmt& row) {
   s.position = row.int64(3);
   s.created_at = row.int64(6);
   s.last_seen = row.int64(7);
+  s.online = row.int64(8) != 0;
   const auto subs = platform::parse_json(row.text_view(4));
   const auto inflight = platform::parse_json(row.text_view(5));
   if (!subs || !subs->is_array() || !inflight || !inflight->is_array()) {
@@ -92,16 +94,20 @@ Session session_from(const Stmt& row) {
 struct SessionStore::Statements {
   explicit Statements(sqlite3* db)
       : account_exists(db, "SELECT 1 FROM accounts WHERE id = ?1", kPersistent),
+        // A device's identity must still be a device of the account (one deleted while its
+        // client was connected must not come back with that client's last save).
+        device_exists(db, "SELECT 1 FROM devices WHERE id = ?1 AND account_id = ?2", kPersistent),
         load(db,
              "SELECT " PLUGMQ_SESSION_COLUMNS
              " FROM sessions WHERE identity = ?1 AND client_id = ?2",
              kPersistent),
         save(db,
              "INSERT INTO sessions (" PLUGMQ_SESSION_COLUMNS
-             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
              "ON CONFLICT (identity, client_id) DO UPDATE SET account_id = excluded.account_id, "
              "position = excluded.position, subscriptions = excluded.subscriptions, "
-             "inflight = excluded.inflight, last_seen = excluded.last_seen",
+             "inflight = excluded.inflight, last_seen = excluded.last_seen, "
+             "online = excluded.online",
              kPersistent),
         remove(db, "DELETE FROM sessions WHERE identity = ?1 AND client_id = ?2", kPersistent),
         list_all(db, "SELECT " PLUGMQ_SESSION_COLUMNS " FROM sessions ORDER BY identity, client_id",
@@ -110,8 +116,12 @@ struct SessionStore::Statements {
                      "SELECT " PLUGMQ_SESSION_COLUMNS
                      " FROM sessions WHERE account_id = ?1 ORDER BY identity, client_id",
                      kPersistent),
-        expire(db, "DELETE FROM sessions WHERE last_seen < ?1", kPersistent) {}
-  Stmt account_exists, load, save, remove, list_all, list_account, expire;
+        expire(db, "DELETE FROM sessions WHERE last_seen < ?1 AND online = 0", kPersistent),
+        all_offline(db, "UPDATE sessions SET online = 0, last_seen = ?1 WHERE online != 0",
+                    kPersistent),
+        keys(db, "SELECT identity, client_id FROM sessions", kPersistent) {}
+  Stmt account_exists, device_exists, load, save, remove, list_all, list_account, expire,
+      all_offline, keys;
 };
 
 SessionStore::SessionStore(Db& db) : db_(db), st_(std::make_unique<Statements>(db.handle())) {}
@@ -145,6 +155,16 @@ Result<void> SessionStore::save(const Session& session) {
         return;
       }
     }
+    if (session.identity != session.account_id) {
+      Stmt& device = st_->device_exists;
+      auto use = device.use();
+      device.bind_static(1, session.identity);
+      device.bind_static(2, session.account_id);
+      if (!device.step()) {
+        failure = Failure{Errc::kNotFound, "no device " + session.identity};
+        return;
+      }
+    }
     Stmt& s = st_->save;
     auto use = s.use();
     s.bind_static(1, session.identity);
@@ -155,6 +175,7 @@ Result<void> SessionStore::save(const Session& session) {
     s.bind_static(6, inflight);
     s.bind(7, session.created_at);
     s.bind(8, session.last_seen);
+    s.bind(9, std::int64_t{session.online ? 1 : 0});
     s.step();
   });
   if (failure) return std::move(*failure);
@@ -190,6 +211,22 @@ std::int64_t SessionStore::expire(int days, std::int64_t now_ms) {
   s.bind(1, now_ms - std::min<std::int64_t>(days, 1'000'000) * kDayMs);
   s.step();
   return db_.changes();
+}
+
+std::int64_t SessionStore::all_offline(std::int64_t now_ms) {
+  Stmt& s = st_->all_offline;
+  auto use = s.use();
+  s.bind(1, now_ms);
+  s.step();
+  return db_.changes();
+}
+
+std::vector<std::pair<std::string, std::string>> SessionStore::keys() {
+  Stmt& s = st_->keys;
+  auto use = s.use();
+  std::vector<std::pair<std::string, std::string>> out;
+  while (s.step()) out.emplace_back(s.text(0), s.text(1));
+  return out;
 }
 
 std::int64_t SessionStore::waiting(DataStore& records, const Session& s, std::int64_t cap) {

@@ -30,7 +30,7 @@ DEFAULTS = {
     "limits": {"max_connections": 100000, "max_packet_size": 1048576,
                "max_subscriptions": 1000, "queue_max_messages": 10000, "queue_max_bytes": 8388608,
                "slow_subscriber_timeout_s": 10, "connect_timeout_s": 10},
-    "sessions": {"max_inflight": 32},
+    "sessions": {"max_inflight": 32, "expiry_days": 30, "max_replay": 1000000},
     "enrollment": {"session_timeout_s": 30, "attempts_per_minute": 10},
     "logins": {"failures_per_address": 30, "failures_per_identity": 10, "hash_threads": 0,
                "max_queued_hashes": 256},

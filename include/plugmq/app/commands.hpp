@@ -18,6 +18,7 @@ int cmd_template(const std::string& verb, const Args& args);
 int cmd_serial(const std::string& verb, const Args& args);
 int cmd_device(const std::string& verb, const Args& args);
 int cmd_data(const std::string& verb, const Args& args);
+int cmd_session(const std::string& verb, const Args& args);
 
 // Creates the directory when missing; throws std::runtime_error naming it.
 void ensure_dir(const std::filesystem::path& dir);

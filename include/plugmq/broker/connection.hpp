@@ -17,9 +17,14 @@
 // their PUBREL) is in Extras too, made with the first QoS 1/2 message and dropped once nothing is
 // pending. Outbound QoS 1/2 messages come in through deliver() (the I/O side hands them over from
 // the publishing threads), each with its shared QoS 0 encoding; the connection gives it a packet
-// id and asks for it to be sent (Actions::send_publish) while the window has room. A persistent
-// session's subscriptions (FilterSet keeps their QoS) and in-flight entries would be restored
-// into the same state.
+// id and asks for it to be sent (Actions::send_publish) while the window has room.
+//
+// A CONNECT with clean session 0 from a device or an account asks, once logged in, for its
+// stored session (Actions::open_session); the CONNACK waits for on_session(), which says whether
+// one was found [MQTT-3.2.2-2]. The I/O side then restores its subscriptions
+// (restore_subscription) and its in-flight messages (restore_inflight, sent again with DUP and
+// their packet ids [MQTT-4.4.0-1]), and reads what the connection holds to save it (filters(),
+// outbound()).
 //
 // Thread-safety: none; one connection is used by one thread (its I/O side's).
 #pragma once
@@ -151,6 +156,9 @@ class Actions {
   // The client acknowledged a QoS 1/2 message (PUBACK, or PUBREC for QoS 2) whose QoS 0 encoding
   // is `bytes` long: it no longer counts against the session's queue limits.
   virtual void acknowledged(std::size_t bytes) = 0;
+  // An acknowledgement changed the in-flight window (PUBACK, PUBREC, PUBCOMP), after the
+  // messages it made room for were sent: a persistent session's state to save changed.
+  virtual void window_changed() {}
   // Queue `ack` once every earlier publish of this connection is acknowledged: behind the
   // records being stored, in order with their PUBACKs and PUBRECs (a QoS 2 PUBLISH sent again
   // before its PUBREL gets its PUBREC this way, without being stored or routed again).
@@ -168,6 +176,10 @@ class Actions {
   // Check the CONNECT's credentials; answer on_login() or on_login_refused(). `c` lives until
   // the answer; its will has been taken.
   virtual void login(const codec::Connect& c) = 0;
+  // Asked by on_login() for a CONNECT with clean session 0: find the stored session of key()
+  // (waiting for an older connection of the key to have saved it); answer on_session(), or
+  // on_login_refused() when it cannot be read.
+  virtual void open_session() {}
   // Enroll: `topic` is the enrollment topic (it holds a password: never logged), `client_id`
   // the client's own ("" when the server assigned one). Answer on_enrolled().
   virtual void enroll(const std::string& topic, std::string_view client_id) = 0;
@@ -231,6 +243,17 @@ class Connection {
   // Answers to Actions::login. `identity`: the Plug-ID or the account id.
   void on_login(Role role, std::string_view identity, TimePoint now, Actions& out);
   void on_login_refused(LoginResult r, Actions& out);
+  // Answer to Actions::open_session: the CONNACK, with session present when a stored session
+  // was found [MQTT-3.2.2-2].
+  void on_session(bool present, TimePoint now, Actions& out);
+  // A resumed session's subscription, as if subscribed (FilterSet, Actions::route_add), with no
+  // SUBACK; one over max_subscriptions is not restored.
+  void restore_subscription(std::string_view filter, std::uint8_t qos, Actions& out) {
+    subscribe(filter, qos, out);
+  }
+  // A resumed session's message in flight (OutboundWindow::restore): its PUBLISH is sent again
+  // with DUP and its packet id [MQTT-4.4.0-1], or at kPubcomp its PUBREL. Only while connected.
+  void restore_inflight(OutboundWindow::InFlight f, Actions& out);
   // Answer to Actions::enroll: `payload` goes back on `topic`; a failure ends the session.
   void on_enrolled(bool ok, const std::string& topic, std::string payload, Actions& out);
   // Handle a turn's worth of the filters at `at`; true when all are done (and the SUBACK or
@@ -276,6 +299,12 @@ class Connection {
   // The CONNECT's client id (or the one assigned to it); empty before it.
   std::string_view client_id() const { return Registry::client_id_of(key_); }
   bool client_id_assigned() const { return client_id_assigned_; }
+  // The CONNECT's clean session flag: 0 asks for a persistent session.
+  bool clean_session() const { return clean_session_; }
+  // The subscriptions held, with their granted QoS; nullptr when none were ever made.
+  const FilterSet* filters() const { return extras_ ? &extras_->filters : nullptr; }
+  // The QoS 1/2 messages in flight and waiting; nullptr while there are none.
+  const OutboundWindow* outbound() const { return qos_state() ? &qos_state()->outbound : nullptr; }
   bool has_will() const { return extras_ && extras_->will; }
   std::size_t filter_count() const { return extras_ ? extras_->filters.size() : 0; }
   // The QoS granted to a filter this connection holds; nothing when it holds none such.
@@ -329,6 +358,7 @@ class Connection {
   bool enroll_used_ : 1 = false;                 // an enrollment session answers one SUBSCRIBE
   bool connect_arrived_ : 1 = false;  // on_connect_arrived(): the CONNECT deadline is met
   bool claimed_ : 1 = false;          // claim() was asked
+  bool clean_session_ : 1 = true;     // the CONNECT's
 };
 
 }  // namespace plugmq::broker

@@ -53,6 +53,12 @@ class FilterSet {
   // Removes one filter and returns it. REQUIRES: !empty().
   std::string take_one() { return std::move(filters_.extract(filters_.begin()).key()); }
 
+  // Calls f(filter, qos) for each filter held, in filter order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [filter, qos] : filters_) f(std::string_view(filter), qos);
+  }
+
   std::size_t size() const { return filters_.size(); }
   bool empty() const { return filters_.empty(); }
 

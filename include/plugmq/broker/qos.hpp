@@ -1,7 +1,8 @@
 // The QoS 1/2 state of one session [MQTT-4.3]: the messages it sends, with their packet ids and
 // the acknowledgements they wait for, and the packet ids of QoS 2 messages it received whose
 // PUBREL has not come yet. broker::Connection holds them (made with the first QoS 1/2 message,
-// dropped once nothing is pending); a persistent session would restore the same entries.
+// dropped once nothing is pending); a resumed persistent session restores its in-flight entries
+// (OutboundWindow::restore) with their packet ids.
 //
 // Not thread-safe: one connection's thread uses them.
 #pragma once
@@ -18,10 +19,13 @@ namespace plugmq::broker {
 
 // A message for one client at QoS 1 or 2: its PUBLISH encoded once at QoS 0 and shared with its
 // other subscribers (codec::encode_publish_as makes this client's form, with its packet id),
-// and the QoS it is delivered at: min(publish QoS, granted QoS) [MQTT-3.8.4-6].
+// and the QoS it is delivered at: min(publish QoS, granted QoS) [MQTT-3.8.4-6]. A persistent
+// session's messages carry their record's position in the store (`seq`, store::DataStore), which
+// it saves with its in-flight entries; 0 for a clean session's.
 struct Outgoing {
   std::shared_ptr<const std::string> packet;
   std::uint8_t qos = 1;
+  std::int64_t seq = 0;
 };
 
 // A FIFO over a vector: O(1) at both ends, and taking from the front does not move the rest.
@@ -78,13 +82,20 @@ class OutboundWindow {
   };
   struct InFlight {
     std::shared_ptr<const std::string> packet;  // let go at PUBREC: the client has it
-    std::uint64_t seq = 0;                      // ids given when this one was
+    std::int64_t seq = 0;                       // the record's position (Outgoing::seq)
+    std::uint64_t nth = 0;  // ids given when this one was; 0: restored (restore())
     std::uint16_t id = 0;
     std::uint8_t qos = 1;
     Stage stage = Stage::kPuback;
   };
 
   void push(Outgoing m) { waiting_.push_back(std::move(m)); }
+
+  // A resumed session's message in flight before, with its packet id and stage, behind those
+  // restored before it: sent again by the caller [MQTT-4.4.0-1]. Its packet may be null at
+  // kPubcomp. Ids given later skip the restored ones still in use.
+  // REQUIRES: `f.id` in 1..65535 and not in flight.
+  void restore(InFlight f);
 
   // Moves the first waiting message into the window when it holds fewer than `max` (and no
   // more than 65,535), giving it the next free packet id; nullptr when none moved. The result
@@ -106,8 +117,15 @@ class OutboundWindow {
   bool empty() const { return window_.empty() && waiting_.empty(); }
   // The in-flight messages, oldest first (for a session that is resumed later).
   const InFlight& in_flight_at(std::size_t i) const { return window_[i]; }
+  // The position of the first message waiting for a place; nothing when none waits.
+  std::optional<std::int64_t> first_waiting_seq() const {
+    if (waiting_.empty()) return std::nullopt;
+    return waiting_[0].seq;
+  }
 
  private:
+  // Takes the entry at `i` out of the window.
+  void erase_at(std::size_t i);
   // The position of `id` in the window; nothing when it is not there.
   std::optional<std::size_t> find(std::uint16_t id) const;
   std::uint16_t next_free_id();
@@ -116,6 +134,7 @@ class OutboundWindow {
   Fifo<InFlight> window_;  // in the order sent
   Fifo<Outgoing> waiting_;
   std::uint64_t ids_given_ = 0;
+  std::size_t restored_ = 0;  // restored entries in the window: ids are not given in turn
   std::uint16_t next_id_ = 1;
 };
 

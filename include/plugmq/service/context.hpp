@@ -6,33 +6,38 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <span>
 
 #include "plugmq/broker/connection.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
 #include "plugmq/service/attempt.hpp"
 #include "plugmq/service/directory.hpp"
+#include "plugmq/service/dispatcher.hpp"
 #include "plugmq/service/hash_pool.hpp"
 #include "plugmq/service/message.hpp"
 #include "plugmq/service/options.hpp"
 #include "plugmq/service/rate_limiter.hpp"
+#include "plugmq/service/session_table.hpp"
 #include "plugmq/service/store_executor.hpp"
 #include "plugmq/store/data_writer.hpp"
 
 namespace plugmq::service {
 
 struct Counters {
-  std::atomic<std::uint64_t> connections{0};    // open now
-  std::atomic<std::uint64_t> accepted{0};       // since start
-  std::atomic<std::uint64_t> refused{0};        // over max_connections
-  std::atomic<std::uint64_t> published{0};      // accepted data publishes
-  std::atomic<std::uint64_t> denied{0};         // publishes dropped for lack of permission
-  std::atomic<std::uint64_t> invalid{0};        // publishes to topics that are not ours
-  std::atomic<std::uint64_t> binary{0};         // publishes dropped for non-UTF-8 payloads
-  std::atomic<std::uint64_t> queue_drops{0};    // deliveries lost to full outgoing queues
-  std::atomic<std::uint64_t> enrolled{0};       // successful enrollments
-  std::atomic<std::uint64_t> prop_requests{0};  // ag/prop/set and ag/prop/get
-  std::atomic<std::uint64_t> enroll_failed{0};  // failed enrollments
+  std::atomic<std::uint64_t> connections{0};     // open now
+  std::atomic<std::uint64_t> accepted{0};        // since start
+  std::atomic<std::uint64_t> refused{0};         // over max_connections
+  std::atomic<std::uint64_t> published{0};       // accepted data publishes
+  std::atomic<std::uint64_t> denied{0};          // publishes dropped for lack of permission
+  std::atomic<std::uint64_t> invalid{0};         // publishes to topics that are not ours
+  std::atomic<std::uint64_t> binary{0};          // publishes dropped for non-UTF-8 payloads
+  std::atomic<std::uint64_t> queue_drops{0};     // deliveries lost to full outgoing queues
+  std::atomic<std::uint64_t> enrolled{0};        // successful enrollments
+  std::atomic<std::uint64_t> prop_requests{0};   // ag/prop/set and ag/prop/get
+  std::atomic<std::uint64_t> enroll_failed{0};   // failed enrollments
+  std::atomic<std::uint64_t> replayed{0};        // messages replayed to persistent sessions
+  std::atomic<std::uint64_t> replay_skipped{0};  // past sessions.max_replay: not replayed
 };
 
 // A connection as the server sees it: a subscriber that also follows admin changes.
@@ -42,6 +47,13 @@ class LiveSession : public broker::Sink {
   // queued, or dropped. Called from the publishing thread under the router's shared lock:
   // thread-safe, never blocks.
   virtual void deliver(const Message& msg) = 0;
+  // A committed record for a persistent session at msg.qos 1 or 2, with its position `seq`
+  // (service::Dispatcher, one thread, in seq order, under the router's shared lock): checked and
+  // queued, or kept for later in the store. A clean session takes nothing here.
+  virtual void deliver_committed(const Message& msg, std::int64_t seq) {
+    static_cast<void>(msg);
+    static_cast<void>(seq);
+  }
   // The device directory was rebuilt: re-read this session's permissions and status (SPEC 6:
   // changes reach live sessions within 5 s). Any thread; returns at once.
   virtual void directory_changed() = 0;
@@ -105,6 +117,7 @@ struct Context {
   static store::DataWriterOptions writer_options(const ServerOptions& o) {
     store::DataWriterOptions w;
     w.commit_interval = o.commit_interval;
+    w.session_expiry_days = o.session_expiry_days;
     return w;
   }
 
@@ -119,8 +132,17 @@ struct Context {
         enroll_per_serial(options.enroll_attempts_per_minute, std::chrono::minutes(1)),
         login_per_address(options.login_failures_per_address, std::chrono::minutes(1)),
         login_per_identity(options.login_failures_per_identity, std::chrono::minutes(1)),
-        hashes(options.hash_threads, options.max_queued_hashes) {
-    store.on_reload([this] { sessions.directory_changed(); });
+        hashes(options.hash_threads, options.max_queued_hashes),
+        dispatcher(
+            router, directory, [this] { store.request_reload(); }, writer.committed_seq()) {
+    store.on_reload([this] {
+      sessions.directory_changed();
+      dispatcher.directory_changed();
+    });
+    writer.on_committed([this](std::span<const store::CommittedRecord> records) {
+      dispatcher.on_committed(records);
+    });
+    load_stored_sessions();
   }
 
   // The limits of enrollments (MQTT and HTTP share them) and of logins (service/attempt.hpp).
@@ -133,6 +155,10 @@ struct Context {
       l->cancel_waiting();
     }
   }
+
+  // The keys of the stored persistent sessions, which are all offline now (session_table).
+  // REQUIRES: the writer not started.
+  void load_stored_sessions();
 
   // A connection that admit() counted has ended: its session calls this once, as it ends.
   void connection_ended() {
@@ -159,6 +185,9 @@ struct Context {
   RateLimiter login_per_address;   // failed logins per client address
   RateLimiter login_per_identity;  // ... per account or password prototype
   HashPool hashes;                 // people's passwords are checked here
+  // Persistent sessions: their commit-time deliveries, and their keys.
+  Dispatcher dispatcher;
+  SessionTable session_table;
   SessionSet sessions;
   Counters counters;
   std::atomic<bool> stopping{false};

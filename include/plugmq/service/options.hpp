@@ -53,6 +53,11 @@ struct ServerOptions {
   // Unacknowledged QoS 1/2 messages sent to one session at a time (SPEC 11); the rest wait in
   // order, counted in the queue above.
   std::size_t max_inflight = 32;
+  // A persistent session not resumed for this many days is deleted; 0: never (SPEC 11).
+  int session_expiry_days = 30;
+  // A resumed persistent session replays at most this many positions of what it missed: the
+  // oldest past it are skipped, counted and logged.
+  std::int64_t max_replay = 1'000'000;
   // A subscriber whose queue stays full (it keeps losing messages) this long is disconnected.
   std::chrono::milliseconds slow_subscriber_timeout{10000};
   std::chrono::milliseconds connect_timeout{10000};   // first packet must be CONNECT by then

@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ boost::asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx
                                                                     const Directory& dir,
                                                                     const std::string& plug_id,
                                                                     const platform::Principal& who);
+
+// The PUBLISH that delivers a stored record (`r.of`/data/`r.channel`, delivery_json), encoded
+// at QoS 0: what a persistent session gets after commit or in a replay.
+std::shared_ptr<const std::string> encode_delivery(const platform::Record& r);
 
 // A record published over HTTP counts as QoS 1 (SPEC 11): stored before it is answered.
 inline constexpr std::uint8_t kHttpQos = 1;

@@ -49,6 +49,7 @@
 #include "plugmq/store/db.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
+#include "plugmq/store/session_store.hpp"
 
 namespace plugmq::service {
 
@@ -57,9 +58,10 @@ class StoreExecutor {
   // What a store-thread task works with: the identity repositories over the store thread's
   // connection.
   struct Repos {
-    explicit Repos(store::Db& db) : identity(db), fleet(db) {}
+    explicit Repos(store::Db& db) : identity(db), fleet(db), sessions(db) {}
     store::Identity identity;
     store::Fleet fleet;
+    store::SessionStore sessions;  // persistent sessions (saved by the data writer)
   };
   // What a read works with: the same over the running reader's own connection, and the data
   // records (read only: data and property writes go to the data writer).

@@ -10,8 +10,9 @@
 // together with what is queued before it. Records are never dropped: when the backlog
 // passes the high-water mark, congested() turns true and sessions stop reading their sockets
 // until it drains (when_room() tells them). Between batches the writer deletes expired records in
-// small batches. After each commit it reports the records' positions (on_committed,
-// committed_seq) to whoever follows them: persistent sessions (SPEC 11). Thread-safe.
+// small batches, and now and then the persistent sessions not seen for too long. After each commit
+// it reports the records' positions (on_committed, committed_seq) to whoever follows them:
+// persistent sessions (SPEC 11). Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -32,6 +33,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
+#include "plugmq/store/session_store.hpp"
 
 namespace plugmq::store {
 
@@ -42,6 +44,10 @@ struct DataWriterOptions {
   std::size_t high_water = 50000;               // backlog at which publishers are paused
   std::chrono::milliseconds sweep_every{1000};  // how often expired records are looked for
   std::size_t sweep_batch = 2000;               // rows deleted per sweep transaction
+  // Persistent sessions not seen for this many days are deleted (SessionStore::expire), looked
+  // for every session_sweep_every; 0: never.
+  int session_expiry_days = 30;
+  std::chrono::milliseconds session_sweep_every{60000};
 };
 
 // A record the writer committed, and the position the store gave it.
@@ -57,6 +63,8 @@ class DataWriter {
   using Done = std::function<void(bool ok)>;
   // A task runs on the writer thread, in queue order, inside no transaction.
   using Task = std::function<void(DataStore&)>;
+  // The same, for persistent sessions' state (saved in order with the records before it).
+  using SessionTask = std::function<void(SessionStore&)>;
   // Called on the writer thread after each commit of records, with them in seq order, before
   // their Done callbacks. Keep it short and non-blocking (post to an executor); what it throws is
   // logged and ignored. Records a task inserts are not reported.
@@ -81,6 +89,11 @@ class DataWriter {
   void push_done(Done done);
   // Queues a task (property requests): runs after everything queued before it is committed.
   void push_task(Task task);
+  // Queues a task on the sessions table, run like push_task()'s. A task that never runs (the
+  // writer stopped) is destroyed unrun: whoever waits for it must notice that too.
+  void push_session_task(SessionTask task);
+  // The writer's SessionStore. REQUIRES: before start(), or on the writer thread.
+  SessionStore& sessions() { return sessions_; }
 
   // The backlog is over the high-water mark: stop reading publishers.
   bool congested() const { return backlog_.load(std::memory_order_relaxed) > options_.high_water; }
@@ -124,6 +137,7 @@ class DataWriter {
   // The items' callbacks and tasks, in order, after their batch.
   void run_callbacks(std::span<Item> batch, bool ok);
   void sweep();
+  void sweep_sessions();
   // After a batch left the backlog: runs the callbacks waiting for room when there is.
   void signal_room();
   // Inserting a batch is the writer's longest stretch of work: the 2,000 records of one
@@ -141,6 +155,7 @@ class DataWriter {
   const DataWriterOptions options_;
   Db db_;
   DataStore data_;
+  SessionStore sessions_;
   os::Writeback wal_writeback_;  // starts the write-out of each commit's WAL pages
   std::mutex mu_;
   std::condition_variable cv_;
@@ -162,6 +177,7 @@ class DataWriter {
   OnCommitted on_committed_;
   std::vector<CommittedRecord> committed_;  // the batch's, for on_committed_ (writer thread)
   std::chrono::steady_clock::time_point next_sweep_;
+  std::chrono::steady_clock::time_point next_session_sweep_;
   std::chrono::steady_clock::time_point last_commit_;  // when the last batch was taken
   os::Pacer pacer_;
   std::thread thread_;

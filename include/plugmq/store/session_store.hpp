@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "plugmq/store/db.hpp"
@@ -54,6 +55,7 @@ struct Session {
   std::vector<Inflight> inflight;  // ... except these
   std::int64_t created_at = 0;     // ms
   std::int64_t last_seen = 0;      // ms: when its client was last connected
+  bool online = false;             // its client is connected (as the server last saved it)
 };
 
 class SessionStore {
@@ -70,7 +72,8 @@ class SessionStore {
   // Stores the whole state of `s`, replacing what was stored for its key (one row write). A
   // session stored before keeps its created_at. Fails with kInvalid for an empty identity or
   // client id, a qos outside 0..2, an invalid filter (wildcards as whole levels, '#' last), a
-  // packet id outside 1..65535 or an unknown in-flight state; kNotFound for an unknown account.
+  // packet id outside 1..65535 or an unknown in-flight state; kNotFound for an unknown account,
+  // or an identity that is neither the account nor one of its devices.
   Result<void> save(const Session& s);
 
   // Deletes a session; kNotFound when there was none.
@@ -79,9 +82,16 @@ class SessionStore {
   // Every session, or the account's, by identity then client id.
   std::vector<Session> list(const std::optional<std::string>& account_id = std::nullopt);
 
-  // Deletes the sessions not seen for `days` days at `now_ms` (last_seen older than now - days);
-  // returns how many. 0 days: never (deletes none).
+  // Deletes the sessions not seen for `days` days at `now_ms` (last_seen older than now - days)
+  // that are not online; returns how many. 0 days: never (deletes none).
   std::int64_t expire(int days, std::int64_t now_ms);
+
+  // Marks every session offline, seen at `now_ms` if it was online: a server starting (the
+  // one before it may have been killed with its clients connected). Returns how many changed.
+  std::int64_t all_offline(std::int64_t now_ms);
+
+  // The (identity, client id) of every session stored.
+  std::vector<std::pair<std::string, std::string>> keys();
 
   // How many messages wait for `s`, counting up to `cap`: its in-flight ones, and the records
   // after its position that its subscriptions granted QoS 1 or 2 select (published with QoS 1

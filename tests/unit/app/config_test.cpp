@@ -68,6 +68,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(x.max_packet_size, y.max_packet_size);
   EXPECT_EQ(x.max_subscriptions, y.max_subscriptions);
   EXPECT_EQ(x.max_inflight, y.max_inflight);
+  EXPECT_EQ(x.session_expiry_days, y.session_expiry_days);
+  EXPECT_EQ(x.max_replay, y.max_replay);
   EXPECT_EQ(x.queue_max_messages, y.queue_max_messages);
   EXPECT_EQ(x.queue_max_bytes, y.queue_max_bytes);
   EXPECT_EQ(x.slow_subscriber_timeout, y.slow_subscriber_timeout);
@@ -138,6 +140,8 @@ TEST(ConfigDefaults, BuiltInDefaultsAreTheServerDefaults) {
   EXPECT_EQ(c.server.max_packet_size, 1048576u);
   EXPECT_EQ(c.server.max_subscriptions, 1000u);
   EXPECT_EQ(c.server.max_inflight, 32u);
+  EXPECT_EQ(c.server.session_expiry_days, 30);
+  EXPECT_EQ(c.server.max_replay, 1'000'000);
   EXPECT_EQ(c.server.queue_max_messages, 10000u);
   EXPECT_EQ(c.server.queue_max_bytes, 8388608u);
   EXPECT_EQ(c.server.slow_subscriber_timeout, 10s);
@@ -212,7 +216,7 @@ TEST(ConfigParse, EveryKeyIsApplied) {
                 "queue_max_messages": 1,
                 "queue_max_bytes": 1024, "slow_subscriber_timeout_s": 3600,
                 "connect_timeout_s": 2 },
-    "sessions": { "max_inflight": 1 },
+    "sessions": { "max_inflight": 1, "expiry_days": 0, "max_replay": 5 },
     "enrollment": { "session_timeout_s": 5, "attempts_per_minute": 1000000 },
     "logins": { "failures_per_address": 1, "failures_per_identity": 1000000, "hash_threads": 4,
                 "max_queued_hashes": 1 },
@@ -235,6 +239,8 @@ TEST(ConfigParse, EveryKeyIsApplied) {
   EXPECT_EQ(o.max_packet_size, 64u);
   EXPECT_EQ(o.max_subscriptions, 3u);
   EXPECT_EQ(o.max_inflight, 1u);
+  EXPECT_EQ(o.session_expiry_days, 0);
+  EXPECT_EQ(o.max_replay, 5);
   EXPECT_EQ(o.queue_max_messages, 1u);
   EXPECT_EQ(o.queue_max_bytes, 1024u);
   EXPECT_EQ(o.slow_subscriber_timeout, 3600s);
@@ -331,6 +337,10 @@ TEST(ConfigErrors, OutOfRange) {
             R"(test.json: "sessions.max_inflight" must be an integer 1..65535, got 0)");
   EXPECT_EQ(parse_error(R"({"sessions": {"max_inflight": 65536}})"),
             R"(test.json: "sessions.max_inflight" must be an integer 1..65535, got 65536)");
+  EXPECT_EQ(parse_error(R"({"sessions": {"expiry_days": -1}})"),
+            R"(test.json: "sessions.expiry_days" must be an integer 0..36500, got -1)");
+  EXPECT_EQ(parse_error(R"({"sessions": {"max_replay": 1000000001}})"),
+            R"(test.json: "sessions.max_replay" must be an integer 0..1000000000, got 1000000001)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_messages": 0}})"),
             R"(test.json: "limits.queue_max_messages" must be an integer 1..10000000, got 0)");
   EXPECT_EQ(parse_error(R"({"limits": {"queue_max_bytes": 1023}})"),
@@ -455,6 +465,8 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
                                {"max-connections", "9"},
                                {"max-subscriptions", "12"},
                                {"max-inflight", "5"},
+                               {"session-expiry-days", "7"},
+                               {"max-replay", "100"},
                                {"enroll-timeout", "8"},
                                {"enroll-attempts", "4"},
                                {"login-failures", "6"},
@@ -468,6 +480,8 @@ TEST(ServeConfig, FileOverridesDefaultsAndFlagsOverrideTheFile) {
   EXPECT_EQ(c.server.max_connections, 9u);
   EXPECT_EQ(c.server.max_subscriptions, 12u);
   EXPECT_EQ(c.server.max_inflight, 5u);
+  EXPECT_EQ(c.server.session_expiry_days, 7);
+  EXPECT_EQ(c.server.max_replay, 100);
   EXPECT_EQ(c.server.max_packet_size, 1000u);  // no flag: the file's
   EXPECT_EQ(c.server.enroll_timeout, 8s);
   EXPECT_EQ(c.server.enroll_attempts_per_minute, 4u);
@@ -596,7 +610,8 @@ TEST(ConfigHttp, DefaultsKeysOffAndRanges) {
 
   const Config c = parse_config(R"({"http": {"listen": "127.0.0.1:9090", "max_body_bytes": 2048,
       "max_records_per_publish": 7, "request_timeout_s": 5, "idle_timeout_s": 86400},
-      "https": {"listen": "off"}})", "test.json");
+      "https": {"listen": "off"}})",
+                                "test.json");
   ASSERT_TRUE(c.server.http.listen);
   EXPECT_EQ(c.server.http.listen->port, 9090);
   EXPECT_FALSE(c.server.http.tls_listen);
@@ -606,8 +621,9 @@ TEST(ConfigHttp, DefaultsKeysOffAndRanges) {
   EXPECT_EQ(c.server.http.idle_timeout, std::chrono::seconds(86400));
   expect_same(parse_config(to_json(c).dump(), "again.json"), c);  // "off" round-trips
 
-  EXPECT_EQ(parse_error(R"({"http": {"listen": ""}})"),
-            R"(test.json: "http.listen" must be ADDR:PORT or "off" (an address, a colon and a port), got "")");
+  EXPECT_EQ(
+      parse_error(R"({"http": {"listen": ""}})"),
+      R"(test.json: "http.listen" must be ADDR:PORT or "off" (an address, a colon and a port), got "")");
   EXPECT_EQ(parse_error(R"({"http": {"max_body_bytes": 100}})"),
             R"(test.json: "http.max_body_bytes" must be an integer 1024..268435456, got 100)");
   EXPECT_EQ(parse_error(R"({"http": {"max_records_per_publish": 0}})"),
@@ -622,7 +638,9 @@ TEST(ConfigHttp, FlagsOverTheFile) {
   EXPECT_FALSE(c.server.http.tls_listen);
   c = serve_config(serve_args({{"http", "off"}}));
   EXPECT_FALSE(c.server.http.listen);
-  EXPECT_EQ(usage_error([] { serve_config(serve_args({{"http", "nope"}})); }),
+  EXPECT_EQ(usage_error([] {
+              serve_config(serve_args({{"http", "nope"}}));
+            }),
             "--http takes ADDR:PORT or off (an address, a colon and a port), got 'nope'");
 }
 

@@ -309,5 +309,102 @@ TEST_F(Qos, Qos1SentAgainIsPublishedAgain) {
   EXPECT_EQ(conn.awaiting_pubrel(), 0u);
 }
 
+// ---- Persistent sessions ----
+
+struct Persistent : ConnectionFixture {
+  // CONNECT with clean session 0, logged in as a device: the CONNACK waits for the session.
+  void log_in_persistent() {
+    auto c = connect_packet("cid", "dev-1", "secret");
+    c.clean_session = false;
+    feed(conn, io, bytes_of(c), kT0);
+    conn.on_login(Role::kDevice, "dev-1", kT0, io);
+  }
+};
+
+TEST_F(Persistent, ConnackWaitsForTheSession) {
+  log_in_persistent();
+  EXPECT_EQ(io.sessions_asked, 1);
+  EXPECT_EQ(io.claims, 1) << "an older connection is taken over first";
+  EXPECT_EQ(conn.phase(), Phase::kLoggingIn);
+  EXPECT_TRUE(io.sent.empty());
+  EXPECT_FALSE(conn.clean_session());
+  conn.on_session(true, kT0 + 1s, io);
+  EXPECT_EQ(conn.phase(), Phase::kConnected);
+  EXPECT_EQ(io.last<codec::Connack>(), (codec::Connack{true, codec::ConnackCode::kAccepted}));
+  EXPECT_EQ(conn.deadline(kT0 + 1s, io.lim), kT0 + 1s + keep_alive_limit(60));
+}
+
+TEST_F(Persistent, MQTT_3_2_2_2_SessionPresentOnlyWhenFound) {
+  log_in_persistent();
+  conn.on_session(false, kT0, io);
+  EXPECT_EQ(io.last<codec::Connack>(), (codec::Connack{false, codec::ConnackCode::kAccepted}));
+}
+
+TEST_F(Persistent, MQTT_3_2_2_1_CleanSessionNeverAsksNorSaysPresent) {
+  log_in();
+  EXPECT_EQ(io.sessions_asked, 0);
+  EXPECT_EQ(io.last<codec::Connack>(), (codec::Connack{false, codec::ConnackCode::kAccepted}));
+}
+
+TEST_F(Persistent, AFailedLoadIsRefusedWithConnack3) {
+  log_in_persistent();
+  conn.on_login_refused(LoginResult::kError, io);
+  EXPECT_EQ(io.last<codec::Connack>().code, codec::ConnackCode::kServerUnavailable);
+  expect_closed(EndReason::kRefused, Flush::kFirst);
+}
+
+TEST_F(Persistent, RestoredSubscriptionsAreRoutedWithoutSuback) {
+  log_in_persistent();
+  conn.on_session(true, kT0, io);
+  const std::size_t sent = io.sent.size();
+  conn.restore_subscription("+/data/#", 1, io);
+  conn.restore_subscription("dev-2/data/t", 2, io);
+  using Granted = std::vector<std::pair<std::string, std::uint8_t>>;
+  EXPECT_EQ(io.granted, (Granted{{"+/data/#", 1}, {"dev-2/data/t", 2}}));
+  EXPECT_EQ(io.sent.size(), sent);
+  std::vector<std::pair<std::string, std::uint8_t>> held;
+  conn.filters()->for_each([&](std::string_view f, std::uint8_t q) { held.emplace_back(f, q); });
+  EXPECT_EQ(held, (Granted{{"+/data/#", 1}, {"dev-2/data/t", 2}}));
+}
+
+// [MQTT-4.4.0-1]: unacknowledged PUBLISHes go again with DUP and their packet ids, a PUBREL
+// awaiting its PUBCOMP goes again; then new messages get other ids, and acknowledgements of the
+// restored ones complete them.
+TEST_F(Persistent, MQTT_4_4_0_1_InFlightSentAgainWithDupAndTheirIds) {
+  log_in_persistent();
+  conn.on_session(true, kT0, io);
+  OutboundWindow::InFlight a;
+  a.packet = qos0("dev-1/data/t", "a");
+  a.seq = 10;
+  a.id = 7;
+  a.qos = 1;
+  a.stage = OutboundWindow::Stage::kPuback;
+  conn.restore_inflight(a, io);
+  OutboundWindow::InFlight b;
+  b.seq = 11;
+  b.id = 8;
+  b.qos = 2;
+  b.stage = OutboundWindow::Stage::kPubcomp;
+  conn.restore_inflight(b, io);
+  ASSERT_EQ(io.sent.size(), 3u);  // CONNACK, PUBLISH, PUBREL
+  const auto& pub = std::get<codec::Publish>(io.sent[1]);
+  EXPECT_TRUE(pub.dup);
+  EXPECT_EQ(pub.packet_id, 7);
+  EXPECT_EQ(pub.qos, 1);
+  EXPECT_EQ(io.sent[2], codec::Packet(codec::Pubrel{8}));
+  EXPECT_EQ(conn.in_flight(), 2u);
+  conn.deliver({qos0("dev-1/data/t", "new"), 1, 12}, io);
+  const auto& fresh = std::get<codec::Publish>(io.sent.back());
+  EXPECT_FALSE(fresh.dup);
+  EXPECT_EQ(fresh.packet_id, 9);
+  EXPECT_EQ(conn.outbound()->in_flight_at(2).seq, 12);
+  feed(conn, io, puback(7), kT0 + 1s);
+  feed(conn, io, pubcomp(8), kT0 + 1s);
+  EXPECT_EQ(conn.in_flight(), 1u);
+  EXPECT_EQ(io.window_changes, 2);
+  for (const auto& l : io.logs)
+    EXPECT_EQ(l.message.find("which nothing awaits"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace plugmq::broker

@@ -57,6 +57,7 @@ class FakeIo final : public Actions {
     sent_publishes.emplace_back(wire.begin(), wire.end());
   }
   void acknowledged(std::size_t bytes) override { acked_bytes.push_back(bytes); }
+  void window_changed() override { ++window_changes; }
   void ack_in_order(const codec::Packet& ack) override { acks_in_order.push_back(ack); }
   void publish_will(const codec::Will& w) override { wills.push_back(w); }
   void deadline_changed() override { ++deadline_changes; }
@@ -64,6 +65,7 @@ class FakeIo final : public Actions {
     logs.push_back({level, throttle ? throttle : "", std::string(message)});
   }
   void login(const codec::Connect& c) override { login_asked = c; }
+  void open_session() override { ++sessions_asked; }
   void enroll(const std::string& topic, std::string_view client_id) override {
     enroll_asked = std::pair(topic, std::string(client_id));
   }
@@ -97,6 +99,8 @@ class FakeIo final : public Actions {
   int claims = 0;
   int releases = 0;
   int deadline_changes = 0;
+  int sessions_asked = 0;  // open_session()
+  int window_changes = 0;  // window_changed()
   std::vector<std::string> added, removed;
   std::vector<std::pair<std::string, std::uint8_t>> granted;  // route_add's, in order
   std::vector<std::pair<std::string, std::uint8_t>> retained;  // send_retained's, in order

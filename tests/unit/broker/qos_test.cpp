@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace plugmq::broker {
 namespace {
@@ -98,6 +99,61 @@ TEST(OutboundWindow, AcknowledgedInAnyOrder) {
   for (int id = 100; id >= 1; id -= 2) EXPECT_EQ(w.on_puback(static_cast<std::uint16_t>(id)), id);
   for (int id = 1; id <= 99; id += 2) EXPECT_EQ(w.on_puback(static_cast<std::uint16_t>(id)), id);
   EXPECT_TRUE(w.empty());
+}
+
+// A resumed session's in-flight messages keep their ids and stages and go first; new ids follow
+// the last restored one and skip those still in use; each message keeps its position.
+TEST(OutboundWindow, RestoredEntriesKeepTheirIdsAndNewOnesSkipThem) {
+  OutboundWindow w;
+  OutboundWindow::InFlight a;
+  a.packet = std::make_shared<const std::string>(10, 'a');
+  a.seq = 40;
+  a.id = 65534;
+  a.qos = 1;
+  a.stage = Stage::kPuback;
+  w.restore(a);
+  OutboundWindow::InFlight b;
+  b.seq = 41;
+  b.id = 1;
+  b.qos = 2;
+  b.stage = Stage::kPubcomp;
+  w.restore(b);
+  EXPECT_EQ(w.in_flight(), 2u);
+  for (std::int64_t seq : {42, 43, 44})
+    w.push({std::make_shared<const std::string>(5, 'n'), 1, seq});
+  EXPECT_EQ(w.first_waiting_seq(), 42);
+  const auto* c = w.send_next(10);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->id, 2) << "after 1, the last restored id";
+  EXPECT_EQ(c->seq, 42);
+  const auto* d = w.send_next(10);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->id, 3);
+  EXPECT_EQ(w.on_puback(65534), 10u);
+  EXPECT_TRUE(w.on_pubcomp(1));
+  EXPECT_EQ(w.on_puback(2), 5u);
+  const auto* e = w.send_next(10);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->id, 4);
+  EXPECT_EQ(e->seq, 44);
+  EXPECT_FALSE(w.first_waiting_seq());
+}
+
+TEST(OutboundWindow, NewIdsSkipRestoredOnesInUse) {
+  OutboundWindow w;
+  for (std::uint16_t id : {3, 2}) {
+    OutboundWindow::InFlight f;
+    f.packet = std::make_shared<const std::string>(1, 'r');
+    f.id = id;
+    w.restore(f);
+  }
+  // Restored in the order 3, 2: new ids go on from 3, skipping 3 itself.
+  for (int i = 0; i < 3; ++i) w.push(message(1));
+  std::vector<std::uint16_t> ids;
+  while (const auto* f = w.send_next(100)) ids.push_back(f->id);
+  EXPECT_EQ(ids, (std::vector<std::uint16_t>{4, 5, 6}));
+  EXPECT_EQ(w.on_puback(2), 1u);
+  EXPECT_EQ(w.on_puback(3), 1u);
 }
 
 TEST(PacketIdSet, InsertOnceEraseOnce) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/store/identity.hpp"
 
 namespace plugmq::store {
 namespace {
@@ -340,6 +341,52 @@ TEST(DataWriter, CommittedSeqFollowsTasks) {
   writer.push(record(2));
   writer.stop();
   EXPECT_EQ(writer.committed_seq(), 2);
+}
+
+// Session tasks run in queue order on the writer's SessionStore, and the sweep deletes the
+// sessions not seen for session_expiry_days.
+TEST(DataWriter, SessionTasksAndTheSessionExpiry) {
+  TempDb tmp;
+  std::string account;
+  {
+    Db db = Db::open(tmp.file());
+    Identity ids(db);
+    account = ids.add_account("a@b.c", "secret").value().id;
+  }
+  DataWriterOptions options;
+  options.sweep_every = std::chrono::milliseconds(10);
+  options.session_sweep_every = std::chrono::milliseconds(10);
+  options.session_expiry_days = 1;
+  DataWriter writer(tmp.file(), options);
+  writer.start();
+  auto make = [&](std::string cid, std::int64_t last_seen) {
+    Session s;
+    s.identity = account;
+    s.client_id = std::move(cid);
+    s.account_id = account;
+    s.last_seen = last_seen;
+    return s;
+  };
+  std::promise<std::vector<std::string>> listed;
+  writer.push_session_task([&](SessionStore& sessions) {
+    ASSERT_TRUE(sessions.save(make("old", 1'000)));
+    ASSERT_TRUE(sessions.save(make("new", platform::now_ms())));
+  });
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::promise<std::size_t> n;
+        auto got = n.get_future();
+        writer.push_session_task([&](SessionStore& s) { n.set_value(s.list().size()); });
+        return got.get() == 1;
+      },
+      std::chrono::seconds(10)));
+  writer.push_session_task([&](SessionStore& sessions) {
+    std::vector<std::string> ids;
+    for (const auto& s : sessions.list()) ids.push_back(s.client_id);
+    listed.set_value(ids);
+  });
+  EXPECT_EQ(listed.get_future().get(), std::vector<std::string>{"new"});
+  writer.stop();
 }
 
 }  // namespace

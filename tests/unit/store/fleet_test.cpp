@@ -776,7 +776,7 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 10);
+    EXPECT_EQ(db.user_version(), 11);
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));
@@ -879,9 +879,10 @@ TEST_F(FleetTest, ReleaseThings) {
   auto ctrl = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "PHONE", "");
   ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-2", "control-SN-2").ok());
   ASSERT_TRUE(fleet_.control_thing(ctrl.id, model_.id, "SN-3", "control-SN-3").ok());
-  EXPECT_EQ(fleet_.release_things(ctrl.id, std::vector<std::string>{upper(b.id), "junk",
-                                                                    "dev-000000000000000000000000"}),
-            1u);
+  EXPECT_EQ(
+      fleet_.release_things(
+          ctrl.id, std::vector<std::string>{upper(b.id), "junk", "dev-000000000000000000000000"}),
+      1u);
   EXPECT_EQ(fleet_.controlled_things(ctrl.id), (std::vector<std::string>{a.id, c.id}));
   EXPECT_EQ(fleet_.release_things(ctrl.id, std::nullopt), 2u);
   EXPECT_TRUE(fleet_.controlled_things(ctrl.id).empty());

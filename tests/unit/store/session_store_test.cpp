@@ -46,7 +46,7 @@ bool same(const Session& a, const Session& b) {
   };
   return a.identity == b.identity && a.client_id == b.client_id && a.account_id == b.account_id &&
          subs(a) == subs(b) && a.position == b.position && inflight(a) == inflight(b) &&
-         a.created_at == b.created_at && a.last_seen == b.last_seen;
+         a.created_at == b.created_at && a.last_seen == b.last_seen && a.online == b.online;
 }
 
 TEST_F(SessionTest, SaveAndLoad) {
@@ -145,6 +145,34 @@ TEST_F(SessionTest, ExpireTheSessionsNotSeenForDays) {
   EXPECT_EQ(sessions_.expire(30, 40 * kDay + 1), 0);
 }
 
+// A session saved while its client is connected is online; the expiry passes over it, and a
+// server starting marks every session offline, seen as it starts.
+TEST_F(SessionTest, OnlineSessionsDoNotExpireUntilMarkedOffline) {
+  Session online = session(dev1_, "on");
+  online.last_seen = 10 * kDay;
+  online.online = true;
+  ASSERT_TRUE(sessions_.save(online));
+  ASSERT_TRUE(sessions_.save(session(dev1_, "off")));
+  EXPECT_TRUE(sessions_.load(dev1_, "on").value().online);
+  EXPECT_EQ(sessions_.expire(30, 100 * kDay), 1);  // "off" only
+  EXPECT_TRUE(sessions_.load(dev1_, "on"));
+  EXPECT_EQ(sessions_.all_offline(100 * kDay), 1);
+  const Session after = sessions_.load(dev1_, "on").value();
+  EXPECT_FALSE(after.online);
+  EXPECT_EQ(after.last_seen, 100 * kDay);
+  EXPECT_EQ(sessions_.all_offline(101 * kDay), 0);
+}
+
+TEST_F(SessionTest, Keys) {
+  ASSERT_TRUE(sessions_.save(session(dev2_, "b")));
+  ASSERT_TRUE(sessions_.save(session(dev1_, "a")));
+  auto keys = sessions_.keys();
+  std::sort(keys.begin(), keys.end());
+  std::vector<std::pair<std::string, std::string>> want = {{dev1_, "a"}, {dev2_, "b"}};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(keys, want);
+}
+
 // A device's sessions go with it, and an account's with it.
 TEST_F(SessionTest, GoWithTheirDevice) {
   ASSERT_TRUE(sessions_.save(session(dev1_, "c")));
@@ -152,6 +180,13 @@ TEST_F(SessionTest, GoWithTheirDevice) {
   ASSERT_TRUE(ids_.delete_device(dev1_));
   EXPECT_FALSE(sessions_.load(dev1_, "c"));
   EXPECT_TRUE(sessions_.load(dev2_, "c"));
+  // Its client's last save (it was connected) does not bring it back.
+  const auto saved = sessions_.save(session(dev1_, "c"));
+  ASSERT_FALSE(saved);
+  EXPECT_EQ(saved.error().code, Errc::kNotFound);
+  Session foreign = session(dev2_, "c");
+  foreign.identity = "dev-000000000000000000000000";
+  EXPECT_FALSE(sessions_.save(foreign));
   db_.exec("DELETE FROM accounts WHERE id = '" + account_ + "'");
   EXPECT_TRUE(sessions_.list().empty());
 }
