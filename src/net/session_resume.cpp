@@ -304,12 +304,17 @@ void Session<Stream>::save(store::Session s, bool release) {
   ctx_.session_table.note_stored(conn_.key());
   std::shared_ptr<void> releaser;
   if (release) releaser = ctx_.session_table.release_later(conn_.key());
-  ctx_.writer.push_session_task([s = std::move(s), releaser](store::SessionStore& sessions) {
-    if (auto saved = sessions.save(s); !saved) {
-      // kNotFound: the account went meanwhile.
-      spdlog::warn("session {} {} not saved: {}", s.identity, s.client_id, saved.error().message);
-    }
-  });
+  // Periodic saves ride with the next commit; the last one (a takeover may wait for it) commits
+  // at once.
+  ctx_.writer.push_session_task(
+      [s = std::move(s), releaser](store::SessionStore& sessions) {
+        if (auto saved = sessions.save(s); !saved) {
+          // kNotFound: the device or the account went meanwhile.
+          spdlog::info("session {} {} not saved: {}", s.identity, s.client_id,
+                       saved.error().message);
+        }
+      },
+      release);
 }
 
 template <class Stream>
