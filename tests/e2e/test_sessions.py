@@ -312,6 +312,23 @@ class SessionPresentTest(SharedServerSessions):
             c2.send(ack(PUBACK, d.packet_id))
         self.assert_quiet(c2)
 
+    def test_saved_when_keep_alive_ends_it(self):
+        cid = unique("ka")
+        t = self.topic()
+        c = RawClient(self.port)
+        self.addCleanup(c.close)
+        c.send(encode_connect(cid, self.sub_dev["id"], self.sub_dev["auth"], clean=False,
+                              keepalive=1))
+        c.expect(CONNACK)
+        self.assertEqual(c.subscribe([(t, 1)]), [1])
+        c.wait_closed(5)  # silent for 1.5 x its keep alive [MQTT-3.1.2-24]
+        self.publish_many(t, ["while away"])
+        c2, present = self.raw_sub(cid)
+        self.assertTrue(present)
+        d = self.next_publish(c2)
+        self.assertEqual((d.data(), d.qos, d.dup), ("while away", 1, False))
+        c2.send(ack(PUBACK, d.packet_id))
+
     def test_takeover_keeps_the_session(self):
         cid = unique("take")
         t = self.topic()
