@@ -130,6 +130,12 @@ asio::awaitable<bool> Session<Stream>::acquire_key() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::run_session() {
+  if (gated_) {
+    // Logged in: its place among the thread's logins goes to the next, while this one waits
+    // for an older connection's save and its load.
+    gated_ = false;
+    login_gate().leave();
+  }
   auto wait = acquire_key();
   const bool go_on = co_await std::move(wait);
   {
