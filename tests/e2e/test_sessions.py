@@ -9,8 +9,11 @@ Raw-socket clients show the wire (session present, DUP, packet ids); paho and mo
 the real clients."""
 
 import json
+import os
+import shutil
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -531,6 +534,60 @@ class RestartSessions(FreshServerTestCase, SessionTestCase):
         self.assertTrue(sub.connect(self.server.port))
         wait_for(lambda: len(sub.got) >= 2, what="the message published while away")
         self.assertEqual(sub.data(), ["before", "after"])
+
+
+class FallingBehindTest(FreshServerTestCase, SessionTestCase):
+    """A persistent subscriber past its queue limit (20 here) loses nothing: what does not fit
+    stays in the store until it catches up (SPEC 11), where a clean one's is dropped."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config_dir = tempfile.mkdtemp(prefix="plugmq-e2e-behind-")
+        cls.config = os.path.join(cls.config_dir, "plugmq.json")
+        with open(cls.config, "w") as f:
+            f.write('{"limits": {"queue_max_messages": 20}}')
+        cls.server_args = ("--config", cls.config)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.config_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.acct = self.server.make_account()
+        self.pub_dev = self.server.make_prototype(self.acct["email"], "b-pub")
+        self.sub_dev = self.server.make_prototype(self.acct["email"], "b-sub")
+
+    def test_a_subscriber_that_does_not_acknowledge_loses_nothing(self):
+        t = self.topic()
+        c, _ = self.raw_sub(unique("behind"))
+        self.assertEqual(c.subscribe([(t, 1)]), [1])
+        clean = RawClient(self.port)
+        self.addCleanup(clean.close)
+        raw_connect(clean, self.sub_dev, unique("clean"), clean=True)
+        self.assertEqual(clean.subscribe([(t, 1)]), [1])
+        n = 200
+        self.publish_many(t, range(n))  # nobody acknowledges meanwhile
+        got = []
+        while len(got) < n:
+            d = self.next_publish(c)
+            self.assertFalse(d.dup)
+            got.append(d.data())
+            c.send(ack(PUBACK, d.packet_id))
+        self.assertEqual(got, list(range(n)))
+        self.assert_quiet(c)
+        # The clean session got its queue's worth, and the rest was dropped.
+        kept = []
+        while True:
+            try:
+                d = parse_publish(clean.read_packet(NEGATIVE_WINDOW))
+            except NoPacket:
+                break
+            kept.append(d.data())
+            clean.send(ack(PUBACK, d.packet_id))
+        self.assertLess(len(kept), n)
 
 
 class MaxReplayTest(FreshServerTestCase, SessionTestCase):
