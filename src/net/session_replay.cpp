@@ -67,12 +67,19 @@ void Session<Stream>::start_catch_up() {
   if (!persist_ || persist_->replaying || conn_.closing()) return;
   persist_->replaying = true;
   asio::co_spawn(executor(), catch_up(), [self = this->shared_from_this()](std::exception_ptr e) {
-    self->persist_->replaying = false;
-    self->persist_->cursor.reset();
+    PersistState& p = *self->persist_;
+    p.replaying = false;
+    p.cursor.reset();
     if (log_failure(e, self->peer_, self->client_id(), "session replay failed")) {
       self->conn_.end(EndReason::kStoreFailed);  // the client resumes it again
     }
-    if (self->conn_.closing()) self->maybe_finish();
+    if (self->conn_.closing()) return self->maybe_finish();
+    bool again;
+    {
+      std::lock_guard lock(self->mu_);
+      again = p.catching_up;  // it fell behind again as this round ended
+    }
+    if (again) self->start_catch_up();
   });
 }
 

@@ -130,6 +130,12 @@ asio::awaitable<bool> Session<Stream>::acquire_key() {
 
 template <class Stream>
 asio::awaitable<void> Session<Stream>::run_session() {
+  if (gated_) {
+    // Logged in: its place among the thread's logins goes to the next, while this one waits
+    // for an older connection's save and its load.
+    gated_ = false;
+    login_gate().leave();
+  }
   auto wait = acquire_key();
   const bool go_on = co_await std::move(wait);
   {
@@ -304,12 +310,17 @@ void Session<Stream>::save(store::Session s, bool release) {
   ctx_.session_table.note_stored(conn_.key());
   std::shared_ptr<void> releaser;
   if (release) releaser = ctx_.session_table.release_later(conn_.key());
-  ctx_.writer.push_session_task([s = std::move(s), releaser](store::SessionStore& sessions) {
-    if (auto saved = sessions.save(s); !saved) {
-      // kNotFound: the account went meanwhile.
-      spdlog::warn("session {} {} not saved: {}", s.identity, s.client_id, saved.error().message);
-    }
-  });
+  // Periodic saves ride with the next commit; the last one (a takeover may wait for it) commits
+  // at once.
+  ctx_.writer.push_session_task(
+      [s = std::move(s), releaser](store::SessionStore& sessions) {
+        if (auto saved = sessions.save(s); !saved) {
+          // kNotFound: the device or the account went meanwhile.
+          spdlog::info("session {} {} not saved: {}", s.identity, s.client_id,
+                       saved.error().message);
+        }
+      },
+      release);
 }
 
 template <class Stream>

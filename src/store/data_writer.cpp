@@ -104,8 +104,11 @@ void DataWriter::push_done(Done done) { enqueue(Item{std::nullopt, std::move(don
 
 void DataWriter::push_task(Task task) { enqueue(Item{std::nullopt, {}, std::move(task)}); }
 
-void DataWriter::push_session_task(SessionTask task) {
-  push_task([this, task = std::move(task)](DataStore&) { task(sessions_); });
+void DataWriter::push_session_task(SessionTask task, bool soon) {
+  Item item;
+  item.session = std::move(task);
+  item.soon = soon;
+  enqueue(std::move(item));
 }
 
 void DataWriter::enqueue(Item item) {
@@ -213,8 +216,12 @@ void DataWriter::run() {
 void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last) {
   const std::span batch(first, last);
   std::size_t records = 0;
-  for (const auto& item : batch) records += item.record ? 1 : 0;
-  bool ok = records == 0;
+  std::size_t sessions = 0;
+  for (const auto& item : batch) {
+    records += item.record ? 1 : 0;
+    sessions += item.session ? 1 : 0;
+  }
+  bool ok = records == 0 && sessions == 0;
   std::int64_t last_seq = 0;
   for (int attempt = 1; !ok && attempt <= kWriteAttempts; ++attempt) {
     try {
@@ -227,6 +234,7 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
           if (on_committed_) committed_.push_back({last_seq, &*item.record});
           pace();
         }
+        if (sessions > 0) run_session_tasks(batch);
       });
       ok = true;
       wal_writeback_.kick();
@@ -248,6 +256,19 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
     failed_ += records;
   }
   run_callbacks(batch, ok);
+}
+
+void DataWriter::run_session_tasks(std::span<Item> batch) {
+  for (auto& item : batch) {
+    if (!item.session) continue;
+    try {
+      item.session(sessions_);  // SessionStore writes in a savepoint: a failure undoes its own
+    } catch (const std::exception& e) {
+      if (auto t = platform::throttle_log("data writer: session task failed")) {
+        spdlog::error("data writer: session task failed: {}{}", e.what(), t->suffix());
+      }
+    }
+  }
 }
 
 void DataWriter::report_committed(std::int64_t last_seq) {

@@ -1,199 +1,23 @@
 """Persistent sessions (SPEC 11, MQTT 3.1.1 sections 3.1.2.4, 3.2.2.2 and 4.4): CONNECT with clean
 session 0 resumes the session of (login, client id) with CONNACK session present, clean session 1
-discards it, a subscriber that was away gets every QoS 1/2 message it missed in order (across a
-restart and a SIGKILL of the server too), what it may no longer read is not replayed, in-flight
-messages go again with DUP and their packet ids, a takeover keeps the session, QoS 2 is not
-duplicated, and publishing that goes on during a resume leaves no gap and no duplicate.
+discards it, a subscriber that was away gets every QoS 1/2 message it missed in order, what it
+may no longer read is not replayed, in-flight messages go again with DUP and their packet ids, a
+keep-alive end and a takeover keep the session, QoS 2 is not duplicated, publishing that goes on
+during a resume leaves no gap and no duplicate, and `plugmq session list` / `delete` show and
+remove sessions. Across a restart and a SIGKILL: test_sessions_restart.py.
 
 Raw-socket clients show the wire (session present, DUP, packet ids); paho and mosquitto_sub are
 the real clients."""
 
 import json
 import struct
-import subprocess
 import threading
 import time
 import unittest
-from typing import List, NamedTuple, Optional
 
-import paho.mqtt.client as mqtt
-
-from harness import (CONNACK, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBLISH,
-                     PUBREC, FreshServerTestCase, NoPacket, RawClient, ServerTestCase,
-                     encode_connect, encode_subscribe, packet, unique, wait_for)
-
-MANY = 1000  # messages a subscriber misses while away
-
-
-class Delivery(NamedTuple):
-    topic: str
-    payload: bytes
-    qos: int
-    dup: bool
-    packet_id: Optional[int]
-
-    def data(self):
-        return json.loads(self.payload)["data"]
-
-
-def parse_publish(p) -> Delivery:
-    assert p.type == PUBLISH, f"expected a PUBLISH, got {p.raw[:16]!r}"
-    qos = (p.flags >> 1) & 3
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    rest = p.body[2 + n:]
-    packet_id = None
-    if qos > 0:
-        packet_id = struct.unpack("!H", rest[:2])[0]
-        rest = rest[2:]
-    return Delivery(topic, rest, qos, bool(p.flags & 0x08), packet_id)
-
-
-def ack(kind: int, packet_id: int) -> bytes:
-    """PUBACK (4), PUBREC (5), PUBREL (6) or PUBCOMP (7) for `packet_id`."""
-    return packet((kind << 4) | (0x02 if kind == 6 else 0), struct.pack("!H", packet_id))
-
-
-def raw_connect(client: RawClient, dev: dict, client_id: str, clean: bool) -> bool:
-    """CONNECT as `dev`; asserts CONNACK 0 and returns its session-present flag."""
-    client.send(encode_connect(client_id, dev["id"], dev["auth"], clean=clean))
-    p = client.expect(CONNACK)
-    assert p.body[1] == 0, f"CONNACK {p.body[1]}"
-    assert p.body[0] in (0, 1), f"CONNACK flags {p.body[0]}"
-    return p.body[0] == 1
-
-
-class Persistent:
-    """A paho client with clean session 0: keeps what it receives (paho acknowledges each)."""
-
-    def __init__(self, port: int, dev: dict, client_id: str):
-        self.port, self.dev, self.client_id = port, dev, client_id
-        self.got: List[Delivery] = []
-        self.lock = threading.Lock()
-        self.client: Optional[mqtt.Client] = None
-        self.present: Optional[bool] = None
-
-    def connect(self, port: Optional[int] = None) -> bool:
-        """Connects (to `port` after a restart) and returns CONNACK's session present."""
-        self.port = port or self.port
-        c = mqtt.Client(client_id=self.client_id, clean_session=False, protocol=mqtt.MQTTv311)
-        c.username_pw_set(self.dev["id"], self.dev["auth"])
-        flags = {}
-        c.on_connect = lambda cl, u, f, rc: flags.update(f, rc=rc)
-        c.on_message = self._on_message
-        c.connect(HOST, self.port, 60)
-        c.loop_start()
-        self.client = c
-        wait_for(lambda: "rc" in flags, what="CONNACK (paho)")
-        assert flags["rc"] == 0, flags
-        self.present = bool(flags["session present"])
-        return self.present
-
-    def _on_message(self, client, userdata, m):
-        with self.lock:
-            self.got.append(Delivery(m.topic, m.payload, m.qos, bool(m.dup), m.mid))
-
-    def subscribe(self, topic: str, qos: int = 1):
-        granted = []
-        self.client.on_subscribe = lambda c, u, mid, g: granted.append(g)
-        rc, _ = self.client.subscribe(topic, qos)
-        assert rc == mqtt.MQTT_ERR_SUCCESS
-        wait_for(lambda: granted, what="SUBACK")
-        assert list(granted[0]) == [qos], granted
-
-    def disconnect(self):
-        self.client.disconnect()
-        self.client.loop_stop()
-        self.client = None
-
-    def data(self) -> list:
-        with self.lock:
-            return [d.data() for d in self.got]
-
-    def close(self):
-        if self.client is not None:
-            try:
-                self.disconnect()
-            except Exception:
-                pass
-
-
-class MosquittoSubQos1:
-    """`mosquitto_sub -q 1 -c -i ID`: a persistent QoS 1 subscriber; .lines are the payloads'
-    data values."""
-
-    def __init__(self, tc: unittest.TestCase, port: int, dev: dict, client_id: str, topic: str):
-        self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-h", HOST, "-p", str(port), "-u", dev["id"], "-P", dev["auth"],
-             "-q", "1", "-c", "-i", client_id, "-t", topic],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.lines = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        tc.addCleanup(self.stop)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(json.loads(line)["data"])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # it disconnects
-            self.proc.wait(10)
-        self.reader.join(5)
-        self.proc.stdout.close()
-
-
-class SessionTestCase(unittest.TestCase):
-    """Helpers shared by the shared-server and the fresh-server tests; subclasses set up
-    self.pub_dev and self.sub_dev."""
-
-    def topic(self, name: Optional[str] = None) -> str:
-        return f"{self.pub_dev['id']}/data/{name or unique('s')}"
-
-    def persistent(self, dev: Optional[dict] = None, client_id: Optional[str] = None) -> Persistent:
-        p = Persistent(self.port, dev or self.sub_dev, client_id or unique("keep"))
-        self.addCleanup(p.close)
-        return p
-
-    def publish_many(self, topic: str, values, qos: int = 1, port: Optional[int] = None):
-        """Publishes each value as a record at `qos` from one paho client, many in flight, and
-        waits for every acknowledgement."""
-        c = mqtt.Client(client_id=unique("pub"), protocol=mqtt.MQTTv311)
-        c.username_pw_set(self.pub_dev["id"], self.pub_dev["auth"])
-        c.max_inflight_messages_set(100)
-        c.max_queued_messages_set(0)
-        c.connect(HOST, port or self.port, 60)
-        c.loop_start()
-        try:
-            infos = [c.publish(topic, json.dumps(v), qos=qos) for v in values]
-            for info in infos:
-                info.wait_for_publish(30)
-                assert info.is_published(), "a publish was not acknowledged"
-        finally:
-            c.disconnect()
-            c.loop_stop()
-
-    def raw_sub(self, client_id: str, clean: bool = False):
-        c = RawClient(self.port)
-        self.addCleanup(c.close)
-        present = raw_connect(c, self.sub_dev, client_id, clean)
-        return c, present
-
-    def next_publish(self, c: RawClient, timeout: float = DEFAULT_TIMEOUT) -> Delivery:
-        try:
-            p = c.read_packet(timeout)
-        except NoPacket:
-            raise AssertionError(f"no PUBLISH within {timeout} s")
-        return parse_publish(p)
-
-    def assert_quiet(self, c: RawClient, duration: float = NEGATIVE_WINDOW):
-        """Negative check: no packet within `duration` (a delivery on localhost takes ms)."""
-        try:
-            p = c.read_packet(duration)
-        except NoPacket:
-            return
-        self.fail(f"unexpected packet {p.raw[:40]!r}")
+from harness import (CONNACK, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBREC, RawClient,
+                     ServerTestCase, encode_connect, unique, wait_for)
+from session_helpers import MANY, MosquittoSubQos1, SessionTestCase, ack, raw_connect
 
 
 class SharedServerSessions(ServerTestCase, SessionTestCase):
@@ -311,6 +135,23 @@ class SessionPresentTest(SharedServerSessions):
         for d in again:
             c2.send(ack(PUBACK, d.packet_id))
         self.assert_quiet(c2)
+
+    def test_saved_when_keep_alive_ends_it(self):
+        cid = unique("ka")
+        t = self.topic()
+        c = RawClient(self.port)
+        self.addCleanup(c.close)
+        c.send(encode_connect(cid, self.sub_dev["id"], self.sub_dev["auth"], clean=False,
+                              keepalive=1))
+        c.expect(CONNACK)
+        self.assertEqual(c.subscribe([(t, 1)]), [1])
+        c.wait_closed(5)  # silent for 1.5 x its keep alive [MQTT-3.1.2-24]
+        self.publish_many(t, ["while away"])
+        c2, present = self.raw_sub(cid)
+        self.assertTrue(present)
+        d = self.next_publish(c2)
+        self.assertEqual((d.data(), d.qos, d.dup), ("while away", 1, False))
+        c2.send(ack(PUBACK, d.packet_id))
 
     def test_takeover_keeps_the_session(self):
         cid = unique("take")
@@ -469,73 +310,6 @@ class SessionCliTest(SharedServerSessions):
         self.assertIn("no session", p.stderr)
         p = self.server.cli_run("session", "delete", self.sub_dev["id"])
         self.assertEqual(p.returncode, 2, "a usage error")
-
-
-class RestartSessions(FreshServerTestCase, SessionTestCase):
-    server_args = ()
-
-    def setUp(self):
-        super().setUp()
-        self.acct = self.server.make_account()
-        self.pub_dev = self.server.make_prototype(self.acct["email"], "r-pub")
-        self.sub_dev = self.server.make_prototype(self.acct["email"], "r-sub")
-
-    def away_across(self, crash: bool):
-        t = self.topic()
-        sub = self.persistent()
-        sub.connect()
-        sub.subscribe(t, 1)
-        sub.disconnect()
-        self.publish_many(t, range(MANY))
-        # Right after the last PUBACK.
-        self.server.restart(crash=crash)
-        self.assertTrue(sub.connect(self.server.port))
-        wait_for(lambda: len(sub.got) >= MANY, 30, f"{MANY} missed messages")
-        self.assertEqual(sub.data(), list(range(MANY)))
-
-    def test_missed_messages_across_a_restart(self):
-        self.away_across(crash=False)
-
-    def test_missed_messages_across_a_sigkill(self):
-        self.away_across(crash=True)
-
-    def test_online_session_across_a_restart(self):
-        # Connected while the server stops: its state is saved at the shutdown.
-        t = self.topic()
-        sub = self.persistent()
-        sub.connect()
-        sub.subscribe(t, 1)
-        self.publish_many(t, ["before"])
-        wait_for(lambda: sub.data() == ["before"], what="the first message")
-        sub.client.reconnect_delay_set(60, 60)  # paho must not reconnect by itself
-        self.server.restart()
-        sub.disconnect()
-        self.publish_many(t, ["after"], port=self.server.port)
-        self.assertTrue(sub.connect(self.server.port))
-        wait_for(lambda: len(sub.got) >= 2, what="the message published while away")
-        self.assertEqual(sub.data(), ["before", "after"])
-
-
-class MaxReplayTest(FreshServerTestCase, SessionTestCase):
-    server_args = ("--max-replay", "10")
-
-    def test_the_oldest_past_max_replay_are_skipped_and_counted(self):
-        self.acct = self.server.make_account()
-        self.pub_dev = self.server.make_prototype(self.acct["email"], "m-pub")
-        self.sub_dev = self.server.make_prototype(self.acct["email"], "m-sub")
-        t = self.topic()
-        sub = self.persistent()
-        sub.connect()
-        sub.subscribe(t, 1)
-        sub.disconnect()
-        self.publish_many(t, range(30))
-        offset = self.server.log_size()
-        self.assertTrue(sub.connect())
-        wait_for(lambda: len(sub.got) >= 10, what="the last 10")
-        self.assertEqual(sub.data(), list(range(20, 30)))
-        wait_for(lambda: "20 messages missed before position" in self.server.log_text(offset),
-                 what="the skipped messages logged")
-        self.assertIn("sessions.max_replay 10", self.server.log_text(offset))
 
 
 if __name__ == "__main__":

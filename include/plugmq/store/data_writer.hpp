@@ -89,9 +89,14 @@ class DataWriter {
   void push_done(Done done);
   // Queues a task (property requests): runs after everything queued before it is committed.
   void push_task(Task task);
-  // Queues a task on the sessions table, run like push_task()'s. A task that never runs (the
-  // writer stopped) is destroyed unrun: whoever waits for it must notice that too.
-  void push_session_task(SessionTask task);
+  // Queues a task on the sessions table (a persistent session's save). It runs inside the
+  // transaction of the records queued before it, so it commits with them, and unlike
+  // push_task() it does not end their batch: many sessions saving every second cost ingest no
+  // extra commit. `soon`: commit it at once, like a record someone waits for; else within the
+  // commit interval. A failure is logged and affects nothing else. A task that never runs (the
+  // writer stopped) is destroyed unrun; either way it is destroyed after its commit, so whoever
+  // waits for it can hold something it releases when destroyed.
+  void push_session_task(SessionTask task, bool soon = true);
   // The writer's SessionStore. REQUIRES: before start(), or on the writer thread.
   SessionStore& sessions() { return sessions_; }
 
@@ -122,9 +127,11 @@ class DataWriter {
     std::optional<platform::Record> record;
     Done done;
     Task task;
+    SessionTask session;  // runs in the batch's transaction
+    bool soon = false;    // of `session`: someone waits for it
   };
   // Someone waits for this item's commit: it must not wait for the commit interval.
-  static bool urgent(const Item& item) { return item.done || item.task; }
+  static bool urgent(const Item& item) { return item.done || item.task || item.soon; }
   void enqueue(Item item);
   enum class Next { kBatch, kSweep, kStop };
   // Waits until a batch or a sweep is due; kStop once stopping with nothing queued.
@@ -132,6 +139,8 @@ class DataWriter {
   void run();
   // Writes items [first, last) in one transaction, then runs their callbacks in order.
   void write_batch(std::vector<Item>::iterator first, std::vector<Item>::iterator last);
+  // Runs the batch's session tasks inside its transaction; a failure stays the task's.
+  void run_session_tasks(std::span<Item> batch);
   // After a batch committed: the highest position, and the hook.
   void report_committed(std::int64_t last_seq);
   // The items' callbacks and tasks, in order, after their batch.

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -387,6 +389,35 @@ TEST(DataWriter, SessionTasksAndTheSessionExpiry) {
   });
   EXPECT_EQ(listed.get_future().get(), std::vector<std::string>{"new"});
   writer.stop();
+}
+
+// Session tasks run inside the transaction of the records before them: they do not end the
+// batch, a failing one fails nothing else, and a task is destroyed after its commit.
+TEST(DataWriter, SessionTasksRideInTheRecordsTransaction) {
+  TempDb tmp;
+  DataWriter writer(tmp.file());
+  int batches = 0;  // writer thread only
+  writer.on_committed([&](std::span<const CommittedRecord>) { ++batches; });
+  std::atomic<std::int64_t> seen_at_destruction{-1};
+  const auto file = tmp.file();
+  std::shared_ptr<void> witness(nullptr, [&, file](void*) {
+    Db db = Db::open(file);
+    seen_at_destruction = DataStore(db).count();
+  });
+  bool last_ok = false;
+  for (int i = 0; i < 10; ++i) {
+    writer.push(record(i));
+    writer.push_session_task([witness](SessionStore&) {}, false);
+  }
+  witness.reset();
+  writer.push_session_task([](SessionStore&) { throw std::runtime_error("a failing save"); });
+  writer.push(record(10), [&](bool ok) { last_ok = ok; });
+  writer.start();
+  writer.stop();
+  EXPECT_EQ(batches, 1) << "one transaction for the records and the session tasks";
+  EXPECT_TRUE(last_ok);
+  EXPECT_EQ(writer.written(), 11u);
+  EXPECT_EQ(seen_at_destruction, 11) << "the tasks go once their batch committed";
 }
 
 }  // namespace
