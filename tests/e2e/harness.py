@@ -899,6 +899,40 @@ class NoPacket(Exception):
     pass
 
 
+
+class Delivery(NamedTuple):
+    """A PUBLISH as a raw client received it (parse_publish)."""
+    topic: str
+    payload: bytes
+    qos: int
+    dup: bool
+    packet_id: Optional[int]
+
+    def json(self):
+        return json.loads(self.payload)
+
+    def data(self):
+        return self.json()["data"]
+
+
+def parse_publish(p) -> Delivery:
+    assert p.type == PUBLISH, f"expected a PUBLISH, got {p.raw[:16]!r}"
+    qos = (p.flags >> 1) & 3
+    n = struct.unpack("!H", p.body[:2])[0]
+    topic = p.body[2:2 + n].decode()
+    rest = p.body[2 + n:]
+    packet_id = None
+    if qos > 0:
+        packet_id = struct.unpack("!H", rest[:2])[0]
+        rest = rest[2:]
+    return Delivery(topic, rest, qos, bool(p.flags & 0x08), packet_id)
+
+
+def ack(kind: int, packet_id: int) -> bytes:
+    """PUBACK (4), PUBREC (5), PUBREL (6) or PUBCOMP (7) for `packet_id`."""
+    return packet((kind << 4) | (0x02 if kind == 6 else 0), struct.pack("!H", packet_id))
+
+
 class RawClient:
     """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
 

@@ -11,39 +11,12 @@ from typing import List, NamedTuple, Optional
 
 import paho.mqtt.client as mqtt
 
-from harness import (CONNACK, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBLISH, NoPacket,
+from harness import (Delivery, ack, parse_publish, CONNACK, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBLISH, NoPacket,
                      RawClient, encode_connect, packet, unique, wait_for)
 
 MANY = 1000  # messages a subscriber misses while away
 
 
-class Delivery(NamedTuple):
-    topic: str
-    payload: bytes
-    qos: int
-    dup: bool
-    packet_id: Optional[int]
-
-    def data(self):
-        return json.loads(self.payload)["data"]
-
-
-def parse_publish(p) -> Delivery:
-    assert p.type == PUBLISH, f"expected a PUBLISH, got {p.raw[:16]!r}"
-    qos = (p.flags >> 1) & 3
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    rest = p.body[2 + n:]
-    packet_id = None
-    if qos > 0:
-        packet_id = struct.unpack("!H", rest[:2])[0]
-        rest = rest[2:]
-    return Delivery(topic, rest, qos, bool(p.flags & 0x08), packet_id)
-
-
-def ack(kind: int, packet_id: int) -> bytes:
-    """PUBACK (4), PUBREC (5), PUBREL (6) or PUBCOMP (7) for `packet_id`."""
-    return packet((kind << 4) | (0x02 if kind == 6 else 0), struct.pack("!H", packet_id))
 
 
 def raw_connect(client: RawClient, dev: dict, client_id: str, clean: bool) -> bool:

@@ -17,38 +17,11 @@ from typing import List, NamedTuple, Optional
 
 import paho.mqtt.client as mqtt
 
-from harness import (DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBLISH, PUBREC,
+from harness import (Delivery, ack, parse_publish, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBLISH, PUBREC,
                      ConnectionClosed, NoPacket, RawClient, ServerTestCase, device_headers,
                      encode_publish, http_request, mosquitto_pub_lines, packet, unique, wait_for)
 
 
-class Delivery(NamedTuple):
-    topic: str
-    payload: bytes
-    qos: int
-    dup: bool
-    packet_id: Optional[int]
-
-    def json(self):
-        return json.loads(self.payload)
-
-
-def parse_publish(p) -> Delivery:
-    assert p.type == PUBLISH, f"expected a PUBLISH, got {p.raw[:16]!r}"
-    qos = (p.flags >> 1) & 3
-    n = struct.unpack("!H", p.body[:2])[0]
-    topic = p.body[2:2 + n].decode()
-    rest = p.body[2 + n:]
-    packet_id = None
-    if qos > 0:
-        packet_id = struct.unpack("!H", rest[:2])[0]
-        rest = rest[2:]
-    return Delivery(topic, rest, qos, bool(p.flags & 0x08), packet_id)
-
-
-def ack(kind: int, packet_id: int) -> bytes:
-    """PUBACK, PUBREC, PUBREL or PUBCOMP for `packet_id`."""
-    return packet((kind << 4) | (0x02 if kind == 6 else 0), struct.pack("!H", packet_id))
 
 
 class RawSub:
