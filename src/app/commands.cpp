@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "data_dir.hpp"
 #include "output.hpp"
 #include "plugmq/app/config.hpp"
 #include "plugmq/platform/crypto.hpp"
@@ -41,10 +42,12 @@ void expect_positional(const Args& a, std::size_t n, const char* what) {
   }
 }
 
+// The data directory's database, which must exist (data_dir.hpp: only `serve` and `account
+// add` create one).
 store::Db open_db(const Args& args, const Config& config) {
-  auto dir = data_dir_from(args, config);
-  ensure_dir(dir);
-  return store::Db::open(dir / "plugmq.db");
+  auto file = existing_database(data_dir_from(args, config));
+  set_database_in_use(file);
+  return store::Db::open(file);
 }
 
 store::Db open_db(const Args& args) { return open_db(args, config_from(args)); }
@@ -61,19 +64,22 @@ store::Template template_or_fail(store::Fleet& fleet, const std::string& model) 
   return *t;
 }
 
-}  // namespace
-
-void ensure_dir(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    throw std::runtime_error("cannot create data directory " + dir.string() + ": " + ec.message());
+// `account add` is the one admin command that creates a database, and says so.
+store::Db open_or_create_db(const Args& args, const Config& config) {
+  const auto dir = data_dir_from(args, config);
+  if (prepare_database(dir)) {
+    std::cerr << "plugmq: created database " << std::filesystem::absolute(database_file(dir)).string()
+              << "\n";
   }
+  set_database_in_use(database_file(dir));
+  return store::Db::open(database_file(dir));
 }
+
+}  // namespace
 
 int cmd_account(const std::string& verb, const Args& args) {
   const Config config = config_from(args);
-  auto db = open_db(args, config);
+  auto db = verb == "add" ? open_or_create_db(args, config) : open_db(args, config);
   store::Identity id(db);
   store::Account account;
   if (verb == "add") {

@@ -6,9 +6,11 @@
 #include <boost/asio/ip/address.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -498,9 +500,23 @@ Config load_config(const std::filesystem::path& file) {
   return parse(text.str(), Source{file.string(), file.parent_path()});
 }
 
+namespace {
+
+// An environment variable that is set and not empty.
+std::optional<std::string> from_env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+}  // namespace
+
 Config config_from(const Args& args) {
   auto file = args.get("config");
-  if (!file) return Config{};
+  if (!file) {
+    auto env = from_env("PLUGMQ_CONFIG");
+    return env ? load_config(*env) : Config{};
+  }
   if (file->empty()) throw UsageError("--config must not be empty");
   return load_config(*file);
 }
@@ -510,6 +526,7 @@ std::filesystem::path data_dir_from(const Args& args, const Config& config) {
     if (d->empty()) throw UsageError("--data-dir must not be empty");
     return *d;
   }
+  if (auto env = from_env("PLUGMQ_DATA_DIR")) return *env;
   if (config.data_dir) return *config.data_dir;
   return geteuid() == 0 ? std::filesystem::path("/var/lib/plugmq")
                         : std::filesystem::path("plugmq-data");

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "data_dir.hpp"
 #include "help.hpp"
 #include "plugmq/app/commands.hpp"
 #include "plugmq/store/db.hpp"
@@ -124,7 +125,8 @@ int run_main(int argc, char** argv) {
     std::cerr << "plugmq: " << e.what() << "\n";
     return 2;
   } catch (const store::Error& e) {
-    std::cerr << "plugmq: " << e.what() << "\n";
+    const std::string& db = database_in_use();
+    std::cerr << "plugmq: " << e.what() << (db.empty() ? "" : " (database " + db + ")") << "\n";
     return e.code() == store::Error::Code::kInvalid ? 2 : 1;
   } catch (const std::exception& e) {
     std::cerr << "plugmq: " << e.what() << "\n";

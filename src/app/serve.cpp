@@ -13,6 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "data_dir.hpp"
 #include "plugmq/app/commands.hpp"
 #include "plugmq/app/config.hpp"
 #include "plugmq/http/listener.hpp"
@@ -208,7 +209,8 @@ int cmd_serve(const Args& args) {
   Signals signals;
   signal(SIGPIPE, SIG_IGN);
 
-  ensure_dir(options.data_dir);
+  prepare_database(options.data_dir);
+  DataDirLock lock(options.data_dir);
   spdlog::info("plugmq {} starting; data directory {}{}", PLUGMQ_VERSION,
                std::filesystem::absolute(options.data_dir).string(),
                config.source.empty() ? "" : "; configuration " + config.source);

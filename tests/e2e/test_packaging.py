@@ -192,6 +192,8 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual([json.loads(v) for v in ins["CMD"]],
                          [["serve", "--config", "/etc/plugmq/plugmq.json"]])
         self.assertIn("config/plugmq.json /etc/plugmq/plugmq.json", ins["COPY"])
+        # `docker exec plugmq plugmq ...` finds the server's database through the config.
+        self.assertIn("PLUGMQ_CONFIG=/etc/plugmq/plugmq.json", ins["ENV"])
         self.assertIn("docker/healthcheck /usr/local/bin/plugmq-healthcheck", ins["COPY"])
         self.assertTrue(any("plugmq-healthcheck" in h for h in ins["HEALTHCHECK"]))
         with open(DOCKERIGNORE, encoding="utf-8") as f:

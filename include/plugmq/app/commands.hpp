@@ -2,7 +2,6 @@
 // error; messages go to stderr, results to stdout (one JSON value with --json).
 #pragma once
 
-#include <filesystem>
 #include <string>
 
 #include "plugmq/app/args.hpp"
@@ -19,8 +18,5 @@ int cmd_serial(const std::string& verb, const Args& args);
 int cmd_device(const std::string& verb, const Args& args);
 int cmd_data(const std::string& verb, const Args& args);
 int cmd_session(const std::string& verb, const Args& args);
-
-// Creates the directory when missing; throws std::runtime_error naming it.
-void ensure_dir(const std::filesystem::path& dir);
 
 }  // namespace plugmq::app
