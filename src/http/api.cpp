@@ -352,6 +352,16 @@ std::optional<Response> Api::Impl::pick(Call& call,
                                         bool& needs_auth) {
   constexpr std::string_view kPrefix = "/iot/";
   const std::string& path = call.target.path;
+  if (path == "/health") {
+    if (call.method != "GET") {
+      Response r = error_response(405, "method not allowed; allowed: GET");
+      r.headers.emplace_back("Allow", "GET");
+      return r;
+    }
+    needs_auth = false;
+    handler = [&call] { return detail::get_health(call); };
+    return std::nullopt;
+  }
   if (!path.starts_with(kPrefix)) return error_response(404, "no such resource");
   const std::string_view rest = std::string_view(path).substr(kPrefix.size());
   const auto slash = rest.find('/');

@@ -149,5 +149,6 @@ boost::asio::awaitable<Response> put_data(Call& call, const std::optional<std::s
 boost::asio::awaitable<Response> get_data(Call& call, const std::string& mask);
 boost::asio::awaitable<Response> delete_data(Call& call, const std::string& mask);
 boost::asio::awaitable<Response> get_channels(Call& call, const std::string& mask);
+boost::asio::awaitable<Response> get_health(Call& call);  // health.cpp
 
 }  // namespace plugmq::http::detail

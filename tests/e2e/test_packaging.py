@@ -19,7 +19,7 @@ import threading
 import unittest
 from typing import Dict, List
 
-from harness import BIN, REPO, Server
+from harness import BIN, REPO, Server, http_request
 
 UNIT = os.path.join(REPO, "config", "plugmq.service")
 DOCKERFILE = os.path.join(REPO, "docker", "Dockerfile")
@@ -237,7 +237,7 @@ class HealthcheckTest(unittest.TestCase):
     def setUpClass(cls):
         if not os.path.exists(BIN):
             raise unittest.SkipTest(f"no plugmq binary at {BIN}")
-        for tool in ("bash", "timeout", "od", "head"):
+        for tool in ("bash", "timeout", "cat", "head", "tr"):
             if not shutil.which(tool):
                 raise unittest.SkipTest(f"the health check needs {tool}")
 
@@ -251,23 +251,37 @@ class HealthcheckTest(unittest.TestCase):
         self.addCleanup(server.close)
         server.start(log_level="info")
         offset = server.log_size()
-        p = self.check(server.port)
+        p = self.check(server.http_port)
         self.assertEqual(p.returncode, 0, f"health check of a running broker: {p.stderr!r}")
-        # It took the login path: the refused device login is logged, without a password.
-        self.assertIn("dev-000000000000000000000000", server.log_text(offset))
+        # It logs nothing: no refused login every 30 s for brute-force alerting to flag.
+        self.assertEqual(server.log_text(offset), "")
+        reply = http_request(server.http_port, "GET", "/health")
+        self.assertEqual(reply.status, 200)
+        body = reply.json()
+        self.assertEqual((body["status"], body["store"], body["writer"]), ("ok", "ok", "ok"))
+        self.assertIsInstance(body["connections"], int)
+        self.assertEqual(http_request(server.http_port, "POST", "/health").status, 405)
         self.assertEqual(server.stop(), 0)
-        p = self.check(server.port)
+        p = self.check(server.http_port)
         self.assertNotEqual(p.returncode, 0, "a stopped broker is unhealthy")
         self.assertIn("cannot connect", p.stderr)
 
-    def test_a_listener_that_does_not_speak_mqtt_is_unhealthy(self):
+    def test_a_listener_that_does_not_answer_is_unhealthy(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             s.listen()
             # Accepts (the kernel does) and never answers: the check gives up after 1 s.
             p = self.check(s.getsockname()[1], timeout=1)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn("expected CONNACK", p.stderr)
+        self.assertIn("did not answer GET /health", p.stderr)
+
+    def test_a_listener_that_is_not_plugmq_is_unhealthy(self):
+        server = Server()
+        self.addCleanup(server.close)
+        server.start()
+        p = self.check(server.port, timeout=2)  # the MQTT port: no HTTP answer
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("unhealthy", p.stderr)
 
 
 class TestCertificateTest(unittest.TestCase):
