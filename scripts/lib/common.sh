@@ -2,7 +2,7 @@
 
 # Debian packages plugmq builds and runs with.
 PLUGMQ_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev
-  nlohmann-json3-dev libsqlite3-dev libspdlog-dev)
+  nlohmann-json3-dev libsqlite3-dev libspdlog-dev libsystemd-dev)
 # What the tests need on top: GoogleTest and real MQTT clients.
 PLUGMQ_TEST_PACKAGES=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt)
 

@@ -19,6 +19,7 @@
 #include "plugmq/http/listener.hpp"
 #include "plugmq/net/server.hpp"
 #include "plugmq/os/fd_limit.hpp"
+#include "plugmq/os/service_manager.hpp"
 
 namespace plugmq::app {
 
@@ -167,6 +168,18 @@ bool start_listeners(net::Server& server, http::Listener& api) {
   }
 }
 
+// What systemd shows in `systemctl status plugmq` once the server listens.
+std::string listening_status(const net::Server& server, const http::Listener& api) {
+  std::string s = "listening: mqtt " + std::to_string(server.mqtt_port());
+  auto add = [&s](const char* name, std::optional<std::uint16_t> p) {
+    if (p) s += std::string(", ") + name + " " + std::to_string(*p);
+  };
+  add("mqtts", server.mqtts_port());
+  add("http", api.http_port());
+  add("https", api.https_port());
+  return s;
+}
+
 // SIGINT, SIGTERM and SIGHUP, queued from construction on for wait(), SIGHUP included: its
 // default action would end the process.
 class Signals {
@@ -174,12 +187,14 @@ class Signals {
   Signals() : set_(ctx_, SIGINT, SIGTERM, SIGHUP) {}
 
   // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile reloads the TLS certificate.
-  void wait(net::Server& server, const service::TlsOptions& tls) {
+  void wait(net::Server& server, const service::TlsOptions& tls, const std::string& status) {
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;
           if (sig == SIGHUP) {
+            os::notify_reloading();
             reload_tls(server, tls);
+            os::notify_reloaded(status);
             set_.async_wait(on_signal);
             return;
           }
@@ -221,8 +236,11 @@ int cmd_serve(const Args& args) {
   http::Listener api(host);
   if (!start_listeners(server, api)) return 1;
   if (auto rf = args.get("ready-file")) write_ready_file(*rf, server, api);
+  const std::string status = listening_status(server, api);
+  os::notify_ready(status);
 
-  signals.wait(server, options.mqtts);
+  signals.wait(server, options.mqtts, status);
+  os::notify_stopping();
   api.stop();
   server.stop();
   return 0;

@@ -102,6 +102,8 @@ class Server:
         self._log_file = None
         # Runs in the server's process before it starts (e.g. to set its resource limits).
         self.preexec_fn: Optional[Callable[[], None]] = None
+        # Environment variables set for the server's process, on top of this process's.
+        self.env: dict = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self, extra_args: Sequence[str] = (), log_level: str = "debug") -> "Server":
@@ -128,7 +130,8 @@ class Server:
         self._log_file.flush()
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=self._log_file, cwd=self.dir,
-                                     preexec_fn=self.preexec_fn)
+                                     preexec_fn=self.preexec_fn,
+                                     env={**os.environ, **self.env} if self.env else None)
 
         def ready():
             if self.proc.poll() is not None:

@@ -123,19 +123,9 @@ class ServerTest(DataDirTestCase):
         server = Server()
         self.addCleanup(server.close)
         server.data_dir = self.data
-        old = os.umask(umask)
-        saved = {k: os.environ.get(k) for k in (env or {})}
-        os.environ.update(env or {})
-        try:
-            server.start()
-        finally:
-            os.umask(old)
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        return server
+        server.env = env or {}
+        server.preexec_fn = lambda: os.umask(umask)
+        return server.start()
 
     def test_a_second_server_on_the_same_data_directory_exits(self):
         first = self.start()

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -19,7 +20,7 @@ import threading
 import unittest
 from typing import Dict, List
 
-from harness import BIN, REPO, Server, http_request
+from harness import BIN, HOST, REPO, Server, http_request
 
 UNIT = os.path.join(REPO, "config", "plugmq.service")
 DOCKERFILE = os.path.join(REPO, "docker", "Dockerfile")
@@ -141,7 +142,11 @@ class SystemdUnitTest(unittest.TestCase):
         for key, value in expected.items():
             with self.subTest(key=key):
                 self.assertEqual(s.get(key), value)
-        self.assertIn(s["Type"], (["simple"], ["exec"]))
+        # Started once listening (sd_notify), never restarted over a configuration error, and
+        # its files readable by its group only.
+        self.assertEqual(s["Type"], ["notify"])
+        self.assertEqual(s["RestartPreventExitStatus"], ["2"])
+        self.assertEqual(s["UMask"], ["0027"])
         self.assertIn("@system-service", s["SystemCallFilter"])
         self.assertNotIn("DynamicUser", s, "admin commands need the same fixed user")
         self.assertIn("/etc/plugmq", " ".join(s.get("ReadOnlyPaths", [])))
@@ -150,6 +155,24 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertRegex(s["RestartSec"][0], r"^[1-9]\d*(s|ms)?$")
         self.assertRegex(s["TimeoutStopSec"][0], r"^[1-9]\d*s?$")
         self.assertEqual(self.unit["Install"]["WantedBy"], ["multi-user.target"])
+
+
+def depends_closure(packages: set) -> set:
+    """The packages and what they depend on, recursively, as this machine's dpkg knows them
+    (apt-get installs them along)."""
+    seen, todo = set(), list(packages)
+    while todo:
+        pkg = todo.pop()
+        if pkg in seen:
+            continue
+        seen.add(pkg)
+        p = subprocess.run(["dpkg-query", "-W", "-f", "${Depends},${Pre-Depends}", pkg],
+                           capture_output=True, text=True)
+        for dep in re.split(r"[,|]", p.stdout):
+            name = dep.strip().split(" ")[0].split(":")[0]
+            if name:
+                todo.append(name)
+    return seen
 
 
 class DockerfileTest(unittest.TestCase):
@@ -208,7 +231,7 @@ class DockerfileTest(unittest.TestCase):
         runtime_runs = " ".join(i[1] for i in self.stages[-1] if i[0].upper() == "RUN")
         m = re.search(r"apt-get install ((?:-\S+\s+)*)([^&]+)", runtime_runs)
         self.assertIsNotNone(m, "the runtime stage installs its libraries with apt-get")
-        installed = set(m.group(2).split())
+        installed = depends_closure(set(m.group(2).split()))
         # In debian:12-slim already (Essential, or needed by apt): the C and C++ runtimes.
         base = {"libc6", "libgcc-s1", "libstdc++6"}
         ldd = subprocess.run(["ldd", BIN], capture_output=True, text=True, check=True).stdout
@@ -228,6 +251,42 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual(needed - base - installed, set(),
                          f"libraries the binary links ({sorted(needed)}) that the runtime stage "
                          f"does not install ({sorted(installed)})")
+
+
+class NotifyTest(unittest.TestCase):
+    """Type=notify: READY=1 once the listeners are bound, RELOADING=1 then READY=1 around a
+    SIGHUP, STOPPING=1 at SIGTERM, sent to NOTIFY_SOCKET as systemd would receive them."""
+
+    def test_ready_reload_stopping(self):
+        tmp = tempfile.mkdtemp(prefix="plugmq-notify-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        sock.bind(path)
+        sock.settimeout(30)
+        server = Server()
+        self.addCleanup(server.close)
+        server.env = {"NOTIFY_SOCKET": path}
+        server.start(log_level="info")
+
+        def receive():
+            return dict(line.split("=", 1) for line in sock.recv(4096).decode().splitlines())
+
+        ready = receive()
+        self.assertEqual(ready["READY"], "1")
+        # Sent after the listeners were bound: the ports it names take connections.
+        self.assertIn(f"mqtt {server.port}", ready["STATUS"])
+        self.assertIn(f"http {server.http_port}", ready["STATUS"])
+        socket.create_connection((HOST, server.port), timeout=5).close()
+        server.signal(signal.SIGHUP)
+        reloading = receive()
+        self.assertEqual(reloading["RELOADING"], "1")
+        self.assertGreater(int(reloading["MONOTONIC_USEC"]), 0)
+        self.assertEqual(receive()["READY"], "1")
+        server.signal(signal.SIGTERM)
+        self.assertEqual(receive()["STOPPING"], "1")
+        self.assertEqual(server.wait_exit(), 0)
 
 
 class HealthcheckTest(unittest.TestCase):
