@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "plugmq/net/server.hpp"
+
 namespace plugmq::app {
 
 namespace {
@@ -465,8 +467,11 @@ service::Endpoint parse_endpoint(std::string_view text) {
     ep.address = ep.address.substr(1, ep.address.size() - 2);
   }
   boost::system::error_code ec;
-  boost::asio::ip::make_address(ep.address, ec);
-  if (ec) throw std::invalid_argument("the address must be an IPv4 or IPv6 address");
+  net::Server::listen_address(ep.address, ec);
+  if (ec) {
+    throw std::invalid_argument("the address must be an IPv4 or IPv6 address, or a host name that "
+                                "resolves ('" + ep.address + "': " + ec.message() + ")");
+  }
   unsigned port = 0;
   const auto ptext = text.substr(colon + 1);
   auto [end, perr] = std::from_chars(ptext.data(), ptext.data() + ptext.size(), port);

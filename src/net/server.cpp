@@ -76,12 +76,30 @@ void Server::start() {
   }
 }
 
+asio::ip::address Server::listen_address(const std::string& host, boost::system::error_code& ec) {
+  auto literal = asio::ip::make_address(host, ec);
+  if (!ec) return literal;
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(host, "", tcp::resolver::passive, ec);
+  if (ec) return {};
+  if (results.empty()) {
+    ec = asio::error::host_not_found;
+    return {};
+  }
+  for (const auto& r : results) {
+    if (r.endpoint().address().is_v4()) return r.endpoint().address();
+  }
+  return results.begin()->endpoint().address();
+}
+
 std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name,
                              const service::Endpoint& ep) {
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(ep.address, ec);
+  auto address = listen_address(ep.address, ec);
   if (ec) {
-    throw std::system_error(ec, std::string(name) + " listener: bad address '" + ep.address + "'");
+    throw std::system_error(ec, std::string(name) + " listener: cannot resolve '" + ep.address +
+                                    "'");
   }
   tcp::endpoint endpoint(address, ep.port);
   acceptor.open(endpoint.protocol());
@@ -93,7 +111,11 @@ std::uint16_t Server::listen(tcp::acceptor& acceptor, const char* name,
   }
   acceptor.listen(asio::socket_base::max_listen_connections);
   const auto port = acceptor.local_endpoint().port();
-  spdlog::info("{} listening on {}:{}", name, ep.address, port);
+  if (address.to_string() == ep.address) {
+    spdlog::info("{} listening on {}:{}", name, ep.address, port);
+  } else {
+    spdlog::info("{} listening on {}:{} ({})", name, address.to_string(), port, ep.address);
+  }
   return port;
 }
 

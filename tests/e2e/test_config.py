@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import unittest
 from typing import Optional
 
 from harness import (BIN, HOST, REPO, ConnectionClosed, RawClient,
                      UnstartedServerTestCase, assert_refused_without_connack, encode_connect,
-                     unique, wait_for)
+                     http_request, unique, wait_for)
 
 SHIPPED = os.path.join(REPO, "config", "plugmq.json")
 OPENSSL = shutil.which("openssl")
@@ -263,6 +264,21 @@ class ServeWithConfigTest(ConfigTestCase):
                 self.assertConfigError(p, f, needle)
                 self.assertFalse(os.path.exists(self.server.ready_path), "no ready file")
                 self.assertFalse(os.path.exists(data), "nothing created")
+
+    def test_host_names_in_listen_addresses(self):
+        f = self.write_config({"mqtt": {"listen": "localhost:0"}, "http": {"listen": "localhost:0"},
+                               "https": {"listen": "off"}})
+        self.server.launch(["--config", f, "--data-dir", self.server.data_dir], free_http=False)
+        # localhost resolves to 127.0.0.1 (IPv4 first): both listeners take connections there.
+        socket.create_connection(("127.0.0.1", self.server.port), timeout=5).close()
+        self.assertEqual(http_request(self.server.http_port, "GET", "/health").status, 200)
+        self.assertIn(f"mqtt listening on 127.0.0.1:{self.server.port} (localhost)",
+                      self.server.log_text())
+        self.server.stop()
+        # A name that does not resolve is a configuration error naming the flag.
+        p = run("serve", "--data-dir", self.server.data_dir, "--mqtt", "no-such-host.invalid:0",
+                "--check-config")
+        self.assertConfigError(p, "--mqtt", "'no-such-host.invalid'")
 
     def test_certificate_without_key_exits_2(self):
         p = subprocess.run([BIN, "serve", "--data-dir", self.server.data_dir, "--mqtt",

@@ -60,6 +60,11 @@ class Server {
   // The current TLS context (reload_tls() replaces it); nullptr without TLS. Thread-safe.
   std::shared_ptr<boost::asio::ssl::context> tls_context();
 
+  // The address a listener binds for `host`: an IPv4 or IPv6 literal as written, or a host
+  // name resolved (its first IPv4 address, else its first address). Sets `ec` when it cannot.
+  static boost::asio::ip::address listen_address(const std::string& host,
+                                                 boost::system::error_code& ec);
+
   // Binds and listens (throws std::system_error naming the listener); returns the port.
   static std::uint16_t listen(boost::asio::ip::tcp::acceptor& acceptor, const char* name,
                               const service::Endpoint& ep);

@@ -1,5 +1,6 @@
 #include "plugmq/app/config.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -582,6 +583,16 @@ TEST(Endpoint, ParseAndPrint) {
   EXPECT_THROW(parse_endpoint("1.2.3.4:"), std::invalid_argument);
   EXPECT_THROW(parse_endpoint("1.2.3.4:-1"), std::invalid_argument);
   EXPECT_THROW(parse_endpoint("[::1]:1883x"), std::invalid_argument);
+  // A host name that resolves is kept as written (the listener resolves it again at start).
+  ep = parse_endpoint("localhost:1884");
+  EXPECT_EQ(ep.address, "localhost");
+  EXPECT_EQ(ep.port, 1884);
+  try {
+    parse_endpoint("no-such-host.invalid:1883");
+    ADD_FAILURE() << "a host name that does not resolve is refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("'no-such-host.invalid'"));
+  }
 }
 
 TEST(LogLevel, Names) {
