@@ -12,6 +12,7 @@
 
 #include "plugmq/codec/codec.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "plugmq/platform/topic.hpp"
 #include "plugmq/service/retained.hpp"
 #include "session.hpp"
 
@@ -41,6 +42,12 @@ class Session<Stream>::Io final : public broker::Actions {
   void claim() override { s_.ctx_.registry.claim(s_.conn_.key(), &s_); }
   void release() override { s_.ctx_.registry.release(s_.conn_.key(), &s_); }
   void route_add(std::string_view filter, std::uint8_t qos) override {
+    if (!platform::filter_can_match(filter)) {
+      s_.log(broker::LogLevel::kInfo, "subscription never matches",
+             "subscription to '" + std::string(filter) +
+                 "' can never match a topic plugmq delivers (PLUG_ID/data/CHANNEL, "
+                 "PLUG_ID/ag/prop/set|get): it receives nothing");
+    }
     s_.ctx_.router.subscribe(s_.principal_->account_id, filter, &s_, qos);
     if (s_.persist_) s_.mark_dirty();
   }

@@ -97,6 +97,51 @@ ParsedTopic parse_topic(std::string_view topic) {
   return out;
 }
 
+namespace {
+
+// A topic shape, level by level: a level of a topic fits when `fits` says so.
+struct Shape {
+  bool (*fits[4])(std::string_view);
+  std::size_t levels;
+  bool open_tail;  // more levels may follow (a channel's)
+};
+
+bool plug_id_level(std::string_view l) { return normalize_plug_id(l, IdKind::kDevice).has_value(); }
+bool data_level(std::string_view l) { return l == "data"; }
+bool channel_level(std::string_view l) { return !l.empty(); }
+bool ag_level(std::string_view l) { return l == "ag"; }
+bool prop_level(std::string_view l) { return l == "prop"; }
+bool op_level(std::string_view l) { return l == "set" || l == "get"; }
+
+constexpr Shape kDataTopic{{plug_id_level, data_level, channel_level, nullptr}, 3, true};
+constexpr Shape kPropTopic{{plug_id_level, ag_level, prop_level, op_level}, 4, false};
+
+bool filter_fits(std::string_view filter, const Shape& shape) {
+  std::size_t i = 0;
+  bool ok = true;
+  bool done = false;
+  each_level(filter, [&](std::string_view level, bool) {
+    if (level == "#") {
+      done = true;  // the rest of any topic that fits so far
+      return false;
+    }
+    if (i >= shape.levels) {
+      ok = shape.open_tail && (level == "+" || !level.empty());
+    } else if (level != "+" && !shape.fits[i](level)) {
+      ok = false;
+    }
+    ++i;
+    return ok;
+  });
+  return done || (ok && i >= shape.levels);
+}
+
+}  // namespace
+
+bool filter_can_match(std::string_view filter) {
+  return filter_fits(filter, kDataTopic) || filter_fits(filter, kPropTopic);
+}
+
 ClientId split_client_id(std::string_view client_id) {
   const auto pos = client_id.find('/');
   if (pos == std::string_view::npos) return {std::string(client_id), {}};

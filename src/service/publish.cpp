@@ -16,6 +16,22 @@ namespace plugmq::service {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// MQTT cannot tell a publisher that its message went nowhere, so the log does: once per
+// client and topic per throttle interval (saying how many were held back), at info level.
+void log_dropped(const std::string& peer, std::string_view client, const std::string& topic,
+                 const std::string& why) {
+  std::string key;
+  key.reserve(peer.size() + client.size() + topic.size() + 2);
+  key.append(peer).append(" ").append(client).append(" ").append(topic);
+  if (auto t = platform::throttle_log("publish dropped", key)) {
+    spdlog::info("{} {}: publish to '{}' dropped: {}{}", peer, client, topic, why, t->suffix());
+  }
+}
+
+}  // namespace
+
 asio::awaitable<std::optional<platform::Target>> find_target(Context& ctx, const Directory& dir,
                                                              const std::string& plug_id,
                                                              const platform::Principal& who) {
@@ -93,13 +109,14 @@ asio::awaitable<PublishStatus> publish_topic(
 
   if (parsed.kind != platform::TopicKind::kData) {
     ctx.counters.invalid++;
-    spdlog::debug("{} {}: publish to '{}' ignored: not a data topic", log_peer, log_client, topic);
+    log_dropped(log_peer, log_client, topic,
+                "not a topic plugmq stores (PLUG_ID/data/CHANNEL or /data/CHANNEL)");
     co_return PublishStatus::kInvalidTopic;
   }
   const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
   if (plug_id.empty()) {
     ctx.counters.invalid++;
-    spdlog::debug("{} {}: '/data/' topics need a device login", log_peer, log_client);
+    log_dropped(log_peer, log_client, topic, "/data/CHANNEL needs a device login");
     co_return PublishStatus::kInvalidTopic;
   }
   // One directory snapshot per publish serves the target and its account's retention.
@@ -109,16 +126,14 @@ asio::awaitable<PublishStatus> publish_topic(
   if (!target || !platform::may_write(who, *target)) {
     // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
     ctx.counters.denied++;
-    spdlog::debug("{} {}: publish to '{}' denied", log_peer, log_client, topic);
+    log_dropped(log_peer, log_client, topic,
+                target ? "no write permission on " + plug_id : "no device " + plug_id);
     co_return PublishStatus::kDenied;
   }
   auto decoded = platform::decode_payload(payload, platform::now_ms());
   if (decoded.error == platform::PayloadError::kBinary) {
     ctx.counters.binary++;
-    if (auto t = platform::throttle_log("publish: binary payload", log_peer)) {
-      spdlog::warn("{} {}: binary payload on '{}' dropped{}", log_peer, log_client, topic,
-                   t->suffix());
-    }
+    log_dropped(log_peer, log_client, topic, "the payload is not UTF-8 text (JSON or a string)");
     co_return PublishStatus::kBinary;
   }
   if (decoded.error != platform::PayloadError::kNone) {

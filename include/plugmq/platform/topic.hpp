@@ -31,6 +31,11 @@ struct ParsedTopic {
 // valid_channel().
 ParsedTopic parse_topic(std::string_view topic);
 
+// Whether a valid MQTT topic filter can match a topic plugmq delivers: a data topic
+// (PLUG_ID/data/CHANNEL) or a property reply (PLUG_ID/ag/prop/set|get). "sensors/#" or
+// "dev-1/status" cannot: a subscription to it receives nothing, ever.
+bool filter_can_match(std::string_view filter);
+
 // A channel: UTF-8, 1..200 bytes, no '+' or '#', no empty level (SPEC 1).
 bool valid_channel(std::string_view channel);
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace plugmq::platform {
 namespace {
 
@@ -180,6 +183,21 @@ TEST(EnrollTopic, MalformedShapesAreRejected) {
                           "mod-x/other/p", "mod-x/ctrl/SN", "mod-x/ctrl//p", "mod-x/ctrl/SN/",
                           "mod-x/thing/+", "mod-x/thing/#", "+/thing/p", "mod-x/data/p"}) {
     EXPECT_FALSE(parse_enroll_topic(bad)) << bad;
+  }
+}
+
+TEST(Topic, FiltersThatCanMatchWhatPlugmqDelivers) {
+  for (const std::string& f : std::vector<std::string>
+       {"#", "+/#", "+/data/#", "+/data/+", "+/+/+", kDev + "/data/t", kDev + "/data/a/b/c",
+        kDev + "/data/+/c", kDev + "/#", "+/data/t/#", kDev + "/ag/prop/get", "+/ag/prop/+",
+        "+/+/+/+", kDev + "/ag/#", "+/ag/prop/#"}) {
+    EXPECT_TRUE(filter_can_match(f)) << f;
+  }
+  for (const std::string& f : std::vector<std::string>
+       {"foo/bar", "sensors/#", "+", "+/+", "+/data", kDev + "/data", kDev + "/status",
+        "home/data/t", kDev + "/dat/t", kDev + "/ag/prop/put", kDev + "/ag/prop/get/x",
+        kDev + "/ag/props/#", "/data/t", kDev + "/data//t", "notadev/#"}) {
+    EXPECT_FALSE(filter_can_match(f)) << f;
   }
 }
 
