@@ -16,6 +16,9 @@ enum PacketType : std::uint8_t {
   kConnack = 2,
   kPublish = 3,
   kPuback = 4,
+  kPubrec = 5,
+  kPubrel = 6,
+  kPubcomp = 7,
   kSubscribe = 8,
   kSuback = 9,
   kPingreq = 12,
@@ -42,13 +45,14 @@ inline void put_str(std::string& b, std::string_view s) {
   b.append(s);
 }
 
-// CONNECT with clean session; username and password only when `login` is set.
+// CONNECT; username and password only when `login` is set.
 inline std::string connect_packet(std::string_view client_id, bool login, std::string_view user,
-                                  std::string_view pass, std::uint16_t keep_alive) {
+                                  std::string_view pass, std::uint16_t keep_alive,
+                                  bool clean_session = true) {
   std::string body;
   put_str(body, "MQTT");
   body.push_back(4);  // protocol level 3.1.1
-  std::uint8_t flags = 0x02;
+  std::uint8_t flags = clean_session ? 0x02 : 0;
   if (login) flags |= 0x80 | 0x40;
   body.push_back(static_cast<char>(flags));
   put_u16(body, keep_alive);
@@ -84,6 +88,13 @@ inline void append_publish(std::string& b, std::string_view topic, std::string_v
   b.append(payload);
 }
 
+// Appends PUBACK, PUBREC or PUBCOMP (`type`) of `packet_id` to `b`.
+inline void append_ack(std::string& b, PacketType type, std::uint16_t packet_id) {
+  b.push_back(static_cast<char>(type << 4));
+  b.push_back(2);
+  put_u16(b, packet_id);
+}
+
 inline std::string_view pingreq_packet() { return std::string_view("\xc0\x00", 2); }
 inline std::string_view disconnect_packet() { return std::string_view("\xe0\x00", 2); }
 
@@ -116,6 +127,20 @@ inline Decode decode(const std::uint8_t* data, std::size_t len, Packet& out, std
   out.body_len = remaining;
   used = header + remaining;
   return Decode::kPacket;
+}
+
+inline int publish_qos(const Packet& p) { return (p.flags >> 1) & 3; }
+
+// The packet id of a PUBLISH of QoS 1 or 2, or of PUBACK, PUBREC, PUBREL, PUBCOMP; 0 when the
+// body is too short.
+inline std::uint16_t packet_id(const Packet& p) {
+  std::size_t at = 0;
+  if (p.type == kPublish) {
+    if (p.body_len < 2) return 0;
+    at = 2 + ((std::size_t{p.body[0]} << 8) | p.body[1]);
+  }
+  if (at + 2 > p.body_len) return 0;
+  return static_cast<std::uint16_t>((p.body[at] << 8) | p.body[at + 1]);
 }
 
 // The payload of a PUBLISH body (topic and, for QoS > 0, the packet id skipped); empty view

@@ -30,6 +30,16 @@ ROWS = [
     ("rate", "latency_p99_us", "latency p99 us", ("max", 2.0)),
     ("rate", "latency_max_us", "latency max us", None),
     ("rate", "broker_cpu_us_per_delivery", "broker CPU us/delivery", None),
+    ("fan-in-qos1", "delivered_per_s", "delivered msgs/s", ("min", 2.0)),
+    ("fan-in-qos1", "latency_p50_us", "latency p50 us", None),
+    ("fan-in-qos1", "latency_p99_us", "latency p99 us", None),
+    ("fan-in-qos1", "broker_cpu_us_per_delivery", "broker CPU us/delivery", None),
+    ("fan-in-qos1", "stored_pct", "messages stored %", None),
+    ("pairs-qos1", "delivered_per_s", "delivered msgs/s", ("min", 2.0)),
+    ("pairs-qos1", "latency_p50_us", "latency p50 us", None),
+    ("pairs-qos1", "latency_p99_us", "latency p99 us", None),
+    ("pairs-qos1", "broker_cpu_us_per_delivery", "broker CPU us/delivery", None),
+    ("pairs-qos1", "stored_pct", "messages stored %", None),
     ("idle", "rss_per_conn_bytes", "RSS bytes/connection", ("max", 1.0)),
     ("idle", "rss_after_kb", "RSS kB, all connected", None),
     ("idle", "connect_s", "seconds to log in all", None),
@@ -80,6 +90,8 @@ def main():
             "fan-in": f"fan-in, {c} pubs -> 1 sub",
             "fan-out": f"fan-out, 1 pub -> {c} subs",
             "pairs": f"pairs, {c} x (1 pub -> 1 sub)",
+            "fan-in-qos1": f"QoS 1 fan-in, {c} pubs -> 1 sub",
+            "pairs-qos1": f"QoS 1 pairs, {c} x (1 -> 1)",
             "rate": f"{rs}, {c} clients, {int(float(meta.get('rate', 0))):,}/s",
             "idle": f"idle, {int(meta.get('idle', 0)):,} connections",
         }[run]
@@ -165,7 +177,8 @@ def main():
     lines.insert(0, "")
     lines.insert(1, f"plugmq {meta.get('plugmq', '?')} vs mosquitto {meta.get('mosquitto', '?')}: "
                     f"medians of {meta.get('rounds')} round(s); payload {meta.get('payload')} B, "
-                    f"QoS 0, {meta.get('duration_s')} s windows after {meta.get('warmup_s')} s "
+                    f"QoS 0 (QoS 1 rows: QoS 1 publishers and subscriptions), "
+                    f"{meta.get('duration_s')} s windows after {meta.get('warmup_s')} s "
                     f"warmup, closed loop {meta.get('inflight')} in flight per publisher; "
                     f"fixed rate: {meta.get('rate_runs', 1)} run(s) per round of "
                     f"{meta.get('rate_duration_s', meta.get('duration_s'))} s; "
