@@ -6,6 +6,7 @@ the binary under test; the Dockerfile by reading it (no Docker daemon is needed)
 script against a real broker; the certificate commands by running them and making a TLS
 connection with the result."""
 
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tarfile
 import tempfile
 import threading
 import unittest
@@ -194,12 +196,21 @@ class DockerfileTest(unittest.TestCase):
         runs = [ins[1] for ins in self.stages[0] if ins[0].upper() == "RUN"]
         firsts = [shlex.split(r.split("&&")[0])[0] for r in runs]
         self.assertIn("scripts/build", firsts, f"the build stage's RUN steps: {runs}")
-        # The README's systemd set-up builds with the same command, on a line of its own.
+        # The build packages are installed in a layer before the sources are copied in, from
+        # the package list alone: a source change does not install them again.
+        steps = [(ins[0].upper(), ins[1]) for ins in self.stages[0]]
+        deps = next(i for i, (k, v) in enumerate(steps) if k == "RUN" and "ensure_packages" in v)
+        sources = steps.index(("COPY", ". ."))
+        self.assertLess(deps, sources)
+        self.assertEqual([v for k, v in steps[:deps] if k == "COPY"],
+                         ["scripts/lib/common.sh scripts/lib/common.sh"])
+        # The README's systemd set-up installs with scripts/install, which builds with the same
+        # command.
         blocks = [b for b in fenced_blocks(read(README))
                   if "systemctl enable --now plugmq" in b]
         self.assertEqual(len(blocks), 1, "one README block installs the systemd service")
-        self.assertIn("scripts/build", [l.strip() for l in blocks[0].splitlines()])
-        self.assertIn("install -m 0755 build/release/plugmq /usr/local/bin/", blocks[0])
+        self.assertIn("scripts/install", [l.strip() for l in blocks[0].splitlines()])
+        self.assertIn("$(scripts/build)", read(os.path.join(REPO, "scripts", "install")))
         self.assertIn("docker build -f docker/Dockerfile -t plugmq .", read(README))
 
     def test_runtime_stage(self):
@@ -251,6 +262,84 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual(needed - base - installed, set(),
                          f"libraries the binary links ({sorted(needed)}) that the runtime stage "
                          f"does not install ({sorted(installed)})")
+
+
+class InstallTest(unittest.TestCase):
+    """scripts/install, staged (--destdir) from the build tree under test (--build-dir)."""
+
+    def setUp(self):
+        self.build = os.path.dirname(os.path.abspath(BIN))
+        if not os.path.exists(os.path.join(self.build, "cmake_install.cmake")):
+            self.skipTest(f"{self.build} is not a CMake build tree")
+        self.dest = tempfile.mkdtemp(prefix="plugmq-install-")
+        self.addCleanup(shutil.rmtree, self.dest, True)
+
+    def install(self):
+        p = subprocess.run([os.path.join(REPO, "scripts", "install"), "--build-dir", self.build,
+                            "--destdir", self.dest, "--prefix", "/opt/plugmq"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_binary_unit_and_config_in_place(self):
+        out = self.install()
+        binary = os.path.join(self.dest, "opt/plugmq/bin/plugmq")
+        v = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        self.assertTrue(v.stdout.startswith("plugmq "), v.stdout)
+        unit = read(os.path.join(self.dest, "opt/plugmq/lib/systemd/system/plugmq.service"))
+        self.assertEqual(parse_unit(unit)["Service"]["ExecStart"],
+                         ["/opt/plugmq/bin/plugmq serve --config /etc/plugmq/plugmq.json"])
+        config = os.path.join(self.dest, "etc/plugmq/plugmq.json")
+        self.assertEqual(read(config), read(os.path.join(REPO, "config", "plugmq.json")))
+        self.assertIn("systemctl daemon-reload && systemctl enable --now plugmq", out)
+        # Installing again keeps an edited config; the shipped one goes beside it.
+        with open(config, "a", encoding="utf-8") as f:
+            f.write("// edited\n")
+        out = self.install()
+        self.assertTrue(read(config).endswith("// edited\n"))
+        self.assertTrue(os.path.exists(config + ".new"))
+        self.assertIn("kept", out)
+
+
+class DebianPackageTest(unittest.TestCase):
+    """`cpack -G DEB` in the build tree under test: what the package holds and declares."""
+
+    def test_package(self):
+        build = os.path.dirname(os.path.abspath(BIN))
+        if not os.path.exists(os.path.join(build, "CPackConfig.cmake")):
+            self.skipTest(f"{build} is not a CMake build tree")
+        for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps"):
+            if not shutil.which(tool):
+                self.skipTest(f"needs {tool}")
+        out = tempfile.mkdtemp(prefix="plugmq-deb-")
+        self.addCleanup(shutil.rmtree, out, True)
+        p = subprocess.run(["cpack", "-G", "DEB", "-B", out], cwd=build, capture_output=True,
+                           text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        debs = [f for f in os.listdir(out) if f.endswith(".deb")]
+        self.assertEqual(len(debs), 1, os.listdir(out))
+        deb = os.path.join(out, debs[0])
+        files = subprocess.run(["dpkg-deb", "-c", deb], capture_output=True, text=True,
+                               check=True).stdout
+        for path in ("./usr/bin/plugmq", "./usr/lib/systemd/system/plugmq.service",
+                     "./etc/plugmq/plugmq.json"):
+            self.assertIn(path, files)
+        fields = subprocess.run(["dpkg-deb", "-f", deb, "Package", "Depends"],
+                                capture_output=True, text=True, check=True).stdout
+        self.assertIn("Package: plugmq", fields)
+        for lib in ("libsqlite3-0", "libssl3", "libsystemd0"):
+            self.assertIn(lib, fields)
+        control = os.path.join(out, "control")
+        subprocess.run(["dpkg-deb", "-e", deb, control], check=True)
+        self.assertEqual(read(os.path.join(control, "conffiles")).split(),
+                         ["/etc/plugmq/plugmq.json"])
+        self.assertIn("useradd --system", read(os.path.join(control, "postinst")))
+        unit = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True,
+                              check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(unit)) as tar:
+            text = tar.extractfile("./usr/lib/systemd/system/plugmq.service").read().decode()
+        self.assertEqual(parse_unit(text)["Service"]["ExecStart"],
+                         ["/usr/bin/plugmq serve --config /etc/plugmq/plugmq.json"])
 
 
 class NotifyTest(unittest.TestCase):
