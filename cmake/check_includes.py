@@ -24,7 +24,7 @@ ARROWS = {
     "codec": ["base"],
     "platform": ["base"],
     "os": [],
-    "broker": ["codec"],
+    "broker": ["codec", "base"],
     "store": ["platform", "os"],
     "service": ["broker", "store", "platform"],
     "net": ["service", "codec"],

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data_dir.hpp"
+#include "reload.hpp"
 #include "plugmq/app/commands.hpp"
 #include "plugmq/app/config.hpp"
 #include "plugmq/http/listener.hpp"
@@ -52,33 +53,6 @@ class ServerHost final : public http::Host {
 
 std::string fd_count(std::uint64_t n) {
   return n == std::numeric_limits<std::uint64_t>::max() ? "unlimited" : std::to_string(n);
-}
-
-// Every connection is a file descriptor: the open-files limit goes up as far as max_connections
-// needs, and where the hard limit stops it, max_connections comes down to what fits, said once.
-// Past max_connections a connection is closed at once; past the limit it would hang.
-void fit_connections_to_fd_limit(service::ServerOptions& options) {
-  const std::uint64_t wanted = options.max_connections;
-  const std::uint64_t reserve = net::Server::reserved_fds(options);
-  const auto fit = os::fit_fd_limit(wanted, reserve);
-  if (!fit) {
-    spdlog::warn("cannot read the open-files limit (RLIMIT_NOFILE): {}", std::strerror(errno));
-    return;
-  }
-  if (fit->soft != fit->before.soft) {
-    spdlog::info("open-files limit (RLIMIT_NOFILE) raised from {} to {}",
-                 fd_count(fit->before.soft), fd_count(fit->soft));
-  }
-  if (fit->max_connections >= wanted) return;
-  options.max_connections = static_cast<std::size_t>(fit->max_connections);
-  spdlog::warn(
-      "the open-files limit (RLIMIT_NOFILE) is {} (hard limit {}), too low for "
-      "limits.max_connections = {} (--max-connections) plus {} descriptors for the database, "
-      "listeners and threads: using max_connections = {}. To allow {} connections, raise the "
-      "limit to {}: LimitNOFILE= in the systemd unit, docker run --ulimit nofile=N:N, or "
-      "ulimit -n N before plugmq serve",
-      fd_count(fit->soft), fd_count(fit->before.hard), wanted, reserve, fit->max_connections,
-      wanted, wanted + reserve);
 }
 
 // Written atomically (temp file + rename) so a reader never sees half of it.
@@ -186,13 +160,16 @@ class Signals {
  public:
   Signals() : set_(ctx_, SIGINT, SIGTERM, SIGHUP) {}
 
-  // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile reloads the TLS certificate.
-  void wait(net::Server& server, const service::TlsOptions& tls, const std::string& status) {
+  // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile reloads the configuration (reload.hpp)
+  // and the TLS certificate.
+  void wait(net::Server& server, Reloader& reloader, const std::string& status) {
+    const service::TlsOptions& tls = server.context().options.mqtts;
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;
           if (sig == SIGHUP) {
             os::notify_reloading();
+            reloader.reload();
             reload_tls(server, tls);
             os::notify_reloaded(status);
             set_.async_wait(on_signal);
@@ -210,6 +187,33 @@ class Signals {
 };
 
 }  // namespace
+
+// Every connection is a file descriptor: the open-files limit goes up as far as max_connections
+// needs, and where the hard limit stops it, max_connections comes down to what fits, said once.
+// Past max_connections a connection is closed at once; past the limit it would hang.
+void fit_connections_to_fd_limit(service::ServerOptions& options) {
+  const std::uint64_t wanted = options.max_connections;
+  const std::uint64_t reserve = net::Server::reserved_fds(options);
+  const auto fit = os::fit_fd_limit(wanted, reserve);
+  if (!fit) {
+    spdlog::warn("cannot read the open-files limit (RLIMIT_NOFILE): {}", std::strerror(errno));
+    return;
+  }
+  if (fit->soft != fit->before.soft) {
+    spdlog::info("open-files limit (RLIMIT_NOFILE) raised from {} to {}",
+                 fd_count(fit->before.soft), fd_count(fit->soft));
+  }
+  if (fit->max_connections >= wanted) return;
+  options.max_connections = static_cast<std::size_t>(fit->max_connections);
+  spdlog::warn(
+      "the open-files limit (RLIMIT_NOFILE) is {} (hard limit {}), too low for "
+      "limits.max_connections = {} (--max-connections) plus {} descriptors for the database, "
+      "listeners and threads: using max_connections = {}. To allow {} connections, raise the "
+      "limit to {}: LimitNOFILE= in the systemd unit, docker run --ulimit nofile=N:N, or "
+      "ulimit -n N before plugmq serve",
+      fd_count(fit->soft), fd_count(fit->before.hard), wanted, reserve, fit->max_connections,
+      wanted, wanted + reserve);
+}
 
 int cmd_serve(const Args& args) {
   if (!args.positional.empty()) {
@@ -239,7 +243,8 @@ int cmd_serve(const Args& args) {
   const std::string status = listening_status(server, api);
   os::notify_ready(status);
 
-  signals.wait(server, options.mqtts, status);
+  Reloader reloader(args, config, server);
+  signals.wait(server, reloader, status);
   os::notify_stopping();
   api.stop();
   server.stop();

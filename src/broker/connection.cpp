@@ -20,14 +20,14 @@ Connection::Extras& Connection::extras() {
 std::size_t Connection::packet_limit(const ConnectionLimits& l) const {
   switch (role_) {
     case Role::kEnroll:
-      return std::min(l.max_packet_size, kMaxEnrollPacket);
+      return std::min(l.max_packet_size.get(), kMaxEnrollPacket);
     case Role::kDevice:
     case Role::kAccount:
       return l.max_packet_size;
     case Role::kNone:
       break;
   }
-  return std::min(l.max_packet_size, codec::kMaxConnectRemainingLength);
+  return std::min(l.max_packet_size.get(), codec::kMaxConnectRemainingLength);
 }
 
 codec::DecodeResult Connection::decode(std::span<const std::uint8_t> in,
@@ -116,14 +116,14 @@ Connection::TimePoint Connection::deadline(TimePoint now, const ConnectionLimits
     case Phase::kAwaitConnect:
       // From accept, whatever the connection waits for, until its CONNECT is in. One whose
       // whole CONNECT waits to be read has sent it in time.
-      if (!connect_arrived_) return since_ + l.connect_timeout;
+      if (!connect_arrived_) return since_ + l.connect_timeout.get();
       [[fallthrough]];
     case Phase::kLoggingIn:
       // Credentials are being checked (account passwords are a deliberately slow hash, and a
       // login storm queues them): no deadline; look again soon.
       return now + kLoginPoll;
     case Phase::kEnrolling:
-      return since_ + l.enroll_timeout;  // from accept, whatever happens (SPEC 5)
+      return since_ + l.enroll_timeout.get();  // from accept, whatever happens (SPEC 5)
     case Phase::kConnected:
       if (keep_alive_ == 0) return TimePoint::max();
       return since_ + keep_alive_limit(keep_alive_);  // [MQTT-3.1.2-24]
@@ -139,7 +139,7 @@ void Connection::on_timer(TimePoint now, Actions& out) {
   if (now < deadline(now, l)) return;
   switch (phase_) {
     case Phase::kAwaitConnect:
-      return violate(Violation::kNoConnectInTime, std::to_string(l.connect_timeout.count()), out);
+      return violate(Violation::kNoConnectInTime, std::to_string(l.connect_timeout.get().count()), out);
     case Phase::kEnrolling:
       return violate(Violation::kEnrollTimeUp, {}, out);
     case Phase::kConnected:

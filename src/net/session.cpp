@@ -211,8 +211,8 @@ asio::awaitable<bool> Session<Stream>::backpressure() {
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (queued_bytes_ <= ctx_.options.queue_max_bytes &&
-          queue_.size() <= ctx_.options.queue_max_messages) {
+      if (queued_bytes_ <= ctx_.live.queue_max_bytes &&
+          queue_.size() <= ctx_.live.queue_max_messages) {
         break;
       }
     }
@@ -302,7 +302,7 @@ template <class Stream>
 steady_clock::time_point Session<Stream>::slow_deadline() {
   std::lock_guard lock(mu_);
   if (overflowing_since_ == steady_clock::time_point{}) return steady_clock::time_point::max();
-  return overflowing_since_ + ctx_.options.slow_subscriber_timeout;
+  return overflowing_since_ + ctx_.live.slow_subscriber_timeout.get();
 }
 
 template <class Stream>
@@ -316,7 +316,7 @@ void Session<Stream>::slow_deadline_passed() {
   spdlog::warn(
       "{} {}: outgoing queue over its limit for {} ms, {} messages dropped; "
       "disconnecting (slow_subscriber_timeout)",
-      peer_, client_id(), ctx_.options.slow_subscriber_timeout.count(), dropped);
+      peer_, client_id(), ctx_.live.slow_subscriber_timeout.get().count(), dropped);
   conn_.end(EndReason::kSlowConsumer);
 }
 

@@ -51,8 +51,8 @@ void Session<Stream>::hold_locked(const service::Message& msg, std::int64_t seq)
   PersistState& p = *persist_;
   if (p.overflow) return;  // the next round reads it from the store
   const std::size_t size = msg.packet->size();
-  if (p.held.size() >= ctx_.options.queue_max_messages ||
-      p.held_bytes + size > ctx_.options.queue_max_bytes) {
+  if (p.held.size() >= ctx_.live.queue_max_messages ||
+      p.held_bytes + size > ctx_.live.queue_max_bytes) {
     p.overflow = true;
     std::vector<broker::Outgoing>().swap(p.held);
     p.held_bytes = 0;
@@ -108,7 +108,7 @@ asio::awaitable<void> Session<Stream>::catch_up() {
       std::lock_guard lock(mu_);
       from = p.replay_from;
     }
-    const std::int64_t max_replay = ctx_.options.max_replay;
+    const std::int64_t max_replay = ctx_.live.max_replay.get();
     if (max_replay > 0 && to - from > max_replay) {  // 0: no bound
       auto skip = skip_replay(from, to - max_replay);
       co_await std::move(skip);
@@ -141,7 +141,7 @@ asio::awaitable<void> Session<Stream>::skip_replay(std::int64_t from, std::int64
   }
   ctx_.counters.replay_skipped += static_cast<std::uint64_t>(skipped);
   spdlog::warn("{} {}: {} messages missed before position {} not replayed (sessions.max_replay {})",
-               peer_, client_id(), skipped, to, ctx_.options.max_replay);
+               peer_, client_id(), skipped, to, ctx_.live.max_replay.get());
   std::lock_guard lock(mu_);
   persist_->replay_from = std::max(persist_->replay_from, to);
 }

@@ -130,7 +130,7 @@ bool Session<Stream>::over_limit_locked(std::size_t size) const {
     messages += handoff_->pending_messages;
     bytes += handoff_->pending_bytes;
   }
-  return messages >= ctx_.options.queue_max_messages || bytes + size > ctx_.options.queue_max_bytes;
+  return messages >= ctx_.live.queue_max_messages.get() || bytes + size > ctx_.live.queue_max_bytes.get();
 }
 
 template <class Stream>
@@ -141,8 +141,8 @@ bool Session<Stream>::under_half_locked() const {
     messages += handoff_->pending_messages;
     bytes += handoff_->pending_bytes;
   }
-  return bytes <= ctx_.options.queue_max_bytes / 2 &&
-         messages <= ctx_.options.queue_max_messages / 2;
+  return bytes <= ctx_.live.queue_max_bytes.get() / 2 &&
+         messages <= ctx_.live.queue_max_messages.get() / 2;
 }
 
 template <class Stream>
@@ -154,7 +154,7 @@ void Session<Stream>::drop_locked() {
     spdlog::warn(
         "{} {}: outgoing queue full (queue_max_messages {}, queue_max_bytes {}); "
         "dropping messages",
-        peer_, client_id(), ctx_.options.queue_max_messages, ctx_.options.queue_max_bytes);
+        peer_, client_id(), ctx_.live.queue_max_messages.get(), ctx_.live.queue_max_bytes.get());
   }
   if (dropped_ != UINT32_MAX) ++dropped_;
   ctx_.counters.queue_drops++;

@@ -21,4 +21,22 @@ void Context::load_stored_sessions() {
   }
 }
 
+void Context::apply_live(const ServerOptions& o) {
+  connection_limits.max_packet_size = o.max_packet_size;
+  connection_limits.max_subscriptions = o.max_subscriptions;
+  connection_limits.connect_timeout = o.connect_timeout;
+  connection_limits.enroll_timeout = o.enroll_timeout;
+  connection_limits.max_inflight = o.max_inflight;
+  live.max_connections = o.max_connections;
+  live.queue_max_messages = o.queue_max_messages;
+  live.queue_max_bytes = o.queue_max_bytes;
+  live.slow_subscriber_timeout = o.slow_subscriber_timeout;
+  live.max_replay = o.max_replay;
+  enroll_per_address.set_max_failures(o.enroll_attempts_per_minute);
+  enroll_per_serial.set_max_failures(o.enroll_attempts_per_minute);
+  login_per_address.set_max_failures(o.login_failures_per_address);
+  login_per_identity.set_max_failures(o.login_failures_per_identity);
+  writer.set_session_expiry_days(o.session_expiry_days);
+}
+
 }  // namespace plugmq::service

@@ -22,6 +22,11 @@ RateLimiter::RateLimiter(unsigned max_failures, Clock::duration window, std::siz
       max_keys_(max_keys),
       max_waiting_(max_waiting) {}
 
+void RateLimiter::set_max_failures(unsigned max_failures) {
+  std::lock_guard lock(mu_);
+  max_failures_ = std::max(1u, max_failures);
+}
+
 void RateLimiter::prune(Entry& e, Clock::time_point now) const {
   while (!e.failures.empty() && e.failures.front() + window_ <= now) e.failures.pop_front();
 }

@@ -19,6 +19,7 @@ constexpr int kWriteAttempts = 3;  // a batch that fails this often is reported 
 
 DataWriter::DataWriter(const std::filesystem::path& db_file, DataWriterOptions options)
     : options_(options),
+      session_expiry_days_(options.session_expiry_days),
       db_(Db::open(db_file)),
       data_(db_),
       sessions_(db_),
@@ -326,13 +327,14 @@ void DataWriter::sweep() {
 
 void DataWriter::sweep_sessions() {
   const auto now = std::chrono::steady_clock::now();
-  if (options_.session_expiry_days <= 0 || now < next_session_sweep_) return;
+  const int days = session_expiry_days_.load(std::memory_order_relaxed);
+  if (days <= 0 || now < next_session_sweep_) return;
   next_session_sweep_ = now + options_.session_sweep_every;
   try {
-    const std::int64_t n = sessions_.expire(options_.session_expiry_days, platform::now_ms());
+    const std::int64_t n = sessions_.expire(days, platform::now_ms());
     if (n > 0) {
       spdlog::info("sessions: deleted {} persistent sessions not seen for {} days (expiry_days)", n,
-                   options_.session_expiry_days);
+                   days);
     }
   } catch (const std::exception& e) {
     if (auto t = platform::throttle_log("data writer: session sweep failed")) {

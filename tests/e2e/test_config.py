@@ -12,7 +12,7 @@ import subprocess
 import unittest
 from typing import Optional
 
-from harness import (BIN, HOST, REPO, ConnectionClosed, RawClient,
+from harness import (BIN, HOST, REPO, ConnectionClosed, PahoClient, RawClient,
                      UnstartedServerTestCase, assert_refused_without_connack, encode_connect,
                      http_request, unique, wait_for)
 
@@ -341,6 +341,48 @@ class SighupTest(ConfigTestCase):
         self.assertTrue(self.server.alive())
         self.assertEqual(self.new_raw(self.server.port).connect(
             username="dev-" + "0" * 24, password="x" * 32), 4, "still answering CONNECT")
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_sighup_applies_what_can_change_live_and_names_the_rest(self):
+        f = self.write_config({"limits": {"max_subscriptions": 2}})
+        self.server.launch(["--config", f, "--data-dir", self.server.data_dir, "--mqtt",
+                            f"{HOST}:0"])
+        acct = self.server.make_account()
+        dev = self.server.make_prototype(acct["email"], "d")
+        c = PahoClient(self.server.port, dev["id"], dev["auth"])
+        self.addCleanup(c.close)
+        c.connect()
+        self.assertEqual(c.subscribe("+/data/a"), (0,))
+        self.assertEqual(c.subscribe("+/data/b"), (0,))
+        self.assertEqual(c.subscribe("+/data/c"), (128,), "max_subscriptions 2")
+
+        with open(f, "w") as out:
+            json.dump({"log_level": "debug", "limits": {"max_subscriptions": 3},
+                       "http": {"max_body_bytes": 2048}}, out)
+        offset = self.server.log_size()
+        self.server.signal(signal.SIGHUP)
+        log = wait_for(lambda: "SIGHUP: configuration reloaded" in self.server.log_text(offset)
+                       and self.server.log_text(offset), what="the reload log line")
+        self.assertIn("SIGHUP: limits.max_subscriptions changed from 2 to 3", log)
+        self.assertIn('SIGHUP: log_level changed from "info" to "debug"', log)
+        self.assertIn("SIGHUP: http.max_body_bytes changed from 1048576 to 2048: takes effect "
+                      "after a restart", log)
+        self.assertIn("2 setting(s) changed, 1 waiting for a restart", log)
+        # The same connection, not dropped, follows the new limit.
+        self.assertTrue(c.is_connected())
+        self.assertEqual(c.subscribe("+/data/c"), (0,), "max_subscriptions 3 now")
+        self.assertEqual(c.subscribe("+/data/d"), (128,))
+
+        # A file that does not parse changes nothing.
+        with open(f, "w") as out:
+            out.write('{"limits": {"max_subscriptions": 0}}')
+        offset = self.server.log_size()
+        self.server.signal(signal.SIGHUP)
+        log = wait_for(lambda: "configuration not reloaded" in self.server.log_text(offset)
+                       and self.server.log_text(offset), what="the refused reload")
+        self.assertIn('"limits.max_subscriptions"', log)
+        self.assertEqual(c.subscribe("+/data/d"), (128,), "still 3")
+        self.assertTrue(c.is_connected())
         self.assertEqual(self.server.stop(), 0)
 
     @unittest.skipUnless(OPENSSL, "no openssl command")

@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 
+#include "plugmq/base/live.hpp"
 #include "plugmq/broker/filter_set.hpp"
 #include "plugmq/broker/policy.hpp"
 #include "plugmq/broker/qos.hpp"
@@ -116,13 +117,15 @@ Reaction react(Violation v, Phase p);
 Violation violation_of(codec::DecodeError e, Phase phase, bool phase_limited);
 
 // Server-wide settings a connection follows (a view of the server's options).
+// SIGHUP may change them while connections run (base::Live): a connection follows the new
+// values from its next packet, timer or delivery on.
 struct ConnectionLimits {
-  std::size_t max_packet_size = 1024 * 1024;  // remaining length, once logged in
-  std::size_t max_subscriptions = 1000;
-  std::chrono::milliseconds connect_timeout{10000};  // from accept to the CONNECT
-  std::chrono::milliseconds enroll_timeout{30000};   // from accept to an enrollment's end
+  base::Live<std::size_t> max_packet_size = 1024 * 1024;  // remaining length, once logged in
+  base::Live<std::size_t> max_subscriptions = 1000;
+  base::Live<std::chrono::milliseconds> connect_timeout{std::chrono::milliseconds(10000)};
+  base::Live<std::chrono::milliseconds> enroll_timeout{std::chrono::milliseconds(30000)};
   // Unacknowledged QoS 1/2 messages sent to one client at a time (1..65535); more wait.
-  std::size_t max_inflight = 32;
+  base::Live<std::size_t> max_inflight = 32;
 };
 
 // What a connection asks of its I/O side. Every call is made from inside a Connection member,

@@ -19,18 +19,18 @@ struct Admitted {
   std::string address;  // the address alone (rate limits)
 };
 
-// Counts the connection. Past ctx.options.max_connections the socket is closed and nothing is
+// Counts the connection. Past ctx.live.max_connections.get() the socket is closed and nothing is
 // returned; otherwise it gets TCP_NODELAY and counts as open (the session must call
 // ctx.connection_ended() when it ends). `listener` prefixes the refusal's log line ("http ",
 // or "" for MQTT).
 template <class Socket>  // a tcp socket, whatever its executor
 std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener) {
   ctx.counters.accepted++;
-  if (ctx.counters.connections >= ctx.options.max_connections) {
+  if (ctx.counters.connections >= ctx.live.max_connections.get()) {
     ctx.counters.refused++;
     if (auto t = platform::throttle_log("connection refused", listener)) {
       spdlog::warn("{}connection refused: limit of {} connections reached (max_connections){}",
-                   listener, ctx.options.max_connections, t->suffix());
+                   listener, ctx.live.max_connections.get(), t->suffix());
     }
     boost::system::error_code ignored;
     socket.close(ignored);

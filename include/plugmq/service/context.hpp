@@ -125,6 +125,8 @@ struct Context {
       : options(std::move(o)),
         connection_limits{options.max_packet_size, options.max_subscriptions,
                           options.connect_timeout, options.enroll_timeout, options.max_inflight},
+        live{options.max_connections, options.queue_max_messages, options.queue_max_bytes,
+             options.slow_subscriber_timeout, options.max_replay},
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
               options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
@@ -160,6 +162,10 @@ struct Context {
   // REQUIRES: the writer not started.
   void load_stored_sessions();
 
+  // Makes the settings that may change while the server runs follow `o` (SIGHUP): the
+  // connection limits, `live`, the attempt limits and the session expiry. Thread-safe.
+  void apply_live(const ServerOptions& o);
+
   // A connection that admit() counted has ended: its session calls this once, as it ends.
   void connection_ended() {
     if (counters.connections.fetch_sub(1) != 1) return;
@@ -172,9 +178,17 @@ struct Context {
     return no_connections_.wait_until(lock, deadline, [this] { return counters.connections == 0; });
   }
 
-  const ServerOptions options;
-  // What every MQTT connection follows (broker::Connection), made once from the options.
-  const broker::ConnectionLimits connection_limits;
+  const ServerOptions options;  // as started; those that may change since are below
+  // What every MQTT connection follows (broker::Connection).
+  broker::ConnectionLimits connection_limits;
+  // The other options SIGHUP may change (apply_live): read these, not `options`.
+  struct Live {
+    base::Live<std::size_t> max_connections;
+    base::Live<std::size_t> queue_max_messages;
+    base::Live<std::size_t> queue_max_bytes;
+    base::Live<std::chrono::milliseconds> slow_subscriber_timeout;
+    base::Live<std::int64_t> max_replay;
+  } live;
   DirectoryHolder directory;
   StoreExecutor store;       // identities (logins, enrollment, the directory); HTTP reads
   store::DataWriter writer;  // data records and properties

@@ -48,6 +48,8 @@ class RateLimiter {
   void end(const std::string& key, Clock::time_point now, bool failed);
   // Refuses every waiting attempt (the server is stopping).
   void cancel_waiting();
+  // Changes the failures allowed per window (SIGHUP), for the attempts from now on.
+  void set_max_failures(unsigned max_failures);
 
   std::size_t tracked() const;
   std::size_t in_flight(const std::string& key) const;
@@ -65,7 +67,7 @@ class RateLimiter {
   // Admits or refuses waiting attempts as places free up; the calls to make after unlocking.
   void settle(Entry& e, Clock::time_point now, std::vector<std::pair<Resume, Admission>>& out);
 
-  const unsigned max_failures_;
+  unsigned max_failures_;  // guarded by mu_
   const Clock::duration window_;
   const std::size_t max_keys_;
   const std::size_t max_waiting_;

@@ -97,6 +97,10 @@ class DataWriter {
   // writer stopped) is destroyed unrun; either way it is destroyed after its commit, so whoever
   // waits for it can hold something it releases when destroyed.
   void push_session_task(SessionTask task, bool soon = true);
+  // Changes sessions.expiry_days while the writer runs (SIGHUP); 0: never. Thread-safe.
+  void set_session_expiry_days(int days) {
+    session_expiry_days_.store(days, std::memory_order_relaxed);
+  }
   // The writer's SessionStore. REQUIRES: before start(), or on the writer thread.
   SessionStore& sessions() { return sessions_; }
 
@@ -162,6 +166,7 @@ class DataWriter {
   }
 
   const DataWriterOptions options_;
+  std::atomic<int> session_expiry_days_;  // options_'s, as SIGHUP changed it since
   Db db_;
   DataStore data_;
   SessionStore sessions_;

@@ -24,7 +24,7 @@ TEST_F(Enrolling, ConnectWithoutCredentialsStartsOne) {
   EXPECT_FALSE(io.login_asked);
   EXPECT_GE(io.deadline_changes, 1);
   // From accept, whatever happens.
-  EXPECT_EQ(conn.deadline(kT0 + 5s, io.lim), kT0 + io.lim.enroll_timeout);
+  EXPECT_EQ(conn.deadline(kT0 + 5s, io.lim), kT0 + io.lim.enroll_timeout.get());
 }
 
 TEST_F(Enrolling, OneSubscribeAsksForTheEnrollment) {

@@ -28,10 +28,10 @@ using AwaitConnect = Fixture;
 
 TEST_F(AwaitConnect, DeadlineRunsFromAccept) {
   EXPECT_EQ(conn.phase(), Phase::kAwaitConnect);
-  EXPECT_EQ(conn.deadline(kT0, io.lim), kT0 + io.lim.connect_timeout);
-  conn.on_timer(kT0 + io.lim.connect_timeout - 1ms, io);
+  EXPECT_EQ(conn.deadline(kT0, io.lim), kT0 + io.lim.connect_timeout.get());
+  conn.on_timer(kT0 + io.lim.connect_timeout.get() - 1ms, io);
   EXPECT_FALSE(io.closed);
-  conn.on_timer(kT0 + io.lim.connect_timeout, io);
+  conn.on_timer(kT0 + io.lim.connect_timeout.get(), io);
   expect_closed(EndReason::kProtocolViolation, Flush::kNo);
   EXPECT_TRUE(io.sent.empty()) << "no CONNACK without a CONNECT";
   EXPECT_EQ(last_log().message, "no CONNECT within 10000 ms; closing");
