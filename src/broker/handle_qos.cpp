@@ -31,7 +31,13 @@ void Connection::on_publish(codec::Publish& pub, Actions& out) {
     // acknowledgements of the publishes before it.
     return out.ack_in_order(codec::Pubrec{pub.packet_id});
   }
+  out.inbound_changed();
   out.publish(pub, codec::Pubrec{pub.packet_id});
+}
+
+void Connection::restore_awaiting_pubrel(std::uint16_t id) {
+  if (phase_ != Phase::kConnected || id == 0) return;
+  qos().awaiting_pubrel.insert(id);  // stored and acknowledged by the connection before
 }
 
 void Connection::deliver(Outgoing m, Actions& out) {
@@ -69,9 +75,10 @@ void Connection::on_ack(const codec::Packet& p, Actions& out) {
       // The client released a QoS 2 message: a PUBLISH with its id is a new message again
       // [MQTT-4.3.3-2]. PUBCOMP answers it also for an id not held: ours may have been lost.
       const std::uint16_t id = std::get<codec::Pubrel>(p).packet_id;
-      if (q != nullptr) q->awaiting_pubrel.erase(id);
+      const bool held = q != nullptr && q->awaiting_pubrel.erase(id);
       drop_qos_if_idle();
-      return out.send(codec::Pubcomp{id});
+      if (held) out.inbound_changed();
+      return out.send_pubcomp(id);
     }
     case PacketType::kPuback: {
       const std::uint16_t id = std::get<codec::Puback>(p).packet_id;

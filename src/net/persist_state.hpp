@@ -47,6 +47,12 @@ struct PersistState {
   std::unique_ptr<Timer> wake;                // catch_up()'s wait for the window
   std::optional<store::ReplayCursor> cursor;  // while catching up
   std::vector<std::int64_t> restored;         // positions restored in flight, sorted
+  // Inbound QoS 2 ids that a save (pushed, perhaps not yet committed) holds as awaiting their
+  // PUBREL, sorted: their PUBCOMP waits for a save without them (Session::send_pubcomp).
+  std::vector<std::uint16_t> saved_awaiting;
+  // The id of the QoS 2 PUBLISH whose record is being handed to the writer (0: none): left out
+  // of saves until it is queued, so that a save never holds an id whose record it precedes.
+  std::uint16_t storing_qos2 = 0;
 
   // ---- Under the session's mu_ ----
   bool catching_up = true;  // live deliveries wait in `held`

@@ -210,6 +210,9 @@ class Session final : public service::LiveSession,
   store::Session snapshot(std::int64_t w, bool online);
   // Saves through the data writer's task queue; `release` hands the key on once it is saved.
   void save(store::Session s, bool release);
+  // Answers a PUBREL (Actions::send_pubcomp): after a save without the id when one saved holds
+  // it, else at once.
+  void send_pubcomp(std::uint16_t id);
   void mark_dirty();
   // The periodic save, when due (check_watchdog).
   void save_if_due(std::chrono::steady_clock::time_point now);

@@ -59,8 +59,15 @@ asio::awaitable<void> Session<Stream>::run_publish(codec::Publish& p,
   store::DataWriter::Done done;
   if (ack) done = ack_when_stored(std::move(*ack));
   publisher_ = true;
+  // A persistent session saves a QoS 2 id awaiting its PUBREL only behind its record.
+  PersistState* persist = p.qos == 2 ? persist_.get() : nullptr;
+  if (persist != nullptr) persist->storing_qos2 = p.packet_id;
   auto op = publish_data(p.topic, p.payload, p.qos, p.retain, done);
   co_await std::move(op);
+  if (persist != nullptr) {
+    persist->storing_qos2 = 0;
+    mark_dirty();
+  }
 }
 
 template <class Stream>

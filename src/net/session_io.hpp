@@ -77,6 +77,10 @@ class Session<Stream>::Io final : public broker::Actions {
       p->wake->cancel();
     }
   }
+  void inbound_changed() override {
+    if (s_.persist_) s_.mark_dirty();
+  }
+  void send_pubcomp(std::uint16_t packet_id) override { s_.send_pubcomp(packet_id); }
   void ack_in_order(const codec::Packet& ack) override {
     s_.ctx_.writer.push_done(s_.ack_when_stored(ack));
   }

@@ -204,6 +204,13 @@ std::int64_t Session<Stream>::restore_session(const store::Session& stored,
   p.attached = true;
   p.resumed = true;
   restore_inflight(stored, inflight);
+  // The inbound QoS 2 ids still awaiting their PUBREL [MQTT-4.3.3-2], as the row holds them.
+  for (const int id : stored.awaiting_pubrel) {
+    if (id < 1 || id > 65535) continue;
+    conn_.restore_awaiting_pubrel(static_cast<std::uint16_t>(id));
+    p.saved_awaiting.push_back(static_cast<std::uint16_t>(id));
+  }
+  std::sort(p.saved_awaiting.begin(), p.saved_awaiting.end());
   std::lock_guard lock(mu_);
   // A new session starts now; one resumed at its position (never past what is committed).
   p.replay_from = found ? std::min(stored.position, d) : d;
@@ -299,6 +306,11 @@ store::Session Session<Stream>::snapshot(std::int64_t w, bool online) {
       s.inflight.push_back({f.seq, f.id, state_of(f.stage)});
     }
   }
+  if (const auto* awaiting = conn_.awaiting_pubrel_ids()) {
+    for (const std::uint16_t id : awaiting->ids()) {
+      if (id != persist_->storing_qos2) s.awaiting_pubrel.push_back(id);
+    }
+  }
   s.created_at = persist_->created_at;
   s.last_seen = platform::now_ms();
   s.online = online;
@@ -307,6 +319,11 @@ store::Session Session<Stream>::snapshot(std::int64_t w, bool online) {
 
 template <class Stream>
 void Session<Stream>::save(store::Session s, bool release) {
+  auto& saved = persist_->saved_awaiting;
+  for (const int id : s.awaiting_pubrel) {
+    const auto at = std::lower_bound(saved.begin(), saved.end(), id);
+    if (at == saved.end() || *at != id) saved.insert(at, static_cast<std::uint16_t>(id));
+  }
   ctx_.session_table.note_stored(conn_.key());
   std::shared_ptr<void> releaser;
   if (release) releaser = ctx_.session_table.release_later(conn_.key());
@@ -321,6 +338,22 @@ void Session<Stream>::save(store::Session s, bool release) {
         }
       },
       release);
+}
+
+template <class Stream>
+void Session<Stream>::send_pubcomp(std::uint16_t id) {
+  const codec::Packet pubcomp = codec::Pubcomp{id};
+  PersistState* p = persist_.get();
+  if (p == nullptr) return send(pubcomp);
+  auto& saved = p->saved_awaiting;
+  const auto at = std::lower_bound(saved.begin(), saved.end(), id);
+  if (at == saved.end() || *at != id) return send(pubcomp);  // no save holds it: at once
+  saved.erase(at);
+  // A save holds the id as awaiting its PUBREL: after a restart (a SIGKILL included) the id's
+  // next PUBLISH would be taken for this one sent again, and dropped. So a save without it
+  // first, and the PUBCOMP once that is committed (in order behind it).
+  if (p->resumed) save(snapshot(ctx_.dispatcher.watermark(), true), false);
+  ctx_.writer.push_done(ack_when_stored(pubcomp));
 }
 
 template <class Stream>
@@ -378,6 +411,7 @@ void Session<Stream>::end_persistent() {
   template std::int64_t Session<S>::position(std::int64_t);                                \
   template store::Session Session<S>::snapshot(std::int64_t, bool);                        \
   template void Session<S>::save(store::Session, bool);                                    \
+  template void Session<S>::send_pubcomp(std::uint16_t);                                   \
   template void Session<S>::mark_dirty();                                                  \
   template void Session<S>::save_if_due(steady_clock::time_point);                         \
   template void Session<S>::end_persistent();

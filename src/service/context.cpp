@@ -9,7 +9,15 @@ namespace plugmq::service {
 void Context::load_stored_sessions() {
   store::SessionStore& stored = writer.sessions();
   // A server killed with clients connected left their sessions online.
-  const std::int64_t marked = stored.all_offline(platform::now_ms());
+  const std::int64_t now = platform::now_ms();
+  const std::int64_t marked = stored.all_offline(now);
+  // Those not seen for sessions.expiry_days go before the server serves (the writer sweeps them
+  // every minute from then on): a server that was down for long resumes none of them.
+  const std::int64_t expired = stored.expire(options.session_expiry_days, now);
+  if (expired > 0) {
+    spdlog::info("sessions: deleted {} persistent sessions not seen for {} days (expiry_days)",
+                 expired, options.session_expiry_days);
+  }
   std::size_t n = 0;
   for (const auto& [identity, client_id] : stored.keys()) {
     session_table.note_stored(broker::Registry::key(identity, client_id));

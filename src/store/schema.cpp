@@ -362,6 +362,12 @@ const std::vector<std::vector<std::string_view>>& migrations() {
       {
           "ALTER TABLE sessions ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
       },
+      // 12: the inbound QoS 2 packet ids of a session awaiting their PUBREL (a JSON array), so
+      // that a PUBLISH sent again with DUP after the client resumed its session, or after a
+      // restart, is not stored again [MQTT-4.3.3-2]. Sessions saved before have none.
+      {
+          "ALTER TABLE sessions ADD COLUMN awaiting_pubrel TEXT NOT NULL DEFAULT '[]'",
+      },
   };
   return kMigrations;
 }

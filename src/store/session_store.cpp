@@ -18,9 +18,11 @@ constexpr std::int64_t kDayMs = 86'400'000;
 // The columns every read of a session selects, in this order.
 #define PLUGMQ_SESSION_COLUMNS                                                                  \
   "identity, client_id, account_id, position, subscriptions, inflight, created_at, last_seen, " \
-  "online"
+  "online, awaiting_pubrel"
 
 Failure invalid(std::string message) { return Failure{Errc::kInvalid, std::move(message)}; }
+
+bool valid_packet_id(int id) { return id >= 1 && id <= 65535; }
 
 // Why `s` cannot be stored, if it cannot.
 std::optional<Failure> check(const Session& s) {
@@ -32,16 +34,21 @@ std::optional<Failure> check(const Session& s) {
     if (sub.qos < 0 || sub.qos > 2) return invalid("invalid qos for " + sub.filter);
   }
   for (const auto& m : s.inflight) {
-    if (m.packet_id < 1 || m.packet_id > 65535) {
+    if (!valid_packet_id(m.packet_id)) {
       return invalid("invalid packet id " + std::to_string(m.packet_id));
     }
     const int state = static_cast<int>(m.state);
     if (state < 1 || state > 3) return invalid("invalid in-flight state " + std::to_string(state));
   }
+  for (const int id : s.awaiting_pubrel) {
+    if (!valid_packet_id(id))
+      return invalid("invalid packet id awaiting PUBREL " + std::to_string(id));
+  }
   return std::nullopt;
 }
 
-// Stored as compact JSON arrays: [[filter, qos], ...] and [[seq, packet id, state], ...].
+// Stored as compact JSON arrays: [[filter, qos], ...], [[seq, packet id, state], ...] and
+// [packet id, ...].
 std::string subscriptions_json(const std::vector<Subscription>& subs) {
   OrderedJson out = OrderedJson::array();
   for (const auto& sub : subs) out.push_back(OrderedJson::array({sub.filter, sub.qos}));
@@ -53,6 +60,12 @@ std::string inflight_json(const std::vector<Inflight>& inflight) {
   for (const auto& m : inflight) {
     out.push_back(OrderedJson::array({m.seq, m.packet_id, static_cast<int>(m.state)}));
   }
+  return platform::dump_json(out);
+}
+
+std::string packet_ids_json(const std::vector<int>& ids) {
+  OrderedJson out = OrderedJson::array();
+  for (const int id : ids) out.push_back(id);
   return platform::dump_json(out);
 }
 
@@ -72,7 +85,9 @@ Session session_from(const Stmt& row) {
   s.online = row.int64(8) != 0;
   const auto subs = platform::parse_json(row.text_view(4));
   const auto inflight = platform::parse_json(row.text_view(5));
-  if (!subs || !subs->is_array() || !inflight || !inflight->is_array()) {
+  const auto awaiting = platform::parse_json(row.text_view(9));
+  if (!subs || !subs->is_array() || !inflight || !inflight->is_array() || !awaiting ||
+      !awaiting->is_array()) {
     malformed(s.identity, s.client_id);
   }
   try {
@@ -83,6 +98,7 @@ Session session_from(const Stmt& row) {
       s.inflight.push_back({m.at(0).get<std::int64_t>(), m.at(1).get<int>(),
                             static_cast<InflightState>(m.at(2).get<int>())});
     }
+    for (const auto& id : *awaiting) s.awaiting_pubrel.push_back(id.get<int>());
   } catch (const nlohmann::json::exception&) {
     malformed(s.identity, s.client_id);
   }
@@ -103,11 +119,11 @@ struct SessionStore::Statements {
              kPersistent),
         save(db,
              "INSERT INTO sessions (" PLUGMQ_SESSION_COLUMNS
-             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+             ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
              "ON CONFLICT (identity, client_id) DO UPDATE SET account_id = excluded.account_id, "
              "position = excluded.position, subscriptions = excluded.subscriptions, "
              "inflight = excluded.inflight, last_seen = excluded.last_seen, "
-             "online = excluded.online",
+             "online = excluded.online, awaiting_pubrel = excluded.awaiting_pubrel",
              kPersistent),
         remove(db, "DELETE FROM sessions WHERE identity = ?1 AND client_id = ?2", kPersistent),
         list_all(db, "SELECT " PLUGMQ_SESSION_COLUMNS " FROM sessions ORDER BY identity, client_id",
@@ -144,6 +160,7 @@ Result<void> SessionStore::save(const Session& session) {
   if (auto why = check(session)) return std::move(*why);
   const std::string subs = subscriptions_json(session.subscriptions);
   const std::string inflight = inflight_json(session.inflight);
+  const std::string awaiting = packet_ids_json(session.awaiting_pubrel);
   std::optional<Failure> failure;
   db_.savepoint([&] {
     {
@@ -176,6 +193,7 @@ Result<void> SessionStore::save(const Session& session) {
     s.bind(7, session.created_at);
     s.bind(8, session.last_seen);
     s.bind(9, std::int64_t{session.online ? 1 : 0});
+    s.bind_static(10, awaiting);
     s.step();
   });
   if (failure) return std::move(*failure);

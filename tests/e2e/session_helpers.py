@@ -1,6 +1,7 @@
 """Helpers of the persistent-session tests (test_sessions.py, test_sessions_restart.py): raw
 PUBLISH parsing and acknowledgements, a paho client with clean session 0, mosquitto_sub -q 1 -c,
-and a mixin that publishes many records and reads a raw subscriber."""
+and a mixin that publishes many records, reads a raw subscriber and runs an inbound QoS 2
+exchange across a resume."""
 
 import json
 import struct
@@ -11,8 +12,9 @@ from typing import List, NamedTuple, Optional
 
 import paho.mqtt.client as mqtt
 
-from harness import (Delivery, ack, parse_publish, CONNACK, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBLISH, NoPacket,
-                     RawClient, encode_connect, packet, unique, wait_for)
+from harness import (Delivery, ack, parse_publish, CONNACK, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBCOMP,
+                     PUBLISH, PUBREC, PUBREL, NoPacket, RawClient, encode_connect, encode_publish,
+                     packet, unique, wait_for)
 
 MANY = 1000  # messages a subscriber misses while away
 
@@ -151,6 +153,48 @@ class SessionTestCase:
         except NoPacket:
             raise AssertionError(f"no PUBLISH within {timeout} s")
         return parse_publish(p)
+
+    def qos2_publish_once_across_a_resume(self, restart: bool):
+        """[MQTT-4.3.3-2] across a resume: a raw publisher with clean session 0 sends a QoS 2
+        PUBLISH, gets its PUBREC and goes away without PUBREL (the server restarted meanwhile
+        when `restart`); back with clean session 0 it sends the PUBLISH again with DUP (MQTT
+        3.1.1 4.3.3), gets PUBREC, sends PUBREL and gets PUBCOMP. The record is stored and
+        delivered once; the released id then carries a new message."""
+        channel = unique("q2in")
+        t = self.topic(channel)
+        sub = self.persistent()
+        sub.connect()
+        sub.subscribe(t, 2)
+        cid = unique("q2pub")
+        mid = struct.pack("!H", 41)
+        pub = RawClient(self.port)
+        self.addCleanup(pub.close)
+        self.assertFalse(raw_connect(pub, self.pub_dev, cid, clean=False))
+        pub.send(encode_publish(t, '"once"', qos=2, mid=41))
+        self.assertEqual(pub.expect(PUBREC).body, mid)
+        wait_for(lambda: sub.data() == ["once"], what="the first delivery")
+        pub.close()  # away, no PUBREL
+        if restart:
+            sub.disconnect()
+            self.server.restart()
+            self.assertTrue(sub.connect(self.server.port))
+        again = RawClient(self.server.port)
+        self.addCleanup(again.close)
+        self.assertTrue(raw_connect(again, self.pub_dev, cid, clean=False))
+        again.send(encode_publish(t, '"once"', qos=2, mid=41, dup=True))
+        self.assertEqual(again.expect(PUBREC).body, mid)
+        again.send(ack(PUBREL, 41))
+        self.assertEqual(again.expect(PUBCOMP).body, mid)
+        # Released: the same id is a new message, delivered behind anything sent before it.
+        again.send(encode_publish(t, '"after"', qos=2, mid=41))
+        self.assertEqual(again.expect(PUBREC).body, mid)
+        again.send(ack(PUBREL, 41))
+        self.assertEqual(again.expect(PUBCOMP).body, mid)
+        wait_for(lambda: "after" in sub.data(), what="the message after the release")
+        self.assertEqual(sub.data(), ["once", "after"], "the PUBLISH sent again was routed again")
+        stored = self.server.data_get(channel, of=self.pub_dev["id"])
+        self.assertEqual(sorted(r["data"] for r in stored), ["after", "once"],
+                         "the PUBLISH sent again was stored again")
 
     def assert_quiet(self, c: RawClient, duration: float = NEGATIVE_WINDOW):
         """Negative check: no packet within `duration` (a delivery on localhost takes ms)."""

@@ -2,7 +2,8 @@
 session 0 resumes the session of (login, client id) with CONNACK session present, clean session 1
 discards it, a subscriber that was away gets every QoS 1/2 message it missed in order, what it
 may no longer read is not replayed, in-flight messages go again with DUP and their packet ids, a
-keep-alive end and a takeover keep the session, QoS 2 is not duplicated, publishing that goes on
+keep-alive end and a takeover keep the session, QoS 2 is not duplicated (a QoS 2 PUBLISH sent
+again with DUP after its publisher resumed is not stored again), publishing that goes on
 during a resume leaves no gap and no duplicate, and `plugmq session list` / `delete` show and
 remove sessions. Across a restart and a SIGKILL: test_sessions_restart.py.
 
@@ -200,6 +201,9 @@ class SessionPresentTest(SharedServerSessions):
         self.addCleanup(c3.close)
         self.assertTrue(raw_connect(c3, self.sub_dev, cid, clean=False))
         self.assert_quiet(c3)
+
+    def test_MQTT_4_3_3_2_qos2_publish_sent_again_after_resume_is_stored_once(self):
+        self.qos2_publish_once_across_a_resume(restart=False)
 
     def test_no_gap_no_duplicate_while_publishing_goes_on(self):
         t = self.topic()

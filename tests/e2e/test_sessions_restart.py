@@ -2,8 +2,9 @@
 past sessions.max_replay (SPEC 11): each test has a server of its own.
 
 A record whose publisher got its PUBACK reaches a persistent subscriber that was away whatever
-happened to the server meanwhile; a subscriber that does not acknowledge loses nothing; the
-oldest past max_replay are skipped, counted and logged."""
+happened to the server meanwhile; a QoS 2 PUBLISH sent again with DUP after a restart between
+its PUBREC and its PUBREL is not stored again; a subscriber that does not acknowledge loses
+nothing; the oldest past max_replay are skipped, counted and logged."""
 
 import os
 import shutil
@@ -58,6 +59,11 @@ class RestartSessions(FreshServerTestCase, SessionTestCase):
         self.assertTrue(sub.connect(self.server.port))
         wait_for(lambda: len(sub.got) >= 2, what="the message published while away")
         self.assertEqual(sub.data(), ["before", "after"])
+
+
+    def test_MQTT_4_3_3_2_qos2_publish_sent_again_after_a_restart_is_stored_once(self):
+        # The server stops (SIGTERM) between the PUBREC and the PUBLISH sent again.
+        self.qos2_publish_once_across_a_resume(restart=True)
 
 
 class FallingBehindTest(FreshServerTestCase, SessionTestCase):

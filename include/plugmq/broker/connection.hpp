@@ -22,9 +22,10 @@
 // A CONNECT with clean session 0 from a device or an account asks, once logged in, for its
 // stored session (Actions::open_session); the CONNACK waits for on_session(), which says whether
 // one was found [MQTT-3.2.2-2]. The I/O side then restores its subscriptions
-// (restore_subscription) and its in-flight messages (restore_inflight, sent again with DUP and
-// their packet ids [MQTT-4.4.0-1]), and reads what the connection holds to save it (filters(),
-// outbound()).
+// (restore_subscription), its in-flight messages (restore_inflight, sent again with DUP and
+// their packet ids [MQTT-4.4.0-1]) and its inbound QoS 2 ids awaiting PUBREL
+// (restore_awaiting_pubrel [MQTT-4.3.3-2]), and reads what the connection holds to save it
+// (filters(), outbound(), awaiting_pubrel_ids()).
 //
 // Thread-safety: none; one connection is used by one thread (its I/O side's).
 #pragma once
@@ -162,6 +163,13 @@ class Actions {
   // An acknowledgement changed the in-flight window (PUBACK, PUBREC, PUBCOMP), after the
   // messages it made room for were sent: a persistent session's state to save changed.
   virtual void window_changed() {}
+  // The inbound QoS 2 packet ids awaiting their PUBREL changed (a new QoS 2 PUBLISH, or a
+  // PUBREL): a persistent session's state to save changed.
+  virtual void inbound_changed() {}
+  // Answer a PUBREL [MQTT-4.3.3-2]. A persistent session whose saved state holds `packet_id` as
+  // awaiting its PUBREL sends it once a save without the id is committed (a restart must not
+  // take the id's next PUBLISH for one sent again); else at once.
+  virtual void send_pubcomp(std::uint16_t packet_id) { send(codec::Pubcomp{packet_id}); }
   // Queue `ack` once every earlier publish of this connection is acknowledged: behind the
   // records being stored, in order with their PUBACKs and PUBRECs (a QoS 2 PUBLISH sent again
   // before its PUBREL gets its PUBREC this way, without being stored or routed again).
@@ -257,6 +265,10 @@ class Connection {
   // A resumed session's message in flight (OutboundWindow::restore): its PUBLISH is sent again
   // with DUP and its packet id [MQTT-4.4.0-1], or at kPubcomp its PUBREL. Only while connected.
   void restore_inflight(OutboundWindow::InFlight f, Actions& out);
+  // A resumed session's inbound QoS 2 packet id whose PUBREL had not come [MQTT-4.3.3-2]: a
+  // PUBLISH sent again with it gets its PUBREC and is not published again; its PUBREL is
+  // answered with PUBCOMP and releases it. Only while connected; 0 is ignored.
+  void restore_awaiting_pubrel(std::uint16_t id);
   // Answer to Actions::enroll: `payload` goes back on `topic`; a failure ends the session.
   void on_enrolled(bool ok, const std::string& topic, std::string payload, Actions& out);
   // Handle a turn's worth of the filters at `at`; true when all are done (and the SUBACK or
@@ -320,6 +332,10 @@ class Connection {
   // Inbound QoS 2 packet ids whose PUBREC was promised and whose PUBREL has not come.
   std::size_t awaiting_pubrel() const {
     return qos_state() ? qos_state()->awaiting_pubrel.size() : 0;
+  }
+  // Those ids, for a persistent session's save; nullptr while there are none.
+  const PacketIdSet* awaiting_pubrel_ids() const {
+    return qos_state() ? &qos_state()->awaiting_pubrel : nullptr;
   }
 
  private:

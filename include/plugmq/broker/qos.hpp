@@ -2,7 +2,7 @@
 // the acknowledgements they wait for, and the packet ids of QoS 2 messages it received whose
 // PUBREL has not come yet. broker::Connection holds them (made with the first QoS 1/2 message,
 // dropped once nothing is pending); a resumed persistent session restores its in-flight entries
-// (OutboundWindow::restore) with their packet ids.
+// (OutboundWindow::restore) with their packet ids, and its inbound QoS 2 ids awaiting PUBREL.
 //
 // Not thread-safe: one connection's thread uses them.
 #pragma once
@@ -149,6 +149,8 @@ class PacketIdSet {
   bool contains(std::uint16_t id) const;
   std::size_t size() const { return ids_.size(); }
   bool empty() const { return ids_.empty(); }
+  // The ids held, ascending.
+  const std::vector<std::uint16_t>& ids() const { return ids_; }
 
  private:
   std::vector<std::uint16_t> ids_;

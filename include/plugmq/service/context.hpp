@@ -158,8 +158,9 @@ struct Context {
     }
   }
 
-  // The keys of the stored persistent sessions, which are all offline now (session_table).
-  // REQUIRES: the writer not started.
+  // The keys of the stored persistent sessions, which are all offline now (session_table),
+  // after those not seen for sessions.expiry_days are deleted (the writer's sweep does that
+  // every minute from then on). REQUIRES: the writer not started.
   void load_stored_sessions();
 
   // Makes the settings that may change while the server runs follow `o` (SIGHUP): the

@@ -4,7 +4,8 @@
 // A session is keyed by (login identity, client id): a device's Plug-ID or an account's id, and
 // the CONNECT client id. It keeps its subscriptions with their granted QoS, a position in the
 // records (DataStore: every record matching its filters with seq <= position was handled) and
-// the QoS 1/2 messages in flight (sent, not yet acknowledged), which are outside the position.
+// the QoS 1/2 messages in flight (sent, not yet acknowledged), which are outside the position,
+// and the packet ids of the QoS 2 messages it received whose PUBREL has not come.
 // It keeps no copy of a message: what it missed is DataStore::replay() after its position.
 // A session goes with its device, and with its account.
 //
@@ -53,9 +54,12 @@ struct Session {
   std::vector<Subscription> subscriptions;
   std::int64_t position = 0;       // seq: every matching record at or before it was handled ...
   std::vector<Inflight> inflight;  // ... except these
-  std::int64_t created_at = 0;     // ms
-  std::int64_t last_seen = 0;      // ms: when its client was last connected
-  bool online = false;             // its client is connected (as the server last saved it)
+  // Inbound QoS 2 (1..65535): a PUBLISH with one of these ids was stored and acknowledged with
+  // PUBREC, and its PUBREL has not come; sent again, it is not stored again [MQTT-4.3.3-2].
+  std::vector<int> awaiting_pubrel;
+  std::int64_t created_at = 0;  // ms
+  std::int64_t last_seen = 0;   // ms: when its client was last connected
+  bool online = false;          // its client is connected (as the server last saved it)
 };
 
 class SessionStore {
@@ -72,7 +76,8 @@ class SessionStore {
   // Stores the whole state of `s`, replacing what was stored for its key (one row write). A
   // session stored before keeps its created_at. Fails with kInvalid for an empty identity or
   // client id, a qos outside 0..2, an invalid filter (wildcards as whole levels, '#' last), a
-  // packet id outside 1..65535 or an unknown in-flight state; kNotFound for an unknown account,
+  // packet id (in flight or awaiting its PUBREL) outside 1..65535 or an unknown in-flight
+  // state; kNotFound for an unknown account,
   // or an identity that is neither the account nor one of its devices.
   Result<void> save(const Session& s);
 

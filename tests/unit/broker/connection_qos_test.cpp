@@ -289,12 +289,15 @@ TEST_F(Qos, MQTT_4_3_3_2_Qos2SentAgainIsNotPublishedAgain) {
   feed(conn, io, pubrel(8), kT0 + 6s);
   EXPECT_EQ(conn.awaiting_pubrel(), 0u);
   EXPECT_EQ(io.acks_in_order.size(), 1u);
+  // Each id taken and each released is a change to a persistent session's state; the DUP is not.
+  EXPECT_EQ(io.inbound_changes, 6);
 }
 
 TEST_F(Qos, PubrelOfAnUnknownIdIsStillCompleted) {  // [MQTT-4.3.3]: PUBREL gets PUBCOMP
   feed(conn, io, pubrel(9), kT0 + 2s);
   EXPECT_EQ(io.sent.back(), codec::Packet(codec::Pubcomp{9}));
   EXPECT_FALSE(io.closed);
+  EXPECT_EQ(io.inbound_changes, 0) << "nothing was held";
 }
 
 TEST_F(Qos, Qos1SentAgainIsPublishedAgain) {
@@ -404,6 +407,40 @@ TEST_F(Persistent, MQTT_4_4_0_1_InFlightSentAgainWithDupAndTheirIds) {
   EXPECT_EQ(io.window_changes, 2);
   for (const auto& l : io.logs)
     EXPECT_EQ(l.message.find("which nothing awaits"), std::string::npos);
+}
+
+// [MQTT-4.3.3-2] across a resume: the ids a session saved as awaiting their PUBREL are held
+// again. A PUBLISH sent again with DUP gets its PUBREC (in order) and is neither stored nor
+// routed again; its PUBREL gets PUBCOMP and releases the id, which then carries a new message.
+TEST_F(Persistent, MQTT_4_3_3_2_RestoredQos2IdsAreNotPublishedAgain) {
+  log_in_persistent();
+  conn.restore_awaiting_pubrel(5);  // before the CONNACK: not connected, ignored
+  EXPECT_EQ(conn.awaiting_pubrel(), 0u);
+  conn.on_session(true, kT0, io);
+  conn.restore_awaiting_pubrel(5);
+  conn.restore_awaiting_pubrel(9);
+  conn.restore_awaiting_pubrel(0);  // not a packet id
+  ASSERT_EQ(conn.awaiting_pubrel(), 2u);
+  EXPECT_EQ(conn.awaiting_pubrel_ids()->ids(), (std::vector<std::uint16_t>{5, 9}));
+  EXPECT_EQ(io.inbound_changes, 0) << "restoring is not a change to save";
+  feed(conn, io, bytes_of(qos2_publish(5, true, "again")), kT0 + 1s);
+  EXPECT_TRUE(io.published.empty()) << "neither stored nor routed again";
+  EXPECT_EQ(io.acks_in_order, std::vector<codec::Packet>{codec::Pubrec{5}});
+  feed(conn, io, pubrel(5), kT0 + 2s);
+  EXPECT_EQ(io.sent.back(), codec::Packet(codec::Pubcomp{5}));
+  EXPECT_EQ(io.inbound_changes, 1);
+  EXPECT_EQ(conn.awaiting_pubrel_ids()->ids(), std::vector<std::uint16_t>{9});
+  // Released: the id is a new message again.
+  feed(conn, io, bytes_of(qos2_publish(5, false, "new")), kT0 + 3s);
+  ASSERT_EQ(io.published.size(), 1u);
+  EXPECT_EQ(io.published[0].first.payload, "new");
+  EXPECT_EQ(io.published[0].second, codec::Packet(codec::Pubrec{5}));
+  // The other restored id is completed by its PUBREL alone (its PUBLISH is not sent again).
+  feed(conn, io, pubrel(9), kT0 + 4s);
+  EXPECT_EQ(io.sent.back(), codec::Packet(codec::Pubcomp{9}));
+  feed(conn, io, pubrel(5), kT0 + 4s);
+  EXPECT_EQ(conn.awaiting_pubrel(), 0u);
+  EXPECT_EQ(conn.awaiting_pubrel_ids(), nullptr) << "the QoS state goes once idle";
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ class FakeIo final : public Actions {
   }
   void acknowledged(std::size_t bytes) override { acked_bytes.push_back(bytes); }
   void window_changed() override { ++window_changes; }
+  void inbound_changed() override { ++inbound_changes; }
   void ack_in_order(const codec::Packet& ack) override { acks_in_order.push_back(ack); }
   void publish_will(const codec::Will& w) override { wills.push_back(w); }
   void deadline_changed() override { ++deadline_changes; }
@@ -99,13 +100,14 @@ class FakeIo final : public Actions {
   int claims = 0;
   int releases = 0;
   int deadline_changes = 0;
-  int sessions_asked = 0;  // open_session()
-  int window_changes = 0;  // window_changed()
+  int sessions_asked = 0;   // open_session()
+  int window_changes = 0;   // window_changed()
+  int inbound_changes = 0;  // inbound_changed()
   std::vector<std::string> added, removed;
-  std::vector<std::pair<std::string, std::uint8_t>> granted;  // route_add's, in order
+  std::vector<std::pair<std::string, std::uint8_t>> granted;   // route_add's, in order
   std::vector<std::pair<std::string, std::uint8_t>> retained;  // send_retained's, in order
-  std::vector<std::size_t> acked_bytes;                       // acknowledged()
-  std::vector<codec::Packet> acks_in_order;                   // ack_in_order()
+  std::vector<std::size_t> acked_bytes;                        // acknowledged()
+  std::vector<codec::Packet> acks_in_order;                    // ack_in_order()
   std::vector<codec::Will> wills;
   std::vector<LogLine> logs;
   std::optional<codec::Connect> login_asked;

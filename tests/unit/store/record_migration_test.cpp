@@ -64,7 +64,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -108,7 +108,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -164,7 +164,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -237,7 +237,7 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 11);
+  EXPECT_EQ(db.user_version(), 12);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
             0);
@@ -284,7 +284,7 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 9, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 11);
+  EXPECT_EQ(db.user_version(), 12);
   DataStore data(db);
   EXPECT_EQ(data.last_seq(), 0);
   Record fresh = rec(oid(0x12346, 0), dev, "t", 74'566'000, "new");
@@ -320,6 +320,41 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
   EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{});
   ASSERT_TRUE(Identity(db).delete_device(dev));
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sessions"), 0);  // gone with the device
+}
+
+// A database written before migration 12: its sessions load with no inbound QoS 2 ids
+// awaiting a PUBREL and keep the rest of their state; saved again, they keep the ids they are
+// given [MQTT-4.3.3-2].
+TEST(Sessions, Version11DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v11-");
+  const auto file = dir.path() / "plugmq.db";
+  const std::string account = "com-0000000000000000000000b1";
+  const std::string dev = "dev-0000000000000000000000b1";
+  ASSERT_NO_FATAL_FAILURE(write_old_database(
+      file, 11,
+      "INSERT INTO accounts (id, email, password_hash, created_at) VALUES ('" + account +
+          "', 'a@b.c', 'h', 1);"
+          "INSERT INTO devices (id, account_id, kind, perm, auth_hash, created_at) VALUES ('" +
+          dev + "', '" + account +
+          "', 'prototype', '{}', 'h', 1);"
+          "INSERT INTO sessions (identity, client_id, account_id, position, subscriptions, "
+          "inflight, created_at, last_seen, online) VALUES ('" +
+          dev + "', 'c', '" + account + "', 42, '[[\"#\",2]]', '[[40,7,3]]', 1000, 2000, 0);"));
+  Db db = Db::open(file);
+  EXPECT_EQ(db.user_version(), 12);
+  SessionStore sessions(db);
+  Session s = sessions.load(dev, "c").value();
+  EXPECT_TRUE(s.awaiting_pubrel.empty());
+  EXPECT_EQ(s.position, 42);
+  ASSERT_EQ(s.subscriptions.size(), 1u);
+  EXPECT_EQ(s.subscriptions[0].qos, 2);
+  ASSERT_EQ(s.inflight.size(), 1u);
+  EXPECT_EQ(s.inflight[0].packet_id, 7);
+  EXPECT_EQ(s.inflight[0].state, InflightState::kAwaitPubcomp);
+  EXPECT_EQ(s.last_seen, 2000);
+  s.awaiting_pubrel = {5, 6};
+  ASSERT_TRUE(sessions.save(s));
+  EXPECT_EQ(sessions.load(dev, "c").value().awaiting_pubrel, (std::vector<int>{5, 6}));
 }
 
 }  // namespace

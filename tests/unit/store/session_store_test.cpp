@@ -25,6 +25,7 @@ class SessionTest : public DataTest {
     s.subscriptions = {{"+/data/temp", 1}, {dev1_ + "/data/#", 2}};
     s.position = 7;
     s.inflight = {{5, 10, InflightState::kAwaitPuback}, {6, 11, InflightState::kAwaitPubcomp}};
+    s.awaiting_pubrel = {3, 65535};
     s.created_at = 1'000;
     s.last_seen = 2'000;
     return s;
@@ -46,7 +47,8 @@ bool same(const Session& a, const Session& b) {
   };
   return a.identity == b.identity && a.client_id == b.client_id && a.account_id == b.account_id &&
          subs(a) == subs(b) && a.position == b.position && inflight(a) == inflight(b) &&
-         a.created_at == b.created_at && a.last_seen == b.last_seen && a.online == b.online;
+         a.awaiting_pubrel == b.awaiting_pubrel && a.created_at == b.created_at &&
+         a.last_seen == b.last_seen && a.online == b.online;
 }
 
 TEST_F(SessionTest, SaveAndLoad) {
@@ -67,6 +69,7 @@ TEST_F(SessionTest, SaveReplacesTheState) {
   Session later = session(dev1_, "c");
   later.subscriptions = {{"#", 0}};
   later.inflight.clear();
+  later.awaiting_pubrel = {1};
   later.position = 99;
   later.created_at = 50'000;
   later.last_seen = 60'000;
@@ -91,9 +94,39 @@ TEST_F(SessionTest, SaveRefusesWhatItCannotStore) {
   EXPECT_EQ(code([](Session& s) { s.inflight[0].packet_id = 65536; }), Errc::kInvalid);
   EXPECT_EQ(code([](Session& s) { s.inflight[0].state = static_cast<InflightState>(4); }),
             Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.awaiting_pubrel = {1, 0}; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.awaiting_pubrel = {65536}; }), Errc::kInvalid);
+  EXPECT_EQ(code([](Session& s) { s.awaiting_pubrel = {-1}; }), Errc::kInvalid);
   EXPECT_EQ(code([](Session& s) { s.account_id = "com-000000000000000000000000"; }),
             Errc::kNotFound);
   EXPECT_TRUE(sessions_.list().empty());
+}
+
+// [MQTT-4.3.3-2]: the inbound QoS 2 ids awaiting their PUBREL are part of the saved state,
+// replaced by each save (none after the client released them all).
+TEST_F(SessionTest, MQTT_4_3_3_2_InboundQos2IdsAwaitingPubrelRoundTrip) {
+  Session s = session(dev1_, "q2");
+  s.awaiting_pubrel = {1, 77, 65535};
+  ASSERT_TRUE(sessions_.save(s));
+  EXPECT_EQ(sessions_.load(dev1_, "q2").value().awaiting_pubrel, (std::vector<int>{1, 77, 65535}));
+  s.awaiting_pubrel.clear();
+  ASSERT_TRUE(sessions_.save(s));
+  EXPECT_TRUE(sessions_.load(dev1_, "q2").value().awaiting_pubrel.empty());
+  // Listed with the rest of the state.
+  s.awaiting_pubrel = {9};
+  ASSERT_TRUE(sessions_.save(s));
+  const auto listed = sessions_.list(account_);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(same(listed[0], s));
+}
+
+// A row that does not hold a JSON array of ids is refused as malformed, not half read.
+TEST_F(SessionTest, MalformedAwaitingPubrelIsAnError) {
+  ASSERT_TRUE(sessions_.save(session(dev1_, "bad")));
+  db_.exec("UPDATE sessions SET awaiting_pubrel = '{\"x\": 1}'");
+  EXPECT_THROW(sessions_.load(dev1_, "bad"), Error);
+  db_.exec("UPDATE sessions SET awaiting_pubrel = '[\"x\"]'");
+  EXPECT_THROW(sessions_.load(dev1_, "bad"), Error);
 }
 
 TEST_F(SessionTest, Remove) {
