@@ -21,4 +21,11 @@ void Context::load_stored_sessions() {
   }
 }
 
+void Context::mark_devices_offline(const char* when) {
+  store.post([when](StoreExecutor::Repos& r) {
+    const std::int64_t n = r.identity.all_devices_offline(platform::now_ms());
+    if (n > 0) spdlog::info("{} devices marked offline ({})", n, when);
+  });
+}
+
 }  // namespace plugmq::service

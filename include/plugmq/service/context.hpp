@@ -143,6 +143,7 @@ struct Context {
       dispatcher.on_committed(records);
     });
     load_stored_sessions();
+    mark_devices_offline("server starting");
   }
 
   // The limits of enrollments (MQTT and HTTP share them) and of logins (service/attempt.hpp).
@@ -159,6 +160,11 @@ struct Context {
   // The keys of the stored persistent sessions, which are all offline now (session_table).
   // REQUIRES: the writer not started.
   void load_stored_sessions();
+
+  // Marks every device offline in the database (store::Identity::all_devices_offline), on the
+  // store thread after the work queued there: as the server starts (before any login) and
+  // once its connections have ended. `when` is for the log.
+  void mark_devices_offline(const char* when);
 
   // A connection that admit() counted has ended: its session calls this once, as it ends.
   void connection_ended() {

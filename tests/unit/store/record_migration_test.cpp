@@ -64,7 +64,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -108,7 +108,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -164,7 +164,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 11);
+    EXPECT_EQ(db.user_version(), 12);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -237,7 +237,7 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 11);
+  EXPECT_EQ(db.user_version(), 12);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
             0);
@@ -284,7 +284,7 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 9, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 11);
+  EXPECT_EQ(db.user_version(), 12);
   DataStore data(db);
   EXPECT_EQ(data.last_seq(), 0);
   Record fresh = rec(oid(0x12346, 0), dev, "t", 74'566'000, "new");
@@ -320,6 +320,31 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
   EXPECT_EQ(ids_of(data.retained(all.account_id, {"#"})), V{});
   ASSERT_TRUE(Identity(db).delete_device(dev));
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sessions"), 0);  // gone with the device
+}
+
+// A database written before migration 12: its devices are offline and never seen, and then
+// record their logins.
+TEST(DevicePresence, Version11DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v11-");
+  const auto file = dir.path() / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d1";
+  ASSERT_NO_FATAL_FAILURE(write_old_database(
+      file, 11,
+      "INSERT INTO accounts (id, email, password_hash, created_at) "
+      "VALUES ('com-0000000000000000000000a1', 'a@b.c', 'h', 1);"
+      "INSERT INTO devices (id, account_id, kind, perm, auth_hash, created_at) VALUES ('" +
+          dev + "', 'com-0000000000000000000000a1', 'prototype', '{}', 'h', 1);"));
+  Db db = Db::open(file);
+  EXPECT_EQ(db.user_version(), 12);
+  Identity ids(db);
+  auto d = ids.device(dev);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->online);
+  EXPECT_EQ(d->last_seen, 0);
+  ids.record_login(dev, "c", "", 42);
+  d = ids.device(dev);
+  EXPECT_TRUE(d->online);
+  EXPECT_EQ(d->last_seen, 42);
 }
 
 }  // namespace
