@@ -11,18 +11,24 @@ Usage: plugmq COMMAND [options]
 
 Commands:
   serve [--config FILE] [--check-config]    run the broker in the foreground
-  account add EMAIL --password P [--retention-days N]
-  account set EMAIL [--password P] [--retention-days N] [--disabled true|false]
+  account add EMAIL [--password -] [--retention-days N]
+  account set EMAIL [--password -] [--retention-days N] [--disabled true|false]
+  account list
+  account delete EMAIL --yes
   template add --account EMAIL [--name N] [--ctrl rw|r|""] [--perm JSON]
   template list [--account EMAIL]
-  serial add MODEL --hwid H --enroll-pass P [--control-pass C]
+  template delete MODEL
+  serial add MODEL --hwid H [--enroll-pass -] [--control-pass -]
   serial add MODEL --csv FILE
   serial list MODEL
+  serial delete MODEL HWID
   prototype add --account EMAIL --name N [--hwid H]
   device list [--account EMAIL]
   device show ID
-  device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N]
+  device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N] [--new-auth]
+  device delete ID
   data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
+  data delete CHANNEL_MASK [--id ID,...] [--of ID,...] [--before T] [--after T]
   session list [--account EMAIL]
   session delete ID CLIENT_ID
 
@@ -33,6 +39,10 @@ Options for every command:
                    /var/lib/plugmq as root, ./plugmq-data otherwise)
   --json           machine-readable output: one JSON value on stdout
   --help           help for that command
+
+Secrets (--password, --enroll-pass, --control-pass): "-" reads the secret from standard input,
+one line (recommended: it stays out of ps and the shell's history); on a terminal it is asked
+for without echo, as it is when a required one is left out. --password VALUE works too.
 
   plugmq --version prints the version. Admin commands work while the server runs.
 )";
@@ -84,11 +94,24 @@ A configuration that is not valid makes serve exit with status 2 before it liste
 )";
 
 inline constexpr const char* kAccountHelp = R"(Usage:
-  plugmq account add EMAIL --password P [--retention-days N]
-  plugmq account set EMAIL [--password P] [--retention-days N] [--disabled true|false]
+  plugmq account add EMAIL [--password -] [--retention-days N]
+  plugmq account set EMAIL [--password -] [--retention-days N] [--disabled true|false]
+  plugmq account list
+  plugmq account delete EMAIL --yes
 
-Passwords are 4..128 bytes and stored only as a salted PBKDF2 hash. Retention is in days
-(default: retention.default_days of the --config file, else 30; 0 keeps data forever). A disabled account refuses its logins and its devices'.
+Passwords are 4..128 bytes and stored only as a salted PBKDF2 hash. --password - reads it from
+standard input (one line); on a terminal, and when account add is run on one without
+--password, it is asked for twice without echo. --password VALUE also works, but shows in ps.
+Retention is in days (default: retention.default_days of the --config file, else 30; 0 keeps
+data forever). A disabled account refuses its logins and its devices'.
+
+list prints "ID  EMAIL  retention=Nd  disabled=yes|no  devices=N  templates=N" per account,
+or with --json [{"id","email","retention_days","disabled","created_at","devices","templates"}].
+
+delete removes the account and everything of it, for good: its devices and their data
+records, properties, controls, retained messages and sessions, its templates and their serials,
+its own sessions. Without --yes it only says what would go. A running server closes the
+account's connections within a second.
 )";
 
 inline constexpr const char* kPrototypeHelp = R"(Usage:
@@ -101,6 +124,7 @@ prints its Plug-ID and auth code. The auth code is shown once: it is stored only
 inline constexpr const char* kTemplateHelp = R"(Usage:
   plugmq template add --account EMAIL [--name N] [--ctrl rw|r|""] [--perm JSON]
   plugmq template list [--account EMAIL]
+  plugmq template delete MODEL
 
 A production template ("mod-...") groups the serial numbers of one product. Things that enroll
 with it get its permission filter: by default {"of":{"r":[],"w":[]},"ctrl":"rw"}.
@@ -108,32 +132,55 @@ with it get its permission filter: by default {"of":{"r":[],"w":[]},"ctrl":"rw"}
                 out keep the default
   --ctrl C      what the things' controllers may do: rw (read and write), r (read), or "" (no
                 controllers: --ctrl "" or --ctrl=); wins over ctrl in --perm
+
+delete removes the template and its serial numbers. The things enrolled from it stay, with
+their Plug-IDs, auth codes, permissions and controllers, and keep working; without their
+serials none can enroll again (reactivate) and no new controller can enroll for them. Delete
+them with plugmq device delete.
 )";
 
 inline constexpr const char* kSerialHelp = R"(Usage:
-  plugmq serial add MODEL --hwid H --enroll-pass P [--control-pass C]
+  plugmq serial add MODEL --hwid H [--enroll-pass -] [--control-pass -]
   plugmq serial add MODEL --csv FILE
   plugmq serial list MODEL
+  plugmq serial delete MODEL HWID       (or MODEL --hwid HWID)
 
 Registers serial numbers (HWIDs) in production template MODEL. A thing enrolls over MQTT with
 client id HWID[/NAME] by subscribing to MODEL/thing/P; a controller with its own HWID, to
 MODEL/ctrl/HWID/C. Without a control password, control of that thing is disabled. Passwords
-are 4..128 bytes and stored only as salted hashes.
+are 4..128 bytes and stored only as salted hashes. "-" reads a password from standard input,
+one line (both "-": the enroll password's line first); on a terminal, and for an --enroll-pass
+left out on one, it is asked for twice without echo. A VALUE also works, but shows in ps.
 
 --csv FILE (- for stdin) registers many at once, all or none: one serial a line,
   hwid,enroll_pass[,control_pass]
 Blank lines and lines starting with # are skipped, as is a first line starting with "hwid,"
 (a header). An empty control_pass means none. A field may be double-quoted ("a,b", "say ""hi""")
 to hold commas or quotes.
+
+delete removes one serial: its HWID can no longer enroll in MODEL. A thing that enrolled with
+it stays and keeps working (delete it with plugmq device delete).
 )";
 
 inline constexpr const char* kDeviceHelp = R"(Usage:
   plugmq device list [--account EMAIL]
   plugmq device show ID
-  plugmq device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N]
+  plugmq device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N] [--new-auth]
+  plugmq device delete ID
+
+list and show print each device's kind, name, hwid, model, status, permissions, properties,
+whether it is online and when it was last seen (its last login or disconnect), as the server
+records them (a server killed with devices connected leaves them online until it starts again).
 
 --perm takes the permission filter {"of":{"r":LIST|null,"w":LIST|null},"ctrl":"rw"|"r"|""}
-(members left out keep their value). Changes apply to new logins at once.
+(members left out keep their value). Changes apply to new logins at once and to connected
+devices within a second.
+--new-auth gives the device a new auth code, printed once (with --json: "auth"): the old one
+is refused from the next login on; connections already open stay until they end.
+
+delete removes the device for good, as DELETE /iot/device does: its data records, properties,
+controls, retained messages and sessions. A thing's serial can enroll again. A running server
+closes the device's connections within a second.
 )";
 
 inline constexpr const char* kSessionHelp = R"(Usage:
@@ -152,6 +199,7 @@ keeps its state until it disconnects, and saves it again then).
 
 inline constexpr const char* kDataHelp = R"(Usage:
   plugmq data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
+  plugmq data delete CHANNEL_MASK [--id ID,...] [--of ID,...] [--before T] [--after T]
 
 Prints stored data records matching the channel mask, newest first (by time, then by record
 id): one line per record "TIME  PUBLISHER  CHANNEL  DATA", or with --json the array
@@ -163,6 +211,11 @@ id): one line per record "TIME  PUBLISHER  CHANNEL  DATA", or with --json the ar
                 the epoch or ISO-8601 ("2024-05-01T12:00:00Z"), or a record id (24 hex digits:
                 older/newer than that record)
   --limit N     at most N records, 1..10000 (default 100)
+
+delete deletes every record that get would list with those filters (and no limit), as
+DELETE /iot/data does, and prints how many went ({"deleted":N} with --json). It needs at least
+one of --id, --of, --before or --after (every record under a mask: --before with a time to
+come). --id ID,... deletes those records, when they are under the mask (and of --of).
 )";
 
 }  // namespace plugmq::app

@@ -45,6 +45,19 @@ json account_json(const store::Account& a) {
           {"created_at", a.created_at}};
 }
 
+json account_json(const store::Account& a, const store::AccountCounts& c) {
+  json out = account_json(a);
+  out["devices"] = c.devices;
+  out["templates"] = c.templates;
+  return out;
+}
+
+void print_account_text(const store::Account& a, const store::AccountCounts& c) {
+  std::cout << a.id << "  " << a.email << "  retention=" << a.retention_days << "d"
+            << "  disabled=" << (a.disabled ? "yes" : "no") << "  devices=" << c.devices
+            << "  templates=" << c.templates << "\n";
+}
+
 // `props` is PropertyStore::raw text.
 json device_json(const store::Device& d, const std::string& props) {
   json out = {{"id", d.id},
@@ -56,7 +69,9 @@ json device_json(const store::Device& d, const std::string& props) {
               {"perm", json::parse(platform::to_json(d.perm))},
               {"status", d.status},
               {"last_client_id", d.last_client_id},
-              {"created_at", d.created_at}};
+              {"created_at", d.created_at},
+              {"online", d.online},
+              {"last_seen", d.last_seen > 0 ? json(d.last_seen) : json(nullptr)}};
   if (d.kind == platform::DeviceKind::kController) out["controls"] = d.controls;
   out["props"] = json::parse(props);
   return out;
@@ -65,6 +80,8 @@ json device_json(const store::Device& d, const std::string& props) {
 void print_device_text(const store::Device& d, const std::string& props) {
   std::cout << d.id << "  " << platform::to_string(d.kind) << "  name=" << d.name
             << "  hwid=" << d.hwid << "  status=" << d.status
+            << "  online=" << (d.online ? "yes" : "no")
+            << "  last_seen=" << (d.last_seen > 0 ? iso_time(d.last_seen) : "never")
             << "  perm=" << platform::to_json(d.perm);
   if (d.kind == platform::DeviceKind::kController) {
     std::cout << "  controls=";

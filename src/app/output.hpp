@@ -19,6 +19,9 @@ bool wants_json(const Args& a);
 std::string iso_time(std::int64_t ms);
 
 nlohmann::json account_json(const store::Account& a);
+// An account as `account list` shows it: account_json with what it holds.
+nlohmann::json account_json(const store::Account& a, const store::AccountCounts& c);
+void print_account_text(const store::Account& a, const store::AccountCounts& c);
 // `props` is PropertyStore::raw text.
 nlohmann::json device_json(const store::Device& d, const std::string& props);
 void print_device_text(const store::Device& d, const std::string& props);

@@ -179,6 +179,7 @@ void Server::stop() {
   // every persistent session's state.
   ctx_->writer.stop();
   ctx_->dispatcher.stop();
+  ctx_->mark_devices_offline("server stopping");  // those whose connections did not end
   ctx_->store.stop();
   spdlog::info("data: {} records written, {} expired records deleted{}", ctx_->writer.written(),
                ctx_->writer.swept(),

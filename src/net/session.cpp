@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "plugmq/codec/codec.hpp"
+#include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "session_io.hpp"
 #include "session_util.hpp"
@@ -384,6 +385,11 @@ asio::awaitable<void> Session<Stream>::finish() {
     }
   }
   close_stream();
+  if (conn_.role() == broker::Role::kDevice) {
+    // The login recorded it online (run_login); posted in order after that.
+    ctx_.store.post([id = std::string(identity()), at = platform::now_ms()](
+                        service::StoreExecutor::Repos& r) { r.identity.record_logout(id, at); });
+  }
   const auto why = broker::to_string(conn_.end_reason().value_or(EndReason::kClosedByPeer));
   if (conn_.role() != broker::Role::kNone) {
     spdlog::info("{} {} ({}): connection ended: {}", peer_, client_id(), identity(), why);

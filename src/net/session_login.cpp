@@ -104,14 +104,15 @@ asio::awaitable<void> Session<Stream>::run_login(const codec::Connect& c) {
     co_return;
   }
   const std::string& id = account ? principal_->account_id : principal_->device_id;
-  if (!account && !conn_.closing()) {
-    auto split = platform::split_client_id(client_id());
-    ctx_.store.post(
-        [id, cid = std::string(client_id()), name = split.name](service::StoreExecutor::Repos& r) {
-          r.identity.record_login(id, cid, name);
-        });
-  }
   conn_.on_login(role, id, steady_clock::now(), io);
+  if (conn_.role() == broker::Role::kDevice) {
+    // Accepted (a connection that ended meanwhile is not): finish() records its end.
+    auto split = platform::split_client_id(client_id());
+    ctx_.store.post([id, cid = std::string(client_id()), name = split.name,
+                     at = platform::now_ms()](service::StoreExecutor::Repos& r) {
+      r.identity.record_login(id, cid, name, at);
+    });
+  }
   settle(io);
   if (io.ask == Io::Ask::kSession) {
     auto resume = run_session();  // clean session 0: the CONNACK waits for the stored state

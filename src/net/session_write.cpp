@@ -305,19 +305,24 @@ template <class Stream>
 void Session<Stream>::refresh_from_directory() {
   if (conn_.phase() != broker::Phase::kConnected) return;
   auto dir = ctx_.directory.get();
-  auto revoke = [&](const char* what) {
-    spdlog::info("{} {}: {} {} is disabled; closing", peer_, client_id(), what, identity());
+  auto revoke = [&](const char* what, const char* how) {
+    spdlog::info("{} {}: {} {} is {}; closing", peer_, client_id(), what, identity(), how);
     close(EndReason::kRevoked);
   };
+  // Every snapshot taken since the login (which refreshed it: StoreExecutor::run_fresh) holds
+  // the session's identity, unless it was deleted since (an admin command, the HTTP API).
   if (conn_.role() == broker::Role::kAccount) {
     auto it = dir->account_disabled.find(principal_->account_id);
-    if (it != dir->account_disabled.end() && it->second) revoke("account");
+    if (it == dir->account_disabled.end()) {
+      revoke("account", "deleted");
+    } else if (it->second) {
+      revoke("account", "disabled");
+    }
     return;
   }
   const service::DeviceInfo* info = dir->find(principal_->device_id);
-  if (info == nullptr) return;  // created after this snapshot was taken
-  if (info->disabled) {
-    revoke("device");
+  if (info == nullptr || info->disabled) {
+    revoke("device", info == nullptr ? "deleted" : "disabled");
     return;
   }
   // The new snapshot's copy; the old snapshot goes once no session holds it.

@@ -47,4 +47,11 @@ void Context::apply_live(const ServerOptions& o) {
   writer.set_session_expiry_days(o.session_expiry_days);
 }
 
+void Context::mark_devices_offline(const char* when) {
+  store.post([when](StoreExecutor::Repos& r) {
+    const std::int64_t n = r.identity.all_devices_offline(platform::now_ms());
+    if (n > 0) spdlog::info("{} devices marked offline ({})", n, when);
+  });
+}
+
 }  // namespace plugmq::service

@@ -25,6 +25,10 @@ NewDevice insert_device(Db& db, Device d);
 // missing one throws Error kNotFound, which the enrollment reports as kFailed).
 std::string renew_auth(Db& db, const std::string& device_id);
 
+// `s` quoted for a message: bytes that could garble a terminal or a log line are escaped, so
+// even an invalid HWID can be named.
+std::string quote_for_message(std::string_view s);
+
 // The things a controller controls, oldest first.
 std::vector<std::string> controls_of(Db& db, const std::string& controller_id);
 

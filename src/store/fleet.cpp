@@ -25,9 +25,9 @@ constexpr std::string_view kTemplateColumns = "id, account_id, name, thing_perm,
 
 [[noreturn]] void invalid(const std::string& msg) { throw Error(Error::Code::kInvalid, msg); }
 
-// `s` quoted for a message: bytes that could garble a terminal or a log line are escaped, so
-// even an invalid HWID can be named.
-std::string quote_for_message(std::string_view s) {
+}  // namespace
+
+std::string detail::quote_for_message(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   const bool utf8 = platform::valid_utf8(s);
   std::string out = "\"";
@@ -43,6 +43,10 @@ std::string quote_for_message(std::string_view s) {
   }
   return out + "\"";
 }
+
+namespace {
+
+using detail::quote_for_message;
 
 void check_perm(const PermFilter& p) {
   if (p.ctrl != "rw" && p.ctrl != "r" && !p.ctrl.empty()) {
@@ -315,8 +319,8 @@ std::vector<Serial> Fleet::serials(std::string_view model) {
 
 // ---- enrollment --------------------------------------------------------------------------
 
-EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid,
-                                 const Secret& pass, std::string_view name) {
+EnrollResult Fleet::enroll_thing(std::string_view model, std::string_view hwid, const Secret& pass,
+                                 std::string_view name) {
   return guarded([&]() -> EnrollResult {
     auto model_id = platform::normalize_plug_id(model, platform::IdKind::kModel);
     if (!model_id) return refused(EnrollOutcome::kMalformed, "malformed model");

@@ -19,7 +19,8 @@ using platform::PermFilter;
 
 constexpr std::string_view kAccountColumns = "id, email, retention_days, disabled, created_at";
 constexpr std::string_view kDeviceColumns =
-    "id, account_id, kind, name, hwid, model, perm, status, last_client_id, created_at";
+    "id, account_id, kind, name, hwid, model, perm, status, last_client_id, created_at, "
+    "last_seen, online";
 
 [[noreturn]] void invalid(const std::string& msg) { throw Error(Error::Code::kInvalid, msg); }
 
@@ -81,6 +82,8 @@ Device read_device(const Stmt& s) {
   d.status = s.text(7);
   d.last_client_id = s.text(8);
   d.created_at = s.int64(9);
+  d.last_seen = s.int64(10);
+  d.online = s.int64(11) > 0;
   return d;
 }
 
@@ -264,16 +267,16 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, const Secret&
   if (!id) return out;
   auto s = db_.prepare(
       "SELECT d.id, d.account_id, d.kind, d.name, d.hwid, d.model, d.perm, d.status, "
-      "d.last_client_id, d.created_at, d.auth_hash, a.disabled "
+      "d.last_client_id, d.created_at, d.last_seen, d.online, d.auth_hash, a.disabled "
       "FROM devices d JOIN accounts a ON a.id = d.account_id WHERE d.id = ?1");
   s.bind(1, *id);
   if (!s.step()) return out;
   // A device's stored credential: the SHA-256 of a server-generated auth code, or (a prototype
   // created with a password of its own) a slow hash.
-  switch (match_secret(auth, s.text(10))) {
+  switch (match_secret(auth, s.text(12))) {
     case SecretMatch::kNeedsCheck:
       out.status = LoginStatus::kNeedsCheck;
-      out.check_hash = s.text(10);
+      out.check_hash = s.text(12);
       return out;
     case SecretMatch::kNo:
       return out;
@@ -281,7 +284,7 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, const Secret&
       break;
   }
   out.device = read_device(s);
-  const bool account_disabled = s.int64(11) != 0;
+  const bool account_disabled = s.int64(13) != 0;
   if (out.device.kind == DeviceKind::kController) {
     out.device.controls = detail::controls_of(db_, out.device.id);
   }
@@ -400,7 +403,7 @@ Result<Device> Identity::set_device(std::string_view plug_id,
 }
 
 void Identity::record_login(std::string_view plug_id, std::string_view client_id,
-                            std::string_view name) {
+                            std::string_view name, std::int64_t at_ms) {
   auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
   if (!id) return;
   // A bad NAME (or client id) is ignored rather than failing the login; the codec already
@@ -409,9 +412,26 @@ void Identity::record_login(std::string_view plug_id, std::string_view client_id
   if (!platform::valid_utf8(client_id)) client_id = {};
   auto s = db_.prepare(
       "UPDATE devices SET last_client_id = ?1, "
-      "name = CASE WHEN name = '' AND ?2 <> '' THEN ?2 ELSE name END WHERE id = ?3");
-  s.bind(1, client_id).bind(2, name).bind(3, *id);
+      "name = CASE WHEN name = '' AND ?2 <> '' THEN ?2 ELSE name END, "
+      "online = online + 1, last_seen = ?4 WHERE id = ?3");
+  s.bind(1, client_id).bind(2, name).bind(3, *id).bind(4, at_ms);
   s.step();
+}
+
+void Identity::record_logout(std::string_view plug_id, std::int64_t at_ms) {
+  auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+  if (!id) return;
+  auto s =
+      db_.prepare("UPDATE devices SET online = max(online - 1, 0), last_seen = ?2 WHERE id = ?1");
+  s.bind(1, *id).bind(2, at_ms);
+  s.step();
+}
+
+std::int64_t Identity::all_devices_offline(std::int64_t now_ms) {
+  auto s = db_.prepare("UPDATE devices SET online = 0, last_seen = ?1 WHERE online != 0");
+  s.bind(1, now_ms);
+  s.step();
+  return db_.changes();
 }
 
 }  // namespace plugmq::store

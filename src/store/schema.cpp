@@ -368,6 +368,16 @@ const std::vector<std::vector<std::string_view>>& migrations() {
       {
           "ALTER TABLE sessions ADD COLUMN awaiting_pubrel TEXT NOT NULL DEFAULT '[]'",
       },
+      // 13: when each device was last seen and whether it is connected, for `plugmq device
+      // list` (another process). The server writes both on its store thread, at login and at
+      // disconnect (no write per publish): `online` counts the device's connections (a device
+      // may connect with several client ids), `last_seen` is in ms (0: not since this
+      // migration). A server sets every device offline as it starts (one that was killed could
+      // not) and as it stops. Neither column moves admin_version: the directory holds neither.
+      {
+          "ALTER TABLE devices ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0",
+          "ALTER TABLE devices ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
+      },
   };
   return kMigrations;
 }

@@ -53,7 +53,8 @@ class HelpAndUsageTest(CliTestCase):
         p = run("--help")
         self.assertEqual(p.returncode, 0, p.stderr)
         out = p.stdout + p.stderr
-        for word in ("serve", "account", "prototype", "device"):
+        for word in ("serve", "account", "prototype", "device", "account delete",
+                     "device delete", "data delete", "--password -"):
             self.assertIn(word, out, f"--help should list {word}")
 
     def test_serve_help(self):
@@ -65,7 +66,10 @@ class HelpAndUsageTest(CliTestCase):
 
     def test_subcommand_help(self):
         for args in (("account", "--help"), ("prototype", "--help"), ("device", "--help"),
-                     ("account", "add", "--help"), ("device", "set", "--help")):
+                     ("account", "add", "--help"), ("device", "set", "--help"),
+                     ("account", "delete", "--help"), ("device", "delete", "--help"),
+                     ("template", "delete", "--help"), ("serial", "delete", "--help"),
+                     ("data", "delete", "--help")):
             with self.subTest(args=args):
                 p = run(*args)
                 self.assertEqual(p.returncode, 0, p.stderr)

@@ -145,6 +145,7 @@ struct Context {
       dispatcher.on_committed(records);
     });
     load_stored_sessions();
+    mark_devices_offline("server starting");
   }
 
   // The limits of enrollments (MQTT and HTTP share them) and of logins (service/attempt.hpp).
@@ -166,6 +167,11 @@ struct Context {
   // Makes the settings that may change while the server runs follow `o` (SIGHUP): the
   // connection limits, `live`, the attempt limits and the session expiry. Thread-safe.
   void apply_live(const ServerOptions& o);
+
+  // Marks every device offline in the database (store::Identity::all_devices_offline), on the
+  // store thread after the work queued there: as the server starts (before any login) and
+  // once its connections have ended. `when` is for the log.
+  void mark_devices_offline(const char* when);
 
   // A connection that admit() counted has ended: its session calls this once, as it ends.
   void connection_ended() {

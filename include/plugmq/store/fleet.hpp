@@ -49,6 +49,16 @@ struct SerialSpec {
   std::optional<std::string> control_pass;
 };
 
+// A template deleted, with what went with it and what stayed.
+struct DeletedTemplate {
+  Template tmpl;
+  std::size_t serials = 0;  // its serials, deleted with it
+  // Things enrolled from it. They stay, and so do their controllers: same Plug-IDs, auth codes
+  // and permissions, and `model` still names the template. Without their serials none can
+  // enroll again (reactivate) and no new controller can enroll for them.
+  std::size_t things = 0;
+};
+
 // The outcome of an enrollment: kOk and id/auth on success, else why (SPEC 5) with a short
 // message safe to send to the device. The edges turn it into a reply: service/reply.hpp's table
 // for MQTT, http/outcome_status's for HTTP.
@@ -89,6 +99,13 @@ class Fleet {
   // naming the offending HWID and its position (1-based).
   Result<std::size_t> add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
   std::vector<Serial> serials(std::string_view model);
+
+  // Deletes a template and its serials (DeletedTemplate says what becomes of its things).
+  // Fails with kNotFound.
+  Result<DeletedTemplate> delete_template(std::string_view model);
+  // Deletes one serial and returns it. A thing that enrolled with it stays, as with
+  // delete_template. Fails with kNotFound (the template, or the HWID in it).
+  Result<Serial> delete_serial(std::string_view model, std::string_view hwid);
 
   // SPEC 5, thing: `model` and `pass` as found in the topic MODEL/thing/PASS, `hwid` and `name`
   // from the client id HWID[/NAME]. Checks, in order: 400 malformed model or HWID; 404 unknown

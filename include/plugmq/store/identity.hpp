@@ -41,6 +41,10 @@ struct Device {
   std::string status = "ok";  // "ok", "disabled", "reactivate"
   std::string last_client_id;
   std::int64_t created_at = 0;  // ms
+  // As the server last recorded them (record_login, record_logout): when the device last
+  // logged in or disconnected (ms; 0: never), and whether a connection of it is open.
+  std::int64_t last_seen = 0;
+  bool online = false;
   // Controllers: the things they control, oldest first (Identity::device(), devices() and
   // check_device_login() fill it). Empty for other kinds.
   std::vector<std::string> controls;
@@ -50,6 +54,22 @@ struct Device {
 struct NewDevice {
   Device device;
   std::string auth;
+};
+
+// What an account holds, for `plugmq account list` and before its deletion.
+struct AccountCounts {
+  std::int64_t devices = 0;
+  std::int64_t templates = 0;
+  std::int64_t serials = 0;   // registered in its templates
+  std::int64_t sessions = 0;  // persistent sessions of the account and of its devices
+};
+
+// An account deleted, with what went with it: its devices (their Plug-IDs, whose records the
+// caller deletes with DataStore::delete_of) and the counts before the deletion.
+struct DeletedAccount {
+  Account account;
+  std::vector<std::string> devices;
+  AccountCounts counts;
 };
 
 // kNeedsCheck: the secret was offered deferred and is to be checked against check_hash off the
@@ -86,6 +106,15 @@ class Identity {
   std::optional<Account> account_by_id(std::string_view id);
   std::vector<Account> accounts();
 
+  // What the account holds (`account_id` as stored: "com-…" lowercase); zeros for none.
+  AccountCounts account_counts(std::string_view account_id);
+
+  // Deletes the account and, in the same transaction, everything of it: its devices (with
+  // their properties, controls, retained messages and sessions), its templates and their
+  // serials, its own sessions. Its devices' data records stay until DataStore::delete_of
+  // removes them (see delete_device). Fails with kNotFound.
+  Result<DeletedAccount> delete_account(std::string_view email);
+
   // kBadCredentials for an unknown email or wrong password, kDisabled for a disabled account
   // with the right password. A deferred password gets kNeedsCheck, for an unknown email too
   // (against a hash nobody knows the secret of): both then cost the same time.
@@ -120,9 +149,22 @@ class Identity {
                             const std::optional<std::string>& status,
                             const std::optional<std::string>& name);
 
-  // Records a login: the client id last seen, and `name` as the device's name when it has
-  // none yet (empty `name` changes nothing).
-  void record_login(std::string_view plug_id, std::string_view client_id, std::string_view name);
+  // Gives the device a new auth code, generated (a prototype's own password goes too), and
+  // returns it in clear with the device: the old code is refused from the next login on.
+  // Fails with kNotFound.
+  Result<NewDevice> new_auth(std::string_view plug_id);
+
+  // Records a login at `at_ms`: the client id last seen, `name` as the device's name when it
+  // has none yet (empty `name` changes nothing), one more open connection and last_seen.
+  void record_login(std::string_view plug_id, std::string_view client_id, std::string_view name,
+                    std::int64_t at_ms);
+  // Records that a connection recorded by record_login ended at `at_ms`: one open connection
+  // fewer, and last_seen.
+  void record_logout(std::string_view plug_id, std::int64_t at_ms);
+  // Marks every device offline, seen at `now_ms` if it was online: a server starting (the one
+  // before it may have been killed with devices connected) or stopping. Returns how many
+  // changed.
+  std::int64_t all_devices_offline(std::int64_t now_ms);
 
  private:
   Db& db_;

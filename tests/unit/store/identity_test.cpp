@@ -1,5 +1,4 @@
 #include "plugmq/store/identity.hpp"
-#include "store_errors.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
+#include "store_errors.hpp"
 
 namespace plugmq::store {
 namespace {
@@ -347,32 +347,32 @@ TEST_F(IdentityTest, RecordLogin) {
   const auto nameless = ids_.add_prototype(a.id, "").value();
   const auto named = ids_.add_prototype(a.id, "Mine").value();
 
-  ids_.record_login(nameless.device.id, "hw1/Kitchen", "Kitchen");
+  ids_.record_login(nameless.device.id, "hw1/Kitchen", "Kitchen", 1);
   auto d = ids_.device(nameless.device.id);
   EXPECT_EQ(d->last_client_id, "hw1/Kitchen");
   EXPECT_EQ(d->name, "Kitchen");
 
-  ids_.record_login(nameless.device.id, "hw1/Garage", "Garage");  // has a name now
+  ids_.record_login(nameless.device.id, "hw1/Garage", "Garage", 1);  // has a name now
   d = ids_.device(nameless.device.id);
   EXPECT_EQ(d->last_client_id, "hw1/Garage");
   EXPECT_EQ(d->name, "Kitchen");
 
-  ids_.record_login(named.device.id, "hw2/Other", "Other");
+  ids_.record_login(named.device.id, "hw2/Other", "Other", 1);
   EXPECT_EQ(ids_.device(named.device.id)->name, "Mine");
 
   const auto third = ids_.add_prototype(a.id, "").value();
-  ids_.record_login(third.device.id, "hw3", "");  // empty name changes nothing
+  ids_.record_login(third.device.id, "hw3", "", 1);  // empty name changes nothing
   d = ids_.device(third.device.id);
   EXPECT_EQ(d->last_client_id, "hw3");
   EXPECT_EQ(d->name, "");
 
   std::string upper = third.device.id;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
-  ids_.record_login(upper, "hw4/N", "N");
+  ids_.record_login(upper, "hw4/N", "N", 1);
   EXPECT_EQ(ids_.device(third.device.id)->name, "N");
 
-  EXPECT_NO_THROW(ids_.record_login(platform::new_plug_id(platform::IdKind::kDevice), "x", "y"));
-  EXPECT_NO_THROW(ids_.record_login("junk", "x", "y"));
+  EXPECT_NO_THROW(ids_.record_login(platform::new_plug_id(platform::IdKind::kDevice), "x", "y", 1));
+  EXPECT_NO_THROW(ids_.record_login("junk", "x", "y", 1));
 }
 
 TEST_F(IdentityTest, DevicesFilteringAndOrder) {
@@ -410,7 +410,7 @@ TEST(IdentityFile, ReopenedDatabaseKeepsData) {
     Identity ids(db);
     const auto a = ids.add_account("a@b.c", "pass", 3).value();
     nd = ids.add_prototype(a.id, "p", "hw").value();
-    ids.record_login(nd.device.id, "hw/p", "p");
+    ids.record_login(nd.device.id, "hw/p", "p", 1);
   }
   {
     Db db = Db::open(file);
@@ -465,7 +465,7 @@ TEST_F(IdentityTest, AdminVersionCountsDirectoryChangesOnly) {
   ids_.set_account("a@b.c", std::nullopt, std::nullopt, true).value();
   EXPECT_TRUE(bumped()) << "account disabled";
 
-  ids_.record_login(nd.device.id, "client", "name");
+  ids_.record_login(nd.device.id, "client", "name", 1);
   EXPECT_FALSE(bumped()) << "a login";
   ids_.set_account("a@b.c", std::string("other-pass"), std::nullopt, std::nullopt).value();
   EXPECT_FALSE(bumped()) << "a password";

@@ -64,7 +64,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 12);
+    EXPECT_EQ(db.user_version(), 13);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -108,7 +108,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 12);
+    EXPECT_EQ(db.user_version(), 13);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -164,7 +164,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 12);
+    EXPECT_EQ(db.user_version(), 13);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -237,7 +237,7 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 12);
+  EXPECT_EQ(db.user_version(), 13);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
             0);
@@ -284,7 +284,7 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 9, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 12);
+  EXPECT_EQ(db.user_version(), 13);
   DataStore data(db);
   EXPECT_EQ(data.last_seq(), 0);
   Record fresh = rec(oid(0x12346, 0), dev, "t", 74'566'000, "new");
@@ -341,7 +341,7 @@ TEST(Sessions, Version11DatabaseIsMigrated) {
           "inflight, created_at, last_seen, online) VALUES ('" +
           dev + "', 'c', '" + account + "', 42, '[[\"#\",2]]', '[[40,7,3]]', 1000, 2000, 0);"));
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 12);
+  EXPECT_EQ(db.user_version(), 13);
   SessionStore sessions(db);
   Session s = sessions.load(dev, "c").value();
   EXPECT_TRUE(s.awaiting_pubrel.empty());
@@ -355,6 +355,31 @@ TEST(Sessions, Version11DatabaseIsMigrated) {
   s.awaiting_pubrel = {5, 6};
   ASSERT_TRUE(sessions.save(s));
   EXPECT_EQ(sessions.load(dev, "c").value().awaiting_pubrel, (std::vector<int>{5, 6}));
+}
+
+// A database written before migration 13: its devices are offline and never seen, and then
+// record their logins.
+TEST(DevicePresence, Version12DatabaseIsMigrated) {
+  const TempDir dir("plugmq-v12-");
+  const auto file = dir.path() / "plugmq.db";
+  const std::string dev = "dev-0000000000000000000000d1";
+  ASSERT_NO_FATAL_FAILURE(write_old_database(
+      file, 12,
+      "INSERT INTO accounts (id, email, password_hash, created_at) "
+      "VALUES ('com-0000000000000000000000a1', 'a@b.c', 'h', 1);"
+      "INSERT INTO devices (id, account_id, kind, perm, auth_hash, created_at) VALUES ('" +
+          dev + "', 'com-0000000000000000000000a1', 'prototype', '{}', 'h', 1);"));
+  Db db = Db::open(file);
+  EXPECT_EQ(db.user_version(), 13);
+  Identity ids(db);
+  auto d = ids.device(dev);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->online);
+  EXPECT_EQ(d->last_seen, 0);
+  ids.record_login(dev, "c", "", 42);
+  d = ids.device(dev);
+  EXPECT_TRUE(d->online);
+  EXPECT_EQ(d->last_seen, 42);
 }
 
 }  // namespace
