@@ -189,7 +189,7 @@ TEST(Db, NewerSchemaIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kInvalid);
     EXPECT_NE(std::string(e.what()).find("database schema version 999 is newer than this plugmq "
-                                         "supports (12)"),
+                                         "supports (13)"),
               std::string::npos)
         << e.what();
   }

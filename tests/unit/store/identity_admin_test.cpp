@@ -39,8 +39,8 @@ TEST_F(IdentityAdminTest, AccountCountsAndDeletion) {
   const auto thing = fleet_.enroll_thing(t.id, "hw1", "enroll1", "");
   ASSERT_TRUE(thing.ok()) << thing.msg;
   SessionStore sessions(db_);
-  sessions.save(Session{p.device.id, "c1", a.id, {{"#", 1}}, 0, {}, 0, 0, false}).value();
-  sessions.save(Session{a.id, "c2", a.id, {}, 0, {}, 0, 0, false}).value();
+  sessions.save(Session{p.device.id, "c1", a.id, {{"#", 1}}, 0, {}, {}, 0, 0, false}).value();
+  sessions.save(Session{a.id, "c2", a.id, {}, 0, {}, {}, 0, 0, false}).value();
   db_.exec("INSERT INTO props (device_id, name, value) VALUES ('" + p.device.id + "', 'x', '1')");
 
   const AccountCounts c = ids_.account_counts(a.id);
