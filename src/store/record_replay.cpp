@@ -342,9 +342,9 @@ ReplayStatements::ReplayStatements(sqlite3* db)
       // Retained messages of an account's devices (of one of them): sid, cid, of, channel,
       // the record's at, id and seq.
       retained_of_account(db,
-                          "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id, r.seq FROM devices d "
-                          "CROSS JOIN series s ON s.of = d.id CROSS JOIN retained r "
-                          "ON r.sid = s.sid WHERE d.account_id = ?1",
+                          "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id, r.seq "
+                          "FROM retained r CROSS JOIN series s ON s.sid = r.sid "
+                          "WHERE r.account_id = ?1",
                           kPersistent),
       retained_of_device(db,
                          "SELECT s.sid, s.cid, s.of, s.channel, r.at, r.id, r.seq "

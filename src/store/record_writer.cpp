@@ -73,9 +73,10 @@ WriterStatements::WriterStatements(sqlite3* db)
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
               kPersistent),
       retained_set(db,
-                   "INSERT INTO retained (sid, at, id, seq) VALUES (?1, ?2, ?3, ?4) "
+                   "INSERT INTO retained (sid, at, id, seq, account_id) "
+                   "SELECT ?1, ?2, ?3, ?4, account_id FROM devices WHERE id = ?5 "
                    "ON CONFLICT (sid) DO UPDATE SET at = excluded.at, id = excluded.id, "
-                   "seq = excluded.seq",
+                   "seq = excluded.seq, account_id = excluded.account_id",
                    kPersistent),
       retained_clear(db, "DELETE FROM retained WHERE sid = ?1", kPersistent) {}
 
@@ -324,6 +325,7 @@ void DataStore::set_retained(std::int64_t sid, const platform::Record& r, const 
     s.bind(2, r.at);
     s.bind_blob_static(3, id.data(), id.size());
     s.bind(4, seq);
+    s.bind_static(5, r.of);  // a publisher that is no device (gone meanwhile) retains nothing
   }
   s.step();
 }

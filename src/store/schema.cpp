@@ -378,6 +378,16 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           "ALTER TABLE devices ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0",
           "ALTER TABLE devices ADD COLUMN online INTEGER NOT NULL DEFAULT 0",
       },
+      // 14: the retained messages of an account, found by an index instead of through every
+      // series of its devices (a SUBSCRIBE on an account of 300,000 series read them all). The
+      // writer sets `account_id` from the publisher's device; a device keeps its account.
+      {
+          "ALTER TABLE retained ADD COLUMN account_id TEXT",
+          "UPDATE retained SET account_id = (SELECT d.account_id FROM series s "
+          "JOIN devices d ON d.id = s.of WHERE s.sid = retained.sid)",
+          "DELETE FROM retained WHERE account_id IS NULL",
+          "CREATE INDEX retained_by_account ON retained (account_id)",
+      },
   };
   return kMigrations;
 }

@@ -776,7 +776,7 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 13);
+    EXPECT_EQ(db.user_version(), 14);
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));
