@@ -33,6 +33,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
+#include "store_bench_common.hpp"
 
 namespace {
 
@@ -41,25 +42,11 @@ using plugmq::platform::Record;
 using plugmq::store::DataStore;
 using plugmq::store::Db;
 using plugmq::store::ReplayQuery;
-using Clock = std::chrono::steady_clock;
+using namespace plugmq::bench;  // NOLINT(google-build-using-namespace): the benches' own
 
-constexpr int kDevices = 1000;
 constexpr int kBatch = 8192;
 constexpr const char* kAccount = "com-000000000000000000000001";
-const char* const kChannels[] = {"sensor/temp", "sensor/hum", "sensor/press", "sensor/light",
-                                 "sensor/co2",  "power/volt", "power/amp",    "power/watt",
-                                 "state/door",  "state/alarm"};
-constexpr int kChannelCount = sizeof kChannels / sizeof kChannels[0];
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string device_id(int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "dev-%024x", 0x65000000 + i);
-  return buf;
-}
+constexpr int kChannelCount = kNamedChannels;
 
 // The account and its devices, straight into their tables (a bench does not need their secrets).
 void add_devices(Db& db) {
@@ -139,27 +126,6 @@ Replayed replay_all(DataStore& data, std::vector<std::string> filters, std::int6
   }
   out.seconds = seconds_since(t);
   return out;
-}
-
-long long arg(int argc, char** argv, const std::string& name, long long fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return std::atoll(argv[i + 1]);
-  }
-  return fallback;
-}
-
-std::string arg_text(int argc, char** argv, const std::string& name, std::string fallback = {}) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return fallback;
-}
-
-bool flag(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
 }
 
 fs::path make_dir(const std::string& given) {

@@ -49,6 +49,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/db.hpp"
+#include "store_bench_common.hpp"
 
 namespace {
 
@@ -57,28 +58,13 @@ using plugmq::platform::Record;
 using plugmq::store::DataQuery;
 using plugmq::store::DataStore;
 using plugmq::store::Db;
-using Clock = std::chrono::steady_clock;
+using namespace plugmq::bench;  // NOLINT(google-build-using-namespace): the benches' own
 
-constexpr int kDevices = 1000;
 int kBatch = 8192;  // --batch
 constexpr std::size_t kSweepBatch = 2000;
 constexpr std::int64_t kThirtyDaysMs = 30LL * 86'400'000;
-const char* const kChannels[] = {"sensor/temp", "sensor/hum", "sensor/press", "sensor/light",
-                                 "sensor/co2",  "power/volt", "power/amp",    "power/watt",
-                                 "state/door",  "state/alarm"};
-constexpr int kNamedChannels = sizeof kChannels / sizeof kChannels[0];
 int kChannelCount = kNamedChannels;  // --channels: the named ones, then "extra/N"
 int kQos = 0;                        // --qos
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-std::string device_id(int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "dev-%024x", 0x65000000 + i);
-  return buf;
-}
 
 // Record k of a load: devices round-robin, then channels, so every (device, channel) pair
 // grows at the same pace and is interleaved with all the others (the worst case for the
@@ -192,27 +178,6 @@ Latency measure(DataStore& data, int queries, MakeQuery make) {
   out.median_us = us[us.size() / 2];
   out.p99_us = us[std::min(us.size() - 1, us.size() * 99 / 100)];
   return out;
-}
-
-long long arg(int argc, char** argv, const std::string& name, long long fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return std::atoll(argv[i + 1]);
-  }
-  return fallback;
-}
-
-std::string arg_text(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == "--" + name) return argv[i + 1];
-  }
-  return {};
-}
-
-bool flag(int argc, char** argv, const std::string& name) {
-  for (int i = 1; i < argc; ++i) {
-    if (argv[i] == "--" + name) return true;
-  }
-  return false;
 }
 
 }  // namespace

@@ -1302,17 +1302,27 @@ class ServerTestCase(unittest.TestCase):
 
     server: Server
     server_args: Sequence[str] = ()
+    # A configuration file for the class's server: written to its directory, given with --config.
+    server_config: Optional[dict] = None
 
     @classmethod
     def setUpClass(cls):
         cls.server = Server()
         try:
-            cls.server.start(cls.server_args)
+            cls.server.start(cls.start_args(cls.server))
             cls.setUpServer()
         except BaseException:
             sys.stderr.write(f"\n--- server log ---\n{cls.server.log_tail()}\n")
             cls.server.close()
             raise
+
+    @classmethod
+    def start_args(cls, server: Server) -> Tuple[str, ...]:
+        """`server_args`, after --config with `server_config` written to the server's dir."""
+        if cls.server_config is None:
+            return tuple(cls.server_args)
+        path = server.write_file("plugmq.json", json.dumps(cls.server_config))
+        return ("--config", path, *cls.server_args)
 
     @classmethod
     def setUpServer(cls):
@@ -1479,7 +1489,7 @@ class FreshServerTestCase(ServerTestCase):
         self.server = Server()
         self.addCleanup(self._finish_server)
         try:
-            self.server.start(self.server_args)
+            self.server.start(self.start_args(self.server))
         except BaseException:
             sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n")
             raise

@@ -12,10 +12,8 @@ import datetime
 import json
 import os
 import resource
-import shutil
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
 import unittest
@@ -594,19 +592,7 @@ class CommitIntervalTest(StoreMixin, FreshServerTestCase):
     for (a QoS 1 PUBACK) commits at once with what is queued before it, SIGTERM writes what
     waits. The interval is long (10 s) so that "not yet committed" cannot be a slow machine."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.config_dir = tempfile.mkdtemp(prefix="plugmq-e2e-commit-")
-        cls.config = os.path.join(cls.config_dir, "plugmq.json")
-        with open(cls.config, "w") as f:
-            f.write('{"storage": {"commit_interval_ms": 10000}}')
-        cls.server_args = ("--config", cls.config)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.config_dir, ignore_errors=True)
-        super().tearDownClass()
+    server_config = {"storage": {"commit_interval_ms": 10000}}
 
     def setUp(self):
         super().setUp()

@@ -6,9 +6,6 @@ happened to the server meanwhile; a QoS 2 PUBLISH sent again with DUP after a re
 its PUBREC and its PUBREL is not stored again; a subscriber that does not acknowledge loses
 nothing; the oldest past max_replay are skipped, counted and logged."""
 
-import os
-import shutil
-import tempfile
 import unittest
 
 from harness import (NEGATIVE_WINDOW, PUBACK, FreshServerTestCase, NoPacket, RawClient, unique,
@@ -70,19 +67,7 @@ class FallingBehindTest(FreshServerTestCase, SessionTestCase):
     """A persistent subscriber past its queue limit (20 here) loses nothing: what does not fit
     stays in the store until it catches up (SPEC 11), where a clean one's is dropped."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.config_dir = tempfile.mkdtemp(prefix="plugmq-e2e-behind-")
-        cls.config = os.path.join(cls.config_dir, "plugmq.json")
-        with open(cls.config, "w") as f:
-            f.write('{"limits": {"queue_max_messages": 20}}')
-        cls.server_args = ("--config", cls.config)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.config_dir, ignore_errors=True)
-        super().tearDownClass()
+    server_config = {"limits": {"queue_max_messages": 20}}
 
     def setUp(self):
         super().setUp()
