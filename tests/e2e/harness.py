@@ -1296,6 +1296,13 @@ def sanitizer_report(log: str) -> str:
     return log[max(0, m.start() - 200): m.start() + 3000]
 
 
+def start_args(server: Server, args: Sequence[str], config: Optional[dict]) -> Tuple[str, ...]:
+    """`args` for `plugmq serve`, after --config with `config` written to the server's dir."""
+    if config is None:
+        return tuple(args)
+    return ("--config", server.write_file("plugmq.json", json.dumps(config)), *args)
+
+
 class ServerTestCase(unittest.TestCase):
     """One server per test class; helpers register clients for cleanup; prints the server log
     produced during a failed test; fails a test after which the server is no longer running."""
@@ -1309,20 +1316,12 @@ class ServerTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.server = Server()
         try:
-            cls.server.start(cls.start_args(cls.server))
+            cls.server.start(start_args(cls.server, cls.server_args, cls.server_config))
             cls.setUpServer()
         except BaseException:
             sys.stderr.write(f"\n--- server log ---\n{cls.server.log_tail()}\n")
             cls.server.close()
             raise
-
-    @classmethod
-    def start_args(cls, server: Server) -> Tuple[str, ...]:
-        """`server_args`, after --config with `server_config` written to the server's dir."""
-        if cls.server_config is None:
-            return tuple(cls.server_args)
-        path = server.write_file("plugmq.json", json.dumps(cls.server_config))
-        return ("--config", path, *cls.server_args)
 
     @classmethod
     def setUpServer(cls):
@@ -1489,7 +1488,7 @@ class FreshServerTestCase(ServerTestCase):
         self.server = Server()
         self.addCleanup(self._finish_server)
         try:
-            self.server.start(self.start_args(self.server))
+            self.server.start(start_args(self.server, self.server_args, self.server_config))
         except BaseException:
             sys.stderr.write(f"\n--- server log ---\n{self.server.log_tail()}\n")
             raise

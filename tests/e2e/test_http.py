@@ -6,7 +6,6 @@ bodies, keep-alive, timeouts, HTTPS on the MQTT certificate, and shutdown."""
 
 import http.client
 import json
-import os
 import shutil
 import signal
 import socket
@@ -26,22 +25,7 @@ class HttpTestCase(ServerTestCase):
     """A server with small HTTP limits; each test makes its own account, so that reads without
     "of" see that test's records only."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.confdir = tempfile.mkdtemp(prefix="plugmq-http-")
-        config = os.path.join(cls.confdir, "plugmq.json")
-        with open(config, "w") as f:
-            json.dump({"http": {"max_body_bytes": MAX_BODY,
-                                "max_records_per_publish": MAX_RECORDS}}, f)
-        cls.server_args = ["--config", config]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.confdir, ignore_errors=True)
+    server_config = {"http": {"max_body_bytes": MAX_BODY, "max_records_per_publish": MAX_RECORDS}}
 
     def setUp(self):
         super().setUp()
@@ -385,14 +369,7 @@ class KeepAliveTest(HttpTestCase):
 class TimeoutsTest(FreshServerTestCase):
     """http.idle_timeout_s and http.request_timeout_s of 1 s."""
 
-    def setUp(self):
-        self.confdir = tempfile.mkdtemp(prefix="plugmq-http-")
-        self.addCleanup(shutil.rmtree, self.confdir, True)
-        config = os.path.join(self.confdir, "plugmq.json")
-        with open(config, "w") as f:
-            json.dump({"http": {"idle_timeout_s": 1, "request_timeout_s": 1}}, f)
-        self.server_args = ["--config", config]
-        super().setUp()
+    server_config = {"http": {"idle_timeout_s": 1, "request_timeout_s": 1}}
 
     def closed_within(self, sock: socket.socket, seconds: float) -> bool:
         """Reads until the server closes the connection; True if it did within `seconds`."""

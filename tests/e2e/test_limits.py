@@ -4,9 +4,7 @@ disconnected if it stays over it, and costs the server bounded memory, while pub
 other subscribers go on unaffected."""
 
 import json
-import os
 import socket
-import tempfile
 import unittest
 
 from harness import (CONNACK, PUBLISH, ConnectionClosed, NoPacket, PahoClient, RawClient,
@@ -23,13 +21,6 @@ def rss_bytes(pid: int) -> int:
     raise AssertionError("no VmRSS in /proc status")
 
 
-def write_config(limits: dict) -> str:
-    fd, path = tempfile.mkstemp(prefix="plugmq-limits-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"limits": limits}, f)
-    return path
-
-
 class ConfiguredTestCase(ServerTestCase):
     """A server started with --config: a file holding `limits` (the keys under "limits")."""
 
@@ -37,16 +28,8 @@ class ConfiguredTestCase(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.config = write_config(cls.limits)
-        cls.server_args = ["--config", cls.config]
+        cls.server_config = {"limits": cls.limits}
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            os.unlink(cls.config)
 
 
 class MaxConnectionsTest(ServerTestCase):

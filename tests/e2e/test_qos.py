@@ -8,18 +8,17 @@ Raw-socket subscribers show the wire (QoS bits, DUP, packet ids) and acknowledge
 test says so; paho and mosquitto_sub are the real clients."""
 
 import json
-import os
 import struct
-import tempfile
 import time
 import unittest
-from typing import List, NamedTuple, Optional
+from typing import List, Optional
 
 import paho.mqtt.client as mqtt
 
-from harness import (Delivery, ack, parse_publish, DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBLISH, PUBREC,
-                     ConnectionClosed, NoPacket, RawClient, ServerTestCase, device_headers,
-                     encode_publish, http_request, mosquitto_pub_lines, packet, unique, wait_for)
+from harness import (DEFAULT_TIMEOUT, HOST, NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBLISH, PUBREC,
+                     ConnectionClosed, Delivery, NoPacket, RawClient, ServerTestCase, ack,
+                     device_headers, encode_publish, http_request, mosquitto_pub_lines,
+                     parse_publish, unique, wait_for)
 
 
 
@@ -365,21 +364,8 @@ class SlowQosSubscriberTest(QosTestCase):
     against its queue, new ones are dropped past it, and it is disconnected once it has stayed
     over the limit for slow_subscriber_timeout (SPEC 9, 11)."""
 
-    @classmethod
-    def setUpClass(cls):
-        fd, cls.config = tempfile.mkstemp(prefix="plugmq-qos-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump({"limits": {"queue_max_messages": 20, "slow_subscriber_timeout_s": 1},
-                       "sessions": {"max_inflight": 5}}, f)
-        cls.server_args = ["--config", cls.config]
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            os.unlink(cls.config)
+    server_config = {"limits": {"queue_max_messages": 20, "slow_subscriber_timeout_s": 1},
+                     "sessions": {"max_inflight": 5}}
 
     def test_unacknowledging_subscriber_is_cut_off(self):
         t = self.topic()
