@@ -5,12 +5,14 @@ and the paho-mqtt snippet for properties (its placeholders filled in)."""
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import unittest
 
-from harness import BIN, REPO, ServerTestCase, mosquitto_pub
+from harness import BIN, REPO, ServerTestCase, mosquitto_pub, wait_for
 
 README = os.path.join(REPO, "README.md")
 
@@ -55,6 +57,52 @@ class WorkedExampleTest(unittest.TestCase):
                                    r'retention 30 days\)\ndev-[0-9a-f]{24}/data/temperature '
                                    r'\{"id":"[0-9a-f]{24}","data":21\.5,"at":\d+\}\n\Z')
         self.assertIn("created database", p.stderr)
+
+
+class ScriptsRunTest(unittest.TestCase):
+    """`scripts/run` after `scripts/test` built build/dev: it starts the broker at once (no
+    second build), and its banner names the binary and an admin command that works as printed,
+    and a mosquitto_pub line that does."""
+
+    def test_banner(self):
+        built = os.path.join(REPO, "build", "dev", "plugmq")
+        if os.path.realpath(BIN) != os.path.realpath(built):
+            self.skipTest(f"scripts/run builds {built}, not the binary under test")
+        data = tempfile.mkdtemp(prefix="plugmq-run-")
+        self.addCleanup(shutil.rmtree, data, True)
+        env = dict(os.environ, PLUGMQ_DATA_DIR=data)
+        proc = subprocess.Popen([os.path.join(REPO, "scripts", "run"), "--mqtt", "127.0.0.1:0",
+                                 "--http", "off"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        lines: list = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=30)
+            reader.join(timeout=10)
+            proc.stdout.close()
+        self.addCleanup(stop)
+        # Up to date after scripts/test: configure, a no-op build, the demo account, the start.
+        wait_for(lambda: any("Ctrl-C stops it" in l for l in lines) and
+                 any("mosquitto_pub" in l for l in lines), timeout=60, what="the banner")
+        text = "".join(lines)
+        self.assertIn(f"The binary is {built}", text)
+        admin = next(l.strip() for l in lines if "device list --data-dir" in l)
+        self.assertEqual(admin, f"{built} device list --data-dir {data}")
+        p = subprocess.run(admin.split() + ["--json"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("demo-device", p.stdout)
+        pub = next(l.strip() for l in lines if l.strip().startswith("mosquitto_pub"))
+        p = subprocess.run(["sh", "-c", pub + " -q 1"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        stop()
+        self.assertEqual(proc.returncode, 0, text)
 
 
 class PahoSnippetTest(ServerTestCase):
