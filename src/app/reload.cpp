@@ -7,6 +7,8 @@
 #include <set>
 #include <string>
 
+#include "plugmq/os/service_manager.hpp"
+
 namespace plugmq::app {
 
 namespace {
@@ -76,6 +78,28 @@ void adopt_live(Config& running, const Config& next) {
 }  // namespace
 
 void Reloader::reload() {
+  os::notify_reloading();
+  reload_config();
+  reload_tls();
+  os::notify_ready(status_);
+}
+
+// A failure keeps the old certificate and key, and the server keeps serving.
+void Reloader::reload_tls() {
+  const service::TlsOptions& tls = server_.context().options.mqtts;
+  if (!tls.enabled()) {
+    spdlog::info("SIGHUP: no TLS certificate configured, nothing to reload");
+    return;
+  }
+  try {
+    server_.reload_tls();
+    spdlog::info("TLS certificate reloaded ({}, {})", tls.cert.string(), tls.key.string());
+  } catch (const std::exception& e) {
+    spdlog::error("TLS certificate not reloaded, keeping the previous one: {}", e.what());
+  }
+}
+
+void Reloader::reload_config() {
   Config next;
   try {
     next = serve_config(args_);

@@ -13,17 +13,23 @@ namespace plugmq::app {
 
 class Reloader {
  public:
-  // `running`: the configuration the server started with.
-  Reloader(const Args& args, Config running, net::Server& server)
-      : args_(args), running_(std::move(running)), server_(server) {}
+  // `running`: the configuration the server started with; `status`: what the service manager
+  // shows once a reload is done (the listeners).
+  Reloader(const Args& args, Config running, net::Server& server, std::string status)
+      : args_(args), running_(std::move(running)), server_(server), status_(std::move(status)) {}
 
-  // On SIGHUP, on the signal thread.
+  // On SIGHUP, on the signal thread: the configuration, then the TLS certificate, between the
+  // service manager's RELOADING and READY.
   void reload();
 
  private:
+  void reload_config();
+  void reload_tls();
+
   const Args& args_;
   Config running_;  // as started, with what reloads changed since
   net::Server& server_;
+  const std::string status_;
 };
 
 // The open-files limit raised as far as max_connections needs; where the hard limit stops it,

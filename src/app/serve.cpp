@@ -77,21 +77,6 @@ void write_ready_file(const std::string& path, const net::Server& server,
   }
 }
 
-// SIGHUP: the TLS certificate and key are loaded again; a failure keeps the old ones and the
-// server keeps serving.
-void reload_tls(net::Server& server, const service::TlsOptions& tls) {
-  if (!tls.enabled()) {
-    spdlog::info("SIGHUP received: no TLS certificate configured, nothing to reload");
-    return;
-  }
-  try {
-    server.reload_tls();
-    spdlog::info("TLS certificate reloaded ({}, {})", tls.cert.string(), tls.key.string());
-  } catch (const std::exception& e) {
-    spdlog::error("TLS certificate not reloaded, keeping the previous one: {}", e.what());
-  }
-}
-
 // The certificate and key load and match, checked before anything starts (a configuration
 // error).
 void check_tls_files(const service::ServerOptions& options) {
@@ -160,18 +145,13 @@ class Signals {
  public:
   Signals() : set_(ctx_, SIGINT, SIGTERM, SIGHUP) {}
 
-  // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile reloads the configuration (reload.hpp)
-  // and the TLS certificate.
-  void wait(net::Server& server, Reloader& reloader, const std::string& status) {
-    const service::TlsOptions& tls = server.context().options.mqtts;
+  // Returns at SIGINT or SIGTERM; a SIGHUP meanwhile is the reloader's (reload.hpp).
+  void wait(Reloader& reloader) {
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;
           if (sig == SIGHUP) {
-            os::notify_reloading();
             reloader.reload();
-            reload_tls(server, tls);
-            os::notify_reloaded(status);
             set_.async_wait(on_signal);
             return;
           }
@@ -243,8 +223,8 @@ int cmd_serve(const Args& args) {
   const std::string status = listening_status(server, api);
   os::notify_ready(status);
 
-  Reloader reloader(args, config, server);
-  signals.wait(server, reloader, status);
+  Reloader reloader(args, config, server, status);
+  signals.wait(reloader);
   os::notify_stopping();
   api.stop();
   server.stop();

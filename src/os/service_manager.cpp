@@ -32,8 +32,6 @@ void notify_reloading() {
   notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_us()));
 }
 
-void notify_reloaded(const std::string& status) { notify("READY=1\nSTATUS=" + status); }
-
 void notify_stopping() { notify("STOPPING=1\nSTATUS=stopping"); }
 
 }  // namespace plugmq::os
