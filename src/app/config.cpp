@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "plugmq/http/cors.hpp"
 #include "plugmq/net/server.hpp"
 
 namespace plugmq::app {
@@ -143,6 +144,19 @@ class Section {
       bad(key, allow_empty ? "a string" : "a non-empty string", *v);
     }
     return v->get<std::string>();
+  }
+
+  // An array of strings; nothing when the key is absent.
+  std::optional<std::vector<std::string>> strings(std::string_view key) const {
+    const ojson* v = find(key);
+    if (!v) return std::nullopt;
+    std::vector<std::string> out;
+    if (!v->is_array()) bad(key, "an array of strings", *v);
+    for (const auto& item : *v) {
+      if (!item.is_string()) bad(key, "an array of strings", *v);
+      out.push_back(item.get<std::string>());
+    }
+    return out;
   }
 
   // ADDR:PORT, or "off": the listener is off (an empty optional inside).
@@ -281,7 +295,8 @@ void parse_mqtt(const Section& top, service::ServerOptions& o) {
 // "http" and "https".
 void parse_http(const Section& top, service::HttpOptions& o) {
   if (auto http = top.section("http", {"listen", "max_body_bytes", "max_records_per_publish",
-                                       "request_timeout_s", "idle_timeout_s"})) {
+                                       "request_timeout_s", "idle_timeout_s",
+                                       "cors_origins"})) {
     if (auto ep = http->endpoint_or_off("listen")) o.listen = *ep;
     if (auto n = http->integer("max_body_bytes", kMinBodyBytes, kMaxBodyBytes)) {
       o.max_body_bytes = *n;
@@ -294,6 +309,14 @@ void parse_http(const Section& top, service::HttpOptions& o) {
     }
     if (auto n = http->integer("idle_timeout_s", 1, kMaxIdleTimeoutS)) {
       o.idle_timeout = std::chrono::seconds(*n);
+    }
+    if (auto origins = http->strings("cors_origins")) {
+      for (const auto& origin : *origins) {
+        if (auto why = http::check_cors_origin(origin); !why.empty()) {
+          http->source().fail("\"http.cors_origins\": " + why);
+        }
+      }
+      o.cors_origins = std::move(*origins);
     }
   }
   if (auto https = top.section("https", {"listen"})) {

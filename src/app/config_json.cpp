@@ -31,7 +31,8 @@ nlohmann::ordered_json to_json(const Config& c) {
                {"max_body_bytes", o.http.max_body_bytes},
                {"max_records_per_publish", o.http.max_records_per_publish},
                {"request_timeout_s", duration_cast<seconds>(o.http.request_timeout).count()},
-               {"idle_timeout_s", duration_cast<seconds>(o.http.idle_timeout).count()}};
+               {"idle_timeout_s", duration_cast<seconds>(o.http.idle_timeout).count()},
+               {"cors_origins", o.http.cors_origins}};
   j["https"] = {{"listen", listen(o.http.tls_listen)}};
   j["limits"] = {
       {"max_connections", o.max_connections},

@@ -33,6 +33,7 @@ const std::set<std::string>& live_keys() {
       "logins.failures_per_address",
       "logins.failures_per_identity",
       "retention.default_days",
+      "http.cors_origins",
   };
   return keys;
 }
@@ -73,6 +74,7 @@ void adopt_live(Config& running, const Config& next) {
   r.enroll_attempts_per_minute = n.enroll_attempts_per_minute;
   r.login_failures_per_address = n.login_failures_per_address;
   r.login_failures_per_identity = n.login_failures_per_identity;
+  r.http.cors_origins = n.http.cors_origins;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "handlers.hpp"
 #include "outcome_status.hpp"
+#include "plugmq/http/cors.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
@@ -163,6 +164,14 @@ std::optional<Response> credentials_of(const Request& req, Credentials& out) {
   return std::nullopt;
 }
 
+// The channel mask of a history request (GET and DELETE /iot/data, GET /iot/channel): no mask
+// is "#", and a mask ending in '/' ends in "/#" (a client that sends "home/#" unescaped loses
+// its '#' as a fragment, leaving "home/").
+std::string history_mask(std::string mask) {
+  if (mask.empty() || mask.back() == '/') mask += '#';
+  return mask;
+}
+
 }  // namespace
 
 struct Api::Impl {
@@ -203,6 +212,8 @@ struct Api::Impl {
   std::optional<Response> apply_directory(Caller& caller);
   // authenticate(), and a 401 for a request without credentials.
   asio::awaitable<std::optional<Response>> require_auth(Call& call);
+  // The response to `req`, CORS aside: method override, routing, a 500 for what throws.
+  asio::awaitable<Response> respond(const Request& req);
   asio::awaitable<Response> route(Call& call);
   // The handler for the request's method and path, or the response when there is none.
   std::optional<Response> pick(Call& call, std::function<asio::awaitable<Response>()>& handler,
@@ -303,6 +314,20 @@ std::optional<Response> Api::Impl::apply_directory(Caller& caller) {
 }
 
 asio::awaitable<Response> Api::handle(const Request& req) {
+  // Cross-origin requests (http/cors.hpp): only requests with an Origin, which browsers send
+  // and other clients do not, read the setting.
+  std::shared_ptr<const std::vector<std::string>> cors;
+  if (req.header("Origin")) {
+    cors = impl_->ctx.live.cors_origins.get();
+    if (auto preflight = cors_preflight(*cors, req)) co_return std::move(*preflight);
+  }
+  auto op = impl_->respond(req);
+  Response res = co_await std::move(op);
+  if (cors) add_cors_headers(*cors, req, res);
+  co_return res;
+}
+
+asio::awaitable<Response> Api::Impl::respond(const Request& req) {
   auto target = split_target(req.target);
   if (!target) co_return error_response(400, "malformed request target");
   std::string method = req.method;
@@ -310,9 +335,9 @@ asio::awaitable<Response> Api::handle(const Request& req) {
     // Clients that can only POST (or must, behind proxies) send PATCH and DELETE this way.
     if (const std::string* o = req.header("X-HTTP-Method-Override")) method = upper(*o);
   }
-  Call call{impl_->ctx, req, *target, std::move(method), {}, false};
+  Call call{ctx, req, *target, std::move(method), {}, false};
   try {
-    auto op = impl_->route(call);
+    auto op = route(call);
     co_return co_await std::move(op);
   } catch (const std::exception& e) {
     if (auto t = platform::throttle_log("http request failed", req.peer_address)) {
@@ -432,7 +457,7 @@ std::optional<Response> Api::Impl::pick(Call& call,
     std::string mask = std::move(*decoded);
     if (resource == "channel") {
       if (m != "GET") return not_allowed("GET");
-      if (mask.empty()) mask = "#";  // no mask: every channel
+      mask = history_mask(std::move(mask));
       handler = [&call, mask] { return detail::get_channels(call, mask); };
       return std::nullopt;
     }
@@ -442,7 +467,7 @@ std::optional<Response> Api::Impl::pick(Call& call,
       handler = [&call, channel] { return detail::put_data(call, channel); };
       return std::nullopt;
     }
-    if (mask.empty()) mask = "#";
+    mask = history_mask(std::move(mask));
     if (m == "GET") {
       handler = [&call, mask] { return detail::get_data(call, mask); };
     } else if (m == "DELETE") {

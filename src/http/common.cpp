@@ -56,6 +56,21 @@ std::optional<std::string> string_member(const Json& obj, const char* name, bool
   return it->get<std::string>();
 }
 
+std::optional<Response> unknown_member(const Json& obj, std::initializer_list<std::string_view> known,
+                                       std::string_view what) {
+  for (const auto& [name, value] : obj.items()) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string list;
+    for (std::string_view k : known) {
+      list += list.empty() ? "" : ", ";
+      list += k;
+    }
+    return error_response(400, "unknown member " + dump(Json(name)) + ": " + std::string(what) +
+                                   " takes " + list);
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
     Call& call, const std::vector<std::string>& of, bool write, Response& error) {
   const auto dir = call.ctx.directory.get();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -37,6 +38,13 @@ std::optional<Response> bad_mask(const std::string& mask) {
   return error_response(400, "invalid channel mask \"" + mask +
                                  "\": levels separated by '/', '+' for one level, a last '#' "
                                  "for any number");
+}
+
+// The 400 for a list filter that names nothing (split_list).
+Response empty_list(std::string_view name) {
+  const std::string n(name);
+  return error_response(400, n + ": an empty list or an empty item (a stray ','); leave \"" + n +
+                                 "\" out for no filter");
 }
 
 // A Plug-ID list given as query values or as a JSON member (a CSV string or an array).
@@ -112,14 +120,18 @@ std::optional<Response> parse_history(const Call& call, const std::string& mask,
   h.q.mask = mask;
   Target t;
   if (auto bad = filters_of(call, t)) return bad;
-  if (auto bad = parse_of(query_list(t, "of"), h.of)) return bad;
+  const auto of = query_list(t, "of");
+  if (!of) return empty_list("of");
+  if (auto bad = parse_of(*of, h.of)) return bad;
   if (auto v = query_value(t, "before")) {
     if (auto bad = set_bound(h.q, *v, true)) return bad;
   }
   if (auto v = query_value(t, "after")) {
     if (auto bad = set_bound(h.q, *v, false)) return bad;
   }
-  if (auto bad = add_ats(query_list(t, "at"), h.ats)) return bad;
+  const auto ats = query_list(t, "at");
+  if (!ats) return empty_list("at");
+  if (auto bad = add_ats(*ats, h.ats)) return bad;
   h.q.offset = 0;
   if (auto v = query_value(t, "offset")) {
     auto n = parse_count(*v);
@@ -129,8 +141,10 @@ std::optional<Response> parse_history(const Call& call, const std::string& mask,
   h.q.limit = kDefaultLimit;
   if (auto v = query_value(t, "limit")) {
     auto n = parse_count(*v);
-    if (!n || *n < 1 || *n > kMaxLimit) return error_response(400, "limit must be 1..10000");
-    h.q.limit = *n;
+    if (!n || *n > kMaxLimit) {
+      return error_response(400, "limit must be 0..10000 (0: as many as allowed, 10000)");
+    }
+    h.q.limit = *n == 0 ? kMaxLimit : *n;  // the libraries' "as many as possible"
   }
   return std::nullopt;
 }
@@ -355,33 +369,34 @@ asio::awaitable<bool> publish_entries(Call& call, const service::Directory& dir,
 }
 
 // The values of a DELETE /iot/data member into `out`: a string (one value or comma-separated),
-// a whole number, or an array of those; none when absent or null. False for any other type.
-bool list_member(const Json& body, const char* name, std::vector<std::string>& out) {
+// a whole number, or an array of those; none when absent or null. The 400 naming the member for
+// any other type, and for an empty list or item (split_list).
+std::optional<Response> list_member(const Json& body, const char* name,
+                                    std::vector<std::string>& out) {
   auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return true;
+  if (it == body.end() || it->is_null()) return std::nullopt;
   std::vector<const Json*> values;
   if (it->is_array()) {
     for (const auto& v : *it) values.push_back(&v);
   } else {
     values.push_back(&*it);
   }
+  if (values.empty()) return empty_list(name);
   for (const Json* v : values) {
     if (v->is_number_integer() || v->is_number_unsigned()) {
       out.push_back(std::to_string(v->get<std::int64_t>()));
       continue;
     }
-    if (!v->is_string()) return false;
-    const auto& s = v->get_ref<const std::string&>();
-    std::size_t pos = 0;
-    for (;;) {
-      const auto comma = std::min(s.find(',', pos), s.size());
-      std::string item = s.substr(pos, comma - pos);
-      if (!item.empty()) out.push_back(std::move(item));
-      if (comma == s.size()) break;
-      pos = comma + 1;
+    if (!v->is_string()) {
+      return error_response(400, std::string(name) + ": a string, a comma-separated string, a "
+                                                     "whole number or an array of those");
     }
+    auto items = split_list(v->get_ref<const std::string&>());
+    if (!items) return empty_list(name);
+    out.insert(out.end(), std::make_move_iterator(items->begin()),
+               std::make_move_iterator(items->end()));
   }
-  return true;
+  return std::nullopt;
 }
 
 // What a DELETE /iot/data selects: the records with these ids (when any: the bounds are then
@@ -399,12 +414,14 @@ std::optional<Response> parse_deletion(const Call& call, const std::string& mask
   if (!body) return error_response(400, why);
   if (!body->is_object()) return error_response(400, "body must be a JSON object");
   std::vector<std::string> id_items, of_items, at_items, before_items, after_items;
-  if (!list_member(*body, "id", id_items) || !list_member(*body, "of", of_items) ||
-      !list_member(*body, "at", at_items) || !list_member(*body, "before", before_items) ||
-      !list_member(*body, "after", after_items) || before_items.size() > 1 ||
-      after_items.size() > 1) {
-    return error_response(400, "id, of and at are strings, comma-separated strings or "
-                               "arrays; before and after one time or record id");
+  const std::pair<const char*, std::vector<std::string>*> members[] = {
+      {"id", &id_items}, {"of", &of_items}, {"at", &at_items},
+      {"before", &before_items}, {"after", &after_items}};
+  for (const auto& [name, items] : members) {
+    if (auto bad = list_member(*body, name, *items)) return bad;
+  }
+  if (before_items.size() > 1 || after_items.size() > 1) {
+    return error_response(400, "before and after are one time or record id each");
   }
   if (id_items.empty() && at_items.empty() && before_items.empty() && after_items.empty()) {
     return error_response(400, "say which records: one of \"id\", \"before\", \"after\" or "

@@ -7,6 +7,7 @@
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
+#include "plugmq/platform/props.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/enrollment.hpp"
 #include "plugmq/service/publish.hpp"
@@ -78,11 +79,24 @@ std::optional<Json> object_body(Call& call, Response& error) {
   return body;
 }
 
-// The optional "props" member: its JSON text once PropertyStore::check accepted it.
+// The optional "props" member: its JSON text once PropertyStore::check accepted it. A
+// "location" member (PATCH /iot/device/ID) is the property of that name (platform::
+// check_location), set with the others.
 std::optional<std::string> props_member(const Json& body, Response& error, bool& bad) {
   auto it = body.find("props");
-  if (it == body.end() || it->is_null()) return std::nullopt;
-  std::string text = dump(*it);
+  auto loc = body.find(platform::kLocationProp);
+  const bool has_props = it != body.end() && !it->is_null();
+  if (loc == body.end() && !has_props) return std::nullopt;
+  if (loc != body.end() && !loc->is_null()) {
+    if (auto why = platform::check_location(dump(*loc)); !why.empty()) {
+      error = error_response(400, why);
+      bad = true;
+      return std::nullopt;
+    }
+  }
+  Json props = has_props ? *it : Json::object();
+  if (loc != body.end() && props.is_object()) props[platform::kLocationProp] = *loc;
+  std::string text = dump(props);
   auto check = store::PropertyStore::check(text);
   if (!check.ok()) {
     error = error_response(status_of(check.outcome), "props: " + check.msg);
@@ -235,6 +249,10 @@ asio::awaitable<Response> put_device(Call& call, const Authenticate& auth) {
   Response error;
   auto body = object_body(call, error);
   if (!body) co_return error;
+  if (auto bad = unknown_member(*body, {"model", "ctrl", "pass", "hwid", "name"},
+                                "a controller's enrollment")) {
+    co_return *bad;
+  }
   bool bad = false;
   auto model = string_member(*body, "model", bad);
   auto ctrl = string_member(*body, "ctrl", bad);
@@ -357,6 +375,10 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
   Response error;
   auto body = object_body(call, error);
   if (!body) co_return error;
+  if (auto bad = unknown_member(*body, {"name", "perm", "status", "props", platform::kLocationProp},
+                                "a device (other properties go in \"props\")")) {
+    co_return *bad;
+  }
   const auto dir = call.ctx.directory.get();
   auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
   auto target = co_await std::move(lookup);

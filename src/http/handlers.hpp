@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -82,6 +83,11 @@ std::string dump(const Json& j);
 // A member that must be a string when present: nothing when absent; `bad` set when the wrong
 // type.
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad);
+
+// The 400 naming the first member of `obj` not among `known` (SPEC 10: a member a resource does
+// not know is refused, not silently ignored), listing what `what` takes; nothing when all are.
+std::optional<Response> unknown_member(const Json& obj, std::initializer_list<std::string_view> known,
+                                       std::string_view what);
 
 // ---- who may do what -----------------------------------------------------------------------
 

@@ -202,18 +202,27 @@ std::optional<std::string> query_value(const Target& t, std::string_view name) {
   return out;
 }
 
-std::vector<std::string> query_list(const Target& t, std::string_view name) {
+std::optional<std::vector<std::string>> split_list(std::string_view csv) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  for (;;) {
+    const auto comma = std::min(csv.find(',', pos), csv.size());
+    const auto item = trim(csv.substr(pos, comma - pos));
+    if (item.empty()) return std::nullopt;
+    out.emplace_back(item);
+    if (comma == csv.size()) return out;
+    pos = comma + 1;
+  }
+}
+
+std::optional<std::vector<std::string>> query_list(const Target& t, std::string_view name) {
   std::vector<std::string> out;
   for (const auto& [k, v] : t.query) {
     if (k != name) continue;
-    std::size_t pos = 0;
-    for (;;) {
-      const auto comma = std::min(v.find(',', pos), v.size());
-      auto item = trim(std::string_view(v).substr(pos, comma - pos));
-      if (!item.empty()) out.emplace_back(item);
-      if (comma == v.size()) break;
-      pos = comma + 1;
-    }
+    auto items = split_list(v);
+    if (!items) return std::nullopt;
+    out.insert(out.end(), std::make_move_iterator(items->begin()),
+               std::make_move_iterator(items->end()));
   }
   return out;
 }

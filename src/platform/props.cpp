@@ -1,5 +1,7 @@
 #include "plugmq/platform/props.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 #include "plugmq/platform/json.hpp"
@@ -60,6 +62,39 @@ PropGet parse_prop_get(std::string_view payload) {
     if (seen.insert(v.get<std::string>()).second) out.names->push_back(v.get<std::string>());
   }
   return out;
+}
+
+std::string check_location(std::string_view value) {
+  auto parsed = parse_json(value);
+  if (!parsed || !parsed->is_object()) return "location must be a JSON object {x, y, z?, r?, t?}";
+  struct Member {
+    const char* name;
+    bool required;
+    double min, max;
+  };
+  constexpr double kAny = 1e308;
+  constexpr Member kMembers[] = {{"x", true, -180, 180}, {"y", true, -90, 90},
+                                 {"z", false, -kAny, kAny}, {"r", false, 0, kAny},
+                                 {"t", false, 0, kAny}};
+  for (const auto& [name, v] : parsed->items()) {
+    const bool known = std::any_of(std::begin(kMembers), std::end(kMembers),
+                                   [&](const Member& m) { return name == m.name; });
+    if (!known) return "location: unknown member " + quote_json(name) + " (x, y, z, r, t)";
+  }
+  for (const Member& m : kMembers) {
+    auto it = parsed->find(m.name);
+    if (it == parsed->end()) {
+      if (m.required) return std::string("location needs \"") + m.name + "\"";
+      continue;
+    }
+    if (!it->is_number() || it->get<double>() < m.min || it->get<double>() > m.max) {
+      return std::string("location: \"") + m.name + "\" must be a number" +
+             (m.max < kAny ? " within " + std::to_string(static_cast<int>(m.min)) + ".." +
+                                 std::to_string(static_cast<int>(m.max))
+                           : m.min == 0 ? " >= 0" : "");
+    }
+  }
+  return {};
 }
 
 std::optional<std::string> prop_link_channel(std::string_view stored) {

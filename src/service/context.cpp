@@ -40,6 +40,7 @@ void Context::apply_live(const ServerOptions& o) {
   live.queue_max_bytes = o.queue_max_bytes;
   live.slow_subscriber_timeout = o.slow_subscriber_timeout;
   live.max_replay = o.max_replay;
+  live.cors_origins.set(o.http.cors_origins);
   enroll_per_address.set_max_failures(o.enroll_attempts_per_minute);
   enroll_per_serial.set_max_failures(o.enroll_attempts_per_minute);
   login_per_address.set_max_failures(o.login_failures_per_address);

@@ -26,7 +26,7 @@ DEFAULTS = {
     "mqtt": {"listen": "0.0.0.0:1883"},
     "mqtts": {"listen": "0.0.0.0:8883", "cert": "", "key": ""},
     "http": {"listen": "0.0.0.0:8080", "max_body_bytes": 1048576, "max_records_per_publish": 1000,
-             "request_timeout_s": 30, "idle_timeout_s": 60},
+             "request_timeout_s": 30, "idle_timeout_s": 60, "cors_origins": []},
     "https": {"listen": "0.0.0.0:8443"},
     "limits": {"max_connections": 100000, "max_packet_size": 1048576,
                "max_subscriptions": 1000, "queue_max_messages": 10000, "queue_max_bytes": 8388608,
@@ -123,6 +123,10 @@ class CheckConfigTest(ConfigTestCase):
             ({"mqtt": {"listen": "127.0.0.1:99999"}}, '"mqtt.listen"'),
             ({"log_level": "loud"}, '"log_level"'),
             ({"retention": {"default_days": -1}}, '"retention.default_days"'),
+            ({"http": {"cors_origins": "*"}}, '"http.cors_origins" must be an array of strings'),
+            ({"http": {"cors_origins": ["https://app.example.com/"]}},
+             '"http.cors_origins": not an origin: "https://app.example.com/"'),
+            ({"http": {"cors_origins": ["app.example.com"]}}, '"http.cors_origins"'),
         ]
         for obj, needle in cases:
             with self.subTest(config=obj):

@@ -7,7 +7,7 @@
 //     come back decoded;
 //   - split_target: nothing exactly when the target is not an absolute path or an escape is
 //     malformed; the path is the text before '?'; the Target encoded again splits to itself;
-//     query_value is the last value given, query_list's items are trimmed, non-empty, no ',';
+//     query_value is the last value given, query_list's items are trimmed, non-empty, no ',', one per comma-separated value;
 //   - plug_id_list: distinct lowercase device Plug-IDs, the same list again from their CSV
 //     (in upper case too) and JSON forms;
 //   - basic_credentials: the name has no ':'; basic_authorization(name, secret), padded or not,
@@ -127,8 +127,9 @@ void check_query(const Target& t) {
     const auto value = query_value(t, name);
     check(value && *value == *last, "query_value is not the last value given");
     const auto items = query_list(t, name);
-    check(items.size() <= commas, "query_list has more items than there are values");
-    for (const auto& item : items) {
+    if (!items) continue;  // a value or an item was empty
+    check(items->size() == commas, "query_list has not one item per comma-separated value");
+    for (const auto& item : *items) {
       check(!item.empty() && item.find(',') == std::string::npos,
             "query_list item empty or with ','");
       check(kSpace.find(item.front()) == std::string_view::npos &&

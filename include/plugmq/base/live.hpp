@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
+#include <utility>
 
 namespace plugmq::base {
 
@@ -28,6 +30,20 @@ class Live {
 
  private:
   std::atomic<T> v_{};
+};
+
+// The same for a setting too large for a lock-free atomic (a list): a reader takes a snapshot,
+// which stays valid while it holds it.
+template <class T>
+class LiveShared {
+ public:
+  explicit LiveShared(T v) : v_(std::make_shared<const T>(std::move(v))) {}
+
+  std::shared_ptr<const T> get() const { return v_.load(std::memory_order_acquire); }
+  void set(T v) { v_.store(std::make_shared<const T>(std::move(v)), std::memory_order_release); }
+
+ private:
+  std::atomic<std::shared_ptr<const T>> v_;
 };
 
 }  // namespace plugmq::base

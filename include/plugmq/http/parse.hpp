@@ -30,8 +30,13 @@ std::optional<Target> split_target(std::string_view target);
 // The value of query parameter `name`: the last one given; repeated parameters of a list
 // (of, at) are joined with ',' by query_list().
 std::optional<std::string> query_value(const Target& t, std::string_view name);
-// Every value of `name`, each split at ',' (empty items dropped); empty when absent.
-std::vector<std::string> query_list(const Target& t, std::string_view name);
+// The items of a comma-separated list, each trimmed of blanks. Nothing when the list or one of
+// its items is empty ("", "a,,b", "a,"): a list filter that names nothing is refused, never
+// read as "no filter" (which a client's stray comma, or "at=%2C", would otherwise select).
+std::optional<std::vector<std::string>> split_list(std::string_view csv);
+// Every value of `name`, each split by split_list(); empty when absent, nothing when a value
+// or an item is empty.
+std::optional<std::vector<std::string>> query_list(const Target& t, std::string_view name);
 
 // A list of Plug-IDs (devices), as a body may carry it (SPEC 10): a JSON array of strings, a
 // JSON string with one Plug-ID or a comma-separated list, or the same bare and unquoted

@@ -37,6 +37,12 @@ struct PropGet {
 };
 PropGet parse_prop_get(std::string_view payload);
 
+// A device's location as CloudPlugs' clients send it, the property named "location": a JSON
+// object with x (longitude, -180..180) and y (latitude, -90..90), and optionally z (altitude),
+// r (accuracy) and t (a time), all numbers. Empty when `value` (JSON text) is one; else why.
+inline constexpr const char* kLocationProp = "location";
+std::string check_location(std::string_view value);
+
 // The channel of a stored value that is a link; nothing for a static value.
 std::optional<std::string> prop_link_channel(std::string_view stored);
 

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <string>
+#include <vector>
 
+#include "plugmq/base/live.hpp"
 #include "plugmq/broker/connection.hpp"
 #include "plugmq/broker/registry.hpp"
 #include "plugmq/broker/router.hpp"
@@ -126,7 +129,8 @@ struct Context {
         connection_limits{options.max_packet_size, options.max_subscriptions,
                           options.connect_timeout, options.enroll_timeout, options.max_inflight},
         live{options.max_connections, options.queue_max_messages, options.queue_max_bytes,
-             options.slow_subscriber_timeout, options.max_replay},
+             options.slow_subscriber_timeout, options.max_replay,
+             base::LiveShared<std::vector<std::string>>(options.http.cors_origins)},
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
               options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
@@ -195,6 +199,7 @@ struct Context {
     base::Live<std::size_t> queue_max_bytes;
     base::Live<std::chrono::milliseconds> slow_subscriber_timeout;
     base::Live<std::int64_t> max_replay;
+    base::LiveShared<std::vector<std::string>> cors_origins;
   } live;
   DirectoryHolder directory;
   StoreExecutor store;       // identities (logins, enrollment, the directory); HTTP reads

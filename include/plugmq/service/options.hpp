@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace plugmq::service {
 
@@ -33,6 +34,9 @@ struct HttpOptions {
   std::chrono::milliseconds request_timeout{30000};
   // A keep-alive connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
+  // The origins whose browser pages may call the API (CORS, http/cors.hpp): "scheme://host[:port]"
+  // or "*" for any; none: cross-origin requests are not allowed.
+  std::vector<std::string> cors_origins;
 };
 
 struct ServerOptions {

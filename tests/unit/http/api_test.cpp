@@ -290,6 +290,17 @@ TEST_F(ApiTest, PatchDevice) {
   EXPECT_EQ(body(r)["perm"]["of"]["w"], Json::array());  // kept
   EXPECT_EQ(body(r)["props"]["a"], 1);
   expect_error(call("PATCH", path, R"({"status":"sleeping"})", owner()), 400);
+  // A member it does not know is refused, naming it, and nothing else applies.
+  r = call("PATCH", path, R"({"name":"hall","color":"blue"})", as(thing));
+  expect_error(r, 400);
+  EXPECT_NE(body(r)["msg"].get<std::string>().find(R"("color")"), std::string::npos) << r.body;
+  EXPECT_EQ(body(call("GET", path, "", as(thing)))["name"], "kitchen");
+  // "location" is the property of that name.
+  r = call("PATCH", path, R"({"location":{"x":1.5,"y":-2}})", as(thing));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r)["props"]["location"], Json::parse(R"({"x":1.5,"y":-2})"));
+  EXPECT_EQ(body(r)["props"]["a"], 1);
+  expect_error(call("PATCH", path, R"({"location":{"x":1.5}})", as(thing)), 400);
   // A thing may not modify another device; nobody reaches across accounts.
   expect_error(call("PATCH", "/iot/device/" + proto_.device.id, R"({"name":"x"})", as(thing)),
                403);
@@ -463,7 +474,8 @@ TEST_F(ApiTest, HistoryReads) {
   EXPECT_EQ(get("/iot/channel/%23"), (Json{"room/hum", "room/temp"}));
   EXPECT_EQ(get("/iot/channel/room/%2B?after=2600"), (Json{"room/temp"}));
 
-  expect_error(call("GET", "/iot/data/room/temp?limit=0", "", as(proto_)), 400);
+  EXPECT_EQ(get("/iot/data/room/temp?limit=0").size(), 5u);  // 0: as many as allowed
+  expect_error(call("GET", "/iot/data/room/temp?at=", "", as(proto_)), 400);  // names nothing
   expect_error(call("GET", "/iot/data/room/temp?limit=10001", "", as(proto_)), 400);
   expect_error(call("GET", "/iot/data/room/temp?before=soon", "", as(proto_)), 400);
   expect_error(call("GET", "/iot/data/a/%23/b", "", as(proto_)), 400);
@@ -534,6 +546,30 @@ TEST_F(ApiTest, DeleteData) {
   EXPECT_EQ(call("GET", "/iot/data/d", "", as(proto_)).body, "[]");
   expect_error(call("DELETE", "/iot/data/d", R"({"of":"x"})", as(proto_)), 400);
   expect_error(call("DELETE", "/iot/data/d", "{}", as(proto_)), 400);
+}
+
+TEST_F(ApiTest, CorsFollowsTheLiveListOfOrigins) {
+  const Headers preflight = {{"Origin", "https://app.example.com"},
+                             {"Access-Control-Request-Method", "GET"}};
+  auto find = [](const Response& r, const std::string& name) -> std::string {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  };
+  expect_error(call("OPTIONS", "/iot/data/x", "", preflight), 403);  // off by default
+  auto options = live_.options();
+  options.http.cors_origins = {"https://app.example.com"};
+  live_.ctx().apply_live(options);  // what SIGHUP does
+  auto r = call("OPTIONS", "/iot/data/x", "", preflight);
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(find(r, "Access-Control-Allow-Origin"), "https://app.example.com");
+  Headers h = owner();
+  h.emplace_back("Origin", "https://app.example.com");
+  r = call("GET", "/iot/data/x", "", h);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(find(r, "Access-Control-Allow-Origin"), "https://app.example.com");
+  EXPECT_EQ(find(call("GET", "/iot/data/x", "", owner()), "Access-Control-Allow-Origin"), "");
 }
 
 }  // namespace

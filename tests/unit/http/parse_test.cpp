@@ -38,10 +38,24 @@ TEST(SplitTarget, PathStaysEncodedQueryIsDecoded) {
 }
 
 TEST(SplitTarget, RepeatedAndCommaSeparatedLists) {
-  auto t = split_target("/x?of=a,b&of=c&of=&limit=1&limit=2");
+  auto t = split_target("/x?of=a,%20b&of=c&limit=1&limit=2");
   ASSERT_TRUE(t);
   EXPECT_EQ(query_list(*t, "of"), (V{"a", "b", "c"}));
+  EXPECT_EQ(query_list(*t, "at"), V{});  // absent: no filter
   EXPECT_EQ(query_value(*t, "limit"), "2");  // the last one
+}
+
+TEST(SplitTarget, AnEmptyListOrItemIsNoList) {
+  // What a client's stray comma sends ("at=%2C" is a known one): refused, not "no filter".
+  for (const char* target : {"/x?at=", "/x?at", "/x?at=,", "/x?at=%2C", "/x?at=1,,2", "/x?at=1,",
+                             "/x?at=,1", "/x?at=1&at=", "/x?at=%20"}) {
+    auto t = split_target(target);
+    ASSERT_TRUE(t) << target;
+    EXPECT_FALSE(query_list(*t, "at")) << target;
+  }
+  EXPECT_EQ(split_list(" 1 ,2"), (V{"1", "2"}));
+  EXPECT_FALSE(split_list(""));
+  EXPECT_FALSE(split_list(" , "));
 }
 
 TEST(PlugIdList, EveryFormABodyMayTake) {
