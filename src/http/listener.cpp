@@ -78,7 +78,7 @@ class Connection final : public service::LiveSession,
     boost::system::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
-    ctx_.connection_ended();
+    ctx_.connection_ended(kIsTls<Stream> ? service::Listener::kHttps : service::Listener::kHttp);
   }
 
   // Never subscribes: nothing is ever delivered.
@@ -174,6 +174,7 @@ class Connection final : public service::LiveSession,
 
   // Writes `res`; false when the connection failed.
   asio::awaitable<bool> send(Response& res, unsigned version, bool keep_alive) {
+    ctx_.metrics.http_response(res.status);
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "plugmq/" PLUGMQ_VERSION);
     if (!res.body.empty()) out.set(bhttp::field::content_type, "application/json");
@@ -277,7 +278,8 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
       co_await std::move(recover);
       continue;
     }
-    auto admitted = service::admit(ctx, socket, "http ");
+    auto admitted =
+        service::admit(ctx, socket, tls ? service::Listener::kHttps : service::Listener::kHttp);
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     std::string address = std::move(admitted->address);

@@ -164,6 +164,7 @@ asio::awaitable<void> Session<Stream>::input() {
       co_return;
     }
     rend_ += static_cast<std::uint32_t>(n);
+    ctx_.metrics.add(service::Metrics::kBytesIn, n);
     conn_.on_bytes(steady_clock::now());
     auto apply = apply_buffered();
     if (!co_await std::move(apply)) co_return;
@@ -396,7 +397,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   } else {
     spdlog::debug("{}: connection ended before login: {}", peer_, why);
   }
-  ctx_.connection_ended();
+  ctx_.connection_ended(Transport::kListener);
 }
 
 template <class Stream>

@@ -9,6 +9,7 @@
 //                   when the stream may hold bytes the socket no longer shows (TLS records), so
 //                   the session's input() runs for the whole connection;
 //   kJoinWrites     true when a gathered write costs one record per buffer: the batch is joined;
+//   kListener       the listener its connections count under (plugmq_connections);
 //   socket(s)       the TCP socket under the stream (shutdown, close, readiness, peer);
 //   handshake(s, u) the awaitable opening handshake with completion token `u` (as_tuple), or
 //                   nothing (kHandshake false).
@@ -19,6 +20,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
+
+#include "plugmq/service/metrics.hpp"
 
 namespace plugmq::net {
 
