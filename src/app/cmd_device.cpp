@@ -30,7 +30,7 @@ int list_devices(const Args& args) {
   // One small query per device: a primary-key range each.
   if (wants_json(args)) {
     json out = json::array();
-    for (const auto& d : devices) out.push_back(device_json(d, data.properties().raw(d.id)));
+    for (const auto& d : devices) out.push_back(service::device_json(d, data.properties().raw(d.id)));
     std::cout << out.dump() << "\n";
   } else {
     for (const auto& d : devices) print_device_text(d, data.properties().raw(d.id));
@@ -42,7 +42,7 @@ void print_device(const Args& args, store::Db& db, const store::Device& device,
                   const std::optional<std::string>& auth) {
   const std::string props = store::DataStore(db).properties().raw(device.id);
   if (wants_json(args)) {
-    json out = device_json(device, props);
+    json out = service::device_json(device, props);
     if (auth) out["auth"] = *auth;
     std::cout << out.dump() << "\n";
   } else {

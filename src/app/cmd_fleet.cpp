@@ -2,15 +2,14 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <vector>
 
 #include "cli_common.hpp"
 #include "output.hpp"
 #include "plugmq/app/commands.hpp"
 #include "plugmq/platform/permissions.hpp"
+#include "plugmq/service/serials_csv.hpp"
 #include "secrets.hpp"
-#include "serials_csv.hpp"
 
 namespace plugmq::app {
 
@@ -50,7 +49,7 @@ int add_template(const Args& args) {
   const auto account = account_or_fail(id, email);
   const auto t = fleet.add_template(account.id, args.get("name").value_or(""), perm).value();
   if (wants_json(args)) {
-    std::cout << template_json(t).dump() << "\n";
+    std::cout << service::template_json(t).dump() << "\n";
   } else {
     std::cout << "created template " << t.id << " (account " << account.email << ", thing perm "
               << platform::to_json(t.thing_perm) << ")\n";
@@ -70,7 +69,7 @@ int list_templates(const Args& args) {
   const auto all = fleet.templates(account_id);
   if (wants_json(args)) {
     json out = json::array();
-    for (const auto& t : all) out.push_back(template_json(t));
+    for (const auto& t : all) out.push_back(service::template_json(t));
     std::cout << out.dump() << "\n";
   } else {
     for (const auto& t : all) print_template_text(t);
@@ -109,7 +108,7 @@ int list_serials(const std::string& model, const Args& args) {
   const auto serials = fleet.serials(t.id);
   if (wants_json(args)) {
     json out = json::array();
-    for (const auto& s : serials) out.push_back(serial_json(s));
+    for (const auto& s : serials) out.push_back(service::serial_json(s));
     std::cout << out.dump() << "\n";
   } else {
     for (const auto& s : serials) {
@@ -120,26 +119,29 @@ int list_serials(const std::string& model, const Args& args) {
   return 0;
 }
 
-// The serials of a CSV file, or of stdin for "-".
+using service::CsvSerial;
+
+// The serials of a CSV file, or of stdin for "-"; a bad line is a usage error naming it.
 std::vector<CsvSerial> read_serials_csv(const std::string& csv) {
-  if (csv == "-") return parse_serials_csv(std::cin, source_name(csv));
-  std::ifstream in(csv, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + csv);
-  return parse_serials_csv(in, source_name(csv));
+  std::string error;
+  std::optional<std::vector<CsvSerial>> specs;
+  if (csv == "-") {
+    specs = service::parse_serials_csv(std::cin, source_name(csv), error);
+  } else {
+    std::ifstream in(csv, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open " + csv);
+    specs = service::parse_serials_csv(in, source_name(csv), error);
+  }
+  if (!specs) throw UsageError(error);
+  return std::move(*specs);
 }
 
 // Serials already registered in template `t`, named by line (add_serials would only know the
 // position).
 void refuse_registered(store::Fleet& fleet, const store::Template& t,
                        const std::vector<CsvSerial>& specs, const std::string& csv) {
-  std::set<std::string> registered;
-  for (const auto& s : fleet.serials(t.id)) registered.insert(s.hwid);
-  for (const auto& s : specs) {
-    if (registered.count(s.spec.hwid)) {
-      throw store::Error(store::Error::Code::kExists,
-                         source_name(csv) + " line " + std::to_string(s.line) + ": hwid " +
-                             json(s.spec.hwid).dump() + " is already registered in " + t.id);
-    }
+  if (auto taken = service::already_registered(fleet.serials(t.id), specs, source_name(csv), t.id)) {
+    throw store::Error(store::Error::Code::kExists, *taken);
   }
 }
 

@@ -11,11 +11,6 @@ namespace plugmq::app {
 
 using nlohmann::json;
 
-namespace {
-// Waiting messages are counted up to this many per session (a count reads no record data).
-constexpr std::int64_t kWaitingCap = 1'000'000;
-}  // namespace
-
 int cmd_session(const std::string& verb, const Args& args) {
   auto db = open_db(args);
   store::SessionStore sessions(db);
@@ -38,9 +33,9 @@ int cmd_session(const std::string& verb, const Args& args) {
   store::DataStore data(db);
   json out = json::array();
   for (const auto& s : sessions.list(account_id)) {
-    const std::int64_t waiting = store::SessionStore::waiting(data, s, kWaitingCap);
+    const std::int64_t waiting = store::SessionStore::waiting(data, s, service::kSessionWaitingCap);
     if (wants_json(args)) {
-      out.push_back(session_json(s, waiting));
+      out.push_back(service::session_json(s, waiting));
     } else {
       print_session_text(s, waiting);
     }

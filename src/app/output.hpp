@@ -6,6 +6,7 @@
 #include <string>
 
 #include "plugmq/app/args.hpp"
+#include "plugmq/service/json_views.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 #include "plugmq/store/session_store.hpp"
@@ -22,14 +23,12 @@ nlohmann::json account_json(const store::Account& a);
 // An account as `account list` shows it: account_json with what it holds.
 nlohmann::json account_json(const store::Account& a, const store::AccountCounts& c);
 void print_account_text(const store::Account& a, const store::AccountCounts& c);
+// The JSON forms of devices, templates, serials and sessions are the HTTP API's too:
+// service/json_views.hpp.
 // `props` is PropertyStore::raw text.
-nlohmann::json device_json(const store::Device& d, const std::string& props);
 void print_device_text(const store::Device& d, const std::string& props);
-nlohmann::json template_json(const store::Template& t);
 void print_template_text(const store::Template& t);
-nlohmann::json serial_json(const store::Serial& s);
 // A persistent session, with the messages waiting for it (SessionStore::waiting).
-nlohmann::json session_json(const store::Session& s, std::int64_t waiting);
 void print_session_text(const store::Session& s, std::int64_t waiting);
 
 }  // namespace plugmq::app

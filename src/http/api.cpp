@@ -376,6 +376,7 @@ std::optional<Response> Api::Impl::pick(Call& call,
                                         std::function<asio::awaitable<Response>()>& handler,
                                         bool& needs_auth) {
   constexpr std::string_view kPrefix = "/iot/";
+  constexpr std::string_view kConsole = "/console/";
   const std::string& path = call.target.path;
   // Outside /iot/: GET only, and no API credentials (/metrics checks its own, metrics.cpp).
   using Get = asio::awaitable<Response> (*)(Call&);
@@ -390,6 +391,23 @@ std::optional<Response> Api::Impl::pick(Call& call,
     needs_auth = false;
     handler = [&call, get] { return get(call); };
     return std::nullopt;
+  }
+  // The web console (console.cpp): static files, no API credentials; "/" leads to it.
+  if (path == "/" || path == kConsole.substr(0, kConsole.size() - 1) ||
+      path.starts_with(kConsole)) {
+    if (call.method != "GET") {
+      Response r = error_response(405, "method not allowed; allowed: GET");
+      r.headers.emplace_back("Allow", "GET");
+      return r;
+    }
+    if (!path.starts_with(kConsole)) {
+      // "/" is a temporary way in (another page may take it one day), "/console" a spelling.
+      Response r;
+      r.status = path == "/" ? 302 : 301;
+      r.headers.emplace_back("Location", std::string(kConsole));
+      return r;
+    }
+    return detail::get_console(call, std::string_view(path).substr(kConsole.size()));
   }
   if (!path.starts_with(kPrefix)) return error_response(404, "no such resource");
   const std::string_view rest = std::string_view(path).substr(kPrefix.size());
@@ -409,7 +427,9 @@ std::optional<Response> Api::Impl::pick(Call& call,
     if (!has_tail || tail.empty()) {
       // The enrollment calls authenticate only when they need to.
       detail::Authenticate auth = [this](Call& c) { return authenticate(c); };
-      if (m == "POST") {
+      if (m == "GET") {
+        handler = [&call] { return detail::list_devices(call); };
+      } else if (m == "POST") {
         needs_auth = false;
         handler = [&call, auth] { return detail::post_device(call, auth); };
       } else if (m == "PUT") {
@@ -418,7 +438,7 @@ std::optional<Response> Api::Impl::pick(Call& call,
       } else if (m == "DELETE") {
         handler = [&call] { return detail::delete_devices(call); };
       } else {
-        return not_allowed("POST, PUT, DELETE");
+        return not_allowed("GET, POST, PUT, DELETE");
       }
       return std::nullopt;
     }
@@ -451,6 +471,53 @@ std::optional<Response> Api::Impl::pick(Call& call,
     } else {
       return not_allowed(name ? "GET, PATCH, DELETE" : "GET, PATCH");
     }
+    return std::nullopt;
+  }
+
+  if (resource == "template") {
+    // /iot/template, and /iot/template/MODEL/serial: an account's templates and their serials.
+    if (!has_tail || tail.empty()) {
+      if (m == "GET") {
+        handler = [&call] { return detail::list_templates(call); };
+      } else if (m == "POST") {
+        handler = [&call] { return detail::post_template(call); };
+      } else {
+        return not_allowed("GET, POST");
+      }
+      return std::nullopt;
+    }
+    const auto sep = tail.find('/');
+    const std::string_view rest = sep == std::string_view::npos ? "" : tail.substr(sep + 1);
+    if (rest != "serial" && rest != "serial/") return error_response(404, "no such resource");
+    auto model = percent_decode(tail.substr(0, sep));
+    if (!model) return error_response(400, "malformed request target");
+    if (m == "GET") {
+      handler = [&call, model = *model] { return detail::list_serials(call, model); };
+    } else if (m == "POST") {
+      handler = [&call, model = *model] { return detail::post_serials(call, model); };
+    } else {
+      return not_allowed("GET, POST");
+    }
+    return std::nullopt;
+  }
+
+  if (resource == "session") {
+    // /iot/session, and /iot/session/ID/CLIENT_ID: the client id is the rest of the path (it
+    // may hold '/': "HWID/NAME").
+    if (!has_tail || tail.empty()) {
+      if (m != "GET") return not_allowed("GET");
+      handler = [&call] { return detail::list_sessions(call); };
+      return std::nullopt;
+    }
+    const auto sep = tail.find('/');
+    if (sep == std::string_view::npos || sep + 1 == tail.size()) {
+      return error_response(404, "no such resource (a session is /iot/session/ID/CLIENT_ID)");
+    }
+    auto id = percent_decode(tail.substr(0, sep));
+    auto client_id = percent_decode(tail.substr(sep + 1));
+    if (!id || !client_id) return error_response(400, "malformed request target");
+    if (m != "DELETE") return not_allowed("DELETE");
+    handler = [&call, id = *id, cid = *client_id] { return detail::delete_session(call, id, cid); };
     return std::nullopt;
   }
 

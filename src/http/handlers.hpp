@@ -158,4 +158,19 @@ boost::asio::awaitable<Response> get_channels(Call& call, const std::string& mas
 boost::asio::awaitable<Response> get_health(Call& call);   // health.cpp
 boost::asio::awaitable<Response> get_metrics(Call& call);  // metrics.cpp
 
+// What only the account may ask (account.cpp): 403 for a device's credentials.
+boost::asio::awaitable<Response> list_devices(Call& call);
+boost::asio::awaitable<Response> list_templates(Call& call);
+boost::asio::awaitable<Response> post_template(Call& call);
+boost::asio::awaitable<Response> list_serials(Call& call, const std::string& model);
+// A JSON body registers one serial; a text/csv body imports many, all or none.
+boost::asio::awaitable<Response> post_serials(Call& call, const std::string& model);
+boost::asio::awaitable<Response> list_sessions(Call& call);
+boost::asio::awaitable<Response> delete_session(Call& call, const std::string& id,
+                                                const std::string& client_id);
+
+// The web console's files (console.cpp): `file` is the path after "/console/" ("" for the
+// page itself). No credentials: the page asks for them and sends them with each API call.
+Response get_console(const Call& call, std::string_view file);
+
 }  // namespace plugmq::http::detail

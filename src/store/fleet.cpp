@@ -68,13 +68,6 @@ Template read_template(const Stmt& s) {
   return t;
 }
 
-// A serial checked and hashed, ready to insert.
-struct HashedSerial {
-  std::string hwid;
-  std::string enroll_hash;
-  std::optional<std::string> control_hash;
-};
-
 // Checks one spec; the message says what is wrong (the caller names the HWID), never the
 // secret itself.
 void check_spec(const SerialSpec& spec) {
@@ -258,15 +251,26 @@ Result<Serial> Fleet::add_serial(std::string_view model, const SerialSpec& spec)
   });
 }
 
+namespace {
+// Where serial i of n is, for messages: "serial 2 of 5 (hwid "SN-2"): ".
+std::string batch_where(std::size_t i, std::size_t n, std::string_view hwid) {
+  return "serial " + std::to_string(i + 1) + " of " + std::to_string(n) + " (hwid " +
+         quote_for_message(hwid) + "): ";
+}
+}  // namespace
+
 Result<std::size_t> Fleet::add_serials(std::string_view model,
                                        const std::vector<SerialSpec>& specs) {
+  if (!template_by_id(model)) {
+    return Failure{Errc::kNotFound, "no template " + std::string(model)};
+  }
+  auto hashed = hash_serials(specs);
+  if (!hashed) return hashed.error();
+  return add_hashed_serials(model, *hashed);
+}
+
+Result<std::vector<HashedSerial>> Fleet::hash_serials(const std::vector<SerialSpec>& specs) {
   return detail::as_result([&] {
-    auto t = template_by_id(model);
-    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
-    auto where = [&](std::size_t i) {
-      return "serial " + std::to_string(i + 1) + " of " + std::to_string(specs.size()) + " (hwid " +
-             quote_for_message(specs[i].hwid) + "): ";
-    };
     // Everything that can be checked without the database first, so a bad entry costs no
     // hashing; duplicates inside the batch too, for a message naming both positions.
     std::map<std::string_view, std::size_t> seen;
@@ -274,26 +278,35 @@ Result<std::size_t> Fleet::add_serials(std::string_view model,
       try {
         check_spec(specs[i]);
       } catch (const Error& e) {
-        throw Error(e.code(), where(i) + e.what());
+        throw Error(e.code(), batch_where(i, specs.size(), specs[i].hwid) + e.what());
       }
       auto [it, fresh] = seen.emplace(specs[i].hwid, i);
       if (!fresh) {
-        throw Error(Error::Code::kExists, where(i) + "repeats serial " +
-                                              std::to_string(it->second + 1) + " of the batch");
+        throw Error(Error::Code::kExists, batch_where(i, specs.size(), specs[i].hwid) +
+                                              "repeats serial " + std::to_string(it->second + 1) +
+                                              " of the batch");
       }
     }
-    const auto hashed = hash_all(specs);
+    return hash_all(specs);
+  });
+}
+
+Result<std::size_t> Fleet::add_hashed_serials(std::string_view model,
+                                              const std::vector<HashedSerial>& hashed) {
+  return detail::as_result([&] {
+    auto t = template_by_id(model);
+    if (!t) throw Error(Error::Code::kNotFound, "no template " + std::string(model));
     const std::int64_t now = platform::now_ms();
     db_.transaction([&] {
       for (std::size_t i = 0; i < hashed.size(); ++i) {
         try {
           insert_serial(db_, t->id, hashed[i], now);
         } catch (const Error& e) {
-          throw Error(e.code(), where(i) + e.what());
+          throw Error(e.code(), batch_where(i, hashed.size(), hashed[i].hwid) + e.what());
         }
       }
     });
-    return specs.size();
+    return hashed.size();
   });
 }
 

@@ -49,6 +49,13 @@ struct SerialSpec {
   std::optional<std::string> control_pass;
 };
 
+// A serial checked, its passwords hashed (Fleet::hash_serials), ready to register.
+struct HashedSerial {
+  std::string hwid;
+  std::string enroll_hash;
+  std::optional<std::string> control_hash;
+};
+
 // A template deleted, with what went with it and what stayed.
 struct DeletedTemplate {
   Template tmpl;
@@ -98,6 +105,14 @@ class Fleet {
   // Registers many in one transaction: all or none. Fails as add_serial, with the message
   // naming the offending HWID and its position (1-based).
   Result<std::size_t> add_serials(std::string_view model, const std::vector<SerialSpec>& specs);
+  // add_serials in two steps, so that a server hashes off its store thread: hash_serials checks
+  // the specs and hashes their passwords (PBKDF2 on every core, touching no database: seconds
+  // for thousands of serials), failing as add_serials does before it hashes; add_hashed_serials
+  // registers them in one transaction, all or none, failing as add_serials does from there
+  // (kNotFound model, kExists HWID already registered).
+  static Result<std::vector<HashedSerial>> hash_serials(const std::vector<SerialSpec>& specs);
+  Result<std::size_t> add_hashed_serials(std::string_view model,
+                                         const std::vector<HashedSerial>& hashed);
   std::vector<Serial> serials(std::string_view model);
 
   // Deletes a template and its serials (DeletedTemplate says what becomes of its things).

@@ -1,15 +1,14 @@
-#include "serials_csv.hpp"
+#include "plugmq/service/serials_csv.hpp"
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
 
-#include "plugmq/app/args.hpp"
 #include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/topic.hpp"
 
-namespace plugmq::app {
+namespace plugmq::service {
 
 using nlohmann::json;
 
@@ -51,15 +50,16 @@ std::optional<std::vector<std::string>> split_csv(std::string_view line) {
   return fields;
 }
 
-
-std::vector<CsvSerial> parse_serials_csv(std::istream& in, const std::string& source) {
+std::optional<std::vector<CsvSerial>> parse_serials_csv(std::istream& in, std::string_view source,
+                                                        std::string& error) {
   std::vector<CsvSerial> out;
   std::map<std::string, std::size_t> line_of;  // hwid -> line, for repeats
   std::string line;
   std::size_t number = 0;
   bool first = true;
-  auto fail = [&](const std::string& what) -> UsageError {
-    return UsageError(source + " line " + std::to_string(number) + ": " + what);
+  auto fail = [&](const std::string& what) {
+    error = std::string(source) + " line " + std::to_string(number) + ": " + what;
+    return std::nullopt;
   };
   while (std::getline(in, line)) {
     ++number;
@@ -71,32 +71,46 @@ std::vector<CsvSerial> parse_serials_csv(std::istream& in, const std::string& so
     }
     first = false;
     auto fields = split_csv(line);
-    if (!fields) throw fail("unbalanced or misplaced double quote");
+    if (!fields) return fail("unbalanced or misplaced double quote");
     if (fields->size() < 2 || fields->size() > 3) {
-      throw fail("expected hwid,enroll_pass[,control_pass], got " + std::to_string(fields->size()) +
-                 " field(s)");
+      return fail("expected hwid,enroll_pass[,control_pass], got " +
+                  std::to_string(fields->size()) + " field(s)");
     }
     store::SerialSpec spec;
     spec.hwid = (*fields)[0];
     spec.enroll_pass = (*fields)[1];
     if (fields->size() == 3 && !(*fields)[2].empty()) spec.control_pass = (*fields)[2];
     if (!platform::valid_hwid(spec.hwid)) {
-      throw fail("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
+      return fail("hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or control characters");
     }
     if (!platform::valid_secret(spec.enroll_pass)) {
-      throw fail("enroll password must be 4..128 bytes");
+      return fail("enroll password must be 4..128 bytes");
     }
     if (spec.control_pass && !platform::valid_secret(*spec.control_pass)) {
-      throw fail("control password must be 4..128 bytes");
+      return fail("control password must be 4..128 bytes");
     }
     auto [it, fresh] = line_of.emplace(spec.hwid, number);
     if (!fresh) {
-      throw fail("hwid " + json(spec.hwid).dump() + " repeats line " + std::to_string(it->second));
+      return fail("hwid " + json(spec.hwid).dump() + " repeats line " + std::to_string(it->second));
     }
     out.push_back({std::move(spec), number});
   }
-  if (in.bad()) throw std::runtime_error("cannot read " + source);
+  if (in.bad()) throw std::runtime_error("cannot read " + std::string(source));
   return out;
 }
 
-}  // namespace plugmq::app
+std::optional<std::string> already_registered(const std::vector<store::Serial>& registered,
+                                              const std::vector<CsvSerial>& specs,
+                                              std::string_view source, std::string_view model) {
+  std::set<std::string> hwids;
+  for (const auto& s : registered) hwids.insert(s.hwid);
+  for (const auto& s : specs) {
+    if (hwids.count(s.spec.hwid)) {
+      return std::string(source) + " line " + std::to_string(s.line) + ": hwid " +
+             json(s.spec.hwid).dump() + " is already registered in " + std::string(model);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace plugmq::service
