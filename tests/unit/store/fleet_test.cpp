@@ -310,6 +310,41 @@ TEST_F(FleetTest, AddSerialsAllOrNothing) {
   EXPECT_EQ(fleet_.add_serials(model_.id, {}).value(), 0u);
 }
 
+// add_serials in its two steps (an HTTP import hashes off the store thread): the checks and
+// the hashing, then one transaction.
+TEST_F(FleetTest, HashThenAddHashedSerials) {
+  const std::vector<SerialSpec> specs = {{"H-1", "pass-h1", std::nullopt},
+                                         {"H-2", "pass-h2", "ctrl-h2"}};
+  auto hashed = Fleet::hash_serials(specs).value();
+  ASSERT_EQ(hashed.size(), 2u);
+  EXPECT_EQ(hashed[1].hwid, "H-2");
+  EXPECT_NE(hashed[0].enroll_hash, "pass-h1") << "hashed, not kept in clear";
+  EXPECT_FALSE(hashed[0].control_hash.has_value());
+  EXPECT_TRUE(hashed[1].control_hash.has_value());
+  EXPECT_EQ(fleet_.add_hashed_serials(model_.id, hashed).value(), 2u);
+  EXPECT_TRUE(fleet_.enroll_thing(model_.id, "H-2", "pass-h2", "").ok());
+  EXPECT_TRUE(fleet_.serials(model_.id)[1].control_enabled);
+
+  // The checks come before any hashing, with add_serials' messages.
+  auto bad = Fleet::hash_serials({{"H-3", "pass-h3", std::nullopt}, {"H-4", "abc", std::nullopt}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::kInvalid);
+  EXPECT_TRUE(contains(bad.error().message, "serial 2 of 2")) << bad.error().message;
+  auto twice = Fleet::hash_serials({{"H-5", "pass-h5", std::nullopt}, {"H-5", "pass-h6", std::nullopt}});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, Errc::kExists);
+
+  // Registered already: all or none.
+  auto again = Fleet::hash_serials({{"H-7", "pass-h7", std::nullopt}, {"H-1", "pass-h1", std::nullopt}});
+  auto refused = fleet_.add_hashed_serials(model_.id, again.value());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kExists);
+  EXPECT_TRUE(contains(refused.error().message, "serial 2 of 2")) << refused.error().message;
+  EXPECT_EQ(fleet_.serials(model_.id).size(), 2u);
+  EXPECT_EQ(fleet_.add_hashed_serials("mod-000000000000000000000000", hashed).error().code,
+            Errc::kNotFound);
+}
+
 TEST_F(FleetTest, InvalidHwidIsEscapedInMessages) {
   auto msg = message_of([&] {
     fleet_.add_serial(model_.id, {"a\nb\xff", "pass1", std::nullopt}).value();
