@@ -32,11 +32,12 @@ export function clear(node) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
-// A table in a horizontally scrolling box (phones): head is a list of column titles.
+// A table in a horizontally scrolling box (phones): head is a list of column titles, each a
+// string or [title, class] (class "wide": a column phones leave out).
 export function table(head, rows, attrs = {}) {
   return el('div', {class: 'table-wrap'},
     el('table', attrs,
-      el('thead', {}, el('tr', {}, head.map((h) => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, head.map((h) => (Array.isArray(h) ? el('th', {class: h[1]}, h[0]) : el('th', {}, h))))),
       el('tbody', {}, rows)));
 }
 

@@ -14,9 +14,9 @@ function row(d) {
     el('span', {class: 'sr'}, d.online ? 'online' : 'offline')),
   el('td', {class: 'name'}, el('a', {href: `#/devices/${d.id}`}, d.name || '(no name)'),
     el('div', {class: 'muted mono small'}, d.id)),
-  el('td', {}, d.kind),
-  el('td', {class: 'mono'}, d.hwid || ''),
-  el('td', {class: 'mono small'}, d.model || ''),
+  el('td', {class: 'wide'}, d.kind),
+  el('td', {class: 'mono wide'}, d.hwid || ''),
+  el('td', {class: 'mono small wide'}, d.model || ''),
   el('td', {}, el('span', {class: `status ${d.status}`}, d.status)),
   el('td', {class: 'last-seen', title: d.last_seen ? formatTime(d.last_seen) : ''},
     d.online ? 'now' : ago(d.last_seen)));
@@ -39,7 +39,7 @@ export async function render(root) {
     const key = JSON.stringify(list.map((d) => [d.id, d.online, ago(d.last_seen), d.name, d.status]));
     if (key === last) return;
     last = key;
-    body.replaceChildren(list.length ? table(['', 'Name', 'Kind', 'HWID', 'Model', 'Status', 'Last seen'],
+    body.replaceChildren(list.length ? table(['', 'Name', ['Kind', 'wide'], ['HWID', 'wide'], ['Model', 'wide'], 'Status', 'Last seen'],
       list.map(row), {id: 'devices-table'}) : el('p', {class: 'muted'}, 'No devices yet.'));
   }
   await refresh();

@@ -18,7 +18,7 @@ export async function render(root, model) {
     const control = el('input', {id: 'serial-control', type: 'password', placeholder: 'control password (optional)',
       autocomplete: 'new-password'});
     const note = el('p', {class: 'note', hidden: true, role: 'status', id: 'serial-note'});
-    const one = el('form', {class: 'inline-form', id: 'serial-form'}, hwid, enroll, control,
+    const one = el('form', {class: 'stack-form', id: 'serial-form'}, hwid, enroll, control,
       el('button', {type: 'submit', id: 'serial-add'}, 'Register'));
     one.addEventListener('submit', async (e) => {
       e.preventDefault();
