@@ -32,6 +32,7 @@ struct Counters {
   std::atomic<std::uint64_t> denied{0};          // publishes dropped for lack of permission
   std::atomic<std::uint64_t> invalid{0};         // publishes to topics that are not ours
   std::atomic<std::uint64_t> binary{0};          // publishes dropped for non-UTF-8 payloads
+  std::atomic<std::uint64_t> unknown_ids{0};     // ... whose "id" names no record to update
   std::atomic<std::uint64_t> queue_drops{0};     // deliveries lost to full outgoing queues
   std::atomic<std::uint64_t> enrolled{0};        // successful enrollments
   std::atomic<std::uint64_t> prop_requests{0};   // ag/prop/set and ag/prop/get
