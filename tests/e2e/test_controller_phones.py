@@ -95,6 +95,9 @@ class ControllerPhonesTest(ServerTestCase):
         bad = self.server.cli_run("device", "show", a["id"], "--revoke-auth")
         self.assertEqual(bad.returncode, 2, bad.stderr)
         self.assertIn("--revoke-auth", bad.stderr)
+        helped = self.server.cli_run("device", "set", "--help", json_flag=False)
+        self.assertEqual(helped.returncode, 0, helped.stderr)
+        self.assertIn("--revoke-auth ends every auth code", helped.stdout + helped.stderr)
 
     def test_http_revoke_for_the_account(self):
         a, b = self.phone_enrolls(), self.phone_enrolls()
