@@ -11,8 +11,9 @@ namespace asio = boost::asio;
 
 asio::awaitable<Response> delete_auth(Call& call, const std::string& id) {
   if (!call.caller.master()) {
-    co_return error_response(403, "revoking a device's auth codes needs the account's password "
-                                  "(X-Plug-Master or Basic)");
+    co_return error_response(403,
+                             "revoking a device's auth codes needs the account's password "
+                             "(X-Plug-Master or Basic)");
   }
   const auto dir = call.ctx.directory.get();
   auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
@@ -22,12 +23,12 @@ asio::awaitable<Response> delete_auth(Call& call, const std::string& id) {
   }
   store::Result<store::Device> revoked;
   try {
-    auto op = call.ctx.store.run([&store = call.ctx.store, plug = target->device_id](
-                                     service::StoreExecutor::Repos& r) {
-      auto d = r.identity.revoke_auth(plug);
-      if (d) store.reload_directory();  // see kReloadNow (device.cpp): its sessions end now
-      return d;
-    });
+    auto op = call.ctx.store.run(
+        [&store = call.ctx.store, plug = target->device_id](service::StoreExecutor::Repos& r) {
+          auto d = r.identity.revoke_auth(plug);
+          if (d) store.reload_directory();  // see kReloadNow (device.cpp): its sessions end now
+          return d;
+        });
     revoked = co_await std::move(op);
   } catch (const std::exception& e) {
     co_return store_failure(e, "revoking auth codes");
