@@ -6,6 +6,9 @@ PLUGMQ_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libboost1.81
 # What the tests need on top: GoogleTest and real MQTT clients.
 PLUGMQ_TEST_PACKAGES=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt
   python3-prometheus-client)
+# A headless browser for the web console's tests (tests/e2e/test_console.py: Chromium driven by
+# Selenium): scripts/test installs it, scripts/run (which configures the tests too) does not.
+PLUGMQ_BROWSER_TEST_PACKAGES=(chromium chromium-driver python3-selenium)
 
 # Installs the packages that are not installed yet; does nothing (quickly) when all are there.
 ensure_packages() {

@@ -23,10 +23,14 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import tempfile
+import threading
 import unittest
+import urllib.request
 
-from harness import (HOST, REPO, FreshServerTestCase, PahoClient, ServerTestCase, basic_headers,
+from harness import (BIN, HOST, REPO, FreshServerTestCase, PahoClient, ServerTestCase, basic_headers,
                      http_request, make_tls_certs, thing_topic, unique, wait_for)
 
 CONSOLE = os.path.join(REPO, "console")
@@ -117,6 +121,52 @@ class ConsoleFilesTest(ServerTestCase):
         for m in re.finditer(r"<script([^>]*)>(.*?)</script>", page, re.S):
             self.assertIn("src=", m.group(1))
             self.assertEqual(m.group(2).strip(), "", "no inline script")
+
+
+class ScriptsRunConsoleTest(unittest.TestCase):
+    """`scripts/run` prints the console's address with the demo account's sign-in, and both
+    work as printed."""
+
+    def test_banner_names_the_console_and_its_sign_in(self):
+        built = os.path.join(REPO, "build", "dev", "plugmq")
+        if os.path.realpath(BIN) != os.path.realpath(built):
+            self.skipTest(f"scripts/run builds {built}, not the binary under test")
+        data = tempfile.mkdtemp(prefix="plugmq-run-")
+        self.addCleanup(shutil.rmtree, data, True)
+        proc = subprocess.Popen([os.path.join(REPO, "scripts", "run"), "--mqtt", f"{HOST}:0",
+                                 "--http", f"{HOST}:0"], cwd=REPO,
+                                env=dict(os.environ, PLUGMQ_DATA_DIR=data), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        lines: list = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+                proc.wait(timeout=30)
+            reader.join(timeout=10)
+            proc.stdout.close()
+        self.addCleanup(stop)
+        wait_for(lambda: any("sign in with" in line for line in lines), timeout=120,
+                 what="the console's lines in the banner")
+        text = "".join(lines)
+        url = re.search(r"^  (http://localhost:(\d+)/console/)$", text, re.M)
+        self.assertIsNotNone(url, text)
+        sign_in = re.search(r"^  sign in with (\S+) and password (\S+)$", text, re.M)
+        self.assertIsNotNone(sign_in, text)
+        with open(os.path.join(data, "demo-credentials.json"), encoding="utf-8") as f:
+            demo = json.load(f)
+        self.assertEqual(sign_in.groups(), (demo["email"], demo["password"]))
+        with urllib.request.urlopen(url.group(1), timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(b"<title>plugmq console</title>", r.read())
+        devices = http_request(int(url.group(2)), "GET", "/iot/device",
+                               headers=basic_headers({"email": demo["email"],
+                                                      "password": demo["password"]}))
+        self.assertEqual(devices.status, 200, devices.text)
+        self.assertEqual([d["name"] for d in devices.json()], ["demo-device"])
 
 
 # ------------------------------------------------------------------------------------------------
