@@ -80,9 +80,9 @@ asio::awaitable<Response> post_serial(Call& call, const std::string& model) {
   store::Result<store::Serial> added;
   try {
     // One PBKDF2 hash or two: short enough for the store thread, as `serial add` does it.
-    auto op = call.ctx.store.run(
-        [account = call.caller.who.account_id, model,
-         spec = std::move(spec)](service::StoreExecutor::Repos& r) -> store::Result<store::Serial> {
+    auto op =
+        call.ctx.store.run([account = call.caller.who.account_id, model, spec = std::move(spec)](
+                               service::StoreExecutor::Repos& r) -> store::Result<store::Serial> {
           auto t = own_template(r.fleet, account, model);
           if (!t) return t.error();
           return r.fleet.add_serial(t->id, spec);
@@ -94,9 +94,9 @@ asio::awaitable<Response> post_serial(Call& call, const std::string& model) {
   if (!added) co_return failure_response(added.error(), "registering a serial");
   spdlog::info("http {}: serial {} registered in {}", call.req.peer_address, added->hwid,
                added->model);
-  co_return json_response(
-      201, platform::dump_json(json{
-               {"model", added->model}, {"hwid", added->hwid}, {"control", added->control_enabled}}));
+  co_return json_response(201, platform::dump_json(json{{"model", added->model},
+                                                        {"hwid", added->hwid},
+                                                        {"control", added->control_enabled}}));
 }
 
 // POST /iot/template/MODEL/serial with Content-Type text/csv: every line, or none.
@@ -230,13 +230,13 @@ asio::awaitable<Response> list_serials(Call& call, const std::string& model) {
   if (auto refused = account_only(call, "listing serials")) co_return *refused;
   store::Result<std::string> listed;
   try {
-    auto op = call.ctx.store.read([account = call.caller.who.account_id,
-                                   model](service::StoreExecutor::ReadRepos& r)
-                                      -> store::Result<std::string> {
-      auto t = own_template(r.fleet, account, model);
-      if (!t) return t.error();
-      return json_array(r.fleet.serials(t->id), service::serial_json);
-    });
+    auto op = call.ctx.store.read(
+        [account = call.caller.who.account_id,
+         model](service::StoreExecutor::ReadRepos& r) -> store::Result<std::string> {
+          auto t = own_template(r.fleet, account, model);
+          if (!t) return t.error();
+          return json_array(r.fleet.serials(t->id), service::serial_json);
+        });
     listed = co_await std::move(op);
   } catch (const std::exception& e) {
     co_return store_failure(e, "listing serials");
@@ -279,8 +279,8 @@ asio::awaitable<Response> delete_session(Call& call, const std::string& id,
   const std::string identity = platform::lower_ascii(id);
   store::Result<void> removed;
   try {
-    auto op = call.ctx.store.run([account = call.caller.who.account_id, identity,
-                                  client_id](service::StoreExecutor::Repos& r) -> store::Result<void> {
+    auto op = call.ctx.store.run([account = call.caller.who.account_id, identity, client_id](
+                                     service::StoreExecutor::Repos& r) -> store::Result<void> {
       auto s = r.sessions.load(identity, client_id);
       // Another account's session counts as none.
       if (!s || s->account_id != account) {

@@ -99,8 +99,8 @@ TEST_F(AccountApiTest, DevicesAreTheAccountsOnlyWithTheCommandLinesShape) {
   EXPECT_EQ(d["online"], false);
   EXPECT_TRUE(d["last_seen"].is_null());
   EXPECT_EQ(d["perm"], Json::parse(R"({"ctrl":"rw","of":{"r":null,"w":null}})"));
-  for (const char* member : {"hwid", "model", "status", "account", "created_at", "props",
-                             "last_client_id"}) {
+  for (const char* member :
+       {"hwid", "model", "status", "account", "created_at", "props", "last_client_id"}) {
     EXPECT_TRUE(d.contains(member)) << member;
   }
   // Members sorted by name, as `plugmq device list --json` prints them.
@@ -158,7 +158,8 @@ TEST_F(AccountApiTest, RegisterOneSerial) {
                 R"({"hwid":"SN-2","enroll_pass":"enroll-2","control_pass":"control-2"})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(body(r), Json::parse(R"({"model":")" + model_ + R"(","hwid":"SN-2","control":true})"));
-  auto no_control = call("POST", serials_path(model_), R"({"hwid":"SN-3","enroll_pass":"enroll-3"})");
+  auto no_control =
+      call("POST", serials_path(model_), R"({"hwid":"SN-3","enroll_pass":"enroll-3"})");
   ASSERT_EQ(no_control.status, 201) << no_control.body;
   EXPECT_EQ(body(no_control)["control"], false);
 
@@ -213,15 +214,16 @@ TEST_F(AccountApiTest, CsvImportIsAllOrNone) {
   EXPECT_EQ(list[1]["control"], true);
   EXPECT_EQ(list[3]["hwid"], "SN,12");
   EXPECT_EQ(list[3]["control"], false);
-  auto enrolled = call("POST", "/iot/device",
-                       Json{{"model", model_}, {"hwid", "SN-11"}, {"pass", "enroll-11"}}.dump(), {});
+  auto enrolled =
+      call("POST", "/iot/device",
+           Json{{"model", model_}, {"hwid", "SN-11"}, {"pass", "enroll-11"}}.dump(), {});
   EXPECT_EQ(enrolled.status, 200) << enrolled.body;
 
   // A bad line, named; nothing of the file is registered.
   expect_error(call("POST", serials_path(model_), "SN-20,enroll-20\nSN-21,abc\n", csv()), 400,
                "CSV line 2: enroll password must be 4..128 bytes");
-  expect_error(call("POST", serials_path(model_), "SN-20,enroll-20\nSN-20,enroll-21\n", csv()),
-               400, "CSV line 2: hwid \"SN-20\" repeats line 1");
+  expect_error(call("POST", serials_path(model_), "SN-20,enroll-20\nSN-20,enroll-21\n", csv()), 400,
+               "CSV line 2: hwid \"SN-20\" repeats line 1");
   expect_error(call("POST", serials_path(model_), "SN-20,enroll-20\nSN-10,enroll-10\n", csv()), 409,
                "CSV line 2: hwid \"SN-10\" is already registered in " + model_);
   EXPECT_EQ(body(call("GET", serials_path(model_))).size(), 4u);

@@ -134,8 +134,7 @@ TEST_F(ConsoleTest, AHostThePolicyCannotNameIsLeftOut) {
   EXPECT_NE(csp.find("connect-src 'self';"), std::string::npos) << csp;
   EXPECT_EQ(csp.find("evil"), std::string::npos) << csp;
   auto none = get("/console/", {});
-  EXPECT_NE(header(none, "Content-Security-Policy").find("connect-src 'self';"),
-            std::string::npos);
+  EXPECT_NE(header(none, "Content-Security-Policy").find("connect-src 'self';"), std::string::npos);
   auto v6 = get("/console/", {{"Host", "[::1]:8443"}});
   EXPECT_NE(header(v6, "Content-Security-Policy").find("wss://[::1]:8443"), std::string::npos);
 }

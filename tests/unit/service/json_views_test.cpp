@@ -38,9 +38,8 @@ TEST(JsonViews, TemplateSerialAndSession) {
   t.account_id = "com-1";
   t.thing_perm = platform::default_perm(platform::DeviceKind::kThing);
   t.created_at = 3;
-  EXPECT_EQ(template_json(t).dump(),
-            R"({"account":"com-1","created_at":3,"id":"mod-1","name":"m",)"
-            R"("thing_perm":{"ctrl":"rw","of":{"r":[],"w":[]}}})");
+  EXPECT_EQ(template_json(t).dump(), R"({"account":"com-1","created_at":3,"id":"mod-1","name":"m",)"
+                                     R"("thing_perm":{"ctrl":"rw","of":{"r":[],"w":[]}}})");
   store::Serial s;
   s.hwid = "SN-1";
   EXPECT_EQ(serial_json(s).dump(), R"({"control":false,"hwid":"SN-1","thing":null})");

@@ -22,7 +22,8 @@ std::string error_of(const std::string& text) {
 
 TEST(SplitCsv, QuotingWithinALine) {
   EXPECT_EQ(split_csv("a,b,c"), (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_EQ(split_csv("\"a,b\",\"say \"\"hi\"\"\","), (std::vector<std::string>{"a,b", "say \"hi\"", ""}));
+  EXPECT_EQ(split_csv("\"a,b\",\"say \"\"hi\"\"\","),
+            (std::vector<std::string>{"a,b", "say \"hi\"", ""}));
   EXPECT_EQ(split_csv(""), (std::vector<std::string>{""}));
   EXPECT_FALSE(split_csv("\"open,b"));
   EXPECT_FALSE(split_csv("\"a\"b,c"));
@@ -31,9 +32,10 @@ TEST(SplitCsv, QuotingWithinALine) {
 
 TEST(SerialsCsv, HeaderCommentsBlankLinesAndCrLf) {
   std::string error;
-  auto got = parse("hwid,enroll_pass,control_pass\r\n# factory batch 7\r\n\r\nSN-1,pass-1,ctrl-1\r\n"
-                   "  \nSN-2,pass-2\nSN-3,pass-3,\n",
-                   error);
+  auto got = parse(
+      "hwid,enroll_pass,control_pass\r\n# factory batch 7\r\n\r\nSN-1,pass-1,ctrl-1\r\n"
+      "  \nSN-2,pass-2\nSN-3,pass-3,\n",
+      error);
   ASSERT_TRUE(got) << error;
   ASSERT_EQ(got->size(), 3u);
   EXPECT_EQ((*got)[0].spec.hwid, "SN-1");
@@ -50,7 +52,8 @@ TEST(SerialsCsv, TheFirstBadLineIsNamed) {
             "serials.csv line 2: expected hwid,enroll_pass[,control_pass], got 1 field(s)");
   EXPECT_EQ(error_of("SN-1,pass-1,c-1,extra\n"),
             "serials.csv line 1: expected hwid,enroll_pass[,control_pass], got 4 field(s)");
-  EXPECT_EQ(error_of("\"SN-1,pass-1\n"), "serials.csv line 1: unbalanced or misplaced double quote");
+  EXPECT_EQ(error_of("\"SN-1,pass-1\n"),
+            "serials.csv line 1: unbalanced or misplaced double quote");
   EXPECT_EQ(error_of("SN/1,pass-1\n"),
             "serials.csv line 1: hwid must be 1..128 bytes of UTF-8 without '/', '+', '#' or "
             "control characters");
