@@ -12,8 +12,8 @@
 #include <functional>
 #include <iostream>
 #include <limits>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "data_dir.hpp"
 #include "reload.hpp"

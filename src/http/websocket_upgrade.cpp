@@ -86,16 +86,18 @@ MqttUpgrade check_mqtt_upgrade(const Request& req, unsigned version) {
   }
   const std::string* ws_version = req.header("Sec-WebSocket-Version");
   if (ws_version == nullptr || trim(*ws_version) != "13") {
-    return refuse(426, "WebSocket version " + (ws_version ? "\"" + *ws_version + "\"" : "none") +
-                           " is not supported: Sec-WebSocket-Version: 13",
+    return refuse(426,
+                  "WebSocket version " + (ws_version ? "\"" + *ws_version + "\"" : "none") +
+                      " is not supported: Sec-WebSocket-Version: 13",
                   {{"Sec-WebSocket-Version", "13"}});
   }
   if (version < 11) return refuse(400, "a WebSocket upgrade needs HTTP/1.1");
   if (req.header("Host") == nullptr) return refuse(400, "a WebSocket upgrade needs a Host header");
   const std::string* key = req.header("Sec-WebSocket-Key");
   if (key == nullptr || !valid_key(trim(*key))) {
-    return refuse(400, "malformed WebSocket upgrade: Sec-WebSocket-Key must be the base64 of 16 "
-                       "bytes");
+    return refuse(400,
+                  "malformed WebSocket upgrade: Sec-WebSocket-Key must be the base64 of 16 "
+                  "bytes");
   }
   MqttUpgrade out;
   out.subprotocol = choose_mqtt_subprotocol(req);
@@ -104,9 +106,10 @@ MqttUpgrade check_mqtt_upgrade(const Request& req, unsigned version) {
     std::string names;
     for (auto t : offered) names += (names.empty() ? "" : ", ") + std::string(t);
     if (names.size() > 200) names = names.substr(0, 200) + "...";
-    return refuse(400, "MQTT over WebSocket needs the subprotocol mqtt (Sec-WebSocket-Protocol: "
-                       "mqtt); offered: " +
-                           (names.empty() ? std::string("none") : names));
+    return refuse(400,
+                  "MQTT over WebSocket needs the subprotocol mqtt (Sec-WebSocket-Protocol: "
+                  "mqtt); offered: " +
+                      (names.empty() ? std::string("none") : names));
   }
   return out;
 }

@@ -157,8 +157,7 @@ void Server::start_websocket(WsStream stream, std::string peer) {
   session->start();
 }
 
-void Server::start_websocket(WssStream stream, std::string peer,
-                             std::shared_ptr<const void> keep) {
+void Server::start_websocket(WssStream stream, std::string peer, std::shared_ptr<const void> keep) {
   Transport<WssStream>::open(stream);
   auto session = std::make_shared<Session<WssStream>>(std::move(stream), *ctx_, std::move(peer),
                                                       std::move(keep));

@@ -58,11 +58,12 @@ struct Transport<websocket::stream<Next, false>> {
     // closes TCP, with no time limit. Nothing more is read from a client that closed: the
     // answer goes out and the connection ends (its will published, as for any end without
     // DISCONNECT) at once. The socket lives as long as the stream that holds this callback.
-    s.control_callback([socket = &socket(s)](websocket::frame_type kind, boost::beast::string_view) {
-      if (kind != websocket::frame_type::close) return;
-      boost::system::error_code ignored;
-      socket->shutdown(boost::asio::socket_base::shutdown_receive, ignored);
-    });
+    s.control_callback(
+        [socket = &socket(s)](websocket::frame_type kind, boost::beast::string_view) {
+          if (kind != websocket::frame_type::close) return;
+          boost::system::error_code ignored;
+          socket->shutdown(boost::asio::socket_base::shutdown_receive, ignored);
+        });
   }
 
   template <class Buffers, class Token>

@@ -159,6 +159,21 @@ class WebSocketTests(CertsMixin):
         check_record(self, got, data="over websocket")
         self.assertEqual(got.qos, 1)
 
+    def test_qos2_both_ways(self):
+        ws = self.ws_paho(self.dev["id"], self.dev["auth"])
+        tcp = self.paho(self.other["id"], self.other["auth"])
+        self.assertEqual(ws.subscribe(f"{self.other['id']}/data/#", 2), (2,))
+        self.assertEqual(tcp.subscribe(f"{self.dev['id']}/data/#", 2), (2,))
+        to_ws, to_tcp = self.channel(self.other), self.channel(self.dev)
+        tcp.publish(to_ws, '{"data":"exactly once"}', qos=2)  # waits for the PUBCOMP
+        ws.publish(to_tcp, '{"data":"and back"}', qos=2)
+        for client, topic, data in ((ws, to_ws, "exactly once"), (tcp, to_tcp, "and back")):
+            got = client.messages.wait_topic(topic)
+            check_record(self, got, data=data)
+            self.assertEqual(got.qos, 2)
+            client.messages.assert_nothing(lambda m: m.topic == topic and m is not got, 0.5,
+                                           "a second delivery")
+
     # -- will ---------------------------------------------------------------------------------------
     def assert_will(self, end, **connect_kw):
         """A WebSocket client with a will ends by `end(client)`: the will reaches a TCP

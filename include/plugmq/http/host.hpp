@@ -61,8 +61,7 @@ class Host {
   // runs on the stream's executor and has left the context's SessionSet.
   virtual void start_mqtt(WsStream stream, std::string peer) = 0;
   // The same over TLS; `keep` is the TLS context the stream was made with, held for its life.
-  virtual void start_mqtt(WssStream stream, std::string peer,
-                          std::shared_ptr<const void> keep) = 0;
+  virtual void start_mqtt(WssStream stream, std::string peer, std::shared_ptr<const void> keep) = 0;
 };
 
 }  // namespace plugmq::http

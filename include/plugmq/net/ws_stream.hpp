@@ -15,7 +15,8 @@ namespace plugmq::net {
 using WsTcpStream =
     boost::beast::basic_stream<boost::asio::ip::tcp, boost::asio::io_context::executor_type>;
 // No permessage-deflate (false).
-using WsStream = boost::beast::websocket::stream<WsTcpStream, false>;                       // ws://
-using WssStream = boost::beast::websocket::stream<boost::beast::ssl_stream<WsTcpStream>, false>;  // wss://
+using WsStream = boost::beast::websocket::stream<WsTcpStream, false>;  // ws://
+using WssStream =
+    boost::beast::websocket::stream<boost::beast::ssl_stream<WsTcpStream>, false>;  // wss://
 
 }  // namespace plugmq::net
