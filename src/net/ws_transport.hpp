@@ -44,11 +44,11 @@ struct Transport<websocket::stream<Next, false>> {
   static void open(Stream& s) {
     s.binary(true);
     s.auto_fragment(false);
-    // A message may hold any number of packets: the MQTT limits (limits.max_packet_bytes) apply
+    // A message may hold any number of packets: the MQTT limits (limits.max_packet_size) apply
     // to the packets, whatever the messages.
     s.read_message_max(0);
     // Keep alive and the CONNECT deadline are the session's (its Watchdog). The closing
-    // handshake the server starts (a text frame refused) ends within this.
+    // handshake the server starts (a text message refused) ends within this.
     websocket::stream_base::timeout t{};
     t.handshake_timeout = std::chrono::seconds(5);
     t.idle_timeout = websocket::stream_base::none();
