@@ -2,9 +2,10 @@
 
 # Debian packages plugmq builds and runs with.
 PLUGMQ_BUILD_PACKAGES=(build-essential cmake ninja-build pkg-config libboost1.81-dev libssl-dev
-  nlohmann-json3-dev libsqlite3-dev libspdlog-dev libsystemd-dev)
+  nlohmann-json3-dev libsqlite3-dev libspdlog-dev libsystemd-dev prometheus-cpp-dev)
 # What the tests need on top: GoogleTest and real MQTT clients.
-PLUGMQ_TEST_PACKAGES=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt)
+PLUGMQ_TEST_PACKAGES=(libgtest-dev libgmock-dev mosquitto-clients python3-paho-mqtt
+  python3-prometheus-client)
 
 # Installs the packages that are not installed yet; does nothing (quickly) when all are there.
 ensure_packages() {

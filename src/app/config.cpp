@@ -319,6 +319,9 @@ void parse_http(const Section& top, service::HttpOptions& o) {
       o.cors_origins = std::move(*origins);
     }
   }
+  if (auto metrics = top.section("metrics", {"token"})) {
+    if (auto t = metrics->string("token", true)) o.metrics_token = *t;
+  }
   if (auto https = top.section("https", {"listen"})) {
     if (auto ep = https->endpoint_or_off("listen")) o.tls_listen = *ep;
   }
@@ -412,7 +415,8 @@ Config parse(std::string_view text, const Source& src) {
   cfg.source = src.name;
   const Section top(src, root, "",
                     {"data_dir", "log_level", "io_threads", "mqtt", "mqtts", "http", "https",
-                     "limits", "sessions", "enrollment", "logins", "retention", "storage"});
+                     "limits", "sessions", "enrollment", "logins", "retention", "storage",
+                     "metrics"});
   parse_top(top, cfg);
   parse_mqtt(top, cfg.server);
   parse_http(top, cfg.server.http);

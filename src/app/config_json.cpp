@@ -53,6 +53,7 @@ nlohmann::ordered_json to_json(const Config& c) {
                  {"max_queued_hashes", o.max_queued_hashes}};
   j["retention"] = {{"default_days", c.retention_days}};
   j["storage"] = {{"commit_interval_ms", o.commit_interval.count()}};
+  j["metrics"] = {{"token", o.http.metrics_token}};
   return j;
 }
 

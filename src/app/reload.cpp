@@ -34,7 +34,14 @@ const std::set<std::string>& live_keys() {
       "logins.failures_per_identity",
       "retention.default_days",
       "http.cors_origins",
+      "metrics.token",
   };
+  return keys;
+}
+
+// The keys whose values the log never shows.
+const std::set<std::string>& secret_keys() {
+  static const std::set<std::string> keys = {"metrics.token"};
   return keys;
 }
 
@@ -75,6 +82,7 @@ void adopt_live(Config& running, const Config& next) {
   r.login_failures_per_address = n.login_failures_per_address;
   r.login_failures_per_identity = n.login_failures_per_identity;
   r.http.cors_origins = n.http.cors_origins;
+  r.http.metrics_token = n.http.metrics_token;
 }
 
 }  // namespace
@@ -117,13 +125,17 @@ void Reloader::reload_config() {
   for (const auto& [key, value] : after) {
     const auto old = before.find(key);
     if (old != before.end() && old->second == value) continue;
-    const std::string from = old == before.end() ? "unset" : old->second;
+    std::string from = old == before.end() ? "unset" : old->second;
+    std::string to = value;
+    if (secret_keys().count(key)) {  // said to have changed, never shown
+      from = from == "\"\"" || from == "unset" ? "(none)" : "(set)";
+      to = to == "\"\"" ? "(none)" : "(a new one)";
+    }
     if (live_keys().count(key)) {
-      spdlog::info("SIGHUP: {} changed from {} to {}", key, from, value);
+      spdlog::info("SIGHUP: {} changed from {} to {}", key, from, to);
       ++applied;
     } else {
-      spdlog::warn("SIGHUP: {} changed from {} to {}: takes effect after a restart", key, from,
-                   value);
+      spdlog::warn("SIGHUP: {} changed from {} to {}: takes effect after a restart", key, from, to);
       ++pending;
     }
   }

@@ -377,14 +377,18 @@ std::optional<Response> Api::Impl::pick(Call& call,
                                         bool& needs_auth) {
   constexpr std::string_view kPrefix = "/iot/";
   const std::string& path = call.target.path;
-  if (path == "/health") {
+  // Outside /iot/: GET only, and no API credentials (/metrics checks its own, metrics.cpp).
+  using Get = asio::awaitable<Response> (*)(Call&);
+  for (const auto& [p, get] : {std::pair<const char*, Get>{"/health", &detail::get_health},
+                               std::pair<const char*, Get>{"/metrics", &detail::get_metrics}}) {
+    if (path != p) continue;
     if (call.method != "GET") {
       Response r = error_response(405, "method not allowed; allowed: GET");
       r.headers.emplace_back("Allow", "GET");
       return r;
     }
     needs_auth = false;
-    handler = [&call] { return detail::get_health(call); };
+    handler = [&call, get] { return get(call); };
     return std::nullopt;
   }
   if (!path.starts_with(kPrefix)) return error_response(404, "no such resource");

@@ -155,6 +155,7 @@ boost::asio::awaitable<Response> put_data(Call& call, const std::optional<std::s
 boost::asio::awaitable<Response> get_data(Call& call, const std::string& mask);
 boost::asio::awaitable<Response> delete_data(Call& call, const std::string& mask);
 boost::asio::awaitable<Response> get_channels(Call& call, const std::string& mask);
-boost::asio::awaitable<Response> get_health(Call& call);  // health.cpp
+boost::asio::awaitable<Response> get_health(Call& call);   // health.cpp
+boost::asio::awaitable<Response> get_metrics(Call& call);  // metrics.cpp
 
 }  // namespace plugmq::http::detail

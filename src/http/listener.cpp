@@ -83,7 +83,7 @@ class Connection final : public service::LiveSession,
     boost::system::error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
     lowest().close();
-    ctx_.connection_ended();
+    ctx_.connection_ended(kIsTls<Stream> ? service::Listener::kHttps : service::Listener::kHttp);
   }
 
   // Never subscribes: nothing is ever delivered.
@@ -229,7 +229,11 @@ class Connection final : public service::LiveSession,
     }
     spdlog::debug("http {}: {} {} -> 101 MQTT over WebSocket ({})", peer_, req.method, req.target,
                   check.subprotocol);
-    // One connection still (limits.max_connections): the session counts it from here on.
+    ctx_.metrics.http_response(101);
+    // One connection still (limits.max_connections): the session counts it from here on, as
+    // one of the ws or wss listener's (plugmq_connections{listener}), and ends that count.
+    ctx_.metrics.closed(kIsTls<Stream> ? service::Listener::kHttps : service::Listener::kHttp);
+    ctx_.metrics.opened(kIsTls<Stream> ? service::Listener::kWss : service::Listener::kWs);
     ctx_.sessions.remove(this);
     handed_over_ = true;
     if constexpr (kIsTls<Stream>) {
@@ -241,6 +245,7 @@ class Connection final : public service::LiveSession,
 
   // Writes `res`; false when the connection failed.
   asio::awaitable<bool> send(Response& res, unsigned version, bool keep_alive) {
+    ctx_.metrics.http_response(res.status);
     bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
     out.set(bhttp::field::server, "plugmq/" PLUGMQ_VERSION);
     if (!res.body.empty()) out.set(bhttp::field::content_type, "application/json");
@@ -348,7 +353,8 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
       co_await std::move(recover);
       continue;
     }
-    auto admitted = service::admit(ctx, socket, "http ");
+    auto admitted =
+        service::admit(ctx, socket, tls ? service::Listener::kHttps : service::Listener::kHttp);
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     std::string address = std::move(admitted->address);

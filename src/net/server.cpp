@@ -131,7 +131,8 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
       co_await std::move(recover);
       continue;
     }
-    auto admitted = service::admit(*ctx_, socket, "");
+    auto admitted =
+        service::admit(*ctx_, socket, tls ? service::Listener::kMqtts : service::Listener::kMqtt);
     if (!admitted) continue;
     std::string peer = std::move(admitted->peer);
     if (tls) {

@@ -179,6 +179,7 @@ asio::awaitable<void> Session<Stream>::input() {
       }
     }
     rend_ += static_cast<std::uint32_t>(n);
+    ctx_.metrics.add(service::Metrics::kBytesIn, n);
     conn_.on_bytes(steady_clock::now());
     auto apply = apply_buffered();
     if (!co_await std::move(apply)) co_return;
@@ -411,7 +412,7 @@ asio::awaitable<void> Session<Stream>::finish() {
   } else {
     spdlog::debug("{}: connection ended before login: {}", peer_, why);
   }
-  ctx_.connection_ended();
+  ctx_.connection_ended(Transport::kListener);
 }
 
 template <class Stream>

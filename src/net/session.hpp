@@ -134,6 +134,8 @@ class Session final : public service::LiveSession,
   // Writing: write_loop() runs while the queue holds packets.
   void spawn_writer();
   boost::asio::awaitable<void> write_loop();
+  // Counts a batch about to be written: bytes out, PUBLISH packets by QoS (service::Metrics).
+  void count_sent(const std::vector<Packet>& batch);
   // The watchdog: checks the deadlines that apply now, and has the thread's Watchdog call
   // again at the next one.
   void check_watchdog();

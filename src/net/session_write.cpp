@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -94,6 +95,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
     } else {
       for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
     }
+    count_sent(batch);
     auto write = Transport::write(stream_, buffers, kUseTuple);
     auto [ec, n] = co_await std::move(write);
     batch.clear();
@@ -104,6 +106,24 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       co_return;
     }
   }
+}
+
+template <class Stream>
+void Session<Stream>::count_sent(const std::vector<Packet>& batch) {
+  // plugmq_messages_delivered_total{qos} and the bytes out: a PUBLISH is type 3 in its first
+  // byte's high nibble, its QoS in bits 1-2.
+  std::array<std::uint64_t, 3> by_qos{};
+  std::uint64_t bytes = 0;
+  for (const auto& p : batch) {
+    bytes += p->size();
+    const auto first = static_cast<unsigned char>(p->front());
+    if ((first >> 4) == 3) ++by_qos[std::min((first >> 1) & 3u, 2u)];
+  }
+  auto& m = ctx_.metrics;
+  m.add(service::Metrics::kBytesOut, bytes);
+  if (by_qos[0]) m.add(service::Metrics::kDelivered0, by_qos[0]);
+  if (by_qos[1]) m.add(service::Metrics::kDelivered1, by_qos[1]);
+  if (by_qos[2]) m.add(service::Metrics::kDelivered2, by_qos[2]);
 }
 
 template <class Stream>
@@ -157,7 +177,7 @@ void Session<Stream>::drop_locked() {
         peer_, client_id(), ctx_.live.queue_max_messages.get(), ctx_.live.queue_max_bytes.get());
   }
   if (dropped_ != UINT32_MAX) ++dropped_;
-  ctx_.counters.queue_drops++;
+  ctx_.metrics.add(service::Metrics::kDroppedQueue);
   if (overflowing_since_ == steady_clock::time_point{}) {
     overflowing_since_ = steady_clock::now();
     // The watchdog disconnects it once slow_subscriber_timeout has passed, whether or not
@@ -334,6 +354,7 @@ void Session<Stream>::refresh_from_directory() {
 #define PLUGMQ_SESSION_WRITE(S)                                                     \
   template void Session<S>::spawn_writer();                                         \
   template asio::awaitable<void> Session<S>::write_loop();                          \
+  template void Session<S>::count_sent(const std::vector<Packet>&);                 \
   template void Session<S>::deliver(const service::Message&);                       \
   template bool Session<S>::over_limit_locked(std::size_t) const;                   \
   template bool Session<S>::under_half_locked() const;                              \

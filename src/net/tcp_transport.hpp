@@ -12,6 +12,7 @@ struct Transport<Socket> {
   using Keep = NoKeep;
   static constexpr bool kIdleWait = true;
   static constexpr bool kJoinWrites = false;
+  static constexpr service::Listener kListener = service::Listener::kMqtt;
   static constexpr bool kHandshake = false;
   static constexpr bool kMessages = false;
   static Socket& socket(Socket& s) { return s; }

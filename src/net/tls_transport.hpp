@@ -18,6 +18,7 @@ struct Transport<TlsStream> {
   static constexpr bool kIdleWait = false;
   // A TLS stream writes one record per buffer: joined, small packets share records.
   static constexpr bool kJoinWrites = true;
+  static constexpr service::Listener kListener = service::Listener::kMqtts;
   static constexpr bool kHandshake = true;
   static constexpr bool kMessages = false;
   static Socket& socket(TlsStream& s) { return s.next_layer(); }

@@ -9,6 +9,7 @@
 //                   when the stream may hold bytes the socket no longer shows (TLS records), so
 //                   the session's input() runs for the whole connection;
 //   kJoinWrites     true when a gathered write costs one record per buffer: the batch is joined;
+//   kListener       the listener its connections count under (plugmq_connections);
 //   kMessages       true when the bytes come in messages (WebSocket): then binary(s) says
 //                   whether the data just read is of a binary message, and close(s, code,
 //                   reason, u) starts the closing handshake that refuses any other;
@@ -23,6 +24,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <memory>
+
+#include "plugmq/service/metrics.hpp"
 
 namespace plugmq::net {
 

@@ -34,6 +34,9 @@ struct Transport<websocket::stream<Next, false>> {
   // One frame per write: the header and the batch go out together (beast's ssl_stream joins
   // small buffers into one TLS record).
   static constexpr bool kJoinWrites = false;
+  // Counted as the http (https) listener's until the handshake, then as ws's (wss's).
+  static constexpr service::Listener kListener =
+      kTls ? service::Listener::kWss : service::Listener::kWs;
   // Answered by the HTTP listener before the session starts.
   static constexpr bool kHandshake = false;
   static constexpr bool kMessages = true;

@@ -41,6 +41,7 @@ void Context::apply_live(const ServerOptions& o) {
   live.slow_subscriber_timeout = o.slow_subscriber_timeout;
   live.max_replay = o.max_replay;
   live.cors_origins.set(o.http.cors_origins);
+  live.metrics_token.set(o.http.metrics_token);
   enroll_per_address.set_max_failures(o.enroll_attempts_per_minute);
   enroll_per_serial.set_max_failures(o.enroll_attempts_per_minute);
   login_per_address.set_max_failures(o.login_failures_per_address);

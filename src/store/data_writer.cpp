@@ -227,6 +227,7 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
   for (int attempt = 1; !ok && attempt <= kWriteAttempts; ++attempt) {
     try {
       committed_.clear();
+      const auto began = std::chrono::steady_clock::now();
       db_.transaction([&] {
         pacer_.restart();
         for (const auto& item : batch) {
@@ -238,6 +239,8 @@ void DataWriter::write_batch(std::vector<Item>::iterator first, std::vector<Item
         if (sessions > 0) run_session_tasks(batch);
       });
       ok = true;
+      commit_seconds_.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
       wal_writeback_.kick();
     } catch (const std::exception& e) {
       if (auto t = platform::throttle_log("data writer: write failed")) {

@@ -135,9 +135,10 @@ struct SessionStore::Statements {
         expire(db, "DELETE FROM sessions WHERE last_seen < ?1 AND online = 0", kPersistent),
         all_offline(db, "UPDATE sessions SET online = 0, last_seen = ?1 WHERE online != 0",
                     kPersistent),
-        keys(db, "SELECT identity, client_id FROM sessions", kPersistent) {}
+        keys(db, "SELECT identity, client_id FROM sessions", kPersistent),
+        count(db, "SELECT count(*) FROM sessions", kPersistent) {}
   Stmt account_exists, device_exists, load, save, remove, list_all, list_account, expire,
-      all_offline, keys;
+      all_offline, keys, count;
 };
 
 SessionStore::SessionStore(Db& db) : db_(db), st_(std::make_unique<Statements>(db.handle())) {}
@@ -220,6 +221,13 @@ std::vector<Session> SessionStore::list(const std::optional<std::string>& accoun
   std::vector<Session> out;
   while (s.step()) out.push_back(session_from(s));
   return out;
+}
+
+std::int64_t SessionStore::count() {
+  Stmt& s = st_->count;
+  auto use = s.use();
+  s.step();
+  return s.int64(0);
 }
 
 std::int64_t SessionStore::expire(int days, std::int64_t now_ms) {

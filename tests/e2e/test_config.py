@@ -37,6 +37,7 @@ DEFAULTS = {
                "max_queued_hashes": 256},
     "retention": {"default_days": 30},
     "storage": {"commit_interval_ms": 100},
+    "metrics": {"token": ""},
 }
 
 

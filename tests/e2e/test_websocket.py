@@ -8,6 +8,7 @@ that are refused; the connection counts once against max_connections and outlive
 timeouts."""
 
 import json
+import re
 import shutil
 import ssl
 import tempfile
@@ -380,6 +381,28 @@ class WebSocketTests(CertsMixin):
         h = ws_handshake(self.ws_port, ("mqtt",), self.tls_context() if self.tls else None,
                          path="/iot/mqtt")
         self.assertNotEqual(h.status, 101)
+
+    # -- metrics ------------------------------------------------------------------------------------
+    def metric(self, name: str, **labels) -> float:
+        """One sample of GET /metrics (from loopback: no token needed); 0 when absent."""
+        text = http_request(self.server.http_port, "GET", "/metrics").text
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        m = re.search(rf"^{name}{{{re.escape(want)}}} (\S+)$", text, re.M)
+        return float(m.group(1)) if m else 0.0
+
+    def test_counted_under_listener_ws_once_upgraded(self):
+        ws, http = ("wss", "https") if self.tls else ("ws", "http")
+        upgrades = self.metric("plugmq_http_requests_total", code="101")
+        c = self.ws_connected()
+        # The scrape's own connection is the only http one; the MQTT session is ws's (wss's).
+        wait_for(lambda: self.metric("plugmq_connections", listener=ws) == 1 and
+                 self.metric("plugmq_connections", listener=http) == (0 if self.tls else 1),
+                 what=f"plugmq_connections{{listener={ws}}} 1")
+        self.assertGreater(self.metric("plugmq_http_requests_total", code="101"), upgrades)
+        c.disconnect()
+        c.wait_closed(5)
+        wait_for(lambda: self.metric("plugmq_connections", listener=ws) == 0,
+                 what=f"plugmq_connections{{listener={ws}}} 0")
 
     # -- MQTT.js ------------------------------------------------------------------------------------
     def test_mqttjs_login_subscribe_publish_qos1(self):

@@ -55,8 +55,9 @@ class Host {
 
   // MQTT over WebSocket (SPEC 12): an MQTT session takes over `stream`, on the stream's io
   // thread, as a connection of the MQTT listeners would be. It stays one connection for
-  // limits.max_connections: the HTTP connection that counted it (service::admit) no longer does,
-  // and the session calls ctx.connection_ended() when it ends. `peer` is "address:port".
+  // limits.max_connections: the HTTP connection that counted it (service::admit) no longer
+  // does, having moved its count to listener ws (wss), and the session calls
+  // ctx.connection_ended(Listener::kWs or kWss) when it ends. `peer` is "address:port".
   // REQUIRES: the stream's handshake was answered, it has no operation pending, and the caller
   // runs on the stream's executor and has left the context's SessionSet.
   virtual void start_mqtt(WsStream stream, std::string peer) = 0;

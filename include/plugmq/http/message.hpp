@@ -22,7 +22,8 @@ struct Request {
 struct Response {
   int status = 200;
   std::string body;  // JSON text; empty for none
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
+  // Content-Type is application/json when there is a body; a Content-Type here replaces it.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // `status` with the JSON text `body`.

@@ -64,9 +64,10 @@ class Server {
 
   // MQTT over WebSocket (SPEC 12): starts an MQTT session on a connection of the HTTP listener
   // whose WebSocket handshake was answered; from then on it is a connection like those of the
-  // MQTT listeners. It is already counted as open (service::admit): the session ends that
-  // count. `peer` is "address:port"; `keep` is held for the session's life (the TLS context of
-  // a wss:// stream). REQUIRES: called on the stream's executor, no operation pending on it.
+  // MQTT listeners. It is already counted as open (service::admit, then moved to listener ws
+  // or wss): the session ends that count. `peer` is "address:port"; `keep` is held for the
+  // session's life (the TLS context of a wss:// stream). REQUIRES: called on the stream's
+  // executor, no operation pending on it.
   void start_websocket(WsStream stream, std::string peer);
   void start_websocket(WssStream stream, std::string peer, std::shared_ptr<const void> keep);
 

@@ -20,17 +20,17 @@ struct Admitted {
 };
 
 // Counts the connection. Past ctx.live.max_connections.get() the socket is closed and nothing is
-// returned; otherwise it gets TCP_NODELAY and counts as open (the session must call
-// ctx.connection_ended() when it ends). `listener` prefixes the refusal's log line ("http ",
-// or "" for MQTT).
+// returned; otherwise it gets TCP_NODELAY and counts as open on listener `from` (the session
+// must call ctx.connection_ended(from) when it ends).
 template <class Socket>  // a tcp socket, whatever its executor
-std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener) {
+std::optional<Admitted> admit(Context& ctx, Socket& socket, Listener from) {
   ctx.counters.accepted++;
   if (ctx.counters.connections >= ctx.live.max_connections.get()) {
     ctx.counters.refused++;
-    if (auto t = platform::throttle_log("connection refused", listener)) {
-      spdlog::warn("{}connection refused: limit of {} connections reached (max_connections){}",
-                   listener, ctx.live.max_connections.get(), t->suffix());
+    const char* name = listener_name(from);
+    if (auto t = platform::throttle_log("connection refused", name)) {
+      spdlog::warn("{} connection refused: limit of {} connections reached (max_connections){}",
+                   name, ctx.live.max_connections.get(), t->suffix());
     }
     boost::system::error_code ignored;
     socket.close(ignored);
@@ -43,6 +43,7 @@ std::optional<Admitted> admit(Context& ctx, Socket& socket, const char* listener
   a.peer = a.address + ":" + (ec ? std::string("?") : std::to_string(remote.port()));
   socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   ctx.counters.connections++;
+  ctx.metrics.opened(from);
   return a;
 }
 

@@ -19,6 +19,7 @@
 #include "plugmq/service/dispatcher.hpp"
 #include "plugmq/service/hash_pool.hpp"
 #include "plugmq/service/message.hpp"
+#include "plugmq/service/metrics.hpp"
 #include "plugmq/service/options.hpp"
 #include "plugmq/service/rate_limiter.hpp"
 #include "plugmq/service/session_table.hpp"
@@ -35,7 +36,6 @@ struct Counters {
   std::atomic<std::uint64_t> denied{0};          // publishes dropped for lack of permission
   std::atomic<std::uint64_t> invalid{0};         // publishes to topics that are not ours
   std::atomic<std::uint64_t> binary{0};          // publishes dropped for non-UTF-8 payloads
-  std::atomic<std::uint64_t> queue_drops{0};     // deliveries lost to full outgoing queues
   std::atomic<std::uint64_t> enrolled{0};        // successful enrollments
   std::atomic<std::uint64_t> prop_requests{0};   // ag/prop/set and ag/prop/get
   std::atomic<std::uint64_t> enroll_failed{0};   // failed enrollments
@@ -130,7 +130,8 @@ struct Context {
                           options.connect_timeout, options.enroll_timeout, options.max_inflight},
         live{options.max_connections, options.queue_max_messages, options.queue_max_bytes,
              options.slow_subscriber_timeout, options.max_replay,
-             base::LiveShared<std::vector<std::string>>(options.http.cors_origins)},
+             base::LiveShared<std::vector<std::string>>(options.http.cors_origins),
+             base::LiveShared<std::string>(options.http.metrics_token)},
         store(options.data_dir / "plugmq.db", directory, options.directory_refresh,
               options.read_threads),
         writer(options.data_dir / "plugmq.db", writer_options(options)),
@@ -178,7 +179,8 @@ struct Context {
   void mark_devices_offline(const char* when);
 
   // A connection that admit() counted has ended: its session calls this once, as it ends.
-  void connection_ended() {
+  void connection_ended(Listener from) {
+    metrics.closed(from);
     if (counters.connections.fetch_sub(1) != 1) return;
     std::lock_guard lock(connections_mu_);
     no_connections_.notify_all();
@@ -200,6 +202,7 @@ struct Context {
     base::Live<std::chrono::milliseconds> slow_subscriber_timeout;
     base::Live<std::int64_t> max_replay;
     base::LiveShared<std::vector<std::string>> cors_origins;
+    base::LiveShared<std::string> metrics_token;
   } live;
   DirectoryHolder directory;
   StoreExecutor store;       // identities (logins, enrollment, the directory); HTTP reads
@@ -216,6 +219,7 @@ struct Context {
   SessionTable session_table;
   SessionSet sessions;
   Counters counters;
+  Metrics metrics;  // GET /metrics
   std::atomic<bool> stopping{false};
 
  private:

@@ -37,6 +37,9 @@ struct HttpOptions {
   // The origins whose browser pages may call the API (CORS, http/cors.hpp): "scheme://host[:port]"
   // or "*" for any; none: cross-origin requests are not allowed.
   std::vector<std::string> cors_origins;
+  // GET /metrics needs "Authorization: Bearer" this when set (the config's metrics.token);
+  // without it, only loopback peers may scrape (SPEC 12).
+  std::string metrics_token;
 };
 
 struct ServerOptions {

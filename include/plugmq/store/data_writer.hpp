@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "plugmq/base/histogram.hpp"
 #include "plugmq/os/paced_vfs.hpp"
 #include "plugmq/os/writeback.hpp"
 #include "plugmq/platform/payload.hpp"
@@ -125,6 +126,9 @@ class DataWriter {
   std::uint64_t written() const { return written_.load(); }
   std::uint64_t swept() const { return swept_.load(); }
   std::uint64_t failed() const { return failed_.load(); }
+  // How long each transaction that wrote records or sessions took, from its BEGIN to the end of
+  // its COMMIT, in seconds (plugmq_store_commit_seconds).
+  const base::FixedHistogram& commit_seconds() const { return commit_seconds_; }
 
  private:
   struct Item {
@@ -187,6 +191,8 @@ class DataWriter {
   std::vector<std::function<void()>> room_waiters_;
   std::atomic<bool> room_wanted_{false};
   std::atomic<std::uint64_t> written_{0}, swept_{0}, failed_{0};
+  base::FixedHistogram commit_seconds_{
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
   std::atomic<std::int64_t> committed_seq_{0};
   OnCommitted on_committed_;
   std::vector<CommittedRecord> committed_;  // the batch's, for on_committed_ (writer thread)

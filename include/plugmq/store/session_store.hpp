@@ -86,6 +86,8 @@ class SessionStore {
 
   // Every session, or the account's, by identity then client id.
   std::vector<Session> list(const std::optional<std::string>& account_id = std::nullopt);
+  // How many sessions are stored, every account.
+  std::int64_t count();
 
   // Deletes the sessions not seen for `days` days at `now_ms` (last_seen older than now - days)
   // that are not online; returns how many. 0 days: never (deletes none).

@@ -572,5 +572,28 @@ TEST_F(ApiTest, CorsFollowsTheLiveListOfOrigins) {
   EXPECT_EQ(find(call("GET", "/iot/data/x", "", owner()), "Access-Control-Allow-Origin"), "");
 }
 
+TEST_F(ApiTest, MetricsForLoopbackOrWithTheToken) {
+  auto scrape = [&](const std::string& peer, const Headers& h) {
+    Request req;
+    req.method = "GET";
+    req.target = "/metrics";
+    req.headers = h;
+    req.peer_address = peer;
+    return live_.run(api_->handle(req));
+  };
+  auto r = scrape("127.0.0.1", {});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("# TYPE plugmq_store_commit_seconds histogram"), std::string::npos);
+  EXPECT_NE(r.body.find("plugmq_build_info{version=\"" PLUGMQ_VERSION "\"} 1"), std::string::npos);
+  EXPECT_EQ(scrape("::1", {}).status, 200);
+  expect_error(scrape("10.0.0.7", {}), 403);
+  auto options = live_.options();
+  options.http.metrics_token = "tok";
+  live_.ctx().apply_live(options);
+  expect_error(scrape("127.0.0.1", {}), 401);
+  expect_error(scrape("127.0.0.1", {{"Authorization", "Bearer tokk"}}), 403);
+  EXPECT_EQ(scrape("10.0.0.7", {{"Authorization", "Bearer tok"}}).status, 200);
+}
+
 }  // namespace
 }  // namespace plugmq::http
