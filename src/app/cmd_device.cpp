@@ -20,7 +20,7 @@ void print_new_auth(const std::string& auth) {
 // device list [--account EMAIL]
 int list_devices(const Args& args) {
   expect_positional(args, 0, "");
-  refuse_flags(args, {"perm", "status", "name", "new-auth"}, "device list");
+  refuse_flags(args, {"perm", "status", "name", "new-auth", "revoke-auth"}, "device list");
   auto db = open_db(args);
   store::Identity id(db);
   std::optional<std::string> account_id;
@@ -51,7 +51,7 @@ void print_device(const Args& args, store::Db& db, const store::Device& device,
   }
 }
 
-// device set ID [--perm JSON] [--status S] [--name N] [--new-auth]
+// device set ID [--perm JSON] [--status S] [--name N] [--new-auth] [--revoke-auth]
 int set_device(const std::string& plug_id, const Args& args) {
   if (auto s = args.get("status"); s && *s != "ok" && *s != "disabled" && *s != "reactivate") {
     throw UsageError("--status takes ok, disabled or reactivate, got '" + *s + "'");
@@ -67,6 +67,14 @@ int set_device(const std::string& plug_id, const Args& args) {
   }
   auto device = id.set_device(plug_id, perm, args.get("status"), args.get("name")).value();
   std::optional<std::string> auth;
+  // Revoked first: with --new-auth too, the new code is the one that works.
+  if (args.has("revoke-auth")) {
+    device = id.revoke_auth(device.id).value();
+    if (!wants_json(args)) {
+      std::cout << "every auth code of " << device.id
+                << " is revoked; a running server closes its connections within a second\n";
+    }
+  }
   if (args.has("new-auth")) {
     auto renewed = id.new_auth(device.id).value();
     device = std::move(renewed.device);
@@ -128,7 +136,8 @@ int cmd_device(const std::string& verb, const Args& args) {
   if (args.has("account")) throw UsageError("device " + verb + " takes no --account");
   const std::string& plug_id = args.positional[0];
   if (verb == "set") return set_device(plug_id, args);
-  refuse_flags(args, {"perm", "status", "name", "new-auth"}, ("device " + verb).c_str());
+  refuse_flags(args, {"perm", "status", "name", "new-auth", "revoke-auth"},
+               ("device " + verb).c_str());
   if (verb == "delete") return delete_device(plug_id, args);
   auto db = open_db(args);
   store::Identity id(db);

@@ -26,6 +26,7 @@ Commands:
   device list [--account EMAIL]
   device show ID
   device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N] [--new-auth]
+             [--revoke-auth]
   device delete ID
   data get CHANNEL_MASK [--of ID,...] [--before T] [--after T] [--limit N]
   data delete CHANNEL_MASK [--id ID,...] [--of ID,...] [--before T] [--after T]
@@ -166,6 +167,7 @@ inline constexpr const char* kDeviceHelp = R"(Usage:
   plugmq device list [--account EMAIL]
   plugmq device show ID
   plugmq device set ID [--perm JSON] [--status ok|disabled|reactivate] [--name N] [--new-auth]
+                    [--revoke-auth]
   plugmq device delete ID
 
 list and show print each device's kind, name, hwid, model, status, permissions, properties,
@@ -176,7 +178,14 @@ records them (a server killed with devices connected leaves them online until it
 (members left out keep their value). Changes apply to new logins at once and to connected
 devices within a second.
 --new-auth gives the device a new auth code, printed once (with --json: "auth"): the old one
-is refused from the next login on; connections already open stay until they end.
+(and a controller's earlier ones) is refused from the next login on; connections already open
+stay until they end.
+--revoke-auth ends every auth code of the device and closes the connections that logged in
+with one (a running server: within a second). A controller enrolled again (every phone of a
+thing's iOS app enrolls as one controller) keeps its 8 most recent codes valid: this logs
+them all out. The device logs in again once it has a new code: with --new-auth too (printed
+once), or, for a thing or a controller, by enrolling again (a thing: after --status
+reactivate). The HTTP API's equivalent for the account is DELETE /iot/auth/ID.
 
 delete removes the device for good, as DELETE /iot/device does: its data records, properties,
 controls, retained messages and sessions. A thing's serial can enroll again. A running server

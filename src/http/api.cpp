@@ -54,7 +54,7 @@ Login device_login(service::StoreExecutor::ReadRepos& r, const std::string& id,
   out.caller.kind = Caller::Kind::kDevice;
   out.caller.device_kind = login.device.kind;
   out.caller.who = {login.device.account_id, login.device.id, login.device.perm,
-                    std::move(login.device.controls)};
+                    std::move(login.device.controls), login.device.auth_revoked};
   return out;
 }
 
@@ -234,9 +234,14 @@ asio::awaitable<std::optional<Response>> Api::Impl::authenticate(Call& call) {
   const std::string key = platform::sha256_hex(std::to_string(static_cast<int>(creds.kind)) + '\n' +
                                                creds.name + '\n' + creds.secret);
   std::optional<Caller> caller = cached(key);
-  if (caller && !caller->who.device_id.empty() &&
-      ctx.directory.get()->find(caller->who.device_id) == nullptr) {
-    caller.reset();  // a device the directory no longer knows may have been deleted: check again
+  if (caller && !caller->who.device_id.empty()) {
+    // A device the directory no longer knows may have been deleted, and one whose auth codes
+    // were revoked since (SPEC 5) holds a code that may be one of them: check again.
+    const auto* info = ctx.directory.get()->find(caller->who.device_id);
+    if (info == nullptr ||
+        (caller->kind == Caller::Kind::kDevice && info->auth_revoked != caller->who.auth_revoked)) {
+      caller.reset();
+    }
   }
   if (!caller) {
     Caller fresh;
@@ -451,6 +456,17 @@ std::optional<Response> Api::Impl::pick(Call& call,
     } else {
       return not_allowed(name ? "GET, PATCH, DELETE" : "GET, PATCH");
     }
+    return std::nullopt;
+  }
+
+  if (resource == "auth") {
+    // DELETE /iot/auth/ID: the account ends every auth code of its device ID (SPEC 5).
+    auto id = percent_decode(tail);
+    if (!id || id->empty() || id->find('/') != std::string::npos) {
+      return error_response(404, "no such resource; DELETE /iot/auth/DEVICE_ID");
+    }
+    if (m != "DELETE") return not_allowed("DELETE");
+    handler = [&call, id = std::move(*id)] { return detail::delete_auth(call, id); };
     return std::nullopt;
   }
 

@@ -13,6 +13,7 @@
 #include "plugmq/platform/payload.hpp"
 #include "plugmq/platform/topic.hpp"
 #include "plugmq/service/publish.hpp"
+#include "plugmq/service/record_update.hpp"
 
 namespace plugmq::http::detail {
 
@@ -250,6 +251,10 @@ std::optional<Response> read_entry(const Json& e, const std::string& where,
   if (!e.is_object() || !e.contains("data")) {
     return error_response(400, where + "a record is an object with a \"data\" member");
   }
+  if (auto unknown = unknown_member(
+          e, {"data", "channel", "at", "ttl", "expire_at", "of", "id", "retain"}, where + "a record")) {
+    return unknown;
+  }
   bool bad = false;
   auto own_channel = string_member(e, "channel", bad);
   if (bad || (own_channel && !platform::valid_channel(*own_channel))) {
@@ -263,24 +268,22 @@ std::optional<Response> read_entry(const Json& e, const std::string& where,
     return error_response(400, where + "no channel: PUT /iot/data/CHANNEL, or \"channel\" "
                                        "in each record");
   }
-  auto of = string_member(e, "of", bad);
-  if (of) {
+  auto decoded = platform::decode_envelope(e, now);
+  if (decoded.error != platform::PayloadError::kNone) {
+    return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
+  }
+  out.envelope = std::move(decoded.envelope);
+  // "of" as an MQTT envelope reads it (platform::decode_envelope), checked here by form.
+  if (const auto& of = out.envelope.of) {
     auto id = platform::normalize_plug_id(*of, platform::IdKind::kDevice);
     if (!id) return error_response(400, where + "\"of\" must be a device Plug-ID");
     out.of = std::move(*id);
-  } else if (bad) {
-    return error_response(400, where + "\"of\" must be a device Plug-ID");
   } else if (!who.device_id.empty()) {
     out.of = who.device_id;
   } else {
     return error_response(400, where + "an account publishes as one of its devices: give "
                                        "\"of\"");
   }
-  auto decoded = platform::decode_envelope(e, now);
-  if (decoded.error != platform::PayloadError::kNone) {
-    return error_response(400, where + "\"at\", \"ttl\" or \"expire_at\" is malformed");
-  }
-  out.envelope = std::move(decoded.envelope);
   // "retain": true makes the record its topic's retained message, as an MQTT PUBLISH with
   // RETAIN 1 does (SPEC 11); with data "" it removes that one.
   if (auto it = e.find("retain"); it != e.end()) {
@@ -331,10 +334,26 @@ asio::awaitable<std::optional<Response>> check_targets(
     auto target = co_await std::move(lookup);
     if (!target) co_return error_response(404, "unknown device " + entry.of);
     if (!platform::may_write(call.caller.who, *target)) {
-      call.ctx.counters.denied++;
+      call.ctx.metrics.add(service::Metrics::kDroppedDenied);
       co_return error_response(403, "no permission to publish as " + entry.of);
     }
     targets.emplace(entry.of, *target);
+  }
+  co_return std::nullopt;
+}
+
+// The records that entries with "id" update (SPEC 4), each a record of its device and channel
+// (service::record_to_update): their ids into the entries, or the 404 that refuses the call.
+asio::awaitable<std::optional<Response>> check_updates(Call& call, std::vector<Entry>& entries) {
+  for (auto& entry : entries) {
+    if (!entry.envelope.id) continue;
+    auto lookup = service::record_to_update(call.ctx, entry.of, entry.channel, *entry.envelope.id);
+    auto found = co_await std::move(lookup);
+    if (!found) {
+      co_return error_response(404, "no record \"" + *entry.envelope.id + "\" of " + entry.of +
+                                        " on channel \"" + entry.channel + "\" to update");
+    }
+    entry.envelope.id = std::move(*found);
   }
   co_return std::nullopt;
 }
@@ -491,6 +510,8 @@ asio::awaitable<Response> put_data(Call& call, const std::optional<std::string>&
   std::map<std::string, platform::Target> targets;
   auto check = check_targets(call, *dir, entries, targets);
   if (auto refused = co_await std::move(check)) co_return *refused;
+  auto updates = check_updates(call, entries);
+  if (auto refused = co_await std::move(updates)) co_return *refused;
 
   auto room = writer_room(call.ctx);
   co_await std::move(room);

@@ -142,6 +142,8 @@ boost::asio::awaitable<Response> delete_devices(Call& call);
 boost::asio::awaitable<Response> get_device(Call& call, const std::string& id);
 boost::asio::awaitable<Response> patch_device(Call& call, const std::string& id);
 boost::asio::awaitable<Response> release_things(Call& call, const std::string& id);
+// DELETE /iot/auth/ID (http/auth_codes.cpp): the account ends every auth code of its device.
+boost::asio::awaitable<Response> delete_auth(Call& call, const std::string& id);
 // `name` nothing: every property.
 boost::asio::awaitable<Response> get_props(Call& call, const std::string& id,
                                            const std::optional<std::string>& name);

@@ -97,7 +97,7 @@ void message_figures(std::vector<MetricFamily>& out, service::Context& ctx) {
   const auto& m = ctx.metrics;
   const auto& c = ctx.counters;
   counter(out, "plugmq_messages_received_total", "Data publishes accepted (MQTT and HTTP)",
-          static_cast<double>(c.published.load()));
+          static_cast<double>(m.total(M::kReceived)));
   auto& delivered = family(out, "plugmq_messages_delivered_total",
                            "PUBLISH packets written to subscribers, by QoS", MetricType::Counter);
   for (auto [qos, count] : {std::pair{"0", M::kDelivered0}, {"1", M::kDelivered1},
@@ -108,9 +108,10 @@ void message_figures(std::vector<MetricFamily>& out, service::Context& ctx) {
                          "Publishes not stored, and deliveries not made, by reason",
                          MetricType::Counter);
   const std::pair<const char*, double> reasons[] = {
-      {"denied", static_cast<double>(c.denied.load())},
-      {"binary", static_cast<double>(c.binary.load())},
-      {"topic", static_cast<double>(c.invalid.load())},
+      {"denied", static_cast<double>(m.total(M::kDroppedDenied))},
+      {"binary", static_cast<double>(m.total(M::kDroppedBinary))},
+      {"topic", static_cast<double>(m.total(M::kDroppedTopic))},
+      {"unknown_id", static_cast<double>(m.total(M::kDroppedUnknownId))},
       {"queue_full", static_cast<double>(m.total(M::kDroppedQueue))},
       {"replay_limit", static_cast<double>(c.replay_skipped.load())}};
   for (const auto& [reason, v] : reasons) add(dropped, v, {{"reason", reason}});

@@ -345,6 +345,11 @@ void Session<Stream>::refresh_from_directory() {
     revoke("device", info == nullptr ? "deleted" : "disabled");
     return;
   }
+  // Its auth codes were revoked since the login (SPEC 5: plugmq device set --revoke-auth).
+  if (info->auth_revoked != principal_->auth_revoked) {
+    revoke("device", "no longer logged in: its auth codes were revoked");
+    return;
+  }
   // The new snapshot's copy; the old snapshot goes once no session holds it.
   std::shared_ptr<const platform::Principal> who(std::move(dir), info);
   std::lock_guard lock(mu_);

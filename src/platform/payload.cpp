@@ -44,6 +44,14 @@ std::optional<std::int64_t> json_int(const Json& v) {
   return std::nullopt;
 }
 
+// A member that names something by a string ("of", "id"): nothing when absent or null, "" (which
+// names nothing) when it is not a string.
+std::optional<std::string> string_or_blank(const Json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // "at" and "expire_at": a ms number, a numeric string or an ISO-8601 string.
 std::optional<std::int64_t> json_time(const Json& v) {
   if (v.is_string()) return parse_time_ms(v.get_ref<const std::string&>());
@@ -242,6 +250,8 @@ DecodedPayload decode_envelope(const nlohmann::ordered_json& j, std::int64_t now
     if (!expire_at) return bad();
     env.expire_at = *expire_at;
   }
+  env.of = string_or_blank(j, "of");
+  env.id = string_or_blank(j, "id");
   return out;
 }
 

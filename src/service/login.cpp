@@ -71,11 +71,11 @@ std::shared_ptr<const platform::Principal> device_principal(Context& ctx, store:
   auto dir = ctx.directory.get();
   const DeviceInfo* info = dir->find(d.id);
   if (info != nullptr && info->account_id == d.account_id && info->perm == d.perm &&
-      info->controls == d.controls) {
+      info->controls == d.controls && info->auth_revoked == d.auth_revoked) {
     return std::shared_ptr<const platform::Principal>(std::move(dir), info);
   }
-  return std::make_shared<const platform::Principal>(
-      platform::Principal{d.account_id, d.id, std::move(d.perm), std::move(d.controls)});
+  return std::make_shared<const platform::Principal>(platform::Principal{
+      d.account_id, d.id, std::move(d.perm), std::move(d.controls), d.auth_revoked});
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/service/ack_in_order.hpp"
+#include "plugmq/service/record_update.hpp"
 #include "plugmq/store/data.hpp"
 
 namespace plugmq::service {
@@ -29,6 +30,14 @@ void log_dropped(const std::string& peer, std::string_view client, const std::st
     spdlog::info("{} {}: publish to '{}' dropped: {}{}", peer, client, topic, why, t->suffix());
   }
 }
+
+// Who published what, for the log of a publish dropped.
+struct Dropped {
+  const std::string& peer;
+  std::string_view client;
+  const std::string& topic;
+  void operator()(const std::string& why) const { log_dropped(peer, client, topic, why); }
+};
 
 }  // namespace
 
@@ -67,11 +76,17 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
                            std::string channel, platform::Envelope envelope, std::uint8_t qos,
                            store::DataWriter::Done& done) {
   platform::Record record;
-  // The OID's second is the second of `at` when the server stamped it (the common case, which
-  // the store finds by id without an index entry of its own), else the current one.
-  const std::int64_t now = platform::now_ms();
-  const std::int64_t stamp = envelope.at <= now && now - envelope.at < 1000 ? envelope.at : now;
-  record.id = platform::new_oid(stamp / 1000);
+  if (envelope.id) {
+    // An update (SPEC 4): the record keeps its id; the store replaces the one stored.
+    record.id = std::move(*envelope.id);
+    record.update = true;
+  } else {
+    // The OID's second is the second of `at` when the server stamped it (the common case,
+    // which the store finds by id without an index entry of its own), else the current one.
+    const std::int64_t now = platform::now_ms();
+    const std::int64_t stamp = envelope.at <= now && now - envelope.at < 1000 ? envelope.at : now;
+    record.id = platform::new_oid(stamp / 1000);
+  }
   record.of = target.device_id;
   record.channel = std::move(channel);
   record.at = envelope.at;
@@ -88,7 +103,7 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   out.payload = platform::delivery_json(record);
   auto packet = std::make_shared<std::string>();
   codec::encode(out, *packet);
-  ctx.counters.published++;
+  ctx.metrics.add(Metrics::kReceived);
   // Every sink in the router is a session (LiveSession): sessions are what subscribe. Each gets
   // the message at min(its QoS, the highest QoS granted to the session's matching filters).
   Message msg{out.topic, target, std::move(packet), qos};
@@ -101,49 +116,96 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
   return id;
 }
 
+namespace {
+
+// Device `plug_id` as a target `who` may write (find_target + platform::may_write); a refusal
+// is counted and logged, and nothing returned. REQUIRES: the arguments outlive the await.
+asio::awaitable<std::optional<platform::Target>> writable_target(Context& ctx, const Directory& dir,
+                                                                 const std::string& plug_id,
+                                                                 const platform::Principal& who,
+                                                                 const Dropped& dropped) {
+  auto lookup = find_target(ctx, dir, plug_id, who);
+  auto target = co_await std::move(lookup);
+  if (!target || !platform::may_write(who, *target)) {
+    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
+    ctx.metrics.add(Metrics::kDroppedDenied);
+    dropped(target ? "no write permission on " + plug_id : "no device " + plug_id);
+    co_return std::nullopt;
+  }
+  co_return target;
+}
+
+// What an envelope's "of" and "id" ask (SPEC 4), resolved: `target` becomes the device "of"
+// names (a write checked like the topic's), and envelope.id the OID of the record it replaces.
+// The status that drops the publish otherwise (counted and logged); kStored when it goes on.
+// REQUIRES: the arguments outlive the await.
+asio::awaitable<PublishStatus> resolve_envelope(Context& ctx, const Directory& dir,
+                                                const platform::Principal& who,
+                                                const std::string& channel,
+                                                platform::Envelope& envelope,
+                                                platform::Target& target, const Dropped& dropped) {
+  if (envelope.of && *envelope.of != target.device_id) {
+    auto lookup = writable_target(ctx, dir, *envelope.of, who, dropped);
+    auto as_of = co_await std::move(lookup);
+    if (!as_of) co_return PublishStatus::kDenied;
+    target = std::move(*as_of);
+  }
+  if (envelope.id) {
+    auto lookup = record_to_update(ctx, target.device_id, channel, *envelope.id);
+    auto found = co_await std::move(lookup);
+    if (!found) {
+      ctx.metrics.add(Metrics::kDroppedUnknownId);
+      dropped("\"id\" \"" + *envelope.id + "\" names no record of " + target.device_id + " on '" +
+              channel + "' to update");
+      co_return PublishStatus::kNoRecord;
+    }
+    envelope.id = std::move(*found);
+  }
+  co_return PublishStatus::kStored;
+}
+
+}  // namespace
+
 asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
     const std::string& topic, const std::string& payload, std::uint8_t qos, bool retain,
     store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client) {
   AckInOrder ack_in_order{ctx.writer, done};
-
+  const Dropped dropped{log_peer, log_client, topic};
   if (parsed.kind != platform::TopicKind::kData) {
-    ctx.counters.invalid++;
-    log_dropped(log_peer, log_client, topic,
-                "not a topic plugmq stores (PLUG_ID/data/CHANNEL or /data/CHANNEL)");
+    ctx.metrics.add(Metrics::kDroppedTopic);
+    dropped("not a topic plugmq stores (PLUG_ID/data/CHANNEL or /data/CHANNEL)");
     co_return PublishStatus::kInvalidTopic;
   }
   const std::string plug_id = parsed.plug_id.empty() ? who.device_id : parsed.plug_id;
   if (plug_id.empty()) {
-    ctx.counters.invalid++;
-    log_dropped(log_peer, log_client, topic, "/data/CHANNEL needs a device login");
+    ctx.metrics.add(Metrics::kDroppedTopic);
+    dropped("/data/CHANNEL needs a device login");
     co_return PublishStatus::kInvalidTopic;
   }
   // One directory snapshot per publish serves the target and its account's retention.
   const auto dir = ctx.directory.get();
-  auto lookup = find_target(ctx, *dir, plug_id, who);
+  auto lookup = writable_target(ctx, *dir, plug_id, who, dropped);
   auto target = co_await std::move(lookup);
-  if (!target || !platform::may_write(who, *target)) {
-    // The seed: MQTT cannot report a denied publish, so it is dropped and counted.
-    ctx.counters.denied++;
-    log_dropped(log_peer, log_client, topic,
-                target ? "no write permission on " + plug_id : "no device " + plug_id);
-    co_return PublishStatus::kDenied;
-  }
+  if (!target) co_return PublishStatus::kDenied;
   auto decoded = platform::decode_payload(payload, platform::now_ms());
   if (decoded.error == platform::PayloadError::kBinary) {
-    ctx.counters.binary++;
-    log_dropped(log_peer, log_client, topic, "the payload is not UTF-8 text (JSON or a string)");
+    ctx.metrics.add(Metrics::kDroppedBinary);
+    dropped("the payload is not UTF-8 text (JSON or a string)");
     co_return PublishStatus::kBinary;
   }
   if (decoded.error != platform::PayloadError::kNone) {
-    ctx.counters.invalid++;
+    ctx.metrics.add(Metrics::kDroppedTopic);
     if (auto t = platform::throttle_log("publish: bad envelope", log_peer)) {
       spdlog::warn("{} {}: bad envelope on '{}' dropped (at/ttl/expire_at){}", log_peer, log_client,
                    topic, t->suffix());
     }
     co_return PublishStatus::kBadEnvelope;
   }
+  auto resolve =
+      resolve_envelope(ctx, *dir, who, parsed.channel, decoded.envelope, *target, dropped);
+  const PublishStatus resolved = co_await std::move(resolve);
+  if (resolved != PublishStatus::kStored) co_return resolved;
   // An empty payload decodes to data "" (step 3), which is what a retained one stores to
   // remove its topic's retained message [MQTT-3.3.1-10].
   decoded.envelope.retain = retain;

@@ -82,6 +82,7 @@ void StoreExecutor::reload_directory() {
     info.account_id = d.account_id;
     info.device_id = d.id;
     info.perm = std::move(d.perm);
+    info.auth_revoked = d.auth_revoked;
     info.disabled = d.status == "disabled" || dir->account_disabled[d.account_id];
     dir->devices.emplace(std::move(d.id), std::move(info));
   }

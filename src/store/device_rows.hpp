@@ -20,11 +20,6 @@ void check_name(std::string_view name);
 // the device and the code in clear. The caller checked the fields.
 NewDevice insert_device(Db& db, Device d);
 
-// Gives an existing device a new auth code (the old one stops working) and returns it.
-// REQUIRES: the device exists: the caller found it in the transaction it runs this in (a
-// missing one throws Error kNotFound, which the enrollment reports as kFailed).
-std::string renew_auth(Db& db, const std::string& device_id);
-
 // `s` quoted for a message: bytes that could garble a terminal or a log line are escaped, so
 // even an invalid HWID can be named.
 std::string quote_for_message(std::string_view s);

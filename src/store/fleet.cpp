@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "auth_codes.hpp"
 #include "device_rows.hpp"
 #include "expected.hpp"
 #include "plugmq/platform/crypto.hpp"
@@ -466,7 +467,7 @@ EnrollResult Fleet::enroll_controller(std::string_view model, std::string_view t
             "name = CASE WHEN name = '' AND ?1 <> '' THEN ?1 ELSE name END WHERE id = ?2");
         u.bind(1, usable_name(name)).bind(2, r.id);
         u.step();
-        r.auth = detail::renew_auth(db_, r.id);
+        r.auth = detail::add_auth(db_, r.id, kControllerAuthCodes);
       } else {
         Device d;
         d.account_id = grant.account_id;

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "auth_codes.hpp"
 #include "device_rows.hpp"
 #include "expected.hpp"
 #include "plugmq/platform/crypto.hpp"
@@ -20,7 +21,7 @@ using platform::PermFilter;
 constexpr std::string_view kAccountColumns = "id, email, retention_days, disabled, created_at";
 constexpr std::string_view kDeviceColumns =
     "id, account_id, kind, name, hwid, model, perm, status, last_client_id, created_at, "
-    "last_seen, online";
+    "last_seen, online, auth_revoked";
 
 [[noreturn]] void invalid(const std::string& msg) { throw Error(Error::Code::kInvalid, msg); }
 
@@ -84,6 +85,7 @@ Device read_device(const Stmt& s) {
   d.created_at = s.int64(9);
   d.last_seen = s.int64(10);
   d.online = s.int64(11) > 0;
+  d.auth_revoked = s.int64(12);
   return d;
 }
 
@@ -123,17 +125,6 @@ NewDevice insert_device(Db& db, Device d) {
   s.bind(8, platform::sha256_hex(nd.auth)).bind(9, n.created_at);
   s.step();
   return nd;
-}
-
-std::string renew_auth(Db& db, const std::string& device_id) {
-  std::string auth = platform::new_auth_code();
-  auto s = db.prepare("UPDATE devices SET auth_hash = ?1 WHERE id = ?2");
-  s.bind(1, platform::sha256_hex(auth)).bind(2, device_id);
-  s.step();
-  if (db.changes() == 0) {
-    throw Error(Error::Code::kNotFound, "no device " + device_id);
-  }
-  return auth;
 }
 
 std::vector<std::string> controls_of(Db& db, const std::string& controller_id) {
@@ -267,24 +258,27 @@ DeviceLogin Identity::check_device_login(std::string_view plug_id, const Secret&
   if (!id) return out;
   auto s = db_.prepare(
       "SELECT d.id, d.account_id, d.kind, d.name, d.hwid, d.model, d.perm, d.status, "
-      "d.last_client_id, d.created_at, d.last_seen, d.online, d.auth_hash, a.disabled "
+      "d.last_client_id, d.created_at, d.last_seen, d.online, d.auth_revoked, d.auth_hash, "
+      "d.earlier_auth, a.disabled "
       "FROM devices d JOIN accounts a ON a.id = d.account_id WHERE d.id = ?1");
   s.bind(1, *id);
   if (!s.step()) return out;
   // A device's stored credential: the SHA-256 of a server-generated auth code, or (a prototype
-  // created with a password of its own) a slow hash.
-  switch (match_secret(auth, s.text(12))) {
+  // created with a password of its own) a slow hash; a controller enrolled several times also
+  // has its earlier codes' (auth_codes.hpp), looked at only when the current one is not it.
+  switch (match_secret(auth, s.text(13))) {
     case SecretMatch::kNeedsCheck:
       out.status = LoginStatus::kNeedsCheck;
-      out.check_hash = s.text(12);
+      out.check_hash = s.text(13);
       return out;
     case SecretMatch::kNo:
-      return out;
+      if (!detail::matches_earlier(auth, s.text_view(14))) return out;
+      break;
     case SecretMatch::kYes:
       break;
   }
   out.device = read_device(s);
-  const bool account_disabled = s.int64(13) != 0;
+  const bool account_disabled = s.int64(15) != 0;
   if (out.device.kind == DeviceKind::kController) {
     out.device.controls = detail::controls_of(db_, out.device.id);
   }

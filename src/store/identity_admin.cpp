@@ -1,5 +1,6 @@
 // The operator's side of Identity (identity.hpp): what an account holds, its deletion, and a
-// device's new auth code. The rest of Identity is in identity.cpp.
+// device's auth codes renewed or revoked. The rest of Identity is in identity.cpp.
+#include "auth_codes.hpp"
 #include "device_rows.hpp"
 #include "expected.hpp"
 #include "plugmq/platform/ids.hpp"
@@ -68,6 +69,21 @@ Result<NewDevice> Identity::new_auth(std::string_view plug_id) {
       auto d = device(*id);
       if (!d) throw Error(Error::Code::kNotFound, "no device " + *id);
       out.device = std::move(*d);
+    });
+    return out;
+  });
+}
+
+Result<Device> Identity::revoke_auth(std::string_view plug_id) {
+  return detail::as_result([&] {
+    auto id = platform::normalize_plug_id(plug_id, platform::IdKind::kDevice);
+    if (!id) throw Error(Error::Code::kNotFound, "no device " + std::string(plug_id));
+    Device out;
+    db_.savepoint([&] {
+      if (!detail::revoke_auth(db_, *id)) throw Error(Error::Code::kNotFound, "no device " + *id);
+      auto d = device(*id);
+      if (!d) throw Error(Error::Code::kNotFound, "no device " + *id);
+      out = std::move(*d);
     });
     return out;
   });

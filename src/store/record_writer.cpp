@@ -68,9 +68,24 @@ WriterStatements::WriterStatements(sqlite3* db)
                       "WHERE ep = ?1 AND (min_exp IS NULL OR min_exp > ?2)",
                       kPersistent),
       epoch_seq(db, "UPDATE epochs SET max_seq = ?2 WHERE ep = ?1", kPersistent),
+      // A run may end where a run of the same series and epoch ended before: an update (SPEC
+      // 4) stored again at the `at` and id of the record it replaced, which was the last of a
+      // longer run. The two are then one run, their bounds merged (docs/decisions/019).
       run_add(db,
               "INSERT INTO runs (ep, sid, hi_at, hi_id, lo_at, lo_id, min_exp, seq, seq_span) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+              "ON CONFLICT (ep, sid, hi_at, hi_id) DO UPDATE SET "
+              "lo_at = CASE WHEN (excluded.lo_at, excluded.lo_id) < (lo_at, lo_id) "
+              "THEN excluded.lo_at ELSE lo_at END, "
+              "lo_id = CASE WHEN (excluded.lo_at, excluded.lo_id) < (lo_at, lo_id) "
+              "THEN excluded.lo_id ELSE lo_id END, "
+              "min_exp = CASE WHEN min_exp IS NULL THEN excluded.min_exp "
+              "WHEN excluded.min_exp IS NULL THEN min_exp ELSE min(min_exp, excluded.min_exp) END, "
+              "seq = CASE WHEN seq IS NULL THEN excluded.seq WHEN excluded.seq IS NULL THEN seq "
+              "ELSE max(seq, excluded.seq) END, "
+              "seq_span = CASE WHEN seq IS NULL THEN excluded.seq_span "
+              "WHEN excluded.seq IS NULL THEN seq_span ELSE max(seq, excluded.seq) - "
+              "min(seq - seq_span, excluded.seq - excluded.seq_span) END",
               kPersistent),
       retained_set(db,
                    "INSERT INTO retained (sid, at, id, seq, account_id) "
@@ -272,6 +287,9 @@ std::int64_t DataStore::insert(const platform::Record& r) {
     throw Error(Error::Code::kInvalid, "invalid qos " + std::to_string(r.qos) + " of " + r.id);
   }
   const OidBytes id = detail::oid_or_throw(r.id);
+  // An update: the record it replaces goes first (record_update.cpp); r takes a new position,
+  // and its place as its topic's retained message.
+  const bool replaces_retained = r.update && drop_replaced(r, id);
   detail::WriterState& st = st_->state;
   detail::WriterStatements& w = st_->write;
   prepare_epoch(r);
@@ -311,7 +329,7 @@ std::int64_t DataStore::insert(const platform::Record& r) {
   ++st.next_seq;
   ++st.ep_records;
   extend_run(series, r, id, seq);
-  if (r.retain) set_retained(series.sid, r, id, seq);
+  if (r.retain || replaces_retained) set_retained(series.sid, r, id, seq);
   return seq;
 }
 

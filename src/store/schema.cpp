@@ -388,6 +388,24 @@ const std::vector<std::vector<std::string_view>>& migrations() {
           "DELETE FROM retained WHERE account_id IS NULL",
           "CREATE INDEX retained_by_account ON retained (account_id)",
       },
+      // 15: several auth codes per controller, and their revocation (SPEC 5). The official iOS
+      // app enrolls every phone of a thing as one controller (its HWID is the thing's serial):
+      // each enrollment's code stays valid for the phone that got it. `earlier_auth`: the
+      // SHA-256 hashes of a controller's earlier codes still valid (store::kControllerAuthCodes
+      // with the current one), newest first, separated by spaces; '' for every other device,
+      // so a login still checks one hash. `auth_revoked` counts the revocations of every code
+      // (`plugmq device set ID --revoke-auth`, DELETE /iot/auth/ID): it moves admin_version, so
+      // that a server's directory carries it to the sessions that logged in before, which end.
+      {
+          "ALTER TABLE devices ADD COLUMN earlier_auth TEXT NOT NULL DEFAULT ''",
+          "ALTER TABLE devices ADD COLUMN auth_revoked INTEGER NOT NULL DEFAULT 0",
+          "DROP TRIGGER devices_changed",
+          R"(CREATE TRIGGER devices_changed AFTER UPDATE ON devices
+               WHEN OLD.perm IS NOT NEW.perm OR OLD.status IS NOT NEW.status
+                 OR OLD.account_id IS NOT NEW.account_id
+                 OR OLD.auth_revoked IS NOT NEW.auth_revoked
+               BEGIN UPDATE admin_version SET n = n + 1; END)",
+      },
   };
   return kMigrations;
 }

@@ -282,8 +282,8 @@ class EnrollmentTest(ServerTestCase):
         self.assertEqual(again["id"], ctl["id"], "same controller HWID, same account: same id")
         self.assertNotEqual(again["auth"], ctl["auth"])
         self.assertEqual(sorted(self.show(ctl["id"])["controls"]), sorted([t1["id"], t2["id"]]))
-        self.assertEqual(paho_connect_rc(self.port, ctl["id"], ctl["auth"]), 4,
-                         "the controller's previous auth code")
+        self.assertEqual(paho_connect_rc(self.port, ctl["id"], ctl["auth"]), 0,
+                         "the controller's previous auth code stays valid (SPEC 5)")
         self.assertEqual(self.login_rc(again), 0)
         # It reads both things' data.
         sub = self.subscriber(again["id"], again["auth"], "+/data/#")

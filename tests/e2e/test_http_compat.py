@@ -124,6 +124,18 @@ class PatchDeviceTest(CompatTestCase):
                                             "serial": "x"}, {})
         self.assertError(r, 400, '"serial"', "model, ctrl, pass, hwid, name")
 
+    def test_a_published_record_with_an_unknown_member_is_a_400(self):
+        h = device_headers(self.dev)
+        self.assertError(self.req("PUT", "/iot/data/t", {"data": 1, "value": 2}, h), 400,
+                         '"value"')
+        self.assertError(self.req("PUT", "/iot/data", [{"channel": "t", "data": 1},
+                                                      {"channel": "t", "data": 2, "tll": 5}],
+                                  h), 400, "record 2", '"tll"')
+        self.assertEqual(self.ok_json(self.req("GET", "/iot/data/t")), [], "nothing stored")
+        r = self.req("PUT", "/iot/data/t", {"data": 1, "at": now_ms(), "ttl": 60, "of":
+                                            self.dev["id"], "retain": False}, h)
+        self.assertEqual(r.status, 200, r.text)
+
     def test_location_is_the_property_of_that_name(self):
         path = f"/iot/device/{self.dev['id']}"
         loc = {"x": 12.5, "y": 41.9, "z": 20, "r": 5, "t": 1700000000000}

@@ -4,6 +4,7 @@
 // array of Plug-IDs, null means every device of the account, [] means none.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ struct Principal {
   std::string device_id;  // empty for an account login
   PermFilter perm;
   std::vector<std::string> controls;  // things this device controls (controllers)
+  // The device's count of revocations of all its auth codes (SPEC 5) as its login saw it: a
+  // session whose count is not the directory's logged in with a code revoked since, and ends.
+  // Permissions do not read it.
+  std::int64_t auth_revoked = 0;
 };
 
 // The device being read or written.

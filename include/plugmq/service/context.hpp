@@ -32,10 +32,6 @@ struct Counters {
   std::atomic<std::uint64_t> connections{0};     // open now
   std::atomic<std::uint64_t> accepted{0};        // since start
   std::atomic<std::uint64_t> refused{0};         // over max_connections
-  std::atomic<std::uint64_t> published{0};       // accepted data publishes
-  std::atomic<std::uint64_t> denied{0};          // publishes dropped for lack of permission
-  std::atomic<std::uint64_t> invalid{0};         // publishes to topics that are not ours
-  std::atomic<std::uint64_t> binary{0};          // publishes dropped for non-UTF-8 payloads
   std::atomic<std::uint64_t> enrolled{0};        // successful enrollments
   std::atomic<std::uint64_t> prop_requests{0};   // ag/prop/set and ag/prop/get
   std::atomic<std::uint64_t> enroll_failed{0};   // failed enrollments

@@ -28,6 +28,7 @@ class Metrics {
     kDroppedDenied,  // publishes dropped: no write permission, no such device
     kDroppedBinary,  // ... a payload that is not UTF-8
     kDroppedTopic,   // ... a topic plugmq does not store
+    kDroppedUnknownId,  // ... an "id" that names no record to update
     kDroppedQueue,   // deliveries lost to a subscriber's full queue
     kBytesIn,        // MQTT bytes read and written (every listener)
     kBytesOut,

@@ -49,13 +49,16 @@ std::shared_ptr<const std::string> encode_delivery(const platform::Record& r);
 inline constexpr std::uint8_t kHttpQos = 1;
 
 // A record for device `target` on `channel`, built from `envelope` (the account's retention
-// from `dir` sets its expiry; envelope.retain makes it its topic's retained message, SPEC 11),
+// from `dir` sets its expiry; envelope.retain makes it its topic's retained message, SPEC 11;
+// envelope.id, when set, makes it the update of that record: record_update.hpp; envelope.of is
+// not read: `target` is the device it names),
 // published at `qos`, routed to every matching subscriber (who each check their read
 // permission, and receive it at min(`qos`, their granted QoS), with RETAIN 0) and queued for
 // the store; `done`
 // (taken, may be empty) runs once it is committed. No permission check here: the caller did it
-// (find_target + platform::may_write). Returns the new record's OID.
-// REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID; qos <= 2.
+// (find_target + platform::may_write). Returns the record's OID (an update's: its own).
+// REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID; qos <= 2;
+// envelope.id, when set, is what record_to_update() returned for target and channel.
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
                            std::string channel, platform::Envelope envelope, std::uint8_t qos,
                            store::DataWriter::Done& done);
@@ -66,13 +69,18 @@ enum class PublishStatus {
   kDenied,        // unknown device, or no write permission
   kBinary,        // payload is not UTF-8
   kBadEnvelope,   // an envelope with a malformed at/ttl/expire_at
+  kNoRecord,      // an envelope whose "id" names no record of the device and channel to update
 };
 
 // An MQTT data publish (SPEC 4) at `qos`, with its RETAIN flag `retain`: `parsed` is
 // platform::parse_topic(topic) of kind kData (any other kind is kInvalidTopic); its empty
 // Plug-ID ("/data/CH") means `who`'s own device. Checks permission, decodes `payload` (empty:
-// data "", which with `retain` removes the topic's retained message), then publish_record().
-// Refusals are counted and logged.
+// data "", which with `retain` removes the topic's retained message), resolves an envelope's
+// "of" (published as that device, which `who` must be allowed to write too: the record's
+// device and delivered topic are its) and "id" (the update of that record of the device on the
+// topic's channel: record_update.hpp), then publish_record(). Refusals are counted and logged:
+// no device or permission (Metrics::kDroppedDenied), an "id" that names no such record
+// (Metrics::kDroppedUnknownId).
 // `done` is
 // taken on every path: with the record, or (when nothing was stored) queued behind the records
 // before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in

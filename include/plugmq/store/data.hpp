@@ -110,6 +110,9 @@ class DataStore {
   // transaction commits, and the transaction reads and writes the highest position once.
   // Outside a transaction it makes one of its own. With r.retain, the record becomes its topic's
   // retained message, or with data `""` removes it, in the same transaction. r.seq is ignored.
+  // With r.update, the record of r.of on r.channel with the same id is deleted first, in the
+  // same transaction (stored: it is replaced; gone: r is stored all the same), and r takes a
+  // new position; when it was its topic's retained message, r is (docs/decisions/019).
   // REQUIRES: a transaction that holds the write lock, or none (Db::transaction: BEGIN
   // IMMEDIATE); in a deferred one, another connection's commit since its first read makes the
   // insert fail with kBusy, and the transaction must roll back.
@@ -188,6 +191,12 @@ class DataStore {
   Result<std::size_t> delete_ids(const std::vector<std::string>& ids,
                                  const std::vector<std::string>& of, std::string_view mask);
 
+  // The record with this id (an OID, any case) when it is `of`'s on `channel`: what a published
+  // record with "id" may replace (SPEC 4). Nothing for a malformed id, a record gone, or
+  // another publisher's or channel's. Reads the transaction's own records too. Throws Error.
+  std::optional<platform::Record> find(std::string_view id, std::string_view of,
+                                       std::string_view channel);
+
   // The data (JSON text) of the newest record of `of` on `channel`, if any.
   std::optional<std::string> last_value(std::string_view of, std::string_view channel);
 
@@ -214,6 +223,9 @@ class DataStore {
   void open_positions();
   // Stores the open epoch's max_seq: the last seq this connection stored there.
   void write_epoch_seq();
+  // An update's first step (insert() with r.update): deletes the record it replaces, if it is
+  // stored; whether that record was its topic's retained message.
+  bool drop_replaced(const platform::Record& r, const platform::OidBytes& id);
   // Makes the record just stored its topic's retained message, or with data `""` removes it.
   void set_retained(std::int64_t sid, const platform::Record& r, const platform::OidBytes& id,
                     std::int64_t seq);

@@ -80,6 +80,11 @@ struct EnrollResult {
   bool ok() const { return outcome == platform::EnrollOutcome::kOk && !needs_check(); }
 };
 
+// The auth codes of one controller that stay valid together (SPEC 5): the official iOS app
+// enrolls every phone of a thing as one controller (its HWID is the thing's serial), and each
+// enrollment's code must keep working for the phone that got it. The oldest goes first.
+inline constexpr std::size_t kControllerAuthCodes = 8;
+
 class Fleet {
  public:
   explicit Fleet(Db& db) : db_(db) {}
@@ -121,8 +126,9 @@ class Fleet {
   // that thing not enrolled yet; 403 control disabled (no control password registered, or the
   // thing's perm.ctrl is ""), the thing disabled, or the account disabled; 401 wrong control
   // password. Success: the account's existing controller with that HWID (same Plug-ID, new auth
-  // code) or a new one (kind controller, perm r = w = [], name NAME); either way the thing is
-  // added to the things it controls. A disabled existing controller gets 403.
+  // code, its earlier codes still valid up to kControllerAuthCodes in all, oldest dropped first)
+  // or a new one (kind controller, perm r = w = [], name NAME); either way the thing is added to
+  // the things it controls. A disabled existing controller gets 403.
   EnrollResult enroll_controller(std::string_view model, std::string_view thing_hwid,
                                  const Secret& pass, std::string_view controller_hwid,
                                  std::string_view name);

@@ -45,6 +45,9 @@ struct Device {
   // logged in or disconnected (ms; 0: never), and whether a connection of it is open.
   std::int64_t last_seen = 0;
   bool online = false;
+  // How many times all its auth codes were revoked (revoke_auth): a session that logged in
+  // under a lower count holds a revoked code.
+  std::int64_t auth_revoked = 0;
   // Controllers: the things they control, oldest first (Identity::device(), devices() and
   // check_device_login() fill it). Empty for other kinds.
   std::vector<std::string> controls;
@@ -150,9 +153,14 @@ class Identity {
                             const std::optional<std::string>& name);
 
   // Gives the device a new auth code, generated (a prototype's own password goes too), and
-  // returns it in clear with the device: the old code is refused from the next login on.
-  // Fails with kNotFound.
+  // returns it in clear with the device: the old code (and a controller's earlier ones) is
+  // refused from the next login on. Fails with kNotFound.
   Result<NewDevice> new_auth(std::string_view plug_id);
+
+  // Ends every auth code of the device (no login succeeds until new_auth() or, for a thing or a
+  // controller, an enrollment gives it one) and counts it in Device::auth_revoked, so that a
+  // server closes the connections that logged in before (SPEC 5). Fails with kNotFound.
+  Result<Device> revoke_auth(std::string_view plug_id);
 
   // Records a login at `at_ms`: the client id last seen, `name` as the device's name when it
   // has none yet (empty `name` changes nothing), one more open connection and last_seen.

@@ -106,10 +106,34 @@ TEST(Payload, EnvelopeExpireAt) {
 }
 
 TEST(Payload, EnvelopeUnknownMembersIgnored) {
-  const auto d = decode(R"({"of":"x","data":[1],"foo":{"bar":1},"at":5})");
+  const auto d = decode(R"({"data":[1],"foo":{"bar":1},"at":5,"channel":"c"})");
   EXPECT_EQ(d.error, PayloadError::kNone);
   EXPECT_EQ(d.envelope.data_json, "[1]");
   EXPECT_EQ(d.envelope.at, 5);
+  EXPECT_EQ(d.envelope.of, std::nullopt);
+  EXPECT_EQ(d.envelope.id, std::nullopt);
+}
+
+// "of" and "id" are kept as sent, for the publish path to resolve; a value that is not a string
+// names nothing ("") rather than making the envelope bad, and null is no value.
+TEST(Payload, EnvelopeOfAndId) {
+  auto d = decode(R"({"of":"DEV-0123456789abcdef01234567","id":"65f0a1b2c3d4e5f601234567",)"
+                  R"("data":1})");
+  EXPECT_EQ(d.error, PayloadError::kNone);
+  EXPECT_EQ(d.envelope.of, "DEV-0123456789abcdef01234567");
+  EXPECT_EQ(d.envelope.id, "65f0a1b2c3d4e5f601234567");
+  d = decode(R"({"data":1,"of":7,"id":{"x":1}})");
+  EXPECT_EQ(d.error, PayloadError::kNone);
+  EXPECT_EQ(d.envelope.of, "");
+  EXPECT_EQ(d.envelope.id, "");
+  d = decode(R"({"data":1,"of":null,"id":null})");
+  EXPECT_EQ(d.envelope.of, std::nullopt);
+  EXPECT_EQ(d.envelope.id, std::nullopt);
+  // Only an envelope has them: a record with no "data" is the data itself.
+  d = decode(R"({"of":"x","id":"y"})");
+  EXPECT_EQ(d.envelope.data_json, R"({"of":"x","id":"y"})");
+  EXPECT_EQ(d.envelope.of, std::nullopt);
+  EXPECT_EQ(d.envelope.id, std::nullopt);
 }
 
 TEST(Payload, EnvelopePrettyPrinted) {

@@ -59,6 +59,26 @@ TEST_F(LoginTest, ADeviceLogsInWithItsAuthCodeAsTheDirectorysPrincipal) {
   EXPECT_EQ(login(device_, "wrong").outcome, LoginOutcome::kBadCredentials);
 }
 
+// SPEC 5: the principal carries the revocations of the device's codes its login saw, and the
+// directory rebuilt after a revocation carries the new count, which a live session of the older
+// login compares with its own and ends.
+TEST_F(LoginTest, ThePrincipalKnowsTheRevocationsItsLoginSaw) {
+  EXPECT_EQ(login(device_, auth_).principal->auth_revoked, 0);
+  std::string fresh;
+  {
+    auto db = store::Db::open(live_.db_file());
+    store::Identity ids(db);
+    ids.revoke_auth(device_).value();
+    fresh = ids.new_auth(device_).value().auth;
+  }
+  EXPECT_EQ(login(device_, auth_).outcome, LoginOutcome::kBadCredentials);
+  auto l = login(device_, fresh);  // the login rebuilds the directory first (run_fresh)
+  ASSERT_EQ(l.outcome, LoginOutcome::kOk);
+  EXPECT_EQ(l.principal->auth_revoked, 1);
+  EXPECT_EQ(live_.ctx().directory.get()->find(device_)->auth_revoked, 1);
+  EXPECT_EQ(l.principal.get(), live_.ctx().directory.get()->find(device_));
+}
+
 TEST_F(LoginTest, AnAccountLogsInWithItsPassword) {
   auto l = login("a@example.com", "secret1");
   ASSERT_EQ(l.outcome, LoginOutcome::kOk);

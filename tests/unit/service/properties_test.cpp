@@ -89,7 +89,7 @@ TEST_F(PropertiesTest, SetThenGetAnswersTheRequesterOnTheRequestTopic) {
   EXPECT_EQ(nlohmann::json::parse(got[0].payload),
             nlohmann::json::parse(R"({"color":"red","n":5})"));
   EXPECT_EQ(live_.ctx().counters.prop_requests, 2u);
-  EXPECT_EQ(live_.ctx().counters.published, 0u);  // not data
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kReceived), 0u);  // not data
   EXPECT_EQ(dones_, 2);
 }
 
@@ -122,7 +122,7 @@ TEST_F(PropertiesTest, DataPublishesAskForNoReply) {
       publish_message(live_.ctx(), proto_, topic, payload, 0, false, reply_to, none, peer, client);
   auto wrapped = finished(std::move(op));
   live_.run(std::move(wrapped));
-  EXPECT_EQ(live_.ctx().counters.published, 1u);
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kReceived), 1u);
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ TEST_F(PublishTest, StoresAndDeliversTheRecordSubscribersAndTheStoreShare) {
   EXPECT_EQ(records[0].id, j["id"]);
   EXPECT_EQ(records[0].of, proto_.id);
   EXPECT_EQ(platform::delivery_json(records[0]), got[0].payload);
-  EXPECT_EQ(live_.ctx().counters.published, 1u);
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kReceived), 1u);
   live_.ctx().router.unsubscribe(account_, "+/data/#", &sub);
 }
 
@@ -110,7 +110,7 @@ TEST_F(PublishTest, DeniedAcrossAccountsAndWithoutWritePermission) {
   EXPECT_EQ(publish(thing, proto_.id + "/data/t", "1", none), PublishStatus::kDenied);
   EXPECT_EQ(publish(thing, thing_id_ + "/data/t", "1", none), PublishStatus::kStored);
   EXPECT_TRUE(sub.got().empty());
-  EXPECT_EQ(live_.ctx().counters.denied, 2u);
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kDroppedDenied), 2u);
   EXPECT_EQ(stored("t").size(), 1u);
   live_.ctx().router.unsubscribe(other_account_, "#", &sub);
 }
@@ -125,6 +125,87 @@ TEST_F(PublishTest, DeviceCreatedAfterTheSnapshotIsFoundInTheStore) {
   ASSERT_EQ(live_.ctx().directory.get()->find(late), nullptr);
   store::DataWriter::Done none;
   EXPECT_EQ(publish(device_principal(proto_), late + "/data/t", "1", none), PublishStatus::kStored);
+}
+
+// SPEC 4: {"of":THING,"data":...} on the publisher's own topic publishes as THING (the iOS
+// client's "publish on behalf of"), with the write check a publish to THING/data/CH gets.
+TEST_F(PublishTest, AnEnvelopesOfPublishesAsThatDevice) {
+  Recorder sub(platform::Principal{account_, "", {}, {}});
+  live_.ctx().router.subscribe(account_, "#", &sub, 0);
+  store::DataWriter::Done none;
+  // A prototype (w = null) may write every device of its account.
+  const std::string as_thing = R"({"of":")" + thing_id_ + R"(","data":7})";
+  EXPECT_EQ(publish(device_principal(proto_), "/data/t", as_thing, none), PublishStatus::kStored);
+  auto got = sub.got();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].topic, thing_id_ + "/data/t");
+  EXPECT_EQ(nlohmann::json::parse(got[0].payload)["data"], 7);
+  auto records = stored("t");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].of, thing_id_);
+  // A thing (w = []) may not publish as the prototype, on its own topic or any; nor as a
+  // device that does not exist, or as something that is no Plug-ID.
+  platform::Principal thing{
+      account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
+  const std::string as_proto = R"({"of":")" + proto_.id + R"(","data":8})";
+  EXPECT_EQ(publish(thing, "/data/t", as_proto, none), PublishStatus::kDenied);
+  EXPECT_EQ(publish(thing, thing_id_ + "/data/t", as_proto, none), PublishStatus::kDenied);
+  const std::string nobody = platform::new_plug_id(platform::IdKind::kDevice);
+  EXPECT_EQ(publish(thing, "/data/t", R"({"of":")" + nobody + R"(","data":9})", none),
+            PublishStatus::kDenied);
+  EXPECT_EQ(publish(thing, "/data/t", R"({"of":5,"data":9})", none), PublishStatus::kDenied);
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kDroppedDenied), 4u);
+  // "of" naming the topic's own device is a plain publish.
+  const std::string as_self = R"({"of":")" + thing_id_ + R"(","data":10})";
+  EXPECT_EQ(publish(thing, "/data/t", as_self, none), PublishStatus::kStored);
+  EXPECT_EQ(sub.got().size(), 2u);
+  EXPECT_EQ(stored("t").size(), 2u);
+  live_.ctx().router.unsubscribe(account_, "#", &sub);
+}
+
+// SPEC 4: {"id":OID,"data":...} replaces that record of the device on the topic's channel, and
+// is delivered like a new publish, with the same id.
+TEST_F(PublishTest, AnEnvelopesIdUpdatesThatRecord) {
+  Recorder sub(platform::Principal{account_, "", {}, {}});
+  live_.ctx().router.subscribe(account_, "#", &sub, 0);
+  store::DataWriter::Done none;
+  const auto who = device_principal(proto_);
+  const std::string topic = proto_.id + "/data/t";
+  ASSERT_EQ(publish(who, topic, "1", none), PublishStatus::kStored);
+  ASSERT_EQ(publish(who, proto_.id + "/data/u", "2", none), PublishStatus::kStored);
+  const auto first = nlohmann::json::parse(sub.got().at(0).payload)["id"].get<std::string>();
+  // At once, before the writer committed the record: the update waits for it.
+  std::string upper = first;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(publish(who, topic, R"({"id":")" + upper + R"(","data":3,"at":5000})", none),
+            PublishStatus::kStored);
+  auto got = sub.got();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].topic, topic);
+  EXPECT_EQ(nlohmann::json::parse(got[2].payload),
+            nlohmann::json::parse(R"({"id":")" + first + R"(","data":3,"at":5000})"));
+  auto records = stored("t");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].id, first);
+  EXPECT_EQ(records[0].data_json, "3");
+  EXPECT_EQ(records[0].at, 5000);
+  // Names no record of the device on the channel: malformed, unknown, on another channel,
+  // another device's. Dropped and counted, nothing stored or delivered.
+  const std::string other = nlohmann::json::parse(got[1].payload)["id"].get<std::string>();
+  const std::string unknown = platform::new_oid(1);
+  for (const std::string& id : {std::string("nope"), unknown, other}) {
+    EXPECT_EQ(publish(who, topic, R"({"id":")" + id + R"(","data":4})", none),
+              PublishStatus::kNoRecord)
+        << id;
+  }
+  platform::Principal thing{
+      account_, thing_id_, platform::default_perm(platform::DeviceKind::kThing), {}};
+  EXPECT_EQ(publish(thing, "/data/t", R"({"id":")" + first + R"(","data":4})", none),
+            PublishStatus::kNoRecord);
+  EXPECT_EQ(live_.ctx().metrics.total(Metrics::kDroppedUnknownId), 4u);
+  EXPECT_EQ(sub.got().size(), 3u);
+  EXPECT_EQ(stored("#").size(), 2u);
+  live_.ctx().router.unsubscribe(account_, "#", &sub);
 }
 
 std::optional<platform::Target> find(LiveContext& live, const std::string& plug_id,

@@ -24,7 +24,7 @@ int table_count(Db& db, const char* name) {
 
 TEST(Db, MemoryIsMigrated) {
   Db db = Db::open_memory();
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   EXPECT_EQ(table_count(db, "accounts"), 1);
   EXPECT_EQ(table_count(db, "devices"), 1);
 }
@@ -148,7 +148,7 @@ TEST(Db, FileIsWalAndReopens) {
   const auto file = dir.path() / "plugmq.db";
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 14);
+    EXPECT_EQ(db.user_version(), 15);
     auto s = db.prepare("PRAGMA journal_mode");
     s.step();
     EXPECT_EQ(s.text(0), "wal");
@@ -157,7 +157,7 @@ TEST(Db, FileIsWalAndReopens) {
         "VALUES ('com-1', 'a@b.c', 'h', 1)");
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   auto s = db.prepare("SELECT email FROM accounts");
   ASSERT_TRUE(s.step());
   EXPECT_EQ(s.text(0), "a@b.c");
@@ -189,7 +189,7 @@ TEST(Db, NewerSchemaIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), Error::Code::kInvalid);
     EXPECT_NE(std::string(e.what()).find("database schema version 999 is newer than this plugmq "
-                                         "supports (14)"),
+                                         "supports (15)"),
               std::string::npos)
         << e.what();
   }

@@ -524,6 +524,48 @@ TEST_F(FleetTest, EnrollController) {
   EXPECT_EQ(ids_.check_device_login(thing.id, thing.auth).status, LoginStatus::kOk);
 }
 
+// SPEC 5: every phone that enrolled as the controller keeps its code, up to
+// kControllerAuthCodes codes, the oldest dropped first; revoking ends them all, and the next
+// enrollment starts again from one.
+TEST_F(FleetTest, ARepeatedControllerEnrollmentKeepsTheEarlierCodes) {
+  auto thing = enrolled_thing("SN-1");
+  std::vector<std::string> codes;
+  std::string id;
+  for (std::size_t i = 0; i < kControllerAuthCodes + 2; ++i) {
+    auto r = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "SN-1", "");
+    ASSERT_TRUE(r.ok()) << r.msg;
+    if (id.empty()) id = r.id;
+    EXPECT_EQ(r.id, id);
+    codes.push_back(r.auth);
+  }
+  auto status = [&](const std::string& code) { return ids_.check_device_login(id, code).status; };
+  EXPECT_EQ(status(codes[0]), LoginStatus::kBadCredentials) << "the oldest went first";
+  EXPECT_EQ(status(codes[1]), LoginStatus::kBadCredentials);
+  for (std::size_t i = 2; i < codes.size(); ++i) EXPECT_EQ(status(codes[i]), LoginStatus::kOk) << i;
+  EXPECT_EQ(status("00000000000000000000000000000000"), LoginStatus::kBadCredentials);
+  EXPECT_EQ(status(""), LoginStatus::kBadCredentials);
+  // The thing keeps its one code; the controller's did not spread to it.
+  EXPECT_EQ(ids_.check_device_login(thing.id, codes.back()).status, LoginStatus::kBadCredentials);
+
+  const auto before = ids_.device(id)->auth_revoked;
+  const Device revoked = ids_.revoke_auth(id).value();
+  EXPECT_EQ(revoked.auth_revoked, before + 1);
+  for (const auto& code : codes) EXPECT_EQ(status(code), LoginStatus::kBadCredentials);
+  auto after = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "SN-1", "");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after.id, id);
+  EXPECT_EQ(status(after.auth), LoginStatus::kOk);
+  auto next = fleet_.enroll_controller(model_.id, "SN-1", "control-SN-1", "SN-1", "");
+  EXPECT_EQ(status(after.auth), LoginStatus::kOk);
+  EXPECT_EQ(status(next.auth), LoginStatus::kOk);
+  EXPECT_EQ(status(codes.back()), LoginStatus::kBadCredentials) << "revoked for good";
+  // A new code from the operator (--new-auth): one code, every other one refused.
+  const auto renewed = ids_.new_auth(id).value();
+  EXPECT_EQ(status(renewed.auth), LoginStatus::kOk);
+  EXPECT_EQ(status(after.auth), LoginStatus::kBadCredentials);
+  EXPECT_EQ(status(next.auth), LoginStatus::kBadCredentials);
+}
+
 TEST_F(FleetTest, RepeatedControllerEnrollment) {
   auto a = enrolled_thing("SN-1");
   auto b = enrolled_thing("SN-2");
@@ -540,7 +582,8 @@ TEST_F(FleetTest, RepeatedControllerEnrollment) {
   ASSERT_TRUE(second.ok()) << second.msg;
   EXPECT_EQ(second.id, first.id);
   EXPECT_NE(second.auth, first.auth);
-  EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kBadCredentials);
+  // Both codes log in: several phones may be this controller (SPEC 5).
+  EXPECT_EQ(ids_.check_device_login(first.id, first.auth).status, LoginStatus::kOk);
   EXPECT_EQ(ids_.check_device_login(second.id, second.auth).status, LoginStatus::kOk);
   auto third = fleet_.enroll_controller(t2.id, "X-1", "control-x1", "PHONE", "");
   ASSERT_TRUE(third.ok());
@@ -776,7 +819,7 @@ TEST(FleetSchema, Version1DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 14);
+    EXPECT_EQ(db.user_version(), 15);
     Identity ids(db);
     Fleet fleet(db);
     EXPECT_TRUE(ids.device("dev-000000000000000000000001"));

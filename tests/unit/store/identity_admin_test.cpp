@@ -91,6 +91,36 @@ TEST_F(IdentityAdminTest, NewAuthReplacesTheOldCode) {
   EXPECT_EQ(error_of([&] { ids_.new_auth("junk").value(); }), Error::Code::kNotFound);
 }
 
+TEST_F(IdentityAdminTest, RevokeAuthEndsEveryCodeAndCountsIt) {
+  const auto a = ids_.add_account("a@b.c", "pass").value();
+  const auto p = ids_.add_prototype(a.id, "p").value();
+  const auto own = ids_.add_prototype(a.id, "own", "", std::string_view("my-password")).value();
+  const auto version = [&] { return count("SELECT n FROM admin_version"); };
+  const auto v0 = version();
+  EXPECT_EQ(ids_.device(p.device.id)->auth_revoked, 0);
+  const Device d = ids_.revoke_auth(p.device.id).value();
+  EXPECT_EQ(d.id, p.device.id);
+  EXPECT_EQ(d.auth_revoked, 1);
+  EXPECT_GT(version(), v0) << "servers see it at their next directory refresh";
+  EXPECT_EQ(ids_.check_device_login(p.device.id, p.auth).status, LoginStatus::kBadCredentials);
+  EXPECT_EQ(ids_.check_device_login(p.device.id, "").status, LoginStatus::kBadCredentials);
+  // A prototype's own password too.
+  ids_.revoke_auth(own.device.id).value();
+  EXPECT_EQ(ids_.check_device_login(own.device.id, "my-password").status,
+            LoginStatus::kBadCredentials);
+  // A new code works again, and counts no revocation.
+  const auto v1 = version();
+  const auto renewed = ids_.new_auth(p.device.id).value();
+  EXPECT_EQ(ids_.check_device_login(p.device.id, renewed.auth).status, LoginStatus::kOk);
+  EXPECT_EQ(renewed.device.auth_revoked, 1);
+  EXPECT_EQ(version(), v1) << "a new code alone changes nothing the directory holds";
+  EXPECT_EQ(ids_.revoke_auth("DEV-" + p.device.id.substr(4)).value().auth_revoked, 2);
+  EXPECT_EQ(
+      error_of([&] { ids_.revoke_auth(platform::new_plug_id(platform::IdKind::kDevice)).value(); }),
+      Error::Code::kNotFound);
+  EXPECT_EQ(error_of([&] { ids_.revoke_auth("junk").value(); }), Error::Code::kNotFound);
+}
+
 TEST_F(IdentityAdminTest, PresenceCountsConnections) {
   const auto a = ids_.add_account("a@b.c", "pass").value();
   const auto p = ids_.add_prototype(a.id, "p").value();

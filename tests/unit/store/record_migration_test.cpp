@@ -64,7 +64,7 @@ TEST(DataEpochs, Version4DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 14);
+    EXPECT_EQ(db.user_version(), 15);
     DataStore data(db, 2);
     db.transaction([&] {
       for (int i = 0; i < 5; ++i) {
@@ -108,7 +108,7 @@ TEST(DataEpochs, Version5DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 14);
+    EXPECT_EQ(db.user_version(), 15);
     auto moved = db.prepare("SELECT count(*) FROM data_at");
     ASSERT_TRUE(moved.step());
     EXPECT_EQ(moved.int64(0), 2);
@@ -164,7 +164,7 @@ TEST(DataEpochs, Version6DatabaseIsMigrated) {
   }
   {
     Db db = Db::open(file);
-    EXPECT_EQ(db.user_version(), 14);
+    EXPECT_EQ(db.user_version(), 15);
     auto channels = db.prepare("SELECT cid, channel FROM channels ORDER BY cid");
     std::vector<std::pair<std::int64_t, std::string>> got_channels;
     while (channels.step()) got_channels.emplace_back(channels.int64(0), channels.text(1));
@@ -237,7 +237,7 @@ TEST(DataRuns, Version8DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 8, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM runs"), 6);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'data_epoch_series'"),
             0);
@@ -284,7 +284,7 @@ TEST(DataPositions, Version9DatabaseIsMigrated) {
     ASSERT_NO_FATAL_FAILURE(write_old_database(file, 9, sql));
   }
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   DataStore data(db);
   EXPECT_EQ(data.last_seq(), 0);
   Record fresh = rec(oid(0x12346, 0), dev, "t", 74'566'000, "new");
@@ -341,7 +341,7 @@ TEST(Sessions, Version11DatabaseIsMigrated) {
           "inflight, created_at, last_seen, online) VALUES ('" +
           dev + "', 'c', '" + account + "', 42, '[[\"#\",2]]', '[[40,7,3]]', 1000, 2000, 0);"));
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   SessionStore sessions(db);
   Session s = sessions.load(dev, "c").value();
   EXPECT_TRUE(s.awaiting_pubrel.empty());
@@ -370,7 +370,7 @@ TEST(DevicePresence, Version12DatabaseIsMigrated) {
       "INSERT INTO devices (id, account_id, kind, perm, auth_hash, created_at) VALUES ('" +
           dev + "', 'com-0000000000000000000000a1', 'prototype', '{}', 'h', 1);"));
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   Identity ids(db);
   auto d = ids.device(dev);
   ASSERT_TRUE(d);
@@ -400,7 +400,7 @@ TEST(Retained, Version13DatabaseIsMigrated) {
       "INSERT INTO retained (sid, at, id, seq) VALUES (1, 5, x'000000000000000000000001', 7), "
       "(2, 5, x'000000000000000000000002', 8);"));
   Db db = Db::open(file);
-  EXPECT_EQ(db.user_version(), 14);
+  EXPECT_EQ(db.user_version(), 15);
   EXPECT_EQ(count_rows(db, "SELECT count(*) FROM retained WHERE sid = 1 AND "
                            "account_id = 'com-0000000000000000000000a1'"),
             1);
