@@ -29,5 +29,19 @@ ensure_packages() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# MQTT.js, which tests/e2e/test_websocket.py runs over ws:// and wss:// (tests/e2e/js): Node.js
+# and npm from Debian when there are none (a Node.js from elsewhere is used as it is), then the
+# locked packages (npm ci) when they are not installed yet or the lock file changed since.
+ensure_js_test_client() {
+  command -v node >/dev/null || ensure_packages nodejs
+  command -v npm >/dev/null || ensure_packages npm
+  local dir=tests/e2e/js
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "installing the MQTT.js test client (npm ci in $dir)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 # Number of parallel build jobs: the core count.
 build_jobs() { nproc 2>/dev/null || echo 2; }

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "data_dir.hpp"
 #include "reload.hpp"
@@ -26,7 +28,13 @@ namespace plugmq::app {
 
 namespace {
 
-// The HTTP listeners run on the MQTT server's io threads, context and TLS context (SPEC 10).
+// A connection the HTTP listener upgraded to MQTT over WebSocket goes to the MQTT server as it
+// is: both modules name the same stream types.
+static_assert(std::is_same_v<http::WsStream, net::WsStream>);
+static_assert(std::is_same_v<http::WssStream, net::WssStream>);
+
+// The HTTP listeners run on the MQTT server's io threads, context and TLS context (SPEC 10), and
+// hand the connections upgraded to MQTT over WebSocket to its sessions (SPEC 12).
 class ServerHost final : public http::Host {
  public:
   explicit ServerHost(net::Server& server) : server_(server) {}
@@ -45,6 +53,13 @@ class ServerHost final : public http::Host {
                                              const boost::system::error_code& ec,
                                              const char* listener) override {
     return server_.accept_failed(acceptor, ec, listener);
+  }
+  void start_mqtt(http::WsStream stream, std::string peer) override {
+    server_.start_websocket(std::move(stream), std::move(peer));
+  }
+  void start_mqtt(http::WssStream stream, std::string peer,
+                  std::shared_ptr<const void> keep) override {
+    server_.start_websocket(std::move(stream), std::move(peer), std::move(keep));
   }
 
  private:

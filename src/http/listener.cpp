@@ -13,10 +13,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
 #include <mutex>
 
 #include "plugmq/http/api.hpp"
+#include "plugmq/http/websocket_upgrade.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/service/admission.hpp"
 
@@ -25,6 +27,7 @@ namespace plugmq::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -37,23 +40,24 @@ constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // request line and headers, 
 constexpr std::size_t kMaxDrain = 64 * 1024 * 1024;
 constexpr std::chrono::seconds kDrainTime{2};
 
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using PlainStream = TcpStream;  // host.hpp: on the io thread's executor, as MQTT sessions are
 
 template <class Stream>
 constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 
 bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
 
-// One HTTP connection: a coroutine on one io thread, requests answered in order.
+// One HTTP connection: a coroutine on one io thread, requests answered in order. A request to
+// /mqtt upgrades it to MQTT over WebSocket: the MQTT server takes it over (Host::start_mqtt).
 template <class Stream>
 class Connection final : public service::LiveSession,
                          public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  Connection(Stream stream, std::shared_ptr<Api> api, service::Context& ctx, std::string peer,
-             std::string address, std::shared_ptr<const void> keep)
+  Connection(Stream stream, Host& host, std::shared_ptr<Api> api, service::Context& ctx,
+             std::string peer, std::string address, std::shared_ptr<const void> keep)
       : keep_(std::move(keep)),
         stream_(std::move(stream)),
+        host_(host),
         api_(std::move(api)),
         ctx_(ctx),
         peer_(std::move(peer)),
@@ -74,10 +78,11 @@ class Connection final : public service::LiveSession,
         spdlog::warn("http {}: connection error: {}{}", peer_, e.what(), t->suffix());
       }
     }
+    if (handed_over_) co_return;  // an MQTT session now: it is counted, and ends, as one
     ctx_.sessions.remove(this);
     boost::system::error_code ignored;
-    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(stream_).close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
     ctx_.connection_ended(kIsTls<Stream> ? service::Listener::kHttps : service::Listener::kHttp);
   }
 
@@ -89,15 +94,22 @@ class Connection final : public service::LiveSession,
     auto self = this->weak_from_this().lock();
     if (!self) return;
     asio::post(ex_, [self] {
+      if (self->handed_over_) return;  // the MQTT session's now, closed as one
       self->closing_ = true;
-      beast::get_lowest_layer(self->stream_).cancel();
+      self->lowest().cancel();
       boost::system::error_code ignored;
-      beast::get_lowest_layer(self->stream_).socket().close(ignored);
+      self->lowest().socket().close(ignored);
     });
   }
 
  private:
+  using WebSocket = websocket::stream<Stream, false>;  // host.hpp's WsStream or WssStream
+
   const service::HttpOptions& options() const { return ctx_.options.http; }
+  // The TCP stream: under the WebSocket stream once the request to /mqtt moved it there.
+  TcpStream& lowest() {
+    return ws_ ? beast::get_lowest_layer(*ws_) : beast::get_lowest_layer(stream_);
+  }
 
   asio::awaitable<void> serve() {
     auto& tcp_layer = beast::get_lowest_layer(stream_);
@@ -160,8 +172,14 @@ class Connection final : public service::LiveSession,
       for (const auto& field : msg) {
         req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
       }
-      req.body = std::move(msg.body());
       req.peer_address = address_;
+      if (is_mqtt_target(req.target)) {
+        // The connection is MQTT's from now on, or ends with the refusal.
+        auto op = upgrade(msg, req, buffer);
+        co_await std::move(op);
+        co_return;
+      }
+      req.body = std::move(msg.body());
       const bool keep_alive = msg.keep_alive();
       auto handled = api_->handle(req);
       Response res = co_await std::move(handled);
@@ -169,6 +187,59 @@ class Connection final : public service::LiveSession,
       const bool again = keep_alive && !closing_ && !ctx_.stopping;
       auto write = send(res, version, again);
       if (!co_await std::move(write) || !again) co_return;
+    }
+  }
+
+  // A request to /mqtt (SPEC 12): the WebSocket handshake is answered with the subprotocol the
+  // client offered, and the MQTT server takes the connection over; or the refusal is sent
+  // (check_mqtt_upgrade) and the connection ends. `buffer` holds what was read after the request.
+  asio::awaitable<void> upgrade(const bhttp::request<bhttp::string_body>& msg, const Request& req,
+                                const beast::flat_buffer& buffer) {
+    auto check = check_mqtt_upgrade(req, msg.version());
+    if (!check.refusal && buffer.size() != 0) {
+      // RFC 6455 section 4.1: a client sends nothing more before the handshake's answer.
+      check.refusal = error_response(400, "data sent before the WebSocket handshake was answered");
+    }
+    if (check.refusal) {
+      spdlog::debug("http {}: {} {} -> {}", peer_, req.method, req.target, check.refusal->status);
+      auto write = send(*check.refusal, msg.version(), false);
+      co_await std::move(write);
+      co_return;
+    }
+    // The WebSocket stream's own timer covers its handshake (Beast: the TCP stream's must be
+    // off under it), and the MQTT session's keep alive everything after.
+    lowest().expires_never();
+    ws_.emplace(std::move(stream_));
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = options().request_timeout;
+    timeout.idle_timeout = websocket::stream_base::none();
+    timeout.keep_alive_pings = false;
+    ws_->set_option(timeout);
+    ws_->set_option(websocket::stream_base::decorator(
+        [protocol = check.subprotocol](websocket::response_type& res) {
+          res.set(bhttp::field::server, "plugmq/" PLUGMQ_VERSION);
+          res.set(bhttp::field::sec_websocket_protocol, protocol);
+        }));
+    auto accept = ws_->async_accept(msg, kUseTuple);
+    auto [ec] = co_await std::move(accept);
+    if (ec || closing_ || ctx_.stopping) {
+      spdlog::debug("http {}: WebSocket handshake failed: {}", peer_,
+                    ec ? ec.message() : "server stopping");
+      co_return;
+    }
+    spdlog::debug("http {}: {} {} -> 101 MQTT over WebSocket ({})", peer_, req.method, req.target,
+                  check.subprotocol);
+    ctx_.metrics.http_response(101);
+    // One connection still (limits.max_connections): the session counts it from here on, as
+    // one of the ws or wss listener's (plugmq_connections{listener}), and ends that count.
+    ctx_.metrics.closed(kIsTls<Stream> ? service::Listener::kHttps : service::Listener::kHttp);
+    ctx_.metrics.opened(kIsTls<Stream> ? service::Listener::kWss : service::Listener::kWs);
+    ctx_.sessions.remove(this);
+    handed_over_ = true;
+    if constexpr (kIsTls<Stream>) {
+      host_.start_mqtt(std::move(*ws_), peer_, keep_);
+    } else {
+      host_.start_mqtt(std::move(*ws_), peer_);
     }
   }
 
@@ -230,12 +301,16 @@ class Connection final : public service::LiveSession,
 
   std::shared_ptr<const void> keep_;  // a TLS connection's context
   Stream stream_;
+  // After a request to /mqtt: stream_ moved under it for the WebSocket handshake.
+  std::optional<WebSocket> ws_;
+  Host& host_;
   std::shared_ptr<Api> api_;
   service::Context& ctx_;
   const std::string peer_;
   const std::string address_;
   asio::any_io_executor ex_;
-  bool closing_ = false;  // connection thread only
+  bool closing_ = false;      // connection thread only
+  bool handed_over_ = false;  // an MQTT session took the connection over; connection thread only
 };
 
 }  // namespace
@@ -285,14 +360,16 @@ asio::awaitable<void> Listener::Impl::accept_loop(tcp::acceptor& acceptor, bool 
     std::string address = std::move(admitted->address);
     if (tls) {
       auto tls_ctx = server.tls_context();
-      TlsStream stream(beast::tcp_stream(std::move(socket)), *tls_ctx);
-      auto c = std::make_shared<Connection<TlsStream>>(std::move(stream), api, ctx, std::move(peer),
-                                                       std::move(address), std::move(tls_ctx));
+      TlsStream stream(PlainStream(std::move(socket)), *tls_ctx);
+      auto c = std::make_shared<Connection<TlsStream>>(std::move(stream), server, api, ctx,
+                                                       std::move(peer), std::move(address),
+                                                       std::move(tls_ctx));
       asio::co_spawn(
           ioc, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
     } else {
-      auto c = std::make_shared<Connection<PlainStream>>(
-          PlainStream(std::move(socket)), api, ctx, std::move(peer), std::move(address), nullptr);
+      auto c = std::make_shared<Connection<PlainStream>>(PlainStream(std::move(socket)), server,
+                                                         api, ctx, std::move(peer),
+                                                         std::move(address), nullptr);
       asio::co_spawn(
           ioc, [c]() -> asio::awaitable<void> { co_await c->run(); }, asio::detached);
     }

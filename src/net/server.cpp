@@ -152,6 +152,19 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acceptor, bool tls) {
   }
 }
 
+void Server::start_websocket(WsStream stream, std::string peer) {
+  Transport<WsStream>::open(stream);
+  auto session = std::make_shared<Session<WsStream>>(std::move(stream), *ctx_, std::move(peer));
+  session->start();
+}
+
+void Server::start_websocket(WssStream stream, std::string peer, std::shared_ptr<const void> keep) {
+  Transport<WssStream>::open(stream);
+  auto session = std::make_shared<Session<WssStream>>(std::move(stream), *ctx_, std::move(peer),
+                                                      std::move(keep));
+  session->start();
+}
+
 void Server::stop() {
   if (ctx_->stopping.exchange(true)) {
     wait();

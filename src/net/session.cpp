@@ -163,6 +163,21 @@ asio::awaitable<void> Session<Stream>::input() {
       conn_.end(EndReason::kClosedByPeer);
       co_return;
     }
+    if constexpr (Transport::kMessages) {
+      if (!Transport::binary(stream_)) {
+        // [MQTT-6.0.0-1] Packets come in binary messages only: a text message (or any other)
+        // closes the connection, with the reason in the close frame.
+        if (auto t = platform::throttle_log("mqtt websocket text", address())) {
+          spdlog::info("{}: WebSocket text message: MQTT takes binary messages only; closing{}",
+                       peer_, t->suffix());
+        }
+        conn_.end(EndReason::kProtocolViolation);
+        auto refuse = Transport::close(stream_, websocket::close_code::unknown_data,
+                                       "MQTT over WebSocket takes binary messages only", kUseTuple);
+        co_await std::move(refuse);
+        co_return;
+      }
+    }
     rend_ += static_cast<std::uint32_t>(n);
     ctx_.metrics.add(service::Metrics::kBytesIn, n);
     conn_.on_bytes(steady_clock::now());
@@ -458,5 +473,7 @@ void Session<Stream>::log(broker::LogLevel level, const char* throttle, std::str
 
 template class Session<Socket>;
 template class Session<TlsStream>;
+template class Session<WsStream>;
+template class Session<WssStream>;
 
 }  // namespace plugmq::net

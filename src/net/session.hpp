@@ -20,7 +20,8 @@
 // state in a PersistState made only for it).
 // Once the connection has ended and neither coroutine runs, finish() leaves the router and the
 // registry and publishes the will. deliver() and close() may be called from any thread. The
-// stream's differences (a TLS handshake, whether idle waits are possible) are its Transport's.
+// stream's differences (a TLS handshake, whether idle waits are possible, WebSocket messages)
+// are its Transport's.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -47,6 +48,7 @@
 #include "plugmq/store/session_store.hpp"
 #include "tcp_transport.hpp"
 #include "tls_transport.hpp"
+#include "ws_transport.hpp"
 
 namespace plugmq::net {
 
@@ -299,5 +301,7 @@ class Session final : public service::LiveSession,
 
 extern template class Session<Socket>;
 extern template class Session<TlsStream>;
+extern template class Session<WsStream>;
+extern template class Session<WssStream>;
 
 }  // namespace plugmq::net

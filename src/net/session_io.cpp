@@ -135,6 +135,8 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)
+PLUGMQ_SESSION_IO(WsStream)
+PLUGMQ_SESSION_IO(WssStream)
 #undef PLUGMQ_SESSION_IO
 
 }  // namespace plugmq::net

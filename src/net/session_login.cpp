@@ -172,6 +172,8 @@ asio::awaitable<void> Session<Stream>::run_enroll(const std::string& topic,
   template asio::awaitable<void> Session<S>::run_enroll(const std::string&, std::string_view);
 PLUGMQ_SESSION_LOGIN(Socket)
 PLUGMQ_SESSION_LOGIN(TlsStream)
+PLUGMQ_SESSION_LOGIN(WsStream)
+PLUGMQ_SESSION_LOGIN(WssStream)
 #undef PLUGMQ_SESSION_LOGIN
 
 }  // namespace plugmq::net

@@ -268,6 +268,8 @@ void Session<Stream>::deliver_stored(broker::Outgoing m) {
   template void Session<S>::deliver_stored(broker::Outgoing);
 PLUGMQ_SESSION_REPLAY(Socket)
 PLUGMQ_SESSION_REPLAY(TlsStream)
+PLUGMQ_SESSION_REPLAY(WsStream)
+PLUGMQ_SESSION_REPLAY(WssStream)
 #undef PLUGMQ_SESSION_REPLAY
 
 }  // namespace plugmq::net

@@ -417,6 +417,8 @@ void Session<Stream>::end_persistent() {
   template void Session<S>::end_persistent();
 PLUGMQ_SESSION_RESUME(Socket)
 PLUGMQ_SESSION_RESUME(TlsStream)
+PLUGMQ_SESSION_RESUME(WsStream)
+PLUGMQ_SESSION_RESUME(WssStream)
 #undef PLUGMQ_SESSION_RESUME
 
 }  // namespace plugmq::net

@@ -96,7 +96,7 @@ asio::awaitable<void> Session<Stream>::write_loop() {
       for (const auto& p : batch) buffers.emplace_back(asio::buffer(*p));
     }
     count_sent(batch);
-    auto write = asio::async_write(stream_, buffers, kUseTuple);
+    auto write = Transport::write(stream_, buffers, kUseTuple);
     auto [ec, n] = co_await std::move(write);
     batch.clear();
     if (ec) {
@@ -379,6 +379,8 @@ void Session<Stream>::refresh_from_directory() {
   template void Session<S>::refresh_from_directory();
 PLUGMQ_SESSION_WRITE(Socket)
 PLUGMQ_SESSION_WRITE(TlsStream)
+PLUGMQ_SESSION_WRITE(WsStream)
+PLUGMQ_SESSION_WRITE(WssStream)
 #undef PLUGMQ_SESSION_WRITE
 
 }  // namespace plugmq::net

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 
 #include "transport.hpp"
 
@@ -19,7 +20,12 @@ struct Transport<TlsStream> {
   static constexpr bool kJoinWrites = true;
   static constexpr service::Listener kListener = service::Listener::kMqtts;
   static constexpr bool kHandshake = true;
+  static constexpr bool kMessages = false;
   static Socket& socket(TlsStream& s) { return s.next_layer(); }
+  template <class Buffers, class Token>
+  static auto write(TlsStream& s, const Buffers& buffers, Token token) {
+    return boost::asio::async_write(s, buffers, token);
+  }
   template <class Token>
   static auto handshake(TlsStream& s, Token token) {
     return s.async_handshake(boost::asio::ssl::stream_base::server, token);

@@ -1,6 +1,6 @@
 // What a Session needs to know of its stream: one specialization of Transport per stream type,
-// each in its own small header (tcp_transport.hpp, tls_transport.hpp). A new transport (a
-// WebSocket stream) is one more.
+// each in its own small header (tcp_transport.hpp, tls_transport.hpp, ws_transport.hpp for
+// both WebSocket streams).
 //
 // A Transport<Stream> provides:
 //   Keep            what the session keeps alive for the stream (a TLS context), or NoKeep;
@@ -10,7 +10,11 @@
 //                   the session's input() runs for the whole connection;
 //   kJoinWrites     true when a gathered write costs one record per buffer: the batch is joined;
 //   kListener       the listener its connections count under (plugmq_connections);
+//   kMessages       true when the bytes come in messages (WebSocket): then binary(s) says
+//                   whether the data just read is of a binary message, and close(s, code,
+//                   reason, u) starts the closing handshake that refuses any other;
 //   socket(s)       the TCP socket under the stream (shutdown, close, readiness, peer);
+//   write(s, b, u)  the awaitable gathered write of buffer sequence `b` (all of it);
 //   handshake(s, u) the awaitable opening handshake with completion token `u` (as_tuple), or
 //                   nothing (kHandshake false).
 #pragma once

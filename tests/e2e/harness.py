@@ -471,13 +471,18 @@ class PahoClient:
 
     def __init__(self, port: int, username: Optional[str] = None, password: Optional[str] = None,
                  client_id: Optional[str] = None, clean_session: bool = True, keepalive: int = 60,
-                 will: Optional[Tuple[str, object]] = None, tls_ca: Optional[str] = None):
-        """tls_ca: connect with TLS, trusting that CA file (the port must be the TLS one)."""
+                 will: Optional[Tuple[str, object]] = None, tls_ca: Optional[str] = None,
+                 websocket: bool = False):
+        """tls_ca: connect with TLS, trusting that CA file (the port must be the TLS one).
+        websocket: MQTT over WebSocket at /mqtt (the port must be an HTTP listener's)."""
         self.port = port
         self.keepalive = keepalive
         cid = client_id if client_id is not None else unique("paho")
         self.client = mqtt.Client(client_id=cid, clean_session=clean_session,
-                                  protocol=mqtt.MQTTv311)
+                                  protocol=mqtt.MQTTv311,
+                                  transport="websockets" if websocket else "tcp")
+        if websocket:
+            self.client.ws_set_options(path="/mqtt")
         if username is not None:
             self.client.username_pw_set(username, password)
         if will is not None:

@@ -5,7 +5,10 @@
 // started, an idle keep-alive connection closed after http.idle_timeout, bodies over
 // http.max_body_bytes answered 413 (without reading them when the client asked
 // "Expect: 100-continue"). Connections count against limits.max_connections with the MQTT
-// ones, and end with the server (service::SessionSet).
+// ones, and end with the server (service::SessionSet). A request to /mqtt is MQTT over
+// WebSocket (SPEC 12): the handshake is answered (websocket_upgrade.hpp) and the connection
+// handed to the MQTT server (Host::start_mqtt), without the HTTP timeouts, as the same one
+// connection; or the refusal is sent and the connection ends.
 //
 // start() binds; stop() closes the listeners (the server's stop() then ends the connections).
 // Both from the thread that owns the Listener.

@@ -16,9 +16,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "plugmq/net/ws_stream.hpp"
 #include "plugmq/os/fd_limit.hpp"
 #include "plugmq/service/context.hpp"
 #include "plugmq/service/options.hpp"
@@ -59,6 +61,15 @@ class Server {
   boost::asio::io_context& next_context();
   // The current TLS context (reload_tls() replaces it); nullptr without TLS. Thread-safe.
   std::shared_ptr<boost::asio::ssl::context> tls_context();
+
+  // MQTT over WebSocket (SPEC 12): starts an MQTT session on a connection of the HTTP listener
+  // whose WebSocket handshake was answered; from then on it is a connection like those of the
+  // MQTT listeners. It is already counted as open (service::admit, then moved to listener ws
+  // or wss): the session ends that count. `peer` is "address:port"; `keep` is held for the
+  // session's life (the TLS context of a wss:// stream). REQUIRES: called on the stream's
+  // executor, no operation pending on it.
+  void start_websocket(WsStream stream, std::string peer);
+  void start_websocket(WssStream stream, std::string peer, std::shared_ptr<const void> keep);
 
   // The address a listener binds for `host`: an IPv4 or IPv6 literal as written, or a host
   // name resolved (its first IPv4 address, else its first address). Sets `ec` when it cannot.
