@@ -51,9 +51,14 @@ export function connect() {
     clean: true,
     username: api.email(),
     password: api.password(),
-    keepalive: 30,
+    keepalive: 60,
     reconnectPeriod: 3000,
     connectTimeout: 10000,
+    // Plain timers: MQTT.js's default in a browser runs them in a Worker made from a blob: URL,
+    // which the Content-Security-Policy refuses (no blob: scripts). A background tab's timers
+    // may then be throttled and its connection dropped; it reconnects on its own, and at once
+    // when the tab is shown again (below).
+    timerVariant: 'native',
   });
   client.on('connect', () => {
     setState('connected');
@@ -78,6 +83,12 @@ export function connect() {
     }
   });
 }
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && client && !client.connected && !client.disconnecting) {
+    client.reconnect();
+  }
+});
 
 export function disconnect() {
   subscriptions.clear();

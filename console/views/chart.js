@@ -145,6 +145,13 @@ export async function render(root, query) {
     el('div', {class: 'card-head'}, el('h1', {}, 'Chart'), el('div', {class: 'readout'}, latest, latestAt)),
     el('div', {class: 'inline-form'}, device, channel, points, reload),
     info, box));
+  // Back after a lost connection: the history again, for what was published meanwhile.
+  let wasConnected = false;
+  const stopWatching = live.onState((state) => {
+    if (state === 'connected' && wasConnected === 'lost') load().catch(() => {});
+    if (state === 'connected') wasConnected = true;
+    else if (wasConnected) wasConnected = 'lost';
+  });
   observer = new ResizeObserver(() => {
     if (plot) plot.setSize({width: Math.max(280, box.clientWidth), height: window.innerWidth < 640 ? 240 : 340});
   });
@@ -153,6 +160,7 @@ export async function render(root, query) {
   await load();
   return () => {
     loading++;
+    stopWatching();
     if (unsubscribe) unsubscribe();
     if (observer) observer.disconnect();
     if (plot) plot.destroy();

@@ -20,6 +20,7 @@ No sleeps: every wait is a WebDriverWait (or wait_for) on a condition.
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ import unittest
 import urllib.request
 
 from harness import (BIN, HOST, REPO, FreshServerTestCase, PahoClient, ServerTestCase, basic_headers,
-                     http_request, make_tls_certs, thing_topic, unique, wait_for)
+                     http_request, make_tls_certs, now_ms, thing_topic, unique, wait_for)
 
 CONSOLE = os.path.join(REPO, "console")
 METRICS_TOKEN = "console-test-token"
@@ -336,8 +337,8 @@ class BrowserMixin:
         sent = []
 
         def step():
-            # Never a whole number: JSON.stringify(20.0) is "20", json.dumps(20.0) "20.0".
-            value = 20.125 + len(sent) * 0.25 if numbers else unique("v")
+            # Never a whole number: JSON.stringify(21.0) is "21", json.dumps(21.0) "21.0".
+            value = 21.125 + len(sent) * 0.25 if numbers else unique("v")
             client.publish(topic, json.dumps(value))
             sent.append(value)
             return next((v for v in sent if seen(v)), None)
@@ -386,15 +387,22 @@ class ConsoleBrowserTest(BrowserMixin, ServerTestCase):
         first = self.publish_until(paho, topic, lambda v: any(e.text == json.dumps(v)
                                                               for e in self.finds(live_rows)),
                                    "a value published by paho in the live view")
-        paho.publish(topic, "42.5", qos=1)
-        self.wait(lambda: self.text(live_rows) == "42.5", "42.5 on top of the live view")
+        paho.publish(topic, "22.5", qos=1)
+        self.wait(lambda: self.text(live_rows) == "22.5", "22.5 on top of the live view")
         self.assertIn("demo-device", self.text("#live-table tbody tr td:nth-child(2)"))
         self.screenshot("live")
 
-        # The chart: the channel's history, then what comes live.
+        # The chart: the channel's history (an hour of it, stored over HTTP), then what comes
+        # live.
+        start = now_ms() - 3_600_000
+        history = [{"data": round(21 + 2 * math.sin(i / 6) + (i % 5) * 0.1, 2),
+                    "at": start + i * 60_000, "of": self.dev["id"]} for i in range(59)]
+        r = http_request(self.server.http_port, "PUT", "/iot/data/temperature", history,
+                         basic_headers(self.acct))
+        self.assertEqual(r.status, 200, r.text)
         self.go(f"#/chart?of={self.dev['id']}&channel=temperature")
-        self.wait(lambda: self.attr("#chart", "data-last") == "42.5", "the history on the chart")
-        self.assertGreaterEqual(int(self.attr("#chart", "data-points")), 2, first)
+        self.wait(lambda: self.attr("#chart", "data-last") == "22.5", "the history on the chart")
+        self.assertGreaterEqual(int(self.attr("#chart", "data-points")), 59 + 2, first)
         self.assertTrue(self.finds("#chart canvas"), "uPlot drew a canvas")
         points = int(self.attr("#chart", "data-points"))
         last = self.publish_until(paho, topic, lambda v: self.attr("#chart", "data-last") == str(v),
@@ -535,6 +543,7 @@ class ConsoleBrowserTest(BrowserMixin, ServerTestCase):
 
     def test_every_view_loads_without_a_csp_violation(self):
         mark = len(self.browser_log())
+        self.sign_in(self.acct["email"], self.acct["password"])  # the page's whole life
         for view in ("#/devices", f"#/devices/{self.dev['id']}", "#/templates", "#/live",
                      f"#/chart?of={self.dev['id']}", "#/records", "#/sessions", "#/broker"):
             self.go(view)
