@@ -17,7 +17,10 @@
 //   - parse_count: exactly the decimal numbers up to INT64_MAX, printed back as given;
 //   - parse_json: throws nothing; refuses only what nlohmann refuses or nests over 128 deep;
 //     what it accepts is at most 128 deep, its numbers finite, and dumps and parses back equal;
-//   - error_response: valid JSON {"err","msg"} whatever bytes the message has.
+//   - error_response: valid JSON {"err","msg"} whatever bytes the message has;
+//   - parse_serials_csv (a CSV import's body): throws nothing; refuses with a message naming a
+//     line, or gives valid HWIDs (none twice) and passwords on increasing lines; and split_csv's
+//     fields of each line, quoted and joined again, split to themselves.
 // Any violation aborts, which libFuzzer reports as a crash.
 #include <algorithm>
 #include <chrono>
@@ -27,6 +30,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,8 +41,10 @@
 
 #include "plugmq/http/message.hpp"
 #include "plugmq/http/parse.hpp"
+#include "plugmq/platform/crypto.hpp"
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/topic.hpp"
+#include "plugmq/service/serials_csv.hpp"
 
 namespace {
 
@@ -326,6 +333,44 @@ void check_parse_json(std::string_view in) {
   check(again && *again == *j, "parse_json of the dumped body differs");
 }
 
+void check_serials_csv(std::string_view in) {
+  std::istringstream text{std::string(in)};
+  std::string error;
+  const auto got = plugmq::service::parse_serials_csv(text, "CSV", error);
+  if (!got) {
+    check(error.rfind("CSV line ", 0) == 0, "a CSV refusal names its line");
+  } else {
+    std::set<std::string> seen;
+    std::size_t last = 0;
+    for (const auto& s : *got) {
+      check(plugmq::platform::valid_hwid(s.spec.hwid), "a CSV serial's HWID is valid");
+      check(plugmq::platform::valid_secret(s.spec.enroll_pass), "its enroll password is valid");
+      check(!s.spec.control_pass || plugmq::platform::valid_secret(*s.spec.control_pass),
+            "its control password is valid");
+      check(seen.insert(s.spec.hwid).second, "no HWID twice");
+      check(s.line > last, "serials on increasing lines");
+      last = s.line;
+    }
+  }
+  // Each line's fields, quoted ("" for ") and joined, split back to themselves.
+  std::string_view rest = in;
+  while (!rest.empty()) {
+    const auto nl = rest.find('\n');
+    const std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    const auto fields = plugmq::service::split_csv(line);
+    if (!fields) continue;
+    check(!fields->empty(), "a line has a field");
+    std::string joined;
+    for (std::size_t i = 0; i < fields->size(); ++i) {
+      joined += i ? ",\"" : "\"";
+      for (char c : (*fields)[i]) joined += c == '"' ? std::string("\"\"") : std::string(1, c);
+      joined += '"';
+    }
+    check(plugmq::service::split_csv(joined) == fields, "split_csv's fields quoted split back");
+  }
+}
+
 void check_error_response(std::string_view in) {
   const Response r = error_response(400, in);
   const Json j = Json::parse(r.body, nullptr, false);
@@ -349,5 +394,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_parse_count(in);
   check_parse_json(in);
   check_error_response(in);
+  check_serials_csv(in);
   return 0;
 }
