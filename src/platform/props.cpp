@@ -76,7 +76,9 @@ std::string check_location(std::string_view value) {
   constexpr Member kMembers[] = {{"x", true, -180, 180}, {"y", true, -90, 90},
                                  {"z", false, -kAny, kAny}, {"r", false, 0, kAny},
                                  {"t", false, 0, kAny}};
-  for (const auto& [name, v] : parsed->items()) {
+  for (const auto& item : parsed->items()) {
+    const std::string& name = item.key();  // a named reference: clang's lambdas cannot capture
+                                           // a structured binding
     const bool known = std::any_of(std::begin(kMembers), std::end(kMembers),
                                    [&](const Member& m) { return name == m.name; });
     if (!known) return "location: unknown member " + quote_json(name) + " (x, y, z, r, t)";
