@@ -1,6 +1,8 @@
 """The table of scripts/bench: medians over rounds of every figure, per broker, the
 plugmq/mosquitto ratio and the issue's target for it; also written as JSON. Run by
-scripts/bench; reads the per-run JSON files the load generator left in --results."""
+scripts/bench; reads the per-run JSON files the load generator left in --results. With a
+baseline (scripts/bench --baseline), the table adds its median and plugmq/baseline, and the
+run-by-run lines add plugmq/baseline for every figure with a target."""
 
 import argparse
 import glob
@@ -8,7 +10,7 @@ import json
 import statistics
 import sys
 
-BROKERS = ("mosquitto", "plugmq")
+BROKERS = ("mosquitto", "plugmq", "baseline")
 
 # (run, figure, label, target as (kind, bound)): "min" = plugmq/mosquitto at least bound,
 # "max" = at most bound; None = shown, no target.
@@ -96,9 +98,13 @@ def main():
             "idle": f"idle, {int(meta.get('idle', 0)):,} connections",
         }[run]
 
+    with_baseline = any(r["broker"] == "baseline" for r in runs)
     table = []
     lines = []
-    head = f"{'scenario':<34}{'figure':<24}{'mosquitto':>12}{'plugmq':>12}{'plugmq/mosq':>13}  target"
+    head = f"{'scenario':<34}{'figure':<24}{'mosquitto':>12}{'plugmq':>12}{'plugmq/mosq':>13}"
+    if with_baseline:
+        head += f"{'baseline':>12}{'plugmq/base':>13}"
+    head += "  target"
     lines.append(head)
     lines.append("-" * len(head))
     last_run = None
@@ -107,18 +113,26 @@ def main():
             continue
         m = medians[run]["mosquitto"].get(figure)
         p = medians[run]["plugmq"].get(figure)
+        b = medians[run]["baseline"].get(figure)
         ratio = (p / m) if (m not in (None, 0) and p is not None) else None
+        vs_base = (p / b) if (b not in (None, 0) and p is not None) else None
         verdict = ""
         if target and ratio is not None:
             kind, bound = target
             ok = ratio >= bound if kind == "min" else ratio <= bound
             verdict = f"{'>=' if kind == 'min' else '<='} {bound:.1f}x {'met' if ok else 'MISSED'}"
-        table.append({"run": run, "figure": figure, "mosquitto": m, "plugmq": p,
-                      "ratio": None if ratio is None else round(ratio, 3), "target": verdict})
+        row = {"run": run, "figure": figure, "mosquitto": m, "plugmq": p,
+               "ratio": None if ratio is None else round(ratio, 3), "target": verdict}
         name = desc(run) if run != last_run else ""
         last_run = run
         rtext = "-" if ratio is None else f"{ratio:.2f}x"
-        lines.append(f"{name:<34}{label:<24}{fmt(m):>12}{fmt(p):>12}{rtext:>13}  {verdict}")
+        line = f"{name:<34}{label:<24}{fmt(m):>12}{fmt(p):>12}{rtext:>13}"
+        if with_baseline:
+            row.update({"baseline": b, "vs_baseline": None if vs_base is None else round(vs_base, 3)})
+            btext = "-" if vs_base is None else f"{vs_base:.2f}x"
+            line += f"{fmt(b):>12}{btext:>13}"
+        table.append(row)
+        lines.append(f"{line}  {verdict}")
 
     # A median of a few rounds can pass on one broker's bad luck: the targets' figures round by
     # round show whether the verdict holds in each.
@@ -134,21 +148,31 @@ def main():
             if r["run"] == run and "error" not in r and r.get(figure) is not None:
                 key = (r.get("round"), r.get("sample", 0))
                 by_round.setdefault(key, {})[r["broker"]] = r[figure]
-        ratios = []
-        for rnd in sorted(k for k in by_round if k[0] is not None):
-            pair = by_round[rnd]
-            if pair.get("mosquitto") and pair.get("plugmq") is not None:
-                ratios.append(pair["plugmq"] / pair["mosquitto"])
+        def ratios_to(other):
+            out = []
+            for rnd in sorted(k for k in by_round if k[0] is not None):
+                pair = by_round[rnd]
+                if pair.get(other) and pair.get("plugmq") is not None:
+                    out.append(pair["plugmq"] / pair[other])
+            return out
+
+        ratios = ratios_to("mosquitto")
         held = sum(1 for x in ratios if (x >= bound if kind == "min" else x <= bound))
         per_round[f"{run}.{figure}"] = [round(x, 3) for x in ratios]
         lines.append(f"  {desc(run) + ', ' + label:<52}"
                      f"{' '.join(f'{x:.2f}x' for x in ratios):<30} "
                      f"within target in {held} of {len(ratios)}")
+        if with_baseline:
+            vs = ratios_to("baseline")
+            per_round[f"{run}.{figure}.vs_baseline"] = [round(x, 3) for x in vs]
+            lines.append(f"  {'  plugmq/baseline':<52}{' '.join(f'{x:.2f}x' for x in vs)}")
 
     # Loss, disconnects and failures over every run: a broker that drops is not faster.
     lines.append("")
     for b in BROKERS:
         mine = [r for r in runs if r["broker"] == b]
+        if not mine:
+            continue
         loss = sum(r.get("loss", 0) for r in mine if "error" not in r)
         exp = sum(r.get("expected", 0) for r in mine if "error" not in r)
         disc = sum(r.get("disconnects", 0) for r in mine if "error" not in r)
@@ -175,7 +199,9 @@ def main():
         lines.append(f"  delete_expired: {store.get('sweep_per_s', 0):,} records/s")
 
     lines.insert(0, "")
-    lines.insert(1, f"plugmq {meta.get('plugmq', '?')} vs mosquitto {meta.get('mosquitto', '?')}: "
+    lines.insert(1, f"plugmq {meta.get('plugmq', '?')} vs mosquitto {meta.get('mosquitto', '?')}"
+                    + (f" and baseline plugmq {meta['baseline']}" if "baseline" in meta else "")
+                    + ": "
                     f"medians of {meta.get('rounds')} round(s); payload {meta.get('payload')} B, "
                     f"QoS 0 (QoS 1 rows: QoS 1 publishers and subscriptions), "
                     f"{meta.get('duration_s')} s windows after {meta.get('warmup_s')} s "
