@@ -130,6 +130,11 @@ boost::asio::awaitable<std::invoke_result_t<F, store::DataStore&>> on_writer(
 // records are never dropped): until the writer says it has room, or the server stops.
 boost::asio::awaitable<void> writer_room(service::Context& ctx);
 
+// Sets properties (a JSON object's text that PropertyStore::check accepted) of device `id` on
+// the data writer, where every property write happens, in order with the data (props.cpp).
+boost::asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
+                                                   const std::string& payload);
+
 // Deletes every record of `device` in batches on the writer, between ingest batches; returns at
 // once (the batches follow each other on the writer thread).
 void purge_records(service::Context& ctx, const std::string& device);
