@@ -46,6 +46,20 @@ Response store_failure(const std::exception& e, std::string_view what) {
 
 std::string dump(const Json& j) { return platform::dump_json(j); }
 
+std::optional<Json> object_body(const Call& call, Response& error) {
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) {
+    error = error_response(400, why);
+    return std::nullopt;
+  }
+  if (!body->is_object()) {
+    error = error_response(400, "body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad) {
   auto it = obj.find(name);
   if (it == obj.end() || it->is_null()) return std::nullopt;

@@ -53,21 +53,6 @@ void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) 
                              "http enrollment refused", call.req.peer_address);
 }
 
-// The body as a JSON object, or the 400.
-std::optional<Json> object_body(Call& call, Response& error) {
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) {
-    error = error_response(400, why);
-    return std::nullopt;
-  }
-  if (!body->is_object()) {
-    error = error_response(400, "body must be a JSON object");
-    return std::nullopt;
-  }
-  return body;
-}
-
 // The optional "props" member: its JSON text once PropertyStore::check accepted it. A
 // "location" member (PATCH /iot/device/ID) is the property of that name (platform::
 // check_location), set with the others.

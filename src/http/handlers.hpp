@@ -80,6 +80,10 @@ std::string dump(const Json& j);
 // ---- bodies --------------------------------------------------------------------------------
 // (parse_json, in parse.hpp, reads a body as JSON.)
 
+// The request's body as a JSON object; else nothing, with `error` the 400 (the JSON's fault, or
+// "body must be a JSON object").
+std::optional<Json> object_body(const Call& call, Response& error);
+
 // A member that must be a string when present: nothing when absent; `bad` set when the wrong
 // type.
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad);
