@@ -85,6 +85,24 @@ std::optional<Response> unknown_member(const Json& obj, std::initializer_list<st
   return std::nullopt;
 }
 
+asio::awaitable<std::optional<platform::Target>> permitted_target(
+    Call& call, const std::string& id, bool write, std::string_view refusal, Response& error) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  auto target = co_await std::move(lookup);
+  if (!target) {
+    error = error_response(404, "unknown device");
+    co_return std::nullopt;
+  }
+  const bool allowed = write ? platform::may_write(call.caller.who, *target)
+                             : platform::may_read(call.caller.who, *target);
+  if (!allowed) {
+    error = error_response(403, refusal);
+    co_return std::nullopt;
+  }
+  co_return target;
+}
+
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(
     Call& call, const std::vector<std::string>& of, bool write, Response& error) {
   const auto dir = call.ctx.directory.get();

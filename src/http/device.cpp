@@ -323,13 +323,10 @@ asio::awaitable<Response> delete_devices(Call& call) {
 }
 
 asio::awaitable<Response> get_device(Call& call, const std::string& id) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  Response error;
+  auto lookup = permitted_target(call, id, false, "no permission to read this device", error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_read(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to read this device");
-  }
+  if (!target) co_return error;
   try {
     auto op = call.ctx.store.read([plug = target->device_id](service::StoreExecutor::ReadRepos& r) {
       std::optional<std::pair<store::Device, std::string>> out;
@@ -353,13 +350,9 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
                                 "a device (other properties go in \"props\")")) {
     co_return *bad;
   }
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  auto lookup = permitted_target(call, id, true, "no permission to modify this device", error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to modify this device");
-  }
+  if (!target) co_return error;
   bool bad = false;
   auto name = string_member(*body, "name", bad);
   auto status = string_member(*body, "status", bad);

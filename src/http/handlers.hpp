@@ -95,6 +95,11 @@ std::optional<Response> unknown_member(const Json& obj, std::initializer_list<st
 
 // ---- who may do what -----------------------------------------------------------------------
 
+// The device `id` names (service::find_target) when the caller may read it (write = false) or
+// write it; else nothing, with `error` the 404 "unknown device" or the 403 `refusal`.
+boost::asio::awaitable<std::optional<platform::Target>> permitted_target(
+    Call& call, const std::string& id, bool write, std::string_view refusal, Response& error);
+
 // The devices whose data the caller may read (write = false) or write: the ones listed in `of`
 // (404 for an unknown one, 403 for one it may not), or, when `of` is empty, every device of
 // its account it may. Sets `error` and returns nothing on a refusal.

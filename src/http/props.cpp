@@ -3,11 +3,15 @@
 #include "handlers.hpp"
 #include "outcome_status.hpp"
 #include "plugmq/platform/topic.hpp"
-#include "plugmq/service/publish.hpp"
 
 namespace plugmq::http::detail {
 
 namespace asio = boost::asio;
+
+namespace {
+constexpr std::string_view kNoRead = "no permission to read this device's properties";
+constexpr std::string_view kNoWrite = "no permission to write this device's properties";
+}  // namespace
 
 asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
                                             const std::string& payload) {
@@ -19,13 +23,10 @@ asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
 
 asio::awaitable<Response> get_props(Call& call, const std::string& id,
                                     const std::optional<std::string>& name) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  Response error;
+  auto lookup = permitted_target(call, id, false, kNoRead, error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_read(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to read this device's properties");
-  }
+  if (!target) co_return error;
   const std::string request = name ? dump(Json::array({*name})) : std::string();
   store::PropReply r;
   try {
@@ -71,13 +72,10 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
   if (!name && !body->is_object() && !body->is_null()) {
     co_return error_response(400, "body must be a JSON object (or null: delete every property)");
   }
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  Response error;
+  auto lookup = permitted_target(call, id, true, kNoWrite, error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to write this device's properties");
-  }
+  if (!target) co_return error;
   store::PropReply r;
   if (!name && body->is_null()) {
     auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
@@ -105,13 +103,10 @@ asio::awaitable<Response> patch_props(Call& call, const std::string& id,
 }
 
 asio::awaitable<Response> delete_prop(Call& call, const std::string& id, const std::string& name) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  Response error;
+  auto lookup = permitted_target(call, id, true, kNoWrite, error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to write this device's properties");
-  }
+  if (!target) co_return error;
   Json payload;
   payload[name] = nullptr;
   const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
