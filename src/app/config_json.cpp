@@ -2,15 +2,12 @@
 #include <chrono>
 #include <string_view>
 
+#include "config_sections.hpp"
 #include "plugmq/app/config.hpp"
 
 namespace plugmq::app {
 
 using ojson = nlohmann::ordered_json;
-
-namespace {
-constexpr std::string_view kOff = "off";  // a listener that is off
-}  // namespace
 
 nlohmann::ordered_json to_json(const Config& c) {
   using std::chrono::duration_cast;

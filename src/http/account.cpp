@@ -60,10 +60,9 @@ bool is_csv(const Request& req) {
 
 // POST /iot/template/MODEL/serial with a JSON body: one serial.
 asio::awaitable<Response> post_serial(Call& call, const std::string& model) {
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) co_return error_response(400, why);
-  if (!body->is_object()) co_return error_response(400, "body must be a JSON object");
+  Response error;
+  auto body = object_body(call, error);
+  if (!body) co_return error;
   if (auto bad = unknown_member(*body, {"hwid", "enroll_pass", "control_pass"}, "a serial")) {
     co_return *bad;
   }
@@ -186,12 +185,12 @@ asio::awaitable<Response> list_templates(Call& call) {
 
 asio::awaitable<Response> post_template(Call& call) {
   if (auto refused = account_only(call, "creating a template")) co_return *refused;
-  std::string why;
+  // No body: a template with the defaults.
+  Response error;
   auto body = call.req.body.find_first_not_of(" \t\r\n") == std::string::npos
                   ? std::optional<Json>(Json::object())
-                  : parse_json(call.req.body, &why);
-  if (!body) co_return error_response(400, why);
-  if (!body->is_object()) co_return error_response(400, "body must be a JSON object");
+                  : object_body(call, error);
+  if (!body) co_return error;
   if (auto bad = unknown_member(*body, {"name", "perm", "ctrl"}, "a template")) co_return *bad;
   bool bad = false;
   auto name = string_member(*body, "name", bad);
@@ -200,6 +199,7 @@ asio::awaitable<Response> post_template(Call& call) {
   platform::PermFilter perm = platform::default_perm(platform::DeviceKind::kThing);
   if (auto it = body->find("perm"); it != body->end() && !it->is_null()) {
     if (!it->is_object()) co_return error_response(400, "perm must be a JSON object");
+    std::string why;
     auto parsed = platform::perm_from_json(dump(*it), perm, &why);
     if (!parsed) co_return error_response(400, "perm: " + why);
     perm = *parsed;

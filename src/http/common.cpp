@@ -46,6 +46,20 @@ Response store_failure(const std::exception& e, std::string_view what) {
 
 std::string dump(const Json& j) { return platform::dump_json(j); }
 
+std::optional<Json> object_body(const Call& call, Response& error) {
+  std::string why;
+  auto body = parse_json(call.req.body, &why);
+  if (!body) {
+    error = error_response(400, why);
+    return std::nullopt;
+  }
+  if (!body->is_object()) {
+    error = error_response(400, "body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad) {
   auto it = obj.find(name);
   if (it == obj.end() || it->is_null()) return std::nullopt;
@@ -69,6 +83,24 @@ std::optional<Response> unknown_member(const Json& obj, std::initializer_list<st
                                    " takes " + list);
   }
   return std::nullopt;
+}
+
+asio::awaitable<std::optional<platform::Target>> permitted_target(
+    Call& call, const std::string& id, bool write, std::string_view refusal, Response& error) {
+  const auto dir = call.ctx.directory.get();
+  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  auto target = co_await std::move(lookup);
+  if (!target) {
+    error = error_response(404, "unknown device");
+    co_return std::nullopt;
+  }
+  const bool allowed = write ? platform::may_write(call.caller.who, *target)
+                             : platform::may_read(call.caller.who, *target);
+  if (!allowed) {
+    error = error_response(403, refusal);
+    co_return std::nullopt;
+  }
+  co_return target;
 }
 
 asio::awaitable<std::optional<std::vector<std::string>>> allowed_devices(

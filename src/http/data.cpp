@@ -428,10 +428,9 @@ struct Deletion {
 // The body of a DELETE /iot/data into `d`, or the 400 that refuses it.
 std::optional<Response> parse_deletion(const Call& call, const std::string& mask, Deletion& d) {
   if (auto bad = bad_mask(mask)) return bad;
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) return error_response(400, why);
-  if (!body->is_object()) return error_response(400, "body must be a JSON object");
+  Response error;
+  auto body = object_body(call, error);
+  if (!body) return error;
   std::vector<std::string> id_items, of_items, at_items, before_items, after_items;
   const std::pair<const char*, std::vector<std::string>*> members[] = {
       {"id", &id_items}, {"of", &of_items}, {"at", &at_items},

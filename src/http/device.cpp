@@ -1,5 +1,5 @@
 // `/iot/device…`: enrollment, prototypes, device information and changes, unenrollment,
-// controllers' things, additional properties (SPEC 10; SPEC 5 for enrollment).
+// controllers' things (SPEC 10; SPEC 5 for enrollment). Additional properties: props.cpp.
 #include <spdlog/spdlog.h>
 
 #include "handlers.hpp"
@@ -8,7 +8,6 @@
 #include "plugmq/platform/ids.hpp"
 #include "plugmq/platform/log_throttle.hpp"
 #include "plugmq/platform/props.hpp"
-#include "plugmq/platform/topic.hpp"
 #include "plugmq/service/enrollment.hpp"
 #include "plugmq/service/publish.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -52,31 +51,6 @@ Response enroll_reply(const store::EnrollResult& r, int status) {
 void enroll_outcome(Call& call, const store::EnrollResult& r, const char* what) {
   service::record_enrollment(call.ctx, r, "http " + call.req.peer_address, what, "",
                              "http enrollment refused", call.req.peer_address);
-}
-
-// Sets properties on the writer (where every property write happens, in order with the data),
-// after PropertyStore::check accepted them.
-asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
-                                            const std::string& payload) {
-  auto op = on_writer(call.ctx.writer, [id, payload](store::DataStore& data) {
-    return data.properties().set(id, payload);
-  });
-  co_return co_await std::move(op);
-}
-
-// The body as a JSON object, or the 400.
-std::optional<Json> object_body(Call& call, Response& error) {
-  std::string why;
-  auto body = parse_json(call.req.body, &why);
-  if (!body) {
-    error = error_response(400, why);
-    return std::nullopt;
-  }
-  if (!body->is_object()) {
-    error = error_response(400, "body must be a JSON object");
-    return std::nullopt;
-  }
-  return body;
 }
 
 // The optional "props" member: its JSON text once PropertyStore::check accepted it. A
@@ -349,13 +323,10 @@ asio::awaitable<Response> delete_devices(Call& call) {
 }
 
 asio::awaitable<Response> get_device(Call& call, const std::string& id) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  Response error;
+  auto lookup = permitted_target(call, id, false, "no permission to read this device", error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_read(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to read this device");
-  }
+  if (!target) co_return error;
   try {
     auto op = call.ctx.store.read([plug = target->device_id](service::StoreExecutor::ReadRepos& r) {
       std::optional<std::pair<store::Device, std::string>> out;
@@ -379,13 +350,9 @@ asio::awaitable<Response> patch_device(Call& call, const std::string& id) {
                                 "a device (other properties go in \"props\")")) {
     co_return *bad;
   }
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
+  auto lookup = permitted_target(call, id, true, "no permission to modify this device", error);
   auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to modify this device");
-  }
+  if (!target) co_return error;
   bool bad = false;
   auto name = string_member(*body, "name", bad);
   auto status = string_member(*body, "status", bad);
@@ -494,110 +461,6 @@ asio::awaitable<Response> release_things(Call& call, const std::string& id) {
   }
   if (!released) co_return failure_response(released.error(), "releasing things");
   co_return json_response(200, std::to_string(*released));
-}
-
-asio::awaitable<Response> get_props(Call& call, const std::string& id,
-                                    const std::optional<std::string>& name) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
-  auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_read(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to read this device's properties");
-  }
-  const std::string request = name ? dump(Json::array({*name})) : std::string();
-  store::PropReply r;
-  try {
-    auto op = call.ctx.store.read(
-        [plug = target->device_id, request](service::StoreExecutor::ReadRepos& rp) {
-          return rp.data.properties().get(plug, request);
-        });
-    r = co_await std::move(op);
-  } catch (const std::exception& e) {
-    co_return store_failure(e, "reading properties");
-  }
-  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
-  if (!name) co_return json_response(200, std::move(r.json));
-  // One property: its value; null when it is not set (as a link with no data yet).
-  auto all = Json::parse(r.json);
-  auto it = all.find(*name);
-  co_return json_response(200, it == all.end() ? "null" : dump(*it));
-}
-
-asio::awaitable<Response> patch_props(Call& call, const std::string& id,
-                                      const std::optional<std::string>& name) {
-  // The body: a JSON value (an object of several for PATCH /iot/device/ID/). No body, or
-  // null, deletes the property (every property for PATCH /iot/device/ID/), as client libraries
-  // send it. A single property's value that is not JSON is taken as text, as an MQTT payload
-  // is, since client libraries send strings unquoted; text that looks like a JSON object, array
-  // or string but does not parse is an error.
-  const std::string_view raw = call.req.body;
-  const auto first = raw.find_first_not_of(" \t\r\n");
-  std::optional<Json> body;
-  if (first == std::string_view::npos) {
-    body = Json(nullptr);
-  } else {
-    std::string why;
-    body = parse_json(raw, &why);
-    if (!body) {
-      const char c = raw[first];
-      if (!name || c == '{' || c == '[' || c == '"' || !platform::valid_utf8(raw)) {
-        co_return error_response(400, why);
-      }
-      body = Json(std::string(raw));
-    }
-  }
-  if (!name && !body->is_object() && !body->is_null()) {
-    co_return error_response(400, "body must be a JSON object (or null: delete every property)");
-  }
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
-  auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to write this device's properties");
-  }
-  store::PropReply r;
-  if (!name && body->is_null()) {
-    auto op = on_writer(call.ctx.writer, [plug = target->device_id](store::DataStore& data) {
-      auto all = data.properties().get(plug, "");
-      if (!all.ok()) return all;
-      Json none = Json::object();
-      const Json current = Json::parse(all.json);
-      for (const auto& [n, v] : current.items()) none[n] = nullptr;
-      return data.properties().set(plug, dump(none));
-    });
-    r = co_await std::move(op);
-  } else {
-    Json payload;
-    if (name) {
-      payload[*name] = std::move(*body);
-    } else {
-      payload = std::move(*body);
-    }
-    const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
-    auto op = set_props(call, target->device_id, text);
-    r = co_await std::move(op);
-  }
-  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
-  co_return json_response(200, "null");
-}
-
-asio::awaitable<Response> delete_prop(Call& call, const std::string& id, const std::string& name) {
-  const auto dir = call.ctx.directory.get();
-  auto lookup = service::find_target(call.ctx, *dir, id, call.caller.who);
-  auto target = co_await std::move(lookup);
-  if (!target) co_return error_response(404, "unknown device");
-  if (!platform::may_write(call.caller.who, *target)) {
-    co_return error_response(403, "no permission to write this device's properties");
-  }
-  Json payload;
-  payload[name] = nullptr;
-  const std::string text = dump(payload);  // a coroutine's reference parameter: a named local
-  auto op = set_props(call, target->device_id, text);
-  auto r = co_await std::move(op);
-  if (!r.ok()) co_return error_response(status_of(r.outcome), r.msg);
-  co_return json_response(200, "null");
 }
 
 }  // namespace plugmq::http::detail

@@ -80,6 +80,10 @@ std::string dump(const Json& j);
 // ---- bodies --------------------------------------------------------------------------------
 // (parse_json, in parse.hpp, reads a body as JSON.)
 
+// The request's body as a JSON object; else nothing, with `error` the 400 (the JSON's fault, or
+// "body must be a JSON object").
+std::optional<Json> object_body(const Call& call, Response& error);
+
 // A member that must be a string when present: nothing when absent; `bad` set when the wrong
 // type.
 std::optional<std::string> string_member(const Json& obj, const char* name, bool& bad);
@@ -90,6 +94,11 @@ std::optional<Response> unknown_member(const Json& obj, std::initializer_list<st
                                        std::string_view what);
 
 // ---- who may do what -----------------------------------------------------------------------
+
+// The device `id` names (service::find_target) when the caller may read it (write = false) or
+// write it; else nothing, with `error` the 404 "unknown device" or the 403 `refusal`.
+boost::asio::awaitable<std::optional<platform::Target>> permitted_target(
+    Call& call, const std::string& id, bool write, std::string_view refusal, Response& error);
 
 // The devices whose data the caller may read (write = false) or write: the ones listed in `of`
 // (404 for an unknown one, 403 for one it may not), or, when `of` is empty, every device of
@@ -129,6 +138,11 @@ boost::asio::awaitable<std::invoke_result_t<F, store::DataStore&>> on_writer(
 // Waits while the data writer is over its high-water mark (SPEC 7: publishers are slowed,
 // records are never dropped): until the writer says it has room, or the server stops.
 boost::asio::awaitable<void> writer_room(service::Context& ctx);
+
+// Sets properties (a JSON object's text that PropertyStore::check accepted) of device `id` on
+// the data writer, where every property write happens, in order with the data (props.cpp).
+boost::asio::awaitable<store::PropReply> set_props(Call& call, const std::string& id,
+                                                   const std::string& payload);
 
 // Deletes every record of `device` in batches on the writer, between ingest batches; returns at
 // once (the batches follow each other on the writer thread).

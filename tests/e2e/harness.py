@@ -942,7 +942,14 @@ def ack(kind: int, packet_id: int) -> bytes:
 
 
 class RawClient:
-    """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests."""
+    """A minimal blocking MQTT 3.1.1 client over a plain socket, for byte-precise tests. Its MQTT
+    bytes go out through send() and come in through _fill(); a transport over the socket
+    (ws_helpers.WsClient: WebSocket frames) overrides those two and uses send_raw() and
+    recv_raw() for the socket's own bytes."""
+
+    # The socket errors that mean the connection is gone (ConnectionClosed) rather than a failure
+    # to report as it is.
+    CLOSED_ERRORS: Tuple[type, ...] = (BrokenPipeError, ConnectionResetError)
 
     def __init__(self, port: int, host: str = HOST, timeout: float = DEFAULT_TIMEOUT,
                  tls: Optional[ssl.SSLContext] = None, source: Optional[str] = None):
@@ -961,12 +968,36 @@ class RawClient:
         self.eof = False
 
     # -- I/O --------------------------------------------------------------------------------------
-    def send(self, data: bytes) -> None:
+    def send_raw(self, data: bytes) -> None:
+        """Writes `data` to the socket as it is."""
         try:
             self.sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError) as e:
+        except self.CLOSED_ERRORS as e:
             self.eof = True
             raise ConnectionClosed(str(e))
+
+    def send(self, data: bytes) -> None:
+        """Sends MQTT bytes."""
+        self.send_raw(data)
+
+    def recv_raw(self, deadline: float) -> bytes:
+        """The socket's next bytes: NoPacket at `deadline`, ConnectionClosed at EOF."""
+        if self.eof:
+            raise ConnectionClosed("EOF")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise NoPacket()
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise NoPacket()
+        except self.CLOSED_ERRORS:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            raise ConnectionClosed("EOF")
+        return chunk
 
     def _parse(self) -> Optional[Packet]:
         if len(self.buf) < 2:
@@ -991,22 +1022,8 @@ class RawClient:
         return Packet(first >> 4, first & 0x0F, body)
 
     def _fill(self, deadline: float) -> None:
-        if self.eof:
-            raise ConnectionClosed("EOF")
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise NoPacket()
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            raise NoPacket()
-        except (ConnectionResetError, BrokenPipeError):
-            chunk = b""
-        if not chunk:
-            self.eof = True
-            raise ConnectionClosed("EOF")
-        self.buf += chunk
+        """Reads MQTT bytes into `buf`."""
+        self.buf += self.recv_raw(deadline)
 
     def read_packet(self, timeout: float = DEFAULT_TIMEOUT) -> Packet:
         """Returns the next packet; raises NoPacket on timeout, ConnectionClosed on EOF."""

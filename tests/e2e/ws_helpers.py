@@ -19,9 +19,9 @@ import struct
 import subprocess
 import threading
 import time
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
-from harness import DEFAULT_TIMEOUT, HERE, HOST, ConnectionClosed, NoPacket, RawClient
+from harness import DEFAULT_TIMEOUT, HERE, HOST, ConnectionClosed, RawClient
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CONTINUATION, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
@@ -86,19 +86,24 @@ def accept_value(key: str) -> str:
     return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
 
 
+def open_handshake(client: RawClient, port: int, protocols: Sequence[str], path: str,
+                   extra: Optional[dict], timeout: float) -> Tuple[str, Handshake]:
+    """Sends an opening handshake on `client`'s connection: its Sec-WebSocket-Key and the
+    answer."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    client.send_raw(upgrade_request(path, key, protocols, HOST, port, extra))
+    return key, read_head(client.sock, time.monotonic() + timeout)
+
+
 def ws_handshake(port: int, protocols: Sequence[str] = ("mqtt",), tls: Optional[ssl.SSLContext] = None,
                  path: str = "/mqtt", extra: Optional[dict] = None,
                  timeout: float = DEFAULT_TIMEOUT) -> Handshake:
     """One opening handshake on a connection of its own, closed afterwards: the answer."""
-    sock = socket.create_connection((HOST, port), timeout=timeout)
+    client = RawClient(port, timeout=timeout, tls=tls)
     try:
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname=HOST)
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(upgrade_request(path, key, protocols, HOST, port, extra))
-        return read_head(sock, time.monotonic() + timeout)
+        return open_handshake(client, port, protocols, path, extra, timeout)[1]
     finally:
-        sock.close()
+        client.close()
 
 
 class WsClient(RawClient):
@@ -106,6 +111,9 @@ class WsClient(RawClient):
     bytes in one binary message of one frame; send_frame() sends any frame. Received data frames
     feed the packet parser whatever their boundaries; a server's ping is answered; its close
     frame is kept in `close_frame` (code, reason) and ends the stream (ConnectionClosed)."""
+
+    # A TLS stream cut is as closed as a reset: any socket error ends the stream.
+    CLOSED_ERRORS = (OSError,)
 
     def __init__(self, port: int, protocols: Sequence[str] = ("mqtt",),
                  tls: Optional[ssl.SSLContext] = None, path: str = "/mqtt",
@@ -116,10 +124,8 @@ class WsClient(RawClient):
         self.sent_close = False
         self.pongs: List[bytes] = []
         self.opcodes: List[int] = []  # of the data frames received
-        key = base64.b64encode(os.urandom(16)).decode()
         try:
-            self.sock.sendall(upgrade_request(path, key, protocols, HOST, port))
-            self.handshake = read_head(self.sock, time.monotonic() + timeout)
+            key, self.handshake = open_handshake(self, port, protocols, path, None, timeout)
         except BaseException:
             self.sock.close()
             raise
@@ -147,13 +153,6 @@ class WsClient(RawClient):
         masked = bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
         self.send_raw(head + mask + masked)
 
-    def send_raw(self, data: bytes) -> None:
-        try:
-            self.sock.sendall(data)
-        except OSError as e:  # reset, broken pipe, a TLS stream cut
-            self.eof = True
-            raise ConnectionClosed(str(e))
-
     def send(self, data: bytes) -> None:
         self.send_frame(BINARY, data)
 
@@ -168,7 +167,7 @@ class WsClient(RawClient):
         while not self.pongs:
             frame = self._frame()
             if frame is None:
-                self._receive(deadline)
+                self.wire += self.recv_raw(deadline)
             else:
                 self._apply(*frame)
         return self.pongs.pop(0)
@@ -197,24 +196,6 @@ class WsClient(RawClient):
         del w[:at + n]
         return bool(fin), opcode, payload
 
-    def _receive(self, deadline: float) -> None:
-        if self.eof:
-            raise ConnectionClosed("EOF")
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise NoPacket()
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(65536)
-        except socket.timeout:
-            raise NoPacket()
-        except OSError:  # reset, broken pipe, a TLS stream cut
-            chunk = b""
-        if not chunk:
-            self.eof = True
-            raise ConnectionClosed("EOF")
-        self.wire += chunk
-
     def _apply(self, fin: bool, opcode: int, payload: bytes) -> bool:
         """Handles one frame; True when it brought data."""
         if opcode in (TEXT, BINARY, CONTINUATION):
@@ -242,7 +223,7 @@ class WsClient(RawClient):
         while True:
             frame = self._frame()
             if frame is None:
-                self._receive(deadline)
+                self.wire += self.recv_raw(deadline)
             elif self._apply(*frame):
                 return
 

@@ -5,9 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../service/live_context.hpp"
-#include "plugmq/http/api.hpp"
-#include "plugmq/http/parse.hpp"
+#include "api_fixture.hpp"
 #include "plugmq/store/fleet.hpp"
 #include "plugmq/store/identity.hpp"
 #include "plugmq/store/session_store.hpp"
@@ -15,76 +13,36 @@
 namespace plugmq::http {
 namespace {
 
-using Json = nlohmann::json;
-using Headers = std::vector<std::pair<std::string, std::string>>;
-using service::testing::LiveContext;
+using testing::Headers;
+using testing::Json;
 
-class AccountApiTest : public ::testing::Test {
+class AccountApiTest : public testing::ApiFixture {
  protected:
-  void SetUp() override {
-    auto db = store::Db::open(live_.db_file());
-    store::Identity ids(db);
-    store::Fleet fleet(db);
-    account_ = ids.add_account("owner@example.com", "owner-pass", 0).value().id;
-    other_ = ids.add_account("other@example.com", "other-pass", 0).value().id;
-    proto_ = ids.add_prototype(account_, "proto").value();
-    stranger_ = ids.add_prototype(other_, "stranger").value();
-    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
-                 .value()
-                 .id;
+  void populate(store::Identity&, store::Fleet& fleet) override {
     other_model_ =
         fleet.add_template(other_, "o", platform::default_perm(platform::DeviceKind::kThing))
             .value()
             .id;
-    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"}).value();
-    live_.start();
-    api_ = std::make_unique<Api>(live_.ctx());
   }
-  void TearDown() override { api_.reset(); }
 
+  // The account's credentials unless the test names others.
   Response call(const std::string& method, const std::string& target, const std::string& body = "",
                 const Headers& headers = owner()) {
-    Request req;
-    req.method = method;
-    req.target = target;
-    req.body = body;
-    req.headers = headers;
-    req.peer_address = "127.0.0.1";
-    return live_.run(api_->handle(req));
+    return ApiFixture::call(method, target, body, headers);
   }
 
-  static Headers owner() {
-    return {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "owner-pass"}};
-  }
-  static Headers owner_basic() {
-    return {{"Authorization", basic_authorization("owner@example.com", "owner-pass")}};
-  }
-  Headers device() const { return {{"X-Plug-Id", proto_.device.id}, {"X-Plug-Auth", proto_.auth}}; }
+  Headers device() const { return as(proto_); }
   Headers csv() const {
     Headers h = owner();
     h.emplace_back("Content-Type", "text/csv; charset=utf-8");
     return h;
   }
 
-  static Json body(const Response& r) { return Json::parse(r.body); }
-  static void expect_error(const Response& r, int status, const std::string& msg_part = "") {
-    EXPECT_EQ(r.status, status) << r.body;
-    auto j = Json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(j.is_object()) << r.body;
-    EXPECT_EQ(j["err"], status) << r.body;
-    if (!msg_part.empty()) {
-      EXPECT_NE(j["msg"].get<std::string>().find(msg_part), std::string::npos) << r.body;
-    }
-  }
-
   std::string serials_path(const std::string& model) const {
     return "/iot/template/" + model + "/serial";
   }
 
-  LiveContext live_;
-  std::unique_ptr<Api> api_;
-  std::string account_, other_, model_, other_model_;
-  store::NewDevice proto_, stranger_;
+  std::string other_model_;
 };
 
 TEST_F(AccountApiTest, DevicesAreTheAccountsOnlyWithTheCommandLinesShape) {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../service/live_context.hpp"
+#include "api_fixture.hpp"
 #include "plugmq/http/parse.hpp"
 #include "plugmq/store/data.hpp"
 #include "plugmq/store/fleet.hpp"
@@ -16,66 +16,22 @@
 namespace plugmq::http {
 namespace {
 
-using Json = nlohmann::json;
-using Headers = std::vector<std::pair<std::string, std::string>>;
-using service::testing::LiveContext;
 using service::testing::Recorder;
+using testing::Headers;
+using testing::Json;
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public testing::ApiFixture {
  protected:
   void SetUp() override {
     live_.options().http.max_records_per_publish = 5;
-    auto db = store::Db::open(live_.db_file());
-    store::Identity ids(db);
-    store::Fleet fleet(db);
-    // Retention 0 (forever): the records of these tests, dated in 1970, are not swept away.
-    account_ = ids.add_account("owner@example.com", "owner-pass", 0).value().id;
-    other_ = ids.add_account("other@example.com", "other-pass", 0).value().id;
-    proto_ = ids.add_prototype(account_, "proto").value();
-    stranger_ = ids.add_prototype(other_, "stranger").value();
-    model_ = fleet.add_template(account_, "m", platform::default_perm(platform::DeviceKind::kThing))
-                 .value()
-                 .id;
-    fleet.add_serial(model_, {"SN-1", "enroll-1", "control-1"}).value();
+    ApiFixture::SetUp();
+  }
+  void populate(store::Identity&, store::Fleet& fleet) override {
     fleet.add_serial(model_, {"SN-2", "enroll-2", "control-2"}).value();
-    live_.start();
-    api_ = std::make_unique<Api>(live_.ctx());
-  }
-  void TearDown() override { api_.reset(); }
-
-  Response call(const std::string& method, const std::string& target, const std::string& body = "",
-                const Headers& headers = {}) {
-    Request req;
-    req.method = method;
-    req.target = target;
-    req.body = body;
-    req.headers = headers;
-    req.peer_address = "127.0.0.1";
-    return live_.run(api_->handle(req));
   }
 
-  static Headers as(const store::NewDevice& d) {
-    return {{"X-Plug-Id", d.device.id}, {"X-Plug-Auth", d.auth}};
-  }
   static Headers as_device(const std::string& id, const std::string& auth) {
     return {{"X-Plug-Id", id}, {"X-Plug-Auth", auth}};
-  }
-  static Headers owner() {
-    return {{"X-Plug-Email", "owner@example.com"}, {"X-Plug-Master", "owner-pass"}};
-  }
-  static Headers owner_basic() {
-    return {{"Authorization", basic_authorization("owner@example.com", "owner-pass")}};
-  }
-
-  static Json body(const Response& r) { return Json::parse(r.body); }
-
-  // Asserts `r` is the error form with `status`.
-  static void expect_error(const Response& r, int status) {
-    EXPECT_EQ(r.status, status) << r.body;
-    auto j = Json::parse(r.body, nullptr, false);
-    ASSERT_TRUE(j.is_object()) << r.body;
-    EXPECT_EQ(j["err"], status) << r.body;
-    EXPECT_TRUE(j["msg"].is_string()) << r.body;
   }
 
   // Enrolls SN-1 over HTTP: the thing's id and auth.
@@ -98,11 +54,6 @@ class ApiTest : public ::testing::Test {
     q.mask = mask;
     return data.query(q);
   }
-
-  LiveContext live_;
-  std::unique_ptr<Api> api_;
-  std::string account_, other_, model_;
-  store::NewDevice proto_, stranger_;
 };
 
 // ---- authentication ----
