@@ -12,8 +12,8 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import (CONNACK, ConnectionClosed, NoPacket, RawClient, ServerTestCase,
-                     account_headers, device_headers, encode_connect, encode_subscribe,
-                     http_request, raw_enroll, thing_topic, unique, wait_for)
+                     device_headers, encode_connect, http_request, raw_enroll, thing_topic,
+                     unique, wait_for)
 
 ENROLL_LIMIT = 10
 ATTEMPTS = 100

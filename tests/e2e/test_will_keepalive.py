@@ -1,6 +1,5 @@
 """Last Will and Testament and keep alive (SPEC section 3, [MQTT-3.1.2-24])."""
 
-import os
 import time
 import unittest
 
