@@ -233,6 +233,35 @@ TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
   writer.stop();
 }
 
+// A record whose callback does not hurry its commit (push(..., soon = false): a persistent
+// session's QoS 2 PUBLISH, whose save comes right behind) waits like one without a callback, and
+// commits in one transaction with the urgent item queued behind it.
+TEST(DataWriter, ALazyCallbackWaitsForWhatIsQueuedBehindIt) {
+  TempDb tmp;
+  DataWriterOptions options;
+  options.commit_interval = std::chrono::milliseconds(2000);
+  options.sweep_every = std::chrono::minutes(10);
+  DataWriter writer(tmp.file(), options);
+  writer.start();
+  writer.push(record(1));
+  ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(writer.commit_seconds().snapshot().count, 1u);
+  std::atomic<bool> stored{false};
+  writer.push(record(2), [&](bool ok) { stored = ok; }, false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(stored.load()) << "it waits for the commit interval";
+  EXPECT_EQ(writer.written(), 1u);
+  std::atomic<bool> saved{false};
+  writer.push_session_task([](SessionStore&) {});
+  writer.push_done([&](bool ok) { saved = ok && stored.load(); });
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_for([&] { return saved.load(); }, std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  EXPECT_EQ(writer.commit_seconds().snapshot().count, 2u)
+      << "the record and the session task behind it in one transaction";
+  writer.stop();
+}
+
 TEST(DataWriter, SweepsDoNotCommitBeforeTheInterval) {
   TempDb tmp;
   DataWriterOptions options;
