@@ -94,7 +94,7 @@ void Connection::on_ack(const codec::Packet& p, Actions& out) {
       if (!bytes) return unknown_ack("PUBREC", id, out);
       if (*bytes > 0) out.acknowledged(*bytes);
       out.window_changed();
-      return out.send(codec::Pubrel{id});
+      return out.send_pubrel(id);
     }
     case PacketType::kPubcomp: {
       const std::uint16_t id = std::get<codec::Pubcomp>(p).packet_id;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "plugmq/broker/qos.hpp"
+#include "plugmq/net/save_gate.hpp"
 #include "plugmq/store/data.hpp"
 #include "transport.hpp"
 
@@ -53,6 +54,8 @@ struct PersistState {
   // The id of the QoS 2 PUBLISH whose record is being handed to the writer (0: none): left out
   // of saves until it is queued, so that a save never holds an id whose record it precedes.
   std::uint16_t storing_qos2 = 0;
+  // The PUBRELs, PUBRECs and PUBCOMPs waiting for a save to commit (Session::flush_gate).
+  SaveGate gate;
 
   // ---- Under the session's mu_ ----
   bool catching_up = true;  // live deliveries wait in `held`

@@ -217,6 +217,16 @@ class Session final : public service::LiveSession,
   // Answers a PUBREL (Actions::send_pubcomp): after a save without the id when one saved holds
   // it, else at once.
   void send_pubcomp(std::uint16_t id);
+  // Answers a PUBREC (Actions::send_pubrel): a persistent session's after a save holding its
+  // message at the PUBCOMP stage, else at once.
+  void send_pubrel(std::uint16_t id);
+  // Queues `ack` behind the next save of the session's gate (PersistState::gate); `of_publish`:
+  // a PUBACK or PUBREC. REQUIRES: persist_ resumed.
+  void hold_ack(codec::Packet ack, bool of_publish);
+  // Posts flush_gate() when the gate says a save is due.
+  void flush_gate_soon();
+  // Pushes a save and, behind its commit, sends the acknowledgements the gate held for it.
+  void flush_gate();
   void mark_dirty();
   // The periodic save, when due (check_watchdog).
   void save_if_due(std::chrono::steady_clock::time_point now);
@@ -226,10 +236,11 @@ class Session final : public service::LiveSession,
   // The publish path shared by PUBLISH and the Last Will: data is routed, stored, and `done`
   // (a QoS 1/2 acknowledgement) runs once the record is committed, or in order with the
   // others when nothing was stored (denied, invalid).
-  // `done` is taken (left empty) on every path.
+  // `done` is taken (left empty) on every path; `commit_soon` false: the caller queues what
+  // commits the record (service::publish_record).
   boost::asio::awaitable<void> publish_data(const std::string& topic, const std::string& payload,
                                             std::uint8_t qos, bool retain,
-                                            store::DataWriter::Done& done);
+                                            store::DataWriter::Done& done, bool commit_soon = true);
   void reply(const std::string& topic, std::string payload);
 
   // Queues a packet of this session's own (CONNACK, SUBACK, PUBACK, ...): never dropped.

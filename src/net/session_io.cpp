@@ -57,16 +57,38 @@ template <class Stream>
 asio::awaitable<void> Session<Stream>::run_publish(codec::Publish& p,
                                                    std::optional<codec::Packet>& ack) {
   store::DataWriter::Done done;
-  if (ack) done = ack_when_stored(std::move(*ack));
+  // A persistent session's PUBREC goes once a save holding its id, pushed behind its record, is
+  // committed (a PUBLISH sent again after a SIGKILL is then not stored again); a PUBACK that
+  // would overtake an acknowledgement waiting so waits with it (SaveGate).
+  SaveGate* gate = persist_ && persist_->resumed ? &persist_->gate : nullptr;
+  std::shared_ptr<SaveGate::Held> held;
+  if (ack && gate != nullptr && (p.qos == 2 || gate->orders_publishes())) {
+    held = gate->group_for_publish();
+    done = [held](bool ok) {
+      if (!ok) held->failed = true;  // before the save's callback, which then sends nothing
+    };
+    gate->begin_publish();  // no save before the record is queued
+  } else if (ack) {
+    done = ack_when_stored(std::move(*ack));
+  }
   publisher_ = true;
   // A persistent session saves a QoS 2 id awaiting its PUBREL only behind its record.
   PersistState* persist = p.qos == 2 ? persist_.get() : nullptr;
   if (persist != nullptr) persist->storing_qos2 = p.packet_id;
-  auto op = publish_data(p.topic, p.payload, p.qos, p.retain, done);
+  // Held: the save pushed behind the record commits it, in the same transaction.
+  const bool commit_soon = held == nullptr;
+  auto op = publish_data(p.topic, p.payload, p.qos, p.retain, done, commit_soon);
   co_await std::move(op);
   if (persist != nullptr) {
     persist->storing_qos2 = 0;
     mark_dirty();
+  }
+  if (held) {
+    held->acks.push_back(std::move(*ack));
+    gate->end_publish();
+    // At once rather than posted: the save goes right behind the record, into the same
+    // transaction. Those that come while it is being committed share the next save.
+    if (gate->want_flush()) flush_gate();
   }
 }
 
@@ -100,7 +122,8 @@ asio::awaitable<void> Session<Stream>::run_subscribe(std::uint16_t packet_id,
 template <class Stream>
 asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
                                                     const std::string& payload, std::uint8_t qos,
-                                                    bool retain, store::DataWriter::Done& done) {
+                                                    bool retain, store::DataWriter::Done& done,
+                                                    bool commit_soon) {
   // The publish path shared with HTTP (service/publish.hpp). A copy of the pointer: a
   // directory refresh may replace principal_ during the await.
   const auto who = principal_;
@@ -110,7 +133,7 @@ asio::awaitable<void> Session<Stream>::publish_data(const std::string& topic,
     };
   };
   auto op = service::publish_message(ctx_, *who, topic, payload, qos, retain, reply_to, done, peer_,
-                                     client_id());
+                                     client_id(), commit_soon);
   co_await std::move(op);
 }
 
@@ -124,14 +147,14 @@ void Session<Stream>::reply(const std::string& topic, std::string payload) {
   send(out);
 }
 
-#define PLUGMQ_SESSION_IO(S)                                                                     \
-  template asio::awaitable<void> Session<S>::perform(Io&);                                       \
-  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                        \
-                                                         std::optional<codec::Packet>&);         \
-  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                        \
-                                                           std::span<const std::uint8_t>, bool); \
-  template asio::awaitable<void> Session<S>::publish_data(                                       \
-      const std::string&, const std::string&, std::uint8_t, bool, store::DataWriter::Done&);     \
+#define PLUGMQ_SESSION_IO(S)                                                                       \
+  template asio::awaitable<void> Session<S>::perform(Io&);                                         \
+  template asio::awaitable<void> Session<S>::run_publish(codec::Publish&,                          \
+                                                         std::optional<codec::Packet>&);           \
+  template asio::awaitable<void> Session<S>::run_subscribe(std::uint16_t,                          \
+                                                           std::span<const std::uint8_t>, bool);   \
+  template asio::awaitable<void> Session<S>::publish_data(                                         \
+      const std::string&, const std::string&, std::uint8_t, bool, store::DataWriter::Done&, bool); \
   template void Session<S>::reply(const std::string&, std::string);
 PLUGMQ_SESSION_IO(Socket)
 PLUGMQ_SESSION_IO(TlsStream)

@@ -81,7 +81,10 @@ class Session<Stream>::Io final : public broker::Actions {
     if (s_.persist_) s_.mark_dirty();
   }
   void send_pubcomp(std::uint16_t packet_id) override { s_.send_pubcomp(packet_id); }
+  void send_pubrel(std::uint16_t packet_id) override { s_.send_pubrel(packet_id); }
   void ack_in_order(const codec::Packet& ack) override {
+    // Behind the acknowledgements a persistent session holds for its next save, if any.
+    if (s_.persist_ && s_.persist_->gate.orders_publishes()) return s_.hold_ack(ack, true);
     s_.ctx_.writer.push_done(s_.ack_when_stored(ack));
   }
   void publish_will(const codec::Will& w) override { will = &w; }

@@ -351,9 +351,59 @@ void Session<Stream>::send_pubcomp(std::uint16_t id) {
   saved.erase(at);
   // A save holds the id as awaiting its PUBREL: after a restart (a SIGKILL included) the id's
   // next PUBLISH would be taken for this one sent again, and dropped. So a save without it
-  // first, and the PUBCOMP once that is committed (in order behind it).
-  if (p->resumed) save(snapshot(ctx_.dispatcher.watermark(), true), false);
-  ctx_.writer.push_done(ack_when_stored(pubcomp));
+  // first, and the PUBCOMP once that is committed.
+  if (!p->resumed) return ctx_.writer.push_done(ack_when_stored(pubcomp));
+  hold_ack(pubcomp, false);
+}
+
+template <class Stream>
+void Session<Stream>::send_pubrel(std::uint16_t id) {
+  PersistState* p = persist_.get();
+  if (p == nullptr || !p->resumed) return send(codec::Pubrel{id});
+  // The window holds the message at its PUBCOMP stage: once a save says so, a restart sends
+  // this PUBREL again rather than the PUBLISH, which the client may have released by then.
+  hold_ack(codec::Pubrel{id}, false);
+}
+
+template <class Stream>
+void Session<Stream>::hold_ack(codec::Packet ack, bool of_publish) {
+  persist_->gate.hold(std::move(ack), of_publish);
+  flush_gate_soon();
+}
+
+template <class Stream>
+void Session<Stream>::flush_gate_soon() {
+  // Posted: the packets already read are handled first, and their acknowledgements share the
+  // save.
+  if (!persist_->gate.want_flush()) return;
+  asio::post(executor(), [self = this->shared_from_this()] { self->flush_gate(); });
+}
+
+template <class Stream>
+void Session<Stream>::flush_gate() {
+  PersistState& p = *persist_;
+  auto held = p.gate.take();
+  if (!held) return;  // nothing yet: a save uncommitted, or a record being handed over
+  if (!p.resumed || conn_.closing()) {
+    // Ending: nothing more is sent, and the last save holds the state.
+    if (p.gate.committed()) flush_gate_soon();
+    return;
+  }
+  // The save holds every change so far: the periodic one has nothing left to do.
+  p.dirty = false;
+  save(snapshot(ctx_.dispatcher.watermark(), true), false);
+  ctx_.writer.push_done([self = this->shared_from_this(), held = std::move(held)](bool ok) {
+    // The data writer's thread, after the save's commit: the acknowledgements in order, or
+    // none when the save or a record acknowledged here failed (the client sends again).
+    if (ok && !held->failed) {
+      for (const auto& ack : held->acks) self->send(ack);
+    } else {
+      self->close(broker::EndReason::kStoreFailed);
+    }
+    asio::post(self->executor(), [self] {
+      if (self->persist_->gate.committed()) self->flush_gate();
+    });
+  });
 }
 
 template <class Stream>
@@ -412,6 +462,10 @@ void Session<Stream>::end_persistent() {
   template store::Session Session<S>::snapshot(std::int64_t, bool);                        \
   template void Session<S>::save(store::Session, bool);                                    \
   template void Session<S>::send_pubcomp(std::uint16_t);                                   \
+  template void Session<S>::send_pubrel(std::uint16_t);                                    \
+  template void Session<S>::hold_ack(codec::Packet, bool);                                 \
+  template void Session<S>::flush_gate_soon();                                             \
+  template void Session<S>::flush_gate();                                                  \
   template void Session<S>::mark_dirty();                                                  \
   template void Session<S>::save_if_due(steady_clock::time_point);                         \
   template void Session<S>::end_persistent();

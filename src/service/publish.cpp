@@ -74,7 +74,7 @@ std::shared_ptr<const std::string> encode_delivery(const platform::Record& r) {
 
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
                            std::string channel, platform::Envelope envelope, std::uint8_t qos,
-                           store::DataWriter::Done& done) {
+                           store::DataWriter::Done& done, bool commit_soon) {
   platform::Record record;
   if (envelope.id) {
     // An update (SPEC 4): the record keeps its id; the store replaces the one stored.
@@ -112,7 +112,7 @@ std::string publish_record(Context& ctx, const Directory& dir, const platform::T
     static_cast<LiveSession&>(s).deliver(msg);
   });
   std::string id = record.id;
-  ctx.writer.push(std::move(record), std::exchange(done, nullptr));
+  ctx.writer.push(std::move(record), std::exchange(done, nullptr), commit_soon);
   return id;
 }
 
@@ -166,10 +166,13 @@ asio::awaitable<PublishStatus> resolve_envelope(Context& ctx, const Directory& d
 
 }  // namespace
 
-asio::awaitable<PublishStatus> publish_topic(
-    Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
-    const std::string& topic, const std::string& payload, std::uint8_t qos, bool retain,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client) {
+asio::awaitable<PublishStatus> publish_topic(Context& ctx, const platform::Principal& who,
+                                             platform::ParsedTopic& parsed,
+                                             const std::string& topic, const std::string& payload,
+                                             std::uint8_t qos, bool retain,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client, bool commit_soon) {
   AckInOrder ack_in_order{ctx.writer, done};
   const Dropped dropped{log_peer, log_client, topic};
   if (parsed.kind != platform::TopicKind::kData) {
@@ -210,7 +213,7 @@ asio::awaitable<PublishStatus> publish_topic(
   // remove its topic's retained message [MQTT-3.3.1-10].
   decoded.envelope.retain = retain;
   publish_record(ctx, *dir, *target, std::move(parsed.channel), std::move(decoded.envelope), qos,
-                 done);
+                 done, commit_soon);
   co_return PublishStatus::kStored;
 }
 
@@ -218,7 +221,7 @@ asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& w
                                       const std::string& topic, const std::string& payload,
                                       std::uint8_t qos, bool retain, const MakeReply& make_reply,
                                       store::DataWriter::Done& done, const std::string& log_peer,
-                                      std::string_view log_client) {
+                                      std::string_view log_client, bool commit_soon) {
   AckInOrder ack_in_order{ctx.writer, done};
   auto parsed = platform::parse_topic(topic);
   if (parsed.kind == platform::TopicKind::kPropSet ||
@@ -227,8 +230,8 @@ asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& w
     co_await std::move(op);
     co_return;
   }
-  auto op =
-      publish_topic(ctx, who, parsed, topic, payload, qos, retain, done, log_peer, log_client);
+  auto op = publish_topic(ctx, who, parsed, topic, payload, qos, retain, done, log_peer, log_client,
+                          commit_soon);
   co_await std::move(op);
 }
 

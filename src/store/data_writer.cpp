@@ -97,8 +97,10 @@ void DataWriter::signal_room() {
   wake_room_waiters();
 }
 
-void DataWriter::push(platform::Record record, Done done) {
-  enqueue(Item{std::move(record), std::move(done), {}});
+void DataWriter::push(platform::Record record, Done done, bool soon) {
+  Item item{std::move(record), std::move(done), {}};
+  item.lazy = !soon;
+  enqueue(std::move(item));
 }
 
 void DataWriter::push_done(Done done) { enqueue(Item{std::nullopt, std::move(done), {}}); }

@@ -154,17 +154,22 @@ class SessionTestCase:
             raise AssertionError(f"no PUBLISH within {timeout} s")
         return parse_publish(p)
 
-    def qos2_publish_once_across_a_resume(self, restart: bool):
+    def qos2_publish_once_across_a_resume(self, restart: bool, crash: bool = False):
         """[MQTT-4.3.3-2] across a resume: a raw publisher with clean session 0 sends a QoS 2
         PUBLISH, gets its PUBREC and goes away without PUBREL (the server restarted meanwhile
-        when `restart`); back with clean session 0 it sends the PUBLISH again with DUP (MQTT
-        3.1.1 4.3.3), gets PUBREC, sends PUBREL and gets PUBCOMP. The record is stored and
-        delivered once; the released id then carries a new message."""
+        when `restart`, killed with SIGKILL right after the PUBREC when `crash`); back with
+        clean session 0 it sends the PUBLISH again with DUP (MQTT 3.1.1 4.3.3), gets PUBREC,
+        sends PUBREL and gets PUBCOMP. The record is stored and delivered once; the released id
+        then carries a new message."""
         channel = unique("q2in")
         t = self.topic(channel)
         sub = self.persistent()
         sub.connect()
         sub.subscribe(t, 2)
+        if crash:
+            # Its subscription saved before the kill: its end saves it.
+            sub.disconnect()
+            self.assertTrue(sub.connect())
         cid = unique("q2pub")
         mid = struct.pack("!H", 41)
         pub = RawClient(self.port)
@@ -172,9 +177,17 @@ class SessionTestCase:
         self.assertFalse(raw_connect(pub, self.pub_dev, cid, clean=False))
         pub.send(encode_publish(t, '"once"', qos=2, mid=41))
         self.assertEqual(pub.expect(PUBREC).body, mid)
+        # paho hands a QoS 2 message over at its PUBREL.
         wait_for(lambda: sub.data() == ["once"], what="the first delivery")
-        pub.close()  # away, no PUBREL
-        if restart:
+        if crash:
+            # Killed with the publisher connected: nothing saved its session since the PUBREC.
+            self.server.restart(crash=True)
+            pub.close()
+            sub.disconnect()
+            self.assertTrue(sub.connect(self.server.port))
+        else:
+            pub.close()  # away, no PUBREL
+        if restart and not crash:
             sub.disconnect()
             self.server.restart()
             self.assertTrue(sub.connect(self.server.port))
@@ -190,11 +203,11 @@ class SessionTestCase:
         self.assertEqual(again.expect(PUBREC).body, mid)
         again.send(ack(PUBREL, 41))
         self.assertEqual(again.expect(PUBCOMP).body, mid)
-        wait_for(lambda: "after" in sub.data(), what="the message after the release")
-        self.assertEqual(sub.data(), ["once", "after"], "the PUBLISH sent again was routed again")
         stored = self.server.data_get(channel, of=self.pub_dev["id"])
         self.assertEqual(sorted(r["data"] for r in stored), ["after", "once"],
                          "the PUBLISH sent again was stored again")
+        wait_for(lambda: "after" in sub.data(), what="the message after the release")
+        self.assertEqual(sub.data(), ["once", "after"], "the PUBLISH sent again was routed again")
 
     def assert_quiet(self, c: RawClient, duration: float = NEGATIVE_WINDOW):
         """Negative check: no packet within `duration` (a delivery on localhost takes ms)."""

@@ -2,14 +2,17 @@
 past sessions.max_replay (SPEC 11): each test has a server of its own.
 
 A record whose publisher got its PUBACK reaches a persistent subscriber that was away whatever
-happened to the server meanwhile; a QoS 2 PUBLISH sent again with DUP after a restart between
-its PUBREC and its PUBREL is not stored again; a subscriber that does not acknowledge loses
-nothing; the oldest past max_replay are skipped, counted and logged."""
+happened to the server meanwhile; a QoS 2 PUBLISH sent again with DUP after a restart or a
+SIGKILL between its PUBREC and its PUBREL is not stored again; an outbound QoS 2 message whose
+PUBREL went out before a SIGKILL is not sent again as a PUBLISH (its PUBREL is); a subscriber
+that does not acknowledge loses nothing; the oldest past max_replay are skipped, counted and
+logged."""
 
+import struct
 import unittest
 
-from harness import (NEGATIVE_WINDOW, PUBACK, FreshServerTestCase, NoPacket, RawClient, unique,
-                     wait_for)
+from harness import (NEGATIVE_WINDOW, PUBACK, PUBCOMP, PUBREC, PUBREL, FreshServerTestCase,
+                     NoPacket, RawClient, unique, wait_for)
 from session_helpers import MANY, SessionTestCase, ack, parse_publish, raw_connect
 
 
@@ -61,6 +64,85 @@ class RestartSessions(FreshServerTestCase, SessionTestCase):
     def test_MQTT_4_3_3_2_qos2_publish_sent_again_after_a_restart_is_stored_once(self):
         # The server stops (SIGTERM) between the PUBREC and the PUBLISH sent again.
         self.qos2_publish_once_across_a_resume(restart=True)
+
+    def test_MQTT_4_3_3_2_qos2_publish_sent_again_after_a_sigkill_is_stored_once(self):
+        # The server is killed right after the PUBREC, its publisher still connected: no save at
+        # the end of its connection holds the id, only the one the PUBREC waited for.
+        self.qos2_publish_once_across_a_resume(restart=True, crash=True)
+
+    # ---- Outbound QoS 2 across a SIGKILL [MQTT-4.3.3-1, MQTT-4.4.0-1] ----
+
+    def durable_qos2_subscriber(self, t: str):
+        """A raw subscriber with clean session 0 whose QoS 2 subscription to `t` is saved: it
+        subscribes, goes (its end saves the session) and comes back. Returns (client id, the
+        connection)."""
+        cid = unique("q2kill")
+        c, present = self.raw_sub(cid)
+        self.assertFalse(present)
+        self.assertEqual(c.subscribe([(t, 2)]), [2])
+        c.disconnect()
+        c.wait_closed()
+        c2, present = self.raw_sub(cid)
+        self.assertTrue(present)
+        return cid, c2
+
+    def received_until(self, c: RawClient, value) -> list:
+        """What `c` gets until the PUBLISH of `value`: ("PUBREL", id), answered with PUBCOMP,
+        and ("PUBLISH", data, dup, id), acknowledged."""
+        seen = []
+        while True:
+            try:
+                p = c.read_packet()
+            except NoPacket:
+                self.fail(f"no PUBLISH of {value!r} after {seen}")
+            if p.type == PUBREL:
+                (pid,) = struct.unpack("!H", p.body)
+                seen.append(("PUBREL", pid))
+                c.send(ack(PUBCOMP, pid))
+                continue
+            d = parse_publish(p)
+            seen.append(("PUBLISH", d.data(), d.dup, d.packet_id))
+            c.send(ack(PUBACK if d.qos == 1 else PUBREC, d.packet_id))
+            if d.data() == value:
+                return seen
+
+    def qos2_exchange_then_sigkill(self, pubcomp: bool):
+        """A QoS 2 message to a persistent subscriber: PUBLISH, its PUBREC, the server's PUBREL
+        (and its PUBCOMP when `pubcomp`); the server is killed right after, well within the
+        second between two periodic saves. Back after the restart, the subscriber gets what
+        comes before the next message ("next", published then): returned with the message's
+        packet id."""
+        t = self.topic()
+        cid, c = self.durable_qos2_subscriber(t)
+        self.publish_many(t, ["done"], qos=2)
+        d = self.next_publish(c)
+        self.assertEqual((d.data(), d.qos, d.dup), ("done", 2, False))
+        c.send(ack(PUBREC, d.packet_id))
+        rel = c.read_packet()
+        self.assertEqual((rel.type, rel.body), (PUBREL, struct.pack("!H", d.packet_id)))
+        if pubcomp:
+            c.send(ack(PUBCOMP, d.packet_id))
+        self.server.restart(crash=True)
+        c2, present = self.raw_sub(cid)
+        self.assertTrue(present)
+        self.publish_many(t, ["next"])
+        return self.received_until(c2, "next"), d.packet_id
+
+    def test_MQTT_4_3_3_1_qos2_completed_before_a_sigkill_is_not_sent_again(self):
+        # The client released the message (PUBCOMP): its PUBLISH again would be a duplicate. Its
+        # PUBREL again is allowed (the client answers PUBCOMP for an id it does not hold).
+        seen, pid = self.qos2_exchange_then_sigkill(pubcomp=True)
+        self.assertEqual(seen[-1][:2], ("PUBLISH", "next"))
+        self.assertIn(seen[:-1], ([], [("PUBREL", pid)]),
+                      "a QoS 2 message completed before the SIGKILL was sent again")
+
+    def test_MQTT_4_4_0_1_qos2_pubrel_not_the_publish_again_after_a_sigkill(self):
+        # The PUBREL went out, the PUBCOMP did not come: after the restart its PUBREL again, with
+        # its packet id, and never its PUBLISH.
+        seen, pid = self.qos2_exchange_then_sigkill(pubcomp=False)
+        self.assertEqual(seen[0], ("PUBREL", pid), f"after the restart: {seen}")
+        self.assertEqual([s[:2] for s in seen[1:]], [("PUBLISH", "next")],
+                         "a QoS 2 message whose PUBREL went out was sent again")
 
 
 class FallingBehindTest(FreshServerTestCase, SessionTestCase):

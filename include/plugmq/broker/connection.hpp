@@ -170,6 +170,11 @@ class Actions {
   // awaiting its PUBREL sends it once a save without the id is committed (a restart must not
   // take the id's next PUBLISH for one sent again); else at once.
   virtual void send_pubcomp(std::uint16_t packet_id) { send(codec::Pubcomp{packet_id}); }
+  // Answer a PUBREC of an outbound QoS 2 message, which the window now holds at its PUBCOMP
+  // stage [MQTT-4.3.3-1]. A persistent session sends it once a save holding the message at that
+  // stage is committed (after a restart, a SIGKILL included, it sends the PUBREL again, never
+  // the PUBLISH the client has released); else at once.
+  virtual void send_pubrel(std::uint16_t packet_id) { send(codec::Pubrel{packet_id}); }
   // Queue `ack` once every earlier publish of this connection is acknowledged: behind the
   // records being stored, in order with their PUBACKs and PUBRECs (a QoS 2 PUBLISH sent again
   // before its PUBREL gets its PUBREC this way, without being stored or routed again).
@@ -194,7 +199,8 @@ class Actions {
   // Enroll: `topic` is the enrollment topic (it holds a password: never logged), `client_id`
   // the client's own ("" when the server assigned one). Answer on_enrolled().
   virtual void enroll(const std::string& topic, std::string_view client_id) = 0;
-  // Publish data (or a property request). `ack`: sent once the record is stored (QoS 1, 2).
+  // Publish data (or a property request). `ack`: sent once the record is stored (QoS 1, 2); a
+  // persistent session's PUBREC once a save holding the id (behind the record) is committed too.
   virtual void publish(codec::Publish& p, std::optional<codec::Packet> ack) = 0;
   // Run a SUBSCRIBE or UNSUBSCRIBE over `filters` (codec::Filters::kInPlace; they stay where
   // they are until done) in turns: subscribe_some() / unsubscribe_some() until one returns true.

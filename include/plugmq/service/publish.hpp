@@ -55,13 +55,14 @@ inline constexpr std::uint8_t kHttpQos = 1;
 // published at `qos`, routed to every matching subscriber (who each check their read
 // permission, and receive it at min(`qos`, their granted QoS), with RETAIN 0) and queued for
 // the store; `done`
-// (taken, may be empty) runs once it is committed. No permission check here: the caller did it
-// (find_target + platform::may_write). Returns the record's OID (an update's: its own).
+// (taken, may be empty) runs once it is committed: at once, or, with `commit_soon` false, with
+// what the caller queues behind it (DataWriter::push). No permission check here: the caller did
+// it (find_target + platform::may_write). Returns the record's OID (an update's: its own).
 // REQUIRES: platform::valid_channel(channel); target.device_id is a lowercase Plug-ID; qos <= 2;
 // envelope.id, when set, is what record_to_update() returned for target and channel.
 std::string publish_record(Context& ctx, const Directory& dir, const platform::Target& target,
                            std::string channel, platform::Envelope envelope, std::uint8_t qos,
-                           store::DataWriter::Done& done);
+                           store::DataWriter::Done& done, bool commit_soon = true);
 
 enum class PublishStatus {
   kStored,        // routed and queued for the store
@@ -82,13 +83,14 @@ enum class PublishStatus {
 // no device or permission (Metrics::kDroppedDenied), an "id" that names no such record
 // (Metrics::kDroppedUnknownId).
 // `done` is
-// taken on every path: with the record, or (when nothing was stored) queued behind the records
-// before it, so acknowledgements stay in order. `log_peer` and `log_client` name the publisher in
-// logs. REQUIRES: the referenced arguments outlive the await.
+// taken on every path: with the record (`commit_soon`: publish_record), or (when nothing was
+// stored) queued behind the records before it, so acknowledgements stay in order. `log_peer` and
+// `log_client` name the publisher in logs. REQUIRES: the referenced arguments outlive the await.
 boost::asio::awaitable<PublishStatus> publish_topic(
     Context& ctx, const platform::Principal& who, platform::ParsedTopic& parsed,
     const std::string& topic, const std::string& payload, std::uint8_t qos, bool retain,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
+    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client,
+    bool commit_soon = true);
 
 // Makes the callback that answers the publisher alone; asked only for a publish that gets an
 // answer (a property request), so that a data publish builds none.
@@ -99,12 +101,16 @@ using MakeReply = std::function<Reply()>;
 // `who`: a property request (service/properties.hpp, answered through make_reply()) or data
 // (publish_topic). `done` (a
 // QoS 1/2 acknowledgement, may be empty) is taken on every path: it runs once the record is
-// committed, or in order with the others when nothing was stored.
+// committed, or in order with the others when nothing was stored. `commit_soon` false: a
+// stored record's `done` does not hurry its commit (publish_record).
 // REQUIRES: the referenced arguments outlive the await.
-boost::asio::awaitable<void> publish_message(
-    Context& ctx, const platform::Principal& who, const std::string& topic,
-    const std::string& payload, std::uint8_t qos, bool retain, const MakeReply& make_reply,
-    store::DataWriter::Done& done, const std::string& log_peer, std::string_view log_client);
+boost::asio::awaitable<void> publish_message(Context& ctx, const platform::Principal& who,
+                                             const std::string& topic, const std::string& payload,
+                                             std::uint8_t qos, bool retain,
+                                             const MakeReply& make_reply,
+                                             store::DataWriter::Done& done,
+                                             const std::string& log_peer,
+                                             std::string_view log_client, bool commit_soon = true);
 
 // The read check at delivery: whether `subscriber` may receive `m`, a record of device
 // m.origin (SPEC 6: permissions apply per message, so a subscription grants nothing by

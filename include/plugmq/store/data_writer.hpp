@@ -83,8 +83,11 @@ class DataWriter {
   // Writes everything queued, runs the pending callbacks, stops the thread. Idempotent.
   void stop();
 
-  // Queues a record; `done` (optional) runs once it is committed.
-  void push(platform::Record record, Done done = {});
+  // Queues a record; `done` (optional) runs once it is committed. `soon`: a `done` makes it
+  // commit at once, like anything someone waits for; false when whoever waits queues what commits
+  // it right behind (a persistent session's save, docs/decisions/017: the record and the save
+  // then go in one transaction), or the commit interval ends.
+  void push(platform::Record record, Done done = {}, bool soon = true);
   // Queues a callback with no record, run in order with the records' (a PUBACK for a QoS 1
   // publish that was not stored must not overtake earlier ones).
   void push_done(Done done);
@@ -137,9 +140,12 @@ class DataWriter {
     Task task;
     SessionTask session;  // runs in the batch's transaction
     bool soon = false;    // of `session`: someone waits for it
+    bool lazy = false;    // of a record's `done`: something queued behind it commits it
   };
   // Someone waits for this item's commit: it must not wait for the commit interval.
-  static bool urgent(const Item& item) { return item.done || item.task || item.soon; }
+  static bool urgent(const Item& item) {
+    return (item.done && !item.lazy) || item.task || item.soon;
+  }
   void enqueue(Item item);
   enum class Next { kBatch, kSweep, kStop };
   // Waits until a batch or a sweep is due; kStop once stopping with nothing queued.

@@ -172,6 +172,9 @@ TEST_F(Qos, Qos2PubrecThenPubrelThenPubcomp) {
   feed(conn, io, pubrec(id), kT0 + 3s);
   EXPECT_EQ(io.sent.back(), codec::Packet(codec::Pubrel{id}));
   EXPECT_EQ(io.acked_bytes.size(), 1u);
+  // Both through Actions::send_pubrel, which a persistent session holds until a save is
+  // committed.
+  EXPECT_EQ(io.pubrels, (std::vector<std::uint16_t>{id, id}));
   // PUBCOMP: done, and the next one goes.
   feed(conn, io, pubcomp(id), kT0 + 3s);
   ASSERT_EQ(publishes().size(), 2u);
@@ -180,6 +183,26 @@ TEST_F(Qos, Qos2PubrecThenPubrelThenPubcomp) {
   EXPECT_EQ(conn.waiting(), 0u);
 }
 
+// The PUBREL is asked of the I/O side (Actions::send_pubrel) once the window holds the message
+// at its PUBCOMP stage and the change is told (window_changed: what a save then holds); a
+// PUBREC of an id at no such stage asks for nothing.
+TEST_F(Qos, Qos2PubrelIsAskedForOnceTheWindowHoldsThePubcompStage) {
+  deliver(2, 2);
+  const auto sent = publishes();
+  ASSERT_EQ(sent.size(), 2u);
+  const int changes = io.window_changes;
+  feed(conn, io, pubrec(sent[1].packet_id), kT0 + 3s);
+  EXPECT_EQ(io.pubrels, std::vector<std::uint16_t>{sent[1].packet_id});
+  EXPECT_EQ(io.window_changes, changes + 1);
+  EXPECT_EQ(conn.outbound()->in_flight_at(1).stage, OutboundWindow::Stage::kPubcomp);
+  EXPECT_EQ(conn.outbound()->in_flight_at(0).stage, OutboundWindow::Stage::kPubrec);
+  feed(conn, io, pubrec(999), kT0 + 3s);                 // nothing awaits it
+  feed(conn, io, pubcomp(sent[0].packet_id), kT0 + 3s);  // not at its PUBCOMP stage
+  EXPECT_EQ(io.pubrels, std::vector<std::uint16_t>{sent[1].packet_id});
+  EXPECT_EQ(conn.in_flight(), 2u);
+  feed(conn, io, pubcomp(sent[1].packet_id), kT0 + 4s);
+  EXPECT_EQ(conn.in_flight(), 1u);
+}
 TEST_F(Qos, AcksOfTheWrongKindAreTolerated) {
   conn.deliver({qos0("t", "1"), 1}, io);
   conn.deliver({qos0("t", "2"), 2}, io);
@@ -395,6 +418,7 @@ TEST_F(Persistent, MQTT_4_4_0_1_InFlightSentAgainWithDupAndTheirIds) {
   EXPECT_EQ(pub.packet_id, 7);
   EXPECT_EQ(pub.qos, 1);
   EXPECT_EQ(io.sent[2], codec::Packet(codec::Pubrel{8}));
+  EXPECT_TRUE(io.pubrels.empty()) << "a restored PUBREL comes from a save: sent at once";
   EXPECT_EQ(conn.in_flight(), 2u);
   conn.deliver({qos0("dev-1/data/t", "new"), 1, 12}, io);
   const auto& fresh = std::get<codec::Publish>(io.sent.back());

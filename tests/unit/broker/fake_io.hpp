@@ -59,6 +59,12 @@ class FakeIo final : public Actions {
   void acknowledged(std::size_t bytes) override { acked_bytes.push_back(bytes); }
   void window_changed() override { ++window_changes; }
   void inbound_changed() override { ++inbound_changes; }
+  // As the default does (sent at once), and noted: a persistent session's I/O side holds it
+  // until a save is committed.
+  void send_pubrel(std::uint16_t packet_id) override {
+    pubrels.push_back(packet_id);
+    send(codec::Pubrel{packet_id});
+  }
   void ack_in_order(const codec::Packet& ack) override { acks_in_order.push_back(ack); }
   void publish_will(const codec::Will& w) override { wills.push_back(w); }
   void deadline_changed() override { ++deadline_changes; }
@@ -108,6 +114,7 @@ class FakeIo final : public Actions {
   std::vector<std::pair<std::string, std::uint8_t>> retained;  // send_retained's, in order
   std::vector<std::size_t> acked_bytes;                        // acknowledged()
   std::vector<codec::Packet> acks_in_order;                    // ack_in_order()
+  std::vector<std::uint16_t> pubrels;                          // send_pubrel()
   std::vector<codec::Will> wills;
   std::vector<LogLine> logs;
   std::optional<codec::Connect> login_asked;

@@ -207,16 +207,27 @@ bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds limit
   return true;
 }
 
-TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
-  TempDb tmp;
+// Options with a commit interval of 2 s, and a sweep (which commits the queue too) every
+// `sweep_every`.
+DataWriterOptions slow_commits(std::chrono::milliseconds sweep_every) {
   DataWriterOptions options;
   options.commit_interval = std::chrono::milliseconds(2000);
-  options.sweep_every = std::chrono::minutes(10);  // a sweep would commit the queue too
-  DataWriter writer(tmp.file(), options);
+  options.sweep_every = sweep_every;
+  return options;
+}
+
+// Starts `writer` with a first record: nothing committed yet, it goes at once; from then on
+// the commit interval runs.
+void start_with_a_record(DataWriter& writer) {
   writer.start();
-  // Nothing committed yet: the first record goes at once.
   writer.push(record(1));
   ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+}
+
+TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
+  TempDb tmp;
+  DataWriter writer(tmp.file(), slow_commits(std::chrono::minutes(10)));
+  start_with_a_record(writer);
   // The next ones wait for the interval...
   writer.push(record(2));
   writer.push(record(3));
@@ -233,15 +244,35 @@ TEST(DataWriter, RecordsWithoutCallbackWaitForTheCommitInterval) {
   writer.stop();
 }
 
+// A record whose callback does not hurry its commit (push(..., soon = false): a persistent
+// session's QoS 2 PUBLISH, whose save comes right behind) waits like one without a callback, and
+// commits in one transaction with the urgent item queued behind it.
+TEST(DataWriter, ALazyCallbackWaitsForWhatIsQueuedBehindIt) {
+  TempDb tmp;
+  DataWriter writer(tmp.file(), slow_commits(std::chrono::minutes(10)));
+  start_with_a_record(writer);
+  EXPECT_EQ(writer.commit_seconds().snapshot().count, 1u);
+  std::atomic<bool> stored{false};
+  const auto on_stored = [&](bool ok) { stored = ok; };
+  writer.push(record(2), on_stored, /*soon=*/false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(stored.load()) << "it waits for the commit interval";
+  EXPECT_EQ(writer.written(), 1u);
+  std::atomic<bool> saved{false};
+  writer.push_session_task([](SessionStore&) {});
+  writer.push_done([&](bool ok) { saved = ok && stored.load(); });
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(wait_for([&] { return saved.load(); }, std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  EXPECT_EQ(writer.commit_seconds().snapshot().count, 2u)
+      << "the record and the session task behind it in one transaction";
+  writer.stop();
+}
+
 TEST(DataWriter, SweepsDoNotCommitBeforeTheInterval) {
   TempDb tmp;
-  DataWriterOptions options;
-  options.commit_interval = std::chrono::milliseconds(2000);
-  options.sweep_every = std::chrono::milliseconds(10);
-  DataWriter writer(tmp.file(), options);
-  writer.start();
-  writer.push(record(1));
-  ASSERT_TRUE(wait_for([&] { return writer.written() == 1; }, std::chrono::seconds(10)));
+  DataWriter writer(tmp.file(), slow_commits(std::chrono::milliseconds(10)));
+  start_with_a_record(writer);
   writer.push(record(2));
   // Many sweeps run meanwhile; the record still waits for its interval.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
