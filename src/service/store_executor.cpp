@@ -44,8 +44,13 @@ void StoreExecutor::start() {
 
 void StoreExecutor::stop() {
   // The refresh loop waits on its timer for as long as it runs: cancelled, it ends, and the
-  // store thread then stops after the work queued before.
-  asio::post(serial_.context(), [this] { refresh_timer_.cancel(); });
+  // store thread then stops after the work queued before. A timer that has just expired has
+  // its completion queued already, which cancel() does not reach: the loop also looks at
+  // `stopping_` (set on the same thread) before it waits again.
+  asio::post(serial_.context(), [this] {
+    stopping_ = true;
+    refresh_timer_.cancel();
+  });
   readers_.stop();
   serial_.stop();
 }
@@ -125,7 +130,7 @@ asio::awaitable<void> StoreExecutor::refresh_loop() {
   for (;;) {
     refresh_timer_.expires_after(refresh_every_);
     auto [ec] = co_await refresh_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;  // stopping
+    if (ec || stopping_) co_return;
     refresh_if_changed();
     checkpoint();
   }

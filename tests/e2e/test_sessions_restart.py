@@ -57,8 +57,11 @@ class RestartSessions(FreshServerTestCase, SessionTestCase):
         sub.disconnect()
         self.publish_many(t, ["after"], port=self.server.port)
         self.assertTrue(sub.connect(self.server.port))
-        wait_for(lambda: len(sub.got) >= 2, what="the message published while away")
-        self.assertEqual(sub.data(), ["before", "after"])
+        wait_for(lambda: "after" in sub.data(), what="the message published while away")
+        # "before" comes again, with DUP, when the stop overtook its PUBACK (QoS 1 is at least
+        # once [MQTT-4.4.0-1]); nothing else may come twice, and nothing may be missing.
+        first = [d for d in sub.got if not (d.dup and d.data() == "before")]
+        self.assertEqual([d.data() for d in first], ["before", "after"])
 
 
     def test_MQTT_4_3_3_2_qos2_publish_sent_again_after_a_restart_is_stored_once(self):

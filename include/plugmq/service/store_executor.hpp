@@ -220,6 +220,7 @@ class StoreExecutor {
   std::int64_t seen_admin_version_ = -1;
   std::uint64_t generation_ = 0;
   bool started_ = false;
+  bool stopping_ = false;  // the store thread's: the refresh loop ends at its next wake
   WorkerThreads serial_{1, WorkerThreads::Naming::kPlain};
   WorkerThreads readers_;
   boost::asio::steady_timer refresh_timer_{serial_.context()};

@@ -8,6 +8,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <optional>
 #include <stdexcept>
@@ -202,6 +204,32 @@ TEST_F(StoreExecutorTest, StopFinishesQueuedWorkAndIsIdempotent) {
   exec_->stop();
   EXPECT_EQ(done->load(), 100);
   exec_->stop();
+}
+
+TEST_F(StoreExecutorTest, StopEndsARefreshWhoseTimerHasAlreadyFired) {
+  // The refresh timer fires while the store thread is busy, so its completion is queued when
+  // stop() asks for the cancel: a cancel() reaches no pending wait then, and the loop must still
+  // end rather than wait again (it used to: the process hung at SIGTERM).
+  exec_.reset();
+  exec_.emplace(db_file(), directory_, std::chrono::milliseconds(1), 1);
+  exec_->start();
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::promise<void> busy;
+  exec_->post([released, &busy](StoreExecutor::Repos&) {
+    busy.set_value();
+    released.wait();
+  });
+  busy.get_future().wait();
+  std::this_thread::sleep_for(20ms);  // the 1 ms refresh timer expires meanwhile
+  auto stopped = std::async(std::launch::async, [this] { exec_->stop(); });
+  std::this_thread::sleep_for(20ms);  // stop() has posted its cancel behind the busy task
+  release.set_value();
+  if (stopped.wait_for(5s) != std::future_status::ready) {
+    ADD_FAILURE() << "StoreExecutor::stop() did not return: the refresh loop waits again";
+    std::fflush(nullptr);
+    std::_Exit(1);  // the store thread never ends: nothing to join
+  }
 }
 
 TEST_F(StoreExecutorTest, AtLeastOneReader) {
