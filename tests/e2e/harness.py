@@ -908,6 +908,45 @@ class NoPacket(Exception):
 
 
 
+
+class ScriptsRun(NamedTuple):
+    """`scripts/run` started by run_scripts_run: its process, the lines it printed so far (a
+    thread appends them), its data directory, the dev binary it runs, and stop() (SIGINT to
+    its process group; also a cleanup of the test)."""
+    proc: subprocess.Popen
+    lines: list
+    data: str
+    built: str
+    stop: Callable[[], None]
+
+
+def run_scripts_run(test: unittest.TestCase, args: Sequence[str]) -> ScriptsRun:
+    """Starts `scripts/run ARGS` as a user would after scripts/test, on a temporary data
+    directory; skips the test when the binary under test is not the dev tree's, which is the one
+    scripts/run builds and runs."""
+    built = os.path.join(REPO, "build", "dev", "plugmq")
+    if os.path.realpath(BIN) != os.path.realpath(built):
+        test.skipTest(f"scripts/run builds {built}, not the binary under test")
+    data = tempfile.mkdtemp(prefix="plugmq-run-")
+    test.addCleanup(shutil.rmtree, data, True)
+    proc = subprocess.Popen([os.path.join(REPO, "scripts", "run"), *args], cwd=REPO,
+                            env=dict(os.environ, PLUGMQ_DATA_DIR=data), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines: list = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+
+    def stop():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=30)
+        reader.join(timeout=10)
+        proc.stdout.close()
+    test.addCleanup(stop)
+    return ScriptsRun(proc, lines, data, built, stop)
+
+
 class Delivery(NamedTuple):
     """A PUBLISH as a raw client received it (parse_publish)."""
     topic: str

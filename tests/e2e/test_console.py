@@ -24,15 +24,13 @@ import math
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import threading
 import unittest
 import urllib.request
 
-from harness import (BIN, HOST, REPO, FreshServerTestCase, PahoClient, ServerTestCase, basic_headers,
-                     http_request, make_tls_certs, now_ms, thing_topic, unique, wait_for)
+from harness import (HOST, REPO, FreshServerTestCase, PahoClient, ServerTestCase, basic_headers,
+                     http_request, make_tls_certs, now_ms, run_scripts_run, thing_topic, unique,
+                     wait_for)
 
 CONSOLE = os.path.join(REPO, "console")
 METRICS_TOKEN = "console-test-token"
@@ -129,27 +127,8 @@ class ScriptsRunConsoleTest(unittest.TestCase):
     work as printed."""
 
     def test_banner_names_the_console_and_its_sign_in(self):
-        built = os.path.join(REPO, "build", "dev", "plugmq")
-        if os.path.realpath(BIN) != os.path.realpath(built):
-            self.skipTest(f"scripts/run builds {built}, not the binary under test")
-        data = tempfile.mkdtemp(prefix="plugmq-run-")
-        self.addCleanup(shutil.rmtree, data, True)
-        proc = subprocess.Popen([os.path.join(REPO, "scripts", "run"), "--mqtt", f"{HOST}:0",
-                                 "--http", f"{HOST}:0"], cwd=REPO,
-                                env=dict(os.environ, PLUGMQ_DATA_DIR=data), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-        lines: list = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-        reader.start()
-
-        def stop():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                proc.wait(timeout=30)
-            reader.join(timeout=10)
-            proc.stdout.close()
-        self.addCleanup(stop)
+        run = run_scripts_run(self, ["--mqtt", f"{HOST}:0", "--http", f"{HOST}:0"])
+        data, lines = run.data, run.lines
         wait_for(lambda: any("sign in with" in line for line in lines), timeout=120,
                  what="the console's lines in the banner")
         text = "".join(lines)

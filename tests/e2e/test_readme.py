@@ -5,14 +5,12 @@ and the paho-mqtt snippet for properties (its placeholders filled in)."""
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import unittest
 
-from harness import BIN, REPO, ServerTestCase, mosquitto_pub, wait_for
+from harness import BIN, REPO, ServerTestCase, mosquitto_pub, run_scripts_run, wait_for
 
 README = os.path.join(REPO, "README.md")
 
@@ -65,27 +63,8 @@ class ScriptsRunTest(unittest.TestCase):
     and a mosquitto_pub line that does."""
 
     def test_banner(self):
-        built = os.path.join(REPO, "build", "dev", "plugmq")
-        if os.path.realpath(BIN) != os.path.realpath(built):
-            self.skipTest(f"scripts/run builds {built}, not the binary under test")
-        data = tempfile.mkdtemp(prefix="plugmq-run-")
-        self.addCleanup(shutil.rmtree, data, True)
-        env = dict(os.environ, PLUGMQ_DATA_DIR=data)
-        proc = subprocess.Popen([os.path.join(REPO, "scripts", "run"), "--mqtt", "127.0.0.1:0",
-                                 "--http", "off"], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-        lines: list = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-        reader.start()
-
-        def stop():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-                proc.wait(timeout=30)
-            reader.join(timeout=10)
-            proc.stdout.close()
-        self.addCleanup(stop)
+        run = run_scripts_run(self, ["--mqtt", "127.0.0.1:0", "--http", "off"])
+        built, data, lines = run.built, run.data, run.lines
         # Up to date after scripts/test: configure, a no-op build, the demo account, the start.
         wait_for(lambda: any("Ctrl-C stops it" in l for l in lines) and
                  any("mosquitto_pub" in l for l in lines), timeout=60, what="the banner")
@@ -101,8 +80,8 @@ class ScriptsRunTest(unittest.TestCase):
         p = subprocess.run(["sh", "-c", pub + " -q 1"], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
-        stop()
-        self.assertEqual(proc.returncode, 0, text)
+        run.stop()
+        self.assertEqual(run.proc.returncode, 0, text)
 
 
 class PahoSnippetTest(ServerTestCase):
