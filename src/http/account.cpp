@@ -51,6 +51,22 @@ store::Result<store::Template> own_template(store::Fleet& fleet, const std::stri
   return std::move(*t);
 }
 
+// GET of one of the account's lists: the account's password only, `read` (ReadRepos&, account
+// id -> JSON text) on a reader thread, 200 with its text. `what` names the list in messages.
+template <class Read>
+asio::awaitable<Response> account_list(Call& call, std::string_view what, Read read) {
+  if (auto refused = account_only(call, "listing " + std::string(what))) co_return *refused;
+  try {
+    auto op =
+        call.ctx.store.read([account = call.caller.who.account_id, read](
+                                service::StoreExecutor::ReadRepos& r) { return read(r, account); });
+    std::string text = co_await std::move(op);
+    co_return json_response(200, std::move(text));
+  } catch (const std::exception& e) {
+    co_return store_failure(e, "listing " + std::string(what));
+  }
+}
+
 bool is_csv(const Request& req) {
   const std::string* type = req.header("Content-Type");
   if (!type) return false;
@@ -153,34 +169,20 @@ asio::awaitable<Response> import_serials(Call& call, const std::string& model) {
 }  // namespace
 
 asio::awaitable<Response> list_devices(Call& call) {
-  if (auto refused = account_only(call, "listing the devices")) co_return *refused;
-  try {
-    auto op = call.ctx.store.read(
-        [account = call.caller.who.account_id](service::StoreExecutor::ReadRepos& r) {
-          auto& props = r.data.properties();
-          return json_array(r.identity.devices(account), [&](const store::Device& d) {
-            return service::device_json(d, props.raw(d.id));
-          });
-        });
-    std::string text = co_await std::move(op);
-    co_return json_response(200, std::move(text));
-  } catch (const std::exception& e) {
-    co_return store_failure(e, "listing devices");
-  }
+  return account_list(call, "the devices",
+                      [](service::StoreExecutor::ReadRepos& r, const std::string& account) {
+                        auto& props = r.data.properties();
+                        return json_array(r.identity.devices(account), [&](const store::Device& d) {
+                          return service::device_json(d, props.raw(d.id));
+                        });
+                      });
 }
 
 asio::awaitable<Response> list_templates(Call& call) {
-  if (auto refused = account_only(call, "listing the templates")) co_return *refused;
-  try {
-    auto op = call.ctx.store.read(
-        [account = call.caller.who.account_id](service::StoreExecutor::ReadRepos& r) {
-          return json_array(r.fleet.templates(account), service::template_json);
-        });
-    std::string text = co_await std::move(op);
-    co_return json_response(200, std::move(text));
-  } catch (const std::exception& e) {
-    co_return store_failure(e, "listing templates");
-  }
+  return account_list(call, "the templates",
+                      [](service::StoreExecutor::ReadRepos& r, const std::string& account) {
+                        return json_array(r.fleet.templates(account), service::template_json);
+                      });
 }
 
 asio::awaitable<Response> post_template(Call& call) {
@@ -256,20 +258,13 @@ asio::awaitable<Response> post_serials(Call& call, const std::string& model) {
 }
 
 asio::awaitable<Response> list_sessions(Call& call) {
-  if (auto refused = account_only(call, "listing sessions")) co_return *refused;
-  try {
-    auto op = call.ctx.store.read(
-        [account = call.caller.who.account_id](service::StoreExecutor::ReadRepos& r) {
-          return json_array(r.sessions.list(account), [&](const store::Session& s) {
-            return service::session_json(
-                s, store::SessionStore::waiting(r.data, s, service::kSessionWaitingCap));
-          });
+  return account_list(
+      call, "the sessions", [](service::StoreExecutor::ReadRepos& r, const std::string& account) {
+        return json_array(r.sessions.list(account), [&](const store::Session& s) {
+          return service::session_json(
+              s, store::SessionStore::waiting(r.data, s, service::kSessionWaitingCap));
         });
-    std::string text = co_await std::move(op);
-    co_return json_response(200, std::move(text));
-  } catch (const std::exception& e) {
-    co_return store_failure(e, "listing sessions");
-  }
+      });
 }
 
 asio::awaitable<Response> delete_session(Call& call, const std::string& id,
