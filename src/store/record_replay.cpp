@@ -4,6 +4,7 @@
 // (docs/storage.md, "Positions"). A ReplayCursor keeps the series and the positions read ahead
 // between the calls of one session.
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -62,6 +63,26 @@ std::optional<std::set<std::string>> named_devices(const std::vector<std::string
   return out;
 }
 
+namespace {
+
+// The record in the current row of `s` (columns c.. data, expire_at, qos, seq) at (at, id) of
+// `series`.
+platform::Record row_record(const Stmt& s, int c, const SeriesInfo& series, std::int64_t at,
+                            const OidBytes& id) {
+  platform::Record r;
+  r.id = platform::oid_hex(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+  r.of = series.of;
+  r.channel = series.channel;
+  r.data_json = s.text_view(c);
+  r.at = at;
+  r.expire_at = s.optional_int64(c + 1);
+  r.qos = static_cast<int>(s.int64(c + 2));
+  r.seq = s.optional_int64(c + 3).value_or(0);
+  return r;
+}
+
+}  // namespace
+
 std::optional<platform::Record> record_at(ReplayStatements& st, const SeriesInfo& series,
                                           std::int64_t at, const OidBytes& id) {
   Stmt& get = st.record_by_key;  // data, expire_at, qos, seq
@@ -70,16 +91,71 @@ std::optional<platform::Record> record_at(ReplayStatements& st, const SeriesInfo
   get.bind(2, at);
   get.bind_blob_static(3, id.data(), id.size());
   if (!get.step()) return std::nullopt;
-  platform::Record r;
-  r.id = platform::oid_hex(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
-  r.of = series.of;
-  r.channel = series.channel;
-  r.data_json = get.text_view(0);
-  r.at = at;
-  r.expire_at = get.optional_int64(1);
-  r.qos = static_cast<int>(get.int64(2));
-  r.seq = get.optional_int64(3).value_or(0);
-  return r;
+  return row_record(get, 0, series, at, id);
+}
+
+std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMap& series,
+                                         const std::vector<Found>& take) {
+  struct Want {
+    std::int64_t cid;
+    std::int64_t at;
+    const Found* found;
+    const SeriesInfo* series;
+    std::size_t slot;  // in `take`
+  };
+  std::vector<Want> want;
+  want.reserve(take.size());
+  for (std::size_t i = 0; i < take.size(); ++i) {
+    const auto it = series.find(take[i].sid);  // gone: its device was deleted
+    if (it != series.end()) want.push_back({it->second.cid, take[i].at, &take[i], &it->second, i});
+  }
+  const auto below = [](const Want& w, std::int64_t cid, std::int64_t at, std::string_view id) {
+    if (w.cid != cid) return w.cid < cid;
+    if (w.at != at) return w.at < at;
+    return std::string_view(reinterpret_cast<const char*>(w.found->id.data()), kOidBytes) < id;
+  };
+  std::sort(want.begin(), want.end(), [&](const Want& a, const Want& b) {
+    return below(a, b.cid, b.at,
+                 std::string_view(reinterpret_cast<const char*>(b.found->id.data()), kOidBytes));
+  });
+  std::vector<std::optional<platform::Record>> slots(take.size());
+  Stmt& scan = st.records_from;  // at, id, data, expire_at, qos, seq
+  std::size_t i = 0;
+  while (i < want.size()) {
+    // A seek to the next wanted record, then a walk on while the rows passed over between two
+    // wanted ones stay few.
+    const std::int64_t cid = want[i].cid;
+    auto use = scan.use();
+    scan.bind(1, cid);
+    scan.bind(2, want[i].at);
+    scan.bind_blob_static(3, want[i].found->id.data(), kOidBytes);
+    const auto in_channel = [&] { return i < want.size() && want[i].cid == cid; };
+    for (int passed = 0; in_channel() && passed <= kMaxPassed;) {
+      if (!scan.step()) {  // the channel ends: the rest wanted in it are gone
+        while (in_channel()) ++i;
+        break;
+      }
+      const std::int64_t at = scan.int64(0);
+      const std::string_view id = scan.blob_view(1);
+      while (in_channel() && below(want[i], cid, at, id)) ++i;  // gone
+      if (!in_channel()) break;
+      if (!below(want[i], cid, at, id) && want[i].at == at &&
+          std::equal(id.begin(), id.end(),
+                     reinterpret_cast<const char*>(want[i].found->id.data()))) {
+        slots[want[i].slot] = row_record(scan, 2, *want[i].series, at, want[i].found->id);
+        ++i;
+        passed = 0;
+      } else {
+        ++passed;  // a row of another series, or not wanted
+      }
+    }
+  }
+  std::vector<platform::Record> out;
+  out.reserve(take.size());
+  for (auto& r : slots) {
+    if (r) out.push_back(std::move(*r));
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -187,28 +263,83 @@ class Counter final : public Sink {
   std::int64_t n_ = 0;
 };
 
-// The run in the current row of `runs` (columns c.. hi_at, hi_id, lo_at, lo_id), of series
-// `sid` on channel `cid`, whose last record of QoS 1 or 2 has position `run_seq`: those records
-// in (after, sink.upto()]. A run of one record is that record (its run goes with it); a longer
-// one's rows are read from its range of the channel.
-void visit_run(ReplayStatements& st, std::int64_t cid, std::int64_t sid, const Stmt& runs, int c,
-               std::int64_t run_seq, std::int64_t after, Sink& sink) {
-  if (runs.int64(c) == runs.int64(c + 2) && runs.blob_view(c + 1) == runs.blob_view(c + 3)) {
-    if (run_seq > after && run_seq <= sink.upto()) {
-      sink.add(run_seq, sid, runs.int64(c), runs.blob_view(c + 1));
+// A run of an epoch that reaches into the positions wanted: its range of channel `cid`, the
+// lowest position of its records of QoS 1 or 2, and the highest (`seq`, with `sid`, the
+// record's when the run is one record).
+struct EpochRun {
+  struct Key {  // a record's place (at, id) in its channel
+    std::int64_t at;
+    detail::OidBytes id;
+    friend bool operator<(const Key& a, const Key& b) {
+      return a.at != b.at ? a.at < b.at
+                          : std::memcmp(a.id.data(), b.id.data(), a.id.size()) < 0;
     }
-    return;
-  }
-  const detail::RunRange run = detail::run_at(runs, c);
-  const detail::Pos lo = detail::before(run.lo);
-  const detail::Pos hi = detail::after(run.hi);
-  Stmt& rows = st.rows_in_run;  // at, id, seq
-  auto use = rows.use();
-  detail::bind_run_scan(rows, cid, sid, lo, hi);
-  rows.bind(7, after);
-  rows.bind(8, sink.upto());
-  while (!sink.done() && rows.step()) {
-    sink.add(rows.int64(2), sid, rows.int64(0), rows.blob_view(1));
+  };
+  std::int64_t cid;
+  Key lo, hi;
+  std::int64_t min_seq;
+  std::int64_t seq;
+  std::int64_t sid;
+  bool single() const { return lo.at == hi.at && lo.id == hi.id; }
+};
+
+// Columns c.. hi_at, hi_id, lo_at, lo_id of the current row of `runs`, into `run`.
+void read_range(const Stmt& runs, int c, EpochRun& run) {
+  const auto key = [&](int col, EpochRun::Key& k) {
+    k.at = runs.int64(col);
+    const std::string_view id = runs.blob_view(col + 1);
+    k.id.fill(0);
+    std::copy_n(id.begin(), std::min(id.size(), k.id.size()), k.id.begin());
+  };
+  key(c, run.hi);
+  key(c + 2, run.lo);
+}
+
+// The runs' records in (after, sink.upto()]. Runs of a channel whose ranges overlap (the
+// series that publish on one channel at the same time, or a record of a series stored later
+// with a time inside an earlier run of it) are merged, and each merged range is read once,
+// keeping the rows of the epoch's selected series: every record of the epoch is read at most
+// once, and a range of interleaved series is not read again for each. A run of one record that
+// overlaps no other is its record, without a read.
+void visit_runs(ReplayStatements& st, const detail::ReplayState& s, std::int64_t ep,
+                std::vector<EpochRun>& runs, std::int64_t after, Sink& sink) {
+  std::sort(runs.begin(), runs.end(), [](const EpochRun& a, const EpochRun& b) {
+    return a.cid != b.cid ? a.cid < b.cid : a.lo < b.lo;
+  });
+  Stmt& rows = st.rows_in_range;  // at, id, sid, seq
+  const auto blob = [](const detail::OidBytes& id) {
+    return std::string_view(reinterpret_cast<const char*>(id.data()), id.size());
+  };
+  for (std::size_t i = 0; i < runs.size() && !sink.done();) {
+    const EpochRun& first = runs[i];
+    EpochRun::Key hi = first.hi;
+    std::int64_t min_seq = first.min_seq;
+    std::size_t j = i + 1;
+    for (; j < runs.size() && runs[j].cid == first.cid && !(hi < runs[j].lo); ++j) {
+      if (hi < runs[j].hi) hi = runs[j].hi;
+      min_seq = std::min(min_seq, runs[j].min_seq);
+    }
+    const bool alone = j == i + 1;
+    i = j;
+    if (min_seq > sink.upto()) continue;  // Lowest has enough below it
+    if (alone && first.single()) {
+      if (first.seq > after) sink.add(first.seq, first.sid, first.lo.at, blob(first.lo.id));
+      continue;
+    }
+    auto use = rows.use();
+    rows.bind(1, first.cid);
+    rows.bind(2, first.lo.at);
+    rows.bind_blob_static(3, first.lo.id.data(), first.lo.id.size());
+    rows.bind(4, hi.at);
+    rows.bind_blob_static(5, hi.id.data(), hi.id.size());
+    rows.bind(6, ep);
+    rows.bind(7, after);
+    rows.bind(8, sink.upto());
+    while (!sink.done() && rows.step()) {
+      const std::int64_t sid = rows.int64(2);
+      if (s.series.count(sid) == 0) continue;  // another device's, or a topic not selected
+      sink.add(rows.int64(3), sid, rows.int64(0), rows.blob_view(1));
+    }
   }
 }
 
@@ -219,33 +350,38 @@ void visit_epoch(ReplayStatements& st, const detail::ReplayState& s, std::int64_
   std::int64_t in_epoch = 0;
   for (const auto& [sid, info] : s.series) in_epoch += s.in(info, ep) ? 1 : 0;
   if (in_epoch == 0) return;
+  std::vector<EpochRun> runs;
   if (in_epoch * kRowsPerProbe >= epoch_records) {
-    Stmt& runs = st.runs_in_epoch;  // sid, seq, seq_span, hi_at, hi_id, lo_at, lo_id
-    auto use = runs.use();
-    runs.bind(1, ep);
-    runs.bind(2, after);
-    runs.bind(3, sink.upto());
-    while (!sink.done() && runs.step()) {
-      const std::int64_t seq = runs.int64(1);
-      if (seq - runs.int64(2) > sink.upto()) continue;
-      const auto it = s.series.find(runs.int64(0));
+    Stmt& all = st.runs_in_epoch;  // sid, seq, seq_span, hi_at, hi_id, lo_at, lo_id
+    auto use = all.use();
+    all.bind(1, ep);
+    all.bind(2, after);
+    all.bind(3, sink.upto());
+    while (all.step()) {
+      const auto it = s.series.find(all.int64(0));
       if (it == s.series.end()) continue;
-      visit_run(st, it->second.cid, it->first, runs, 3, seq, after, sink);
+      const std::int64_t seq = all.int64(1);
+      EpochRun& run = runs.emplace_back(EpochRun{it->second.cid, {}, {}, seq - all.int64(2), seq, it->first});
+      read_range(all, 3, run);
     }
-    return;
-  }
-  for (const auto& [sid, info] : s.series) {
-    if (!s.in(info, ep) || sink.done()) continue;
-    Stmt& runs = st.runs_of_series;  // hi_at, hi_id, lo_at, lo_id, seq
-    auto use = runs.use();
-    runs.bind(1, ep);
-    runs.bind(2, sid);
-    runs.bind(3, after);
-    runs.bind(4, sink.upto());
-    while (!sink.done() && runs.step()) {
-      visit_run(st, info.cid, sid, runs, 0, runs.int64(4), after, sink);
+  } else {
+    Stmt& of_series = st.runs_of_series;  // hi_at, hi_id, lo_at, lo_id, seq, seq_span
+    for (const auto& [sid, info] : s.series) {
+      if (!s.in(info, ep)) continue;
+      auto use = of_series.use();
+      of_series.bind(1, ep);
+      of_series.bind(2, sid);
+      of_series.bind(3, after);
+      of_series.bind(4, sink.upto());
+      while (of_series.step()) {
+        const std::int64_t seq = of_series.int64(4);
+        EpochRun& run =
+            runs.emplace_back(EpochRun{info.cid, {}, {}, seq - of_series.int64(5), seq, sid});
+        read_range(of_series, 0, run);
+      }
     }
   }
+  visit_runs(st, s, ep, runs, after, sink);
 }
 
 // The epochs that may hold positions in (after, upto], in seq order (ep order: a transaction
@@ -327,18 +463,24 @@ ReplayStatements::ReplayStatements(sqlite3* db)
                     "WHERE ep = ?1 AND seq > ?2 AND seq - seq_span <= ?3",
                     kPersistent),
       runs_of_series(db,
-                     "SELECT hi_at, hi_id, lo_at, lo_id, seq FROM runs WHERE ep = ?1 AND sid = ?2 "
-                     "AND seq > ?3 AND seq - seq_span <= ?4",
+                     "SELECT hi_at, hi_id, lo_at, lo_id, seq, seq_span FROM runs WHERE ep = ?1 "
+                     "AND sid = ?2 AND seq > ?3 AND seq - seq_span <= ?4",
                      kPersistent),
-      // scan_run's parameters, and ?7 < seq <= ?8.
-      rows_in_run(db,
-                  "SELECT at, id, seq FROM data WHERE cid = ?1 AND (at, id) > (?2, ?3) "
-                  "AND (at, id) < (?4, ?5) AND sid = ?6 AND seq > ?7 AND seq <= ?8",
-                  kPersistent),
+      // The records of QoS 1 or 2 of epoch ?6 in channel ?1 with (?2, ?3) <= (at, id) <=
+      // (?4, ?5) and ?7 < seq <= ?8.
+      rows_in_range(db,
+                    "SELECT at, id, sid, seq FROM data WHERE cid = ?1 AND (at, id) >= (?2, ?3) "
+                    "AND (at, id) <= (?4, ?5) AND ep = ?6 AND seq > ?7 AND seq <= ?8",
+                    kPersistent),
       record_by_key(db,
                     "SELECT data, expire_at, qos, seq FROM data WHERE cid = ?1 AND at = ?2 "
                     "AND id = ?3",
                     kPersistent),
+      // A channel's records from (?2, ?3) on, in its order.
+      records_from(db,
+                   "SELECT at, id, data, expire_at, qos, seq FROM data WHERE cid = ?1 "
+                   "AND (at, id) >= (?2, ?3) ORDER BY at, id",
+                   kPersistent),
       // Retained messages of an account's devices (of one of them): sid, cid, of, channel,
       // the record's at, id and seq.
       retained_of_account(db,
@@ -407,14 +549,7 @@ std::vector<platform::Record> DataStore::replay_with(const ReplayQuery& q, detai
                    std::max(s.read_ahead, limit - take.size()));
     take_read_ahead(s, after, q.upto_seq, limit, take);
   }
-  std::vector<platform::Record> out;
-  out.reserve(take.size());
-  for (const Found& f : take) {
-    const auto series = s.series.find(f.sid);  // gone: its device was deleted
-    if (series == s.series.end()) continue;
-    if (auto r = detail::record_at(st, series->second, f.at, f.id)) out.push_back(std::move(*r));
-  }
-  return out;
+  return detail::fetch_records(st, s.series, take);
 }
 
 std::int64_t DataStore::replay_count(const ReplayQuery& q) {

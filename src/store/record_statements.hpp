@@ -57,7 +57,7 @@ struct QueryStatements {
 struct ReplayStatements {
   explicit ReplayStatements(sqlite3* db);
   Stmt account_series, device_series, series_after, max_sid, newest_ep, admin_version, epochs_after,
-      runs_in_epoch, runs_of_series, rows_in_run, record_by_key, retained_of_account,
+      runs_in_epoch, runs_of_series, rows_in_range, record_by_key, records_from, retained_of_account,
       retained_of_device, retained_count, last_seq;
 };
 

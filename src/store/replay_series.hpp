@@ -76,4 +76,15 @@ struct Found {
 std::optional<platform::Record> record_at(ReplayStatements& st, const SeriesInfo& series,
                                           std::int64_t at, const OidBytes& id);
 
+// Rows a walk of a channel passes over between two records it reads before it seeks instead:
+// about what one lookup by key costs.
+inline constexpr int kMaxPassed = 4;
+
+// The records of `take` (in seq order) that are still stored, in that order. Those of one
+// channel are read in the channel's (at, id) order, by walking the rows between them where few
+// others lie in between (records stored about the same time), else by seeking to each: a
+// chunk of a replay costs about one read of its rows rather than one lookup per record.
+std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMap& series,
+                                         const std::vector<Found>& take);
+
 }  // namespace plugmq::store::detail

@@ -61,6 +61,32 @@ TEST_F(ReplayTest, RecordsComeBackInStoreOrderWhateverTheirTime) {
   EXPECT_EQ(data_.replay_count(q), 2);
 }
 
+// Runs of one series overlap when a record comes later with a time inside an earlier run's
+// span: each record is replayed once, in its own place.
+TEST_F(ReplayTest, OverlappingRunsReplayEachRecordOnce) {
+  insert_all({qrec(oid(1, 0), dev1_, "t", 1'000, 1), qrec(oid(1, 1), dev2_, "t", 1'100, 1),
+              qrec(oid(1, 2), dev1_, "t", 1'500, 1)});
+  insert_all({qrec(oid(2, 0), dev1_, "t", 1'200, 2), qrec(oid(2, 1), dev1_, "t", 1'300, 1)});
+  insert_all({qrec(oid(3, 0), dev1_, "t", 1'250, 1)});
+  const V order{oid(1, 0), oid(1, 1), oid(1, 2), oid(2, 0), oid(2, 1), oid(3, 0)};
+  EXPECT_EQ(ids_of(data_.replay(session(account_, {"#"}))), order);
+  EXPECT_EQ(ids_of(data_.replay(session(account_, {dev1_ + "/data/t"}))),
+            (V{oid(1, 0), oid(1, 2), oid(2, 0), oid(2, 1), oid(3, 0)}));
+  EXPECT_EQ(data_.replay_count(session(account_, {"#"})), 6);
+  // In chunks of two, with a cursor.
+  ReplayCursor cursor(3);
+  V got;
+  auto q = session(account_, {"#"});
+  q.limit = 2;
+  for (int i = 0; i < 10; ++i) {
+    const auto rs = data_.replay(q, cursor);
+    if (rs.empty()) break;
+    for (const auto& r : rs) got.push_back(r.id);
+    q.after_seq = rs.back().seq;
+  }
+  EXPECT_EQ(got, order);
+}
+
 TEST_F(ReplayTest, QosZeroRecordsAreNotReplayed) {
   insert_all({qrec(oid(1, 0), dev1_, "t", 1'000, 0), qrec(oid(1, 1), dev2_, "t", 1'000, 1)});
   // One run of three records, its middle one QoS 0.
