@@ -5,6 +5,7 @@
 // subscriber, so its buffer should not be reallocated or over-allocated.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -197,32 +198,56 @@ std::string encode(const Packet& p) {
   return out;
 }
 
-bool encode_publish_as(std::string_view qos0, std::uint8_t qos, std::uint16_t packet_id, bool dup,
-                       std::string& out) {
+namespace {
+
+// Where the parts of `qos0`, a complete QoS 0 PUBLISH as encode() writes it, begin: the
+// variable header (the topic's length) at `at`, the payload at `topic_end`.
+struct Qos0Parts {
+  std::size_t at;
+  std::size_t topic_end;
+  std::size_t remaining;
+};
+
+std::optional<Qos0Parts> qos0_parts(std::string_view qos0) {
   // The fixed header: type and flags, then the remaining length (1..4 bytes).
-  if (qos0.size() < 2 || (static_cast<std::uint8_t>(qos0[0]) & 0xFE) != 0x30) return false;
+  if (qos0.size() < 2 || (static_cast<std::uint8_t>(qos0[0]) & 0xFE) != 0x30) return std::nullopt;
   std::size_t remaining = 0;
   std::size_t at = 1;
   for (unsigned shift = 0;; shift += 7) {
-    if (at >= qos0.size() || shift > 21) return false;
+    if (at >= qos0.size() || shift > 21) return std::nullopt;
     const auto b = static_cast<std::uint8_t>(qos0[at++]);
     remaining |= std::size_t{b & 0x7Fu} << shift;
     if ((b & 0x80) == 0) break;
   }
-  if (remaining != qos0.size() - at || remaining < 2) return false;
+  if (remaining != qos0.size() - at || remaining < 2) return std::nullopt;
   const std::size_t topic_end = at + 2 +
                                 ((std::size_t{static_cast<std::uint8_t>(qos0[at])} << 8) |
                                  static_cast<std::uint8_t>(qos0[at + 1]));
-  if (topic_end > qos0.size()) return false;
+  if (topic_end > qos0.size()) return std::nullopt;
+  return Qos0Parts{at, topic_end, remaining};
+}
+
+}  // namespace
+
+bool encode_publish_as(std::string_view qos0, std::uint8_t qos, std::uint16_t packet_id, bool dup,
+                       std::string& out) {
+  const auto parts = qos0_parts(qos0);
+  if (!parts) return false;
   const bool retain = (static_cast<std::uint8_t>(qos0[0]) & 0x01) != 0;
   const auto flags =
       static_cast<std::uint8_t>((dup ? 0x08 : 0x00) | ((qos & 0x03) << 1) | (retain ? 0x01 : 0x00));
   Writer w(out);
-  if (!w.header(PacketType::kPublish, flags, remaining + kPacketIdSize)) return false;
-  w.raw(qos0.substr(at, topic_end - at));  // the topic, with its length
+  if (!w.header(PacketType::kPublish, flags, parts->remaining + kPacketIdSize)) return false;
+  w.raw(qos0.substr(parts->at, parts->topic_end - parts->at));  // the topic, with its length
   w.u16(packet_id);
-  w.raw(qos0.substr(topic_end));  // the payload
+  w.raw(qos0.substr(parts->topic_end));  // the payload
   return true;
+}
+
+std::string_view publish_topic(std::string_view qos0) {
+  const auto parts = qos0_parts(qos0);
+  if (!parts) return {};
+  return qos0.substr(parts->at + 2, parts->topic_end - parts->at - 2);
 }
 
 }  // namespace plugmq::codec

@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "plugmq/broker/qos.hpp"
@@ -23,6 +25,24 @@
 #include "transport.hpp"
 
 namespace plugmq::net {
+
+// A record read for a replay, encoded on the reader thread as the QoS 0 PUBLISH it is
+// delivered as (its topic read back from it): its publisher, the QoS it was stored with and its
+// position.
+struct Replayed {
+  std::string of;
+  std::shared_ptr<const std::string> packet;
+  std::int64_t seq = 0;
+  std::uint8_t qos = 1;
+};
+
+// The QoS granted to a topic's messages during one round (the highest among the session's
+// filters that match it), looked up by the topic in a packet.
+struct TopicHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using GrantedByTopic = std::unordered_map<std::string, std::uint8_t, TopicHash, std::equal_to<>>;
 
 struct PersistState {
   using Clock = std::chrono::steady_clock;

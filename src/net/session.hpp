@@ -198,9 +198,8 @@ class Session final : public service::LiveSession,
   // Replays (from, to] into the connection in chunks; false when the connection ended.
   boost::asio::awaitable<bool> replay_range(std::int64_t from, std::int64_t to);
   // One replayed record: checked, and handed over at its QoS (`granted` caches it by topic).
-  void replay_one(const platform::Record& r, const service::Directory& dir,
-                  const std::vector<std::string>& filters,
-                  std::unordered_map<std::string, std::uint8_t>& granted);
+  void replay_one(const Replayed& r, const service::Directory& dir,
+                  const std::vector<std::string>& filters, GrantedByTopic& granted);
   // Waits until few messages wait for the window; false when the connection ended.
   boost::asio::awaitable<bool> window_low();
   // The end of a round: the held live records (after `to`) go to the connection; false when

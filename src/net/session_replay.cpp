@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "plugmq/base/topic_filter.hpp"
+#include "plugmq/codec/codec.hpp"
 #include "plugmq/service/publish.hpp"
 #include "session.hpp"
 #include "session_io.hpp"
@@ -159,15 +160,23 @@ asio::awaitable<bool> Session<Stream>::replay_range(std::int64_t from, std::int6
   q.upto_seq = to;
   q.limit = PersistState::kChunk;
   if (!p.cursor) p.cursor.emplace();
-  std::unordered_map<std::string, std::uint8_t> granted;  // by topic, this round
+  GrantedByTopic granted;
   while (from < to && !q.filters.empty()) {
     auto low = window_low();
     if (!co_await std::move(low)) co_return false;
     q.after_seq = from;
     store::ReplayCursor* cursor = &*p.cursor;  // one read at a time uses it
-    auto read = ctx_.store.read(
-        [q, cursor](service::StoreExecutor::ReadRepos& r) { return r.data.replay(q, *cursor); });
-    std::vector<platform::Record> chunk = co_await std::move(read);
+    // Encoded on the reader thread: the session thread only checks and sends.
+    auto read = ctx_.store.read([q, cursor](service::StoreExecutor::ReadRepos& r) {
+      std::vector<Replayed> out;
+      for (auto& rec : r.data.replay(q, *cursor)) {
+        auto packet = service::encode_delivery(rec);
+        out.push_back({std::move(rec.of), std::move(packet), rec.seq,
+                       static_cast<std::uint8_t>(rec.qos)});
+      }
+      return out;
+    });
+    std::vector<Replayed> chunk = co_await std::move(read);
     if (conn_.closing()) co_return false;
     if (chunk.empty()) break;  // nothing more up to `to`
     const auto dir = ctx_.directory.get();
@@ -184,15 +193,15 @@ asio::awaitable<bool> Session<Stream>::replay_range(std::int64_t from, std::int6
 }
 
 template <class Stream>
-void Session<Stream>::replay_one(const platform::Record& r, const service::Directory& dir,
+void Session<Stream>::replay_one(const Replayed& r, const service::Directory& dir,
                                  const std::vector<std::string>& filters,
-                                 std::unordered_map<std::string, std::uint8_t>& granted) {
+                                 GrantedByTopic& granted) {
   PersistState& p = *persist_;
   if (std::binary_search(p.restored.begin(), p.restored.end(), r.seq)) return;  // sent again
   // The read permission as it is now (SPEC 11: checked at delivery).
   const service::DeviceInfo* device = dir.find(r.of);
   if (device == nullptr || !platform::may_read(*principal_, device->target(r.of))) return;
-  std::string topic = r.of + "/data/" + r.channel;
+  const std::string_view topic = codec::publish_topic(*r.packet);
   auto it = granted.find(topic);
   if (it == granted.end()) {
     // The highest QoS granted among the filters that match [MQTT-3.3.5-1].
@@ -200,11 +209,11 @@ void Session<Stream>::replay_one(const platform::Record& r, const service::Direc
     for (const auto& f : filters) {
       if (base::filter_matches(f, topic)) best = std::max(best, conn_.granted_qos(f).value_or(0));
     }
-    it = granted.emplace(std::move(topic), best).first;
+    it = granted.emplace(std::string(topic), best).first;
   }
-  const auto qos = std::min(static_cast<std::uint8_t>(r.qos), it->second);
+  const auto qos = std::min(r.qos, it->second);
   if (qos == 0) return;
-  deliver_stored({service::encode_delivery(r), qos, r.seq});
+  deliver_stored({r.packet, qos, r.seq});
   ctx_.counters.replayed++;
 }
 
@@ -260,9 +269,8 @@ void Session<Stream>::deliver_stored(broker::Outgoing m) {
   template asio::awaitable<void> Session<S>::catch_up();                                   \
   template asio::awaitable<void> Session<S>::skip_replay(std::int64_t, std::int64_t);      \
   template asio::awaitable<bool> Session<S>::replay_range(std::int64_t, std::int64_t);     \
-  template void Session<S>::replay_one(const platform::Record&, const service::Directory&, \
-                                       const std::vector<std::string>&,                    \
-                                       std::unordered_map<std::string, std::uint8_t>&);    \
+  template void Session<S>::replay_one(const Replayed&, const service::Directory&,          \
+                                       const std::vector<std::string>&, GrantedByTopic&);  \
   template asio::awaitable<bool> Session<S>::window_low();                                 \
   template bool Session<S>::finish_round(std::int64_t);                                    \
   template void Session<S>::deliver_stored(broker::Outgoing);

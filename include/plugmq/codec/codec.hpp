@@ -114,6 +114,10 @@ std::string encode(const Packet& p);
 bool encode_publish_as(std::string_view qos0, std::uint8_t qos, std::uint16_t packet_id, bool dup,
                        std::string& out);
 
+// The topic of `qos0`, a complete QoS 0 PUBLISH as encode() writes it: a view into it; empty
+// when `qos0` is not one.
+std::string_view publish_topic(std::string_view qos0);
+
 // Writes the remaining-length varint; returns the number of bytes (1..4).
 std::size_t encode_remaining_length(std::size_t len, std::uint8_t out[4]);
 

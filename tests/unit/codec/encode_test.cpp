@@ -140,5 +140,24 @@ TEST(EncodePublishAs, OnlyAWholeQos0Publish) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(PublishTopic, TheTopicOfAWholeQos0Publish) {
+  for (std::size_t size : {0u, 117u, 118u, 16372u, 70000u}) {
+    Publish p;
+    p.topic = "dev-1/data/a/b";
+    p.payload.assign(size, 'p');
+    EXPECT_EQ(publish_topic(encode(p)), "dev-1/data/a/b") << size;
+  }
+  Publish p;
+  p.topic = "t";
+  p.payload = "hello";
+  const std::string qos0 = encode(p);
+  EXPECT_EQ(publish_topic(qos0.substr(0, qos0.size() - 1)), "");  // cut
+  p.qos = 1;
+  p.packet_id = 3;
+  EXPECT_EQ(publish_topic(encode(p)), "");  // QoS 1
+  EXPECT_EQ(publish_topic(encode(Puback{3})), "");
+  EXPECT_EQ(publish_topic({}), "");
+}
+
 }  // namespace
 }  // namespace plugmq::codec
