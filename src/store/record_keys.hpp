@@ -21,6 +21,11 @@ using platform::OidBytes;
 inline constexpr std::int64_t kMinMs = std::numeric_limits<std::int64_t>::min();
 inline constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max();
 
+// A record id's bytes as the blob SQLite compares (memcmp order).
+inline std::string_view oid_view(const OidBytes& id) {
+  return {reinterpret_cast<const char*>(id.data()), id.size()};
+}
+
 // The bytes of a record id. Throws Error kInvalid unless `hex` is 24 hex digits.
 OidBytes oid_or_throw(std::string_view hex);
 

@@ -4,7 +4,6 @@
 // (docs/storage.md, "Positions"). A ReplayCursor keeps the series and the positions read ahead
 // between the calls of one session.
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <utility>
 
@@ -176,8 +175,7 @@ struct EpochRun {
     std::int64_t at;
     detail::OidBytes id;
     friend bool operator<(const Key& a, const Key& b) {
-      return a.at != b.at ? a.at < b.at
-                          : std::memcmp(a.id.data(), b.id.data(), a.id.size()) < 0;
+      return std::pair(a.at, detail::oid_view(a.id)) < std::pair(b.at, detail::oid_view(b.id));
     }
   };
   std::int64_t cid;
@@ -212,9 +210,6 @@ void visit_runs(ReplayStatements& st, const detail::ReplayState& s, std::int64_t
     return a.cid != b.cid ? a.cid < b.cid : a.lo < b.lo;
   });
   Stmt& rows = st.rows_in_range;  // at, id, sid, seq
-  const auto blob = [](const detail::OidBytes& id) {
-    return std::string_view(reinterpret_cast<const char*>(id.data()), id.size());
-  };
   for (std::size_t i = 0; i < runs.size() && !sink.done();) {
     const EpochRun& first = runs[i];
     EpochRun::Key hi = first.hi;
@@ -228,7 +223,7 @@ void visit_runs(ReplayStatements& st, const detail::ReplayState& s, std::int64_t
     i = j;
     if (min_seq > sink.upto()) continue;  // Lowest has enough below it
     if (alone && first.single()) {
-      if (first.seq > after) sink.add(first.seq, first.sid, first.lo.at, blob(first.lo.id));
+      if (first.seq > after) sink.add(first.seq, first.sid, first.lo.at, detail::oid_view(first.lo.id));
       continue;
     }
     auto use = rows.use();

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "plugmq/platform/ids.hpp"
@@ -18,7 +19,7 @@ namespace {
 platform::Record row_record(const Stmt& s, int c, const SeriesInfo& series, std::int64_t at,
                             const OidBytes& id) {
   platform::Record r;
-  r.id = platform::oid_hex(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+  r.id = platform::oid_hex(oid_view(id));
   r.of = series.of;
   r.channel = series.channel;
   r.data_json = s.text_view(c);
@@ -46,7 +47,6 @@ std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMa
                                          const std::vector<Found>& take) {
   struct Want {
     std::int64_t cid;
-    std::int64_t at;
     const Found* found;
     const SeriesInfo* series;
     std::size_t slot;  // in `take`
@@ -55,17 +55,11 @@ std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMa
   want.reserve(take.size());
   for (std::size_t i = 0; i < take.size(); ++i) {
     const auto it = series.find(take[i].sid);  // gone: its device was deleted
-    if (it != series.end()) want.push_back({it->second.cid, take[i].at, &take[i], &it->second, i});
+    if (it != series.end()) want.push_back({it->second.cid, &take[i], &it->second, i});
   }
-  const auto below = [](const Want& w, std::int64_t cid, std::int64_t at, std::string_view id) {
-    if (w.cid != cid) return w.cid < cid;
-    if (w.at != at) return w.at < at;
-    return std::string_view(reinterpret_cast<const char*>(w.found->id.data()), kOidBytes) < id;
-  };
-  std::sort(want.begin(), want.end(), [&](const Want& a, const Want& b) {
-    return below(a, b.cid, b.at,
-                 std::string_view(reinterpret_cast<const char*>(b.found->id.data()), kOidBytes));
-  });
+  // A wanted record's place in the table, (cid, at, id), against a row's.
+  const auto key = [](const Want& w) { return std::tuple(w.cid, w.found->at, oid_view(w.found->id)); };
+  std::sort(want.begin(), want.end(), [&](const Want& a, const Want& b) { return key(a) < key(b); });
   std::vector<std::optional<platform::Record>> slots(take.size());
   Stmt& scan = st.records_from;  // at, id, data, expire_at, qos, seq
   std::size_t i = 0;
@@ -75,7 +69,7 @@ std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMa
     const std::int64_t cid = want[i].cid;
     auto use = scan.use();
     scan.bind(1, cid);
-    scan.bind(2, want[i].at);
+    scan.bind(2, want[i].found->at);
     scan.bind_blob_static(3, want[i].found->id.data(), kOidBytes);
     const auto in_channel = [&] { return i < want.size() && want[i].cid == cid; };
     for (int passed = 0; in_channel() && passed <= kMaxPassed;) {
@@ -83,13 +77,11 @@ std::vector<platform::Record> fetch_records(ReplayStatements& st, const SeriesMa
         while (in_channel()) ++i;
         break;
       }
-      const std::int64_t at = scan.int64(0);
-      const std::string_view id = scan.blob_view(1);
-      while (in_channel() && below(want[i], cid, at, id)) ++i;  // gone
+      const auto row = std::tuple(cid, scan.int64(0), scan.blob_view(1));
+      while (in_channel() && key(want[i]) < row) ++i;  // gone
       if (!in_channel()) break;
-      if (!below(want[i], cid, at, id) && want[i].at == at &&
-          std::equal(id.begin(), id.end(),
-                     reinterpret_cast<const char*>(want[i].found->id.data()))) {
+      if (key(want[i]) == row) {
+        const std::int64_t at = std::get<1>(row);
         slots[want[i].slot] = row_record(scan, 2, *want[i].series, at, want[i].found->id);
         ++i;
         passed = 0;
